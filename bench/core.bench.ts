@@ -1,0 +1,133 @@
+/**
+ * Acquire+release throughput of lifeguard against generic-pool, tarn and a naive pool, in one
+ * process and one run, with pools interleaved round by round so machine drift hits all alike.
+ */
+import genericPool from "generic-pool";
+import tarn from "tarn";
+import { createPool } from "../src/index.ts";
+import { NaivePool } from "./naive-pool.ts";
+
+export interface Contender {
+	name: string;
+	acquire(): Promise<unknown>;
+	release(handle: unknown): void;
+	close(): Promise<void>;
+}
+
+interface Resource {
+	id: number;
+}
+
+const SIZE = 10;
+
+async function makeContenders(): Promise<Contender[]> {
+	let next = 0;
+	const make = (): Resource => ({ id: next++ });
+
+	const lifeguard = createPool<Resource>({ name: "bench", create: make, min: SIZE, max: SIZE });
+	await lifeguard.start();
+
+	const gp = genericPool.createPool<Resource>({ create: async () => make(), destroy: async () => {} }, { min: SIZE, max: SIZE });
+	await gp.ready();
+
+	const tp = new tarn.Pool<Resource>({ create: (cb: (err: Error | null, r: Resource) => void) => cb(null, make()), destroy: () => {}, min: SIZE, max: SIZE });
+	await Promise.all(Array.from({ length: SIZE }, () => tp.acquire().promise)).then((rs) => {
+		for (const r of rs) tp.release(r);
+	});
+
+	const naive = new NaivePool<Resource>(Array.from({ length: SIZE }, make));
+
+	return [
+		{
+			name: "lifeguard",
+			acquire: () => lifeguard.acquire(),
+			release: (lease) => (lease as { release(): void }).release(),
+			close: () => lifeguard.close(),
+		},
+		{ name: "generic-pool", acquire: () => gp.acquire(), release: (r) => void gp.release(r as Resource), close: () => gp.drain().then(() => gp.clear()) },
+		{ name: "tarn", acquire: () => tp.acquire().promise, release: (r) => tp.release(r as Resource), close: () => tp.destroy().then(() => {}) },
+		{ name: "naive", acquire: () => naive.acquire(), release: (r) => naive.release(r as Resource), close: async () => {} },
+	];
+}
+
+/** `callers` loops acquire → release until `cycles` are done; returns cycles per second. */
+export async function throughput(c: Contender, callers: number, cycles: number): Promise<number> {
+	let started = 0;
+	const t0 = performance.now();
+	const loop = async () => {
+		while (started < cycles) {
+			started++;
+			const handle = await c.acquire();
+			c.release(handle);
+		}
+	};
+	await Promise.all(Array.from({ length: callers }, loop));
+	return cycles / ((performance.now() - t0) / 1000);
+}
+
+/** 1,000 acquires at once on a pool of 10, each held for one macrotask; the harness times every wait. */
+export async function spike(c: Contender, concurrent: number): Promise<{ p50: number; p99: number; max: number }> {
+	const waits: number[] = [];
+	await Promise.all(
+		Array.from({ length: concurrent }, async () => {
+			const t = performance.now();
+			const handle = await c.acquire();
+			waits.push(performance.now() - t);
+			await new Promise((r) => setImmediate(r));
+			c.release(handle);
+		}),
+	);
+	waits.sort((a, b) => a - b);
+	const at = (q: number) => waits[Math.min(waits.length - 1, Math.ceil(q * waits.length) - 1)];
+	return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(waits[waits.length - 1]) };
+}
+
+function median(xs: number[]): number {
+	const s = [...xs].sort((a, b) => a - b);
+	return s[Math.floor(s.length / 2)];
+}
+
+function round(x: number, digits = 3): number {
+	const f = 10 ** digits;
+	return Math.round(x * f) / f;
+}
+
+export const name = "core";
+
+export async function run(options: { rounds?: number; cycles?: number } = {}): Promise<Record<string, unknown>> {
+	const rounds = options.rounds ?? 5;
+	const cycles = options.cycles ?? 300_000;
+	const contenders = await makeContenders();
+	const results: Record<string, Record<string, unknown>> = {};
+	for (const scenario of [
+		{ key: "caller1", callers: 1 },
+		{ key: "callers100", callers: 100 },
+	]) {
+		const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+		for (const c of contenders) await throughput(c, scenario.callers, cycles / 5); // warm-up
+		for (let r = 0; r < rounds; r++) {
+			for (const c of contenders) samples.get(c.name)?.push(await throughput(c, scenario.callers, cycles));
+		}
+		for (const c of contenders) {
+			results[c.name] ??= {};
+			results[c.name][`${scenario.key}OpsPerSec`] = Math.round(median(samples.get(c.name) ?? []));
+		}
+	}
+	for (const c of contenders) {
+		await spike(c, 1000);
+		results[c.name].spike1000WaitMs = await spike(c, 1000);
+	}
+	await Promise.all(contenders.map((c) => c.close()));
+	const ratio = (pool: string, base: string, key: string) => round((results[pool][key] as number) / (results[base][key] as number), 2);
+	return {
+		pools: results,
+		ratios: {
+			caller1VsNaive: ratio("lifeguard", "naive", "caller1OpsPerSec"),
+			callers100VsNaive: ratio("lifeguard", "naive", "callers100OpsPerSec"),
+			caller1VsGenericPool: ratio("lifeguard", "generic-pool", "caller1OpsPerSec"),
+			callers100VsGenericPool: ratio("lifeguard", "generic-pool", "callers100OpsPerSec"),
+			caller1VsTarn: ratio("lifeguard", "tarn", "caller1OpsPerSec"),
+			callers100VsTarn: ratio("lifeguard", "tarn", "callers100OpsPerSec"),
+		},
+	};
+}

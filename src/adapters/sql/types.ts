@@ -1,0 +1,138 @@
+/**
+ * The one contract every SQL adapter (PostgreSQL, MySQL/MariaDB, SQLite) gives its users, and
+ * the small driver interface each backend implements so that pooling, routing, transactions,
+ * connection ids and statistics are written once (in `client.ts`).
+ */
+import type { AcquireOptions, PoolOptions } from "../../core/pool.ts";
+import type { PoolStats } from "../../core/stats.ts";
+
+export type Row = Record<string, unknown>;
+
+/**
+ * What a query returns:
+ * - `all` (default): every row.
+ * - `one`: the first row or `undefined`; only one row is read from the server.
+ * - `many`: at most `limit` rows, read through a cursor or a stream, never by slicing a full result.
+ * - `none`: the number of affected rows.
+ */
+export type FetchMode = "all" | "one" | "many" | "none";
+
+export type IsolationLevel = "read uncommitted" | "read committed" | "repeatable read" | "serializable";
+
+/** Where a statement runs when the client has replicas. `auto` routes only sure reads to replicas. */
+export type Route = "auto" | "primary" | "replica";
+
+export interface QueryOptions {
+	fetch?: FetchMode;
+	/** Row limit for `fetch: 'many'` (required there). */
+	limit?: number;
+	/** Statement timeout for this call; the server-side statement is cancelled, and QUERY_TIMEOUT thrown. */
+	timeoutMs?: number;
+	/** Override of read/write routing for this call. */
+	route?: Route;
+	/** Abandons waiting for a connection. */
+	signal?: AbortSignal;
+}
+
+/** Something statements can run on: the client (a pooled connection per call), a pinned connection, a transaction. */
+export interface SqlExecutor {
+	query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions & { fetch?: "all" }): Promise<R[]>;
+	query<R = Row>(sql: string, params: readonly unknown[] | undefined, options: QueryOptions & { fetch: "one" }): Promise<R | undefined>;
+	query<R = Row>(sql: string, params: readonly unknown[] | undefined, options: QueryOptions & { fetch: "many"; limit: number }): Promise<R[]>;
+	query(sql: string, params: readonly unknown[] | undefined, options: QueryOptions & { fetch: "none" }): Promise<number>;
+	query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[] | R | number | undefined>;
+	/** Runs one statement with many parameter sets, in one round trip where the driver allows; returns total affected rows. */
+	batch(sql: string, paramSets: readonly (readonly unknown[])[], options?: Pick<QueryOptions, "timeoutMs" | "signal">): Promise<number>;
+}
+
+/** A connection pinned to one caller until released. */
+export interface SqlConnection extends SqlExecutor {
+	readonly connectionId: number;
+	release(): void;
+	destroy(error?: unknown): void;
+	[Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface TransactionOptions {
+	isolation?: IsolationLevel;
+	readOnly?: boolean;
+	signal?: AbortSignal;
+}
+
+export interface SqlClientStats {
+	primary: PoolStats;
+	replicas: PoolStats[];
+	/** Connection-id leases currently open, and leases reclaimed because they were not released in time. */
+	leases: { open: number; reclaimed: number };
+	/** Statements sent to the primary and to replicas by the router. */
+	routed: { primary: number; replica: number };
+}
+
+export interface SqlClient extends SqlExecutor {
+	readonly dialect: SqlDialect;
+	/** Opens the pools' `min` connections; rejects on the first failure when `failFast`. */
+	initialize(): Promise<void>;
+	/** A pinned connection: release it, or `await using` it. */
+	acquire(options?: AcquireOptions & { route?: Route }): Promise<SqlConnection>;
+	/** Runs `fn` in a transaction on the primary: commit on return, rollback on throw; the connection goes back clean. */
+	transaction<R>(fn: (tx: SqlExecutor) => Promise<R>, options?: TransactionOptions): Promise<R>;
+
+	/** Connection-id API for callers that cannot hold an object (workflow engines, HTTP clients). */
+	acquireId(options?: AcquireOptions & { route?: Route }): Promise<string>;
+	execute<R = Row>(connectionId: string, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[] | R | number | undefined>;
+	releaseId(connectionId: string): void;
+
+	stats(): SqlClientStats;
+	close(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+export type SqlDialect = "postgres" | "mysql" | "sqlite";
+
+/** Result of one statement at the driver level. */
+export interface DriverResult {
+	rows: Row[];
+	affectedRows: number;
+}
+
+/**
+ * What a backend teaches the generic SQL client. `C` is the driver's connection object.
+ * Implementations import their driver (pg, mysql2, node:sqlite) lazily, inside the adapter.
+ */
+export interface SqlDriver<C, Config> {
+	readonly dialect: SqlDialect;
+	/** Opens a connection; honours `signal` (connect timeout): the socket is destroyed when it aborts. */
+	connect(config: Config, signal: AbortSignal): Promise<C>;
+	close(conn: C): Promise<void>;
+	/** Cheap liveness check (`SELECT 1`, COM_PING). */
+	ping(conn: C, signal: AbortSignal): Promise<void>;
+	/** Makes a returned connection clean (rollback of an open transaction, session reset); throws if it cannot. */
+	reset(conn: C): Promise<void>;
+	/** Runs one statement. For `many`, reads at most `limit` rows through a cursor or stream. */
+	run(conn: C, sql: string, params: readonly unknown[], mode: FetchMode, limit: number, timeoutMs: number | undefined): Promise<DriverResult>;
+	/** Runs one statement for many parameter sets; returns affected rows. */
+	runBatch(conn: C, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number>;
+	/** SQL that begins a transaction with these options, in this dialect. */
+	beginSql(options: TransactionOptions): string[];
+	/** True when the error means the connection is dead (terminated, socket closed, protocol error). */
+	isConnectionFault(error: unknown): boolean;
+	/** Called for an idle connection's errors: the pool must learn it is dead, and nothing may crash. */
+	onDead(conn: C, callback: (error: unknown) => void): void;
+}
+
+/** Options every SQL client takes, on top of the backend's own connection config. */
+export interface SqlClientOptions<Config> {
+	/** The primary (writes, transactions, locking reads). */
+	primary: Config;
+	/** Read replicas; empty or absent: everything goes to the primary. */
+	replicas?: Config[];
+	/** How reads pick a replica. Default `round-robin`. */
+	replicaSelection?: "round-robin" | "least-busy";
+	/** After a caller's write, send that caller's reads to the primary for this long (read-your-writes). 0 (default) disables. */
+	readYourWritesMs?: number;
+	/** Pool options for each pool (name, min, max, timeouts…); `create`/`destroy`/`validate` are the adapter's. */
+	pool?: Omit<PoolOptions<unknown>, "create" | "destroy" | "validate" | "reset" | "classifyError">;
+	/** Connection ids not released within this long are reclaimed (connection destroyed, reported as a leak). Default 300 000 ms. */
+	leaseTimeoutMs?: number;
+	/** Default statement timeout. None by default. */
+	statementTimeoutMs?: number;
+}

@@ -1,0 +1,70 @@
+import type { Lease } from "./lease.ts";
+
+/** Where a pooled connection is in its life. */
+export const ConnState = {
+	idle: 0,
+	leased: 1,
+	/** Being validated, reset or otherwise worked on by the pool itself. */
+	busy: 2,
+	closed: 3,
+} as const;
+export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+const ERROR_HALF_LIFE_MS = 60_000;
+
+/** The pool's record of one connection: the resource plus what the pool knows about it. */
+export class PooledConnection<T> {
+	readonly id: number;
+	readonly resource: T;
+	readonly generation: number;
+	readonly createdAt: number;
+	/** Absolute time (performance.now()) after which the connection is retired; Infinity when unbounded. */
+	readonly retireAt: number;
+	state: ConnState = ConnState.busy;
+	lease: Lease<T> | null = null;
+	/** When it last became idle (or was created). */
+	idleSince: number;
+	/** When it was last validated successfully (borrow check or keepalive). */
+	checkedAt: number;
+	uses = 0;
+	faults = 0;
+	#recentErrors = 0;
+	#recentErrorsAt = 0;
+
+	constructor(id: number, resource: T, generation: number, now: number, lifetimeMs: number) {
+		this.id = id;
+		this.resource = resource;
+		this.generation = generation;
+		this.createdAt = now;
+		this.idleSince = now;
+		this.checkedAt = now;
+		this.retireAt = lifetimeMs > 0 ? now + lifetimeMs : Number.POSITIVE_INFINITY;
+	}
+
+	/** A connection fault (reset, timeout, protocol error, failed validation) seen on this connection. */
+	recordFault(now: number): void {
+		this.faults++;
+		this.#recentErrors = this.recentErrors(now) + 1;
+		this.#recentErrorsAt = now;
+	}
+
+	/** Faults with exponential decay (half-life one minute): recent trouble weighs, old trouble fades. */
+	recentErrors(now: number): number {
+		if (this.#recentErrors === 0) return 0;
+		return this.#recentErrors * 0.5 ** ((now - this.#recentErrorsAt) / ERROR_HALF_LIFE_MS);
+	}
+
+	/**
+	 * Health 0-100: starts at 100, loses up to 40 for a poor fault rate, up to 45 for recent
+	 * faults, and up to 15 as it nears its lifetime. Callers' own errors never count.
+	 */
+	healthScore(now: number): number {
+		const faultRate = this.faults / Math.max(this.uses, 1);
+		const ratePenalty = 40 * Math.min(1, faultRate * 2);
+		const recentPenalty = Math.min(45, 15 * this.recentErrors(now));
+		const age = now - this.createdAt;
+		const lifetime = this.retireAt - this.createdAt;
+		const agePenalty = Number.isFinite(lifetime) && lifetime > 0 ? 15 * Math.min(1, Math.max(0, age / lifetime - 0.5) * 2) : 0;
+		return Math.max(0, Math.round(100 - ratePenalty - recentPenalty - agePenalty));
+	}
+}

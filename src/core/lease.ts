@@ -1,0 +1,79 @@
+import type { PooledConnection } from "./connection.ts";
+import type { ErrorClass } from "./options.ts";
+
+/** What a lease needs from its pool; implemented privately by Pool. */
+export interface LeaseOwner<T> {
+	release(lease: Lease<T>): void;
+	destroy(lease: Lease<T>, error: unknown): void;
+	reportError(lease: Lease<T>, error: unknown): ErrorClass;
+	misuse(lease: Lease<T>, what: "release" | "destroy"): void;
+}
+
+/**
+ * A borrowed connection. Give it back with `release()`, or `destroy(err?)` when it is broken;
+ * `await using lease = await pool.acquire()` releases on scope exit. Both are idempotent.
+ */
+export class Lease<T> {
+	readonly #owner: LeaseOwner<T>;
+	/** @internal */
+	readonly conn: PooledConnection<T>;
+	/** performance.now() at the moment the lease was granted. */
+	readonly acquiredAt: number;
+	/** The borrower's stack, captured only when leak detection is on. */
+	stack: string | undefined = undefined;
+	/** @internal */
+	done = false;
+	/** @internal */
+	leakReported = false;
+
+	constructor(owner: LeaseOwner<T>, conn: PooledConnection<T>, acquiredAt: number) {
+		this.#owner = owner;
+		this.conn = conn;
+		this.acquiredAt = acquiredAt;
+	}
+
+	/** The pooled resource (driver client, socket, …). */
+	get resource(): T {
+		return this.conn.resource;
+	}
+
+	/** The connection's id within its pool, from 1 (as in the pool's events). */
+	get connectionId(): number {
+		return this.conn.id;
+	}
+
+	/** True until the lease is released, destroyed or reclaimed. */
+	get active(): boolean {
+		return !this.done && this.conn.lease === this;
+	}
+
+	/** Gives the connection back to the pool. A second call is a no-op that warns once. */
+	release(): void {
+		if (this.done) return this.#owner.misuse(this, "release");
+		this.#owner.release(this);
+	}
+
+	/** Closes the connection instead of reusing it; pass the error that broke it. Idempotent. */
+	destroy(error?: unknown): void {
+		if (this.done) return this.#owner.misuse(this, "destroy");
+		this.#owner.destroy(this, error);
+	}
+
+	/**
+	 * Tells the pool an operation on this connection failed. Connection faults lower the
+	 * connection's health score (it is closed on release below the threshold); caller errors do not.
+	 */
+	reportError(error: unknown): ErrorClass {
+		return this.#owner.reportError(this, error);
+	}
+
+	/** Releases unless already released or destroyed, silently: `await using` after `destroy()` is safe. */
+	[Symbol.asyncDispose](): Promise<void> {
+		if (!this.done) this.#owner.release(this);
+		return Promise.resolve();
+	}
+
+	[Symbol.dispose](): void {
+		if (!this.done) this.#owner.release(this);
+	}
+}

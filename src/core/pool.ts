@@ -1,0 +1,967 @@
+import { EventEmitter } from "node:events";
+import { Backoff } from "./backoff.ts";
+import { ConnState, PooledConnection } from "./connection.ts";
+import { Deque } from "./deque.ts";
+import {
+	AcquireAbortedError,
+	ConfigError,
+	CreateTimeoutError,
+	LeaseError,
+	messageOf,
+	PoolClosedError,
+	type PoolStateSnapshot,
+	PoolTimeoutError,
+	QueueFullError,
+	ValidationFailedError,
+} from "./errors.ts";
+import { AcquireFailReason, CloseReason, PoolEvent, type PoolEventName, type PoolEvents } from "./events.ts";
+import { Lease, type LeaseOwner } from "./lease.ts";
+import { type ErrorClass, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.ts";
+import { PoolCounters, type PoolStats } from "./stats.ts";
+import { Waiter, Waiters } from "./waiters.ts";
+
+export interface AcquireOptions {
+	/** Abandons the wait when aborted (rejects with ACQUIRE_ABORTED). */
+	signal?: AbortSignal;
+	/** Overrides `acquireTimeoutMs` for this call. */
+	timeoutMs?: number;
+	/** 0 (default) is the most urgent; must be below `priorityLevels`. */
+	priority?: number;
+}
+
+export interface CloseOptions {
+	/** How long leases may run before their connections are destroyed. Default 30 000 ms. */
+	timeoutMs?: number;
+}
+
+export interface ConnectionHealth {
+	connectionId: number;
+	state: "idle" | "active" | "busy";
+	score: number;
+	ageMs: number;
+	uses: number;
+	faults: number;
+}
+
+export interface PoolHealth {
+	score: number;
+	connections: ConnectionHealth[];
+}
+
+/**
+ * How a keyed pool shares one connection budget among its per-key pools. @internal
+ */
+export interface PoolBudget {
+	/** Asks for one connection slot; false when the global budget is spent. */
+	tryReserve(): boolean;
+	/** Gives a slot back (a connection closed or a create failed). */
+	release(): void;
+	/** The pool has waiters it cannot create for because the budget is spent. */
+	blocked(pool: Pool<unknown>): void;
+	/** A connection went idle: the budget may take it for another key's waiter. */
+	idle(pool: Pool<unknown>): void;
+}
+
+const EMPTY_WATCH = (): Record<PoolEventName, boolean> => Object.fromEntries(Object.values(PoolEvent).map((e) => [e, false])) as Record<PoolEventName, boolean>;
+
+const DECAY_HALF_LIFE_MS = 60_000;
+
+/**
+ * A pool of reusable resources. See DESIGN.md for the contract and its invariants; the hot
+ * path is `acquire` → `#lend` and `release` → `#offer`.
+ */
+export class Pool<T> extends EventEmitter<PoolEvents> {
+	readonly name: string;
+	readonly options: ResolvedPoolOptions<T>;
+	readonly #all = new Set<PooledConnection<T>>();
+	readonly #idle = new Deque<PooledConnection<T>>();
+	readonly #byResource = new Map<T, PooledConnection<T>>();
+	readonly #waiters: Waiters<Lease<T>>;
+	readonly #counters = new PoolCounters();
+	readonly #backoff: Backoff;
+	readonly #owner: LeaseOwner<T>;
+	readonly #watch = EMPTY_WATCH();
+	readonly #budget: PoolBudget | undefined;
+	readonly #lifo: boolean;
+	/** Creates in flight; they count toward `max`. */
+	#creating = 0;
+	/** Connections being validated or reset: already counted, soon offered. */
+	#returning = 0;
+	#active = 0;
+	#generation = 0;
+	#nextId = 0;
+	#started = false;
+	#state: "open" | "closing" | "closed" = "open";
+	#closePromise: Promise<void> | undefined;
+	#drainedWaiters: (() => void)[] = [];
+	#startWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+	#retryAt = 0;
+	#retryTimer: NodeJS.Timeout | undefined;
+	#housekeeper: NodeJS.Timeout | undefined;
+	readonly #housekeepingMs: number;
+	readonly #createControllers = new Set<AbortController>();
+	readonly #pendingWork = new Set<Promise<unknown>>();
+	#lastCreateError: unknown;
+	#createFailing = false;
+	#pumping = false;
+	#pumpAgain = false;
+	#misuseWarned = false;
+	#recentFailures = 0;
+	#recentFailuresAt = 0;
+
+	constructor(options: PoolOptions<T>, budget?: PoolBudget) {
+		super({ captureRejections: false });
+		this.options = resolvePoolOptions(options);
+		this.name = this.options.name;
+		this.#budget = budget;
+		this.#lifo = this.options.idleOrder === "lifo";
+		this.#backoff = new Backoff(this.options.createRetryInitialMs, this.options.createRetryMaxMs);
+		this.#waiters = new Waiters<Lease<T>>(this.options.priorityLevels, (w, now) => this.#expireWaiter(w, now));
+		this.#housekeepingMs = housekeepingPeriod(this.options);
+		this.#owner = {
+			release: (lease) => this.#release(lease, undefined, false),
+			destroy: (lease, error) => this.#release(lease, error, true),
+			reportError: (lease, error) => this.#reportError(lease, error),
+			misuse: (lease, what) => this.#misuse(lease, what),
+		};
+		// Events cost nothing when nobody listens: the payload is built only if #watch says so.
+		const untyped = this as EventEmitter;
+		untyped.on("newListener", (event: string) => {
+			if (event in this.#watch) this.#watch[event as PoolEventName] = true;
+		});
+		untyped.on("removeListener", (event: string) => {
+			if (event in this.#watch) this.#watch[event as PoolEventName] = untyped.listenerCount(event) > 0;
+		});
+		// Deferred so that listeners attached right after construction see it.
+		process.nextTick(() => {
+			if (this.#watch.poolCreated) this.emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
+		});
+	}
+
+	// ── public API ────────────────────────────────────────────────────────────────────────────
+
+	/**
+	 * Borrows a connection: an idle one at once, else a new one (up to `max`), else the next
+	 * one released, first come first served. Rejects with POOL_TIMEOUT at the deadline,
+	 * ACQUIRE_ABORTED when the signal aborts, POOL_QUEUE_FULL or POOL_CLOSED at once.
+	 */
+	acquire(options?: AcquireOptions): Promise<Lease<T>> {
+		if (this.#watch.acquireStarted) this.emit(PoolEvent.acquireStarted, { pool: this.name });
+		const now = performance.now();
+		if (this.#state !== "open") return this.#rejectNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), now);
+		if (this.#waiters.length === 0 && options?.signal?.aborted !== true) {
+			const conn = this.#takeIdle(now);
+			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, now));
+		}
+		return this.#enqueue(options, now);
+	}
+
+	/** Runs `fn` with a connection and releases it after; a connection fault (see `classifyError`) destroys it instead. */
+	async use<R>(fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
+		const lease = await this.acquire(options);
+		let result: R;
+		try {
+			result = await fn(lease.conn.resource);
+		} catch (error) {
+			if (this.#classify(error) === "connection") lease.destroy(error);
+			else lease.release();
+			throw error;
+		}
+		lease.release();
+		return result;
+	}
+
+	/** Gives back a lease (same as `lease.release()`); throws LEASE_INVALID for anything that is not a lease of this pool. */
+	release(lease: Lease<T>): void {
+		this.#checkOwn(lease);
+		lease.release();
+	}
+
+	/** Destroys a lease's connection (same as `lease.destroy(error)`). */
+	destroy(lease: Lease<T>, error?: unknown): void {
+		this.#checkOwn(lease);
+		lease.destroy(error);
+	}
+
+	/**
+	 * Starts keeping `min` connections warm and resolves once `min` are open. With `failFast`
+	 * it rejects on the first failed create; otherwise it keeps retrying with backoff.
+	 */
+	start(): Promise<void> {
+		if (this.#state !== "open") return Promise.reject(new PoolClosedError(this.name));
+		this.#started = true;
+		this.#ensureHousekeeping();
+		const ready = new Promise<void>((resolve, reject) => this.#startWaiters.push({ resolve, reject }));
+		this.#pump();
+		this.#checkStarted();
+		return ready;
+	}
+
+	/** Retires every connection: idle ones now, leased ones when released (reason `stale`). */
+	clear(): void {
+		if (this.#state !== "open") return;
+		this.#generation++;
+		if (this.#watch.poolCleared) this.emit(PoolEvent.poolCleared, { pool: this.name, generation: this.#generation });
+		let conn = this.#idle.shift();
+		while (conn !== undefined) {
+			this.#retire(conn, CloseReason.stale);
+			conn = this.#idle.shift();
+		}
+		this.#pump();
+	}
+
+	/**
+	 * Stops taking work: waiters and new acquires reject with POOL_CLOSED, idle connections
+	 * close now, leases may finish until `timeoutMs`, then their connections are destroyed.
+	 * Resolves when nothing is left open. Idempotent.
+	 */
+	close(options?: CloseOptions): Promise<void> {
+		this.#closePromise ??= this.#close(options?.timeoutMs ?? 30_000);
+		return this.#closePromise;
+	}
+
+	/** Alias of `close()`, for generic-pool and tarn users. */
+	drain(options?: CloseOptions): Promise<void> {
+		return this.close(options);
+	}
+
+	get closed(): boolean {
+		return this.#state !== "open";
+	}
+
+	/** Connections open or being opened. */
+	get size(): number {
+		return this.#all.size + this.#creating;
+	}
+
+	get idleCount(): number {
+		return this.#idle.length;
+	}
+
+	get activeCount(): number {
+		return this.#active;
+	}
+
+	get pendingCount(): number {
+		return this.#waiters.length;
+	}
+
+	get creatingCount(): number {
+		return this.#creating;
+	}
+
+	/** The resource's current lease, when `resource` is leased from this pool. */
+	leaseOf(resource: T): Lease<T> | undefined {
+		return this.#byResource.get(resource)?.lease ?? undefined;
+	}
+
+	stats(): PoolStats {
+		const c = this.#counters;
+		const now = performance.now();
+		const acquires = c.acquiredOk;
+		return {
+			name: this.name,
+			state: this.#state,
+			generation: this.#generation,
+			min: this.options.min,
+			max: this.options.max,
+			total: this.size,
+			active: this.#active,
+			idle: this.#idle.length,
+			creating: this.#creating,
+			pending: this.#waiters.length,
+			peak: { total: c.peakTotal, active: c.peakActive, pending: c.peakPending },
+			created: c.created,
+			createFailures: c.createFailures,
+			destroyed: c.destroyed,
+			destroyedByReason: { ...c.destroyedByReason },
+			validationFailures: c.validationFailures,
+			acquires: {
+				ok: acquires,
+				failed: c.acquireFailed,
+				timeouts: c.timeouts,
+				aborted: c.aborted,
+				queueFull: c.queueFull,
+				closed: c.closedRejects,
+			},
+			leaks: c.leaks,
+			waitMs: c.wait.summary(),
+			useMs: c.use.summary(),
+			createMs: c.create.summary(),
+			reuseRatio: acquires === 0 ? 0 : Math.max(0, acquires - c.created) / acquires,
+			utilization: this.#active / this.options.max,
+			healthScore: this.#healthScore(now),
+			lastCreateError: this.#lastCreateError === undefined ? undefined : messageOf(this.#lastCreateError),
+		};
+	}
+
+	/** Starts a new statistics window (histograms, peaks). Cumulative counters keep counting. */
+	resetStats(): void {
+		this.#counters.resetWindow(this.size, this.#active, this.#waiters.length);
+	}
+
+	/** Health 0-100 of the pool and of each connection. */
+	health(): PoolHealth {
+		const now = performance.now();
+		const connections: ConnectionHealth[] = [];
+		for (const conn of this.#all) {
+			connections.push({
+				connectionId: conn.id,
+				state: conn.state === ConnState.idle ? "idle" : conn.state === ConnState.leased ? "active" : "busy",
+				score: conn.healthScore(now),
+				ageMs: now - conn.createdAt,
+				uses: conn.uses,
+				faults: conn.faults,
+			});
+		}
+		return { score: this.#healthScore(now), connections };
+	}
+
+	// ── acquire ───────────────────────────────────────────────────────────────────────────────
+
+	#enqueue(options: AcquireOptions | undefined, now: number): Promise<Lease<T>> {
+		const timeoutMs = options?.timeoutMs ?? this.options.acquireTimeoutMs;
+		const priority = options?.priority ?? 0;
+		if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+			return Promise.reject(new ConfigError("acquire", [{ path: "timeoutMs", message: `must be a number >= 0, got ${String(timeoutMs)}` }]));
+		}
+		if (!Number.isInteger(priority) || priority < 0 || priority >= this.options.priorityLevels) {
+			return Promise.reject(
+				new ConfigError("acquire", [
+					{ path: "priority", message: `must be an integer from 0 to ${this.options.priorityLevels - 1} (priorityLevels), got ${String(priority)}` },
+				]),
+			);
+		}
+		const signal = options?.signal;
+		if (signal?.aborted) return this.#rejectNow(AcquireFailReason.aborted, new AcquireAbortedError(this.name, signal.reason), now);
+		if (this.#waiters.length >= this.options.maxWaiters) {
+			return this.#rejectNow(AcquireFailReason.queueFull, new QueueFullError(this.name, this.options.maxWaiters, this.#snapshot()), now);
+		}
+		return new Promise<Lease<T>>((resolve, reject) => {
+			const waiter = new Waiter<Lease<T>>(resolve, reject, now, now + timeoutMs);
+			waiter.priority = priority;
+			if (signal !== undefined) {
+				waiter.signal = signal;
+				waiter.onAbort = () => {
+					if (waiter.settled) return;
+					this.#waiters.cancel(waiter);
+					this.#fail(waiter, AcquireFailReason.aborted, new AcquireAbortedError(this.name, signal.reason), performance.now());
+				};
+				signal.addEventListener("abort", waiter.onAbort, { once: true });
+			}
+			this.#waiters.push(waiter);
+			if (this.#waiters.length > this.#counters.peakPending) this.#counters.peakPending = this.#waiters.length;
+			this.#pump();
+		});
+	}
+
+	/** Takes an idle connection that is ready to lend; retires stale and expired ones, starts validation of long-idle ones. */
+	#takeIdle(now: number): PooledConnection<T> | undefined {
+		const validateAfter = this.options.validate === undefined ? Number.POSITIVE_INFINITY : this.options.validateAfterIdleMs;
+		for (;;) {
+			const conn = this.#lifo ? this.#idle.pop() : this.#idle.shift();
+			if (conn === undefined) return undefined;
+			if (conn.generation !== this.#generation) this.#retire(conn, CloseReason.stale);
+			else if (now >= conn.retireAt) this.#retire(conn, CloseReason.lifetime);
+			else if (now - conn.idleSince > validateAfter) this.#validate(conn);
+			else return conn;
+		}
+	}
+
+	#lend(conn: PooledConnection<T>, now: number, startedAt: number): Lease<T> {
+		conn.state = ConnState.leased;
+		conn.uses++;
+		const lease = new Lease<T>(this.#owner, conn, now);
+		conn.lease = lease;
+		const c = this.#counters;
+		if (++this.#active > c.peakActive) c.peakActive = this.#active;
+		c.acquiredOk++;
+		c.wait.record(now - startedAt);
+		if (this.options.leakDetectionMs > 0) lease.stack = new Error("lease acquired here").stack;
+		if (this.#watch.acquired) this.emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: now - startedAt });
+		return lease;
+	}
+
+	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number): void {
+		waiter.settle();
+		waiter.resolve(this.#lend(conn, now, waiter.startedAt));
+	}
+
+	#rejectNow(reason: AcquireFailReason, error: Error, now: number): Promise<Lease<T>> {
+		this.#countFailure(reason, error, now, now);
+		return Promise.reject(error);
+	}
+
+	#fail(waiter: Waiter<Lease<T>>, reason: AcquireFailReason, error: Error, now: number): void {
+		this.#countFailure(reason, error, waiter.startedAt, now);
+		waiter.reject(error);
+	}
+
+	#countFailure(reason: AcquireFailReason, error: Error, startedAt: number, now: number): void {
+		const c = this.#counters;
+		if (reason === AcquireFailReason.timeout || reason === AcquireFailReason.createError) {
+			c.timeouts++;
+			this.#bumpRecentFailures(now);
+		} else if (reason === AcquireFailReason.aborted) c.aborted++;
+		else if (reason === AcquireFailReason.queueFull) c.queueFull++;
+		else c.closedRejects++;
+		if (this.#watch.acquireFailed) this.emit(PoolEvent.acquireFailed, { pool: this.name, reason, durationMs: now - startedAt, error });
+	}
+
+	#expireWaiter(waiter: Waiter<Lease<T>>, now: number): void {
+		const cause = this.#createFailing ? this.#lastCreateError : undefined;
+		const error = new PoolTimeoutError(this.name, now - waiter.startedAt, this.#snapshot(), cause);
+		this.#fail(waiter, cause === undefined ? AcquireFailReason.timeout : AcquireFailReason.createError, error, now);
+	}
+
+	// ── release ───────────────────────────────────────────────────────────────────────────────
+
+	#release(lease: Lease<T>, error: unknown, destroy: boolean): void {
+		lease.done = true;
+		const conn = lease.conn;
+		// Reclaimed as leaked, or destroyed by close(): the late release is a no-op.
+		if (conn.lease !== lease) return;
+		conn.lease = null;
+		this.#active--;
+		const now = performance.now();
+		this.#counters.use.record(now - lease.acquiredAt);
+		if (this.#watch.released) this.emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
+		if (destroy) {
+			if (error !== undefined) conn.recordFault(now);
+			this.#retire(conn, error === undefined ? CloseReason.destroyed : CloseReason.error, error);
+		} else if (this.#state !== "open") {
+			this.#retire(conn, CloseReason.poolClosed);
+		} else if (conn.generation !== this.#generation) {
+			this.#retire(conn, CloseReason.stale);
+		} else if (now >= conn.retireAt) {
+			this.#retire(conn, CloseReason.lifetime);
+		} else if (conn.faults > 0 && conn.healthScore(now) < this.options.unhealthyThreshold) {
+			this.#retire(conn, CloseReason.unhealthy);
+		} else if (this.options.reset !== undefined) {
+			this.#resetThenOffer(conn);
+		} else {
+			this.#offer(conn, now);
+		}
+		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+	}
+
+	/** Hands a free connection to the first waiter, or makes it idle. */
+	#offer(conn: PooledConnection<T>, now: number): void {
+		const waiter = this.#waiters.shift();
+		if (waiter !== undefined) return this.#lendTo(waiter, conn, now);
+		conn.state = ConnState.idle;
+		conn.idleSince = now;
+		this.#idle.push(conn);
+		this.#budget?.idle(this as Pool<unknown>);
+	}
+
+	#reportError(lease: Lease<T>, error: unknown): ErrorClass {
+		const kind = this.#classify(error);
+		if (kind === "connection" && lease.active) lease.conn.recordFault(performance.now());
+		return kind;
+	}
+
+	#classify(error: unknown): ErrorClass {
+		const classify = this.options.classifyError;
+		if (classify === undefined) return "caller";
+		try {
+			return classify(error);
+		} catch {
+			return "connection";
+		}
+	}
+
+	#misuse(lease: Lease<T>, what: "release" | "destroy"): void {
+		if (this.#misuseWarned) return;
+		this.#misuseWarned = true;
+		process.emitWarning(
+			`pool "${this.name}": ${what}() called on a lease that was already released, destroyed or reclaimed (connection ${lease.conn.id}); the call was ignored. This warning is shown once per pool.`,
+			{ code: "LIFEGUARD_DOUBLE_RELEASE" },
+		);
+	}
+
+	#checkOwn(lease: Lease<T>): void {
+		if (!(lease instanceof Lease) || !this.#all.has(lease.conn) || (lease.conn.lease !== lease && !lease.done)) {
+			throw new LeaseError(`pool "${this.name}": release/destroy got something that is not a lease of this pool; pass the object acquire() resolved with`);
+		}
+	}
+
+	// ── the pump: serve waiters, create connections ──────────────────────────────────────────
+
+	/** Serves waiters from idle connections, then starts the creates still needed. Re-entrant calls fold into one. */
+	#pump(): void {
+		if (this.#pumping) {
+			this.#pumpAgain = true;
+			return;
+		}
+		this.#pumping = true;
+		try {
+			do {
+				this.#pumpAgain = false;
+				if (this.#state !== "open") return;
+				const now = performance.now();
+				while (this.#waiters.length > 0) {
+					const conn = this.#takeIdle(now);
+					if (conn === undefined) break;
+					const waiter = this.#waiters.shift();
+					if (waiter === undefined) {
+						this.#offer(conn, now);
+						break;
+					}
+					this.#lendTo(waiter, conn, now);
+				}
+				this.#fill(now);
+			} while (this.#pumpAgain);
+		} finally {
+			this.#pumping = false;
+		}
+	}
+
+	#fill(now: number): void {
+		const o = this.options;
+		const forWaiters = this.#waiters.length - this.#creating - this.#returning;
+		const forMin = this.#started ? o.min - this.size : 0;
+		let wanted = Math.max(forWaiters, forMin);
+		while (wanted > 0 && this.size < o.max && this.#creating < o.maxConnecting) {
+			if (now < this.#retryAt) {
+				this.#armRetry();
+				return;
+			}
+			if (this.#budget !== undefined && !this.#budget.tryReserve()) {
+				if (forWaiters > 0) this.#budget.blocked(this as Pool<unknown>);
+				return;
+			}
+			this.#startCreate();
+			wanted--;
+		}
+	}
+
+	#armRetry(): void {
+		if (this.#retryTimer !== undefined) return;
+		this.#retryTimer = setTimeout(
+			() => {
+				this.#retryTimer = undefined;
+				this.#pump();
+			},
+			Math.max(0, this.#retryAt - performance.now()) + 1,
+		);
+		this.#retryTimer.unref();
+	}
+
+	// ── create ────────────────────────────────────────────────────────────────────────────────
+
+	#startCreate(): void {
+		this.#creating++;
+		const size = this.size;
+		if (size > this.#counters.peakTotal) this.#counters.peakTotal = size;
+		const id = ++this.#nextId;
+		const generation = this.#generation;
+		if (this.#watch.connectionCreated) this.emit(PoolEvent.connectionCreated, { pool: this.name, connectionId: id });
+		const started = performance.now();
+		const controller = new AbortController();
+		this.#createControllers.add(controller);
+		const timer = setTimeout(() => controller.abort(new CreateTimeoutError(this.name, this.options.createTimeoutMs)), this.options.createTimeoutMs);
+		timer.unref();
+		const work = this.#attemptCreate(controller.signal).then(
+			(resource) => {
+				clearTimeout(timer);
+				this.#createControllers.delete(controller);
+				this.#created(id, resource, generation, started);
+			},
+			(error) => {
+				clearTimeout(timer);
+				this.#createControllers.delete(controller);
+				this.#createFailed(id, error);
+			},
+		);
+		this.#track(work);
+	}
+
+	/** create + afterCreate, settled by the signal even when the factory ignores it; a late resource is destroyed. */
+	#attemptCreate(signal: AbortSignal): Promise<T> {
+		const { create, afterCreate } = this.options;
+		const attempt = (async () => {
+			const resource = await create(signal);
+			if (afterCreate !== undefined) {
+				try {
+					await afterCreate(resource, signal);
+				} catch (error) {
+					this.#destroyResource(resource);
+					throw error;
+				}
+			}
+			return resource;
+		})();
+		return settleBySignal(attempt, signal, (late) => this.#destroyResource(late));
+	}
+
+	#created(id: number, resource: T, generation: number, started: number): void {
+		this.#creating--;
+		const now = performance.now();
+		this.#backoff.succeed();
+		this.#createFailing = false;
+		this.#retryAt = 0;
+		this.#counters.created++;
+		this.#counters.create.record(now - started);
+		const jitter = this.options.maxLifetimeJitterMs * Math.random();
+		const conn = new PooledConnection(id, resource, generation, now, this.options.maxLifetimeMs > 0 ? this.options.maxLifetimeMs - jitter : 0);
+		this.#all.add(conn);
+		this.#byResource.set(resource, conn);
+		this.#ensureHousekeeping();
+		if (this.#watch.connectionReady) this.emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
+		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
+		else if (generation !== this.#generation) this.#retire(conn, CloseReason.stale);
+		else this.#offer(conn, now);
+		this.#checkStarted();
+		this.#pump();
+	}
+
+	#createFailed(id: number, error: unknown): void {
+		this.#creating--;
+		this.#budget?.release();
+		if (this.#state !== "open") return;
+		const now = performance.now();
+		this.#lastCreateError = error;
+		this.#createFailing = true;
+		this.#counters.createFailures++;
+		this.#bumpRecentFailures(now);
+		this.#retryAt = now + this.#backoff.fail();
+		if (this.#watch.connectionClosed) this.emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: id, reason: CloseReason.error, error });
+		if (this.options.failFast && this.#startWaiters.length > 0) {
+			const waiting = this.#startWaiters;
+			this.#startWaiters = [];
+			for (const w of waiting) w.reject(error instanceof Error ? error : new Error(messageOf(error)));
+		}
+		this.#pump();
+	}
+
+	#checkStarted(): void {
+		if (this.#startWaiters.length === 0 || this.#all.size < this.options.min) return;
+		const waiting = this.#startWaiters;
+		this.#startWaiters = [];
+		for (const w of waiting) w.resolve();
+		if (this.#watch.poolReady) this.emit(PoolEvent.poolReady, { pool: this.name });
+	}
+
+	// ── validation, reset, retirement ─────────────────────────────────────────────────────────
+
+	#validate(conn: PooledConnection<T>): void {
+		const validate = this.options.validate;
+		if (validate === undefined) return;
+		conn.state = ConnState.busy;
+		this.#returning++;
+		const timeoutMs = this.options.validateTimeoutMs;
+		const work = withDeadline(
+			(signal) => validate(conn.resource, signal),
+			timeoutMs,
+			() => new ValidationFailedError(this.name, new Error(`no answer within validateTimeoutMs (${timeoutMs} ms)`)),
+		).then(
+			(ok) => {
+				this.#returning--;
+				if (ok === false) return this.#validationFailed(conn, new ValidationFailedError(this.name));
+				conn.checkedAt = performance.now();
+				this.#returnToService(conn);
+			},
+			(error) => {
+				this.#returning--;
+				this.#validationFailed(conn, error instanceof ValidationFailedError ? error : new ValidationFailedError(this.name, error));
+			},
+		);
+		this.#track(work);
+	}
+
+	#validationFailed(conn: PooledConnection<T>, error: ValidationFailedError): void {
+		this.#counters.validationFailures++;
+		conn.recordFault(performance.now());
+		this.#retire(conn, CloseReason.error, error);
+		this.#afterReturn();
+	}
+
+	/** Runs the reset hook (bounded by validateTimeoutMs); a failed reset destroys the connection. */
+	#resetThenOffer(conn: PooledConnection<T>): void {
+		const reset = this.options.reset;
+		if (reset === undefined) return;
+		conn.state = ConnState.busy;
+		this.#returning++;
+		const timeoutMs = this.options.validateTimeoutMs;
+		const work = withDeadline(
+			() => reset(conn.resource),
+			timeoutMs,
+			() => new Error(`reset took longer than validateTimeoutMs (${timeoutMs} ms)`),
+		).then(
+			() => {
+				this.#returning--;
+				this.#returnToService(conn);
+			},
+			(error) => {
+				this.#returning--;
+				conn.recordFault(performance.now());
+				this.#retire(conn, CloseReason.error, error);
+				this.#afterReturn();
+			},
+		);
+		this.#track(work);
+	}
+
+	#returnToService(conn: PooledConnection<T>): void {
+		if (this.#state !== "open" || conn.state === ConnState.closed) this.#retire(conn, CloseReason.poolClosed);
+		else this.#offer(conn, performance.now());
+		this.#afterReturn();
+	}
+
+	#afterReturn(): void {
+		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+		this.#pump();
+	}
+
+	/** Closes a connection for good. The caller has already taken it out of the idle list. */
+	#retire(conn: PooledConnection<T>, reason: CloseReason, error?: unknown): void {
+		if (conn.state === ConnState.closed) return;
+		if (conn.lease !== null) {
+			conn.lease.done = true;
+			conn.lease = null;
+			this.#active--;
+		}
+		conn.state = ConnState.closed;
+		this.#all.delete(conn);
+		this.#byResource.delete(conn.resource);
+		const c = this.#counters;
+		c.destroyed++;
+		c.destroyedByReason[reason]++;
+		if (this.#watch.connectionClosed) this.emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
+		this.#destroyResource(conn.resource);
+		this.#budget?.release();
+		if (this.#state === "open") this.#pump();
+	}
+
+	/** Destroys a resource, bounded by destroyTimeoutMs; its errors are swallowed, never unhandled. */
+	#destroyResource(resource: T): void {
+		const destroy = this.options.destroy;
+		if (destroy === undefined) return;
+		const attempt = (async () => destroy(resource))().catch(() => {});
+		let timer: NodeJS.Timeout | undefined;
+		const bounded = Promise.race([attempt, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.destroyTimeoutMs).unref()))]).then(() =>
+			clearTimeout(timer),
+		);
+		this.#track(bounded);
+	}
+
+	#track(work: Promise<unknown>): void {
+		this.#pendingWork.add(work);
+		work.finally(() => this.#pendingWork.delete(work)).catch(() => {});
+	}
+
+	// ── housekeeping: idle eviction, lifetime, keepalive, leaks, min ──────────────────────────
+
+	#ensureHousekeeping(): void {
+		if (this.#housekeeper !== undefined || this.#state !== "open") return;
+		this.#housekeeper = setInterval(() => this.#housekeep(), this.#housekeepingMs);
+		this.#housekeeper.unref();
+	}
+
+	#housekeep(): void {
+		const o = this.options;
+		const now = performance.now();
+		if (this.#idle.length > 0) {
+			// Collect first, act after: retiring pumps, and the pump must not see the idle list mid-filter.
+			const retired: [PooledConnection<T>, CloseReason][] = [];
+			const due: PooledConnection<T>[] = [];
+			let excess = this.size - o.min;
+			const keepalive = o.healthCheckIntervalMs > 0 && o.validate !== undefined;
+			this.#idle.filter((conn) => {
+				if (conn.generation !== this.#generation) retired.push([conn, CloseReason.stale]);
+				else if (now >= conn.retireAt) retired.push([conn, CloseReason.lifetime]);
+				else if (o.idleTimeoutMs > 0 && excess > 0 && now - conn.idleSince >= o.idleTimeoutMs) {
+					excess--;
+					retired.push([conn, CloseReason.idle]);
+				} else if (keepalive && now - conn.checkedAt >= o.healthCheckIntervalMs) due.push(conn);
+				else return true;
+				return false;
+			});
+			for (const [conn, reason] of retired) this.#retire(conn, reason);
+			for (const conn of due) this.#validate(conn);
+		}
+		if (o.leakDetectionMs > 0 || o.reclaimAfterMs > 0) this.#checkLeaks(now);
+		this.#pump();
+	}
+
+	#checkLeaks(now: number): void {
+		const o = this.options;
+		for (const conn of this.#all) {
+			const lease = conn.lease;
+			if (lease === null) continue;
+			const heldMs = now - lease.acquiredAt;
+			if (o.leakDetectionMs > 0 && heldMs >= o.leakDetectionMs && !lease.leakReported) {
+				lease.leakReported = true;
+				this.#counters.leaks++;
+				if (this.#watch.leakDetected) {
+					this.emit(PoolEvent.leakDetected, { pool: this.name, connectionId: conn.id, heldMs, stack: lease.stack });
+				} else {
+					process.emitWarning(
+						`pool "${this.name}": connection ${conn.id} has been leased for ${Math.round(heldMs)} ms (leakDetectionMs ${o.leakDetectionMs}); borrower's stack:\n${lease.stack ?? "(not captured)"}`,
+						{
+							code: "LIFEGUARD_LEAK",
+						},
+					);
+				}
+			}
+			if (o.reclaimAfterMs > 0 && heldMs >= o.reclaimAfterMs) {
+				if (!lease.leakReported) {
+					lease.leakReported = true;
+					this.#counters.leaks++;
+				}
+				this.#retire(conn, CloseReason.leaked);
+			}
+		}
+		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+	}
+
+	// ── close ─────────────────────────────────────────────────────────────────────────────────
+
+	async #close(timeoutMs: number): Promise<void> {
+		this.#state = "closing";
+		const now = performance.now();
+		this.#waiters.drain((w) => this.#fail(w, AcquireFailReason.poolClosed, new PoolClosedError(this.name), now));
+		const starting = this.#startWaiters;
+		this.#startWaiters = [];
+		for (const w of starting) w.reject(new PoolClosedError(this.name));
+		for (const controller of this.#createControllers) controller.abort(new PoolClosedError(this.name));
+		clearInterval(this.#housekeeper);
+		clearTimeout(this.#retryTimer);
+		let conn = this.#idle.shift();
+		while (conn !== undefined) {
+			this.#retire(conn, CloseReason.poolClosed);
+			conn = this.#idle.shift();
+		}
+		if (this.#active > 0 || this.#returning > 0) {
+			let timer: NodeJS.Timeout | undefined;
+			await Promise.race([
+				new Promise<void>((resolve) => this.#drainedWaiters.push(resolve)),
+				new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref())),
+			]);
+			clearTimeout(timer);
+			for (const leased of [...this.#all]) this.#retire(leased, CloseReason.poolClosed);
+		}
+		while (this.#pendingWork.size > 0) await Promise.allSettled([...this.#pendingWork]);
+		// A connection that finished validation or reset during the wait is closed here.
+		for (const left of [...this.#all]) this.#retire(left, CloseReason.poolClosed);
+		while (this.#pendingWork.size > 0) await Promise.allSettled([...this.#pendingWork]);
+		this.#state = "closed";
+		if (this.#watch.poolClosed) this.emit(PoolEvent.poolClosed, { pool: this.name });
+	}
+
+	#notifyDrained(): void {
+		if (this.#drainedWaiters.length === 0) return;
+		const waiting = this.#drainedWaiters;
+		this.#drainedWaiters = [];
+		for (const resolve of waiting) resolve();
+	}
+
+	// ── health ────────────────────────────────────────────────────────────────────────────────
+
+	#bumpRecentFailures(now: number): void {
+		this.#recentFailures = this.#decayedFailures(now) + 1;
+		this.#recentFailuresAt = now;
+	}
+
+	#decayedFailures(now: number): number {
+		if (this.#recentFailures === 0) return 0;
+		return this.#recentFailures * 0.5 ** ((now - this.#recentFailuresAt) / DECAY_HALF_LIFE_MS);
+	}
+
+	/**
+	 * Pool health 0-100: the mean score of its connections, less up to 50 for recent failed
+	 * creates and timed-out acquires (decaying with a one-minute half-life), and 0 while every
+	 * create fails and no connection is open.
+	 */
+	#healthScore(now: number): number {
+		if (this.#state === "closed") return 0;
+		if (this.#createFailing && this.#all.size === 0) return 0;
+		let sum = 0;
+		for (const conn of this.#all) sum += conn.healthScore(now);
+		const mean = this.#all.size === 0 ? 100 : sum / this.#all.size;
+		const penalty = Math.min(50, 10 * this.#decayedFailures(now));
+		return Math.max(0, Math.round(mean - penalty));
+	}
+
+	#snapshot(): PoolStateSnapshot {
+		return {
+			size: this.size,
+			idle: this.#idle.length,
+			inUse: this.#active,
+			creating: this.#creating,
+			waiters: this.#waiters.length,
+			max: this.options.max,
+			lastCreateError: this.#createFailing ? messageOf(this.#lastCreateError) : undefined,
+		};
+	}
+
+	// ── keyed-pool hooks ──────────────────────────────────────────────────────────────────────
+
+	/** @internal Closes one idle connection to free budget for another key; false when none is idle. */
+	evictOneIdle(): boolean {
+		const conn = this.#idle.shift();
+		if (conn === undefined) return false;
+		this.#retire(conn, CloseReason.idle);
+		return true;
+	}
+
+	/** @internal Asks the pool to serve its waiters again (budget freed). */
+	poke(): void {
+		this.#pump();
+	}
+}
+
+/** Runs `fn` with a signal that aborts after `ms`; rejects with `onTimeout()` then, even if `fn` ignores the signal. */
+function withDeadline<R>(fn: (signal: AbortSignal) => R | Promise<R>, ms: number, onTimeout: () => Error): Promise<R> {
+	const controller = new AbortController();
+	const timer = setTimeout(() => controller.abort(onTimeout()), ms);
+	timer.unref();
+	const attempt = (async () => fn(controller.signal))();
+	return settleBySignal(attempt, controller.signal).finally(() => clearTimeout(timer));
+}
+
+/** Settles with `work`, or rejects with the signal's reason when it aborts first; a value that arrives late goes to `onLate`. */
+function settleBySignal<R>(work: Promise<R>, signal: AbortSignal, onLate?: (value: R) => void): Promise<R> {
+	return new Promise<R>((resolve, reject) => {
+		let done = false;
+		const onAbort = () => {
+			if (done) return;
+			done = true;
+			reject(signal.reason);
+		};
+		if (signal.aborted) onAbort();
+		else signal.addEventListener("abort", onAbort, { once: true });
+		work.then(
+			(value) => {
+				if (done) return onLate?.(value);
+				done = true;
+				signal.removeEventListener("abort", onAbort);
+				resolve(value);
+			},
+			(error) => {
+				if (done) return;
+				done = true;
+				signal.removeEventListener("abort", onAbort);
+				reject(error);
+			},
+		);
+	});
+}
+
+/** The options without functions, for the poolCreated event. */
+function describeOptions<T>(o: ResolvedPoolOptions<T>): Record<string, unknown> {
+	return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v !== "function"));
+}
+
+function housekeepingPeriod<T>(o: ResolvedPoolOptions<T>): number {
+	const periods = [o.idleTimeoutMs, o.maxLifetimeMs, o.healthCheckIntervalMs, o.leakDetectionMs, o.reclaimAfterMs].filter((ms) => ms > 0);
+	const shortest = periods.length === 0 ? 30_000 : Math.min(...periods);
+	return Math.min(30_000, Math.max(5, Math.floor(shortest / 2)));
+}
+
+/** Creates a pool. See {@link PoolOptions} for every option and its default. */
+export function createPool<T>(options: PoolOptions<T>): Pool<T> {
+	const pool = new Pool<T>(options);
+	return pool;
+}

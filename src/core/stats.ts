@@ -1,0 +1,79 @@
+import type { CloseReason } from "./events.ts";
+import { Histogram, type HistogramSummary } from "./histogram.ts";
+
+/** One pool's statistics at a moment. Counters are cumulative; histograms and peaks cover the window since `resetStats()`. */
+export interface PoolStats {
+	name: string;
+	state: "open" | "closing" | "closed";
+	generation: number;
+	min: number;
+	max: number;
+	/** Connections open or being opened: active + idle + creating + pool-internal work (validation, reset). */
+	total: number;
+	active: number;
+	idle: number;
+	creating: number;
+	pending: number;
+	peak: { total: number; active: number; pending: number };
+	created: number;
+	createFailures: number;
+	destroyed: number;
+	destroyedByReason: Record<CloseReason, number>;
+	validationFailures: number;
+	acquires: { ok: number; failed: number; timeouts: number; aborted: number; queueFull: number; closed: number };
+	leaks: number;
+	waitMs: HistogramSummary;
+	useMs: HistogramSummary;
+	createMs: HistogramSummary;
+	/** Share of successful acquires served by an existing connection rather than a new one (0-1). */
+	reuseRatio: number;
+	/** active / max (0-1). */
+	utilization: number;
+	/** Pool health 0-100. */
+	healthScore: number;
+	lastCreateError: string | undefined;
+}
+
+/** The mutable counters behind PoolStats; the pool bumps these on its hot path. */
+export class PoolCounters {
+	created = 0;
+	createFailures = 0;
+	destroyed = 0;
+	destroyedByReason: Record<CloseReason, number> = {
+		idle: 0,
+		stale: 0,
+		error: 0,
+		lifetime: 0,
+		unhealthy: 0,
+		leaked: 0,
+		destroyed: 0,
+		poolClosed: 0,
+	};
+	validationFailures = 0;
+	acquiredOk = 0;
+	timeouts = 0;
+	aborted = 0;
+	queueFull = 0;
+	closedRejects = 0;
+	leaks = 0;
+	peakTotal = 0;
+	peakActive = 0;
+	peakPending = 0;
+	readonly wait = new Histogram();
+	readonly use = new Histogram();
+	readonly create = new Histogram();
+
+	get acquireFailed(): number {
+		return this.timeouts + this.aborted + this.queueFull + this.closedRejects;
+	}
+
+	/** Starts a new statistics window: histograms and peaks; cumulative counters are kept. */
+	resetWindow(total: number, active: number, pending: number): void {
+		this.wait.reset();
+		this.use.reset();
+		this.create.reset();
+		this.peakTotal = total;
+		this.peakActive = active;
+		this.peakPending = pending;
+	}
+}

@@ -1,0 +1,133 @@
+import { Deque } from "./deque.ts";
+
+/** One caller waiting for a connection. */
+export class Waiter<T> {
+	readonly resolve: (value: T) => void;
+	readonly reject: (error: Error) => void;
+	readonly startedAt: number;
+	readonly deadline: number;
+	signal: AbortSignal | undefined = undefined;
+	onAbort: (() => void) | undefined = undefined;
+	settled = false;
+	priority = 0;
+
+	constructor(resolve: (value: T) => void, reject: (error: Error) => void, startedAt: number, deadline: number) {
+		this.resolve = resolve;
+		this.reject = reject;
+		this.startedAt = startedAt;
+		this.deadline = deadline;
+	}
+
+	/** Marks the waiter settled and detaches its abort listener; the caller then resolves or rejects it. */
+	settle(): void {
+		this.settled = true;
+		if (this.signal !== undefined && this.onAbort !== undefined) this.signal.removeEventListener("abort", this.onAbort);
+	}
+}
+
+/**
+ * The wait queue: FIFO within a priority level, level 0 first. Cancelled waiters (timeout,
+ * abort) are marked and skipped lazily, so removal is O(1). Deadlines share one timer, armed
+ * for the earliest deadline, instead of a timer per waiter: under load every acquire would
+ * otherwise create and clear a timer.
+ */
+export class Waiters<T> {
+	readonly #levels: Deque<Waiter<T>>[];
+	readonly #onExpire: (waiter: Waiter<T>, now: number) => void;
+	#live = 0;
+	#timer: NodeJS.Timeout | undefined = undefined;
+	#timerAt = Number.POSITIVE_INFINITY;
+
+	constructor(levels: number, onExpire: (waiter: Waiter<T>, now: number) => void) {
+		this.#levels = Array.from({ length: levels }, () => new Deque<Waiter<T>>());
+		this.#onExpire = onExpire;
+	}
+
+	/** Live (not yet settled) waiters. */
+	get length(): number {
+		return this.#live;
+	}
+
+	push(waiter: Waiter<T>): void {
+		this.#levels[waiter.priority].push(waiter);
+		this.#live++;
+		if (waiter.deadline < this.#timerAt) this.#arm(waiter.deadline);
+	}
+
+	/** Takes the first live waiter, or undefined. The caller must settle it. */
+	shift(): Waiter<T> | undefined {
+		if (this.#live === 0) return undefined;
+		for (const level of this.#levels) {
+			let waiter = level.shift();
+			while (waiter !== undefined) {
+				if (!waiter.settled) {
+					this.#live--;
+					if (this.#live === 0) this.#disarm();
+					return waiter;
+				}
+				waiter = level.shift();
+			}
+		}
+		return undefined;
+	}
+
+	/** Takes a waiter out of the queue (abort, timeout); it must not be settled yet. */
+	cancel(waiter: Waiter<T>): void {
+		waiter.settle();
+		this.#live--;
+		if (this.#live === 0) {
+			this.#disarm();
+			for (const level of this.#levels) level.clear();
+			return;
+		}
+		// Cancelled waiters are skipped lazily; compact when they pile up (many aborts, no releases).
+		const level = this.#levels[waiter.priority];
+		if (level.length > 2 * this.#live + 64) level.filter((w) => !w.settled);
+	}
+
+	/** Settles every waiter through `fail` (pool closing). */
+	drain(fail: (waiter: Waiter<T>) => void): void {
+		this.#disarm();
+		for (const level of this.#levels) {
+			for (const waiter of level) if (!waiter.settled) fail(waiter);
+			level.clear();
+		}
+		this.#live = 0;
+	}
+
+	#arm(at: number): void {
+		if (this.#timer !== undefined) clearTimeout(this.#timer);
+		this.#timerAt = at;
+		// +1: Node rounds timer delays to whole milliseconds and may fire a fraction early.
+		this.#timer = setTimeout(this.#expire, Math.max(0, at - performance.now()) + 1);
+		this.#timer.unref();
+	}
+
+	#disarm(): void {
+		if (this.#timer !== undefined) clearTimeout(this.#timer);
+		this.#timer = undefined;
+		this.#timerAt = Number.POSITIVE_INFINITY;
+	}
+
+	readonly #expire = (): void => {
+		this.#timer = undefined;
+		this.#timerAt = Number.POSITIVE_INFINITY;
+		const now = performance.now();
+		const expired: Waiter<T>[] = [];
+		let next = Number.POSITIVE_INFINITY;
+		for (const level of this.#levels) {
+			for (const waiter of level) {
+				if (waiter.settled) continue;
+				if (waiter.deadline <= now) expired.push(waiter);
+				else if (waiter.deadline < next) next = waiter.deadline;
+			}
+		}
+		for (const waiter of expired) {
+			waiter.settle();
+			this.#live--;
+		}
+		if (expired.length > 0) for (const level of this.#levels) level.filter((w) => !w.settled);
+		if (this.#live > 0) this.#arm(next);
+		for (const waiter of expired) this.#onExpire(waiter, now);
+	};
+}
