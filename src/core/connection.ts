@@ -28,6 +28,8 @@ export class PooledConnection<T> {
 	checkedAt: number;
 	uses = 0;
 	faults = 0;
+	/** Set by `pool.invalidate()`: the backend told us this connection is gone. */
+	dead = false;
 	#recentErrors = 0;
 	#recentErrorsAt = 0;
 

@@ -250,6 +250,19 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		return this.#creating;
 	}
 
+	/**
+	 * Tells the pool a connection is dead (its socket closed, the server ended it), typically from
+	 * the driver's 'error' or 'end' event. Idle: closed now (reason `error`); leased or busy:
+	 * closed when it comes back. Unknown or already closed resources are ignored.
+	 */
+	invalidate(resource: T, error?: unknown): void {
+		const conn = this.#byResource.get(resource);
+		if (conn === undefined || conn.dead) return;
+		conn.dead = true;
+		conn.recordFault(performance.now());
+		if (conn.state === ConnState.idle && this.#idle.remove(conn)) this.#retire(conn, CloseReason.error, error);
+	}
+
 	/** The resource's current lease, when `resource` is leased from this pool. */
 	leaseOf(resource: T): Lease<T> | undefined {
 		return this.#byResource.get(resource)?.lease ?? undefined;
@@ -429,6 +442,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (destroy) {
 			if (error !== undefined) conn.recordFault(now);
 			this.#retire(conn, error === undefined ? CloseReason.destroyed : CloseReason.error, error);
+		} else if (conn.dead) {
+			this.#retire(conn, CloseReason.error);
 		} else if (this.#state !== "open") {
 			this.#retire(conn, CloseReason.poolClosed);
 		} else if (conn.generation !== this.#generation) {
@@ -704,7 +719,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	#returnToService(conn: PooledConnection<T>): void {
-		if (this.#state !== "open" || conn.state === ConnState.closed) this.#retire(conn, CloseReason.poolClosed);
+		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
+		else if (conn.dead) this.#retire(conn, CloseReason.error);
 		else this.#offer(conn, performance.now());
 		this.#afterReturn();
 	}
