@@ -3,7 +3,8 @@
  * the small driver interface each backend implements so that pooling, routing, transactions,
  * connection ids and statistics are written once (in `client.ts`).
  */
-import type { AcquireOptions, PoolOptions } from "../../core/pool.ts";
+import type { PoolOptions } from "../../core/options.ts";
+import type { AcquireOptions } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";
 
 export type Row = Record<string, unknown>;
