@@ -1,6 +1,7 @@
 export * from "./core/errors.ts";
 export * from "./core/events.ts";
 export { Histogram, type HistogramSummary } from "./core/histogram.ts";
+export { createKeyedPool, KeyedPool, type KeyedPoolOptions, type KeyedPoolStats } from "./core/keyed-pool.ts";
 export { Lease } from "./core/lease.ts";
 export { type ErrorClass, POOL_DEFAULTS, type PoolOptions, type ResolvedPoolOptions } from "./core/options.ts";
 export { type AcquireOptions, type CloseOptions, type ConnectionHealth, createPool, Pool, type PoolHealth } from "./core/pool.ts";

@@ -1,0 +1,274 @@
+import { EventEmitter } from "node:events";
+import { ConfigError, type ConfigProblem, PoolClosedError, QueueFullError } from "./errors.ts";
+import { PoolEvent, type PoolEventName, type PoolEvents } from "./events.ts";
+import type { Lease } from "./lease.ts";
+import { type ErrorClass, type PoolOptions, resolvePoolOptions } from "./options.ts";
+import { type AcquireOptions, type CloseOptions, Pool, type PoolBudget } from "./pool.ts";
+import type { PoolStats } from "./stats.ts";
+
+type SharedOptions = Omit<PoolOptions<unknown>, "name" | "create" | "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "max" | "maxWaiters">;
+
+export interface KeyedPoolOptions<K, T> extends SharedOptions {
+	/** Shown in errors, events and metrics; each key's pool is named `<name>[<key>]`. */
+	name?: string;
+	create: (key: K, signal: AbortSignal) => T | Promise<T>;
+	destroy?: (resource: T, key: K) => void | Promise<void>;
+	validate?: (resource: T, key: K, signal: AbortSignal) => boolean | undefined | Promise<boolean | undefined>;
+	afterCreate?: (resource: T, key: K, signal: AbortSignal) => void | Promise<void>;
+	reset?: (resource: T, key: K) => void | Promise<void>;
+	classifyError?: (error: unknown) => ErrorClass;
+	/** Most connections per key. Default 10. */
+	maxPerKey?: number;
+	/** Most connections over all keys (the global budget). Default 100. */
+	maxTotal?: number;
+	/** Most callers waiting over all keys; more are rejected at once. Default Infinity. */
+	maxWaiters?: number;
+	/** How a key is named in pool names and stats. Default `String(key)`. */
+	keyToString?: (key: K) => string;
+}
+
+export interface KeyedPoolStats {
+	name: string;
+	maxTotal: number;
+	/** Connections open or being opened over all keys. */
+	total: number;
+	pending: number;
+	keys: Record<string, PoolStats>;
+}
+
+type KeyedEvents = { [E in keyof PoolEvents]: [PoolEvents[E][0] & { key: string }] };
+
+/**
+ * One pool per key (an HTTP origin, a ComfyUI instance, a named WebSocket) under a per-key cap
+ * and one global budget. When the budget is spent, a key that needs a connection waits in one
+ * FIFO line of blocked keys, and an idle connection of another key is closed to make room.
+ */
+export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
+	readonly name: string;
+	readonly maxTotal: number;
+	readonly maxWaiters: number;
+	readonly #options: KeyedPoolOptions<K, T>;
+	readonly #keyToString: (key: K) => string;
+	readonly #pools = new Map<string, { key: K; pool: Pool<T> }>();
+	/** Pools that have waiters but could not create because the budget is spent, first come first served. */
+	readonly #blocked: Pool<T>[] = [];
+	readonly #forwarded = new Set<PoolEventName>();
+	#used = 0;
+	#closed = false;
+	#serving = false;
+
+	constructor(options: KeyedPoolOptions<K, T>) {
+		super();
+		this.#options = options;
+		this.name = options.name ?? "keyed";
+		this.maxTotal = options.maxTotal ?? 100;
+		this.maxWaiters = options.maxWaiters ?? Number.POSITIVE_INFINITY;
+		this.#keyToString = options.keyToString ?? String;
+		validateKeyedOptions(options, this.maxTotal, this.maxWaiters);
+		(this as EventEmitter).on("newListener", (event: string) => {
+			if (!(event in PoolEvent) || this.#forwarded.has(event as PoolEventName)) return;
+			this.#forwarded.add(event as PoolEventName);
+			for (const [label, entry] of this.#pools) this.#forward(entry.pool, event as PoolEventName, label);
+		});
+	}
+
+	/** Borrows a connection for `key`; same contract as `Pool.acquire`. */
+	acquire(key: K, options?: AcquireOptions): Promise<Lease<T>> {
+		if (this.#closed) return Promise.reject(new PoolClosedError(this.name));
+		const pool = this.pool(key);
+		if ((pool.idleCount === 0 || pool.pendingCount > 0) && this.maxWaiters !== Number.POSITIVE_INFINITY) {
+			const pending = this.pendingCount;
+			if (pending >= this.maxWaiters) {
+				return Promise.reject(
+					new QueueFullError(this.name, this.maxWaiters, { size: this.size, idle: 0, inUse: 0, creating: 0, waiters: pending, max: this.maxTotal }),
+				);
+			}
+		}
+		return pool.acquire(options);
+	}
+
+	/** Runs `fn` with a connection for `key`, like `Pool.use`. */
+	use<R>(key: K, fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
+		if (this.#closed) return Promise.reject(new PoolClosedError(this.name));
+		return this.pool(key).use(fn, options);
+	}
+
+	/** The pool of one key, created on first use. */
+	pool(key: K): Pool<T> {
+		const label = this.#keyToString(key);
+		let entry = this.#pools.get(label);
+		if (entry === undefined) {
+			entry = { key, pool: this.#makePool(key, label) };
+			this.#pools.set(label, entry);
+			for (const event of this.#forwarded) this.#forward(entry.pool, event, label);
+		}
+		return entry.pool;
+	}
+
+	has(key: K): boolean {
+		return this.#pools.has(this.#keyToString(key));
+	}
+
+	keys(): K[] {
+		return [...this.#pools.values()].map((e) => e.key);
+	}
+
+	/** Connections open or being opened over all keys (the budget in use). */
+	get size(): number {
+		return this.#used;
+	}
+
+	get pendingCount(): number {
+		let n = 0;
+		for (const { pool } of this.#pools.values()) n += pool.pendingCount;
+		return n;
+	}
+
+	stats(): KeyedPoolStats {
+		const keys: Record<string, PoolStats> = {};
+		for (const [label, { pool }] of this.#pools) keys[label] = pool.stats();
+		return { name: this.name, maxTotal: this.maxTotal, total: this.#used, pending: this.pendingCount, keys };
+	}
+
+	resetStats(): void {
+		for (const { pool } of this.#pools.values()) pool.resetStats();
+	}
+
+	/** Closes the pool of one key and forgets it. */
+	async remove(key: K, options?: CloseOptions): Promise<void> {
+		const label = this.#keyToString(key);
+		const entry = this.#pools.get(label);
+		if (entry === undefined) return;
+		this.#pools.delete(label);
+		this.#unblock(entry.pool);
+		await entry.pool.close(options);
+	}
+
+	/** Retires every connection of every key (see `Pool.clear`). */
+	clear(): void {
+		for (const { pool } of this.#pools.values()) pool.clear();
+	}
+
+	async close(options?: CloseOptions): Promise<void> {
+		this.#closed = true;
+		this.#blocked.length = 0;
+		await Promise.all([...this.#pools.values()].map(({ pool }) => pool.close(options)));
+	}
+
+	#makePool(key: K, label: string): Pool<T> {
+		const o = this.#options;
+		const {
+			name: _name,
+			create,
+			destroy,
+			validate,
+			afterCreate,
+			reset,
+			classifyError,
+			maxPerKey,
+			maxTotal: _maxTotal,
+			maxWaiters: _maxWaiters,
+			keyToString: _keyToString,
+			...shared
+		} = o;
+		const options: PoolOptions<T> = {
+			...(shared as Omit<PoolOptions<T>, "create">),
+			name: `${this.name}[${label}]`,
+			max: maxPerKey ?? 10,
+			create: (signal) => create(key, signal),
+			destroy: destroy && ((r) => destroy(r, key)),
+			validate: validate && ((r, signal) => validate(r, key, signal)),
+			afterCreate: afterCreate && ((r, signal) => afterCreate(r, key, signal)),
+			reset: reset && ((r) => reset(r, key)),
+			classifyError,
+		};
+		return new Pool<T>(options, this.#budget);
+	}
+
+	readonly #budget: PoolBudget = {
+		tryReserve: () => {
+			if (this.#used >= this.maxTotal) return false;
+			this.#used++;
+			return true;
+		},
+		release: () => {
+			this.#used--;
+			this.#serveBlocked();
+		},
+		blocked: (pool) => {
+			const p = pool as Pool<T>;
+			if (!this.#blocked.includes(p)) this.#blocked.push(p);
+			this.#evictForBlocked();
+		},
+		idle: (pool) => {
+			if (this.#blocked.length > 0 && !(this.#blocked.length === 1 && this.#blocked[0] === pool)) {
+				queueMicrotask(() => this.#evictForBlocked());
+			}
+		},
+	};
+
+	/** Hands freed budget to blocked keys in the order they blocked. */
+	#serveBlocked(): void {
+		if (this.#serving) return;
+		this.#serving = true;
+		try {
+			while (this.#blocked.length > 0 && this.#used < this.maxTotal) {
+				const pool = this.#blocked.shift() as Pool<T>;
+				const before = this.#used;
+				pool.poke();
+				// The pool re-registers itself through `blocked` if it still needs more.
+				if (this.#used === before) continue;
+			}
+		} finally {
+			this.#serving = false;
+		}
+	}
+
+	/** Closes the longest-idle connection of a key nobody is waiting for, to make room for a blocked key. */
+	#evictForBlocked(): void {
+		while (this.#blocked.length > 0 && this.#used >= this.maxTotal) {
+			let victim: Pool<T> | undefined;
+			for (const { pool } of this.#pools.values()) {
+				if (pool.idleCount > 0 && pool.pendingCount === 0 && (victim === undefined || pool.idleCount > victim.idleCount)) victim = pool;
+			}
+			if (victim === undefined || !victim.evictOneIdle()) return;
+		}
+	}
+
+	#unblock(pool: Pool<T>): void {
+		const i = this.#blocked.indexOf(pool);
+		if (i >= 0) this.#blocked.splice(i, 1);
+	}
+
+	#forward(pool: Pool<T>, event: PoolEventName, key: string): void {
+		(pool as EventEmitter).on(event, (payload: object) => (this as EventEmitter).emit(event, { ...payload, key }));
+	}
+}
+
+/** Checks the keyed options and the per-key pool options together; one ConfigError lists every problem. */
+function validateKeyedOptions<K, T>(o: KeyedPoolOptions<K, T>, maxTotal: number, maxWaiters: number): void {
+	const problems: ConfigProblem[] = [];
+	const maxPerKey = o.maxPerKey ?? 10;
+	if (typeof o.create !== "function") problems.push({ path: "create", message: "required: a function (key, signal) => connection" });
+	if (!Number.isInteger(maxTotal) || maxTotal < 1) problems.push({ path: "maxTotal", message: `must be an integer >= 1, got ${String(maxTotal)}` });
+	if (!(maxWaiters >= 0)) problems.push({ path: "maxWaiters", message: `must be >= 0, got ${String(maxWaiters)}` });
+	if (Number.isInteger(maxPerKey) && Number.isInteger(maxTotal) && maxPerKey > maxTotal) {
+		problems.push({ path: "maxPerKey", message: `maxPerKey (${maxPerKey}) is greater than maxTotal (${maxTotal})` });
+	}
+	const { name, create, destroy, validate, afterCreate, reset, classifyError, maxPerKey: _m, maxTotal: _t, maxWaiters: _w, keyToString, ...shared } = o;
+	if (keyToString !== undefined && typeof keyToString !== "function") problems.push({ path: "keyToString", message: "must be a function" });
+	try {
+		resolvePoolOptions<unknown>({ ...shared, name: name ?? "keyed", max: maxPerKey, create: () => undefined });
+	} catch (error) {
+		if (!(error instanceof ConfigError)) throw error;
+		problems.push(...error.problems.map((p) => (p.path === "max" ? { ...p, path: "maxPerKey" } : p)));
+	}
+	for (const [key, fn] of Object.entries({ destroy, validate, afterCreate, reset, classifyError })) {
+		if (fn !== undefined && typeof fn !== "function") problems.push({ path: key, message: `must be a function, got ${typeof fn}` });
+	}
+	if (problems.length > 0) throw new ConfigError(`createKeyedPool(${JSON.stringify(name ?? "keyed")})`, problems);
+}
+
+export function createKeyedPool<K, T>(options: KeyedPoolOptions<K, T>): KeyedPool<K, T> {
+	return new KeyedPool<K, T>(options);
+}
