@@ -1,5 +1,4 @@
 /**
-process.removeAllListeners("warning"); // double releases are part of the scenario: keep the output readable
  * DESIGN.md's invariants under random sequences of acquire / release / destroy / double release /
  * create failure / create hang / timeout / abort / clear / close, checked after every step and
  * on every event the pool emits.
@@ -8,6 +7,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { createKeyedPool, createPool, type Lease, PoolEvent } from "../../src/index.ts";
+
+// Double releases are part of the scenario; their one-per-pool warnings would flood the output.
+process.removeAllListeners("warning");
 
 type Op =
 	| { kind: "acquire"; timeoutMs: number; abortAfterMs: number | undefined; key: number }
