@@ -57,13 +57,13 @@ export class PooledConnection<T> {
 	}
 
 	/**
-	 * Health 0-100: starts at 100, loses up to 40 for a poor fault rate, up to 45 for recent
-	 * faults, and up to 15 as it nears its lifetime. Callers' own errors never count.
+	 * Health 0-100: starts at 100, loses up to 40 for a poor fault rate, up to 50 for recent
+	 * faults (20 each), and up to 15 as it nears its lifetime. Callers' own errors never count.
 	 */
 	healthScore(now: number): number {
 		const faultRate = this.faults / Math.max(this.uses, 1);
 		const ratePenalty = 40 * Math.min(1, faultRate * 2);
-		const recentPenalty = Math.min(45, 15 * this.recentErrors(now));
+		const recentPenalty = Math.min(50, 20 * this.recentErrors(now));
 		const age = now - this.createdAt;
 		const lifetime = this.retireAt - this.createdAt;
 		const agePenalty = Number.isFinite(lifetime) && lifetime > 0 ? 15 * Math.min(1, Math.max(0, age / lifetime - 0.5) * 2) : 0;

@@ -149,11 +149,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (this.#watch.acquireStarted) this.emit(PoolEvent.acquireStarted, { pool: this.name });
 		const now = performance.now();
 		if (this.#state !== "open") return this.#rejectNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), now);
-		if (this.#waiters.length === 0 && options?.signal?.aborted !== true) {
+		const stack = this.options.leakDetectionMs > 0 ? new Error("lease acquired here").stack : undefined;
+		if (this.#waiters.length === 0 && (options === undefined || this.#fastPathAllowed(options))) {
 			const conn = this.#takeIdle(now);
-			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, now));
+			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, now, stack));
 		}
-		return this.#enqueue(options, now);
+		return this.#enqueue(options, now, stack);
 	}
 
 	/** Runs `fn` with a connection and releases it after; a connection fault (see `classifyError`) destroys it instead. */
@@ -332,7 +333,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 
 	// ── acquire ───────────────────────────────────────────────────────────────────────────────
 
-	#enqueue(options: AcquireOptions | undefined, now: number): Promise<Lease<T>> {
+	/** Options that must take the slow path: an aborted signal, or a priority to check. */
+	#fastPathAllowed(options: AcquireOptions): boolean {
+		return options.signal?.aborted !== true && options.priority === undefined && (options.timeoutMs === undefined || options.timeoutMs >= 0);
+	}
+
+	#enqueue(options: AcquireOptions | undefined, now: number, stack: string | undefined): Promise<Lease<T>> {
 		const timeoutMs = options?.timeoutMs ?? this.options.acquireTimeoutMs;
 		const priority = options?.priority ?? 0;
 		if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
@@ -353,6 +359,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		return new Promise<Lease<T>>((resolve, reject) => {
 			const waiter = new Waiter<Lease<T>>(resolve, reject, now, now + timeoutMs);
 			waiter.priority = priority;
+			waiter.stack = stack;
 			if (signal !== undefined) {
 				waiter.signal = signal;
 				waiter.onAbort = () => {
@@ -381,7 +388,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		}
 	}
 
-	#lend(conn: PooledConnection<T>, now: number, startedAt: number): Lease<T> {
+	#lend(conn: PooledConnection<T>, now: number, startedAt: number, stack: string | undefined): Lease<T> {
 		conn.state = ConnState.leased;
 		conn.uses++;
 		const lease = new Lease<T>(this.#owner, conn, now);
@@ -390,14 +397,14 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (++this.#active > c.peakActive) c.peakActive = this.#active;
 		c.acquiredOk++;
 		c.wait.record(now - startedAt);
-		if (this.options.leakDetectionMs > 0) lease.stack = new Error("lease acquired here").stack;
+		lease.stack = stack;
 		if (this.#watch.acquired) this.emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: now - startedAt });
 		return lease;
 	}
 
 	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number): void {
 		waiter.settle();
-		waiter.resolve(this.#lend(conn, now, waiter.startedAt));
+		waiter.resolve(this.#lend(conn, now, waiter.startedAt, waiter.stack));
 	}
 
 	#rejectNow(reason: AcquireFailReason, error: Error, now: number): Promise<Lease<T>> {

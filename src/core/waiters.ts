@@ -10,6 +10,8 @@ export class Waiter<T> {
 	onAbort: (() => void) | undefined = undefined;
 	settled = false;
 	priority = 0;
+	/** The caller's stack, when leak detection wants it. */
+	stack: string | undefined = undefined;
 
 	constructor(resolve: (value: T) => void, reject: (error: Error) => void, startedAt: number, deadline: number) {
 		this.resolve = resolve;
