@@ -50,8 +50,9 @@ async function makeContenders(): Promise<Contender[]> {
 	];
 }
 
-/** `callers` loops acquire → release until `cycles` are done; returns cycles per second. */
-export async function throughput(c: Contender, callers: number, cycles: number): Promise<number> {
+type Loop = (c: Contender, callers: number, cycles: number) => Promise<number>;
+
+const LOOP_SOURCE = `return async function throughput(c, callers, cycles) {
 	let started = 0;
 	const t0 = performance.now();
 	const loop = async () => {
@@ -63,6 +64,15 @@ export async function throughput(c: Contender, callers: number, cycles: number):
 	};
 	await Promise.all(Array.from({ length: callers }, loop));
 	return cycles / ((performance.now() - t0) / 1000);
+};`;
+
+/**
+ * `callers` loops acquire → release until `cycles` are done; returns cycles per second. Each
+ * contender gets its own compiled copy of the loop, so one pool's call sites never make another
+ * pool's megamorphic: each is measured as an application using one pool would run it.
+ */
+export function makeLoop(): Loop {
+	return new Function(LOOP_SOURCE)() as Loop;
 }
 
 /** 1,000 acquires at once on a pool of 10, each held for one macrotask; the harness times every wait. */
@@ -104,9 +114,11 @@ export async function run(options: { rounds?: number; cycles?: number } = {}): P
 		{ key: "callers100", callers: 100 },
 	]) {
 		const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
-		for (const c of contenders) await throughput(c, scenario.callers, cycles / 5); // warm-up
+		const loops = new Map(contenders.map((c) => [c.name, makeLoop()]));
+		const loopOf = (c: Contender) => loops.get(c.name) as Loop;
+		for (const c of contenders) await loopOf(c)(c, scenario.callers, cycles / 5); // warm-up
 		for (let r = 0; r < rounds; r++) {
-			for (const c of contenders) samples.get(c.name)?.push(await throughput(c, scenario.callers, cycles));
+			for (const c of contenders) samples.get(c.name)?.push(await loopOf(c)(c, scenario.callers, cycles));
 		}
 		for (const c of contenders) {
 			results[c.name] ??= {};

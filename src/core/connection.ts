@@ -30,6 +30,8 @@ export class PooledConnection<T> {
 	faults = 0;
 	/** Set by `pool.invalidate()`: the backend told us this connection is gone. */
 	dead = false;
+	/** Set by the housekeeper once past `retireAt`: closed when next seen idle or released. */
+	expired = false;
 	#recentErrors = 0;
 	#recentErrorsAt = 0;
 

@@ -17,7 +17,7 @@ export class Lease<T> {
 	readonly #owner: LeaseOwner<T>;
 	/** @internal */
 	readonly conn: PooledConnection<T>;
-	/** performance.now() at the moment the lease was granted. */
+	/** performance.now() when the lease was granted; NaN for a lease the pool did not time (see PoolStats.useMs). */
 	readonly acquiredAt: number;
 	/** The borrower's stack, captured only when leak detection is on. */
 	stack: string | undefined = undefined;

@@ -65,6 +65,9 @@ export interface PoolBudget {
 const EMPTY_WATCH = (): Record<PoolEventName, boolean> => Object.fromEntries(Object.values(PoolEvent).map((e) => [e, false])) as Record<PoolEventName, boolean>;
 
 const DECAY_HALF_LIFE_MS = 60_000;
+/** Above this many acquires per second, durations are timed for a sample of leases (see #clock). */
+const TIMED_LEASES_PER_SECOND = 100_000;
+const SAMPLING_WINDOW_MS = 100;
 
 /**
  * A pool of reusable resources. See DESIGN.md for the contract and its invariants; the hot
@@ -108,6 +111,15 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#misuseWarned = false;
 	#recentFailures = 0;
 	#recentFailuresAt = 0;
+	/** Time 1 lease in #timeEvery (a power of two); 1 while the pool is below TIMED_LEASES_PER_SECOND. */
+	#timeEvery = 1;
+	#untilTimed = 1;
+	#windowStart = 0;
+	#windowAcquires = 0;
+	/** Every lease is timed when a feature needs the time on each borrow (validate, leak detection) or someone listens to `acquired`. */
+	#alwaysTimed: boolean;
+	readonly #mustTime: boolean;
+	readonly #validateAfterMs: number;
 
 	constructor(options: PoolOptions<T>, budget?: PoolBudget) {
 		super({ captureRejections: false });
@@ -115,6 +127,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.name = this.options.name;
 		this.#budget = budget;
 		this.#lifo = this.options.idleOrder === "lifo";
+		this.#mustTime = this.options.validate !== undefined || this.options.leakDetectionMs > 0 || this.options.reclaimAfterMs > 0;
+		this.#alwaysTimed = this.#mustTime;
+		this.#validateAfterMs = this.options.validate !== undefined ? this.options.validateAfterIdleMs : Number.POSITIVE_INFINITY;
 		this.#backoff = new Backoff(this.options.createRetryInitialMs, this.options.createRetryMaxMs);
 		this.#waiters = new Waiters<Lease<T>>(this.options.priorityLevels, (w, now) => this.#expireWaiter(w, now));
 		this.#housekeepingMs = housekeepingPeriod(this.options);
@@ -128,9 +143,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const untyped = this as EventEmitter;
 		untyped.on("newListener", (event: string) => {
 			if (event in this.#watch) this.#watch[event as PoolEventName] = true;
+			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
 		});
 		untyped.on("removeListener", (event: string) => {
 			if (event in this.#watch) this.#watch[event as PoolEventName] = untyped.listenerCount(event) > 0;
+			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
 		});
 		// Deferred so that listeners attached right after construction see it.
 		process.nextTick(() => {
@@ -147,14 +164,15 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 */
 	acquire(options?: AcquireOptions): Promise<Lease<T>> {
 		if (this.#watch.acquireStarted) this.emit(PoolEvent.acquireStarted, { pool: this.name });
-		const now = performance.now();
-		if (this.#state !== "open") return this.#rejectNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), now);
+		if (this.#state !== "open") return this.#rejectNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), performance.now());
 		const stack = this.options.leakDetectionMs > 0 ? new Error("lease acquired here").stack : undefined;
 		if (this.#waiters.length === 0 && (options === undefined || this.#fastPathAllowed(options))) {
+			const now = this.#alwaysTimed || --this.#untilTimed === 0 ? this.#clock() : Number.NaN;
 			const conn = this.#takeIdle(now);
-			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, now, stack));
+			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, 0, stack));
+			return this.#enqueue(options, now === now ? now : performance.now(), stack);
 		}
-		return this.#enqueue(options, now, stack);
+		return this.#enqueue(options, performance.now(), stack);
 	}
 
 	/** Runs `fn` with a connection and releases it after; a connection fault (see `classifyError`) destroys it instead. */
@@ -371,24 +389,48 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			}
 			this.#waiters.push(waiter);
 			if (this.#waiters.length > this.#counters.peakPending) this.#counters.peakPending = this.#waiters.length;
-			this.#pump();
+			// With nothing idle only creation can help: skip the full pump (and its clock read).
+			if (this.#idle.length > 0 || this.#pumping) this.#pump();
+			else this.#fill(now);
 		});
 	}
 
 	/** Takes an idle connection that is ready to lend; retires stale and expired ones, starts validation of long-idle ones. */
+	/** `now` is NaN on an untimed borrow: the housekeeper then catches expired connections instead. */
 	#takeIdle(now: number): PooledConnection<T> | undefined {
-		const validateAfter = this.options.validate === undefined ? Number.POSITIVE_INFINITY : this.options.validateAfterIdleMs;
 		for (;;) {
 			const conn = this.#lifo ? this.#idle.pop() : this.#idle.shift();
 			if (conn === undefined) return undefined;
 			if (conn.generation !== this.#generation) this.#retire(conn, CloseReason.stale);
-			else if (now >= conn.retireAt) this.#retire(conn, CloseReason.lifetime);
-			else if (now - conn.idleSince > validateAfter) this.#validate(conn);
+			else if (conn.expired || now >= conn.retireAt) this.#retire(conn, CloseReason.lifetime);
+			else if (now - conn.idleSince > this.#validateAfterMs) this.#validate(conn);
 			else return conn;
 		}
 	}
 
-	#lend(conn: PooledConnection<T>, now: number, startedAt: number, stack: string | undefined): Lease<T> {
+	/**
+	 * Reads the clock for a timed lease and adapts the sampling. performance.now() costs about
+	 * as much as the rest of an acquire+release, so above TIMED_LEASES_PER_SECOND only 1 lease
+	 * in N is timed (N a power of two): percentiles stay representative, and `count` in the
+	 * duration summaries says how many leases were timed. Counters are always exact.
+	 */
+	#clock(): number {
+		const now = performance.now();
+		const elapsed = now - this.#windowStart;
+		if (elapsed >= SAMPLING_WINDOW_MS) {
+			const rate = ((this.#counters.acquiredOk - this.#windowAcquires) * 1000) / elapsed;
+			let every = 1;
+			while (every < 1024 && rate / every > TIMED_LEASES_PER_SECOND) every *= 2;
+			this.#timeEvery = every;
+			this.#windowStart = now;
+			this.#windowAcquires = this.#counters.acquiredOk;
+		}
+		this.#untilTimed = this.#timeEvery;
+		return now;
+	}
+
+	/** `now` and `waitMs` are NaN for an untimed handoff. */
+	#lend(conn: PooledConnection<T>, now: number, waitMs: number, stack: string | undefined): Lease<T> {
 		conn.state = ConnState.leased;
 		conn.uses++;
 		const lease = new Lease<T>(this.#owner, conn, now);
@@ -396,15 +438,16 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const c = this.#counters;
 		if (++this.#active > c.peakActive) c.peakActive = this.#active;
 		c.acquiredOk++;
-		c.wait.record(now - startedAt);
+		if (waitMs === waitMs) c.wait.record(waitMs);
 		lease.stack = stack;
-		if (this.#watch.acquired) this.emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: now - startedAt });
+		if (this.#watch.acquired) this.emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs });
 		return lease;
 	}
 
 	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number): void {
 		waiter.settle();
-		waiter.resolve(this.#lend(conn, now, waiter.startedAt, waiter.stack));
+		if (now !== now && (this.#alwaysTimed || --this.#untilTimed === 0)) now = this.#clock();
+		waiter.resolve(this.#lend(conn, now, now - waiter.startedAt, waiter.stack));
 	}
 
 	#rejectNow(reason: AcquireFailReason, error: Error, now: number): Promise<Lease<T>> {
@@ -443,8 +486,10 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (conn.lease !== lease) return;
 		conn.lease = null;
 		this.#active--;
-		const now = performance.now();
-		this.#counters.use.record(now - lease.acquiredAt);
+		// An untimed lease is released untimed too: NaN flows into the checks below as "unknown".
+		const timed = lease.acquiredAt === lease.acquiredAt;
+		let now = timed ? performance.now() : Number.NaN;
+		if (timed) this.#counters.use.record(now - lease.acquiredAt);
 		if (this.#watch.released) this.emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
 		if (destroy) {
 			if (error !== undefined) conn.recordFault(now);
@@ -455,9 +500,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			this.#retire(conn, CloseReason.poolClosed);
 		} else if (conn.generation !== this.#generation) {
 			this.#retire(conn, CloseReason.stale);
-		} else if (now >= conn.retireAt) {
+		} else if (conn.expired || now >= conn.retireAt) {
 			this.#retire(conn, CloseReason.lifetime);
-		} else if (conn.faults > 0 && conn.healthScore(now) < this.options.unhealthyThreshold) {
+		} else if (conn.faults > 0 && conn.healthScore(timed ? now : (now = performance.now())) < this.options.unhealthyThreshold) {
 			this.#retire(conn, CloseReason.unhealthy);
 		} else if (this.options.reset !== undefined) {
 			this.#resetThenOffer(conn);
@@ -472,6 +517,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const waiter = this.#waiters.shift();
 		if (waiter !== undefined) return this.#lendTo(waiter, conn, now);
 		conn.state = ConnState.idle;
+		// NaN when untimed: the housekeeper stamps it on its next run (idle eviction can only be late, never early).
 		conn.idleSince = now;
 		this.#idle.push(conn);
 		this.#budget?.idle(this as Pool<unknown>);
@@ -792,6 +838,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			let excess = this.size - o.min;
 			const keepalive = o.healthCheckIntervalMs > 0 && o.validate !== undefined;
 			this.#idle.filter((conn) => {
+				if (conn.idleSince !== conn.idleSince) conn.idleSince = now;
 				if (conn.generation !== this.#generation) retired.push([conn, CloseReason.stale]);
 				else if (now >= conn.retireAt) retired.push([conn, CloseReason.lifetime]);
 				else if (o.idleTimeoutMs > 0 && excess > 0 && now - conn.idleSince >= o.idleTimeoutMs) {
@@ -804,6 +851,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			for (const [conn, reason] of retired) this.#retire(conn, reason);
 			for (const conn of due) this.#validate(conn);
 		}
+		for (const conn of this.#all) if (now >= conn.retireAt) conn.expired = true;
 		if (o.leakDetectionMs > 0 || o.reclaimAfterMs > 0) this.#checkLeaks(now);
 		this.#pump();
 	}
