@@ -797,6 +797,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const c = this.#counters;
 		c.destroyed++;
 		c.destroyedByReason[reason]++;
+		if (reason === CloseReason.error || reason === CloseReason.unhealthy) this.#bumpRecentFailures(performance.now());
 		if (this.#watch.connectionClosed) this.emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
 		this.#destroyResource(conn.resource);
 		this.#budget?.release();
@@ -941,9 +942,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	/**
-	 * Pool health 0-100: the mean score of its connections, less up to 50 for recent failed
-	 * creates and timed-out acquires (decaying with a one-minute half-life), and 0 while every
-	 * create fails and no connection is open.
+	 * Pool health 0-100: the mean score of its connections, less up to 50 for recent trouble
+	 * (failed creates, timed-out acquires, connections lost to errors; 10 each, decaying with a
+	 * one-minute half-life), and 0 while every create fails and no connection is open.
 	 */
 	#healthScore(now: number): number {
 		if (this.#state === "closed") return 0;
