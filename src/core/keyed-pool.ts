@@ -17,7 +17,7 @@ export interface KeyedPoolOptions<K, T> extends SharedOptions {
 	afterCreate?: (resource: T, key: K, signal: AbortSignal) => void | Promise<void>;
 	reset?: (resource: T, key: K) => void | Promise<void>;
 	classifyError?: (error: unknown) => ErrorClass;
-	/** Most connections per key. Default 10. */
+	/** Most connections per key. Default 10, or `maxTotal` when that is smaller. */
 	maxPerKey?: number;
 	/** Most connections over all keys (the global budget). Default 100. */
 	maxTotal?: number;
@@ -174,7 +174,7 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 		const options: PoolOptions<T> = {
 			...(shared as Omit<PoolOptions<T>, "create">),
 			name: `${this.name}[${label}]`,
-			max: maxPerKey ?? 10,
+			max: maxPerKey ?? Math.min(10, this.maxTotal),
 			create: (signal) => create(key, signal),
 			destroy: destroy && ((r) => destroy(r, key)),
 			validate: validate && ((r, signal) => validate(r, key, signal)),
@@ -248,7 +248,7 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 /** Checks the keyed options and the per-key pool options together; one ConfigError lists every problem. */
 function validateKeyedOptions<K, T>(o: KeyedPoolOptions<K, T>, maxTotal: number, maxWaiters: number): void {
 	const problems: ConfigProblem[] = [];
-	const maxPerKey = o.maxPerKey ?? 10;
+	const maxPerKey = o.maxPerKey ?? Math.min(10, maxTotal);
 	if (typeof o.create !== "function") problems.push({ path: "create", message: "required: a function (key, signal) => connection" });
 	if (!Number.isInteger(maxTotal) || maxTotal < 1) problems.push({ path: "maxTotal", message: `must be an integer >= 1, got ${String(maxTotal)}` });
 	if (!(maxWaiters >= 0)) problems.push({ path: "maxWaiters", message: `must be >= 0, got ${String(maxWaiters)}` });
