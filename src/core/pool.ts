@@ -429,11 +429,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		return now;
 	}
 
-	/** `now` and `waitMs` are NaN for an untimed handoff. */
-	#lend(conn: PooledConnection<T>, now: number, waitMs: number, stack: string | undefined): Lease<T> {
+	/** `acquiredAt` is NaN for an untimed lease, `waitMs` NaN when the wait was not timed. */
+	#lend(conn: PooledConnection<T>, acquiredAt: number, waitMs: number, stack: string | undefined): Lease<T> {
 		conn.state = ConnState.leased;
 		conn.uses++;
-		const lease = new Lease<T>(this.#owner, conn, now);
+		const lease = new Lease<T>(this.#owner, conn, acquiredAt);
 		conn.lease = lease;
 		const c = this.#counters;
 		if (++this.#active > c.peakActive) c.peakActive = this.#active;
@@ -444,10 +444,17 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		return lease;
 	}
 
+	/**
+	 * Whether the new lease is timed is the sampler's decision even when `now` is at hand:
+	 * a timed lease costs a clock read at its release, and timing would otherwise pass from
+	 * each released lease to the next through the handoff.
+	 */
 	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number): void {
 		waiter.settle();
-		if (now !== now && (this.#alwaysTimed || --this.#untilTimed === 0)) now = this.#clock();
-		waiter.resolve(this.#lend(conn, now, now - waiter.startedAt, waiter.stack));
+		let acquiredAt = Number.NaN;
+		if (this.#alwaysTimed) acquiredAt = now === now ? now : (now = performance.now());
+		else if (--this.#untilTimed === 0) acquiredAt = now = this.#clock();
+		waiter.resolve(this.#lend(conn, acquiredAt, now - waiter.startedAt, waiter.stack));
 	}
 
 	#rejectNow(reason: AcquireFailReason, error: Error, now: number): Promise<Lease<T>> {

@@ -103,7 +103,7 @@ async function runScenario(ops: Op[], keyed: boolean): Promise<void> {
 	const held: Lease<Res>[] = [];
 	const settles: Promise<void>[] = [];
 	const violations: string[] = [];
-	const closing: Promise<void>[] = [];
+	const closing: (Promise<void> | undefined)[] = [];
 
 	const check = () => {
 		if (pool !== undefined) {
