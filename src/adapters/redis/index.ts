@@ -1,0 +1,17 @@
+/**
+ * `lifeguard/redis`: a pooled Redis client on ioredis. See docs/adapters/redis.md.
+ */
+export {
+	type CommandOptions,
+	type CommandRequest,
+	createRedisClient,
+	type PipelineCommand,
+	RedisClient,
+	type RedisClientStats,
+	type SetOptions,
+} from "./client.ts";
+export type { RedisArg } from "./commands.ts";
+export { classifyRedisError, RedisCommandError, RedisConnectionLostError, RedisDriverMissingError, RedisTimeoutError } from "./errors.ts";
+export { REDIS_DEFAULTS, type RedisClientOptions, type RedisPassword, type RedisPoolOptions } from "./options.ts";
+export { type MessageHandler, type SubscribeOptions, Subscription } from "./subscription.ts";
+export { type CommandResult, RedisTransaction, type TransactionOptions, type TransactionOutcome } from "./transaction.ts";

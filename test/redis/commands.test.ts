@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Redis } from "ioredis";
+import { createRedisClient, type RedisClient } from "../../src/adapters/redis/index.ts";
+import { ErrorCode } from "../../src/core/errors.ts";
+import { requireService } from "../support/services.ts";
+import { adminConnection, deleteKeys, TEST_DB, uniqueName } from "./fixtures.ts";
+
+const name = uniqueName("commands");
+const prefix = `${name}:`;
+let admin: Redis;
+let client: RedisClient;
+
+before(async () => {
+	await requireService("redis");
+	admin = await adminConnection();
+	client = createRedisClient({ db: TEST_DB, keyPrefix: prefix, connectionName: name, max: 6 });
+});
+
+after(async () => {
+	await client?.close();
+	if (admin !== undefined) {
+		await deleteKeys(admin, prefix);
+		admin.disconnect();
+	}
+});
+
+describe("the command path", () => {
+	it("runs commands and the typed helpers", async () => {
+		await client.set("greeting", "hello");
+		assert.equal(await client.get("greeting"), "hello");
+		assert.equal(await client.command("append", "greeting", " world"), 11);
+		assert.equal(await client.command({ name: "strlen", args: ["greeting"] }), 11);
+		assert.equal(await client.get("missing"), null);
+		assert.equal(await client.del(["greeting", "missing"]), 1);
+	});
+
+	it("sets a time to live with ttlMs", async () => {
+		await client.set("short-lived", "x", { ttlMs: 60_000 });
+		const ttl = (await client.command("pttl", "short-lived")) as number;
+		assert.ok(ttl > 0 && ttl <= 60_000, `pttl ${ttl}`);
+	});
+
+	it("prefixes keys with keyPrefix", async () => {
+		await client.set("prefixed", "1");
+		assert.equal(await admin.get(`${prefix}prefixed`), "1");
+		assert.equal(await admin.get("prefixed"), null);
+	});
+
+	it("multiplexes many concurrent callers onto at most sharedConnections connections", async () => {
+		const before = client.stats().pool.created;
+		const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => client.command("incr", `counter:${i % 7}`)));
+		assert.equal(replies.length, 200);
+		const created = client.stats().pool.created - before;
+		assert.ok(created <= 2, `the command path opened ${created} connections for 200 concurrent commands`);
+		const counts = await Promise.all(Array.from({ length: 7 }, (_, i) => client.get(`counter:${i}`)));
+		assert.equal(
+			counts.reduce((sum, n) => sum + Number(n), 0),
+			200,
+		);
+	});
+
+	it("gives its connections back to the pool once no command is in flight", async () => {
+		await Promise.all(Array.from({ length: 20 }, () => client.get("idle-check")));
+		await new Promise((resolve) => setImmediate(resolve));
+		await new Promise((resolve) => setImmediate(resolve));
+		const stats = client.stats();
+		assert.equal(stats.shared, 0);
+		assert.equal(stats.pool.active, 0);
+		assert.ok(stats.pool.idle >= 1);
+	});
+
+	it("pipelines commands and returns each one's [error, value]; a failed command does not stop the others", async () => {
+		const results = await client.pipeline([
+			["set", "p", "text"],
+			["incr", "p"],
+			["get", "p"],
+		]);
+		assert.equal(results.length, 3);
+		assert.deepEqual(results[0], [null, "OK"]);
+		const [error] = results[1];
+		assert.equal(error?.code, ErrorCode.QUERY_FAILED);
+		assert.equal(error?.command, "INCR");
+		assert.match(error?.message ?? "", /not an integer/);
+		assert.deepEqual(results[2], [null, "text"]);
+		assert.deepEqual(await client.pipeline([]), []);
+	});
+
+	it("refuses commands that change the session, pointing to the right API", async () => {
+		for (const command of [["watch", "k"], ["MULTI"], ["select", "1"], ["subscribe", "c"], ["client", "setname", "x"], ["hello", "3"]] as const) {
+			await assert.rejects(
+				client.command(command[0], ...command.slice(1)),
+				(error: Error & { code?: string }) => error.code === ErrorCode.QUERY_FAILED && /withConnection|transaction|subscribe/.test(error.message),
+				command[0],
+			);
+		}
+		await assert.rejects(
+			client.pipeline([
+				["get", "a"],
+				["watch", "a"],
+			]),
+			/changes the connection's session/,
+		);
+		assert.equal(typeof (await client.command("client", "id")), "number", "CLIENT ID reads only and may share a connection");
+	});
+
+	it("runs a blocking command on a dedicated connection while other commands keep flowing", async () => {
+		const popped = client.command("blpop", "queue", 5);
+		const started = performance.now();
+		for (let i = 0; i < 50; i++) await client.get("queue-side");
+		const sideMs = performance.now() - started;
+		assert.ok(sideMs < 1_000, `50 GETs took ${sideMs} ms while BLPOP was waiting`);
+		await client.command("rpush", "queue", "job-1");
+		assert.deepEqual(await popped, [`${prefix}queue`, "job-1"]);
+	});
+
+	it("moves a pipeline that contains a blocking command to a dedicated connection", async () => {
+		await client.command("rpush", "pipe-queue", "a");
+		const results = await client.pipeline([
+			["blpop", "pipe-queue", 1],
+			["get", "nothing"],
+		]);
+		assert.deepEqual(results, [
+			[null, [`${prefix}pipe-queue`, "a"]],
+			[null, null],
+		]);
+	});
+});
