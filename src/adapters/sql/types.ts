@@ -69,8 +69,35 @@ export interface SqlClientStats {
 	routed: { primary: number; replica: number };
 }
 
+/**
+ * A caller for read-your-writes: after a write through it, its reads go to the primary for
+ * `readYourWritesMs`. Other callers are unaffected.
+ */
+export interface SqlSession extends SqlExecutor {
+	/** A transaction counted as this session's write. */
+	transaction<R>(fn: (tx: SqlExecutor) => Promise<R>, options?: TransactionOptions): Promise<R>;
+	/** Runs `fn` with this session as the async context's caller: plain client calls inside it are this session's. */
+	run<R>(fn: () => R): R;
+}
+
+/** A connection id that was not released within `leaseTimeoutMs`; its connection was closed. */
+export interface LeaseReclaimedEvent {
+	/** The first characters of the id, as in errors. */
+	connectionId: string;
+	pool: string;
+	heldMs: number;
+}
+
+export interface SqlClientEvents {
+	leaseReclaimed: [LeaseReclaimedEvent];
+}
+
 export interface SqlClient extends SqlExecutor {
 	readonly dialect: SqlDialect;
+	/** A new read-your-writes caller (see `readYourWritesMs`). */
+	session(): SqlSession;
+	on<K extends keyof SqlClientEvents>(event: K, listener: (...args: SqlClientEvents[K]) => void): this;
+	off<K extends keyof SqlClientEvents>(event: K, listener: (...args: SqlClientEvents[K]) => void): this;
 	/** Opens the pools' `min` connections; rejects on the first failure when `failFast`. */
 	initialize(): Promise<void>;
 	/** A pinned connection: release it, or `await using` it. */
@@ -108,7 +135,12 @@ export interface SqlDriver<C, Config> {
 	ping(conn: C, signal: AbortSignal): Promise<void>;
 	/** Makes a returned connection clean (rollback of an open transaction, session reset); throws if it cannot. */
 	reset(conn: C): Promise<void>;
-	/** Runs one statement. For `many`, reads at most `limit` rows through a cursor or stream. */
+	/**
+	 * Runs one statement. For `many`, reads at most `limit` rows through a cursor or stream.
+	 * With `timeoutMs`, the driver cancels the statement on the server when it elapses and rejects
+	 * with `QueryTimeoutError` (./errors.ts); the client closes the connection if no answer comes
+	 * within `QUERY_TIMEOUT_GRACE_MS` after that.
+	 */
 	run(conn: C, sql: string, params: readonly unknown[], mode: FetchMode, limit: number, timeoutMs: number | undefined): Promise<DriverResult>;
 	/** Runs one statement for many parameter sets; returns affected rows. */
 	runBatch(conn: C, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number>;
@@ -118,6 +150,13 @@ export interface SqlDriver<C, Config> {
 	isConnectionFault(error: unknown): boolean;
 	/** Called for an idle connection's errors: the pool must learn it is dead, and nothing may crash. */
 	onDead(conn: C, callback: (error: unknown) => void): void;
+	/**
+	 * Optional fast path: false when a returned connection is already clean, so `reset` is skipped
+	 * (most releases). Absent: `reset` runs on every release.
+	 */
+	needsReset?(conn: C): boolean;
+	/** Optional: the server's SQLSTATE of a query error (`23505`), shown in QueryFailedError. */
+	sqlStateOf?(error: unknown): string | undefined;
 }
 
 /** Options every SQL client takes, on top of the backend's own connection config. */
@@ -136,4 +175,6 @@ export interface SqlClientOptions<Config> {
 	leaseTimeoutMs?: number;
 	/** Default statement timeout. None by default. */
 	statementTimeoutMs?: number;
+	/** Session setup on every new connection (search_path, timezone); a throw fails the connection. */
+	afterCreate?: (session: SqlExecutor) => Promise<void>;
 }

@@ -1,0 +1,158 @@
+/**
+ * How to reach one PostgreSQL server: a URL, an object, or both (the object's fields win).
+ * Parsed here, once, so that no error ever echoes a password: pg and the URL parser are never
+ * handed a string that could end up in a message.
+ */
+import type { ConnectionOptions } from "node:tls";
+import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+
+/** A password, or a function called for every new connection (rotating credentials, IAM tokens). */
+export type PasswordSource = string | (() => string | Promise<string>);
+
+export interface PostgresServerOptions {
+	/** `postgres://user:password@host:port/database?sslmode=require&application_name=app`. Fields given beside it win. */
+	url?: string;
+	/** Host name, IP, or a Unix socket directory (`/var/run/postgresql`). Default: pg's (PGHOST, else localhost). */
+	host?: string;
+	port?: number;
+	user?: string;
+	/** Called for every new connection when a function. */
+	password?: PasswordSource;
+	database?: string;
+	/** TLS: `true`, or Node's `tls.connect` options (ca, cert, key, rejectUnauthorized, servername…), passed to pg as is. */
+	ssl?: boolean | ConnectionOptions;
+	/** Shown in pg_stat_activity. Default `lifeguard`. */
+	applicationName?: string;
+	/**
+	 * Server settings sent in the startup packet (`search_path`, `TimeZone`, `statement_timeout`…):
+	 * no extra round trip, and they are the session defaults, so they survive DISCARD ALL.
+	 */
+	sessionParameters?: Record<string, string>;
+	/** TCP keepalive on the socket. Default true. */
+	keepAlive?: boolean;
+}
+
+/** A server given as a URL string or as options. */
+export type PostgresServer = string | PostgresServerOptions;
+
+/** A server with its URL folded in; what the driver connects with. */
+export interface ResolvedServer {
+	host: string | undefined;
+	port: number | undefined;
+	user: string | undefined;
+	password: PasswordSource | undefined;
+	database: string | undefined;
+	ssl: boolean | ConnectionOptions | undefined;
+	applicationName: string;
+	/** The startup `options` string (`-c name=value …`), or undefined. */
+	startupOptions: string | undefined;
+	keepAlive: boolean;
+}
+
+const DEFAULT_APPLICATION_NAME = "lifeguard";
+
+/** Checks and resolves one server's options; `path` names it in errors (`primary`, `replicas[0]`). */
+export function resolveServer(server: PostgresServer, path: string): ResolvedServer {
+	const options: PostgresServerOptions = typeof server === "string" ? { url: server } : server;
+	if (options === null || typeof options !== "object") {
+		throw new ConfigError("createPostgresClient", [{ path, message: "expected a postgres:// URL or an object with host, user, database…" }]);
+	}
+	const problems: ConfigProblem[] = [];
+	const fromUrl = options.url === undefined ? {} : parseUrl(options.url, `${path}.url`, problems);
+	const port = options.port ?? fromUrl.port;
+	if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65_535))
+		problems.push({ path: `${path}.port`, message: `must be 1-65535, got ${port}` });
+	if (options.password !== undefined && typeof options.password !== "string" && typeof options.password !== "function") {
+		problems.push({ path: `${path}.password`, message: "must be a string or a function returning one (its value is never shown)" });
+	}
+	const parameters = { ...fromUrl.sessionParameters, ...options.sessionParameters };
+	for (const name of Object.keys(parameters)) {
+		if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name)) problems.push({ path: `${path}.sessionParameters`, message: `${JSON.stringify(name)} is not a setting name` });
+	}
+	if (problems.length > 0) throw new ConfigError("createPostgresClient", problems);
+	return {
+		host: options.host ?? fromUrl.host,
+		port,
+		user: options.user ?? fromUrl.user,
+		password: options.password ?? fromUrl.password,
+		database: options.database ?? fromUrl.database,
+		ssl: options.ssl ?? fromUrl.ssl,
+		applicationName: options.applicationName ?? fromUrl.applicationName ?? DEFAULT_APPLICATION_NAME,
+		startupOptions: startupOptions(parameters),
+		keepAlive: options.keepAlive ?? true,
+	};
+}
+
+type UrlFields = Partial<Omit<ResolvedServer, "startupOptions" | "keepAlive" | "applicationName">> & {
+	applicationName?: string;
+	sessionParameters?: Record<string, string>;
+};
+
+function parseUrl(url: string, path: string, problems: ConfigProblem[]): UrlFields {
+	let parsed: URL;
+	try {
+		parsed = new URL(url);
+	} catch {
+		problems.push({ path, message: `not a valid URL: ${redactUrl(url)}` });
+		return {};
+	}
+	if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+		problems.push({ path, message: `must start with postgres:// or postgresql://, got ${JSON.stringify(parsed.protocol)}` });
+		return {};
+	}
+	const fields: UrlFields = {};
+	const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
+	if (host !== "") fields.host = decodeURIComponent(host);
+	if (parsed.port !== "") fields.port = Number(parsed.port);
+	if (parsed.username !== "") fields.user = decodeURIComponent(parsed.username);
+	if (parsed.password !== "") fields.password = decodeURIComponent(parsed.password);
+	const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+	if (database !== "") fields.database = database;
+	for (const [key, value] of parsed.searchParams) {
+		if (key === "host") fields.host = value;
+		else if (key === "port") fields.port = Number(value);
+		else if (key === "user") fields.user = value;
+		else if (key === "dbname") fields.database = value;
+		else if (key === "application_name") fields.applicationName = value;
+		else if (key === "sslmode") {
+			const ssl = sslFromMode(value);
+			if (ssl === null) problems.push({ path, message: `unknown sslmode ${JSON.stringify(value)} (disable, prefer, require, verify-ca, verify-full)` });
+			else fields.ssl = ssl;
+		} else if (key === "options") {
+			// The libpq form: options=-c search_path=app -c TimeZone=UTC
+			for (const match of value.matchAll(/-c\s*([A-Za-z_][A-Za-z0-9_.]*)=(\S+)/g)) {
+				fields.sessionParameters ??= {};
+				fields.sessionParameters[match[1]] = match[2];
+			}
+		} else problems.push({ path, message: `unsupported URL parameter ${JSON.stringify(key)}` });
+	}
+	return fields;
+}
+
+/** libpq's sslmode as pg's `ssl` option; null when unknown. `prefer` cannot fall back in pg, so it means no TLS (as `disable`). */
+function sslFromMode(mode: string): boolean | ConnectionOptions | null {
+	switch (mode) {
+		case "disable":
+		case "allow":
+		case "prefer":
+			return false;
+		case "require":
+			return { rejectUnauthorized: false };
+		case "verify-ca":
+		case "verify-full":
+			return { rejectUnauthorized: true };
+		default:
+			return null;
+	}
+}
+
+/** `-c name=value` pairs, with spaces and backslashes escaped as the server's options parser expects. */
+function startupOptions(parameters: Record<string, string>): string | undefined {
+	const pairs = Object.entries(parameters).map(([name, value]) => `-c ${name}=${String(value).replace(/[\\\s]/g, (c) => `\\${c}`)}`);
+	return pairs.length === 0 ? undefined : pairs.join(" ");
+}
+
+/** The URL with its credentials replaced, safe for errors and logs. */
+export function redactUrl(url: string): string {
+	return String(url).replace(/^([^:/?#]+:\/\/)[^/?#]*@/, "$1***@");
+}

@@ -1,0 +1,203 @@
+/**
+ * The PostgreSQL driver behind the generic SQL client, on node-postgres (`pg`). Statement
+ * timeouts cancel on the server (a cancel request), so the connection survives them; fetch
+ * `one`/`many` read only the rows asked for; `batch` is one round trip.
+ */
+import type { Client, QueryResult } from "pg";
+import { ConfigError } from "../../core/errors.ts";
+import { QueryTimeoutError } from "../sql/errors.ts";
+import type { DriverResult, FetchMode, IsolationLevel, SqlDriver, TransactionOptions } from "../sql/types.ts";
+import { BatchQuery } from "./batch.ts";
+import { sendCancelRequest } from "./cancel.ts";
+import type { ResolvedServer } from "./config.ts";
+import { PostgresConnection } from "./connection.ts";
+import { isConnectionFault, QUERY_CANCELED, sqlStateOf } from "./faults.ts";
+import { loadPg, type PgModule } from "./pg-module.ts";
+
+/** A clean `end()` that gets no answer (a stalled socket) is cut after this long. */
+const CLOSE_GRACE_MS = 1_000;
+
+const ISOLATION_SQL: Record<IsolationLevel, string> = {
+	"read uncommitted": "READ UNCOMMITTED",
+	"read committed": "READ COMMITTED",
+	"repeatable read": "REPEATABLE READ",
+	serializable: "SERIALIZABLE",
+};
+
+export interface PostgresDriverOptions {
+	/** Also run DISCARD ALL when a connection is released (drops session state; one round trip per release). */
+	discardOnRelease: boolean;
+}
+
+export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedServer> {
+	readonly dialect = "postgres" as const;
+	readonly #discard: boolean;
+	/** Set by the first connect; every later call has a connection, so pg is loaded. */
+	#pg: PgModule | undefined;
+
+	constructor(options: PostgresDriverOptions) {
+		this.#discard = options.discardOnRelease;
+	}
+
+	async connect(server: ResolvedServer, signal: AbortSignal): Promise<PostgresConnection> {
+		const pg = await loadPg();
+		this.#pg = pg;
+		const password = typeof server.password === "function" ? await server.password() : server.password;
+		if (password !== undefined && typeof password !== "string") throw new TypeError("the password function must return a string (or a promise of one)");
+		signal.throwIfAborted();
+		const client = new pg.Client({
+			host: server.host,
+			port: server.port,
+			user: server.user,
+			password,
+			database: server.database,
+			ssl: server.ssl,
+			application_name: server.applicationName,
+			options: server.startupOptions,
+			keepAlive: server.keepAlive,
+		});
+		// Listeners first: from here on no error of this client can go unhandled.
+		const conn = new PostgresConnection(client);
+		// pg's connect timeout leaves the socket open when the server accepts but never answers (node-postgres #3543): cut it ourselves.
+		const abort = () => conn.destroySocket();
+		signal.addEventListener("abort", abort, { once: true });
+		try {
+			await client.connect();
+		} catch (error) {
+			conn.destroySocket();
+			throw error;
+		} finally {
+			signal.removeEventListener("abort", abort);
+		}
+		return conn;
+	}
+
+	async close(conn: PostgresConnection): Promise<void> {
+		if (conn.dead || conn.busy) return conn.destroySocket();
+		const timer = setTimeout(() => conn.destroySocket(), CLOSE_GRACE_MS);
+		try {
+			await conn.client.end();
+		} finally {
+			clearTimeout(timer);
+		}
+	}
+
+	async ping(conn: PostgresConnection, signal: AbortSignal): Promise<void> {
+		// A validation that times out leaves the connection to be closed: cut it so the close is immediate.
+		const abort = () => conn.destroySocket();
+		signal.addEventListener("abort", abort, { once: true });
+		try {
+			await conn.client.query("");
+		} finally {
+			signal.removeEventListener("abort", abort);
+		}
+	}
+
+	needsReset(conn: PostgresConnection): boolean {
+		if (conn.dead) return false;
+		return this.#discard || conn.busy || conn.awaitingReady || conn.transactionStatus !== "I";
+	}
+
+	async reset(conn: PostgresConnection): Promise<void> {
+		if (conn.busy) throw new Error("a statement was still running on the connection when it was released");
+		// After a failed statement pg reports the error before the server's ReadyForQuery: wait for it, so the status is current.
+		if (conn.awaitingReady) await conn.client.query("");
+		if (conn.transactionStatus !== "I") await conn.client.query("ROLLBACK");
+		if (this.#discard) {
+			await conn.client.query("DISCARD ALL");
+			conn.forgetPreparedStatements();
+		}
+	}
+
+	run(conn: PostgresConnection, sql: string, params: readonly unknown[], mode: FetchMode, limit: number, timeoutMs: number | undefined): Promise<DriverResult> {
+		const work = mode === "one" || mode === "many" ? this.#runLimited(conn.client, sql, params, limit) : runAll(conn.client, sql, params);
+		return timeoutMs === undefined ? work : cancelAfter(conn, work, timeoutMs);
+	}
+
+	runBatch(conn: PostgresConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
+		const pg = this.#loaded();
+		const work = new Promise<number>((resolve, reject) => {
+			const batch = new BatchQuery(pg, sql, paramSets, (error, affected) => (error === undefined ? resolve(affected) : reject(error)));
+			conn.client.query(batch as never);
+		});
+		return timeoutMs === undefined ? work : cancelAfter(conn, work, timeoutMs);
+	}
+
+	beginSql(options: TransactionOptions): string[] {
+		let sql = "BEGIN";
+		if (options.isolation !== undefined) {
+			const level = ISOLATION_SQL[options.isolation];
+			if (level === undefined) {
+				throw new ConfigError("transaction", [
+					{ path: "isolation", message: `must be one of ${Object.keys(ISOLATION_SQL).join(", ")}; got ${JSON.stringify(options.isolation)}` },
+				]);
+			}
+			sql += ` ISOLATION LEVEL ${level}`;
+		}
+		if (options.readOnly === true) sql += " READ ONLY";
+		return [sql];
+	}
+
+	isConnectionFault(error: unknown): boolean {
+		return isConnectionFault(error);
+	}
+
+	sqlStateOf(error: unknown): string | undefined {
+		return sqlStateOf(error);
+	}
+
+	onDead(conn: PostgresConnection, callback: (error: unknown) => void): void {
+		conn.onDead = callback;
+	}
+
+	#runLimited(client: Client, sql: string, params: readonly unknown[], limit: number): Promise<DriverResult> {
+		const pg = this.#loaded();
+		return new Promise<DriverResult>((resolve, reject) => {
+			const query = new pg.RowLimitedQuery(sql, params, limit, (error, result) => (error ? reject(error) : resolve(toDriverResult(result))));
+			client.query(query);
+		});
+	}
+
+	#loaded(): PgModule {
+		if (this.#pg === undefined) throw new Error("pg is not loaded: no connection was ever opened");
+		return this.#pg;
+	}
+}
+
+function runAll(client: Client, sql: string, params: readonly unknown[]): Promise<DriverResult> {
+	return client.query(sql, params as unknown[]).then(toDriverResult);
+}
+
+/** pg returns one result per statement of a multi-statement text: the rows are the last statement's, the count the sum. */
+function toDriverResult(result: QueryResult | QueryResult[]): DriverResult {
+	if (!Array.isArray(result)) return { rows: result.rows, affectedRows: result.rowCount ?? 0 };
+	let affectedRows = 0;
+	for (const r of result) affectedRows += r.rowCount ?? 0;
+	return { rows: result.length === 0 ? [] : result[result.length - 1].rows, affectedRows };
+}
+
+/**
+ * Settles with `work`; when it runs past `timeoutMs`, sends a cancel request, and the server's
+ * query_canceled becomes QUERY_TIMEOUT. The result waits until the cancel is delivered, so a late
+ * cancel can never hit the connection's next statement.
+ */
+function cancelAfter<R>(conn: PostgresConnection, work: Promise<R>, timeoutMs: number): Promise<R> {
+	let cancelling: Promise<void> | undefined;
+	const timer = setTimeout(() => {
+		const target = conn.cancelTarget;
+		if (target !== undefined) cancelling = sendCancelRequest(target);
+	}, timeoutMs);
+	return work.then(
+		async (value) => {
+			clearTimeout(timer);
+			if (cancelling !== undefined) await cancelling;
+			return value;
+		},
+		async (error) => {
+			clearTimeout(timer);
+			if (cancelling === undefined) throw error;
+			await cancelling;
+			throw (error as { code?: unknown }).code === QUERY_CANCELED ? new QueryTimeoutError(timeoutMs, { cause: error }) : error;
+		},
+	);
+}

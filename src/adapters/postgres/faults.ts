@@ -1,0 +1,57 @@
+/** Which PostgreSQL errors mean the connection is dead, and which are only the statement's. */
+
+/** SQLSTATEs after which the server has ended the session (class 08 is matched by prefix). */
+const FATAL_SQLSTATES = new Set([
+	"57P01", // admin_shutdown: pg_terminate_backend, server stop
+	"57P02", // crash_shutdown
+	"57P03", // cannot_connect_now
+	"57P05", // idle_session_timeout
+	"25P03", // idle_in_transaction_session_timeout
+]);
+
+/** Socket-level failures (Node error codes). */
+const SOCKET_CODES = new Set([
+	"ECONNRESET",
+	"ECONNREFUSED",
+	"ECONNABORTED",
+	"EPIPE",
+	"ETIMEDOUT",
+	"ENOTCONN",
+	"EHOSTUNREACH",
+	"ENETUNREACH",
+	"ERR_STREAM_DESTROYED",
+	"ERR_STREAM_WRITE_AFTER_END",
+	"ERR_SOCKET_CLOSED",
+]);
+
+/** pg reports a closed socket with plain Errors; these are its messages (stable across pg 8). */
+const PG_DEAD_MESSAGES = [
+	"Connection terminated",
+	"Client has encountered a connection error",
+	"Client was closed and is not queryable",
+	"Received unexpected",
+];
+
+/** True when the error means the connection cannot be used again. */
+export function isConnectionFault(error: unknown): boolean {
+	if (error === null || typeof error !== "object") return false;
+	const e = error as { code?: unknown; severity?: unknown; message?: unknown };
+	if (typeof e.code === "string") {
+		if (SOCKET_CODES.has(e.code) || FATAL_SQLSTATES.has(e.code) || (e.code.length === 5 && e.code.startsWith("08"))) return true;
+	}
+	// The server ends the session after every FATAL or PANIC error, whatever its SQLSTATE.
+	if (e.severity === "FATAL" || e.severity === "PANIC") return true;
+	if (typeof e.message === "string") {
+		for (const m of PG_DEAD_MESSAGES) if (e.message.startsWith(m)) return true;
+	}
+	return false;
+}
+
+/** A server error's SQLSTATE (`23505`), or undefined for other errors. */
+export function sqlStateOf(error: unknown): string | undefined {
+	const code = (error as { code?: unknown } | null)?.code;
+	return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && "severity" in (error as object) ? code : undefined;
+}
+
+/** query_canceled: what a cancel request (our statement timeout) makes the server answer. */
+export const QUERY_CANCELED = "57014";

@@ -1,0 +1,340 @@
+/**
+ * The SQL client, written once for every dialect over a {@link SqlDriver}: one core Pool per
+ * server (primary and replicas), read/write routing, pinned connections, transactions,
+ * connection ids, statement timeouts and typed errors. See docs/adapters/sql.md.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { EventEmitter } from "node:events";
+import { ConfigError, type ConfigProblem, LeaseError } from "../../core/errors.ts";
+import type { Lease } from "../../core/lease.ts";
+import { type AcquireOptions, createPool, type Pool } from "../../core/pool.ts";
+import { ConnectionIds, type IdLease } from "./connection-ids.ts";
+import { ConnectionExecutor, type ConnectionReturn, PinnedConnection } from "./executor.ts";
+import { Caller, Router } from "./router.ts";
+import { mustDiscard, NO_PARAMS, StatementRunner } from "./runner.ts";
+import { Session, type SessionHost } from "./session.ts";
+import type {
+	QueryOptions,
+	Route,
+	Row,
+	SqlClient,
+	SqlClientEvents,
+	SqlClientOptions,
+	SqlClientStats,
+	SqlConnection,
+	SqlDialect,
+	SqlDriver,
+	SqlExecutor,
+	SqlSession,
+	TransactionOptions,
+} from "./types.ts";
+
+/** Connection ids not released within 5 minutes are reclaimed. */
+export const DEFAULT_LEASE_TIMEOUT_MS = 300_000;
+
+class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements SqlClient, SessionHost, ConnectionReturn<C> {
+	readonly dialect: SqlDialect;
+	readonly #driver: SqlDriver<C, Config>;
+	readonly #runner: StatementRunner<C>;
+	readonly #router: Router<C>;
+	readonly #pools: Pool<C>[];
+	readonly #ids: ConnectionIds<C>;
+	readonly #callers = new AsyncLocalStorage<Caller>();
+	/** The caller of calls made outside every session. */
+	readonly #anyone = new Caller();
+
+	constructor(driver: SqlDriver<C, Config>, options: SqlClientOptions<Config>) {
+		super({ captureRejections: false });
+		checkOptions(options);
+		this.dialect = driver.dialect;
+		this.#driver = driver;
+		this.#runner = new StatementRunner<C>(driver as SqlDriver<C, unknown>, options.statementTimeoutMs);
+		const name = options.pool?.name ?? driver.dialect;
+		const primary = this.#makePool(options, options.primary, name);
+		const replicas = (options.replicas ?? []).map((config, i) => this.#makePool(options, config, `${name}/replica-${i + 1}`));
+		this.#pools = [primary, ...replicas];
+		this.#router = new Router(primary, replicas, driver.dialect, options.replicaSelection === "least-busy", options.readYourWritesMs ?? 0);
+		this.#ids = new ConnectionIds<C>(options.leaseTimeoutMs ?? DEFAULT_LEASE_TIMEOUT_MS, (entry) => this.#reclaimed(entry));
+	}
+
+	#makePool(options: SqlClientOptions<Config>, config: Config, name: string): Pool<C> {
+		const driver = this.#driver;
+		const setup = options.afterCreate;
+		const rawSetup = options.pool?.afterCreate;
+		const pool: Pool<C> = createPool<C>({
+			...options.pool,
+			name,
+			create: async (signal) => {
+				const conn = await driver.connect(config, signal);
+				driver.onDead(conn, (error) => pool.invalidate(conn, error));
+				return conn;
+			},
+			destroy: (conn) => driver.close(conn),
+			validate: async (conn, signal) => {
+				await driver.ping(conn, signal);
+				return true;
+			},
+			afterCreate:
+				setup === undefined && rawSetup === undefined
+					? undefined
+					: async (conn, signal) => {
+							await rawSetup?.(conn, signal);
+							await setup?.(new ConnectionExecutor(this.#runner, conn, undefined, "session setup"));
+						},
+			classifyError: (error) => (driver.isConnectionFault(error) ? "connection" : "caller"),
+		});
+		return pool;
+	}
+
+	// ── statements on a pooled connection per call ────────────────────────────────────────────
+
+	// biome-ignore lint/suspicious/noExplicitAny: one implementation behind the typed overloads of SqlExecutor.
+	query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<any> {
+		return this.queryAs(this.#currentCaller(), sql, params, options) as Promise<R[] | R | number | undefined>;
+	}
+
+	batch(sql: string, paramSets: readonly (readonly unknown[])[], options?: Pick<QueryOptions, "timeoutMs" | "signal">): Promise<number> {
+		return this.batchAs(this.#currentCaller(), sql, paramSets, options);
+	}
+
+	/** @internal */
+	async queryAs(caller: Caller | undefined, sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): Promise<unknown> {
+		const router = this.#router;
+		const pool = router.route(sql, options?.route, caller);
+		const lease = await pool.acquire(options?.signal === undefined ? undefined : { signal: options.signal });
+		let result: unknown;
+		try {
+			result = await this.#runner.query(lease.resource, sql, params, options);
+		} catch (error) {
+			this.#afterFailure(lease, error);
+			throw error;
+		} finally {
+			// The write may have taken effect even when the call failed: its caller reads from the primary either way.
+			if (caller !== undefined && pool === router.primary && !router.isRead(sql)) caller.wrote();
+		}
+		this.giveBack(lease);
+		return result;
+	}
+
+	/** @internal */
+	async batchAs(
+		caller: Caller | undefined,
+		sql: string,
+		paramSets: readonly (readonly unknown[])[],
+		options: Pick<QueryOptions, "timeoutMs" | "signal"> | undefined,
+	): Promise<number> {
+		if (paramSets.length === 0) return 0;
+		const router = this.#router;
+		const pool = router.route(sql, undefined, caller);
+		const lease = await pool.acquire(options?.signal === undefined ? undefined : { signal: options.signal });
+		let affected: number;
+		try {
+			affected = await this.#runner.batch(lease.resource, sql, paramSets, options?.timeoutMs);
+		} catch (error) {
+			this.#afterFailure(lease, error);
+			throw error;
+		} finally {
+			if (caller !== undefined && pool === router.primary && !router.isRead(sql)) caller.wrote();
+		}
+		this.giveBack(lease);
+		return affected;
+	}
+
+	/** The caller whose writes are tracked, or undefined when nothing is tracked (no replicas or no window). */
+	#currentCaller(): Caller | undefined {
+		return this.#router.tracksWrites ? (this.#callers.getStore() ?? this.#anyone) : undefined;
+	}
+
+	// ── pinned connections and transactions ───────────────────────────────────────────────────
+
+	async acquire(options?: AcquireOptions & { route?: Route }): Promise<SqlConnection> {
+		const caller = this.#currentCaller();
+		const pool = this.#router.routeConnection(options?.route);
+		const lease = await pool.acquire(options);
+		// A pinned primary connection may write anything: its caller reads from the primary from now on, for the window.
+		if (caller !== undefined && pool === this.#router.primary) caller.wrote();
+		return new PinnedConnection(this.#runner, lease, pool, this);
+	}
+
+	transaction<R>(fn: (tx: SqlExecutor) => Promise<R>, options?: TransactionOptions): Promise<R> {
+		return this.transactionAs(this.#currentCaller(), fn, options);
+	}
+
+	/** @internal */
+	async transactionAs<R>(caller: Caller | undefined, fn: (tx: SqlExecutor) => Promise<R>, options: TransactionOptions | undefined): Promise<R> {
+		const pool = this.#router.routeConnection("primary");
+		const lease = await pool.acquire(options?.signal === undefined ? undefined : { signal: options.signal });
+		const conn = lease.resource;
+		const runner = this.#runner;
+		try {
+			for (const sql of this.#driver.beginSql(options ?? {})) await runner.run(conn, sql, NO_PARAMS, "none", 0, undefined);
+		} catch (error) {
+			const wrapped = runner.wrap(error);
+			this.#afterFailure(lease, wrapped);
+			throw wrapped;
+		}
+		const tx = new ConnectionExecutor(runner, conn, pool, "transaction");
+		let result: R;
+		try {
+			result = await fn(tx);
+		} catch (error) {
+			tx.close();
+			await this.#rollback(lease);
+			throw error;
+		}
+		tx.close();
+		try {
+			await runner.run(conn, "COMMIT", NO_PARAMS, "none", 0, pool.options.validateTimeoutMs);
+		} catch (error) {
+			// A failed COMMIT (serialization failure, deferred constraint) ended the transaction; reset rolls back whatever is left.
+			const wrapped = runner.wrap(error);
+			this.#afterFailure(lease, wrapped);
+			throw wrapped;
+		} finally {
+			if (caller !== undefined && options?.readOnly !== true) caller.wrote();
+		}
+		this.giveBack(lease);
+		return result;
+	}
+
+	/** Rolls back and returns the connection; a connection that cannot roll back is closed. */
+	async #rollback(lease: Lease<C>): Promise<void> {
+		try {
+			await this.#runner.run(lease.resource, "ROLLBACK", NO_PARAMS, "none", 0, this.#router.primary.options.validateTimeoutMs);
+		} catch (error) {
+			if (lease.active) lease.destroy(error);
+			return;
+		}
+		this.giveBack(lease);
+	}
+
+	// ── connection ids ────────────────────────────────────────────────────────────────────────
+
+	async acquireId(options?: AcquireOptions & { route?: Route }): Promise<string> {
+		const pool = this.#router.routeConnection(options?.route);
+		const lease = await pool.acquire(options);
+		return this.#ids.add(lease, pool, new ConnectionExecutor(this.#runner, lease.resource, pool, "connection id"));
+	}
+
+	async execute<R = Row>(connectionId: string, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[] | R | number | undefined> {
+		const { executor } = this.#ids.get(connectionId);
+		return executor.query<R>(sql, params, options);
+	}
+
+	releaseId(connectionId: string): void {
+		const entry = this.#ids.take(connectionId);
+		entry.executor.close();
+		this.giveBack(entry.lease);
+	}
+
+	#reclaimed(entry: IdLease<C>): void {
+		entry.executor.close();
+		const heldMs = performance.now() - entry.acquiredAt;
+		const reason = new LeaseError(`connection id not released within leaseTimeoutMs; its connection was closed`);
+		if (entry.lease.active) entry.lease.destroy(reason);
+		const event = { connectionId: `${entry.id.slice(0, 8)}…`, pool: entry.pool.name, heldMs };
+		if (this.listenerCount("leaseReclaimed") > 0) this.emit("leaseReclaimed", event);
+		else {
+			process.emitWarning(
+				`pool "${event.pool}": connection id ${event.connectionId} was not released within leaseTimeoutMs (held ${Math.round(heldMs)} ms); its connection was closed. Call releaseId() when done.`,
+				{ code: "LIFEGUARD_LEASE_RECLAIMED" },
+			);
+		}
+	}
+
+	// ── sessions (read-your-writes callers) ───────────────────────────────────────────────────
+
+	session(): SqlSession {
+		return new Session(this);
+	}
+
+	/** @internal */
+	runAs<R>(caller: Caller, fn: () => R): R {
+		return this.#callers.run(caller, fn);
+	}
+
+	// ── returning connections ─────────────────────────────────────────────────────────────────
+
+	/** @internal Returns a connection clean: reset when the driver says it needs it (bounded in time), destroyed when reset fails. */
+	giveBack(lease: Lease<C>): void {
+		if (!lease.active) return;
+		const driver = this.#driver;
+		const conn = lease.resource;
+		if (driver.needsReset !== undefined && !driver.needsReset(conn)) return lease.release();
+		const limitMs = this.#router.primary.options.validateTimeoutMs;
+		const timer = setTimeout(() => {
+			if (lease.active) lease.destroy(new Error(`resetting the connection took longer than validateTimeoutMs (${limitMs} ms)`));
+		}, limitMs);
+		timer.unref();
+		driver.reset(conn).then(
+			() => {
+				clearTimeout(timer);
+				if (lease.active) lease.release();
+			},
+			(error) => {
+				clearTimeout(timer);
+				if (lease.active) lease.destroy(error);
+			},
+		);
+	}
+
+	/** After a failed statement on a per-call lease: a dead connection is closed, a healthy one returned. */
+	#afterFailure(lease: Lease<C>, error: unknown): void {
+		if (mustDiscard(error)) {
+			if (lease.active) lease.destroy(error);
+		} else this.giveBack(lease);
+	}
+
+	// ── lifecycle ─────────────────────────────────────────────────────────────────────────────
+
+	async initialize(): Promise<void> {
+		await Promise.all(this.#pools.map((pool) => pool.start()));
+	}
+
+	stats(): SqlClientStats {
+		const router = this.#router;
+		return {
+			primary: router.primary.stats(),
+			replicas: router.replicas.map((pool) => pool.stats()),
+			leases: { open: this.#ids.size, reclaimed: this.#ids.reclaimed },
+			routed: { ...router.routed },
+		};
+	}
+
+	async close(options?: { timeoutMs?: number }): Promise<void> {
+		for (const entry of this.#ids.clear()) entry.executor.close();
+		await Promise.all(this.#pools.map((pool) => pool.close(options)));
+	}
+}
+
+function checkOptions<Config>(options: SqlClientOptions<Config>): void {
+	const problems: ConfigProblem[] = [];
+	if (options === null || typeof options !== "object")
+		throw new ConfigError("createSqlClient", [{ path: "options", message: "expected an object with `primary`" }]);
+	if (options.primary === undefined || options.primary === null) problems.push({ path: "primary", message: "required: how to reach the primary server" });
+	if (options.replicas !== undefined && !Array.isArray(options.replicas)) problems.push({ path: "replicas", message: "must be an array of server configs" });
+	if (options.replicaSelection !== undefined && options.replicaSelection !== "round-robin" && options.replicaSelection !== "least-busy") {
+		problems.push({ path: "replicaSelection", message: `must be "round-robin" or "least-busy", got ${JSON.stringify(options.replicaSelection)}` });
+	}
+	const durations = [
+		["readYourWritesMs", options.readYourWritesMs, 0],
+		["leaseTimeoutMs", options.leaseTimeoutMs, 1],
+		["statementTimeoutMs", options.statementTimeoutMs, 1],
+	] as const;
+	for (const [path, value, min] of durations) {
+		if (value !== undefined && (typeof value !== "number" || Number.isNaN(value) || value < min)) {
+			problems.push({ path, message: `must be a number of milliseconds >= ${min}, got ${JSON.stringify(value)}` });
+		}
+	}
+	if (options.afterCreate !== undefined && typeof options.afterCreate !== "function")
+		problems.push({ path: "afterCreate", message: "must be a function (session) => Promise" });
+	if (problems.length > 0) throw new ConfigError("createSqlClient", problems);
+}
+
+/**
+ * Creates a SQL client over a dialect's driver. Adapters call this (`createPostgresClient`,
+ * `createMysqlClient`, …); users normally call the adapter's function.
+ */
+export function createSqlClient<C, Config>(driver: SqlDriver<C, Config>, options: SqlClientOptions<Config>): SqlClient {
+	return new SqlClientImpl<C, Config>(driver, options);
+}

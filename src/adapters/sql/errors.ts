@@ -1,0 +1,79 @@
+/**
+ * Errors every SQL adapter throws. The driver's own error is always kept as `cause`, so nothing
+ * the driver knew is lost; `code` is lifeguard's stable code, `sqlState` the server's.
+ */
+import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+
+/** A statement ran past its timeout; it was cancelled on the server (or its connection closed when the server did not answer). */
+export class QueryTimeoutError extends LifeguardError {
+	readonly timeoutMs: number;
+	/** True when the connection had to be closed because the cancel did not take effect in time. */
+	readonly connectionClosed: boolean;
+	constructor(timeoutMs: number, options?: { cause?: unknown; connectionClosed?: boolean }) {
+		const closed = options?.connectionClosed === true;
+		super(
+			ErrorCode.QUERY_TIMEOUT,
+			`statement cancelled after its timeout of ${timeoutMs} ms${closed ? " (the server did not acknowledge the cancel, so the connection was closed)" : ""}; raise timeoutMs or make the statement faster`,
+			options?.cause === undefined ? undefined : { cause: options.cause },
+		);
+		this.timeoutMs = timeoutMs;
+		this.connectionClosed = closed;
+	}
+}
+
+/** The connection died during a statement (server terminated it, socket closed, protocol error). The statement may or may not have run. */
+export class ConnectionLostError extends LifeguardError {
+	constructor(cause: unknown) {
+		super(
+			ErrorCode.CONNECTION_LOST,
+			`connection lost during the statement: ${messageOf(cause)}; the connection was discarded, and the statement may or may not have been applied (retry only if it is idempotent)`,
+			{ cause },
+		);
+	}
+}
+
+/** The server rejected the statement (syntax, constraint, permission…). The connection is fine and was reused. */
+export class QueryFailedError extends LifeguardError {
+	/** The server's SQLSTATE (`23505`, `42601`…), when the driver reports one. */
+	readonly sqlState: string | undefined;
+	constructor(cause: unknown, sqlState: string | undefined) {
+		super(ErrorCode.QUERY_FAILED, `query failed: ${messageOf(cause)}${sqlState === undefined ? "" : ` (SQLSTATE ${sqlState})`}`, { cause });
+		this.sqlState = sqlState;
+	}
+}
+
+/** A connection id that is not (or no longer) leased: never issued, already released, or reclaimed after `leaseTimeoutMs`. */
+export class ConnectionIdUnknownError extends LifeguardError {
+	readonly connectionId: string;
+	constructor(connectionId: string, reason: "unknown" | "reclaimed", leaseTimeoutMs: number) {
+		const why =
+			reason === "reclaimed"
+				? `it was reclaimed because it was not released within leaseTimeoutMs (${leaseTimeoutMs} ms); release ids promptly or raise leaseTimeoutMs`
+				: "it was never issued by this client or was already released; call acquireId() for a new one";
+		super(ErrorCode.CONNECTION_ID_UNKNOWN, `connection id ${JSON.stringify(shorten(connectionId))} is not leased: ${why}`);
+		this.connectionId = connectionId;
+	}
+}
+
+/** The adapter's driver package is not installed. */
+export class DriverMissingError extends LifeguardError {
+	constructor(driver: string, adapter: string, cause: unknown) {
+		super(ErrorCode.DRIVER_MISSING, `the ${adapter} adapter needs the "${driver}" package, which is not installed; run: npm install ${driver}`, { cause });
+	}
+}
+
+/** Imports an optional driver, turning "module not found" into DRIVER_MISSING. */
+export async function importDriver<M>(load: () => Promise<M>, driver: string, adapter: string): Promise<M> {
+	try {
+		return await load();
+	} catch (error) {
+		const code = (error as { code?: unknown } | null)?.code;
+		if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") throw new DriverMissingError(driver, adapter, error);
+		throw error;
+	}
+}
+
+/** Ids are echoed in errors only in part: enough to match a log line, too little to reuse. */
+function shorten(id: string): string {
+	return typeof id === "string" && id.length > 12 ? `${id.slice(0, 8)}…` : String(id);
+}

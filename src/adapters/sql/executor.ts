@@ -1,0 +1,107 @@
+/**
+ * Statements on one connection the caller holds: a pinned connection, a transaction, a connection
+ * id, or a new connection's session setup. A connection fault marks the connection dead in its pool,
+ * so it is closed, not reused, when it goes back.
+ */
+import { LeaseError } from "../../core/errors.ts";
+import type { Lease } from "../../core/lease.ts";
+import type { Pool } from "../../core/pool.ts";
+import { mustDiscard, type StatementRunner } from "./runner.ts";
+import type { QueryOptions, Row, SqlConnection, SqlExecutor } from "./types.ts";
+
+export class ConnectionExecutor<C> implements SqlExecutor {
+	readonly #runner: StatementRunner<C>;
+	readonly #conn: C;
+	readonly #pool: Pool<C> | undefined;
+	readonly #what: string;
+	#open = true;
+
+	/** `pool` is absent while the connection is not pooled yet (session setup); `what` names it in misuse errors. */
+	constructor(runner: StatementRunner<C>, conn: C, pool: Pool<C> | undefined, what: string) {
+		this.#runner = runner;
+		this.#conn = conn;
+		this.#pool = pool;
+		this.#what = what;
+	}
+
+	// biome-ignore lint/suspicious/noExplicitAny: one implementation behind the typed overloads of SqlExecutor.
+	async query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<any> {
+		this.#checkOpen();
+		try {
+			return (await this.#runner.query(this.#conn, sql, params, options)) as R[] | R | number | undefined;
+		} catch (error) {
+			this.#noteFault(error);
+			throw error;
+		}
+	}
+
+	async batch(sql: string, paramSets: readonly (readonly unknown[])[], options?: Pick<QueryOptions, "timeoutMs" | "signal">): Promise<number> {
+		this.#checkOpen();
+		if (paramSets.length === 0) return 0;
+		try {
+			return await this.#runner.batch(this.#conn, sql, paramSets, options?.timeoutMs);
+		} catch (error) {
+			this.#noteFault(error);
+			throw error;
+		}
+	}
+
+	/** Later statements are refused: the connection is no longer this executor's. */
+	close(): void {
+		this.#open = false;
+	}
+
+	get open(): boolean {
+		return this.#open;
+	}
+
+	#checkOpen(): void {
+		if (!this.#open) throw new LeaseError(`this ${this.#what} is finished (released, committed or rolled back); statements can no longer run on it`);
+	}
+
+	#noteFault(error: unknown): void {
+		if (mustDiscard(error)) this.#pool?.invalidate(this.#conn, error);
+	}
+}
+
+/** What a pinned connection needs from its client when it goes back. */
+export interface ConnectionReturn<C> {
+	giveBack(lease: Lease<C>): void;
+}
+
+export class PinnedConnection<C> extends ConnectionExecutor<C> implements SqlConnection {
+	readonly #lease: Lease<C>;
+	readonly #home: ConnectionReturn<C>;
+	readonly connectionId: number;
+
+	constructor(runner: StatementRunner<C>, lease: Lease<C>, pool: Pool<C>, home: ConnectionReturn<C>) {
+		super(runner, lease.resource, pool, "connection");
+		this.#lease = lease;
+		this.#home = home;
+		this.connectionId = lease.connectionId;
+	}
+
+	/** Gives the connection back (rolled back first if a transaction is open). A second call only warns. */
+	release(): void {
+		if (!this.open) return this.#misuse();
+		this.close();
+		this.#home.giveBack(this.#lease);
+	}
+
+	/** Closes the connection instead of reusing it. */
+	destroy(error?: unknown): void {
+		if (!this.open) return this.#misuse();
+		this.close();
+		this.#lease.destroy(error);
+	}
+
+	[Symbol.asyncDispose](): Promise<void> {
+		if (this.open) this.release();
+		return Promise.resolve();
+	}
+
+	/** The core warns once about double release; while a reset is running the lease is still busy and is left alone. */
+	#misuse(): void {
+		if (!this.#lease.active) this.#lease.release();
+	}
+}
