@@ -1,0 +1,354 @@
+/**
+ * The MySQL/MariaDB driver behind `lifeguard/mysql`: what the generic SQL client
+ * (`../sql/client.ts`) needs from a backend, on top of mysql2's callback API (its promise
+ * wrapper would only add a layer to the hot path).
+ *
+ * Statement timeouts stop the statement on the server: MariaDB `SET STATEMENT
+ * max_statement_time`, MySQL `MAX_EXECUTION_TIME` on SELECT, else `KILL QUERY` from a second
+ * connection. A backstop closes the connection when the server does not answer
+ * BACKSTOP_GRACE_MS after the deadline (a stalled network). `one`/`many` read rows as mysql2
+ * parses them; the server is asked to send at most `limit` rows (`sql_select_limit`), and if
+ * it sends more (the statement has a larger LIMIT of its own) the driver stops reading, ends
+ * the statement with `KILL QUERY` and keeps the connection, its session and its transaction.
+ */
+import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from "../sql/types.ts";
+import { insertShape, multiRowStatements } from "./batch-text.ts";
+import { connectionOptions, type ResolvedMysqlConfig, sessionStatement } from "./config.ts";
+import { MysqlConnection } from "./connection.ts";
+import { connectionLostError, isMysqlConnectionFault, isQueryInterrupted, isServerTimeout, type MysqlError, statementError, timeoutError } from "./errors.ts";
+import { loadMysql2 } from "./load-driver.ts";
+import { planStatementText } from "./statement-text.ts";
+
+/** After a statement's deadline, how long the server has to stop it before the driver closes the connection. */
+export const BACKSTOP_GRACE_MS = 2_000;
+/** Deadline of the side connection that sends `KILL QUERY`. */
+const KILL_DEADLINE_MS = 2_000;
+const NO_PARAMS: readonly unknown[] = [];
+const CLEAN = Promise.resolve();
+
+export const mysqlDriver: SqlDriver<MysqlConnection, ResolvedMysqlConfig> = {
+	dialect: "mysql",
+	connect,
+	close: (conn) => conn.close(),
+	ping,
+	reset,
+	run,
+	runBatch,
+	beginSql,
+	isConnectionFault: isMysqlConnectionFault,
+	onDead: (conn, callback) => conn.onDead(callback),
+};
+
+/** Opens a connection and applies the config's session settings; `signal` aborting destroys the socket. */
+async function connect(config: ResolvedMysqlConfig, signal: AbortSignal): Promise<MysqlConnection> {
+	const conn = await open(config, signal);
+	try {
+		await withAbort(conn, signal, () => setupSession(conn, signal));
+	} catch (error) {
+		conn.destroySocket();
+		throw signal.aborted ? signal.reason : error;
+	}
+	return conn;
+}
+
+/** A bare connection: handshake only, no session setup. */
+async function open(config: ResolvedMysqlConfig, signal: AbortSignal): Promise<MysqlConnection> {
+	const mysql = await loadMysql2();
+	const options = await connectionOptions(config);
+	signal.throwIfAborted();
+	let conn: MysqlConnection;
+	try {
+		conn = new MysqlConnection(mysql.createConnection(options), config);
+	} catch (error) {
+		// mysql2 validates some options (charset, SSL profile) synchronously.
+		throw new LifeguardError(ErrorCode.CONFIG_INVALID, `MySQL ${config.label}: invalid connection options: ${messageOf(error)}`, { cause: error });
+	}
+	try {
+		await conn.handshake(signal);
+	} catch (error) {
+		conn.destroySocket();
+		if (signal.aborted) throw signal.reason;
+		throw new LifeguardError(ErrorCode.CREATE_FAILED, `MySQL ${config.label}: could not connect: ${messageOf(error)}`, { cause: error });
+	}
+	return conn;
+}
+
+async function setupSession(conn: MysqlConnection, signal: AbortSignal): Promise<void> {
+	const session = sessionStatement(conn.config.session);
+	if (session !== undefined) await conn.query(session.sql, session.params);
+	await conn.config.afterCreate?.(conn, signal);
+}
+
+/** Runs `work`; if `signal` aborts first, the connection's socket is destroyed and the abort reason thrown. */
+function withAbort<R>(conn: MysqlConnection, signal: AbortSignal, work: () => Promise<R>): Promise<R> {
+	signal.throwIfAborted();
+	const onAbort = () => conn.destroySocket();
+	signal.addEventListener("abort", onAbort, { once: true });
+	return work().then(
+		(value) => {
+			signal.removeEventListener("abort", onAbort);
+			return value;
+		},
+		(error: unknown) => {
+			signal.removeEventListener("abort", onAbort);
+			throw signal.aborted ? signal.reason : error;
+		},
+	);
+}
+
+/** COM_PING: one round trip, no statement parsing on the server. */
+function ping(conn: MysqlConnection, signal: AbortSignal): Promise<void> {
+	if (conn.deathCause !== undefined) return Promise.reject(connectionLostError(conn.deathCause, "ping"));
+	return withAbort(
+		conn,
+		signal,
+		() =>
+			new Promise<void>((resolve, reject) => {
+				conn.raw.ping((error) => (error === null || error === undefined ? resolve() : reject(statementError(error, "ping"))));
+			}),
+	);
+}
+
+/**
+ * Makes a returned connection clean. An open transaction is rolled back (the server's status
+ * flags say whether one is open, so a clean connection costs no round trip). With
+ * `resetSession`, COM_RESET_CONNECTION clears the whole session, then the configured session
+ * settings are applied again.
+ */
+function reset(conn: MysqlConnection): Promise<void> {
+	if (conn.deathCause !== undefined) return Promise.reject(connectionLostError(conn.deathCause, "reset"));
+	if (conn.config.resetSession) return resetSession(conn);
+	if (conn.inTransaction || !conn.autocommit) return conn.query("ROLLBACK").then(() => undefined);
+	return CLEAN;
+}
+
+async function resetSession(conn: MysqlConnection): Promise<void> {
+	await new Promise<void>((resolve, reject) => {
+		conn.raw.reset((error) => (error === null || error === undefined ? resolve() : reject(statementError(error, "reset"))));
+	});
+	conn.inTransaction = false;
+	conn.autocommit = true;
+	await setupSession(conn, new AbortController().signal);
+}
+
+function run(
+	conn: MysqlConnection,
+	sql: string,
+	params: readonly unknown[],
+	mode: FetchMode,
+	limit: number,
+	timeoutMs: number | undefined,
+): Promise<DriverResult> {
+	if (conn.deathCause !== undefined) return Promise.reject(connectionLostError(conn.deathCause, "query"));
+	if (mode === "one" || mode === "many") return streamRows(conn, sql, params, mode === "one" ? 1 : limit, timeoutMs);
+	if (timeoutMs === undefined) return runBuffered(conn, sql, params, undefined);
+	const planned = planStatementText(sql, { timeoutMs }, conn.flavor, conn.config.timeoutMethod === "auto");
+	return runBuffered(conn, planned.sql, params, new StatementDeadline(conn, timeoutMs, planned.serverTimeout));
+}
+
+/** The whole result through mysql2's callback API: the hot path. */
+function runBuffered(conn: MysqlConnection, sql: string, params: readonly unknown[], deadline: StatementDeadline | undefined): Promise<DriverResult> {
+	return new Promise<DriverResult>((resolve, reject) => {
+		conn.raw.query(sql, params as unknown[], (error, result, fields) => {
+			if (deadline === undefined) {
+				if (error === null) resolve(conn.outcome(result, fields));
+				else reject(failure(conn, error, undefined));
+				return;
+			}
+			deadline.finish().then(() => {
+				const timedOut = error === null ? deadline.timeoutFor(undefined) : undefined;
+				if (timedOut !== undefined) reject(timedOut);
+				else if (error === null) resolve(conn.outcome(result, fields));
+				else reject(failure(conn, error, deadline));
+			});
+		});
+	});
+}
+
+/**
+ * At most `limit` rows, taken as mysql2 parses them (event mode: nothing is buffered past
+ * `limit`). Extra rows mean the server ignored `sql_select_limit`; reading stops at once and
+ * `KILL QUERY` ends the statement, so the connection stays usable.
+ */
+function streamRows(conn: MysqlConnection, sql: string, params: readonly unknown[], limit: number, timeoutMs: number | undefined): Promise<DriverResult> {
+	const planned = planStatementText(sql, { timeoutMs, maxRows: limit }, conn.flavor, conn.config.timeoutMethod === "auto");
+	const deadline = timeoutMs === undefined ? undefined : new StatementDeadline(conn, timeoutMs, planned.serverTimeout);
+	return new Promise<DriverResult>((resolve, reject) => {
+		const rows: Row[] = [];
+		let affectedRows = 0;
+		let headerNext = false;
+		let stopping: Promise<void> | undefined;
+		let error: unknown;
+		let ended = false;
+		const end = () => {
+			if (ended) return;
+			ended = true;
+			unwatch();
+			void Promise.all([stopping, deadline?.finish()]).then(() => {
+				// Once `limit` rows are in, the statement's end (interrupted by our KILL, or the connection lost) is not the caller's concern.
+				const timedOut = error === undefined ? deadline?.timeoutFor(undefined) : undefined;
+				if (timedOut !== undefined) reject(timedOut);
+				else if (error === undefined || stopping !== undefined) resolve({ rows, affectedRows });
+				else reject(failure(conn, error, deadline));
+			});
+		};
+		const unwatch = conn.watchInflight((lost) => {
+			error ??= lost;
+			end();
+		});
+		const command = conn.raw.query(planned.sql, params as unknown[]);
+		command.on("fields", (fields: unknown) => {
+			headerNext = fields === undefined;
+		});
+		command.on("result", (item: unknown) => {
+			if (headerNext) {
+				const header = item as { affectedRows: number; serverStatus?: number };
+				affectedRows += header.affectedRows;
+				conn.noteStatus(header.serverStatus);
+				return;
+			}
+			conn.noteRows();
+			if (rows.length < limit) rows.push(item as Row);
+			else stopping ??= stopReading(conn);
+		});
+		command.on("error", (failed: unknown) => {
+			error ??= failed;
+		});
+		command.on("end", end);
+	});
+}
+
+/** Pauses the socket and ends the running statement with KILL QUERY; if that fails, the connection is closed instead. */
+async function stopReading(conn: MysqlConnection): Promise<void> {
+	conn.raw.pause();
+	try {
+		await killQuery(conn);
+	} catch (error) {
+		conn.kill(connectionLostError(error, "stop reading rows (KILL QUERY failed)"));
+	} finally {
+		conn.raw.resume();
+	}
+}
+
+/** `KILL QUERY <thread id>` from a short-lived second connection to the same server. */
+async function killQuery(conn: MysqlConnection): Promise<void> {
+	const signal = AbortSignal.timeout(KILL_DEADLINE_MS);
+	const side = await open(conn.config, signal);
+	try {
+		await withAbort(side, signal, () => side.query(`KILL QUERY ${conn.threadId}`));
+	} finally {
+		void side.close();
+	}
+}
+
+/**
+ * A statement's timeout: `KILL QUERY` at the deadline when the server does not enforce it
+ * itself, and the backstop that closes the connection when nothing stops the statement.
+ */
+class StatementDeadline {
+	readonly #conn: MysqlConnection;
+	readonly #timeoutMs: number;
+	readonly #killTimer: NodeJS.Timeout | undefined;
+	readonly #backstop: NodeJS.Timeout;
+	#killing: Promise<void> | undefined = undefined;
+	#cutOff = false;
+
+	constructor(conn: MysqlConnection, timeoutMs: number, serverEnforced: boolean) {
+		this.#conn = conn;
+		this.#timeoutMs = timeoutMs;
+		if (!serverEnforced) {
+			this.#killTimer = setTimeout(() => {
+				// A failed kill is left to the backstop.
+				this.#killing = killQuery(conn).catch(() => {});
+			}, timeoutMs);
+			this.#killTimer.unref();
+		}
+		this.#backstop = setTimeout(() => {
+			this.#cutOff = true;
+			conn.kill(timeoutError(timeoutMs, "query", undefined, true));
+		}, timeoutMs + BACKSTOP_GRACE_MS);
+		this.#backstop.unref();
+	}
+
+	/** Stops the timers; waits for a KILL in flight, so that it cannot hit the connection's next statement. */
+	async finish(): Promise<void> {
+		clearTimeout(this.#killTimer);
+		clearTimeout(this.#backstop);
+		if (this.#killing !== undefined && this.#conn.deathCause === undefined) await this.#killing;
+	}
+
+	/**
+	 * The timeout error the statement's end stands for (`error` undefined: it succeeded), if any.
+	 * Once KILL QUERY was sent, even a statement that then ends without error counts as timed
+	 * out: an interrupted SLEEP() or a cut-short result reports success.
+	 */
+	timeoutFor(error: unknown): MysqlError | undefined {
+		if (this.#cutOff) return timeoutError(this.#timeoutMs, "query", error, true);
+		if (this.#killing !== undefined && (error === undefined || isQueryInterrupted(error))) return timeoutError(this.#timeoutMs, "query", error, false);
+		if (isServerTimeout(error)) return timeoutError(this.#timeoutMs, "query", error, false);
+		return undefined;
+	}
+}
+
+/** The typed error for a failed statement; a connection fault also marks the connection dead. */
+function failure(conn: MysqlConnection, error: unknown, deadline: StatementDeadline | undefined): MysqlError {
+	const typed = deadline?.timeoutFor(error) ?? statementError(error, "query");
+	if (typed.connectionLost) conn.kill(typed);
+	return typed;
+}
+
+/**
+ * One statement for many parameter sets. `INSERT … VALUES (…)` becomes multi-row INSERTs (one
+ * round trip per MiB of SQL); anything else runs once per set. When that takes more than one
+ * statement outside a transaction, they run in one, so a batch is all or nothing.
+ * `timeoutMs` bounds the whole batch.
+ */
+async function runBatch(conn: MysqlConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
+	if (paramSets.length === 0) return 0;
+	if (conn.deathCause !== undefined) throw connectionLostError(conn.deathCause, "batch");
+	const endsAt = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+	const format = (text: string, values: unknown[]) => conn.raw.format(text, values);
+	const shape = insertShape(sql);
+	const statements =
+		shape !== undefined && paramSets.every((params) => params.length === shape.placeholders)
+			? multiRowStatements(shape, paramSets, format)
+			: paramSets.map((params) => format(sql, params as unknown[]));
+	const atomic = statements.length > 1 && conn.autocommit && !conn.inTransaction;
+	if (atomic) await conn.query("START TRANSACTION");
+	let affected = 0;
+	try {
+		for (const statement of statements) {
+			const remaining = endsAt === undefined ? undefined : endsAt - performance.now();
+			if (remaining !== undefined && remaining <= 0) throw timeoutError(timeoutMs as number, "batch", undefined, false);
+			affected += (await run(conn, statement, NO_PARAMS, "none", 0, remaining)).affectedRows;
+		}
+		if (atomic) await conn.query("COMMIT");
+	} catch (error) {
+		if (atomic && conn.deathCause === undefined) await conn.query("ROLLBACK").catch(() => {});
+		throw error;
+	}
+	return affected;
+}
+
+/** MySQL sets the isolation level for the next transaction only, before it starts. */
+function beginSql(options: TransactionOptions): string[] {
+	const statements: string[] = [];
+	if (options.isolation !== undefined) statements.push(`SET TRANSACTION ISOLATION LEVEL ${isolationSql(options.isolation)}`);
+	statements.push(options.readOnly === true ? "START TRANSACTION READ ONLY" : "START TRANSACTION");
+	return statements;
+}
+
+const ISOLATION_SQL = {
+	"read uncommitted": "READ UNCOMMITTED",
+	"read committed": "READ COMMITTED",
+	"repeatable read": "REPEATABLE READ",
+	serializable: "SERIALIZABLE",
+} as const;
+
+function isolationSql(level: TransactionOptions["isolation"] & string): string {
+	const sql = ISOLATION_SQL[level];
+	if (sql === undefined)
+		throw new LifeguardError(ErrorCode.CONFIG_INVALID, `unknown isolation level ${JSON.stringify(level)}; use one of ${Object.keys(ISOLATION_SQL).join(", ")}`);
+	return sql;
+}

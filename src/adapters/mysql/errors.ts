@@ -1,0 +1,147 @@
+/**
+ * What a mysql2 error means for the caller and for the connection it happened on: a typed
+ * error (QUERY_FAILED, QUERY_TIMEOUT, CONNECTION_LOST) with the driver's error as `cause`,
+ * and whether the connection must be thrown away.
+ */
+import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+
+/** Server error numbers the adapter acts on. */
+export const MysqlErrno = {
+	/** `KILL QUERY` stopped the statement (our timeout or row limit, or someone else's kill). */
+	ER_QUERY_INTERRUPTED: 1317,
+	/** MariaDB: `max_statement_time` exceeded. */
+	ER_STATEMENT_TIMEOUT: 1969,
+	/** MySQL: `MAX_EXECUTION_TIME` exceeded. */
+	ER_QUERY_TIMEOUT: 3024,
+	ER_SERVER_SHUTDOWN: 1053,
+	ER_ABORTING_CONNECTION: 1152,
+	ER_NET_PACKET_TOO_LARGE: 1153,
+	ER_NET_READ_ERROR_FROM_PIPE: 1154,
+	ER_NET_FCNTL_ERROR: 1155,
+	ER_NET_PACKETS_OUT_OF_ORDER: 1156,
+	ER_NET_UNCOMPRESS_ERROR: 1157,
+	ER_NET_READ_ERROR: 1158,
+	ER_NET_READ_INTERRUPTED: 1159,
+	ER_NET_ERROR_ON_WRITE: 1160,
+	ER_NET_WRITE_INTERRUPTED: 1161,
+	ER_NEW_ABORTING_CONNECTION: 1184,
+	/** MariaDB: the connection was killed (`KILL`), sent just before the server closes it. */
+	ER_CONNECTION_KILLED: 1927,
+	/** MySQL 8.0.24+: closed for inactivity (wait_timeout). */
+	ER_CLIENT_INTERACTION_TIMEOUT: 4031,
+} as const;
+
+const FAULT_ERRNOS = new Set<number>([
+	MysqlErrno.ER_SERVER_SHUTDOWN,
+	MysqlErrno.ER_ABORTING_CONNECTION,
+	MysqlErrno.ER_NET_PACKET_TOO_LARGE,
+	MysqlErrno.ER_NET_READ_ERROR_FROM_PIPE,
+	MysqlErrno.ER_NET_FCNTL_ERROR,
+	MysqlErrno.ER_NET_PACKETS_OUT_OF_ORDER,
+	MysqlErrno.ER_NET_UNCOMPRESS_ERROR,
+	MysqlErrno.ER_NET_READ_ERROR,
+	MysqlErrno.ER_NET_READ_INTERRUPTED,
+	MysqlErrno.ER_NET_ERROR_ON_WRITE,
+	MysqlErrno.ER_NET_WRITE_INTERRUPTED,
+	MysqlErrno.ER_NEW_ABORTING_CONNECTION,
+	MysqlErrno.ER_CONNECTION_KILLED,
+	MysqlErrno.ER_CLIENT_INTERACTION_TIMEOUT,
+]);
+
+/** mysql2 and socket error codes that mean the connection is gone. */
+const FAULT_CODES = new Set([
+	"PROTOCOL_CONNECTION_LOST",
+	"PROTOCOL_SEQUENCE_TIMEOUT",
+	"PROTOCOL_PACKETS_OUT_OF_ORDER",
+	"PROTOCOL_UNEXPECTED_PACKET",
+	"PROTOCOL_ERROR",
+	"ECONNRESET",
+	"ECONNREFUSED",
+	"ECONNABORTED",
+	"EPIPE",
+	"ETIMEDOUT",
+	"EHOSTUNREACH",
+	"ENETUNREACH",
+	"ENETDOWN",
+	"ERR_STREAM_DESTROYED",
+]);
+
+/** The parts of a mysql2 error this adapter reads. */
+interface DriverErrorShape {
+	code?: unknown;
+	errno?: unknown;
+	sqlState?: unknown;
+	sqlMessage?: unknown;
+	fatal?: unknown;
+}
+
+/** An error from a MySQL statement or connection. `code` says which: QUERY_FAILED, QUERY_TIMEOUT or CONNECTION_LOST. */
+export class MysqlError extends LifeguardError {
+	/** Server error number (1062 duplicate key, 1213 deadlock…), when the server sent one. */
+	readonly errno: number | undefined;
+	/** SQLSTATE (`23000`, `40001`…), when the server sent one. */
+	readonly sqlState: string | undefined;
+	/** mysql2's symbolic code (`ER_DUP_ENTRY`, `PROTOCOL_CONNECTION_LOST`…). */
+	readonly driverCode: string | undefined;
+	/** True when the connection is gone: the pool closes it, the statement may not have run. */
+	readonly connectionLost: boolean;
+
+	constructor(code: ErrorCode, message: string, cause: unknown, connectionLost: boolean) {
+		super(code, message, cause === undefined ? undefined : { cause });
+		const shape = (cause ?? {}) as DriverErrorShape;
+		this.errno = typeof shape.errno === "number" ? shape.errno : undefined;
+		this.sqlState = typeof shape.sqlState === "string" ? shape.sqlState : undefined;
+		this.driverCode = typeof shape.code === "string" ? shape.code : undefined;
+		this.connectionLost = connectionLost;
+	}
+}
+
+/** True when `error` means the connection it happened on is dead and must not be reused. */
+export function isMysqlConnectionFault(error: unknown): boolean {
+	if (error instanceof MysqlError) return error.connectionLost;
+	if (error instanceof LifeguardError) return error.code === ErrorCode.CONNECTION_LOST;
+	if (error === null || typeof error !== "object") return false;
+	const shape = error as DriverErrorShape;
+	if (shape.fatal === true) return true;
+	if (typeof shape.errno === "number" && FAULT_ERRNOS.has(shape.errno)) return true;
+	return typeof shape.code === "string" && FAULT_CODES.has(shape.code);
+}
+
+/** True for the server's own statement-timeout errors (MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME). */
+export function isServerTimeout(error: unknown): boolean {
+	const errno = (error as DriverErrorShape | null)?.errno;
+	return errno === MysqlErrno.ER_STATEMENT_TIMEOUT || errno === MysqlErrno.ER_QUERY_TIMEOUT;
+}
+
+export function isQueryInterrupted(error: unknown): boolean {
+	return (error as DriverErrorShape | null)?.errno === MysqlErrno.ER_QUERY_INTERRUPTED;
+}
+
+/** The typed error for a statement's failure; `error` is what mysql2 reported. */
+export function statementError(error: unknown, where: string): MysqlError {
+	if (error instanceof MysqlError) return error;
+	if (isMysqlConnectionFault(error)) return connectionLostError(error, where);
+	const shape = (error ?? {}) as DriverErrorShape;
+	const text = typeof shape.sqlMessage === "string" ? shape.sqlMessage : messageOf(error);
+	const id = [typeof shape.errno === "number" ? String(shape.errno) : undefined, typeof shape.code === "string" ? shape.code : undefined]
+		.filter((part) => part !== undefined)
+		.join(" ");
+	const state = typeof shape.sqlState === "string" ? `, SQLSTATE ${shape.sqlState}` : "";
+	return new MysqlError(ErrorCode.QUERY_FAILED, `MySQL ${where}: statement failed${id === "" ? "" : ` (${id}${state})`}: ${text}`, error, false);
+}
+
+export function connectionLostError(error: unknown, where: string): MysqlError {
+	return new MysqlError(
+		ErrorCode.CONNECTION_LOST,
+		`MySQL ${where}: connection lost (${messageOf(error)}); it is closed and replaced. The statement may or may not have run: retry only if it is safe to repeat`,
+		error,
+		true,
+	);
+}
+
+export function timeoutError(timeoutMs: number, where: string, cause: unknown, connectionLost: boolean): MysqlError {
+	const what = connectionLost
+		? `the server did not stop it in time, so the connection was closed`
+		: `the server stopped the statement; the connection is reusable`;
+	return new MysqlError(ErrorCode.QUERY_TIMEOUT, `MySQL ${where}: statement exceeded timeoutMs (${timeoutMs} ms); ${what}`, cause, connectionLost);
+}

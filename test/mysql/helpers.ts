@@ -1,0 +1,41 @@
+/**
+ * What the MySQL tests share: the test server's address, an admin connection (plain mysql2,
+ * outside lifeguard) to inspect and break things server-side, and small waiting helpers.
+ */
+import mysql from "mysql2/promise";
+import { services } from "../support/services.ts";
+
+export const server = services.mysql;
+export const url = `mysql://${server.user}@${server.host}:${server.port}/${server.database}`;
+
+export type Admin = mysql.Connection;
+
+/** A plain mysql2 connection for setup, inspection and KILLs. */
+export function admin(): Promise<Admin> {
+	return mysql.createConnection({ host: server.host, port: server.port, user: server.user, database: server.database });
+}
+
+/** Thread ids of the server's connections to `database`, except the admin's own. */
+export async function threadsOn(a: Admin, database: string): Promise<number[]> {
+	const [rows] = await a.query<mysql.RowDataPacket[]>("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", [database]);
+	return rows.map((r) => Number(r.ID));
+}
+
+/** Whether the server still runs a statement whose text contains `marker`. */
+export async function statementRunning(a: Admin, marker: string): Promise<boolean> {
+	const [rows] = await a.query<mysql.RowDataPacket[]>(
+		"SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID() AND COMMAND = 'Query'",
+		[`%${marker}%`],
+	);
+	return Number(rows[0].n) > 0;
+}
+
+/** Polls `check` until it is true or `timeoutMs` passes; returns the last answer. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, everyMs = 20): Promise<boolean> {
+	const until = performance.now() + timeoutMs;
+	for (;;) {
+		if (await check()) return true;
+		if (performance.now() > until) return false;
+		await new Promise((r) => setTimeout(r, everyMs));
+	}
+}
