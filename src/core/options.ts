@@ -18,6 +18,14 @@ export interface PoolOptions<T> {
 	reset?: (resource: T) => void | Promise<void>;
 	/** Tells connection faults (lower health, destroy) from the caller's errors (SQL syntax). Default: every error is the caller's. */
 	classifyError?: (error: unknown) => ErrorClass;
+	/**
+	 * With `allowExitOnIdle`, called when a connection goes idle so that it stops keeping the
+	 * process alive (e.g. `socket.unref()`), and `ref` when it is lent again. Adapters provide these.
+	 */
+	unref?: (resource: T) => void;
+	ref?: (resource: T) => void;
+	/** Idle connections never keep the process alive (needs `ref`/`unref`; the pool's own timers never do). Default false. */
+	allowExitOnIdle?: boolean;
 	/** Connections kept warm (after `start()`), and the floor idle eviction stops at. Default 0. */
 	min?: number;
 	/** Most connections open at once, in use + idle + being created. Default 10. */
@@ -62,8 +70,8 @@ export interface PoolOptions<T> {
 	priorityLevels?: number;
 }
 
-export type ResolvedPoolOptions<T> = Required<Omit<PoolOptions<T>, "destroy" | "validate" | "afterCreate" | "reset" | "classifyError">> &
-	Pick<PoolOptions<T>, "destroy" | "validate" | "afterCreate" | "reset" | "classifyError">;
+type Hook = "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "ref" | "unref";
+export type ResolvedPoolOptions<T> = Required<Omit<PoolOptions<T>, Hook>> & Pick<PoolOptions<T>, Hook>;
 
 export const POOL_DEFAULTS = {
 	min: 0,
@@ -88,7 +96,7 @@ export const POOL_DEFAULTS = {
 	priorityLevels: 1,
 } as const;
 
-const FUNCTION_KEYS = ["create", "destroy", "validate", "afterCreate", "reset", "classifyError"] as const;
+const FUNCTION_KEYS = ["create", "destroy", "validate", "afterCreate", "reset", "classifyError", "ref", "unref"] as const;
 const DURATION_KEYS = [
 	"acquireTimeoutMs",
 	"createTimeoutMs",
@@ -114,6 +122,7 @@ const KNOWN_KEYS = new Set<string>([
 	"maxConnecting",
 	"idleOrder",
 	"failFast",
+	"allowExitOnIdle",
 	"unhealthyThreshold",
 	"priorityLevels",
 ]);
@@ -201,8 +210,14 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 	if (raw.idleOrder !== undefined && raw.idleOrder !== "lifo" && raw.idleOrder !== "fifo") {
 		problems.push({ path: "idleOrder", message: `must be "lifo" or "fifo", got ${JSON.stringify(raw.idleOrder)}` });
 	}
-	if (raw.failFast !== undefined && typeof raw.failFast !== "boolean") {
-		problems.push({ path: "failFast", message: `must be a boolean, got ${JSON.stringify(raw.failFast)}` });
+	for (const key of ["failFast", "allowExitOnIdle"]) {
+		if (raw[key] !== undefined && typeof raw[key] !== "boolean") problems.push({ path: key, message: `must be a boolean, got ${JSON.stringify(raw[key])}` });
+	}
+	if (raw.allowExitOnIdle === true && (typeof raw.ref !== "function" || typeof raw.unref !== "function")) {
+		problems.push({
+			path: "allowExitOnIdle",
+			message: "needs both `ref` and `unref` hooks (the adapter's way to stop an idle connection keeping the process alive)",
+		});
 	}
 	if (problems.length > 0) throw new ConfigError(`createPool(${typeof name === "string" ? JSON.stringify(name) : ""})`, problems);
 
@@ -214,6 +229,9 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 		afterCreate: options.afterCreate,
 		reset: options.reset,
 		classifyError: options.classifyError,
+		ref: options.ref,
+		unref: options.unref,
+		allowExitOnIdle: (raw.allowExitOnIdle as boolean | undefined) ?? false,
 		min,
 		max,
 		maxWaiters,

@@ -433,6 +433,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#lend(conn: PooledConnection<T>, acquiredAt: number, waitMs: number, stack: string | undefined): Lease<T> {
 		conn.state = ConnState.leased;
 		conn.uses++;
+		if (this.options.allowExitOnIdle) this.options.ref?.(conn.resource);
 		const lease = new Lease<T>(this.#owner, conn, acquiredAt);
 		conn.lease = lease;
 		const c = this.#counters;
@@ -527,6 +528,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		// NaN when untimed: the housekeeper stamps it on its next run (idle eviction can only be late, never early).
 		conn.idleSince = now;
 		this.#idle.push(conn);
+		if (this.options.allowExitOnIdle) this.options.unref?.(conn.resource);
 		this.#budget?.idle(this as Pool<unknown>);
 	}
 

@@ -424,6 +424,44 @@ describe("invariant 7: close() leaves nothing open", () => {
 	});
 });
 
+describe("allowExitOnIdle", () => {
+	const script = (allow: boolean) => `
+		import net from "node:net";
+		import { createPool } from ${JSON.stringify(new URL("../../src/index.ts", import.meta.url).href)};
+		const server = net.createServer((s) => { s.on("error", () => {}); s.unref(); }).listen(0, "127.0.0.1");
+		await new Promise((r) => server.once("listening", r));
+		server.unref();
+		const port = server.address().port;
+		const pool = createPool({
+			create: () => new Promise((resolve) => { const s = net.connect(port, "127.0.0.1", () => resolve(s)); }),
+			destroy: (s) => s.destroy(),
+			ref: (s) => s.ref(),
+			unref: (s) => s.unref(),
+			allowExitOnIdle: ${allow},
+			min: 2,
+		});
+		await pool.start();
+		(await pool.acquire()).release();
+		console.log("idle");
+	`;
+
+	it("with allowExitOnIdle, idle sockets do not keep the process alive", () => {
+		const child = spawnSync(process.execPath, ["--input-type=module", "-e", script(true)], { encoding: "utf8", timeout: 10_000 });
+		assert.equal(child.stdout.trim(), "idle", child.stderr);
+		assert.equal(child.status, 0);
+	});
+
+	it("without it, idle sockets keep the process alive (the default, as with every socket)", () => {
+		const child = spawnSync(process.execPath, ["--input-type=module", "-e", script(false)], { encoding: "utf8", timeout: 1_500 });
+		assert.equal(child.stdout.trim(), "idle", child.stderr);
+		assert.equal(child.signal, "SIGTERM", "still running when the 1.5 s timeout killed it");
+	});
+
+	it("needs the ref and unref hooks", () => {
+		assert.throws(() => createPool({ create: () => ({}), allowExitOnIdle: true }), /needs both `ref` and `unref`/);
+	});
+});
+
 describe("lifecycle", () => {
 	it("start() warms min and emits poolReady; the pool works before start()", async () => {
 		const { pool, backend } = makePool({ min: 3 });
