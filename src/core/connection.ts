@@ -32,6 +32,8 @@ export class PooledConnection<T> {
 	dead = false;
 	/** Set by the housekeeper once past `retireAt`: closed when next seen idle or released. */
 	expired = false;
+	/** Round-trip latency (validation), smoothed; NaN until measured. */
+	latencyMs = Number.NaN;
 	#recentErrors = 0;
 	#recentErrorsAt = 0;
 
@@ -52,6 +54,10 @@ export class PooledConnection<T> {
 		this.#recentErrorsAt = now;
 	}
 
+	recordLatency(ms: number): void {
+		this.latencyMs = this.latencyMs !== this.latencyMs ? ms : 0.7 * this.latencyMs + 0.3 * ms;
+	}
+
 	/** Faults with exponential decay (half-life one minute): recent trouble weighs, old trouble fades. */
 	recentErrors(now: number): number {
 		if (this.#recentErrors === 0) return 0;
@@ -60,15 +66,20 @@ export class PooledConnection<T> {
 
 	/**
 	 * Health 0-100: starts at 100, loses up to 40 for a poor fault rate, up to 50 for recent
-	 * faults (20 each), and up to 15 as it nears its lifetime. Callers' own errors never count.
+	 * faults (20 each), up to 30 when its latency is well above its pool's (`referenceLatencyMs`,
+	 * the pool's median: a connection routed to a degraded node), and up to 15 as it nears its
+	 * lifetime. Callers' own errors never count.
 	 */
-	healthScore(now: number): number {
+	healthScore(now: number, referenceLatencyMs = Number.NaN): number {
 		const faultRate = this.faults / Math.max(this.uses, 1);
 		const ratePenalty = 40 * Math.min(1, faultRate * 2);
 		const recentPenalty = Math.min(50, 20 * this.recentErrors(now));
 		const age = now - this.createdAt;
 		const lifetime = this.retireAt - this.createdAt;
 		const agePenalty = Number.isFinite(lifetime) && lifetime > 0 ? 15 * Math.min(1, Math.max(0, age / lifetime - 0.5) * 2) : 0;
-		return Math.max(0, Math.round(100 - ratePenalty - recentPenalty - agePenalty));
+		const ratio = this.latencyMs / referenceLatencyMs;
+		// Sub-2 ms latencies are noise; only a connection more than twice as slow as its peers loses points.
+		const latencyPenalty = this.latencyMs >= 2 && ratio > 2 ? Math.min(30, (ratio - 2) * 10) : 0;
+		return Math.max(0, Math.round(100 - ratePenalty - recentPenalty - latencyPenalty - agePenalty));
 	}
 }

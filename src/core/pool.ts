@@ -38,6 +38,8 @@ export interface ConnectionHealth {
 	connectionId: number;
 	state: "idle" | "active" | "busy";
 	score: number;
+	/** Smoothed validation round trip; NaN until the connection has been validated. */
+	latencyMs: number;
 	ageMs: number;
 	uses: number;
 	faults: number;
@@ -335,18 +337,20 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	/** Health 0-100 of the pool and of each connection. */
 	health(): PoolHealth {
 		const now = performance.now();
+		const reference = this.#medianLatency();
 		const connections: ConnectionHealth[] = [];
 		for (const conn of this.#all) {
 			connections.push({
 				connectionId: conn.id,
 				state: conn.state === ConnState.idle ? "idle" : conn.state === ConnState.leased ? "active" : "busy",
-				score: conn.healthScore(now),
+				score: conn.healthScore(now, reference),
+				latencyMs: conn.latencyMs,
 				ageMs: now - conn.createdAt,
 				uses: conn.uses,
 				faults: conn.faults,
 			});
 		}
-		return { score: this.#healthScore(now), connections };
+		return { score: this.#healthScore(now, reference), connections };
 	}
 
 	// ── acquire ───────────────────────────────────────────────────────────────────────────────
@@ -728,6 +732,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		conn.state = ConnState.busy;
 		this.#returning++;
 		const timeoutMs = this.options.validateTimeoutMs;
+		const started = performance.now();
 		const work = withDeadline(
 			(signal) => validate(conn.resource, signal),
 			timeoutMs,
@@ -737,6 +742,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 				this.#returning--;
 				if (ok === false) return this.#validationFailed(conn, new ValidationFailedError(this.name));
 				conn.checkedAt = performance.now();
+				conn.recordLatency(conn.checkedAt - started);
 				this.#returnToService(conn);
 			},
 			(error) => {
@@ -847,10 +853,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			const due: PooledConnection<T>[] = [];
 			let excess = this.size - o.min;
 			const keepalive = o.healthCheckIntervalMs > 0 && o.validate !== undefined;
+			const reference = this.#medianLatency();
 			this.#idle.filter((conn) => {
 				if (conn.idleSince !== conn.idleSince) conn.idleSince = now;
 				if (conn.generation !== this.#generation) retired.push([conn, CloseReason.stale]);
 				else if (now >= conn.retireAt) retired.push([conn, CloseReason.lifetime]);
+				else if (conn.healthScore(now, reference) < o.unhealthyThreshold) retired.push([conn, CloseReason.unhealthy]);
 				else if (o.idleTimeoutMs > 0 && excess > 0 && now - conn.idleSince >= o.idleTimeoutMs) {
 					excess--;
 					retired.push([conn, CloseReason.idle]);
@@ -955,14 +963,23 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * (failed creates, timed-out acquires, connections lost to errors; 10 each, decaying with a
 	 * one-minute half-life), and 0 while every create fails and no connection is open.
 	 */
-	#healthScore(now: number): number {
+	#healthScore(now: number, reference = this.#medianLatency()): number {
 		if (this.#state === "closed") return 0;
 		if (this.#createFailing && this.#all.size === 0) return 0;
 		let sum = 0;
-		for (const conn of this.#all) sum += conn.healthScore(now);
+		for (const conn of this.#all) sum += conn.healthScore(now, reference);
 		const mean = this.#all.size === 0 ? 100 : sum / this.#all.size;
 		const penalty = Math.min(50, 10 * this.#decayedFailures(now));
 		return Math.max(0, Math.round(mean - penalty));
+	}
+
+	/** The median validation latency of this pool's connections: what "slow" is measured against. */
+	#medianLatency(): number {
+		const known: number[] = [];
+		for (const conn of this.#all) if (conn.latencyMs === conn.latencyMs) known.push(conn.latencyMs);
+		if (known.length === 0) return Number.NaN;
+		known.sort((a, b) => a - b);
+		return known[known.length >> 1];
 	}
 
 	#snapshot(): PoolStateSnapshot {

@@ -666,6 +666,22 @@ describe("statistics and health", () => {
 		await p.close();
 	});
 
+	it("a connection much slower than its peers scores lower (latency from validation round trips)", async () => {
+		const { pool: p } = makePool({ max: 3, validateAfterIdleMs: 0, validate: async (r) => void (await sleep(r.id === 3 ? 40 : 3)) });
+		const leases = await Promise.all([p.acquire(), p.acquire(), p.acquire()]);
+		for (const l of leases) l.release();
+		for (let round = 0; round < 2; round++) {
+			await sleep(2);
+			const again = await Promise.all([p.acquire(), p.acquire(), p.acquire()]);
+			for (const l of again) l.release();
+		}
+		const byId = new Map(p.health().connections.map((c) => [c.connectionId, c]));
+		assert.ok((byId.get(3)?.latencyMs ?? 0) >= 30, `slow latency ${byId.get(3)?.latencyMs}`);
+		assert.ok((byId.get(1)?.latencyMs ?? 99) < 20);
+		assert.ok((byId.get(3)?.score ?? 100) < (byId.get(1)?.score ?? 0), "the slow connection scores lower");
+		await p.close();
+	});
+
 	it("pool health drops to 0 while every create fails and recovers after", async () => {
 		const { pool: p, backend } = makePool({ createRetryInitialMs: 5 });
 		backend.mode = "fail";
