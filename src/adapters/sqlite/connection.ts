@@ -1,0 +1,181 @@
+/**
+ * One SQLite connection as the main thread sees it: a handle on a host (child process or worker
+ * thread) that owns the `DatabaseSync`. Requests go out as messages and come back as replies,
+ * so a slow statement never blocks the event loop. A statement timeout stops the host, which is
+ * the only way to stop a running node:sqlite statement; the connection is then dead, and whoever
+ * listens (`onDead`: the pool) replaces it.
+ */
+import type { LifeguardError } from "../../core/errors.ts";
+import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
+import type { DriverResult } from "../sql/types.ts";
+import { errorFromHost } from "./errors.ts";
+import { type Host, type HostKind, spawnHost } from "./host.ts";
+import type { HostReply, HostRequest, OpenSettings } from "./protocol.ts";
+
+/** How long a host has to close its database before it is killed. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
+type RequestBody = WithoutId<HostRequest>;
+
+interface Pending {
+	resolve(result: DriverResult): void;
+	reject(error: unknown): void;
+	timer: ReturnType<typeof setTimeout> | undefined;
+	cleanup: (() => void) | undefined;
+}
+
+export interface RequestOptions {
+	/** Past this, the host is stopped and the request fails with QUERY_TIMEOUT. */
+	timeoutMs?: number;
+	/** Aborting stops the host too: a request cannot be withdrawn from a busy host any other way. */
+	signal?: AbortSignal;
+}
+
+export class SqliteConnection {
+	readonly #host: Host;
+	readonly #pending = new Map<number, Pending>();
+	readonly #deadListeners: ((error: unknown) => void)[] = [];
+	readonly #exited: Promise<void>;
+	#nextId = 1;
+	#death: LifeguardError | undefined;
+	#closing = false;
+	#dirty = false;
+
+	private constructor(kind: HostKind) {
+		let exited!: () => void;
+		this.#exited = new Promise((resolve) => (exited = resolve));
+		this.#host = spawnHost(kind, {
+			onReply: (reply) => this.#settle(reply),
+			onExit: (description, error) => {
+				this.#die(new ConnectionLostError(new Error(`the SQLite connection's host is gone: ${description}`, { cause: error })));
+				exited();
+			},
+		});
+		// An idle connection never keeps the application alive; a pending request does (see #request).
+		this.#host.unref();
+	}
+
+	/** Starts a host and opens the database in it; aborting `signal` kills the host. */
+	static async open(kind: HostKind, settings: OpenSettings, signal: AbortSignal): Promise<SqliteConnection> {
+		signal.throwIfAborted();
+		const connection = new SqliteConnection(kind);
+		try {
+			await connection.request({ kind: "open", settings }, { signal });
+			return connection;
+		} catch (error) {
+			await connection.close();
+			throw signal.aborted ? signal.reason : error;
+		}
+	}
+
+	get hostKind(): HostKind {
+		return this.#host.kind;
+	}
+
+	/** The host process's id (to find it in `top`); undefined for a thread host. */
+	get pid(): number | undefined {
+		return this.#host.pid;
+	}
+
+	/** False once the host is gone (timeout, crash, close). */
+	get alive(): boolean {
+		return this.#death === undefined;
+	}
+
+	/** True when the last statement left a transaction open or the read-only switch on: `reset` has work to do. */
+	get dirty(): boolean {
+		return this.#dirty;
+	}
+
+	/** Calls `listener` once when the connection dies by itself (timeout, crash); not on `close()`. */
+	onDead(listener: (error: unknown) => void): void {
+		const death = this.#death;
+		if (death !== undefined) queueMicrotask(() => listener(death));
+		else this.#deadListeners.push(listener);
+	}
+
+	request(body: RequestBody, options: RequestOptions = {}): Promise<DriverResult> {
+		if (this.#death !== undefined) {
+			return Promise.reject(this.#lostWith(this.#death));
+		}
+		const { timeoutMs, signal } = options;
+		const id = this.#nextId++;
+		return new Promise<DriverResult>((resolve, reject) => {
+			const pending: Pending = { resolve, reject, timer: undefined, cleanup: undefined };
+			this.#pending.set(id, pending);
+			if (this.#pending.size === 1) this.#host.ref();
+			if (timeoutMs !== undefined) {
+				pending.timer = setTimeout(() => this.#timeOut(id, timeoutMs), timeoutMs);
+				pending.timer.unref();
+			}
+			if (signal !== undefined) {
+				const onAbort = () =>
+					this.#die(new ConnectionLostError(new Error("request aborted: the connection's host was stopped with it", { cause: signal.reason })), id);
+				signal.addEventListener("abort", onAbort, { once: true });
+				pending.cleanup = () => signal.removeEventListener("abort", onAbort);
+				if (signal.aborted) return onAbort();
+			}
+			// A parameter that cannot be cloned (a function, a symbol) is the caller's error: the connection is fine.
+			this.#host.send({ ...body, id } as HostRequest, (error) => this.#take(id)?.reject(error));
+		});
+	}
+
+	/** Closes the database and stops the host; never throws. A host that does not close in time is killed. */
+	async close(): Promise<void> {
+		this.#closing = true;
+		if (this.#death === undefined) {
+			try {
+				await this.request({ kind: "close" }, { timeoutMs: CLOSE_TIMEOUT_MS });
+			} catch {
+				// Killed below either way.
+			}
+			this.#die(new ConnectionLostError(new Error("the SQLite connection was closed")));
+		}
+		this.#host.kill();
+		await this.#exited;
+	}
+
+	#take(id: number): Pending | undefined {
+		const pending = this.#pending.get(id);
+		if (pending === undefined) return undefined;
+		this.#pending.delete(id);
+		if (pending.timer !== undefined) clearTimeout(pending.timer);
+		pending.cleanup?.();
+		if (this.#pending.size === 0) this.#host.unref();
+		return pending;
+	}
+
+	#settle(reply: HostReply): void {
+		const pending = this.#take(reply.id);
+		if (pending === undefined) return;
+		this.#dirty = reply.dirty;
+		if (reply.ok) pending.resolve({ rows: reply.rows, affectedRows: reply.affectedRows });
+		else pending.reject(errorFromHost(reply.error));
+	}
+
+	#timeOut(id: number, timeoutMs: number): void {
+		const how =
+			this.#host.kind === "process"
+				? "its host process was killed, which stopped the statement"
+				: "its worker thread was terminated, but the statement runs on until it finishes (host 'process' stops it at once)";
+		this.#die(new QueryTimeoutError(timeoutMs, { connectionClosed: true, cause: new Error(`SQLite cannot cancel a running statement: ${how}`) }), id);
+	}
+
+	#lostWith(death: LifeguardError): ConnectionLostError {
+		return death instanceof ConnectionLostError ? death : new ConnectionLostError(death);
+	}
+
+	/** Marks the connection dead once: `culprit` fails with `reason`, every other request with CONNECTION_LOST; the host is stopped. */
+	#die(reason: LifeguardError, culprit?: number): void {
+		if (this.#death !== undefined) return;
+		this.#death = reason;
+		for (const id of [...this.#pending.keys()]) {
+			const pending = this.#take(id);
+			pending?.reject(id === culprit ? reason : this.#lostWith(reason));
+		}
+		this.#host.kill();
+		if (this.#closing) return;
+		for (const listener of this.#deadListeners.splice(0)) listener(reason);
+	}
+}

@@ -1,0 +1,46 @@
+/**
+ * How an error from a connection's host comes back to the main thread, and which SQLite errors
+ * mean the connection (not the statement) is broken. Statement errors come back as SQLite's own
+ * error (message, `errcode`, `errstr`), which the SQL client wraps as QUERY_FAILED, keeping it as `cause`.
+ */
+import { ErrorCode, LifeguardError } from "../../core/errors.ts";
+import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
+import type { HostError } from "./protocol.ts";
+
+/** SQLite primary result codes that mean the connection, not the statement, is broken. */
+const CONNECTION_FAULT_CODES = new Set([
+	10, // SQLITE_IOERR: the file went away or the disk failed under this connection
+	11, // SQLITE_CORRUPT
+	14, // SQLITE_CANTOPEN
+	26, // SQLITE_NOTADB
+]);
+
+/** SQLite's error as thrown in the host: `errcode` is the extended result code (1555 SQLITE_CONSTRAINT_PRIMARYKEY), `errstr` its name. */
+export interface SqliteError extends Error {
+	code?: string;
+	errcode?: number;
+	errstr?: string;
+}
+
+/** Rebuilds, on the main thread, the error a host reported. */
+export function errorFromHost(reported: HostError): Error {
+	const error: SqliteError = Object.assign(new Error(reported.message), reported);
+	if (reported.code === "ERR_UNKNOWN_BUILTIN_MODULE") {
+		return new LifeguardError(
+			ErrorCode.DRIVER_MISSING,
+			`the SQLite adapter needs the built-in node:sqlite module, which this Node.js (${process.version}) lacks: use Node.js 22.13 or later`,
+			{ cause: error },
+		);
+	}
+	// "database is not open": only a closed connection says this.
+	if (reported.code === "ERR_INVALID_STATE") return new ConnectionLostError(error);
+	return error;
+}
+
+/** True when the error means the connection must be replaced; false for the caller's errors (syntax, constraint, busy, a bad parameter). */
+export function isConnectionFault(error: unknown): boolean {
+	if (error instanceof ConnectionLostError) return true;
+	if (error instanceof QueryTimeoutError) return error.connectionClosed;
+	const errcode = (error as SqliteError | null)?.errcode;
+	return typeof errcode === "number" && CONNECTION_FAULT_CODES.has(errcode & 0xff);
+}

@@ -1,0 +1,204 @@
+/**
+ * The program inside a SQLite connection's host: a child process (default) or a worker thread,
+ * started by `host.ts`. It owns one `DatabaseSync` and answers one request at a time. Statements
+ * are synchronous here, which is the point: the application's event loop never waits on them.
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { parentPort } from "node:worker_threads";
+import type { Row } from "../sql/types.ts";
+import type { HostError, HostReply, HostRequest, OpenSettings } from "./protocol.ts";
+
+/** Prepared statements kept per connection; the least recently used is finalized beyond this. */
+const STATEMENT_CACHE_SIZE = 128;
+
+/** Whitespace, semicolons and comments: what may follow the one statement of a query. */
+const HARMLESS_TAIL = /^(?:\s|;|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*$/;
+
+let db: DatabaseSync | undefined;
+let readBigInts = false;
+const statements = new Map<string, StatementSync>();
+
+function open(settings: OpenSettings, sqlite: typeof import("node:sqlite")): void {
+	db = new sqlite.DatabaseSync(settings.filename, { readOnly: settings.readOnly, enableForeignKeyConstraints: settings.foreignKeys });
+	readBigInts = settings.readBigInts;
+	// busy_timeout first, so that switching the journal mode waits for other connections' locks.
+	db.exec(`PRAGMA busy_timeout = ${settings.busyTimeoutMs}`);
+	if (settings.journalMode !== undefined) db.exec(`PRAGMA journal_mode = ${settings.journalMode}`);
+	for (const [name, value] of settings.pragmas) db.exec(`PRAGMA ${name} = ${value}`);
+}
+
+function database(): DatabaseSync {
+	if (db === undefined) throw Object.assign(new Error("database is not open"), { code: "ERR_INVALID_STATE" });
+	return db;
+}
+
+/** The SQL a statement was compiled from; a property since Node 23, a method before. */
+function sourceOf(statement: StatementSync): string {
+	const source = (statement as unknown as { sourceSQL: string | (() => string) }).sourceSQL;
+	return typeof source === "function" ? source.call(statement) : source;
+}
+
+function prepare(sql: string): StatementSync {
+	const cached = statements.get(sql);
+	if (cached !== undefined) {
+		statements.delete(sql);
+		statements.set(sql, cached);
+		return cached;
+	}
+	const statement = database().prepare(sql);
+	// prepare() compiles the first statement and silently drops the rest: refuse rather than run half the SQL.
+	if (!HARMLESS_TAIL.test(sql.slice(sourceOf(statement).length))) {
+		throw Object.assign(new Error("one statement per query: this SQL has more statements after the first; send them as separate queries"), {
+			code: "ERR_LIFEGUARD_MULTIPLE_STATEMENTS",
+		});
+	}
+	if (readBigInts) statement.setReadBigInts(true);
+	statements.set(sql, statement);
+	if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+	return statement;
+}
+
+/** SQLite has no booleans and node:sqlite binds no `undefined`: map them the way SQLite itself spells them. */
+function bindable(params: readonly unknown[]): never[] {
+	return params.map((value) => (value === undefined ? null : typeof value === "boolean" ? Number(value) : value)) as never[];
+}
+
+/** `isTransaction` exists from Node 22.16; before it, BEGIN tells (it fails inside a transaction, and takes no lock outside one). */
+function inTransaction(): boolean {
+	const current = database();
+	const flag = (current as unknown as { isTransaction?: boolean }).isTransaction;
+	if (typeof flag === "boolean") return flag;
+	try {
+		current.exec("BEGIN");
+	} catch {
+		return true;
+	}
+	current.exec("ROLLBACK");
+	return false;
+}
+
+function queryOnly(): boolean {
+	return (prepare("PRAGMA query_only").get() as { query_only: number }).query_only === 1;
+}
+
+function totalChanges(): number {
+	return Number((prepare("SELECT total_changes() AS n").get() as { n: number | bigint }).n);
+}
+
+function query(sql: string, params: readonly unknown[], mode: string, limit: number): { rows: Row[]; affectedRows: number } {
+	const statement = prepare(sql);
+	const values = bindable(params);
+	if (mode === "none") return { rows: [], affectedRows: Number(statement.run(...values).changes) };
+	const before = totalChanges();
+	let rows: Row[];
+	if (mode === "one") {
+		const row = statement.get(...values) as Row | undefined;
+		rows = row === undefined ? [] : [row];
+	} else if (mode === "many") {
+		rows = [];
+		const iterator = statement.iterate(...values);
+		try {
+			while (rows.length < limit) {
+				const next = iterator.next();
+				if (next.done) break;
+				rows.push(next.value as Row);
+			}
+		} finally {
+			// Stops the statement where it is: the rows after `limit` are never read.
+			iterator.return?.();
+		}
+	} else {
+		rows = statement.all(...values) as Row[];
+	}
+	return { rows, affectedRows: totalChanges() - before };
+}
+
+/** One transaction (or a savepoint inside the caller's), one prepared statement, every parameter set. */
+function batch(sql: string, paramSets: readonly (readonly unknown[])[]): number {
+	const current = database();
+	const statement = prepare(sql);
+	const nested = inTransaction();
+	// IMMEDIATE takes the write lock up front (waiting busy_timeout), so the batch cannot fail half-way on a lock.
+	current.exec(nested ? "SAVEPOINT lifeguard_batch" : "BEGIN IMMEDIATE");
+	let affected = 0;
+	try {
+		for (const params of paramSets) affected += Number(statement.run(...bindable(params)).changes);
+	} catch (error) {
+		try {
+			current.exec(nested ? "ROLLBACK TO lifeguard_batch; RELEASE lifeguard_batch" : "ROLLBACK");
+		} catch {
+			// SQLite already rolled the transaction back itself (it does on some errors): the original error is the one to report.
+		}
+		throw error;
+	}
+	current.exec(nested ? "RELEASE lifeguard_batch" : "COMMIT");
+	return affected;
+}
+
+/** Undoes what a borrower may leave behind: an open transaction, and the read-only switch of a read-only transaction. */
+function reset(): void {
+	const current = database();
+	if (inTransaction()) current.exec("ROLLBACK");
+	if (queryOnly()) current.exec("PRAGMA query_only = OFF");
+}
+
+function close(): void {
+	// DatabaseSync.close() finalizes every statement it prepared.
+	statements.clear();
+	db?.close();
+	db = undefined;
+}
+
+function dirty(): boolean {
+	if (db === undefined) return false;
+	try {
+		return inTransaction() || queryOnly();
+	} catch {
+		return true;
+	}
+}
+
+function describe(error: unknown): HostError {
+	if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+	const { code, errcode, errstr } = error as Error & { code?: unknown; errcode?: unknown; errstr?: unknown };
+	return {
+		name: error.name,
+		message: error.message,
+		code: typeof code === "string" ? code : undefined,
+		errcode: typeof errcode === "number" ? errcode : undefined,
+		errstr: typeof errstr === "string" ? errstr : undefined,
+	};
+}
+
+async function answer(request: HostRequest): Promise<HostReply> {
+	try {
+		switch (request.kind) {
+			case "open":
+				open(request.settings, await import("node:sqlite"));
+				return { id: request.id, ok: true, rows: [], affectedRows: 0, dirty: false };
+			case "query": {
+				const { rows, affectedRows } = query(request.sql, request.params, request.mode, request.limit);
+				return { id: request.id, ok: true, rows, affectedRows, dirty: dirty() };
+			}
+			case "batch":
+				return { id: request.id, ok: true, rows: [], affectedRows: batch(request.sql, request.paramSets), dirty: dirty() };
+			case "reset":
+				reset();
+				return { id: request.id, ok: true, rows: [], affectedRows: 0, dirty: false };
+			case "close":
+				close();
+				return { id: request.id, ok: true, rows: [], affectedRows: 0, dirty: false };
+		}
+	} catch (error) {
+		return { id: request.id, ok: false, error: describe(error), dirty: dirty() };
+	}
+}
+
+if (parentPort !== null) {
+	const port = parentPort;
+	port.on("message", async (request: HostRequest) => port.postMessage(await answer(request)));
+} else {
+	process.on("message", async (request: HostRequest) => process.send?.(await answer(request)));
+	// The application is gone (or closed the channel): a host never outlives it.
+	process.on("disconnect", () => process.exit(0));
+}
