@@ -5,7 +5,6 @@
  */
 import type { ConnectionOptions, SslOptions } from "mysql2";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
-import type { MysqlConnection } from "./connection.ts";
 
 /** Session variables every connection starts with (applied after connect and after every session reset). */
 export interface MysqlSessionSettings {
@@ -65,13 +64,10 @@ export interface MysqlConfig {
 	ssl?: string | SslOptions;
 	/** Session variables set on every new connection, and again after every session reset. */
 	session?: MysqlSessionSettings;
-	/** Custom session setup, run after `session` on every new connection and after every session reset. A throw fails the connection. */
-	afterCreate?: (conn: MysqlConnection, signal: AbortSignal) => void | Promise<void>;
 	/**
 	 * On release, also clear the session with COM_RESET_CONNECTION (user variables, temporary
-	 * tables, prepared statements, session variables, locks), then re-apply `session` and
-	 * `afterCreate`. One extra round trip per release. Default false: only an open transaction
-	 * is rolled back.
+	 * tables, prepared statements, session variables, locks), then re-apply `session`. One or
+	 * two extra round trips per release. Default false: only an open transaction is rolled back.
 	 */
 	resetSession?: boolean;
 	/**
@@ -95,7 +91,6 @@ export interface ResolvedMysqlConfig {
 	ssl: string | SslOptions | undefined;
 	charset: string | undefined;
 	session: MysqlSessionSettings | undefined;
-	afterCreate: MysqlConfig["afterCreate"];
 	resetSession: boolean;
 	timeoutMethod: MysqlTimeoutMethod;
 	driverOptions: MysqlDriverOptions;
@@ -113,7 +108,6 @@ const KNOWN_KEYS = new Set([
 	"database",
 	"ssl",
 	"session",
-	"afterCreate",
 	"resetSession",
 	"timeoutMethod",
 	"driverOptions",
@@ -152,9 +146,6 @@ export function resolveMysqlConfig(config: MysqlConfig | string, path = "mysql")
 	if (merged.ssl !== undefined && typeof merged.ssl !== "string" && (typeof merged.ssl !== "object" || merged.ssl === null)) {
 		problems.push({ path: `${path}.ssl`, message: "must be mysql2 SSL options ({ ca, rejectUnauthorized, … }) or an SSL profile name" });
 	}
-	if (merged.afterCreate !== undefined && typeof merged.afterCreate !== "function") {
-		problems.push({ path: `${path}.afterCreate`, message: "must be a function (conn, signal) => void" });
-	}
 	if (merged.resetSession !== undefined && typeof merged.resetSession !== "boolean") {
 		problems.push({ path: `${path}.resetSession`, message: "must be a boolean" });
 	}
@@ -178,7 +169,6 @@ export function resolveMysqlConfig(config: MysqlConfig | string, path = "mysql")
 		ssl: merged.ssl,
 		charset: (merged as { charset?: string }).charset,
 		session: merged.session,
-		afterCreate: merged.afterCreate,
 		resetSession: merged.resetSession ?? false,
 		timeoutMethod,
 		driverOptions,

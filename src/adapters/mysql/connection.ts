@@ -6,15 +6,17 @@
  */
 import type { Socket } from "node:net";
 import type { Connection, FieldPacket, QueryError, ResultSetHeader } from "mysql2";
-import { ErrorCode, LifeguardError } from "../../core/errors.ts";
+import { ConnectionLostError } from "../sql/errors.ts";
 import type { Row } from "../sql/types.ts";
 import type { ResolvedMysqlConfig } from "./config.ts";
-import { statementError } from "./errors.ts";
+import { connectionLost, statementError } from "./errors.ts";
 
 /** mysql2 internals the adapter reads; present since mysql2 2.x but missing from its typings. */
 interface Mysql2Internals {
 	stream: Socket;
 	_handshakePacket?: { serverVersion?: string; statusFlags?: number };
+	/** The command in progress, null when the connection is idle. */
+	_command: unknown;
 }
 
 export type ServerFlavor = "mariadb" | "mysql";
@@ -88,10 +90,10 @@ export class MysqlConnection {
 	 * the full-featured path.
 	 */
 	query(sql: string, params: readonly unknown[] = []): Promise<StatementOutcome> {
-		if (this.deathCause !== undefined) return Promise.reject(statementError(this.deathCause, "query"));
+		if (this.deathCause !== undefined) return Promise.reject(connectionLost(this.deathCause));
 		return new Promise<StatementOutcome>((resolve, reject) => {
 			this.raw.query(sql, params as unknown[], (error: QueryError | null, result: unknown, fields: FieldPacket[] | undefined) => {
-				if (error !== null) return reject(statementError(error, "query"));
+				if (error !== null) return reject(statementError(error));
 				resolve(this.outcome(result, fields));
 			});
 		});
@@ -165,13 +167,17 @@ export class MysqlConnection {
 		this.#socket.destroy();
 	}
 
-	/** Sends COM_QUIT and resolves when the socket is closed; a dead or silent connection has its socket destroyed. */
+	/**
+	 * Sends COM_QUIT and resolves when the socket is closed. A dead connection, or one still busy
+	 * with a statement (abandoned after a timeout), has its socket destroyed instead: COM_QUIT
+	 * would wait behind the statement.
+	 */
 	close(): Promise<void> {
 		this.#closing = true;
 		if (this.#socket.destroyed) return Promise.resolve();
 		return new Promise<void>((resolve) => {
 			this.#socket.once("close", () => resolve());
-			if (this.deathCause !== undefined) return this.destroySocket();
+			if (this.deathCause !== undefined || (this.raw as unknown as Mysql2Internals)._command) return this.destroySocket();
 			const timer = setTimeout(() => this.destroySocket(), QUIT_GRACE_MS);
 			timer.unref();
 			this.#socket.once("close", () => clearTimeout(timer));
@@ -192,6 +198,6 @@ export class MysqlConnection {
 	}
 }
 
-function lostError(what: string): LifeguardError {
-	return new LifeguardError(ErrorCode.CONNECTION_LOST, `MySQL connection lost: ${what}`);
+function lostError(what: string): ConnectionLostError {
+	return new ConnectionLostError(new Error(what));
 }

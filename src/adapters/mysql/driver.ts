@@ -5,23 +5,22 @@
  *
  * Statement timeouts stop the statement on the server: MariaDB `SET STATEMENT
  * max_statement_time`, MySQL `MAX_EXECUTION_TIME` on SELECT, else `KILL QUERY` from a second
- * connection. A backstop closes the connection when the server does not answer
- * BACKSTOP_GRACE_MS after the deadline (a stalled network). `one`/`many` read rows as mysql2
+ * connection (the client's backstop closes the connection if no answer comes at all, e.g. on a
+ * stalled network). `one`/`many` read rows as mysql2
  * parses them; the server is asked to send at most `limit` rows (`sql_select_limit`), and if
  * it sends more (the statement has a larger LIMIT of its own) the driver stops reading, ends
  * the statement with `KILL QUERY` and keeps the connection, its session and its transaction.
  */
 import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
 import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { insertShape, multiRowStatements } from "./batch-text.ts";
 import { connectionOptions, type ResolvedMysqlConfig, sessionStatement } from "./config.ts";
 import { MysqlConnection } from "./connection.ts";
-import { connectionLostError, isMysqlConnectionFault, isQueryInterrupted, isServerTimeout, type MysqlError, statementError, timeoutError } from "./errors.ts";
+import { connectionLost, isMysqlConnectionFault, isQueryInterrupted, isServerTimeout, mysqlSqlStateOf, statementError } from "./errors.ts";
 import { loadMysql2 } from "./load-driver.ts";
 import { planStatementText } from "./statement-text.ts";
 
-/** After a statement's deadline, how long the server has to stop it before the driver closes the connection. */
-export const BACKSTOP_GRACE_MS = 2_000;
 /** Deadline of the side connection that sends `KILL QUERY`. */
 const KILL_DEADLINE_MS = 2_000;
 const NO_PARAMS: readonly unknown[] = [];
@@ -38,13 +37,15 @@ export const mysqlDriver: SqlDriver<MysqlConnection, ResolvedMysqlConfig> = {
 	beginSql,
 	isConnectionFault: isMysqlConnectionFault,
 	onDead: (conn, callback) => conn.onDead(callback),
+	needsReset,
+	sqlStateOf: mysqlSqlStateOf,
 };
 
 /** Opens a connection and applies the config's session settings; `signal` aborting destroys the socket. */
 async function connect(config: ResolvedMysqlConfig, signal: AbortSignal): Promise<MysqlConnection> {
 	const conn = await open(config, signal);
 	try {
-		await withAbort(conn, signal, () => setupSession(conn, signal));
+		await withAbort(conn, signal, () => setupSession(conn));
 	} catch (error) {
 		conn.destroySocket();
 		throw signal.aborted ? signal.reason : error;
@@ -74,10 +75,9 @@ async function open(config: ResolvedMysqlConfig, signal: AbortSignal): Promise<M
 	return conn;
 }
 
-async function setupSession(conn: MysqlConnection, signal: AbortSignal): Promise<void> {
+async function setupSession(conn: MysqlConnection): Promise<void> {
 	const session = sessionStatement(conn.config.session);
 	if (session !== undefined) await conn.query(session.sql, session.params);
-	await conn.config.afterCreate?.(conn, signal);
 }
 
 /** Runs `work`; if `signal` aborts first, the connection's socket is destroyed and the abort reason thrown. */
@@ -99,13 +99,13 @@ function withAbort<R>(conn: MysqlConnection, signal: AbortSignal, work: () => Pr
 
 /** COM_PING: one round trip, no statement parsing on the server. */
 function ping(conn: MysqlConnection, signal: AbortSignal): Promise<void> {
-	if (conn.deathCause !== undefined) return Promise.reject(connectionLostError(conn.deathCause, "ping"));
+	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
 	return withAbort(
 		conn,
 		signal,
 		() =>
 			new Promise<void>((resolve, reject) => {
-				conn.raw.ping((error) => (error === null || error === undefined ? resolve() : reject(statementError(error, "ping"))));
+				conn.raw.ping((error) => (error === null || error === undefined ? resolve() : reject(statementError(error))));
 			}),
 	);
 }
@@ -117,19 +117,24 @@ function ping(conn: MysqlConnection, signal: AbortSignal): Promise<void> {
  * settings are applied again.
  */
 function reset(conn: MysqlConnection): Promise<void> {
-	if (conn.deathCause !== undefined) return Promise.reject(connectionLostError(conn.deathCause, "reset"));
+	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
 	if (conn.config.resetSession) return resetSession(conn);
 	if (conn.inTransaction || !conn.autocommit) return conn.query("ROLLBACK").then(() => undefined);
 	return CLEAN;
 }
 
+/** False for a connection that goes back clean as it is: no transaction open, no session reset asked for. */
+function needsReset(conn: MysqlConnection): boolean {
+	return conn.config.resetSession || conn.inTransaction || !conn.autocommit || conn.deathCause !== undefined;
+}
+
 async function resetSession(conn: MysqlConnection): Promise<void> {
 	await new Promise<void>((resolve, reject) => {
-		conn.raw.reset((error) => (error === null || error === undefined ? resolve() : reject(statementError(error, "reset"))));
+		conn.raw.reset((error) => (error === null || error === undefined ? resolve() : reject(statementError(error))));
 	});
 	conn.inTransaction = false;
 	conn.autocommit = true;
-	await setupSession(conn, new AbortController().signal);
+	await setupSession(conn);
 }
 
 function run(
@@ -140,7 +145,7 @@ function run(
 	limit: number,
 	timeoutMs: number | undefined,
 ): Promise<DriverResult> {
-	if (conn.deathCause !== undefined) return Promise.reject(connectionLostError(conn.deathCause, "query"));
+	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
 	if (mode === "one" || mode === "many") return streamRows(conn, sql, params, mode === "one" ? 1 : limit, timeoutMs);
 	if (timeoutMs === undefined) return runBuffered(conn, sql, params, undefined);
 	const planned = planStatementText(sql, { timeoutMs }, conn.flavor, conn.config.timeoutMethod === "auto");
@@ -225,7 +230,7 @@ async function stopReading(conn: MysqlConnection): Promise<void> {
 	try {
 		await killQuery(conn);
 	} catch (error) {
-		conn.kill(connectionLostError(error, "stop reading rows (KILL QUERY failed)"));
+		conn.kill(connectionLost(error));
 	} finally {
 		conn.raw.resume();
 	}
@@ -243,38 +248,29 @@ async function killQuery(conn: MysqlConnection): Promise<void> {
 }
 
 /**
- * A statement's timeout: `KILL QUERY` at the deadline when the server does not enforce it
- * itself, and the backstop that closes the connection when nothing stops the statement.
+ * A statement's timeout when the server does not enforce it itself: `KILL QUERY` at the
+ * deadline. (When nothing answers at all, the SQL client's backstop closes the connection.)
  */
 class StatementDeadline {
 	readonly #conn: MysqlConnection;
 	readonly #timeoutMs: number;
 	readonly #killTimer: NodeJS.Timeout | undefined;
-	readonly #backstop: NodeJS.Timeout;
 	#killing: Promise<void> | undefined = undefined;
-	#cutOff = false;
 
 	constructor(conn: MysqlConnection, timeoutMs: number, serverEnforced: boolean) {
 		this.#conn = conn;
 		this.#timeoutMs = timeoutMs;
-		if (!serverEnforced) {
-			this.#killTimer = setTimeout(() => {
-				// A failed kill is left to the backstop.
-				this.#killing = killQuery(conn).catch(() => {});
-			}, timeoutMs);
-			this.#killTimer.unref();
-		}
-		this.#backstop = setTimeout(() => {
-			this.#cutOff = true;
-			conn.kill(timeoutError(timeoutMs, "query", undefined, true));
-		}, timeoutMs + BACKSTOP_GRACE_MS);
-		this.#backstop.unref();
+		if (serverEnforced) return;
+		this.#killTimer = setTimeout(() => {
+			// A failed kill is left to the client's backstop.
+			this.#killing = killQuery(conn).catch(() => {});
+		}, timeoutMs);
+		this.#killTimer.unref();
 	}
 
-	/** Stops the timers; waits for a KILL in flight, so that it cannot hit the connection's next statement. */
+	/** Stops the timer; waits for a KILL in flight, so that it cannot hit the connection's next statement. */
 	async finish(): Promise<void> {
 		clearTimeout(this.#killTimer);
-		clearTimeout(this.#backstop);
 		if (this.#killing !== undefined && this.#conn.deathCause === undefined) await this.#killing;
 	}
 
@@ -283,18 +279,18 @@ class StatementDeadline {
 	 * Once KILL QUERY was sent, even a statement that then ends without error counts as timed
 	 * out: an interrupted SLEEP() or a cut-short result reports success.
 	 */
-	timeoutFor(error: unknown): MysqlError | undefined {
-		if (this.#cutOff) return timeoutError(this.#timeoutMs, "query", error, true);
-		if (this.#killing !== undefined && (error === undefined || isQueryInterrupted(error))) return timeoutError(this.#timeoutMs, "query", error, false);
-		if (isServerTimeout(error)) return timeoutError(this.#timeoutMs, "query", error, false);
+	timeoutFor(error: unknown): QueryTimeoutError | undefined {
+		if ((this.#killing !== undefined && (error === undefined || isQueryInterrupted(error))) || isServerTimeout(error)) {
+			return new QueryTimeoutError(this.#timeoutMs, error === undefined ? undefined : { cause: error });
+		}
 		return undefined;
 	}
 }
 
 /** The typed error for a failed statement; a connection fault also marks the connection dead. */
-function failure(conn: MysqlConnection, error: unknown, deadline: StatementDeadline | undefined): MysqlError {
-	const typed = deadline?.timeoutFor(error) ?? statementError(error, "query");
-	if (typed.connectionLost) conn.kill(typed);
+function failure(conn: MysqlConnection, error: unknown, deadline: StatementDeadline | undefined): LifeguardError {
+	const typed = deadline?.timeoutFor(error) ?? statementError(error);
+	if (typed instanceof ConnectionLostError) conn.kill(typed);
 	return typed;
 }
 
@@ -306,7 +302,7 @@ function failure(conn: MysqlConnection, error: unknown, deadline: StatementDeadl
  */
 async function runBatch(conn: MysqlConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
 	if (paramSets.length === 0) return 0;
-	if (conn.deathCause !== undefined) throw connectionLostError(conn.deathCause, "batch");
+	if (conn.deathCause !== undefined) throw connectionLost(conn.deathCause);
 	const endsAt = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
 	const format = (text: string, values: unknown[]) => conn.raw.format(text, values);
 	const shape = insertShape(sql);
@@ -320,7 +316,7 @@ async function runBatch(conn: MysqlConnection, sql: string, paramSets: readonly 
 	try {
 		for (const statement of statements) {
 			const remaining = endsAt === undefined ? undefined : endsAt - performance.now();
-			if (remaining !== undefined && remaining <= 0) throw timeoutError(timeoutMs as number, "batch", undefined, false);
+			if (remaining !== undefined && remaining <= 0) throw new QueryTimeoutError(timeoutMs as number);
 			affected += (await run(conn, statement, NO_PARAMS, "none", 0, remaining)).affectedRows;
 		}
 		if (atomic) await conn.query("COMMIT");

@@ -1,9 +1,10 @@
 /**
- * What a mysql2 error means for the caller and for the connection it happened on: a typed
- * error (QUERY_FAILED, QUERY_TIMEOUT, CONNECTION_LOST) with the driver's error as `cause`,
- * and whether the connection must be thrown away.
+ * What a mysql2 error means for the caller and for the connection it happened on: the SQL
+ * adapters' typed errors (QUERY_FAILED, QUERY_TIMEOUT, CONNECTION_LOST) with mysql2's error as
+ * `cause`, and whether the connection must be thrown away.
  */
-import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { ErrorCode, LifeguardError } from "../../core/errors.ts";
+import { ConnectionLostError, QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
 
 /** Server error numbers the adapter acts on. */
 export const MysqlErrno = {
@@ -71,40 +72,24 @@ interface DriverErrorShape {
 	code?: unknown;
 	errno?: unknown;
 	sqlState?: unknown;
-	sqlMessage?: unknown;
 	fatal?: unknown;
-}
-
-/** An error from a MySQL statement or connection. `code` says which: QUERY_FAILED, QUERY_TIMEOUT or CONNECTION_LOST. */
-export class MysqlError extends LifeguardError {
-	/** Server error number (1062 duplicate key, 1213 deadlock…), when the server sent one. */
-	readonly errno: number | undefined;
-	/** SQLSTATE (`23000`, `40001`…), when the server sent one. */
-	readonly sqlState: string | undefined;
-	/** mysql2's symbolic code (`ER_DUP_ENTRY`, `PROTOCOL_CONNECTION_LOST`…). */
-	readonly driverCode: string | undefined;
-	/** True when the connection is gone: the pool closes it, the statement may not have run. */
-	readonly connectionLost: boolean;
-
-	constructor(code: ErrorCode, message: string, cause: unknown, connectionLost: boolean) {
-		super(code, message, cause === undefined ? undefined : { cause });
-		const shape = (cause ?? {}) as DriverErrorShape;
-		this.errno = typeof shape.errno === "number" ? shape.errno : undefined;
-		this.sqlState = typeof shape.sqlState === "string" ? shape.sqlState : undefined;
-		this.driverCode = typeof shape.code === "string" ? shape.code : undefined;
-		this.connectionLost = connectionLost;
-	}
 }
 
 /** True when `error` means the connection it happened on is dead and must not be reused. */
 export function isMysqlConnectionFault(error: unknown): boolean {
-	if (error instanceof MysqlError) return error.connectionLost;
+	if (error instanceof QueryTimeoutError) return error.connectionClosed;
 	if (error instanceof LifeguardError) return error.code === ErrorCode.CONNECTION_LOST;
 	if (error === null || typeof error !== "object") return false;
 	const shape = error as DriverErrorShape;
 	if (shape.fatal === true) return true;
 	if (typeof shape.errno === "number" && FAULT_ERRNOS.has(shape.errno)) return true;
 	return typeof shape.code === "string" && FAULT_CODES.has(shape.code);
+}
+
+/** The server's SQLSTATE of a statement error (`23000` duplicate key, `42000` syntax…). */
+export function mysqlSqlStateOf(error: unknown): string | undefined {
+	const state = (error as DriverErrorShape | null)?.sqlState;
+	return typeof state === "string" ? state : undefined;
 }
 
 /** True for the server's own statement-timeout errors (MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME). */
@@ -117,31 +102,15 @@ export function isQueryInterrupted(error: unknown): boolean {
 	return (error as DriverErrorShape | null)?.errno === MysqlErrno.ER_QUERY_INTERRUPTED;
 }
 
-/** The typed error for a statement's failure; `error` is what mysql2 reported. */
-export function statementError(error: unknown, where: string): MysqlError {
-	if (error instanceof MysqlError) return error;
-	if (isMysqlConnectionFault(error)) return connectionLostError(error, where);
-	const shape = (error ?? {}) as DriverErrorShape;
-	const text = typeof shape.sqlMessage === "string" ? shape.sqlMessage : messageOf(error);
-	const id = [typeof shape.errno === "number" ? String(shape.errno) : undefined, typeof shape.code === "string" ? shape.code : undefined]
-		.filter((part) => part !== undefined)
-		.join(" ");
-	const state = typeof shape.sqlState === "string" ? `, SQLSTATE ${shape.sqlState}` : "";
-	return new MysqlError(ErrorCode.QUERY_FAILED, `MySQL ${where}: statement failed${id === "" ? "" : ` (${id}${state})`}: ${text}`, error, false);
+/** The typed error for a statement's failure: CONNECTION_LOST for connection faults, QUERY_FAILED otherwise. */
+export function statementError(error: unknown): LifeguardError {
+	if (error instanceof ConnectionLostError || error instanceof QueryTimeoutError || error instanceof QueryFailedError) return error;
+	if (isMysqlConnectionFault(error)) return new ConnectionLostError(error);
+	if (error instanceof LifeguardError) return error;
+	return new QueryFailedError(error, mysqlSqlStateOf(error));
 }
 
-export function connectionLostError(error: unknown, where: string): MysqlError {
-	return new MysqlError(
-		ErrorCode.CONNECTION_LOST,
-		`MySQL ${where}: connection lost (${messageOf(error)}); it is closed and replaced. The statement may or may not have run: retry only if it is safe to repeat`,
-		error,
-		true,
-	);
-}
-
-export function timeoutError(timeoutMs: number, where: string, cause: unknown, connectionLost: boolean): MysqlError {
-	const what = connectionLost
-		? `the server did not stop it in time, so the connection was closed`
-		: `the server stopped the statement; the connection is reusable`;
-	return new MysqlError(ErrorCode.QUERY_TIMEOUT, `MySQL ${where}: statement exceeded timeoutMs (${timeoutMs} ms); ${what}`, cause, connectionLost);
+/** CONNECTION_LOST for a connection that died of `cause`. */
+export function connectionLost(cause: unknown): ConnectionLostError {
+	return cause instanceof ConnectionLostError ? cause : new ConnectionLostError(cause);
 }

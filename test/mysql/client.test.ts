@@ -1,0 +1,285 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+	ConnectionLostError,
+	createMysqlClient,
+	type MysqlClientOptions,
+	QueryFailedError,
+	QueryTimeoutError,
+	type SqlClient,
+} from "../../src/adapters/mysql/index.ts";
+import { ConfigError, ErrorCode, LifeguardError } from "../../src/index.ts";
+import { requireService } from "../support/services.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
+import { type Admin, admin, eventually, server, statementRunning, url } from "./helpers.ts";
+
+const TABLE = "lifeguard_mysql_client";
+const clients: SqlClient[] = [];
+let a: Admin;
+
+function client(options: Partial<MysqlClientOptions> = {}): SqlClient {
+	const db = createMysqlClient({ primary: url, ...options, pool: { max: 4, ...options.pool } });
+	clients.push(db);
+	return db;
+}
+
+function code(expected: string) {
+	return (error: unknown) => error instanceof LifeguardError && error.code === expected;
+}
+
+before(async () => {
+	await requireService("mysql");
+	a = await admin();
+	await a.query(`DROP TABLE IF EXISTS ${TABLE}`);
+	await a.query(`CREATE TABLE ${TABLE} (id INT PRIMARY KEY, name VARCHAR(100)) ENGINE=InnoDB`);
+});
+
+after(async () => {
+	await Promise.all(clients.map((db) => db.close({ timeoutMs: 1_000 })));
+	await a.query(`DROP TABLE IF EXISTS ${TABLE}`);
+	await a.end();
+});
+
+describe("MySQL client: queries", () => {
+	it("returns rows, one row, at most limit rows, or the affected count, by fetch mode", async () => {
+		const db = client();
+		assert.equal(await db.query(`INSERT INTO ${TABLE} VALUES (?, ?), (?, ?), (?, ?)`, [1, "a", 2, "b", 3, "c"], { fetch: "none" }), 3);
+		assert.deepEqual(await db.query(`SELECT id FROM ${TABLE} ORDER BY id`), [{ id: 1 }, { id: 2 }, { id: 3 }]);
+		assert.deepEqual(await db.query(`SELECT id, name FROM ${TABLE} WHERE id = ?`, [2], { fetch: "one" }), { id: 2, name: "b" });
+		assert.equal(await db.query(`SELECT id FROM ${TABLE} WHERE id = ?`, [99], { fetch: "one" }), undefined);
+		assert.deepEqual(await db.query(`SELECT id FROM ${TABLE} ORDER BY id`, [], { fetch: "many", limit: 2 }), [{ id: 1 }, { id: 2 }]);
+		assert.equal(
+			await db.batch(`UPDATE ${TABLE} SET name = ? WHERE id = ?`, [
+				["A", 1],
+				["B", 2],
+			]),
+			2,
+		);
+		assert.equal(await db.query(`DELETE FROM ${TABLE}`, [], { fetch: "none" }), 3);
+	});
+
+	it("runs concurrent queries each on its own connection", async () => {
+		const db = client({ pool: { max: 6 } });
+		const started = performance.now();
+		const ids = await Promise.all(
+			Array.from({ length: 6 }, () => db.query<{ id: number }>("SELECT CONNECTION_ID() AS id, SLEEP(0.3) AS s", [], { fetch: "one" })),
+		);
+		const took = performance.now() - started;
+		assert.equal(new Set(ids.map((r) => r?.id)).size, 6);
+		assert.ok(took < 1_000, `took ${took} ms: the queries ran one after another`);
+	});
+
+	it("a syntax error is QUERY_FAILED and its connection is reused", async () => {
+		const db = client({ pool: { max: 1 } });
+		const before = await db.query<{ id: number }>("SELECT CONNECTION_ID() AS id", [], { fetch: "one" });
+		await assert.rejects(db.query("SELEC 1"), (error: unknown) => error instanceof QueryFailedError && error.sqlState === "42000");
+		const afterwards = await db.query<{ id: number }>("SELECT CONNECTION_ID() AS id", [], { fetch: "one" });
+		assert.equal(afterwards?.id, before?.id);
+		assert.equal(db.stats().primary.destroyed, 0);
+	});
+
+	it("a connection killed under a query is CONNECTION_LOST, destroyed, and replaced for the next query", async () => {
+		const db = client({ pool: { max: 1 } });
+		const first = await db.query<{ id: number }>("SELECT CONNECTION_ID() AS id", [], { fetch: "one" });
+		const running = db.query("SELECT SLEEP(5) AS lifeguard_client_killed").catch((error: unknown) => error);
+		await eventually(() => statementRunning(a, "lifeguard_client_killed"));
+		await a.query(`KILL CONNECTION ${first?.id}`);
+		assert.ok((await running) instanceof ConnectionLostError);
+		const next = await db.query<{ id: number }>("SELECT CONNECTION_ID() AS id", [], { fetch: "one" });
+		assert.notEqual(next?.id, first?.id);
+		const stats = db.stats().primary;
+		assert.equal(stats.destroyed, 1);
+		assert.equal(stats.destroyedByReason.error, 1);
+	});
+
+	it("applies afterCreate session setup (time_zone, sql_mode) to every new connection", async () => {
+		const db = client({
+			afterCreate: async (session) => {
+				await session.query("SET time_zone = ?, sql_mode = ?", ["+04:00", "STRICT_ALL_TABLES"], { fetch: "none" });
+			},
+		});
+		const rows = await Promise.all(
+			[1, 2].map(() => db.query("SELECT @@session.time_zone AS tz, @@session.sql_mode AS mode, SLEEP(0.05) AS s", [], { fetch: "one" })),
+		);
+		for (const row of rows) assert.deepEqual(row, { tz: "+04:00", mode: "STRICT_ALL_TABLES", s: 0 });
+		assert.equal(db.stats().primary.created, 2);
+	});
+
+	it("rejects afterCreate together with resetSession, which would undo it", () => {
+		assert.throws(
+			() => createMysqlClient({ primary: { url, resetSession: true }, afterCreate: async () => {} }),
+			(error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.path === "afterCreate"),
+		);
+	});
+
+	it("reports config problems of every server at once, by path", () => {
+		assert.throws(
+			() => createMysqlClient({ primary: "mysql://u:pw@h/db?x=1", replicas: [{ url, port: -1 }] }),
+			(error: unknown) => {
+				assert.ok(error instanceof ConfigError);
+				assert.deepEqual(error.problems.map((p) => p.path).sort(), ["primary.url?x", "replicas[0].port"]);
+				assert.doesNotMatch(error.message, /pw@/);
+				return true;
+			},
+		);
+	});
+});
+
+describe("MySQL client: timeouts", () => {
+	it("a statement past timeoutMs is QUERY_TIMEOUT, stopped on the server, and its connection is reused", async () => {
+		const db = client({ pool: { max: 1 } });
+		const before = await db.query<{ id: number }>("SELECT CONNECTION_ID() AS id", [], { fetch: "one" });
+		await assert.rejects(db.query("SELECT SLEEP(5) AS lifeguard_client_timeout", [], { timeoutMs: 150 }), (error: unknown) => {
+			return error instanceof QueryTimeoutError && !error.connectionClosed;
+		});
+		assert.equal(await statementRunning(a, "lifeguard_client_timeout"), false);
+		assert.equal((await db.query<{ id: number }>("SELECT CONNECTION_ID() AS id", [], { fetch: "one" }))?.id, before?.id);
+	});
+
+	it("statementTimeoutMs is the default for every statement", async () => {
+		const db = client({ statementTimeoutMs: 150 });
+		await assert.rejects(db.query("SELECT SLEEP(5)"), code(ErrorCode.QUERY_TIMEOUT));
+		await assert.rejects(
+			db.transaction((tx) => tx.query("SELECT SLEEP(5)")),
+			code(ErrorCode.QUERY_TIMEOUT),
+		);
+		assert.equal(await db.query("SELECT 1 AS one", [], { fetch: "one" }).then((r) => (r as { one: number }).one), 1);
+	});
+
+	it("when the network stalls, the statement fails by its deadline plus grace and the connection is closed, not reused", async () => {
+		const proxy = await TcpProxy.start(server.port, server.host);
+		try {
+			const db = client({ primary: { host: "127.0.0.1", port: proxy.port, user: "root", database: "test" }, pool: { max: 1 } });
+			await db.query("SELECT 1");
+			proxy.setMode("stall");
+			const started = performance.now();
+			await assert.rejects(
+				db.query("SELECT SLEEP(5)", [], { timeoutMs: 100 }),
+				(error: unknown) => error instanceof QueryTimeoutError && error.connectionClosed,
+			);
+			assert.ok(performance.now() - started < 100 + 2_000 + 1_000);
+			proxy.setMode("pass");
+			assert.deepEqual(await db.query("SELECT 2 AS two"), [{ two: 2 }]);
+			assert.equal(db.stats().primary.created, 2);
+		} finally {
+			await proxy.close();
+		}
+	});
+});
+
+describe("MySQL client: transactions", () => {
+	it("commits on return and rolls back on throw", async () => {
+		const db = client();
+		await db.transaction(async (tx) => {
+			await tx.query(`INSERT INTO ${TABLE} VALUES (10, 'committed')`);
+		});
+		await assert.rejects(
+			db.transaction(async (tx) => {
+				await tx.query(`INSERT INTO ${TABLE} VALUES (11, 'rolled back')`);
+				throw new Error("changed my mind");
+			}),
+			/changed my mind/,
+		);
+		assert.deepEqual(await db.query(`SELECT id FROM ${TABLE} WHERE id IN (10, 11)`), [{ id: 10 }]);
+		await db.query(`DELETE FROM ${TABLE}`);
+	});
+
+	it("honours the isolation level: READ COMMITTED sees another commit mid-transaction, REPEATABLE READ does not", async () => {
+		const db = client();
+		await db.query(`INSERT INTO ${TABLE} VALUES (20, 'v1')`);
+		const seen = async (isolation: "read committed" | "repeatable read", next: string) =>
+			db.transaction(
+				async (tx) => {
+					const first = (await tx.query<{ name: string }>(`SELECT name FROM ${TABLE} WHERE id = 20`, [], { fetch: "one" }))?.name;
+					await a.query(`UPDATE ${TABLE} SET name = ? WHERE id = 20`, [next]);
+					const second = (await tx.query<{ name: string }>(`SELECT name FROM ${TABLE} WHERE id = 20`, [], { fetch: "one" }))?.name;
+					return [first, second];
+				},
+				{ isolation },
+			);
+		assert.deepEqual(await seen("repeatable read", "v2"), ["v1", "v1"]);
+		assert.deepEqual(await seen("read committed", "v3"), ["v2", "v3"]);
+		await db.query(`DELETE FROM ${TABLE}`);
+	});
+
+	it("a read-only transaction refuses writes", async () => {
+		const db = client();
+		await assert.rejects(
+			db.transaction((tx) => tx.query(`INSERT INTO ${TABLE} VALUES (30, 'no')`), { readOnly: true }),
+			(error: unknown) => error instanceof QueryFailedError && (error.cause as { errno?: number }).errno === 1792,
+		);
+	});
+});
+
+describe("MySQL client: pinned connections and connection ids", () => {
+	it("a pinned connection keeps its session until released; a transaction left open is rolled back on release", async () => {
+		const db = client({ pool: { max: 1 } });
+		const conn = await db.acquire();
+		await conn.query("SET @pinned = 'kept'");
+		const id = (await conn.query<{ id: number }>("SELECT CONNECTION_ID() AS id", [], { fetch: "one" }))?.id;
+		assert.deepEqual(await conn.query("SELECT @pinned AS v"), [{ v: "kept" }]);
+		await conn.query("START TRANSACTION");
+		await conn.query(`INSERT INTO ${TABLE} VALUES (40, 'left open')`);
+		conn.release();
+		const next = await db.query<{ id: number; tx: number; n: number }>(
+			`SELECT CONNECTION_ID() AS id, @@in_transaction AS tx, (SELECT COUNT(*) FROM ${TABLE} WHERE id = 40) AS n`,
+			[],
+			{ fetch: "one" },
+		);
+		assert.deepEqual(next, { id, tx: 0, n: 0 });
+	});
+
+	it("await using releases a pinned connection", async () => {
+		const db = client({ pool: { max: 1 } });
+		{
+			await using conn = await db.acquire();
+			await conn.query("SELECT 1");
+			assert.equal(db.stats().primary.active, 1);
+		}
+		assert.equal(db.stats().primary.active, 0);
+	});
+
+	it("a connection id runs statements on one connection until released, then is unknown", async () => {
+		const db = client();
+		const handle = await db.acquireId();
+		await db.execute(handle, "SET @by_id = 42");
+		const one = await db.execute<{ v: number; id: number }>(handle, "SELECT @by_id AS v, CONNECTION_ID() AS id", [], { fetch: "one" });
+		const two = await db.execute<{ id: number }>(handle, "SELECT CONNECTION_ID() AS id", [], { fetch: "one" });
+		assert.equal((one as { v: number }).v, 42);
+		assert.equal((one as { id: number }).id, (two as { id: number }).id);
+		assert.equal(db.stats().leases.open, 1);
+		db.releaseId(handle);
+		assert.equal(db.stats().leases.open, 0);
+		await assert.rejects(db.execute(handle, "SELECT 1"), code(ErrorCode.CONNECTION_ID_UNKNOWN));
+	});
+});
+
+describe("MySQL client: read/write routing", () => {
+	// Two pools on the one local server; a session variable tells them apart.
+	const primary = { url, session: { variables: { lock_wait_timeout: 11 } } };
+	const replica = { url, session: { variables: { lock_wait_timeout: 22 } } };
+	const which = "SELECT @@session.lock_wait_timeout AS server";
+
+	it("sends sure reads to the replica, writes and transactions to the primary", async () => {
+		const db = client({ primary, replicas: [replica] });
+		assert.deepEqual(await db.query(which), [{ server: 22 }]);
+		assert.deepEqual(await db.query(which, [], { route: "primary" }), [{ server: 11 }]);
+		assert.equal(await db.query(`INSERT INTO ${TABLE} VALUES (50, 'w')`, [], { fetch: "none" }), 1);
+		assert.deepEqual(await db.transaction((tx) => tx.query(which)), [{ server: 11 }]);
+		assert.deepEqual(await db.query(`SELECT name, @@session.lock_wait_timeout AS server FROM ${TABLE} WHERE id = 50 FOR UPDATE`), [{ name: "w", server: 11 }]);
+		const stats = db.stats();
+		assert.equal(stats.primary.acquires.ok, 4);
+		assert.equal(stats.replicas[0].acquires.ok, 1);
+		await db.query(`DELETE FROM ${TABLE}`);
+	});
+
+	it("a session reads its own writes from the primary for readYourWritesMs", async () => {
+		const db = client({ primary, replicas: [replica], readYourWritesMs: 60_000 });
+		const session = db.session();
+		assert.deepEqual(await session.query(which), [{ server: 22 }]);
+		await session.query(`INSERT INTO ${TABLE} VALUES (51, 'mine')`);
+		assert.deepEqual(await session.query(which), [{ server: 11 }]);
+		assert.deepEqual(await db.session().query(which), [{ server: 22 }], "another session still reads the replica");
+		await db.query(`DELETE FROM ${TABLE}`);
+	});
+});
