@@ -102,7 +102,7 @@ export class RedisConnector {
 			this.#onDead(redis, error);
 		});
 		redis.on("close", () => this.#onDead(redis, session.lastError ?? new Error("the connection to Redis closed")));
-		const abort = () => redis.disconnect();
+		const abort = () => closeNow(redis);
 		signal.addEventListener("abort", abort, { once: true });
 		try {
 			await redis.connect();
@@ -110,7 +110,7 @@ export class RedisConnector {
 			if (session.lastError !== undefined) throw session.lastError;
 			if (s.afterCreate !== undefined) await s.afterCreate(redis, signal);
 		} catch (error) {
-			redis.disconnect();
+			closeNow(redis);
 			throw error;
 		} finally {
 			signal.removeEventListener("abort", abort);
@@ -119,9 +119,7 @@ export class RedisConnector {
 		return redis;
 	};
 
-	readonly destroy = (redis: Redis): void => {
-		redis.disconnect();
-	};
+	readonly destroy = (redis: Redis): void => closeNow(redis);
 
 	/** The pool's `validate`: a live connection answers PING. */
 	readonly validate = async (redis: Redis): Promise<boolean> => {
@@ -170,6 +168,17 @@ export class RedisConnector {
 		await Promise.all(setup);
 		if (s.afterCreate !== undefined) await s.afterCreate(redis, AbortSignal.timeout(this.#connectTimeoutMs));
 	}
+}
+
+/**
+ * Closes the socket at once. `disconnect()` alone ends it politely and keeps a 2 s timer (which
+ * holds the process open) for a server that never closes its side, or for a socket already gone.
+ */
+function closeNow(redis: Redis): void {
+	const stream = redis.stream as Redis["stream"] | undefined;
+	if (stream?.destroyed) return;
+	redis.disconnect();
+	stream?.destroy();
 }
 
 /** Leaves every channel, pattern and shard channel by name, so ioredis sees the connection leave subscriber mode. */
