@@ -122,6 +122,12 @@ const KNOWN_OPTIONS = new Set<string>([...Object.keys(DEFAULTS), "maxWaitingClie
 /** How often `ready()` looks at the pool (generic-pool polls every 100 ms). */
 const READY_POLL_MS = 10;
 
+/**
+ * The core's timers are unref'd so an idle pool never holds a process open; a caller waiting in
+ * acquire() must, as in generic-pool, or `await pool.acquire()` at top level exits unsettled.
+ */
+const KEEP_ALIVE_MS = 1 << 30;
+
 /** Our own destroy timeout fires first and emits "destroy timed out"; the core's bound is a backstop just after it. */
 const DESTROY_BACKSTOP_MS = 100;
 
@@ -156,6 +162,7 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 	readonly #destroying = new Set<Promise<unknown>>();
 	#started = false;
 	#drain: Promise<void> | undefined;
+	#keepAlive: NodeJS.Timeout | undefined;
 
 	/** Prefer {@link createPool}. Unlike generic-pool's internal constructor, this one takes just `(factory, options)`. */
 	constructor(factory: Factory<T>, options?: Options) {
@@ -322,10 +329,14 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 			throw translateAcquireError(error);
 		});
 		this.#acquiring.add(request);
-		request.then(
-			() => this.#acquiring.delete(request),
-			() => this.#acquiring.delete(request),
-		);
+		this.#keepAlive ??= setInterval(() => {}, KEEP_ALIVE_MS);
+		const settled = () => {
+			this.#acquiring.delete(request);
+			if (this.#acquiring.size > 0) return;
+			clearInterval(this.#keepAlive);
+			this.#keepAlive = undefined;
+		};
+		request.then(settled, settled);
 		return request;
 	}
 

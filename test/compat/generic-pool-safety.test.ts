@@ -3,6 +3,7 @@
  * (docs/compat-generic-pool.md, "Differences"), and what it adds on top of generic-pool's API.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import genericPool from "generic-pool";
@@ -98,6 +99,18 @@ describe("a failing factory.create", () => {
 		const resource = await acquiring;
 		assert.equal(resource.id, 1);
 		await pool.release(resource);
+	});
+
+	it("keeps the process alive while a caller waits, so a top-level await gets its TimeoutError", () => {
+		const compat = new URL("../../src/compat/generic-pool.ts", import.meta.url).href;
+		const script = `
+			import { createPool } from ${JSON.stringify(compat)};
+			const pool = createPool({ create: () => Promise.reject(new Error("down")), destroy: () => {} }, { acquireTimeoutMillis: 300 });
+			try { await pool.acquire(); } catch (err) { console.log(err.name, err.cause.message); }
+		`;
+		const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 10_000 });
+		assert.equal(child.status, 0, child.stderr);
+		assert.equal(child.stdout.trim(), "TimeoutError down");
 	});
 
 	it("reports a synchronous throw as factoryCreateError instead of throwing from acquire", async () => {
