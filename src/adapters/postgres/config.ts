@@ -88,10 +88,13 @@ type UrlFields = Partial<Omit<ResolvedServer, "startupOptions" | "keepAlive" | "
 	sessionParameters?: Record<string, string>;
 };
 
+/** Stands in for an empty host (`postgres://user@/db?host=/socket/dir`), which libpq accepts and WHATWG URL does not. */
+const NO_HOST = "lifeguard.no-host.invalid";
+
 function parseUrl(url: string, path: string, problems: ConfigProblem[]): UrlFields {
 	let parsed: URL;
 	try {
-		parsed = new URL(url);
+		parsed = new URL(String(url).replace(/^([^:/?#]+:\/\/[^/?#]*@)(?=[/?#]|$)/, `$1${NO_HOST}`));
 	} catch {
 		problems.push({ path, message: `not a valid URL: ${redactUrl(url)}` });
 		return {};
@@ -102,7 +105,7 @@ function parseUrl(url: string, path: string, problems: ConfigProblem[]): UrlFiel
 	}
 	const fields: UrlFields = {};
 	const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
-	if (host !== "") fields.host = decodeURIComponent(host);
+	if (host !== "" && host !== NO_HOST) fields.host = decodeURIComponent(host);
 	if (parsed.port !== "") fields.port = Number(parsed.port);
 	if (parsed.username !== "") fields.user = decodeURIComponent(parsed.username);
 	if (parsed.password !== "") fields.password = decodeURIComponent(parsed.password);

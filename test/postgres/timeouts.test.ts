@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import type pg from "pg";
+import { createPostgresClient } from "../../src/adapters/postgres/index.ts";
+import type { QueryTimeoutError } from "../../src/adapters/sql/errors.ts";
+import { QUERY_TIMEOUT_GRACE_MS } from "../../src/adapters/sql/runner.ts";
+import type { SqlClient } from "../../src/adapters/sql/types.ts";
+import { ErrorCode } from "../../src/core/errors.ts";
+import { requireService } from "../support/services.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
+import { admin, appName, eventually, pidOf, server, serverOptions, sleep, statementRunning, testClient } from "./helpers.ts";
+
+describe("postgres: statement timeouts", () => {
+	let db: SqlClient;
+	let a: pg.Client;
+
+	before(async () => {
+		await requireService("postgres");
+		a = await admin();
+		db = testClient("timeouts", { pool: { max: 1 } }).db;
+	});
+
+	after(async () => {
+		await db?.close();
+		await a?.end();
+	});
+
+	it("timeoutMs cancels the statement on the server and throws QUERY_TIMEOUT at the deadline", async () => {
+		const marker = `lg_timeout_${randomUUID().slice(0, 8)}`;
+		const pid = await pidOf(db);
+		const started = performance.now();
+		const error = (await db.query(`SELECT pg_sleep(5) AS ${marker}`, [], { timeoutMs: 200 }).catch((e) => e)) as QueryTimeoutError;
+		const elapsed = performance.now() - started;
+		assert.equal(error.code, ErrorCode.QUERY_TIMEOUT);
+		assert.equal(error.connectionClosed, false);
+		assert.equal((error.cause as { code: string }).code, "57014");
+		assert.ok(elapsed >= 195 && elapsed < 1_000, `took ${elapsed} ms`);
+		// Cancelled on the server, not merely abandoned by the client.
+		assert.equal(await statementRunning(a, marker), false);
+		// The connection survived the cancel and is reused.
+		assert.equal(await pidOf(db), pid);
+		assert.equal(db.stats().primary.destroyed, 0);
+	});
+
+	it("a statement that finishes in time is unaffected by its timeout, and a later statement is never hit by the cancel", async () => {
+		assert.deepEqual(await db.query("SELECT 1 AS ok", [], { timeoutMs: 1_000 }), [{ ok: 1 }]);
+		await db.query("SELECT pg_sleep(0.05)", [], { timeoutMs: 1_000 });
+		await sleep(1_050);
+		assert.deepEqual(await db.query("SELECT 2 AS ok, pg_sleep(0.1)", [], { fetch: "one" }), { ok: 2, pg_sleep: "" });
+	});
+
+	it("timeoutMs applies to fetch 'one'/'many' and to batch", async () => {
+		await assert.rejects(db.query("SELECT pg_sleep(5)", [], { fetch: "one", timeoutMs: 100 }), { code: ErrorCode.QUERY_TIMEOUT });
+		await assert.rejects(db.query("SELECT pg_sleep(5)", [], { fetch: "many", limit: 2, timeoutMs: 100 }), { code: ErrorCode.QUERY_TIMEOUT });
+		await assert.rejects(db.batch("SELECT pg_sleep($1)", [[0.01], [5]], { timeoutMs: 100 }), { code: ErrorCode.QUERY_TIMEOUT });
+		assert.deepEqual(await db.query("SELECT 3 AS ok", [], { fetch: "one" }), { ok: 3 });
+	});
+
+	it("a timeout inside a transaction aborts it: the transaction rolls back and the connection comes back clean", async () => {
+		await assert.rejects(
+			db.transaction(async (tx) => {
+				await tx.query("CREATE TEMP TABLE lg_timeout_tx (x int)");
+				await tx.query("SELECT pg_sleep(5)", [], { timeoutMs: 100 });
+			}),
+			{ code: ErrorCode.QUERY_TIMEOUT },
+		);
+		await assert.rejects(db.query("SELECT * FROM lg_timeout_tx"), { sqlState: "42P01" });
+	});
+
+	it("statementTimeoutMs is the default for every statement, and timeoutMs overrides it", async () => {
+		const { db: bounded } = testClient("default-timeout", { pool: { max: 1 }, statementTimeoutMs: 150 });
+		try {
+			const started = performance.now();
+			await assert.rejects(bounded.query("SELECT pg_sleep(5)"), { code: ErrorCode.QUERY_TIMEOUT, timeoutMs: 150 });
+			assert.ok(performance.now() - started < 1_000);
+			assert.deepEqual(await bounded.query("SELECT pg_sleep(0.3), 1 AS ok", [], { fetch: "one", timeoutMs: 2_000 }), { pg_sleep: "", ok: 1 });
+		} finally {
+			await bounded.close();
+		}
+	});
+});
+
+describe("postgres: statement timeouts when the server does not answer", () => {
+	before(async () => {
+		await requireService("postgres");
+	});
+
+	it("the connection is closed and QUERY_TIMEOUT thrown once the grace period after the timeout has passed", async () => {
+		const proxy = await TcpProxy.start(server.port, server.host);
+		const db = createPostgresClient({ primary: serverOptions(appName("stalled"), { port: proxy.port }), pool: { max: 1 } });
+		try {
+			await db.query("SELECT 1");
+			proxy.setMode("stall");
+			const started = performance.now();
+			const error = (await db.query("SELECT 1", [], { timeoutMs: 100 }).catch((e) => e)) as QueryTimeoutError;
+			const elapsed = performance.now() - started;
+			assert.equal(error.code, ErrorCode.QUERY_TIMEOUT);
+			assert.equal(error.connectionClosed, true);
+			assert.ok(elapsed >= 100 + QUERY_TIMEOUT_GRACE_MS - 10 && elapsed < 100 + QUERY_TIMEOUT_GRACE_MS + 1_000, `took ${elapsed} ms`);
+			assert.ok(await eventually(() => db.stats().primary.destroyed === 1, 1_000));
+			proxy.setMode("pass");
+			assert.deepEqual(await db.query("SELECT 1 AS ok", [], { fetch: "one" }), { ok: 1 });
+		} finally {
+			await db.close();
+			await proxy.close();
+		}
+	});
+});

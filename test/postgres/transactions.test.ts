@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type pg from "pg";
+import type { SqlClient, SqlExecutor } from "../../src/adapters/sql/types.ts";
+import { ErrorCode } from "../../src/core/errors.ts";
+import { requireService } from "../support/services.ts";
+import { admin, eventually, pidOf, testClient } from "./helpers.ts";
+
+const TABLE = "lg_pg_tx_accounts";
+
+describe("postgres: transactions and pinned connections", () => {
+	let db: SqlClient;
+	let a: pg.Client;
+
+	before(async () => {
+		await requireService("postgres");
+		a = await admin();
+		await a.query(`DROP TABLE IF EXISTS ${TABLE}`);
+		await a.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, balance int NOT NULL)`);
+		// One connection: whatever a test leaves on it, the next one gets.
+		db = testClient("tx", { pool: { max: 1 } }).db;
+	});
+
+	after(async () => {
+		await db?.close();
+		await a?.query(`DROP TABLE IF EXISTS ${TABLE}`);
+		await a?.end();
+	});
+
+	const count = async () => ((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${TABLE}`, [], { fetch: "one" })) as { n: number }).n;
+	/** SAVEPOINT fails with 25P01 outside a transaction block: whether the pooled connection was handed out inside one. */
+	const inTransaction = () =>
+		db.query("SAVEPOINT lg_probe").then(
+			() => true,
+			(e: { sqlState?: string }) => {
+				if (e.sqlState === "25P01") return false;
+				throw e;
+			},
+		);
+
+	it("commits when the function returns, and returns its result", async () => {
+		const result = await db.transaction(async (tx) => {
+			await tx.query(`INSERT INTO ${TABLE} VALUES (1, 100), (2, 50)`);
+			return tx.query(`SELECT sum(balance)::int AS s FROM ${TABLE}`, [], { fetch: "one" });
+		});
+		assert.deepEqual(result, { s: 150 });
+		assert.equal(await count(), 2);
+	});
+
+	it("rolls back when the function throws, rethrows its error, and the connection comes back clean", async () => {
+		const boom = new Error("boom");
+		await assert.rejects(
+			db.transaction(async (tx) => {
+				await tx.query(`INSERT INTO ${TABLE} VALUES (3, 1)`);
+				throw boom;
+			}),
+			(e) => e === boom,
+		);
+		assert.equal(await count(), 2);
+		assert.equal(await inTransaction(), false);
+	});
+
+	it("a failed statement inside rolls everything back; the next transaction on the same connection works", async () => {
+		const pid = await pidOf(db);
+		await assert.rejects(
+			db.transaction(async (tx) => {
+				await tx.query(`INSERT INTO ${TABLE} VALUES (4, 1)`);
+				await tx.query(`INSERT INTO ${TABLE} VALUES (1, 1)`);
+			}),
+			{ code: ErrorCode.QUERY_FAILED, sqlState: "23505" },
+		);
+		assert.equal(await count(), 2);
+		await db.transaction(async (tx) => tx.query(`UPDATE ${TABLE} SET balance = balance + 1 WHERE id = 1`));
+		assert.equal(await pidOf(db), pid);
+	});
+
+	it("takes the isolation level and read-only mode", async () => {
+		const level = await db.transaction((tx) => tx.query("SHOW transaction_isolation", [], { fetch: "one" }), { isolation: "serializable" });
+		assert.deepEqual(level, { transaction_isolation: "serializable" });
+		await assert.rejects(
+			db.transaction((tx) => tx.query(`INSERT INTO ${TABLE} VALUES (9, 9)`), { readOnly: true, isolation: "repeatable read" }),
+			{ sqlState: "25006" },
+		);
+		await assert.rejects(
+			db.transaction(async () => {}, { isolation: "snapshot" as never }),
+			{ code: ErrorCode.CONFIG_INVALID },
+		);
+	});
+
+	it("refuses statements on the transaction object after it ended", async () => {
+		let leaked: SqlExecutor | undefined;
+		await db.transaction(async (tx) => {
+			leaked = tx;
+		});
+		await assert.rejects(leaked!.query("SELECT 1"), { code: ErrorCode.LEASE_INVALID });
+	});
+
+	it("a connection whose rollback fails is destroyed, not reused", async () => {
+		const pid = await pidOf(db);
+		const destroyedBefore = db.stats().primary.destroyed;
+		await assert.rejects(
+			db.transaction(async (tx) => {
+				const row = (await tx.query<{ pid: number }>("SELECT pg_backend_pid() AS pid", [], { fetch: "one" })) as { pid: number };
+				await a.query("SELECT pg_terminate_backend($1)", [row.pid]);
+				// Wait for the backend to be gone, so that ROLLBACK meets a dead connection.
+				await eventually(async () => (await a.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [row.pid])).rowCount === 0);
+				throw new Error("after the kill");
+			}),
+			/after the kill/,
+		);
+		assert.equal(db.stats().primary.destroyed, destroyedBefore + 1);
+		assert.notEqual(await pidOf(db), pid);
+	});
+
+	it("a pinned connection keeps one backend until released", async () => {
+		const conn = await db.acquire();
+		try {
+			const first = await pidOf(conn);
+			await conn.query("SET application_name = 'pinned-test'");
+			assert.equal(await pidOf(conn), first);
+			assert.equal(typeof conn.connectionId, "number");
+		} finally {
+			conn.release();
+		}
+		await assert.rejects(conn.query("SELECT 1"), { code: ErrorCode.LEASE_INVALID });
+	});
+
+	it("a pinned connection released inside an open transaction is rolled back before reuse", async () => {
+		const conn = await db.acquire();
+		await conn.query("BEGIN");
+		await conn.query(`INSERT INTO ${TABLE} VALUES (20, 1)`);
+		conn.release();
+		assert.equal(await inTransaction(), false);
+		assert.equal(await count(), 2);
+	});
+
+	it("a pinned connection left in a failed transaction is rolled back before reuse", async () => {
+		const conn = await db.acquire();
+		await conn.query("BEGIN");
+		await assert.rejects(conn.query("SELECT 1/0"), { sqlState: "22012" });
+		conn.release();
+		assert.deepEqual(await db.query("SELECT 1 AS ok", [], { fetch: "one" }), { ok: 1 });
+	});
+
+	it("`await using` releases a pinned connection at the end of the scope", async () => {
+		{
+			await using conn = await db.acquire();
+			await conn.query("SELECT 1");
+			assert.equal(db.stats().primary.active, 1);
+		}
+		await eventually(() => db.stats().primary.active === 0, 1_000);
+		assert.equal(db.stats().primary.active, 0);
+	});
+
+	it("destroy() closes a pinned connection instead of reusing it", async () => {
+		const conn = await db.acquire();
+		const pid = await pidOf(conn);
+		conn.destroy();
+		assert.notEqual(await pidOf(db), pid);
+	});
+});
