@@ -55,6 +55,8 @@ export interface Options {
 	Promise?: PromiseConstructorLike;
 	/** lifeguard extension: the pool's name in errors, events and metrics (`pool.core.name`). */
 	name?: string;
+	/** lifeguard extension: a `create` still pending after this long is abandoned, reported as `factoryCreateError` and retried. Default 10 000. */
+	createTimeoutMillis?: number;
 }
 
 /** The pool's events, as in generic-pool. */
@@ -117,7 +119,15 @@ const DEFAULTS = {
 	idleTimeoutMillis: 30_000,
 } as const;
 
-const KNOWN_OPTIONS = new Set<string>([...Object.keys(DEFAULTS), "maxWaitingClients", "acquireTimeoutMillis", "destroyTimeoutMillis", "Promise", "name"]);
+const KNOWN_OPTIONS = new Set<string>([
+	...Object.keys(DEFAULTS),
+	"maxWaitingClients",
+	"acquireTimeoutMillis",
+	"destroyTimeoutMillis",
+	"Promise",
+	"name",
+	"createTimeoutMillis",
+]);
 
 /** How often `ready()` looks at the pool (generic-pool polls every 100 ms). */
 const READY_POLL_MS = 10;
@@ -139,6 +149,7 @@ interface ResolvedOptions {
 	testOnReturn: boolean;
 	acquireTimeoutMillis: number | undefined;
 	destroyTimeoutMillis: number | undefined;
+	createTimeoutMillis: number | undefined;
 	fifo: boolean;
 	priorityRange: number;
 	autostart: boolean;
@@ -375,6 +386,7 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 			min: c.min,
 			max: c.max,
 			acquireTimeoutMs: c.acquireTimeoutMillis ?? Number.POSITIVE_INFINITY,
+			createTimeoutMs: c.createTimeoutMillis,
 			destroyTimeoutMs: c.destroyTimeoutMillis === undefined ? POOL_DEFAULTS.destroyTimeoutMs : c.destroyTimeoutMillis + DESTROY_BACKSTOP_MS,
 			idleTimeoutMs,
 			// generic-pool has no lifetime limit, and testOnBorrow checks every idle resource, however briefly idle.
@@ -491,7 +503,7 @@ function resolveOptions<T>(options: Options, factory: Factory<T>): ResolvedOptio
 	const min = Math.max(0, Math.min(Number.isNaN(parsedMin) ? DEFAULTS.min : parsedMin, max));
 	const parsedWaiting = options.maxWaitingClients === undefined ? Number.NaN : toInteger(options.maxWaitingClients);
 	const boolean = (key: "fifo" | "testOnBorrow" | "testOnReturn" | "autostart") => (typeof options[key] === "boolean" ? options[key] : DEFAULTS[key]);
-	const timeout = (key: "acquireTimeoutMillis" | "destroyTimeoutMillis"): number | undefined => {
+	const timeout = (key: "acquireTimeoutMillis" | "destroyTimeoutMillis" | "createTimeoutMillis"): number | undefined => {
 		if (!options[key]) return undefined;
 		const ms = toInteger(options[key]);
 		if (Number.isNaN(ms) || ms <= 0) problems.push({ path: key, message: `must be a positive integer of milliseconds, got ${JSON.stringify(options[key])}` });
@@ -505,6 +517,7 @@ function resolveOptions<T>(options: Options, factory: Factory<T>): ResolvedOptio
 		testOnReturn: boolean("testOnReturn"),
 		acquireTimeoutMillis: timeout("acquireTimeoutMillis"),
 		destroyTimeoutMillis: timeout("destroyTimeoutMillis"),
+		createTimeoutMillis: timeout("createTimeoutMillis"),
 		fifo: boolean("fifo"),
 		priorityRange: Math.max(Number(options.priorityRange) | 0, 1),
 		autostart: boolean("autostart"),

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import genericPool from "generic-pool";
 import {
 	createPool,
@@ -101,6 +102,14 @@ describe("a failing factory.create", () => {
 		await pool.release(resource);
 	});
 
+	it("loads with require() as well as import", () => {
+		const compat = fileURLToPath(new URL("../../src/compat/generic-pool.ts", import.meta.url));
+		const script = `const gp = require(${JSON.stringify(compat)}); console.log(typeof gp.createPool, typeof gp.default.createPool);`;
+		const child = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 10_000 });
+		assert.equal(child.status, 0, child.stderr);
+		assert.equal(child.stdout.trim(), "function function");
+	});
+
 	it("keeps the process alive while a caller waits, so a top-level await gets its TimeoutError", () => {
 		const compat = new URL("../../src/compat/generic-pool.ts", import.meta.url).href;
 		const script = `
@@ -111,6 +120,28 @@ describe("a failing factory.create", () => {
 		const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 10_000 });
 		assert.equal(child.status, 0, child.stderr);
 		assert.equal(child.stdout.trim(), "TimeoutError down");
+	});
+
+	it("abandons a create that hangs past createTimeoutMillis, reports it as factoryCreateError and retries", async () => {
+		let attempts = 0;
+		const pool = track(
+			createPool<Res>(
+				{
+					create: () => (++attempts === 1 ? new Promise<Res>(() => {}) : { id: attempts }),
+					destroy: () => {},
+				},
+				{ createTimeoutMillis: 50 },
+			),
+		);
+		const errors: LifeguardError[] = [];
+		pool.on("factoryCreateError", (e) => errors.push(e as LifeguardError));
+		const resource = await pool.acquire();
+		assert.equal(resource.id, 2);
+		assert.deepEqual(
+			errors.map((e) => e.code),
+			[ErrorCode.CREATE_TIMEOUT],
+		);
+		await pool.release(resource);
 	});
 
 	it("reports a synchronous throw as factoryCreateError instead of throwing from acquire", async () => {
