@@ -61,33 +61,34 @@ export function isPrivateDatabase(filename: string): boolean {
 	return filename === ":memory:" || filename === "";
 }
 
-/** Checks every option and fills in defaults; throws one ConfigError listing every problem. */
-export function resolveSqliteConfig(config: SqliteConfig = {}, path = "sqlite"): ResolvedSqliteConfig {
+/** Checks every option and fills in defaults; throws one ConfigError listing every problem. `prefix` goes before each problem's path. */
+export function resolveSqliteConfig(config: SqliteConfig = {}, prefix = ""): ResolvedSqliteConfig {
 	const problems: ConfigProblem[] = [];
+	const at = (key: string) => `${prefix}${key}`;
 	const raw = config as Record<string, unknown>;
 	for (const key of Object.keys(raw)) {
-		if (!KNOWN_KEYS.has(key) && raw[key] !== undefined) problems.push({ path: `${path}.${key}`, message: "unknown option (check the spelling)" });
+		if (!KNOWN_KEYS.has(key) && raw[key] !== undefined) problems.push({ path: at(key), message: "unknown option (check the spelling)" });
 	}
 	const filename = config.filename ?? SQLITE_DEFAULTS.filename;
-	if (typeof filename !== "string") problems.push({ path: `${path}.filename`, message: "must be a file path or ':memory:'" });
+	if (typeof filename !== "string") problems.push({ path: at("filename"), message: "must be a file path or ':memory:'" });
 	const busyTimeoutMs = config.busyTimeoutMs ?? SQLITE_DEFAULTS.busyTimeoutMs;
 	if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-		problems.push({ path: `${path}.busyTimeoutMs`, message: `must be an integer >= 0, got ${String(busyTimeoutMs)}` });
+		problems.push({ path: at("busyTimeoutMs"), message: `must be an integer >= 0, got ${String(busyTimeoutMs)}` });
 	}
 	const journalMode = config.journalMode ?? SQLITE_DEFAULTS.journalMode;
 	if (!SQLITE_JOURNAL_MODES.includes(journalMode)) {
-		problems.push({ path: `${path}.journalMode`, message: `must be one of ${SQLITE_JOURNAL_MODES.join(", ")}; got ${String(journalMode)}` });
+		problems.push({ path: at("journalMode"), message: `must be one of ${SQLITE_JOURNAL_MODES.join(", ")}; got ${String(journalMode)}` });
 	}
 	const host = config.host ?? SQLITE_DEFAULTS.host;
-	if (!HOST_KINDS.includes(host)) problems.push({ path: `${path}.host`, message: `must be 'process' or 'thread', got ${String(host)}` });
+	if (!HOST_KINDS.includes(host)) problems.push({ path: at("host"), message: `must be 'process' or 'thread', got ${String(host)}` });
 	for (const key of ["readOnly", "foreignKeys", "readBigInts"] as const) {
-		if (config[key] !== undefined && typeof config[key] !== "boolean") problems.push({ path: `${path}.${key}`, message: "must be true or false" });
+		if (config[key] !== undefined && typeof config[key] !== "boolean") problems.push({ path: at(key), message: "must be true or false" });
 	}
 	const pragmas: [string, string | number][] = [];
 	for (const [name, value] of Object.entries(config.pragmas ?? {})) {
 		const plain = typeof value === "number" ? Number.isFinite(value) : typeof value === "string" && PRAGMA_VALUE.test(value);
 		if (!PRAGMA_NAME.test(name) || !plain) {
-			problems.push({ path: `${path}.pragmas.${name}`, message: "a pragma is a name and a number or a plain word (letters, digits, _ . + -)" });
+			problems.push({ path: at(`pragmas.${name}`), message: "a pragma is a name and a number or a plain word (letters, digits, _ . + -)" });
 		} else {
 			pragmas.push([name, value]);
 		}
