@@ -1,0 +1,249 @@
+/**
+ * Read/write routing over the real server: the primary and the "replicas" are all the local
+ * PostgreSQL, told apart by application_name, which each statement reports back.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type pg from "pg";
+import { createPostgresClient, type PostgresClientOptions } from "../../src/adapters/postgres/index.ts";
+import type { SqlClient, SqlExecutor } from "../../src/adapters/sql/types.ts";
+import { requireService } from "../support/services.ts";
+import { admin, appName, serverOptions, sleep } from "./helpers.ts";
+
+const TABLE = "lg_pg_routing";
+const WHERE = "current_setting('application_name') AS app";
+
+interface Topology {
+	db: SqlClient;
+	primary: string;
+	replicas: string[];
+}
+
+function topology(replicaCount: number, options: Partial<PostgresClientOptions> = {}): Topology {
+	const primary = appName("primary");
+	const replicas = Array.from({ length: replicaCount }, (_, i) => appName(`replica${i + 1}`));
+	const db = createPostgresClient({
+		primary: serverOptions(primary),
+		replicas: replicas.map((name) => serverOptions(name)),
+		pool: { max: 3 },
+		...options,
+	});
+	return { db, primary, replicas };
+}
+
+/** Where a read ran. */
+async function readsFrom(db: SqlExecutor, sql = `SELECT ${WHERE}`, options: object = {}): Promise<string> {
+	return ((await db.query<{ app: string }>(sql, [], { fetch: "one", ...options })) as { app: string }).app;
+}
+
+/** Where a write ran. */
+async function writesTo(db: SqlExecutor): Promise<string> {
+	return ((await db.query<{ app: string }>(`INSERT INTO ${TABLE} (v) VALUES (1) RETURNING ${WHERE}`, [], { fetch: "one" })) as { app: string }).app;
+}
+
+describe("postgres: read/write routing", () => {
+	let a: pg.Client;
+	let t: Topology;
+
+	before(async () => {
+		await requireService("postgres");
+		a = await admin();
+		await a.query(`DROP TABLE IF EXISTS ${TABLE}`);
+		await a.query(`CREATE TABLE ${TABLE} (id serial PRIMARY KEY, v int)`);
+		await a.query("DROP SEQUENCE IF EXISTS lg_pg_routing_seq");
+		await a.query("CREATE SEQUENCE lg_pg_routing_seq");
+		t = topology(2);
+	});
+
+	after(async () => {
+		await t?.db.close();
+		await a?.query(`DROP TABLE IF EXISTS ${TABLE}`);
+		await a?.query("DROP SEQUENCE IF EXISTS lg_pg_routing_seq");
+		await a?.end();
+	});
+
+	it("plain reads go to the replicas, round-robin", async () => {
+		const seen = [];
+		for (let i = 0; i < 4; i++) seen.push(await readsFrom(t.db));
+		assert.deepEqual(seen, [t.replicas[0], t.replicas[1], t.replicas[0], t.replicas[1]]);
+	});
+
+	it("writes go to the primary", async () => {
+		assert.equal(await writesTo(t.db), t.primary);
+		const updated = await t.db.query<{ app: string }>(`UPDATE ${TABLE} SET v = 2 RETURNING ${WHERE}`, [], { fetch: "one" });
+		assert.deepEqual(updated, { app: t.primary });
+	});
+
+	it("locking reads, data-modifying CTEs, sequence calls and SELECT INTO go to the primary", async () => {
+		for (const sql of [
+			`SELECT ${WHERE} FROM ${TABLE} FOR UPDATE`,
+			`SELECT ${WHERE} FROM ${TABLE} FOR SHARE`,
+			`SELECT ${WHERE}, nextval('lg_pg_routing_seq')`,
+			`WITH d AS (DELETE FROM ${TABLE} WHERE false RETURNING 1) SELECT ${WHERE}`,
+			`SELECT ${WHERE}, pg_advisory_unlock_all()`,
+		]) {
+			assert.equal(await readsFrom(t.db, sql), t.primary, sql);
+		}
+	});
+
+	it("comments and literals do not fool the router", async () => {
+		assert.equal(await readsFrom(t.db, `SELECT ${WHERE}, 'INSERT INTO x; DELETE' AS s /* FOR UPDATE */`), t.replicas[0]);
+		assert.equal(await readsFrom(t.db, `SELECT ${WHERE} /* it's a read */ FROM ${TABLE} FOR UPDATE`), t.primary);
+	});
+
+	it("a per-call route overrides the router", async () => {
+		assert.equal(await readsFrom(t.db, `SELECT ${WHERE}`, { route: "primary" }), t.primary);
+		assert.ok(t.replicas.includes(await readsFrom(t.db, `SELECT ${WHERE}, nextval('lg_pg_routing_seq')`, { route: "replica" })));
+	});
+
+	it("everything in a transaction runs on the primary, reads included", async () => {
+		const apps = await t.db.transaction(async (tx) => [await readsFrom(tx), await writesTo(tx)]);
+		assert.deepEqual(apps, [t.primary, t.primary]);
+	});
+
+	it("pinned connections and connection ids are on the primary unless a replica is asked for", async () => {
+		const conn = await t.db.acquire();
+		try {
+			assert.equal(await readsFrom(conn), t.primary);
+		} finally {
+			conn.release();
+		}
+		const replica = await t.db.acquire({ route: "replica" });
+		try {
+			assert.ok(t.replicas.includes(await readsFrom(replica)));
+		} finally {
+			replica.release();
+		}
+		const id = await t.db.acquireId();
+		assert.deepEqual(await t.db.execute(id, `SELECT ${WHERE}`, [], { fetch: "one" }), { app: t.primary });
+		t.db.releaseId(id);
+	});
+
+	it("stats report each pool and the routing counts", async () => {
+		const before = t.db.stats().routed;
+		await readsFrom(t.db);
+		await writesTo(t.db);
+		const stats = t.db.stats();
+		assert.equal(stats.routed.replica, before.replica + 1);
+		assert.equal(stats.routed.primary, before.primary + 1);
+		assert.equal(stats.replicas.length, 2);
+		assert.ok(stats.primary.name !== stats.replicas[0].name && stats.replicas[0].name !== stats.replicas[1].name);
+		assert.ok(stats.replicas[0].acquires.ok > 0 && stats.replicas[1].acquires.ok > 0);
+	});
+
+	it("batch follows the same rules as query", async () => {
+		const beforePrimary = t.db.stats().primary.acquires.ok;
+		await t.db.batch(`INSERT INTO ${TABLE} (v) VALUES ($1)`, [[1], [2]]);
+		assert.equal(t.db.stats().primary.acquires.ok, beforePrimary + 1);
+	});
+});
+
+describe("postgres: least-busy replica selection", () => {
+	let t: Topology;
+
+	before(async () => {
+		await requireService("postgres");
+		t = topology(2, { replicaSelection: "least-busy" });
+	});
+
+	after(async () => {
+		await t?.db.close();
+	});
+
+	it("reads go to the replica with the fewest connections in use", async () => {
+		const held = await t.db.acquire({ route: "replica" });
+		const busy = await readsFrom(held);
+		try {
+			for (let i = 0; i < 4; i++) {
+				const app = await readsFrom(t.db);
+				assert.ok(t.replicas.includes(app));
+				assert.notEqual(app, busy);
+			}
+		} finally {
+			held.release();
+		}
+	});
+});
+
+describe("postgres: read-your-writes", () => {
+	const WINDOW_MS = 300;
+	let a: pg.Client;
+	let t: Topology;
+
+	before(async () => {
+		await requireService("postgres");
+		a = await admin();
+		await a.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, v int)`);
+		t = topology(1, { readYourWritesMs: WINDOW_MS });
+	});
+
+	after(async () => {
+		await t?.db.close();
+		await a?.query(`DROP TABLE IF EXISTS ${TABLE}`);
+		await a?.end();
+	});
+
+	it("after a session's write, that session reads from the primary for the window; other sessions keep using the replica", async () => {
+		const alice = t.db.session();
+		const bob = t.db.session();
+		assert.equal(await readsFrom(alice), t.replicas[0]);
+		assert.equal(await writesTo(alice), t.primary);
+		assert.equal(await readsFrom(alice), t.primary);
+		assert.equal(await readsFrom(bob), t.replicas[0]);
+		await sleep(WINDOW_MS + 50);
+		assert.equal(await readsFrom(alice), t.replicas[0]);
+	});
+
+	it("a session's transaction counts as its write", async () => {
+		const s = t.db.session();
+		await s.transaction((tx) => writesTo(tx));
+		assert.equal(await readsFrom(s), t.primary);
+		const r = t.db.session();
+		await r.transaction((tx) => readsFrom(tx), { readOnly: true });
+		assert.equal(await readsFrom(r), t.replicas[0]);
+	});
+
+	it("session.run makes the session the caller of plain client calls inside it, across awaits", async () => {
+		const s = t.db.session();
+		const other = t.db.session();
+		await s.run(async () => {
+			await writesTo(t.db);
+			await sleep(10);
+			assert.equal(await readsFrom(t.db), t.primary);
+		});
+		assert.equal(await other.run(() => readsFrom(t.db)), t.replicas[0]);
+	});
+
+	it("calls outside every session share the client's own window", async () => {
+		await sleep(WINDOW_MS + 50);
+		assert.equal(await readsFrom(t.db), t.replicas[0]);
+		await writesTo(t.db);
+		assert.equal(await readsFrom(t.db), t.primary);
+		// A session is a different caller: the client's window does not apply to it.
+		assert.equal(await readsFrom(t.db.session()), t.replicas[0]);
+	});
+
+	it("without readYourWritesMs, reads go to replicas right after a write", async () => {
+		const plain = topology(1);
+		try {
+			await writesTo(plain.db);
+			assert.equal(await readsFrom(plain.db), plain.replicas[0]);
+		} finally {
+			await plain.db.close();
+		}
+	});
+});
+
+describe("postgres: routing without replicas", () => {
+	it("everything goes to the primary, including route: 'replica'", async () => {
+		await requireService("postgres");
+		const primary = appName("alone");
+		const db = createPostgresClient({ primary: serverOptions(primary) });
+		try {
+			assert.equal(await readsFrom(db), primary);
+			assert.equal(await readsFrom(db, `SELECT ${WHERE}`, { route: "replica" }), primary);
+		} finally {
+			await db.close();
+		}
+	});
+});
