@@ -304,7 +304,7 @@ describe("close", () => {
 		const started = performance.now();
 		await m.close({ timeoutMs: 100 });
 		const took = performance.now() - started;
-		assert.ok(took >= 95 && took < 250, `close took ${took} ms`);
+		assert.ok(took >= 95 && took < 400, `close took ${took} ms`);
 		assert.ok(pools.every((p) => p.closed));
 		assert.ok(backends.every((b) => b.state.open.size === 0));
 	});
