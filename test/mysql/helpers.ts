@@ -21,13 +21,18 @@ export async function threadsOn(a: Admin, database: string): Promise<number[]> {
 	return rows.map((r) => Number(r.ID));
 }
 
-/** Whether the server still runs a statement whose text contains `marker`. */
-export async function statementRunning(a: Admin, marker: string): Promise<boolean> {
+/** How many statements whose text contains `marker` the server is running. */
+export async function countRunning(a: Admin, marker: string): Promise<number> {
 	const [rows] = await a.query<mysql.RowDataPacket[]>(
 		"SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID() AND COMMAND = 'Query'",
 		[`%${marker}%`],
 	);
-	return Number(rows[0].n) > 0;
+	return Number(rows[0].n);
+}
+
+/** Whether the server still runs a statement whose text contains `marker`. */
+export async function statementRunning(a: Admin, marker: string): Promise<boolean> {
+	return (await countRunning(a, marker)) > 0;
 }
 
 /** Polls `check` until it is true or `timeoutMs` passes; returns the last answer. */
