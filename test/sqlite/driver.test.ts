@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { ConnectionLostError, QueryTimeoutError } from "../../src/adapters/sql/errors.ts";
@@ -29,6 +30,15 @@ async function exec(conn: SqliteConnection, sql: string, params: readonly unknow
 after(async () => {
 	await Promise.all(open.map((conn) => driver.close(conn)));
 });
+
+/** Runs `body` as an ES module in a fresh Node.js process, with `sqliteDriver` imported; resolves with what it printed. */
+function runScript(body: string): Promise<string> {
+	const url = new URL("../../src/adapters/sqlite/driver.ts", import.meta.url).href;
+	const script = `import { sqliteDriver } from ${JSON.stringify(url)};\n${body}`;
+	return new Promise((resolve, reject) => {
+		execFile(process.execPath, ["--input-type=module", "-e", script], { timeout: 10_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout.trim())));
+	});
+}
 
 for (const host of ["process", "thread"] as const satisfies readonly HostKind[]) {
 	describe(`sqlite driver on a ${host} host`, () => {
@@ -207,18 +217,19 @@ for (const host of ["process", "thread"] as const satisfies readonly HostKind[])
 		});
 
 		it("an idle connection's host does not keep the application alive", async () => {
-			const { execFile } = await import("node:child_process");
-			const url = new URL("../../src/adapters/sqlite/driver.ts", import.meta.url).href;
-			const script = `import { sqliteDriver } from ${JSON.stringify(url)};
-				const conn = await sqliteDriver.connect({ host: ${JSON.stringify(host)} }, AbortSignal.timeout(10000));
-				await sqliteDriver.run(conn, "SELECT 1", [], "all", 0, undefined);
-				console.log("idle");`;
 			const started = performance.now();
-			const output = await new Promise<string>((resolve, reject) => {
-				execFile(process.execPath, ["--input-type=module", "-e", script], { timeout: 10_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
-			});
-			assert.equal(output.trim(), "idle");
+			const output = await runScript(`const conn = await sqliteDriver.connect({ host: ${JSON.stringify(host)} }, AbortSignal.timeout(10000));
+				await sqliteDriver.run(conn, "SELECT 1", [], "all", 0, undefined);
+				console.log("idle");`);
+			assert.equal(output, "idle");
 			assert.ok(performance.now() - started < 5_000);
+		});
+
+		it("close() completes even when nothing else keeps the application alive", async () => {
+			const output = await runScript(`const conn = await sqliteDriver.connect({ host: ${JSON.stringify(host)} }, AbortSignal.timeout(10000));
+				await sqliteDriver.close(conn);
+				console.log("closed");`);
+			assert.equal(output, "closed");
 		});
 	});
 }

@@ -132,6 +132,8 @@ export class SqliteConnection {
 			}
 			this.#die(new ConnectionLostError(new Error("the SQLite connection was closed")));
 		}
+		// Referenced until it is gone: whoever awaits close() must not see the application exit first.
+		this.#host.ref();
 		this.#host.kill();
 		await this.#exited;
 	}
