@@ -1,3 +1,11 @@
+export {
+	ConnectionPool,
+	type ConnectionPoolOptions,
+	type CustomConnection,
+	createConnectionPool,
+	type ExecuteArgs,
+	type ExecuteResult,
+} from "./core/custom.ts";
 export * from "./core/errors.ts";
 export * from "./core/events.ts";
 export { Histogram, type HistogramSummary } from "./core/histogram.ts";
@@ -6,3 +14,19 @@ export { Lease } from "./core/lease.ts";
 export { type ErrorClass, POOL_DEFAULTS, type PoolOptions, type ResolvedPoolOptions } from "./core/options.ts";
 export { type AcquireOptions, type CloseOptions, type ConnectionHealth, createPool, Pool, type PoolHealth } from "./core/pool.ts";
 export type { PoolStats } from "./core/stats.ts";
+export {
+	assessPool,
+	defaultManager,
+	HEALTH_THRESHOLDS,
+	type HealthReport,
+	HealthStatus,
+	ManagerClosedError,
+	type ManagerEvents,
+	PoolExistsError,
+	type PoolHealthReport,
+	PoolManager,
+	type PoolManagerOptions,
+	PoolNotFoundError,
+	type SignalOptions,
+	worstStatus,
+} from "./manager/index.ts";

@@ -626,7 +626,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			},
 			Math.max(0, this.#retryAt - performance.now()) + 1,
 		);
-		this.#retryTimer.unref();
+		// Background warming alone never keeps the process alive; a pending start() does.
+		if (this.#startWaiters.length === 0) this.#retryTimer.unref();
 	}
 
 	// ── create ────────────────────────────────────────────────────────────────────────────────

@@ -1,5 +1,7 @@
 import { Deque } from "./deque.ts";
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** One caller waiting for a connection. */
 export class Waiter<T> {
 	readonly resolve: (value: T) => void;
@@ -97,12 +99,18 @@ export class Waiters<T> {
 		this.#live = 0;
 	}
 
+	/**
+	 * The timer stays ref'd: a caller awaiting `acquire()` must get its POOL_TIMEOUT, not see
+	 * the process exit with the promise unsettled. It exists only while someone waits.
+	 */
 	#arm(at: number): void {
 		if (this.#timer !== undefined) clearTimeout(this.#timer);
+		this.#timer = undefined;
 		this.#timerAt = at;
+		if (!Number.isFinite(at)) return;
 		// +1: Node rounds timer delays to whole milliseconds and may fire a fraction early.
-		this.#timer = setTimeout(this.#expire, Math.max(0, at - performance.now()) + 1);
-		this.#timer.unref();
+		// Delays above 2^31-1 ms overflow to 1 ms in Node: cap them, the expiry pass re-arms.
+		this.#timer = setTimeout(this.#expire, Math.min(MAX_TIMER_MS, Math.max(0, at - performance.now()) + 1));
 	}
 
 	#disarm(): void {

@@ -413,7 +413,6 @@ describe("invariant 7: close() leaves nothing open", () => {
 			const pool = createPool({ create: () => ({}), min: 2, healthCheckIntervalMs: 50, validate: () => true, leakDetectionMs: 100 });
 			await pool.start();
 			const lease = await pool.acquire();
-			pool.acquire({ timeoutMs: 60_000 }).catch(() => {});
 			console.log("started");
 		`;
 		const t = performance.now();
@@ -421,6 +420,35 @@ describe("invariant 7: close() leaves nothing open", () => {
 		assert.equal(child.stdout.trim(), "started", child.stderr);
 		assert.equal(child.status, 0);
 		assert.ok(performance.now() - t < 5_000, "exited without waiting for pool timers");
+	});
+});
+
+describe("process lifetime", () => {
+	it("a caller waiting on a failing backend gets its POOL_TIMEOUT: the wait keeps the process alive until the deadline", () => {
+		const script = `
+			import { createPool } from ${JSON.stringify(new URL("../../src/index.ts", import.meta.url).href)};
+			const pool = createPool({ create: () => Promise.reject(new Error("ECONNREFUSED")), createRetryInitialMs: 50 });
+			try { await pool.acquire({ timeoutMs: 300 }); } catch (e) { console.log(e.code, e.cause.message); }
+		`;
+		const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 10_000 });
+		assert.equal(child.stdout.trim(), "POOL_TIMEOUT ECONNREFUSED", child.stderr);
+		assert.equal(child.status, 0);
+	});
+
+	it("an infinite deadline beside a finite one does not spin the timer", async () => {
+		const warnings: string[] = [];
+		const onWarning = (w: Error) => warnings.push(w.name);
+		process.on("warning", onWarning);
+		const { pool } = makePool({ max: 1, acquireTimeoutMs: Number.POSITIVE_INFINITY });
+		const held = await pool.acquire();
+		const forever = pool.acquire();
+		await assert.rejects(pool.acquire({ timeoutMs: 20 }), { code: ErrorCode.POOL_TIMEOUT });
+		await sleep(60);
+		process.off("warning", onWarning);
+		assert.deepEqual(warnings, [], "no TimeoutOverflowWarning");
+		held.release();
+		(await forever).release();
+		await pool.close();
 	});
 });
 
