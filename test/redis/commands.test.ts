@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { createRedisClient, type RedisClient } from "../../src/adapters/redis/index.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
-import { adminConnection, deleteKeys, TEST_DB, uniqueName } from "./fixtures.ts";
+import { adminConnection, deleteKeys, TEST_DB, uniqueName, waitFor } from "./fixtures.ts";
 
 const name = uniqueName("commands");
 const prefix = `${name}:`;
@@ -62,8 +62,8 @@ describe("the command path", () => {
 
 	it("gives its connections back to the pool once no command is in flight", async () => {
 		await Promise.all(Array.from({ length: 20 }, () => client.get("idle-check")));
-		await new Promise((resolve) => setImmediate(resolve));
-		await new Promise((resolve) => setImmediate(resolve));
+		assert.ok(client.stats().shared >= 1, "held while in use");
+		await waitFor("the command path to go idle", () => client.stats().shared === 0, 1_000);
 		const stats = client.stats();
 		assert.equal(stats.shared, 0);
 		assert.equal(stats.pool.active, 0);

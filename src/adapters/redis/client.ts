@@ -13,6 +13,7 @@ import { normalizeName, type RedisArg, Route, routeOf } from "./commands.ts";
 import { RedisConnector } from "./connection.ts";
 import { classifyRedisError, RedisCommandError, RedisTimeoutError, toRedisError, toRedisErrorIfDriver } from "./errors.ts";
 import { Multiplexer } from "./multiplexer.ts";
+import { acquireOpen } from "./open-lease.ts";
 import { type RedisClientOptions, type RedisSettings, resolveRedisOptions } from "./options.ts";
 import { replyWithin } from "./reply-deadline.ts";
 import { type MessageHandler, type SubscribeOptions, Subscription } from "./subscription.ts";
@@ -136,7 +137,7 @@ export class RedisClient {
 			return replies;
 		};
 		try {
-			const replies = route === Route.shared ? await this.#multiplexer.run(send, options?.signal) : await this.pool.use(send, { signal: options?.signal });
+			const replies = route === Route.shared ? await this.#multiplexer.run(send, options?.signal) : await this.#useDedicated(send, { signal: options?.signal });
 			return replies.map(([error, value], i) => [error === null ? null : new RedisCommandError(commands[i][0].toUpperCase(), error), value]);
 		} catch (error) {
 			throw toRedisError(error, this.name, "PIPELINE");
@@ -145,7 +146,7 @@ export class RedisClient {
 
 	/** Leases a connection of your own (blocking commands, scripts, anything stateful). Release it, or `await using` it. */
 	acquire(options?: AcquireOptions): Promise<Lease<Redis>> {
-		return this.pool.acquire(options);
+		return acquireOpen(this.pool, options);
 	}
 
 	/**
@@ -154,7 +155,7 @@ export class RedisClient {
 	 */
 	async withConnection<R>(fn: (redis: Redis) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
 		try {
-			return await this.pool.use(fn, options);
+			return await this.#useDedicated(fn, options);
 		} catch (error) {
 			throw toRedisErrorIfDriver(error, this.name);
 		}
@@ -202,10 +203,25 @@ export class RedisClient {
 		const timeoutMs = options?.timeoutMs ?? (route === Route.shared ? this.#settings.commandTimeoutMs : 0);
 		const send = (redis: Redis) => replyWithin(redis.call(name, ...args), timeoutMs, () => this.#timedOut(name.toUpperCase(), timeoutMs));
 		try {
-			return route === Route.shared ? await this.#multiplexer.run(send, options?.signal) : await this.pool.use(send, { signal: options?.signal });
+			return route === Route.shared ? await this.#multiplexer.run(send, options?.signal) : await this.#useDedicated(send, { signal: options?.signal });
 		} catch (error) {
 			throw toRedisError(error, this.name, name.toUpperCase());
 		}
+	}
+
+	/** Runs `fn` on a leased connection: released after, destroyed when `fn` fails with a connection fault. */
+	async #useDedicated<R>(fn: (redis: Redis) => R | Promise<R>, options: AcquireOptions | undefined): Promise<R> {
+		const lease = await acquireOpen(this.pool, options);
+		let result: R;
+		try {
+			result = await fn(lease.resource);
+		} catch (error) {
+			if (classifyRedisError(error) === "connection") lease.destroy(error);
+			else lease.release();
+			throw error;
+		}
+		lease.release();
+		return result;
 	}
 
 	#timedOut(command: string, timeoutMs: number): RedisTimeoutError {

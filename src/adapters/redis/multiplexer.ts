@@ -2,15 +2,25 @@
  * The command path's connections. ioredis pipelines: many callers' commands can be in flight on
  * one connection, and Redis answers them in order. So instead of one exclusive lease per command
  * (a round trip per connection at a time), the multiplexer borrows up to `size` connections from
- * the pool and spreads commands over them, least loaded first. A connection is held only while
- * commands are in flight on it and goes back to the pool once idle (where it is validated,
- * aged and replaced like any other). Only commands that leave no session state come here.
+ * the pool and spreads commands over them, least loaded first. A connection is held while
+ * commands flow through it and goes back to the pool after IDLE_RELEASE_MS without any (where
+ * it is validated, aged and replaced like any other). Only commands that leave no session state
+ * come here.
  */
 import type { Redis } from "ioredis";
 import { AcquireAbortedError, PoolClosedError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import type { Pool } from "../../core/pool.ts";
 import { classifyRedisError } from "./errors.ts";
+import { acquireOpen, isOpen } from "./open-lease.ts";
+
+/**
+ * How long a shared connection stays held with nothing in flight. Long enough that a connection
+ * borrowed to grow the set is still there when the callers' next commands come (releasing at
+ * once made it churn through acquire and release thousands of times a second under load),
+ * short enough that an idle command path hands its connections back to the pool.
+ */
+const IDLE_RELEASE_MS = 20;
 
 interface SharedConnection {
 	readonly lease: Lease<Redis>;
@@ -18,7 +28,9 @@ interface SharedConnection {
 	inFlight: number;
 	/** In the multiplexer's set; false once released or retired. */
 	held: boolean;
-	releaseQueued: boolean;
+	/** performance.now() when inFlight last fell to 0. */
+	idleSince: number;
+	idleTimer: NodeJS.Timeout | undefined;
 }
 
 export class Multiplexer {
@@ -73,6 +85,11 @@ export class Multiplexer {
 	#pick(): SharedConnection | undefined {
 		let best: SharedConnection | undefined;
 		for (const shared of this.#held) if (best === undefined || shared.inFlight < best.inFlight) best = shared;
+		if (best !== undefined && !isOpen(best.redis)) {
+			// Dead, its 'close' not handled yet: a command sent now would fail without having been sent anywhere useful.
+			this.#retire(best, new Error(`the connection was ${best.redis.status} when picked`));
+			return this.#pick();
+		}
 		if (best !== undefined && best.inFlight > 0 && this.#held.length < this.#size && this.#acquiring === undefined) this.#acquire();
 		return best;
 	}
@@ -84,12 +101,12 @@ export class Multiplexer {
 
 	/** One borrow at a time: callers that find nothing held all wait for it. Its failure goes to them, or nowhere when it was only growth. */
 	#acquire(): Promise<SharedConnection> {
-		const acquiring = this.#pool.acquire().then((lease) => {
+		const acquiring = acquireOpen(this.#pool).then((lease) => {
 			if (this.#closing) {
 				lease.release();
 				throw new PoolClosedError(this.#pool.name);
 			}
-			const shared: SharedConnection = { lease, redis: lease.resource, inFlight: 0, held: true, releaseQueued: false };
+			const shared: SharedConnection = { lease, redis: lease.resource, inFlight: 0, held: true, idleSince: 0, idleTimer: undefined };
 			this.#held.push(shared);
 			this.#releaseWhenIdle(shared);
 			return shared;
@@ -102,18 +119,20 @@ export class Multiplexer {
 		return acquiring;
 	}
 
-	/**
-	 * Gives the connection back once nothing has been in flight for a whole turn of the event
-	 * loop: callers that await a reply and send again do so in microtasks, before setImmediate,
-	 * so a busy connection stays held and an idle one returns to the pool.
-	 */
+	/** Gives the connection back after IDLE_RELEASE_MS with nothing in flight; one timer per connection, re-armed only when it fires. */
 	#releaseWhenIdle(shared: SharedConnection): void {
-		if (shared.releaseQueued || !shared.held) return;
-		shared.releaseQueued = true;
-		setImmediate(() => {
-			shared.releaseQueued = false;
-			if (shared.inFlight === 0 && shared.held) this.#release(shared);
-		});
+		if (!shared.held) return;
+		if (this.#closing) return this.#release(shared);
+		shared.idleSince = performance.now();
+		shared.idleTimer ??= setTimeout(() => this.#checkIdle(shared), IDLE_RELEASE_MS).unref();
+	}
+
+	#checkIdle(shared: SharedConnection): void {
+		shared.idleTimer = undefined;
+		if (!shared.held || shared.inFlight > 0) return;
+		const idleMs = performance.now() - shared.idleSince;
+		if (idleMs >= IDLE_RELEASE_MS) this.#release(shared);
+		else shared.idleTimer = setTimeout(() => this.#checkIdle(shared), IDLE_RELEASE_MS - idleMs).unref();
 	}
 
 	#release(shared: SharedConnection): void {
@@ -129,6 +148,8 @@ export class Multiplexer {
 
 	#forget(shared: SharedConnection): void {
 		shared.held = false;
+		clearTimeout(shared.idleTimer);
+		shared.idleTimer = undefined;
 		const index = this.#held.indexOf(shared);
 		if (index !== -1) this.#held.splice(index, 1);
 	}

@@ -10,6 +10,7 @@ import { messageOf } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import type { AcquireOptions, Pool } from "../../core/pool.ts";
 import { classifyRedisError, RedisConnectionLostError, RedisTimeoutError, toRedisError } from "./errors.ts";
+import { acquireOpen } from "./open-lease.ts";
 import { replyWithin } from "./reply-deadline.ts";
 
 /** Called for each message; `pattern` is set for pattern subscriptions. A throw or rejection goes to `onError`. */
@@ -84,7 +85,7 @@ export class Subscription {
 	}
 
 	async #attach(options: AcquireOptions): Promise<void> {
-		const lease = await this.#pool.acquire(options);
+		const lease = await acquireOpen(this.#pool, options);
 		if (!this.#active) return lease.release();
 		const redis = lease.resource;
 		const event = this.patterns ? "pmessage" : "message";
