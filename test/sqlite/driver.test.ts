@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { ConnectionLostError, QueryTimeoutError } from "../../src/adapters/sql/errors.ts";
@@ -181,14 +181,15 @@ for (const host of ["process", "thread"] as const satisfies readonly HostKind[])
 			const interval = setInterval(() => ticks++, 10);
 			const started = performance.now();
 			try {
-				const [row] = await rows(conn, countTo(5_000_000));
-				assert.equal(row.n, 5_000_000);
+				const [row] = await rows(conn, countTo(3_000_000));
+				assert.equal(row.n, 3_000_000);
 			} finally {
 				clearInterval(interval);
 			}
 			const elapsed = performance.now() - started;
 			assert.ok(elapsed > 200, `the statement should take a while (took ${Math.round(elapsed)} ms)`);
-			assert.ok(ticks >= (elapsed / 10) * 0.5, `${ticks} ticks in ${Math.round(elapsed)} ms: the event loop was blocked`);
+			// A blocked loop would tick once at most, after the statement; a free one ticks every 10 ms (fewer on a loaded machine).
+			assert.ok(ticks >= Math.max(5, (elapsed / 10) * 0.2), `${ticks} ticks in ${Math.round(elapsed)} ms: the event loop was blocked`);
 		});
 
 		it("ping answers with a round trip to the host", async () => {
@@ -207,7 +208,7 @@ for (const host of ["process", "thread"] as const satisfies readonly HostKind[])
 			assert.ok(error instanceof QueryTimeoutError, String(error));
 			assert.equal(error.code, "QUERY_TIMEOUT");
 			assert.equal(error.connectionClosed, true);
-			assert.ok(elapsed >= 290 && elapsed < 1_000, `rejected after ${Math.round(elapsed)} ms`);
+			assert.ok(elapsed >= 290 && elapsed < 2_000, `rejected after ${Math.round(elapsed)} ms`);
 			assert.equal(driver.isConnectionFault(error), true);
 			assert.equal(victim.alive, false);
 			assert.deepEqual(deaths, [error], "the pool hears of the death (pool.invalidate)");
@@ -217,12 +218,11 @@ for (const host of ["process", "thread"] as const satisfies readonly HostKind[])
 		});
 
 		it("an idle connection's host does not keep the application alive", async () => {
-			const started = performance.now();
+			// runScript's 10 s timeout fails the test if the script never exits.
 			const output = await runScript(`const conn = await sqliteDriver.connect({ host: ${JSON.stringify(host)} }, AbortSignal.timeout(10000));
 				await sqliteDriver.run(conn, "SELECT 1", [], "all", 0, undefined);
 				console.log("idle");`);
 			assert.equal(output, "idle");
-			assert.ok(performance.now() - started < 5_000);
 		});
 
 		it("close() completes even when nothing else keeps the application alive", async () => {
@@ -242,7 +242,7 @@ describe("sqlite driver: what only a process host can do", () => {
 		await assert.rejects(driver.run(conn, countTo(1_000_000_000), [], "all", 0, 200), QueryTimeoutError);
 		const started = performance.now();
 		await driver.close(conn);
-		assert.ok(performance.now() - started < 1_000, "the host exits at once, not when the statement would have ended");
+		assert.ok(performance.now() - started < 2_000, "the host exits at once, not when the statement would have ended (minutes later)");
 		assert.equal(processExists(pid), false);
 	});
 
@@ -275,6 +275,21 @@ describe("sqlite driver: what only a process host can do", () => {
 		assert.ok((await busy) instanceof ConnectionLostError);
 		await driver.close(conn);
 		assert.equal(processExists(conn.pid as number), false);
+	});
+
+	it("a host process exits by itself when its application is killed", async () => {
+		const url = new URL("../../src/adapters/sqlite/driver.ts", import.meta.url).href;
+		const script = `import { sqliteDriver } from ${JSON.stringify(url)};
+			const conn = await sqliteDriver.connect({}, AbortSignal.timeout(10000));
+			console.log(conn.pid);
+			setInterval(() => {}, 1000);`;
+		const app = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+		const hostPid = await new Promise<number>((resolve) => app.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+		assert.ok(processExists(hostPid));
+		app.kill("SIGKILL");
+		const deadline = performance.now() + 5_000;
+		while (processExists(hostPid) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+		assert.equal(processExists(hostPid), false, "the orphaned host is gone");
 	});
 
 	it("connect honours its signal: an aborted open rejects with the signal's reason", async () => {

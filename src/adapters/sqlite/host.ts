@@ -43,9 +43,10 @@ const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./worker.ts" : "./
 
 /** The host's own flags: never the application's (an --inspect port, --input-type, a test runner's flags do not belong to it). */
 function hostExecArgv(): string[] {
-	const argv = ["--disable-warning=ExperimentalWarning"];
-	if (WORKER_URL.pathname.endsWith(".ts") && !process.features.typescript) argv.push("--experimental-strip-types");
-	return argv;
+	// Type stripping is on by default from Node 23.6; on 22.x the sources' worker needs the flag (harmless where it is the default).
+	return WORKER_URL.pathname.endsWith(".ts")
+		? ["--disable-warning=ExperimentalWarning", "--experimental-strip-types"]
+		: ["--disable-warning=ExperimentalWarning"];
 }
 
 function once(listener: HostListeners["onExit"]): HostListeners["onExit"] {
