@@ -164,8 +164,11 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 	}
 }
 
+/** pg's callback form: one promise per statement instead of pg's promise, its stack-rewriting catch, and a then. */
 function runAll(client: Client, sql: string, params: readonly unknown[]): Promise<DriverResult> {
-	return client.query(sql, params as unknown[]).then(toDriverResult);
+	return new Promise<DriverResult>((resolve, reject) => {
+		client.query(sql, params as unknown[], (error: Error | undefined, result: QueryResult) => (error ? reject(error) : resolve(toDriverResult(result))));
+	});
 }
 
 /** pg returns one result per statement of a multi-statement text: the rows are the last statement's, the count the sum. */

@@ -10,10 +10,12 @@ import type { Lease } from "../../core/lease.ts";
 import { type AcquireOptions, createPool, type Pool } from "../../core/pool.ts";
 import { ConnectionIds, type IdLease } from "./connection-ids.ts";
 import { ConnectionExecutor, type ConnectionReturn, PinnedConnection } from "./executor.ts";
+import { fetchModeOf, rowLimitOf, shapeResult } from "./fetch.ts";
 import { Caller, Router } from "./router.ts";
 import { mustDiscard, NO_PARAMS, StatementRunner } from "./runner.ts";
 import { Session, type SessionHost } from "./session.ts";
 import type {
+	DriverResult,
 	QueryOptions,
 	Route,
 	Row,
@@ -97,23 +99,27 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		return this.batchAs(this.#currentCaller(), sql, paramSets, options);
 	}
 
-	/** @internal */
+	/** @internal The hot path: acquire, run, give back; no more awaits than those two. */
 	async queryAs(caller: Caller | undefined, sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): Promise<unknown> {
+		const mode = fetchModeOf(options);
+		const limit = rowLimitOf(mode, options);
 		const router = this.#router;
 		const pool = router.route(sql, options?.route, caller);
 		const lease = await pool.acquire(options?.signal === undefined ? undefined : { signal: options.signal });
-		let result: unknown;
+		const runner = this.#runner;
+		let result: DriverResult;
 		try {
-			result = await this.#runner.query(lease.resource, sql, params, options);
+			result = await runner.run(lease.resource, sql, params ?? NO_PARAMS, mode, limit, options?.timeoutMs ?? runner.statementTimeoutMs);
 		} catch (error) {
-			this.#afterFailure(lease, error);
-			throw error;
-		} finally {
-			// The write may have taken effect even when the call failed: its caller reads from the primary either way.
-			if (caller !== undefined && pool === router.primary && !router.isRead(sql)) caller.wrote();
+			const wrapped = runner.wrap(error);
+			this.#afterFailure(lease, wrapped);
+			// The write may have taken effect even though the call failed: its caller reads from the primary either way.
+			if (caller !== undefined) this.#noteWrite(caller, pool, sql);
+			throw wrapped;
 		}
 		this.giveBack(lease);
-		return result;
+		if (caller !== undefined) this.#noteWrite(caller, pool, sql);
+		return shapeResult(result, mode);
 	}
 
 	/** @internal */
@@ -132,12 +138,17 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 			affected = await this.#runner.batch(lease.resource, sql, paramSets, options?.timeoutMs);
 		} catch (error) {
 			this.#afterFailure(lease, error);
+			if (caller !== undefined) this.#noteWrite(caller, pool, sql);
 			throw error;
-		} finally {
-			if (caller !== undefined && pool === router.primary && !router.isRead(sql)) caller.wrote();
 		}
 		this.giveBack(lease);
+		if (caller !== undefined) this.#noteWrite(caller, pool, sql);
 		return affected;
+	}
+
+	/** A statement that ran on the primary and is not a sure read counts as its caller's write (again at its end: it may have run long). */
+	#noteWrite(caller: Caller, pool: Pool<C>, sql: string): void {
+		if (pool === this.#router.primary && !this.#router.isRead(sql)) caller.wrote();
 	}
 
 	/** The caller whose writes are tracked, or undefined when nothing is tracked (no replicas or no window). */

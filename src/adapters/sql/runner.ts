@@ -17,11 +17,12 @@ export const NO_PARAMS: readonly unknown[] = Object.freeze([]);
 
 export class StatementRunner<C> {
 	readonly driver: SqlDriver<C, unknown>;
-	readonly #statementTimeoutMs: number | undefined;
+	/** The default timeout of every statement. */
+	readonly statementTimeoutMs: number | undefined;
 
 	constructor(driver: SqlDriver<C, unknown>, statementTimeoutMs: number | undefined) {
 		this.driver = driver;
-		this.#statementTimeoutMs = statementTimeoutMs;
+		this.statementTimeoutMs = statementTimeoutMs;
 	}
 
 	/** One statement, shaped by its fetch mode; rejects with a typed error. */
@@ -30,7 +31,7 @@ export class StatementRunner<C> {
 		const limit = rowLimitOf(mode, options);
 		let result: DriverResult;
 		try {
-			result = await this.run(conn, sql, params ?? NO_PARAMS, mode, limit, options?.timeoutMs ?? this.#statementTimeoutMs);
+			result = await this.run(conn, sql, params ?? NO_PARAMS, mode, limit, options?.timeoutMs ?? this.statementTimeoutMs);
 		} catch (error) {
 			throw this.wrap(error);
 		}
@@ -39,7 +40,7 @@ export class StatementRunner<C> {
 
 	/** One statement for many parameter sets; the total of affected rows. */
 	async batch(conn: C, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
-		const ms = timeoutMs ?? this.#statementTimeoutMs;
+		const ms = timeoutMs ?? this.statementTimeoutMs;
 		try {
 			const work = this.driver.runBatch(conn, sql, paramSets, ms);
 			return await (ms === undefined ? work : withBackstop(work, ms));
