@@ -52,7 +52,7 @@ export class SqliteConnection {
 				exited();
 			},
 		});
-		// An idle connection never keeps the application alive; a pending request does (see #request).
+		// An idle connection never keeps the application alive; a pending request does (see request()).
 		this.#host.unref();
 	}
 

@@ -8,7 +8,7 @@ import { parentPort } from "node:worker_threads";
 import type { Row } from "../sql/types.ts";
 import type { HostError, HostReply, HostRequest, OpenSettings } from "./protocol.ts";
 
-/** Prepared statements kept per connection; the least recently used is finalized beyond this. */
+/** Prepared statements kept per connection; beyond this the least recently used is dropped (and finalized when collected). */
 const STATEMENT_CACHE_SIZE = 128;
 
 /** Whitespace, semicolons and comments: what may follow the one statement of a query. */
