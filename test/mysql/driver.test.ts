@@ -215,6 +215,25 @@ describe("MySQL driver: fetch modes", () => {
 	});
 });
 
+describe("MySQL driver: fetch modes on writes", () => {
+	it("one/many on INSERT … RETURNING return the first rows and let the write finish", async () => {
+		const conn = await connect();
+		const { rows } = await driver.run(
+			conn,
+			`INSERT INTO ${TABLE} (id, name) SELECT seq, 'returned' FROM seq_100_to_5099 RETURNING id`,
+			[],
+			"one",
+			0,
+			undefined,
+		);
+		assert.deepEqual(rows, [{ id: 100 }]);
+		assert.equal(await value(conn, `SELECT COUNT(*) FROM ${TABLE} WHERE name = 'returned'`), 5_000);
+		const deleted = await driver.run(conn, `DELETE FROM ${TABLE} WHERE name = 'returned' RETURNING id`, [], "many", 2, undefined);
+		assert.equal(deleted.rows.length, 2);
+		assert.equal(await value(conn, `SELECT COUNT(*) FROM ${TABLE}`), 0);
+	});
+});
+
 async function rowsSent(conn: MysqlConnection): Promise<number> {
 	const { rows } = await driver.run(conn, "SHOW SESSION STATUS LIKE 'Rows_sent'", [], "all", 0, undefined);
 	return Number(rows[0].Value);

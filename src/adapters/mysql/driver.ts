@@ -13,6 +13,7 @@
  */
 import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
 import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
+import { isSureRead } from "../sql/statement.ts";
 import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { insertShape, multiRowStatements } from "./batch-text.ts";
 import { connectionOptions, type ResolvedMysqlConfig, sessionStatement } from "./config.ts";
@@ -173,11 +174,14 @@ function runBuffered(conn: MysqlConnection, sql: string, params: readonly unknow
 
 /**
  * At most `limit` rows, taken as mysql2 parses them (event mode: nothing is buffered past
- * `limit`). Extra rows mean the server ignored `sql_select_limit`; reading stops at once and
- * `KILL QUERY` ends the statement, so the connection stays usable.
+ * `limit`). Extra rows from a read mean the server ignored `sql_select_limit` (the statement's
+ * own LIMIT is larger); reading stops at once and `KILL QUERY` ends the statement, so the
+ * connection stays usable. A write's extra rows (`RETURNING`) are read and dropped.
  */
 function streamRows(conn: MysqlConnection, sql: string, params: readonly unknown[], limit: number, timeoutMs: number | undefined): Promise<DriverResult> {
-	const planned = planStatementText(sql, { timeoutMs, maxRows: limit }, conn.flavor, conn.config.timeoutMethod === "auto");
+	// Only a sure read may be cut short: a write (INSERT … RETURNING) must run to its end, its extra rows are read and dropped.
+	const read = isSureRead(sql, "mysql");
+	const planned = planStatementText(sql, { timeoutMs, maxRows: read ? limit : undefined }, conn.flavor, conn.config.timeoutMethod === "auto");
 	const deadline = timeoutMs === undefined ? undefined : new StatementDeadline(conn, timeoutMs, planned.serverTimeout);
 	return new Promise<DriverResult>((resolve, reject) => {
 		const rows: Row[] = [];
@@ -215,7 +219,7 @@ function streamRows(conn: MysqlConnection, sql: string, params: readonly unknown
 			}
 			conn.noteRows();
 			if (rows.length < limit) rows.push(item as Row);
-			else stopping ??= stopReading(conn);
+			else if (read) stopping ??= stopReading(conn);
 		});
 		command.on("error", (failed: unknown) => {
 			error ??= failed;
