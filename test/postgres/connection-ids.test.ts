@@ -75,6 +75,14 @@ describe("postgres: connection ids", () => {
 		db.releaseId(next);
 	});
 
+	it("close() does not wait for ids nobody can release any more", async () => {
+		const { db: other } = testClient("ids-close", { pool: { max: 1 } });
+		await other.acquireId();
+		const started = performance.now();
+		await other.close({ timeoutMs: 10_000 });
+		assert.ok(performance.now() - started < 1_000);
+	});
+
 	it("acquireId takes acquire options: with the pool full it fails at timeoutMs", async () => {
 		await assert.rejects(
 			(async () => {

@@ -57,6 +57,9 @@ describe("postgres: connections killed under load", () => {
 			const { pid } = (await conn.query<{ pid: number }>("SELECT pg_backend_pid() AS pid", [], { fetch: "one" })) as { pid: number };
 			await a.query("SELECT pg_terminate_backend($1)", [pid]);
 			await assert.rejects(conn.query("SELECT 1"), { code: ErrorCode.CONNECTION_LOST });
+			// Closed at once, not when released; later statements fail fast instead of queueing on a dead socket.
+			assert.ok(await eventually(() => db.stats().primary.destroyed === 1, 1_000));
+			await assert.rejects(conn.query("SELECT 1"), { code: ErrorCode.CONNECTION_LOST });
 			conn.release();
 			const { pid: next } = (await db.query<{ pid: number }>("SELECT pg_backend_pid() AS pid", [], { fetch: "one" })) as { pid: number };
 			assert.notEqual(next, pid);

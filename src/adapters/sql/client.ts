@@ -164,7 +164,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		const lease = await pool.acquire(options);
 		// A pinned primary connection may write anything: its caller reads from the primary from now on, for the window.
 		if (caller !== undefined && pool === this.#router.primary) caller.wrote();
-		return new PinnedConnection(this.#runner, lease, pool, this);
+		return new PinnedConnection(this.#runner, lease, this);
 	}
 
 	transaction<R>(fn: (tx: SqlExecutor) => Promise<R>, options?: TransactionOptions): Promise<R> {
@@ -184,7 +184,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 			this.#afterFailure(lease, wrapped);
 			throw wrapped;
 		}
-		const tx = new ConnectionExecutor(runner, conn, pool, "transaction");
+		const tx = new ConnectionExecutor(runner, conn, lease, "transaction");
 		let result: R;
 		try {
 			result = await fn(tx);
@@ -224,7 +224,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	async acquireId(options?: AcquireOptions & { route?: Route }): Promise<string> {
 		const pool = this.#router.routeConnection(options?.route);
 		const lease = await pool.acquire(options);
-		return this.#ids.add(lease, pool, new ConnectionExecutor(this.#runner, lease.resource, pool, "connection id"));
+		return this.#ids.add(lease, pool, new ConnectionExecutor(this.#runner, lease.resource, lease, "connection id"));
 	}
 
 	async execute<R = Row>(connectionId: string, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[] | R | number | undefined> {
@@ -313,7 +313,11 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	}
 
 	async close(options?: { timeoutMs?: number }): Promise<void> {
-		for (const entry of this.#ids.clear()) entry.executor.close();
+		// Nobody can release an id once the client is closing: their connections are closed now rather than waited for.
+		for (const entry of this.#ids.clear()) {
+			entry.executor.close();
+			if (entry.lease.active) entry.lease.destroy();
+		}
 		await Promise.all(this.#pools.map((pool) => pool.close(options)));
 	}
 }

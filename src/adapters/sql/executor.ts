@@ -1,26 +1,29 @@
 /**
  * Statements on one connection the caller holds: a pinned connection, a transaction, a connection
- * id, or a new connection's session setup. A connection fault marks the connection dead in its pool,
- * so it is closed, not reused, when it goes back.
+ * id, or a new connection's session setup. A connection fault closes the connection at once (the
+ * pool replaces it), and every later statement on the executor fails fast with CONNECTION_LOST
+ * instead of queueing behind a dead socket.
  */
 import { LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
-import type { Pool } from "../../core/pool.ts";
+import { ConnectionLostError } from "./errors.ts";
 import { mustDiscard, type StatementRunner } from "./runner.ts";
 import type { QueryOptions, Row, SqlConnection, SqlExecutor } from "./types.ts";
 
 export class ConnectionExecutor<C> implements SqlExecutor {
 	readonly #runner: StatementRunner<C>;
 	readonly #conn: C;
-	readonly #pool: Pool<C> | undefined;
+	readonly #lease: Lease<C> | undefined;
 	readonly #what: string;
 	#open = true;
+	/** The fault that killed the connection, once one did. */
+	#lost: unknown;
 
-	/** `pool` is absent while the connection is not pooled yet (session setup); `what` names it in misuse errors. */
-	constructor(runner: StatementRunner<C>, conn: C, pool: Pool<C> | undefined, what: string) {
+	/** `lease` is absent while the connection is not pooled yet (session setup); `what` names the executor in misuse errors. */
+	constructor(runner: StatementRunner<C>, conn: C, lease: Lease<C> | undefined, what: string) {
 		this.#runner = runner;
 		this.#conn = conn;
-		this.#pool = pool;
+		this.#lease = lease;
 		this.#what = what;
 	}
 
@@ -57,10 +60,13 @@ export class ConnectionExecutor<C> implements SqlExecutor {
 
 	#checkOpen(): void {
 		if (!this.#open) throw new LeaseError(`this ${this.#what} is finished (released, committed or rolled back); statements can no longer run on it`);
+		if (this.#lost !== undefined) throw new ConnectionLostError(this.#lost);
 	}
 
 	#noteFault(error: unknown): void {
-		if (mustDiscard(error)) this.#pool?.invalidate(this.#conn, error);
+		if (!mustDiscard(error)) return;
+		this.#lost = error;
+		if (this.#lease?.active) this.#lease.destroy(error);
 	}
 }
 
@@ -74,8 +80,8 @@ export class PinnedConnection<C> extends ConnectionExecutor<C> implements SqlCon
 	readonly #home: ConnectionReturn<C>;
 	readonly connectionId: number;
 
-	constructor(runner: StatementRunner<C>, lease: Lease<C>, pool: Pool<C>, home: ConnectionReturn<C>) {
-		super(runner, lease.resource, pool, "connection");
+	constructor(runner: StatementRunner<C>, lease: Lease<C>, home: ConnectionReturn<C>) {
+		super(runner, lease.resource, lease, "connection");
 		this.#lease = lease;
 		this.#home = home;
 		this.connectionId = lease.connectionId;
