@@ -31,6 +31,8 @@ interface SharedConnection {
 	/** performance.now() when inFlight last fell to 0. */
 	idleSince: number;
 	idleTimer: NodeJS.Timeout | undefined;
+	/** The socket is corked until the next tick: commands sent in the same tick leave in one write. */
+	corked: boolean;
 }
 
 export class Multiplexer {
@@ -38,6 +40,8 @@ export class Multiplexer {
 	readonly #size: number;
 	readonly #held: SharedConnection[] = [];
 	#acquiring: Promise<SharedConnection> | undefined;
+	/** The connection this tick's commands go to: commands sent together keep their order and share one write. */
+	#current: SharedConnection | undefined;
 	#closing = false;
 
 	constructor(pool: Pool<Redis>, size: number) {
@@ -57,8 +61,15 @@ export class Multiplexer {
 	 */
 	async run<R>(send: (redis: Redis) => Promise<R>, signal: AbortSignal | undefined): Promise<R> {
 		if (this.#closing) throw new PoolClosedError(this.#pool.name);
-		const shared = this.#pick() ?? (await this.#waitForConnection(signal));
+		const current = this.#current;
+		const shared = (current?.held === true ? current : this.#pick()) ?? (await this.#waitForConnection(signal));
 		shared.inFlight++;
+		if (!shared.corked) {
+			shared.corked = true;
+			shared.redis.stream.cork();
+			this.#current = shared;
+			process.nextTick(() => this.#uncork(shared));
+		}
 		try {
 			return await send(shared.redis);
 		} catch (error) {
@@ -67,6 +78,17 @@ export class Multiplexer {
 		} finally {
 			if (--shared.inFlight === 0) this.#releaseWhenIdle(shared);
 		}
+	}
+
+	/**
+	 * Flushes the commands corked since the last tick in one write (writev). Callers resume after
+	 * a batch of replies in one microtask drain, and nextTick runs after it, so their next
+	 * commands share a system call instead of paying one each.
+	 */
+	#uncork(shared: SharedConnection): void {
+		shared.corked = false;
+		if (this.#current === shared) this.#current = undefined;
+		shared.redis.stream.uncork();
 	}
 
 	/** Called when a connection errors or closes: stop sending to it and hand it back to be destroyed. */
@@ -106,7 +128,7 @@ export class Multiplexer {
 				lease.release();
 				throw new PoolClosedError(this.#pool.name);
 			}
-			const shared: SharedConnection = { lease, redis: lease.resource, inFlight: 0, held: true, idleSince: 0, idleTimer: undefined };
+			const shared: SharedConnection = { lease, redis: lease.resource, inFlight: 0, held: true, idleSince: 0, idleTimer: undefined, corked: false };
 			this.#held.push(shared);
 			this.#releaseWhenIdle(shared);
 			return shared;

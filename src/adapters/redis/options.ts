@@ -39,7 +39,12 @@ export interface RedisClientOptions extends RedisPoolOptions {
 	afterCreate?: (redis: Redis, signal: AbortSignal) => void | Promise<void>;
 	/** PING idle connections this often, so dead ones are replaced before a caller meets them. 0 disables. Default 0. */
 	keepaliveMs?: number;
-	/** Connections the command path (`command`, `pipeline`, `get`, …) multiplexes callers onto. Default 2 (at most `max`). */
+	/**
+	 * Connections the command path (`command`, `pipeline`, `get`, …) multiplexes callers onto.
+	 * Default 1: one pipelined connection carries the command path's whole load, and commands run
+	 * in the order they were sent, as on a single ioredis client. With more, only commands sent
+	 * in the same tick are sure to keep their order.
+	 */
 	sharedConnections?: number;
 	/** Default `timeoutMs` of `command`/`pipeline` calls that do not block. 0 disables. Default 0. */
 	commandTimeoutMs?: number;
@@ -71,7 +76,7 @@ export const REDIS_DEFAULTS = {
 	host: "127.0.0.1",
 	port: 6379,
 	db: 0,
-	sharedConnections: 2,
+	sharedConnections: 1,
 	commandTimeoutMs: 0,
 	keepaliveMs: 0,
 } as const;
