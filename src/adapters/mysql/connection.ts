@@ -7,7 +7,7 @@
 import type { Socket } from "node:net";
 import type { Connection, FieldPacket, QueryError, ResultSetHeader } from "mysql2";
 import { ConnectionLostError } from "../sql/errors.ts";
-import type { Row } from "../sql/types.ts";
+import type { DriverResult, Row } from "../sql/types.ts";
 import type { ResolvedMysqlConfig } from "./config.ts";
 import { connectionLost, statementError } from "./errors.ts";
 
@@ -26,12 +26,6 @@ const SERVER_STATUS_IN_TRANS = 0x0001;
 const SERVER_STATUS_AUTOCOMMIT = 0x0002;
 /** After COM_QUIT the server closes the socket; past this the adapter closes it. */
 const QUIT_GRACE_MS = 1_000;
-
-/** What one statement returned, as mysql2 reports it. */
-export interface StatementOutcome {
-	rows: Row[];
-	affectedRows: number;
-}
 
 export class MysqlConnection {
 	/** The mysql2 connection, for what the adapter does not cover. Do not close it or add listeners that throw. */
@@ -89,9 +83,9 @@ export class MysqlConnection {
 	 * set) and affected rows. For session setup and transaction control; the driver's `run` is
 	 * the full-featured path.
 	 */
-	query(sql: string, params: readonly unknown[] = []): Promise<StatementOutcome> {
+	query(sql: string, params: readonly unknown[] = []): Promise<DriverResult> {
 		if (this.deathCause !== undefined) return Promise.reject(connectionLost(this.deathCause));
-		return new Promise<StatementOutcome>((resolve, reject) => {
+		return new Promise<DriverResult>((resolve, reject) => {
 			this.raw.query(sql, params as unknown[], (error: QueryError | null, result: unknown, fields: FieldPacket[] | undefined) => {
 				if (error !== null) return reject(statementError(error));
 				resolve(this.outcome(result, fields));
@@ -100,7 +94,7 @@ export class MysqlConnection {
 	}
 
 	/** Reads a callback-mode result, and updates the transaction state from it. */
-	outcome(result: unknown, fields: FieldPacket[] | undefined): StatementOutcome {
+	outcome(result: unknown, fields: FieldPacket[] | undefined): DriverResult {
 		if (fields === undefined) {
 			const header = result as ResultSetHeader;
 			this.noteStatus(header.serverStatus);

@@ -6,12 +6,12 @@
  * Statement timeouts stop the statement on the server: MariaDB `SET STATEMENT
  * max_statement_time`, MySQL `MAX_EXECUTION_TIME` on SELECT, else `KILL QUERY` from a second
  * connection (the client's backstop closes the connection if no answer comes at all, e.g. on a
- * stalled network). `one`/`many` read rows as mysql2
- * parses them; the server is asked to send at most `limit` rows (`sql_select_limit`), and if
- * it sends more (the statement has a larger LIMIT of its own) the driver stops reading, ends
- * the statement with `KILL QUERY` and keeps the connection, its session and its transaction.
+ * stalled network). `one`/`many` read rows as mysql2 parses them; for a read the server is asked
+ * to send at most `limit` rows (`sql_select_limit`), and if it sends more (the statement has a
+ * larger LIMIT of its own) the driver stops reading, ends the statement with `KILL QUERY` and
+ * keeps the connection, its session and its transaction.
  */
-import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { ConfigError, ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
 import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
 import { isSureRead } from "../sql/statement.ts";
 import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from "../sql/types.ts";
@@ -206,7 +206,14 @@ function streamRows(conn: MysqlConnection, sql: string, params: readonly unknown
 			error ??= lost;
 			end();
 		});
-		const command = conn.raw.query(planned.sql, params as unknown[]);
+		let command: ReturnType<typeof conn.raw.query>;
+		try {
+			command = conn.raw.query(planned.sql, params as unknown[]);
+		} catch (thrown) {
+			// mysql2 formats the parameters synchronously, and may throw on a value it cannot escape.
+			error = thrown;
+			return end();
+		}
 		command.on("fields", (fields: unknown) => {
 			headerNext = fields === undefined;
 		});
@@ -348,7 +355,10 @@ const ISOLATION_SQL = {
 
 function isolationSql(level: TransactionOptions["isolation"] & string): string {
 	const sql = ISOLATION_SQL[level];
-	if (sql === undefined)
-		throw new LifeguardError(ErrorCode.CONFIG_INVALID, `unknown isolation level ${JSON.stringify(level)}; use one of ${Object.keys(ISOLATION_SQL).join(", ")}`);
+	if (sql === undefined) {
+		throw new ConfigError("transaction", [
+			{ path: "isolation", message: `must be one of ${Object.keys(ISOLATION_SQL).join(", ")}, got ${JSON.stringify(level)}` },
+		]);
+	}
 	return sql;
 }
