@@ -2,8 +2,8 @@
  * GET/SET throughput against the real Redis, 16 concurrent callers, in one process, contenders
  * interleaved round by round: lifeguard's command path (multiplexed shared connections),
  * lifeguard with a leased connection per operation, generic-pool of ioredis clients (a classic
- * pool), one shared ioredis connection (what most apps do), and a new connection per
- * operation (what a pool exists to avoid).
+ * pool), one shared ioredis connection (what most apps do; also with ioredis's own
+ * enableAutoPipelining), and a new connection per operation (what a pool exists to avoid).
  */
 import genericPool from "generic-pool";
 import { Redis } from "ioredis";
@@ -28,8 +28,8 @@ interface Contender {
 
 const connectionOptions = { host: "127.0.0.1", port: Number(process.env.REDIS_PORT ?? 6379), db: DB, keyPrefix: PREFIX };
 
-async function connect(): Promise<Redis> {
-	const redis = new Redis({ ...connectionOptions, lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
+async function connect(enableAutoPipelining = false): Promise<Redis> {
+	const redis = new Redis({ ...connectionOptions, lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null, enableAutoPipelining });
 	redis.on("error", () => {});
 	await redis.connect();
 	return redis;
@@ -54,6 +54,7 @@ async function makeContenders(): Promise<Contender[]> {
 	};
 
 	const shared = await connect();
+	const autoPipelined = await connect(true);
 
 	const perOperation = async <R>(fn: (r: Redis) => Promise<R>): Promise<R> => {
 		const redis = await connect();
@@ -81,6 +82,13 @@ async function makeContenders(): Promise<Contender[]> {
 			close: () => classic.drain().then(() => classic.clear()),
 		},
 		{ name: "shared-connection", ops: OPS, get: (k) => shared.get(k), set: (k, v) => shared.set(k, v), close: async () => void (await shared.quit()) },
+		{
+			name: "shared-connection-autopipelining",
+			ops: OPS,
+			get: (k) => autoPipelined.get(k),
+			set: (k, v) => autoPipelined.set(k, v),
+			close: async () => void (await autoPipelined.quit()),
+		},
 		{
 			name: "new-connection-per-op",
 			ops: OPS_NEW_CONNECTION,
@@ -137,6 +145,7 @@ export async function run(): Promise<Record<string, unknown>> {
 		ratios: {
 			lifeguardVsNewConnectionPerOp: ratio("lifeguard", "new-connection-per-op"),
 			lifeguardVsSharedConnection: ratio("lifeguard", "shared-connection"),
+			lifeguardVsAutoPipelining: ratio("lifeguard", "shared-connection-autopipelining"),
 			lifeguardVsGenericPool: ratio("lifeguard", "generic-pool"),
 			lifeguardVsLeasePerOp: ratio("lifeguard", "lifeguard-lease-per-op"),
 			leasePerOpVsGenericPool: ratio("lifeguard-lease-per-op", "generic-pool"),
