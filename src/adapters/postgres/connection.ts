@@ -6,28 +6,44 @@
 import type { Client } from "pg";
 import type { CancelTarget } from "./cancel.ts";
 
-/** pg Client members that @types/pg does not declare (stable across pg 8). */
+/**
+ * pg Client members that @types/pg does not declare. pg renamed `activeQuery`/`queryQueue` to
+ * underscored fields (the old names became deprecation-warning getters), so both are read.
+ */
 interface ClientInternals {
 	_activeQuery?: unknown;
 	_queryQueue?: unknown[];
-	_txStatus?: string | null;
+	activeQuery?: unknown;
+	queryQueue?: unknown[];
 	readyForQuery?: boolean;
 	processID: number | null;
 	secretKey: number | null;
 	host: string;
 	port: number;
-	connection: { stream: { destroy(): void }; parsedStatements: Record<string, unknown> };
+	connection: {
+		stream: { destroy(): void };
+		parsedStatements: Record<string, unknown>;
+		on(event: "readyForQuery", listener: (message: { status?: string }) => void): void;
+	};
 }
 
 export class PostgresConnection {
 	readonly client: Client;
 	dead = false;
 	#onDead: ((error: unknown) => void) | undefined;
+	#transactionStatus: string | undefined;
+	readonly #modernFields: boolean;
 
 	constructor(client: Client) {
 		this.client = client;
 		client.on("error", (error) => this.markDead(error));
 		client.on("end", () => this.markDead(new Error("Connection terminated: the server closed the connection")));
+		// The server reports its transaction status in every ReadyForQuery. This listener is added before
+		// pg's own (attached at connect), so the status is current when the statement's callback runs.
+		this.#internals.connection.on("readyForQuery", (message) => {
+			this.#transactionStatus = message.status;
+		});
+		this.#modernFields = "_queryQueue" in client;
 	}
 
 	/** Records the death once and tells whoever listens (the pool). */
@@ -48,7 +64,9 @@ export class PostgresConnection {
 	/** A statement is running or queued on the client. */
 	get busy(): boolean {
 		const c = this.#internals;
-		return (c._activeQuery !== null && c._activeQuery !== undefined) || (c._queryQueue !== undefined && c._queryQueue.length > 0);
+		const active = this.#modernFields ? c._activeQuery : c.activeQuery;
+		const queue = this.#modernFields ? c._queryQueue : c.queryQueue;
+		return (active !== null && active !== undefined) || (queue !== undefined && queue.length > 0);
 	}
 
 	/** The server has not yet said it is ready (a failed statement's ReadyForQuery is still on its way). */
@@ -56,9 +74,9 @@ export class PostgresConnection {
 		return this.#internals.readyForQuery === false;
 	}
 
-	/** `I` idle, `T` in a transaction, `E` in a failed transaction; undefined when pg does not report it. */
+	/** `I` idle, `T` in a transaction, `E` in a failed transaction, from the server's last ReadyForQuery. */
 	get transactionStatus(): string | undefined {
-		return this.#internals._txStatus ?? undefined;
+		return this.#transactionStatus;
 	}
 
 	/** Forgets pg's client-side cache of prepared statements (after DISCARD ALL dropped them on the server). */

@@ -9,6 +9,8 @@ import type { Route, SqlDialect } from "./types.ts";
 
 /** Most statements an application sends are a few hundred texts, classified once each. */
 const CLASSIFICATION_CACHE_SIZE = 1_000;
+/** Longer texts (generated bulk statements) are classified every time rather than kept in memory. */
+const CACHED_SQL_MAX_LENGTH = 4_096;
 
 /**
  * Whoever read-your-writes is tracked for: a session from `client.session()`, or the client
@@ -65,6 +67,7 @@ export class Router<C> {
 
 	/** Classifies `sql` (cached). */
 	isRead(sql: string): boolean {
+		if (sql.length > CACHED_SQL_MAX_LENGTH) return isSureRead(sql, this.#dialect);
 		let read = this.#reads.get(sql);
 		if (read === undefined) {
 			read = isSureRead(sql, this.#dialect);
