@@ -4,7 +4,7 @@ import type { Redis } from "ioredis";
 import { createRedisClient, type RedisClient } from "../../src/adapters/redis/index.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
-import { adminConnection, deleteKeys, TEST_DB, uniqueName, waitFor } from "./fixtures.ts";
+import { adminConnection, deleteKeys, sleep, TEST_DB, uniqueName, waitFor } from "./fixtures.ts";
 
 const name = uniqueName("commands");
 const prefix = `${name}:`;
@@ -99,6 +99,23 @@ describe("the command path", () => {
 		assert.equal(stats.shared, 0);
 		assert.equal(stats.pool.active, 0);
 		assert.ok(stats.pool.idle >= 1);
+	});
+
+	it("rotates its connections after maxLifetimeMs even when it never goes idle", async () => {
+		const rotating = createRedisClient({ db: TEST_DB, keyPrefix: prefix, maxLifetimeMs: 150, maxLifetimeJitterMs: 0 });
+		try {
+			let running = true;
+			const caller = async (c: number) => {
+				while (running) await rotating.get(`rotate:${c}`);
+			};
+			const load = Promise.all(Array.from({ length: 8 }, (_, c) => caller(c)));
+			await sleep(500);
+			running = false;
+			await load;
+			assert.ok(rotating.stats().pool.destroyedByReason.lifetime >= 2, JSON.stringify(rotating.stats().pool.destroyedByReason));
+		} finally {
+			await rotating.close();
+		}
 	});
 
 	it("pipelines commands and returns each one's [error, value]; a failed command does not stop the others", async () => {

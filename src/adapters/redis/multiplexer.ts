@@ -28,6 +28,8 @@ interface SharedConnection {
 	inFlight: number;
 	/** In the multiplexer's set; false once released or retired. */
 	held: boolean;
+	/** performance.now() when the multiplexer borrowed it. */
+	readonly heldAt: number;
 	/** performance.now() when inFlight last fell to 0. */
 	idleSince: number;
 	idleTimer: NodeJS.Timeout | undefined;
@@ -38,6 +40,8 @@ interface SharedConnection {
 export class Multiplexer {
 	readonly #pool: Pool<Redis>;
 	readonly #size: number;
+	/** A connection held this long is rotated out, so a command path that never idles still honours maxLifetimeMs. */
+	readonly #maxHoldMs: number;
 	readonly #held: SharedConnection[] = [];
 	#acquiring: Promise<SharedConnection> | undefined;
 	/** The connection this tick's commands go to: commands sent together keep their order and share one write. */
@@ -47,6 +51,7 @@ export class Multiplexer {
 	constructor(pool: Pool<Redis>, size: number) {
 		this.#pool = pool;
 		this.#size = size;
+		this.#maxHoldMs = pool.options.maxLifetimeMs;
 	}
 
 	/** Connections held right now (0 when the command path is idle). */
@@ -76,7 +81,11 @@ export class Multiplexer {
 			if (classifyRedisError(error) === "connection") this.#retire(shared, error);
 			throw error;
 		} finally {
-			if (--shared.inFlight === 0) this.#releaseWhenIdle(shared);
+			if (--shared.inFlight === 0) {
+				if (shared.held) this.#releaseWhenIdle(shared);
+				// Rotated out while busy: back to the pool now that its last reply is in.
+				else if (shared.lease.active) shared.lease.release();
+			}
 		}
 	}
 
@@ -105,6 +114,7 @@ export class Multiplexer {
 
 	/** The least loaded held connection, starting to borrow one more when all are busy and the set is not full. */
 	#pick(): SharedConnection | undefined {
+		if (this.#maxHoldMs > 0) this.#rotate(performance.now());
 		let best: SharedConnection | undefined;
 		for (const shared of this.#held) if (best === undefined || shared.inFlight < best.inFlight) best = shared;
 		if (best !== undefined && !isOpen(best.redis)) {
@@ -114,6 +124,16 @@ export class Multiplexer {
 		}
 		if (best !== undefined && best.inFlight > 0 && this.#held.length < this.#size && this.#acquiring === undefined) this.#acquire();
 		return best;
+	}
+
+	/** Stops picking connections held longer than maxLifetimeMs; each goes back to the pool once its commands are answered. */
+	#rotate(now: number): void {
+		for (let i = this.#held.length - 1; i >= 0; i--) {
+			const shared = this.#held[i];
+			if (now - shared.heldAt < this.#maxHoldMs) continue;
+			this.#forget(shared);
+			if (shared.inFlight === 0 && shared.lease.active) shared.lease.release();
+		}
 	}
 
 	#waitForConnection(signal: AbortSignal | undefined): Promise<SharedConnection> {
@@ -128,7 +148,16 @@ export class Multiplexer {
 				lease.release();
 				throw new PoolClosedError(this.#pool.name);
 			}
-			const shared: SharedConnection = { lease, redis: lease.resource, inFlight: 0, held: true, idleSince: 0, idleTimer: undefined, corked: false };
+			const shared: SharedConnection = {
+				lease,
+				redis: lease.resource,
+				inFlight: 0,
+				held: true,
+				heldAt: performance.now(),
+				idleSince: 0,
+				idleTimer: undefined,
+				corked: false,
+			};
 			this.#held.push(shared);
 			this.#releaseWhenIdle(shared);
 			return shared;
