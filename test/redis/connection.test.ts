@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { Redis } from "ioredis";
 import { createRedisClient, type RedisClientOptions } from "../../src/adapters/redis/index.ts";
 import { ConfigError, ErrorCode } from "../../src/core/errors.ts";
 import { requireService, services } from "../support/services.ts";
 import { adminConnection, clientsNamed, TEST_DB, uniqueName, waitFor } from "./fixtures.ts";
 
+const run = promisify(execFile);
 const name = uniqueName("connection");
 const user = `${name}-user`;
 const secret = `s3cret-${process.pid}-do-not-print`;
@@ -138,6 +142,16 @@ describe("connection setup", () => {
 		} finally {
 			await client.close();
 		}
+	});
+});
+
+describe("allowExitOnIdle", () => {
+	it("lets the process exit while connections are idle in the pool, without close()", async () => {
+		const fixture = fileURLToPath(new URL("exit-on-idle.fixture.ts", import.meta.url));
+		const started = performance.now();
+		const { stdout } = await run(process.execPath, [fixture], { env: { ...process.env, TEST_DB: String(TEST_DB) }, timeout: 10_000 });
+		assert.equal(stdout.trim(), "idle");
+		assert.ok(performance.now() - started < 5_000);
 	});
 });
 

@@ -68,6 +68,9 @@ export class RedisClient {
 				validate: (redis) => this.#connector.validate(redis),
 				reset: (redis) => this.#connector.reset(redis),
 				classifyError: classifyRedisError,
+				// Used with allowExitOnIdle only: an idle connection's socket stops holding the process open.
+				ref: (redis) => redis.stream?.ref(),
+				unref: (redis) => redis.stream?.unref(),
 			});
 		} catch (error) {
 			if (!(error instanceof ConfigError)) throw error;

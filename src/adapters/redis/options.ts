@@ -14,7 +14,7 @@ export type RedisPassword = string | (() => string | Promise<string>);
 /** The core pool options a Redis client passes through (`create`, `validate`, `reset`, … are the adapter's). */
 export type RedisPoolOptions = Omit<
 	PoolOptions<Redis>,
-	"create" | "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "healthCheckIntervalMs"
+	"create" | "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "ref" | "unref" | "healthCheckIntervalMs"
 >;
 
 export interface RedisClientOptions extends RedisPoolOptions {
