@@ -131,5 +131,9 @@ describe("postgres: connection configuration", () => {
 		assert.throws(() => createPostgresClient({ primary: serverOptions("x"), replicaSelection: "random" as never }), { code: ErrorCode.CONFIG_INVALID });
 		assert.throws(() => createPostgresClient({ primary: serverOptions("x"), leaseTimeoutMs: -1 }), { code: ErrorCode.CONFIG_INVALID });
 		assert.throws(() => createPostgresClient({} as never), { code: ErrorCode.CONFIG_INVALID });
+		assert.throws(
+			() => createPostgresClient({ primary: serverOptions("x"), readYourWriteMs: 100 } as never),
+			(e: Error) => /readYourWriteMs: unknown option/.test(e.message),
+		);
 	});
 });

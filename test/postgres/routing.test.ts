@@ -96,6 +96,11 @@ describe("postgres: read/write routing", () => {
 		assert.ok(t.replicas.includes(await readsFrom(t.db, `SELECT ${WHERE}, nextval('lg_pg_routing_seq')`, { route: "replica" })));
 	});
 
+	it("an unknown route is CONFIG_INVALID", async () => {
+		await assert.rejects(t.db.query("SELECT 1", [], { route: "replicas" as never }), { code: "CONFIG_INVALID" });
+		await assert.rejects(t.db.acquire({ route: "secondary" as never }), { code: "CONFIG_INVALID" });
+	});
+
 	it("everything in a transaction runs on the primary, reads included", async () => {
 		const apps = await t.db.transaction(async (tx) => [await readsFrom(tx), await writesTo(tx)]);
 		assert.deepEqual(apps, [t.primary, t.primary]);

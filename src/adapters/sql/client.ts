@@ -34,6 +34,17 @@ import type {
 /** Connection ids not released within 5 minutes are reclaimed. */
 export const DEFAULT_LEASE_TIMEOUT_MS = 300_000;
 
+const CLIENT_OPTION_KEYS: ReadonlySet<string> = new Set<keyof SqlClientOptions<unknown>>([
+	"primary",
+	"replicas",
+	"replicaSelection",
+	"readYourWritesMs",
+	"pool",
+	"leaseTimeoutMs",
+	"statementTimeoutMs",
+	"afterCreate",
+]);
+
 class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements SqlClient, SessionHost, ConnectionReturn<C> {
 	readonly dialect: SqlDialect;
 	readonly #driver: SqlDriver<C, Config>;
@@ -277,7 +288,13 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 			if (lease.active) lease.destroy(new Error(`resetting the connection took longer than validateTimeoutMs (${limitMs} ms)`));
 		}, limitMs);
 		timer.unref();
-		driver.reset(conn).then(
+		let resetting: Promise<void>;
+		try {
+			resetting = driver.reset(conn);
+		} catch (error) {
+			resetting = Promise.reject(error);
+		}
+		resetting.then(
 			() => {
 				clearTimeout(timer);
 				if (lease.active) lease.release();
@@ -326,6 +343,11 @@ function checkOptions<Config>(options: SqlClientOptions<Config>): void {
 	const problems: ConfigProblem[] = [];
 	if (options === null || typeof options !== "object")
 		throw new ConfigError("createSqlClient", [{ path: "options", message: "expected an object with `primary`" }]);
+	for (const key of Object.keys(options)) {
+		if (!CLIENT_OPTION_KEYS.has(key) && (options as unknown as Record<string, unknown>)[key] !== undefined) {
+			problems.push({ path: key, message: `unknown option; known: ${[...CLIENT_OPTION_KEYS].join(", ")}` });
+		}
+	}
 	if (options.primary === undefined || options.primary === null) problems.push({ path: "primary", message: "required: how to reach the primary server" });
 	if (options.replicas !== undefined && !Array.isArray(options.replicas)) problems.push({ path: "replicas", message: "must be an array of server configs" });
 	if (options.replicaSelection !== undefined && options.replicaSelection !== "round-robin" && options.replicaSelection !== "least-busy") {

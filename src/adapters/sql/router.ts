@@ -3,6 +3,7 @@
  * take statements the classifier is sure are reads. A caller that just wrote reads from the
  * primary for `readYourWritesMs`, so it sees its own writes despite replication lag.
  */
+import { ConfigError } from "../../core/errors.ts";
 import type { Pool } from "../../core/pool.ts";
 import { isSureRead } from "./statement.ts";
 import type { Route, SqlDialect } from "./types.ts";
@@ -50,6 +51,7 @@ export class Router<C> {
 
 	/** The pool for one statement. `caller` is given only when `tracksWrites`. */
 	route(sql: string, route: Route | undefined, caller: Caller | undefined): Pool<C> {
+		if (route !== undefined) checkRoute(route);
 		if (this.replicas.length === 0 || route === "primary") return this.#toPrimary();
 		if (route === "replica") return this.#toReplica();
 		if (!this.isRead(sql)) {
@@ -62,6 +64,7 @@ export class Router<C> {
 
 	/** The pool for a pinned connection, a connection id or a transaction: the primary unless `replica` is asked for. */
 	routeConnection(route: Route | undefined): Pool<C> {
+		if (route !== undefined) checkRoute(route);
 		return route === "replica" && this.replicas.length > 0 ? this.#toReplica() : this.#toPrimary();
 	}
 
@@ -100,4 +103,10 @@ export class Router<C> {
 		}
 		return best;
 	}
+}
+
+const ROUTES: ReadonlySet<string> = new Set<Route>(["auto", "primary", "replica"]);
+
+function checkRoute(route: string): void {
+	if (!ROUTES.has(route)) throw new ConfigError("route", [{ path: "route", message: `must be "auto", "primary" or "replica", got ${JSON.stringify(route)}` }]);
 }
