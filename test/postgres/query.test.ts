@@ -100,6 +100,20 @@ describe("postgres: query and fetch modes", () => {
 		}
 	});
 
+	it("a signal abandons the wait for a connection (ACQUIRE_ABORTED), and waiting is bounded by acquireTimeoutMs", async () => {
+		const { db: single } = testClient("query-wait", { pool: { max: 1, acquireTimeoutMs: 300 } });
+		const held = await single.acquire();
+		try {
+			await assert.rejects(single.query("SELECT 1", [], { signal: AbortSignal.timeout(50) }), { code: ErrorCode.ACQUIRE_ABORTED });
+			const started = performance.now();
+			await assert.rejects(single.query("SELECT 1"), { code: ErrorCode.POOL_TIMEOUT });
+			assert.ok(performance.now() - started >= 290);
+		} finally {
+			held.release();
+			await single.close();
+		}
+	});
+
 	it("concurrent queries each run on their own connection", async () => {
 		const pids = await Promise.all(
 			Array.from({ length: 4 }, async () => {

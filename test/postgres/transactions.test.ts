@@ -74,6 +74,23 @@ describe("postgres: transactions and pinned connections", () => {
 		assert.equal(await pidOf(db), pid);
 	});
 
+	it("a batch inside a transaction is part of it: rolled back with it", async () => {
+		await assert.rejects(
+			db.transaction(async (tx) => {
+				assert.equal(
+					await tx.batch(`INSERT INTO ${TABLE} VALUES ($1, $2)`, [
+						[30, 1],
+						[31, 1],
+					]),
+					2,
+				);
+				throw new Error("undo");
+			}),
+			/undo/,
+		);
+		assert.equal(await count(), 2);
+	});
+
 	it("takes the isolation level and read-only mode", async () => {
 		const level = await db.transaction((tx) => tx.query("SHOW transaction_isolation", [], { fetch: "one" }), { isolation: "serializable" });
 		assert.deepEqual(level, { transaction_isolation: "serializable" });
