@@ -75,9 +75,10 @@ export function makeLoop(): Loop {
 	return new Function(LOOP_SOURCE)() as Loop;
 }
 
-/** 1,000 acquires at once on a pool of 10, each held for one macrotask; the harness times every wait. */
-export async function spike(c: Contender, concurrent: number): Promise<{ p50: number; p99: number; max: number }> {
-	const waits: number[] = [];
+type Spike = (c: Contender, concurrent: number) => Promise<number[]>;
+
+const SPIKE_SOURCE = `return async function spike(c, concurrent) {
+	const waits = [];
 	await Promise.all(
 		Array.from({ length: concurrent }, async () => {
 			const t = performance.now();
@@ -87,9 +88,16 @@ export async function spike(c: Contender, concurrent: number): Promise<{ p50: nu
 			c.release(handle);
 		}),
 	);
-	waits.sort((a, b) => a - b);
-	const at = (q: number) => waits[Math.min(waits.length - 1, Math.ceil(q * waits.length) - 1)];
-	return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(waits[waits.length - 1]) };
+	return waits.sort((a, b) => a - b);
+};`;
+
+/** 1,000 acquires at once on a pool of 10, each held for one macrotask; the harness times every wait (own compiled copy per contender). */
+export function makeSpike(): Spike {
+	return new Function(SPIKE_SOURCE)() as Spike;
+}
+
+function quantile(sorted: number[], q: number): number {
+	return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
 function median(xs: number[]): number {
@@ -125,9 +133,20 @@ export async function run(options: { rounds?: number; cycles?: number } = {}): P
 			results[c.name][`${scenario.key}OpsPerSec`] = Math.round(median(samples.get(c.name) ?? []));
 		}
 	}
+	const spikes = new Map(contenders.map((c) => [c.name, { run: makeSpike(), p50: [] as number[], p99: [] as number[] }]));
+	for (const c of contenders) await spikes.get(c.name)?.run(c, 1000); // warm-up
+	for (let r = 0; r < rounds; r++) {
+		for (const c of contenders) {
+			const s = spikes.get(c.name);
+			if (s === undefined) continue;
+			const waits = await s.run(c, 1000);
+			s.p50.push(quantile(waits, 0.5));
+			s.p99.push(quantile(waits, 0.99));
+		}
+	}
 	for (const c of contenders) {
-		await spike(c, 1000);
-		results[c.name].spike1000WaitMs = await spike(c, 1000);
+		const s = spikes.get(c.name);
+		results[c.name].spike1000WaitMs = { p50: round(median(s?.p50 ?? [])), p99: round(median(s?.p99 ?? [])) };
 	}
 	await Promise.all(contenders.map((c) => c.close()));
 	const ratio = (pool: string, base: string, key: string) => round((results[pool][key] as number) / (results[base][key] as number), 2);
