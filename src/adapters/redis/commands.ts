@@ -27,7 +27,7 @@ const BLOCK_OPTION_COMMANDS = new Set(["xread", "xreadgroup"]);
 /** WATCH and MULTI state, cleared by UNWATCH / DISCARD on release. */
 export const TRANSACTION_COMMANDS = new Set(["watch", "unwatch", "multi", "exec", "discard"]);
 
-export const SUBSCRIBE_COMMANDS = new Set(["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"]);
+const SUBSCRIBE_COMMANDS = new Set(["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"]);
 
 /** Session changes that only RESET undoes (database, identity, protocol, client modes). */
 const RESET_COMMANDS = new Set(["select", "hello", "auth", "reset", "readonly", "readwrite", "monitor", "quit"]);
@@ -35,10 +35,13 @@ const RESET_COMMANDS = new Set(["select", "hello", "auth", "reset", "readonly", 
 /** CLIENT subcommands that change the session (the others, like LIST or KILL, only read or act on other clients). */
 const RESET_CLIENT_SUBCOMMANDS = new Set(["setname", "tracking", "reply", "no-evict", "no-touch", "caching"]);
 
-/** `name` lower-cased only when needed: ioredis's own method names already are. */
+/** `name` lower-cased, without allocating when it already is (ioredis's own method names are). */
 export function normalizeName(name: string): string {
-	const first = name.charCodeAt(0);
-	return first >= 97 && first <= 122 && name === name.toLowerCase() ? name : name.toLowerCase();
+	for (let i = 0; i < name.length; i++) {
+		const c = name.charCodeAt(i);
+		if (c >= 65 && c <= 90) return name.toLowerCase();
+	}
+	return name;
 }
 
 function subcommand(args: readonly unknown[]): string {
@@ -52,12 +55,19 @@ export function needsReset(name: string, args: readonly unknown[]): boolean {
 	return name === "client" && RESET_CLIENT_SUBCOMMANDS.has(subcommand(args));
 }
 
+/** The route of every command whose name alone decides it: one lookup on the hot path. */
+const ROUTES = new Map<string, Route>([
+	...[...BLOCKING_COMMANDS].map((name): [string, Route] => [name, Route.dedicated]),
+	...[...TRANSACTION_COMMANDS, ...SUBSCRIBE_COMMANDS, ...RESET_COMMANDS].map((name): [string, Route] => [name, Route.session]),
+]);
+
 /** Where a command may run; `name` is lower case. */
 export function routeOf(name: string, args: readonly unknown[]): Route {
-	if (BLOCKING_COMMANDS.has(name)) return Route.dedicated;
+	const route = ROUTES.get(name);
+	if (route !== undefined) return route;
+	if (name === "client") return RESET_CLIENT_SUBCOMMANDS.has(subcommand(args)) ? Route.session : Route.shared;
 	if (BLOCK_OPTION_COMMANDS.has(name)) {
 		return args.some((a) => (typeof a === "string" || Buffer.isBuffer(a)) && a.toString().toLowerCase() === "block") ? Route.dedicated : Route.shared;
 	}
-	if (TRANSACTION_COMMANDS.has(name) || SUBSCRIBE_COMMANDS.has(name) || needsReset(name, args)) return Route.session;
 	return Route.shared;
 }

@@ -128,17 +128,21 @@ export class RedisConnector {
 	};
 
 	/**
-	 * The pool's `reset`, on every release: nothing to do for a clean connection (no round trip);
-	 * UNWATCH or DISCARD after a transaction; RESET and a new session setup after SUBSCRIBE,
-	 * SELECT, CLIENT SETNAME and the like. A throw makes the pool destroy the connection.
+	 * The pool's `reset`, on every release: nothing to do for a clean connection (no round trip,
+	 * and no promise); UNWATCH or DISCARD after a transaction; RESET and a new session setup after
+	 * SUBSCRIBE, SELECT, CLIENT SETNAME and the like. A throw makes the pool destroy the connection.
 	 */
-	readonly reset = async (redis: Redis): Promise<void> => {
+	readonly reset = (redis: Redis): void | Promise<void> => {
 		if (redis.status !== "ready") throw new Error(`connection is ${redis.status}, not ready`);
 		for (const event of PUBSUB_EVENTS) if (redis.listenerCount(event) > 0) redis.removeAllListeners(event);
 		const session = this.#sessions.get(redis);
 		if (session === undefined) throw new Error("connection was not created by this client");
+		if (!session.dirty && !redis.condition?.subscriber) return;
+		return this.#clean(redis, session);
+	};
+
+	async #clean(redis: Redis, session: Session): Promise<void> {
 		const subscriber = redis.condition?.subscriber;
-		if (!session.dirty && !subscriber) return;
 		session.tracking = false;
 		try {
 			if (subscriber) await unsubscribeAll(redis, subscriber);
@@ -149,7 +153,7 @@ export class RedisConnector {
 		} finally {
 			session.tracking = true;
 		}
-	};
+	}
 
 	/** RESET (Redis >= 6.2) clears everything, including authentication, protocol and database: set them up again. */
 	async #resetSession(redis: Redis, session: Session): Promise<void> {
