@@ -189,7 +189,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		const conn = lease.resource;
 		const runner = this.#runner;
 		try {
-			for (const sql of this.#driver.beginSql(options ?? {})) await runner.run(conn, sql, NO_PARAMS, "none", 0, undefined);
+			for (const sql of this.#driver.beginSql(options ?? {})) await runner.run(conn, sql, NO_PARAMS, "none", 0, runner.statementTimeoutMs);
 		} catch (error) {
 			const wrapped = runner.wrap(error);
 			this.#afterFailure(lease, wrapped);
@@ -206,7 +206,8 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		}
 		tx.close();
 		try {
-			await runner.run(conn, "COMMIT", NO_PARAMS, "none", 0, pool.options.validateTimeoutMs);
+			// COMMIT gets the ordinary statement timeout, not a short one: a long commit (deferred checks, synchronous replication) is legitimate.
+			await runner.run(conn, "COMMIT", NO_PARAMS, "none", 0, runner.statementTimeoutMs);
 		} catch (error) {
 			// A failed COMMIT (serialization failure, deferred constraint) ended the transaction; reset rolls back whatever is left.
 			const wrapped = runner.wrap(error);
@@ -219,7 +220,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		return result;
 	}
 
-	/** Rolls back and returns the connection; a connection that cannot roll back is closed. */
+	/** Rolls back and returns the connection; a connection that cannot roll back (in validateTimeoutMs) is closed. */
 	async #rollback(lease: Lease<C>): Promise<void> {
 		try {
 			await this.#runner.run(lease.resource, "ROLLBACK", NO_PARAMS, "none", 0, this.#router.primary.options.validateTimeoutMs);
