@@ -109,6 +109,7 @@ export class RedisClient {
 		return this.#send("get", [key], options) as Promise<string | null>;
 	}
 
+	/** SET; with `ttlMs`, SET … PX so the key expires. */
 	async set(key: string, value: RedisArg, options?: SetOptions): Promise<void> {
 		await this.#send("set", options?.ttlMs === undefined ? [key, value] : [key, value, "PX", options.ttlMs], options);
 	}

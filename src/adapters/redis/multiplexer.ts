@@ -2,7 +2,7 @@
  * The command path's connections. ioredis pipelines: many callers' commands can be in flight on
  * one connection, and Redis answers them in order. So instead of one exclusive lease per command
  * (a round trip per connection at a time), the multiplexer borrows up to `size` connections from
- * the pool and spreads commands over them, least loaded first. A connection is held while
+ * the pool and sends each tick's commands to the least loaded one. A connection is held while
  * commands flow through it and goes back to the pool after IDLE_RELEASE_MS without any (where
  * it is validated, aged and replaced like any other). Only commands that leave no session state
  * come here.
@@ -191,8 +191,8 @@ export class Multiplexer {
 		if (shared.lease.active) shared.lease.release();
 	}
 
+	/** Destroys the connection, held or already rotated out: a timed-out one must never be reused. */
 	#retire(shared: SharedConnection, error: unknown): void {
-		if (!shared.held) return;
 		this.#forget(shared);
 		if (shared.lease.active) shared.lease.destroy(error);
 	}
