@@ -35,8 +35,11 @@ before(async () => {
 });
 
 after(async () => {
-	await client?.close();
-	if (!(await answersPing())) await startRedis();
+	try {
+		await client?.close();
+	} finally {
+		if (!(await answersPing())) await startRedis();
+	}
 });
 
 describe("Redis restarts", () => {
