@@ -8,7 +8,8 @@ import type pg from "pg";
 import { createPostgresClient, type PostgresClientOptions } from "../../src/adapters/postgres/index.ts";
 import type { SqlClient, SqlExecutor } from "../../src/adapters/sql/types.ts";
 import { requireService } from "../support/services.ts";
-import { admin, appName, serverOptions, sleep } from "./helpers.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
+import { admin, appName, eventually, server, serverOptions, sleep } from "./helpers.ts";
 
 const TABLE = "lg_pg_routing";
 const WHERE = "current_setting('application_name') AS app";
@@ -236,6 +237,64 @@ describe("postgres: read-your-writes", () => {
 		} finally {
 			await plain.db.close();
 		}
+	});
+});
+
+describe("postgres: a replica that is down", () => {
+	let proxy: TcpProxy;
+	let primary: string;
+	let replica: string;
+	let db: SqlClient;
+
+	before(async () => {
+		await requireService("postgres");
+		proxy = await TcpProxy.start(server.port, server.host);
+		primary = appName("fo-primary");
+		replica = appName("fo-replica");
+		proxy.setMode("refuse");
+		db = createPostgresClient({
+			primary: serverOptions(primary),
+			replicas: [serverOptions(replica, { port: proxy.port })],
+			pool: { max: 2, acquireTimeoutMs: 5_000 },
+		});
+	});
+
+	after(async () => {
+		await db?.close();
+		await proxy?.close();
+	});
+
+	it("a read waiting for it moves to the primary as soon as its connection fails, not at its deadline", async () => {
+		const started = performance.now();
+		assert.equal(await readsFrom(db), primary);
+		assert.ok(performance.now() - started < 1_000, `took ${performance.now() - started} ms`);
+	});
+
+	it("is skipped while down: reads go to the primary without waiting", async () => {
+		for (let i = 0; i < 3; i++) {
+			const started = performance.now();
+			assert.equal(await readsFrom(db), primary);
+			assert.ok(performance.now() - started < 200);
+		}
+	});
+
+	it("an explicit route: 'replica' still goes to it", async () => {
+		await assert.rejects(db.query("SELECT 1", [], { route: "replica", signal: AbortSignal.timeout(300) }), { code: "ACQUIRE_ABORTED" });
+	});
+
+	it("takes reads again once it is back, found by the background probe", async () => {
+		proxy.setMode("pass");
+		assert.ok(await eventually(async () => (await readsFrom(db)) === replica, 3_000, 100));
+	});
+
+	it("going down under a running client (every connection cut) moves reads to the primary at once", async () => {
+		proxy.setMode("refuse");
+		proxy.cutAll();
+		// Once the client has seen its sockets close (a statement sent before that fails with CONNECTION_LOST):
+		assert.ok(await eventually(() => db.stats().replicas[0].total === 0, 1_000));
+		const started = performance.now();
+		assert.equal(await readsFrom(db), primary);
+		assert.ok(performance.now() - started < 200);
 	});
 });
 

@@ -116,7 +116,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		const limit = rowLimitOf(mode, options);
 		const router = this.#router;
 		const pool = router.route(sql, options?.route, caller);
-		const lease = await pool.acquire(options?.signal === undefined ? undefined : { signal: options.signal });
+		const lease = await router.acquire(pool, options?.route, options?.signal);
 		const runner = this.#runner;
 		let result: DriverResult;
 		try {
@@ -143,7 +143,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		if (paramSets.length === 0) return 0;
 		const router = this.#router;
 		const pool = router.route(sql, undefined, caller);
-		const lease = await pool.acquire(options?.signal === undefined ? undefined : { signal: options.signal });
+		const lease = await router.acquire(pool, undefined, options?.signal);
 		let affected: number;
 		try {
 			affected = await this.#runner.batch(lease.resource, sql, paramSets, options?.timeoutMs);
@@ -331,6 +331,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	}
 
 	async close(options?: { timeoutMs?: number }): Promise<void> {
+		this.#router.stop();
 		// Nobody can release an id once the client is closing: their connections are closed now rather than waited for.
 		for (const entry of this.#ids.clear()) {
 			entry.executor.close();
