@@ -132,6 +132,10 @@ describe("postgres: connection configuration", () => {
 		assert.throws(() => createPostgresClient({ primary: serverOptions("x"), leaseTimeoutMs: -1 }), { code: ErrorCode.CONFIG_INVALID });
 		assert.throws(() => createPostgresClient({} as never), { code: ErrorCode.CONFIG_INVALID });
 		assert.throws(
+			() => createPostgresClient({ primary: serverOptions("x"), reset: "discard", afterCreate: async () => {} }),
+			(e: Error) => /sessionParameters/.test(e.message),
+		);
+		assert.throws(
 			() => createPostgresClient({ primary: serverOptions("x"), readYourWriteMs: 100 } as never),
 			(e: Error) => /readYourWriteMs: unknown option/.test(e.message),
 		);

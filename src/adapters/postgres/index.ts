@@ -36,6 +36,16 @@ export function createPostgresClient(options: PostgresClientOptions): SqlClient 
 	if (reset !== undefined && reset !== "rollback" && reset !== "discard") {
 		throw new ConfigError("createPostgresClient", [{ path: "reset", message: `must be "rollback" or "discard", got ${JSON.stringify(reset)}` }]);
 	}
+	if (reset === "discard" && options.afterCreate !== undefined) {
+		// DISCARD ALL would silently undo afterCreate's setup at the first release.
+		throw new ConfigError("createPostgresClient", [
+			{
+				path: "afterCreate",
+				message:
+					'reset: "discard" undoes what afterCreate sets up at every release; put settings in the servers\' sessionParameters instead (they survive DISCARD ALL)',
+			},
+		]);
+	}
 	const driver = new PostgresDriver({ discardOnRelease: reset === "discard" });
 	return createSqlClient(driver, {
 		...common,

@@ -65,7 +65,7 @@ export interface SqlClientStats {
 	replicas: PoolStats[];
 	/** Connection-id leases currently open, and leases reclaimed because they were not released in time. */
 	leases: { open: number; reclaimed: number };
-	/** Statements sent to the primary and to replicas by the router. */
+	/** Routing decisions: statements, transactions, pinned connections and ids sent to the primary and to replicas. */
 	routed: { primary: number; replica: number };
 }
 
