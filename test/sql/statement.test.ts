@@ -138,6 +138,16 @@ describe("statement classifier: never a read", () => {
 		}
 	});
 
+	it("a quoted function name is still a function call", () => {
+		for (const dialect of DIALECTS) {
+			assert.equal(isSureRead(`SELECT "nextval"('s')`, dialect), false, dialect);
+			assert.equal(isSureRead(`SELECT pg_catalog."pg_advisory_lock" (1)`, dialect), false, dialect);
+			assert.equal(isSureRead("SELECT `GET_LOCK`('a', 1)", dialect), false, dialect);
+		}
+		assert.equal(isSureRead("SELECT [changes]()", "sqlite"), false);
+		assert.equal(isSureRead('SELECT U&"\\0070g_advisory_lock"(1)', "postgres"), false);
+	});
+
 	it("MySQL executable comments and non-nested comments count as code", () => {
 		assert.equal(isSureRead("SELECT 1 /*! , (SELECT 1 FOR UPDATE) */", "mysql"), false);
 		assert.equal(isSureRead("SELECT 1 /*M!100000 FOR UPDATE */", "mysql"), false);
@@ -210,6 +220,7 @@ const WRITE_TOKENS = [
 	"pg_advisory_xact_lock(1)",
 	"set_config('a', 'b', false)",
 	"GET_LOCK('a', 1)",
+	`"nextval"('s')`,
 	"; DELETE FROM t",
 	"; SELECT 1",
 ];

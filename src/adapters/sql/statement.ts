@@ -48,6 +48,7 @@ const WRITE_WORDS = new Set([
 	"LAST_INSERT_ROWID",
 	"CHANGES",
 	"TOTAL_CHANGES",
+	"SQL_CALC_FOUND_ROWS",
 ]);
 
 /** Function-name prefixes with side effects (pg_advisory_lock, pg_try_advisory_xact_lock_shared, lo_import, dblink_exec…). */
@@ -211,20 +212,25 @@ function lex(sql: string, l: Lexing): Tokens {
 			continue;
 		}
 		if (c === 34 /* " */) {
+			// U&"…" spells an identifier with escapes (U&"\0070g_advisory_lock"): its name cannot be read here.
+			if (i >= 2 && sql[i - 1] === "&" && (sql[i - 2] === "U" || sql[i - 2] === "u")) return undefined;
 			const end = skipQuoted(sql, i, 34, l.backslash);
 			if (end < 0) return undefined;
+			pushQuotedCall(tokens, sql, i + 1, end - 1, end);
 			i = end;
 			continue;
 		}
 		if (c === 96 /* ` */) {
 			const end = skipQuoted(sql, i, 96, false);
 			if (end < 0) return undefined;
+			pushQuotedCall(tokens, sql, i + 1, end - 1, end);
 			i = end;
 			continue;
 		}
 		if (c === 91 /* [ */ && l.bracketIdentifiers) {
 			const end = sql.indexOf("]", i + 1);
 			if (end < 0) return undefined;
+			pushQuotedCall(tokens, sql, i + 1, end, end + 1);
 			i = end + 1;
 			continue;
 		}
@@ -247,6 +253,16 @@ function lex(sql: string, l: Lexing): Tokens {
 		i++;
 	}
 	return tokens;
+}
+
+/**
+ * A quoted name followed by `(` is a function call (`"nextval"('s')`, `` `GET_LOCK`(…) ``): its
+ * name is checked like a bare word. Other quoted names are only identifiers and are skipped.
+ */
+function pushQuotedCall(tokens: string[], sql: string, from: number, to: number, after: number): void {
+	let j = after;
+	while (j < sql.length && sql.charCodeAt(j) <= 32) j++;
+	if (sql.charCodeAt(j) === 40 /* ( */) tokens.push(sql.slice(from, to).toUpperCase());
 }
 
 function skipLine(sql: string, i: number): number {
