@@ -517,7 +517,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		} else if (conn.faults > 0 && conn.healthScore(timed ? now : (now = performance.now())) < this.options.unhealthyThreshold) {
 			this.#retire(conn, CloseReason.unhealthy);
 		} else if (this.options.reset !== undefined) {
-			this.#resetThenOffer(conn);
+			this.#resetThenOffer(conn, now);
 		} else {
 			this.#offer(conn, now);
 		}
@@ -761,15 +761,29 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#afterReturn();
 	}
 
-	/** Runs the reset hook (bounded by validateTimeoutMs); a failed reset destroys the connection. */
-	#resetThenOffer(conn: PooledConnection<T>): void {
+	/**
+	 * Runs the reset hook; a failed reset destroys the connection. A reset that finishes
+	 * synchronously (nothing to clean) offers the connection at once: the deadline machinery
+	 * (a timer, a controller, promises) cost a quarter of the throughput of a trivial reset.
+	 * An asynchronous one is bounded by validateTimeoutMs.
+	 */
+	#resetThenOffer(conn: PooledConnection<T>, now: number): void {
 		const reset = this.options.reset;
 		if (reset === undefined) return;
+		let result: void | Promise<void>;
+		try {
+			result = reset(conn.resource);
+		} catch (error) {
+			conn.recordFault(performance.now());
+			this.#retire(conn, CloseReason.error, error);
+			return;
+		}
+		if (!isThenable(result)) return this.#offer(conn, now);
 		conn.state = ConnState.busy;
 		this.#returning++;
 		const timeoutMs = this.options.validateTimeoutMs;
 		const work = withDeadline(
-			() => reset(conn.resource),
+			() => result,
 			timeoutMs,
 			() => new Error(`reset took longer than validateTimeoutMs (${timeoutMs} ms)`),
 		).then(
@@ -1009,6 +1023,10 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	poke(): void {
 		this.#pump();
 	}
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+	return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** Runs `fn` with a signal that aborts after `ms`; rejects with `onTimeout()` then, even if `fn` ignores the signal. */

@@ -569,6 +569,22 @@ describe("lifecycle", () => {
 		await pool.close();
 	});
 
+	it("a synchronous reset returns the connection at once; an asynchronous one that hangs is abandoned at validateTimeoutMs", async () => {
+		let hang = false;
+		const { pool, backend } = makePool({ validateTimeoutMs: 30, reset: () => (hang ? new Promise<void>(() => {}) : undefined) });
+		const a = await pool.acquire();
+		a.release();
+		assert.equal(pool.idleCount, 1, "idle right after release: no promise round trip");
+		hang = true;
+		const b = await pool.acquire();
+		b.release();
+		assert.equal(pool.idleCount, 0);
+		await sleep(60);
+		assert.equal(backend.open.size, 0, "the connection whose reset hung was destroyed");
+		assert.equal(pool.stats().destroyedByReason.error, 1);
+		await pool.close();
+	});
+
 	it("afterCreate runs once per connection; its failure fails the create and closes the resource", async () => {
 		let fail = true;
 		const { pool, backend } = makePool({
