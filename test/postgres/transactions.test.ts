@@ -4,7 +4,7 @@ import type pg from "pg";
 import type { SqlClient, SqlExecutor } from "../../src/adapters/sql/types.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
-import { admin, eventually, pidOf, testClient } from "./helpers.ts";
+import { admin, eventually, pidOf, sleep, testClient } from "./helpers.ts";
 
 const TABLE = "lg_pg_tx_accounts";
 
@@ -149,6 +149,19 @@ describe("postgres: transactions and pinned connections", () => {
 		conn.release();
 		assert.equal(await inTransaction(), false);
 		assert.equal(await count(), 2);
+	});
+
+	it("a clean connection goes back without a statement; one left in a transaction gets exactly a ROLLBACK", async () => {
+		const lastQuery = async (pid: number) => (await a.query<{ query: string }>("SELECT query FROM pg_stat_activity WHERE pid = $1", [pid])).rows[0]?.query;
+		const pid = await pidOf(db);
+		await db.query("SELECT 'lg-clean-marker' AS m");
+		await sleep(50);
+		assert.equal(await lastQuery(pid), "SELECT 'lg-clean-marker' AS m");
+		const conn = await db.acquire();
+		await conn.query("BEGIN");
+		await conn.query("SELECT 'lg-in-tx-marker' AS m");
+		conn.release();
+		assert.ok(await eventually(async () => (await lastQuery(pid)) === "ROLLBACK", 1_000), await lastQuery(pid));
 	});
 
 	it("a pinned connection left in a failed transaction is rolled back before reuse", async () => {
