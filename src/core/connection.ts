@@ -55,7 +55,7 @@ export class PooledConnection<T> {
 	}
 
 	recordLatency(ms: number): void {
-		this.latencyMs = this.latencyMs !== this.latencyMs ? ms : 0.7 * this.latencyMs + 0.3 * ms;
+		this.latencyMs = Number.isNaN(this.latencyMs) ? ms : 0.7 * this.latencyMs + 0.3 * ms;
 	}
 
 	/** Faults with exponential decay (half-life one minute): recent trouble weighs, old trouble fades. */

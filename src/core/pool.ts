@@ -172,7 +172,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			const now = this.#alwaysTimed || --this.#untilTimed === 0 ? this.#clock() : Number.NaN;
 			const conn = this.#takeIdle(now);
 			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, 0, stack));
-			return this.#enqueue(options, now === now ? now : performance.now(), stack);
+			return this.#enqueue(options, !Number.isNaN(now) ? now : performance.now(), stack);
 		}
 		return this.#enqueue(options, performance.now(), stack);
 	}
@@ -443,7 +443,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const c = this.#counters;
 		if (++this.#active > c.peakActive) c.peakActive = this.#active;
 		c.acquiredOk++;
-		if (waitMs === waitMs) c.wait.record(waitMs);
+		if (!Number.isNaN(waitMs)) c.wait.record(waitMs);
 		lease.stack = stack;
 		if (this.#watch.acquired) this.emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs });
 		return lease;
@@ -457,7 +457,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number): void {
 		waiter.settle();
 		let acquiredAt = Number.NaN;
-		if (this.#alwaysTimed) acquiredAt = now === now ? now : (now = performance.now());
+		if (this.#alwaysTimed) acquiredAt = !Number.isNaN(now) ? now : (now = performance.now());
 		else if (--this.#untilTimed === 0) acquiredAt = now = this.#clock();
 		waiter.resolve(this.#lend(conn, acquiredAt, now - waiter.startedAt, waiter.stack));
 	}
@@ -499,7 +499,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		conn.lease = null;
 		this.#active--;
 		// An untimed lease is released untimed too: NaN flows into the checks below as "unknown".
-		const timed = lease.acquiredAt === lease.acquiredAt;
+		const timed = !Number.isNaN(lease.acquiredAt);
 		let now = timed ? performance.now() : Number.NaN;
 		if (timed) this.#counters.use.record(now - lease.acquiredAt);
 		if (this.#watch.released) this.emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
@@ -870,7 +870,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			const keepalive = o.healthCheckIntervalMs > 0 && o.validate !== undefined;
 			const reference = this.#medianLatency();
 			this.#idle.filter((conn) => {
-				if (conn.idleSince !== conn.idleSince) conn.idleSince = now;
+				if (Number.isNaN(conn.idleSince)) conn.idleSince = now;
 				if (conn.generation !== this.#generation) retired.push([conn, CloseReason.stale]);
 				else if (now >= conn.retireAt) retired.push([conn, CloseReason.lifetime]);
 				else if (conn.healthScore(now, reference) < o.unhealthyThreshold) retired.push([conn, CloseReason.unhealthy]);
@@ -991,7 +991,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	/** The median validation latency of this pool's connections: what "slow" is measured against. */
 	#medianLatency(): number {
 		const known: number[] = [];
-		for (const conn of this.#all) if (conn.latencyMs === conn.latencyMs) known.push(conn.latencyMs);
+		for (const conn of this.#all) if (!Number.isNaN(conn.latencyMs)) known.push(conn.latencyMs);
 		if (known.length === 0) return Number.NaN;
 		known.sort((a, b) => a - b);
 		return known[known.length >> 1];
