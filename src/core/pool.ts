@@ -272,6 +272,27 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	/**
+	 * Takes a lease back from a borrower that will not return it (an id-based API's expired
+	 * lease, a stuck job): its connection is destroyed with reason `leaked` and counted as a leak;
+	 * the borrower's late release is a no-op.
+	 */
+	reclaim(lease: Lease<T>, error?: unknown): void {
+		this.#checkOwn(lease);
+		if (!lease.active) return;
+		if (!lease.leakReported) {
+			lease.leakReported = true;
+			this.#counters.leaks++;
+		}
+		this.#retire(lease.conn, CloseReason.leaked, error);
+		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+	}
+
+	/** True while the pool has no connection and its creates are failing: the backend looks down. */
+	get unavailable(): boolean {
+		return this.#createFailing && this.#all.size === 0;
+	}
+
+	/**
 	 * Tells the pool a connection is dead (its socket closed, the server ended it), typically from
 	 * the driver's 'error' or 'end' event. Idle: closed now (reason `error`); leased or busy:
 	 * closed when it comes back. Unknown or already closed resources are ignored.

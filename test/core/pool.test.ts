@@ -636,6 +636,35 @@ describe("leaks", () => {
 	});
 });
 
+describe("reclaim and availability", () => {
+	it("reclaim(lease) destroys the connection with reason leaked; the late release is a no-op", async () => {
+		const { pool, backend } = makePool();
+		const reasons: string[] = [];
+		pool.on("connectionClosed", (e) => reasons.push(e.reason));
+		const lease = await pool.acquire();
+		pool.reclaim(lease);
+		assert.deepEqual(reasons, ["leaked"]);
+		assert.equal(lease.active, false);
+		lease.release();
+		assert.equal(backend.open.size, 0);
+		assert.equal(pool.stats().leaks, 1);
+		assert.equal(pool.stats().destroyedByReason.leaked, 1);
+		await pool.close();
+	});
+
+	it("unavailable is true while there is no connection and creates fail", async () => {
+		const { pool, backend } = makePool({ createRetryInitialMs: 5 });
+		assert.equal(pool.unavailable, false);
+		backend.mode = "fail";
+		await assert.rejects(pool.acquire({ timeoutMs: 20 }));
+		assert.equal(pool.unavailable, true);
+		backend.mode = "ok";
+		(await pool.acquire({ timeoutMs: 200 })).release();
+		assert.equal(pool.unavailable, false);
+		await pool.close();
+	});
+});
+
 describe("statistics and health", () => {
 	let pool: Pool<Res>;
 	after(() => pool.close());
