@@ -112,9 +112,10 @@ function round(x: number, digits = 3): number {
 
 export const name = "core";
 
-export async function run(options: { rounds?: number; cycles?: number } = {}): Promise<Record<string, unknown>> {
-	const rounds = options.rounds ?? 5;
+export async function run(options: { rounds?: number; cycles?: number; warmup?: number } = {}): Promise<Record<string, unknown>> {
+	const rounds = options.rounds ?? 7;
 	const cycles = options.cycles ?? 300_000;
+	const warmup = options.warmup ?? 1_500_000;
 	const contenders = await makeContenders();
 	const results: Record<string, Record<string, unknown>> = {};
 	for (const scenario of [
@@ -124,7 +125,9 @@ export async function run(options: { rounds?: number; cycles?: number } = {}): P
 		const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
 		const loops = new Map(contenders.map((c) => [c.name, makeLoop()]));
 		const loopOf = (c: Contender) => loops.get(c.name) as Loop;
-		for (const c of contenders) await loopOf(c)(c, scenario.callers, cycles / 5); // warm-up
+		// A long warm-up: the larger a pool's hot path, the longer V8 takes to optimise it fully
+		// (lifeguard's single-caller rate triples between its first and fourth 300k cycles).
+		for (const c of contenders) await loopOf(c)(c, scenario.callers, warmup);
 		for (let r = 0; r < rounds; r++) {
 			for (const c of contenders) samples.get(c.name)?.push(await loopOf(c)(c, scenario.callers, cycles));
 		}
