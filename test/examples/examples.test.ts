@@ -23,6 +23,14 @@ describe("examples", () => {
 		}
 	});
 
+	it("the main job (npm start) runs on its embedded default and prints the pools' statistics", async () => {
+		const { stdout } = await run(process.execPath, [new URL("../../src/main.ts", import.meta.url).pathname], { timeout: 60_000 });
+		assert.match(stdout, /SQLite, the embedded default/);
+		assert.match(stdout, /QUERY_TIMEOUT/);
+		assert.match(stdout, /"pool": "sqlite"/);
+		assert.match(stdout, /"pool": "echo"/);
+	});
+
 	for (const file of examples) {
 		it(`${file} runs and exits 0`, async () => {
 			const { stdout } = await run(process.execPath, [new URL(file, dir).pathname], { timeout: 30_000 });
