@@ -6,7 +6,7 @@ import type { ConnectionIdUnknownError } from "../../src/adapters/sql/errors.ts"
 import type { LeaseReclaimedEvent, SqlClient } from "../../src/adapters/sql/types.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
-import { admin, eventually, testClient } from "./helpers.ts";
+import { admin, eventually, sleep, terminateAll, testClient, watchCrashes } from "./helpers.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -121,6 +121,10 @@ describe("postgres: connection ids not released in time", () => {
 		assert.ok(!event.connectionId.includes(id));
 		assert.equal(db.stats().leases.reclaimed, 1);
 		assert.equal(db.stats().leases.open, 0);
+		// The pool counts it as a leak, closed with reason `leaked` (not as a connection error).
+		assert.equal(db.stats().primary.destroyedByReason.leaked, 1);
+		assert.equal(db.stats().primary.destroyedByReason.error, 0);
+		assert.equal(db.stats().primary.leaks, 1);
 		await assert.rejects(
 			db.execute(id, "SELECT 1"),
 			(e: Error) => (e as ConnectionIdUnknownError).code === ErrorCode.CONNECTION_ID_UNKNOWN && /reclaimed/.test(e.message),
@@ -131,6 +135,27 @@ describe("postgres: connection ids not released in time", () => {
 		const next = await db.acquireId();
 		assert.notEqual(((await db.execute<{ pid: number }>(next, "SELECT pg_backend_pid() AS pid", [], { fetch: "one" })) as { pid: number }).pid, pid);
 		db.releaseId(next);
+	});
+
+	it("an id whose connection was already lost is reclaimed quietly: counted, no leak, no crash", async () => {
+		const { db: lost, app } = testClient("ids-reclaim-lost", { leaseTimeoutMs: 1_000 });
+		const crashes = watchCrashes();
+		try {
+			const id = await lost.acquireId();
+			await lost.execute(id, "SELECT 1");
+			assert.equal(await terminateAll(a, app), 1);
+			await assert.rejects(lost.execute(id, "SELECT 1"), { code: ErrorCode.CONNECTION_LOST });
+			await once(lost as never, "leaseReclaimed");
+			const stats = lost.stats();
+			assert.equal(stats.leases.reclaimed, 1);
+			assert.equal(stats.primary.destroyedByReason.error, 1);
+			assert.equal(stats.primary.destroyedByReason.leaked, 0);
+			assert.equal(stats.primary.leaks, 0);
+			await sleep(50);
+		} finally {
+			await lost.close();
+			assert.deepEqual(crashes.stop(), []);
+		}
 	});
 
 	it("warn through process warnings when nobody listens for leaseReclaimed", async () => {

@@ -298,6 +298,40 @@ describe("postgres: a replica that is down", () => {
 	});
 });
 
+describe("postgres: a replica whose host vanishes (connections die, new connects hang)", () => {
+	let proxy: TcpProxy;
+	let primary: string;
+	let replica: string;
+	let db: SqlClient;
+
+	before(async () => {
+		await requireService("postgres");
+		proxy = await TcpProxy.start(server.port, server.host);
+		primary = appName("gone-primary");
+		replica = appName("gone-replica");
+		db = createPostgresClient({
+			primary: serverOptions(primary),
+			replicas: [serverOptions(replica, { port: proxy.port })],
+			pool: { max: 2, createTimeoutMs: 5_000 },
+		});
+	});
+
+	after(async () => {
+		await db?.close();
+		await proxy?.close();
+	});
+
+	it("is down as soon as its last connection dies: reads go to the primary without waiting out a connect", async () => {
+		assert.equal(await readsFrom(db), replica);
+		proxy.setMode("stall");
+		proxy.cutAll();
+		assert.ok(await eventually(() => db.stats().replicas[0].total === 0, 1_000));
+		const started = performance.now();
+		assert.equal(await readsFrom(db), primary);
+		assert.ok(performance.now() - started < 200, `took ${performance.now() - started} ms`);
+	});
+});
+
 describe("postgres: routing without replicas", () => {
 	it("everything goes to the primary, including route: 'replica'", async () => {
 		await requireService("postgres");

@@ -253,8 +253,9 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	#reclaimed(entry: IdLease<C>): void {
 		entry.executor.close();
 		const heldMs = performance.now() - entry.acquiredAt;
-		const reason = new LeaseError(`connection id not released within leaseTimeoutMs; its connection was closed`);
-		if (entry.lease.active) entry.lease.destroy(reason);
+		// Closed, not returned (the holder may still be using it), and counted as the pool's leak (reason `leaked`).
+		// Inactive when a connection fault already closed it: the pool no longer knows that lease.
+		if (entry.lease.active) entry.pool.reclaim(entry.lease, new LeaseError("connection id not released within leaseTimeoutMs; its connection was closed"));
 		const event = { connectionId: `${entry.id.slice(0, 8)}…`, pool: entry.pool.name, heldMs };
 		if (this.listenerCount("leaseReclaimed") > 0) this.emit("leaseReclaimed", event);
 		else {

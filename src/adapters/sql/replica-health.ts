@@ -22,6 +22,8 @@ export class ReplicaHealth<C> {
 	constructor(replicas: readonly Pool<C>[]) {
 		for (const pool of replicas) {
 			this.#waiting.set(pool, new Set());
+			// Not `pool.unavailable`: it turns true only once a create fails, so a replica whose host vanished (its connections
+			// dead, new connects hanging) would keep reads waiting out a whole connect timeout before they moved.
 			pool.on("connectionClosed", ({ reason }) => {
 				if (reason === "error" && pool.size - pool.creatingCount === 0) this.#markDown(pool);
 			});
