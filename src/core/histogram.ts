@@ -19,6 +19,8 @@ export interface HistogramSummary {
 export class Histogram {
 	#counts = new Float64Array((MAX_EXPONENT + 1) * SUB_COUNT);
 	#count = 0;
+	/** Exact zeros (an acquire served at once), kept apart: one increment instead of a bucket lookup on the hottest path. */
+	#zeros = 0;
 	#sum = 0;
 	#max = 0;
 
@@ -31,15 +33,22 @@ export class Histogram {
 		if (ms > this.#max) this.#max = ms;
 	}
 
+	/** Records a duration of exactly zero. */
+	recordZero(): void {
+		this.#zeros++;
+	}
+
 	get count(): number {
-		return this.#count;
+		return this.#count + this.#zeros;
 	}
 
 	/** The value at quantile q (0..1), in milliseconds: the upper edge of its bucket, capped at the max seen. */
 	quantile(q: number): number {
-		if (this.#count === 0) return 0;
-		const rank = Math.max(1, Math.ceil(q * this.#count));
-		let seen = 0;
+		const total = this.#count + this.#zeros;
+		if (total === 0) return 0;
+		const rank = Math.max(1, Math.ceil(q * total));
+		if (rank <= this.#zeros) return 0;
+		let seen = this.#zeros;
 		const counts = this.#counts;
 		for (let i = 0; i < counts.length; i++) {
 			seen += counts[i];
@@ -49,9 +58,10 @@ export class Histogram {
 	}
 
 	summary(): HistogramSummary {
+		const count = this.#count + this.#zeros;
 		return {
-			count: this.#count,
-			mean: this.#count === 0 ? 0 : this.#sum / this.#count,
+			count,
+			mean: count === 0 ? 0 : this.#sum / count,
 			p50: this.quantile(0.5),
 			p90: this.quantile(0.9),
 			p99: this.quantile(0.99),
@@ -62,6 +72,7 @@ export class Histogram {
 	reset(): void {
 		this.#counts.fill(0);
 		this.#count = 0;
+		this.#zeros = 0;
 		this.#sum = 0;
 		this.#max = 0;
 	}
@@ -69,12 +80,15 @@ export class Histogram {
 
 function bucketOf(us: number): number {
 	if (us < SUB_COUNT) return us;
-	// Exponent of the highest set bit; values above 2^31 µs fall back to Math.log2.
-	const exponent = us < 0x80000000 ? 31 - Math.clz32(us) : Math.floor(Math.log2(us));
+	if (us < 0x80000000) {
+		// Integer fast path: the exponent from the highest set bit, the sub-bucket by a shift.
+		const shift = 31 - Math.clz32(us) - SUB_BITS;
+		return (shift + 1) * SUB_COUNT + (us >>> shift) - SUB_COUNT;
+	}
+	const exponent = Math.floor(Math.log2(us));
 	if (exponent > MAX_EXPONENT) return (MAX_EXPONENT + 1) * SUB_COUNT - 1;
 	const shift = exponent - SUB_BITS;
-	const sub = Math.floor(us / 2 ** shift) - SUB_COUNT;
-	return (shift + 1) * SUB_COUNT + sub;
+	return (shift + 1) * SUB_COUNT + Math.floor(us / 2 ** shift) - SUB_COUNT;
 }
 
 function upperEdgeMs(index: number): number {

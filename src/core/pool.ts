@@ -464,7 +464,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const c = this.#counters;
 		if (++this.#active > c.peakActive) c.peakActive = this.#active;
 		c.acquiredOk++;
-		if (!Number.isNaN(waitMs)) c.wait.record(waitMs);
+		if (waitMs === 0) c.wait.recordZero();
+		else if (!Number.isNaN(waitMs)) c.wait.record(waitMs);
 		lease.stack = stack;
 		if (this.#watch.acquired) this.emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs });
 		return lease;
