@@ -126,6 +126,92 @@ describe("MySQL client: queries", () => {
 	});
 });
 
+describe("MySQL client: fetch 'result' and insertId", () => {
+	const IDS = "lifeguard_mysql_insert_id";
+
+	before(async () => {
+		await a.query(`DROP TABLE IF EXISTS ${IDS}`);
+		await a.query(`CREATE TABLE ${IDS} (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, k VARCHAR(20) UNIQUE, v INT) ENGINE=InnoDB`);
+	});
+
+	after(async () => {
+		await a.query(`DROP TABLE IF EXISTS ${IDS}`);
+		await a.query(`DROP TABLE IF EXISTS ${IDS}_huge`);
+	});
+
+	it("an INSERT reports its AUTO_INCREMENT id, the first one of a multi-row INSERT, with rows and affectedRows", async () => {
+		const db = client();
+		const one = await db.query(`INSERT INTO ${IDS} (k, v) VALUES (?, ?)`, ["one", 1], { fetch: "result" });
+		assert.equal(typeof one.insertId, "number");
+		assert.deepEqual(one, { rows: [], affectedRows: 1, insertId: one.insertId });
+		const [{ id }] = await db.query<{ id: number }>(`SELECT id FROM ${IDS} WHERE k = 'one'`);
+		assert.equal(one.insertId, id);
+		const two = await db.query(`INSERT INTO ${IDS} (k, v) VALUES ('two', 2), ('three', 3)`, [], { fetch: "result" });
+		assert.equal(two.affectedRows, 2);
+		const [{ first }] = await db.query<{ first: number }>(`SELECT MIN(id) AS first FROM ${IDS} WHERE k IN ('two', 'three')`);
+		assert.equal(two.insertId, first);
+		// MariaDB's INSERT … RETURNING sends rows, not an OK packet: the id is in them.
+		const returning = await db.query<{ id: number }>(`INSERT INTO ${IDS} (k, v) VALUES ('four', 4) RETURNING id`, [], { fetch: "result" });
+		assert.equal(returning.insertId, undefined);
+		assert.ok(returning.rows[0].id > first + 1);
+	});
+
+	it("a statement that generates no id reports undefined: UPDATE, SELECT, an ignored INSERT", async () => {
+		const db = client({ pool: { max: 1 } });
+		// One connection: the previous INSERT's id is there to leak, if anything leaked it.
+		await db.query(`INSERT INTO ${IDS} (k, v) VALUES ('kept', 1)`, [], { fetch: "none" });
+		assert.deepEqual(await db.query(`UPDATE ${IDS} SET v = v + 1 WHERE k = 'kept'`, [], { fetch: "result" }), {
+			rows: [],
+			affectedRows: 1,
+			insertId: undefined,
+		});
+		assert.deepEqual(await db.query(`SELECT v FROM ${IDS} WHERE k = 'kept'`, [], { fetch: "result" }), {
+			rows: [{ v: 2 }],
+			affectedRows: 1,
+			insertId: undefined,
+		});
+		assert.deepEqual(await db.query(`INSERT IGNORE INTO ${IDS} (k, v) VALUES ('kept', 9)`, [], { fetch: "result" }), {
+			rows: [],
+			affectedRows: 0,
+			insertId: undefined,
+		});
+	});
+
+	it("ON DUPLICATE KEY UPDATE that updated reports the updated row's id, as the server does", async () => {
+		const db = client();
+		const inserted = await db.query(`INSERT INTO ${IDS} (k, v) VALUES ('dup', 1) ON DUPLICATE KEY UPDATE v = v + 1`, [], { fetch: "result" });
+		const updated = await db.query(`INSERT INTO ${IDS} (k, v) VALUES ('dup', 1) ON DUPLICATE KEY UPDATE v = v + 1`, [], { fetch: "result" });
+		assert.equal(updated.affectedRows, 2);
+		assert.equal(updated.insertId, inserted.insertId);
+	});
+
+	it("an id past 2^53 is an exact bigint (unsigned BIGINT up to 2^64 - 1)", async () => {
+		const db = client();
+		const huge = 18_446_744_073_709_551_000n;
+		// Its own table: the AUTO_INCREMENT counter stays up there.
+		await db.query(`CREATE TABLE ${IDS}_huge (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, k VARCHAR(20))`, [], { fetch: "none" });
+		try {
+			assert.equal((await db.query(`INSERT INTO ${IDS}_huge (id, k) VALUES (?, 'huge')`, [huge.toString()], { fetch: "result" })).insertId, huge);
+			assert.equal((await db.query(`INSERT INTO ${IDS}_huge (k) VALUES ('after-huge')`, [], { fetch: "result" })).insertId, huge + 1n);
+		} finally {
+			await db.query(`DROP TABLE ${IDS}_huge`, [], { fetch: "none" });
+		}
+	});
+
+	it("works in transactions, on pinned connections and through connection ids", async () => {
+		const db = client();
+		const inTx = await db.transaction((tx) => tx.query(`INSERT INTO ${IDS} (k, v) VALUES ('tx', 1)`, [], { fetch: "result" }));
+		await using conn = await db.acquire();
+		const pinned = await conn.query(`INSERT INTO ${IDS} (k, v) VALUES ('pinned', 1)`, [], { fetch: "result" });
+		const id = await db.acquireId();
+		const viaId = (await db.execute(id, `INSERT INTO ${IDS} (k, v) VALUES ('id', 1)`, [], { fetch: "result" })) as { insertId: unknown };
+		db.releaseId(id);
+		const rows = await db.query<{ k: string; id: number }>(`SELECT k, id FROM ${IDS} WHERE k IN ('tx', 'pinned', 'id')`);
+		const byKey = Object.fromEntries(rows.map((r) => [r.k, r.id]));
+		assert.deepEqual([inTx.insertId, pinned.insertId, viaId.insertId], [byKey.tx, byKey.pinned, byKey.id]);
+	});
+});
+
 describe("MySQL client: timeouts", () => {
 	it("a statement past timeoutMs is QUERY_TIMEOUT, stopped on the server, and its connection is reused", async () => {
 		const db = client({ pool: { max: 1 } });

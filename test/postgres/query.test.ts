@@ -68,6 +68,29 @@ describe("postgres: query and fetch modes", () => {
 		await assert.rejects(db.query("SELECT 1", [], { fetch: "rows" } as never), { code: ErrorCode.CONFIG_INVALID });
 	});
 
+	it("fetch 'result' returns the rows and the affected count; insertId is undefined (RETURNING gives the id)", async () => {
+		await a.query(`CREATE TABLE ${TABLE}_serial (id serial PRIMARY KEY, name text)`);
+		try {
+			assert.deepEqual(await db.query(`INSERT INTO ${TABLE}_serial (name) VALUES ('a'), ('b')`, [], { fetch: "result" }), {
+				rows: [],
+				affectedRows: 2,
+				insertId: undefined,
+			});
+			assert.deepEqual(await db.query(`INSERT INTO ${TABLE}_serial (name) VALUES ($1) RETURNING id`, ["c"], { fetch: "result" }), {
+				rows: [{ id: 3 }],
+				affectedRows: 1,
+				insertId: undefined,
+			});
+			assert.deepEqual(await db.query(`SELECT name FROM ${TABLE}_serial WHERE id > $1 ORDER BY id`, [1], { fetch: "result" }), {
+				rows: [{ name: "b" }, { name: "c" }],
+				affectedRows: 2,
+				insertId: undefined,
+			});
+		} finally {
+			await a.query(`DROP TABLE ${TABLE}_serial`);
+		}
+	});
+
 	it("fetch 'none' returns the number of affected rows", async () => {
 		assert.equal(await db.query(`INSERT INTO ${TABLE} VALUES (1, 'a'), (2, 'b')`, [], { fetch: "none" }), 2);
 		assert.equal(await db.query(`UPDATE ${TABLE} SET name = name || '!'`, [], { fetch: "none" }), 2);

@@ -165,6 +165,108 @@ describe("createSqliteClient on the default in-memory database", () => {
 	});
 });
 
+describe("createSqliteClient: fetch 'result' and insertId", () => {
+	// One in-memory connection: the connection's last_insert_rowid() is always there to leak, if anything leaked it.
+	let db: SqlClient;
+
+	before(async () => {
+		db = client();
+		await db.query("CREATE TABLE parents (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v INTEGER)", [], { fetch: "none" });
+		await db.query("CREATE TABLE children (id INTEGER PRIMARY KEY, parent INTEGER)", [], { fetch: "none" });
+		await db.query("CREATE TABLE keyed (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID", [], { fetch: "none" });
+	});
+
+	it("an INSERT reports the rowid of the row it inserted, with rows and affectedRows", async () => {
+		assert.deepEqual(await db.query("INSERT INTO parents (k, v) VALUES (?, ?)", ["a", 1], { fetch: "result" }), { rows: [], affectedRows: 1, insertId: 1 });
+		assert.deepEqual(await db.query("INSERT INTO parents (k, v) VALUES ('b', 1), ('c', 1)", [], { fetch: "result" }), {
+			rows: [],
+			affectedRows: 2,
+			insertId: 3,
+		});
+	});
+
+	it("an INSERT … RETURNING gives its rows and its rowid; WITH … INSERT and REPLACE report theirs", async () => {
+		assert.deepEqual(await db.query("INSERT INTO parents (k, v) VALUES ('d', 1) RETURNING k", [], { fetch: "result" }), {
+			rows: [{ k: "d" }],
+			affectedRows: 1,
+			insertId: 4,
+		});
+		const withed = await db.query("WITH s(k) AS (SELECT 'e') INSERT INTO parents (k, v) SELECT k, 1 FROM s", [], { fetch: "result" });
+		assert.equal(withed.insertId, 5);
+		// REPLACE deletes the conflicting row and inserts a new one, with a new rowid.
+		assert.equal((await db.query("REPLACE INTO parents (k, v) VALUES ('e', 2)", [], { fetch: "result" })).insertId, 6);
+	});
+
+	it("an insert into another table that gets the same rowid as the previous insert still reports it", async () => {
+		const parent = await db.query("INSERT INTO children (parent) VALUES (1)", [], { fetch: "result" });
+		assert.equal(parent.insertId, 1);
+		await db.query("INSERT INTO children (id, parent) VALUES (99, 1)", [], { fetch: "none" });
+		// The connection's last insert rowid is now 100, and the next child's rowid is 100 too.
+		await db.query("INSERT INTO parents (id, k, v) VALUES (100, 'x', 1)", [], { fetch: "none" });
+		assert.equal((await db.query("INSERT INTO children (parent) VALUES (100)", [], { fetch: "result" })).insertId, 100);
+		await db.query("INSERT INTO parents (id, k, v) VALUES (101, 'y', 1)", [], { fetch: "none" });
+		assert.equal((await db.query('INSERT INTO main."children" (parent) VALUES (101)', [], { fetch: "result" })).insertId, 101);
+	});
+
+	it("statements that insert no row report undefined, never the previous insert's rowid", async () => {
+		await db.query("INSERT INTO parents (k, v) VALUES ('f', 1)", [], { fetch: "none" });
+		const none = { rows: [], insertId: undefined };
+		assert.deepEqual(await db.query("UPDATE parents SET v = v + 1 WHERE k = 'f'", [], { fetch: "result" }), { ...none, affectedRows: 1 });
+		assert.deepEqual(await db.query("SELECT v FROM parents WHERE k = 'f'", [], { fetch: "result" }), {
+			rows: [{ v: 2 }],
+			affectedRows: 0,
+			insertId: undefined,
+		});
+		assert.deepEqual(await db.query("INSERT OR IGNORE INTO parents (k, v) VALUES ('f', 1)", [], { fetch: "result" }), { ...none, affectedRows: 0 });
+		assert.deepEqual(await db.query("INSERT INTO parents (k, v) VALUES ('f', 1) ON CONFLICT (k) DO NOTHING", [], { fetch: "result" }), {
+			...none,
+			affectedRows: 0,
+		});
+		assert.deepEqual(await db.query("DELETE FROM parents WHERE k = 'nothing'", [], { fetch: "result" }), { ...none, affectedRows: 0 });
+		// Right after an insert (SQLite's changes() still says 1), a statement whose words include INSERT but that is no insert.
+		await db.query("INSERT INTO parents (k, v) VALUES ('h', 1)", [], { fetch: "none" });
+		const trigger = "CREATE TRIGGER parents_log AFTER INSERT ON parents BEGIN INSERT INTO children (parent) VALUES (new.id); END";
+		assert.deepEqual(await db.query(trigger, [], { fetch: "result" }), { ...none, affectedRows: 0 });
+		// Tables without rowids: WITHOUT ROWID, and a view whose INSTEAD OF trigger inserts into a table.
+		assert.deepEqual(await db.query("INSERT INTO keyed (k, v) VALUES ('no rowid', 1)", [], { fetch: "result" }), { ...none, affectedRows: 1 });
+		await db.query("CREATE VIEW parent_view AS SELECT k, v FROM parents", [], { fetch: "none" });
+		await db.query("CREATE TRIGGER parent_view_insert INSTEAD OF INSERT ON parent_view BEGIN INSERT INTO parents (k, v) VALUES (new.k, new.v); END", [], {
+			fetch: "none",
+		});
+		assert.equal((await db.query("INSERT INTO parent_view (k, v) VALUES ('through a view', 1)", [], { fetch: "result" })).insertId, undefined);
+	});
+
+	it("an insert whose trigger inserts elsewhere reports its own row's rowid", async () => {
+		const inserted = await db.query("INSERT INTO parents (k, v) VALUES ('i', 1)", [], { fetch: "result" });
+		const [{ id }] = await db.query<{ id: number }>("SELECT id FROM parents WHERE k = 'i'");
+		const [{ child }] = await db.query<{ child: number }>("SELECT max(id) AS child FROM children");
+		assert.equal(inserted.insertId, id);
+		assert.notEqual(child, id);
+		await db.query("DROP TRIGGER parents_log", [], { fetch: "none" });
+	});
+
+	it("an upsert reports the rowid when it inserted, undefined when it updated", async () => {
+		const upsert = "INSERT INTO parents (k, v) VALUES (?, 1) ON CONFLICT (k) DO UPDATE SET v = v + 1";
+		const inserted = await db.query(upsert, ["g"], { fetch: "result" });
+		const [{ id }] = await db.query<{ id: number }>("SELECT id FROM parents WHERE k = 'g'");
+		assert.equal(inserted.insertId, id);
+		assert.deepEqual(await db.query(upsert, ["g"], { fetch: "result" }), { rows: [], affectedRows: 1, insertId: undefined });
+	});
+
+	it("a rowid past 2^53 is an exact bigint, never a rounded number", async () => {
+		const huge = 2n ** 53n + 1n;
+		assert.equal((await db.query("INSERT INTO parents (id, k, v) VALUES (?, 'huge', 1)", [huge], { fetch: "result" })).insertId, huge);
+		assert.equal((await db.query("INSERT INTO parents (k, v) VALUES ('after-huge', 1)", [], { fetch: "result" })).insertId, huge + 1n);
+		await db.query("DELETE FROM parents WHERE id >= ?", [2n ** 53n], { fetch: "none" });
+	});
+
+	it("with readBigInts every rowid is a bigint", async () => {
+		const big = client({ readBigInts: true });
+		await big.query("CREATE TABLE t (id INTEGER PRIMARY KEY)", [], { fetch: "none" });
+		assert.equal((await big.query("INSERT INTO t DEFAULT VALUES", [], { fetch: "result" })).insertId, 1n);
+	});
+});
+
 describe("createSqliteClient on a file database", () => {
 	let db: SqlClient;
 

@@ -98,7 +98,7 @@ export class MysqlConnection {
 		if (fields === undefined) {
 			const header = result as ResultSetHeader;
 			this.noteStatus(header.serverStatus);
-			return { rows: [], affectedRows: header.affectedRows };
+			return { rows: [], affectedRows: header.affectedRows, insertId: generatedId(header.insertId) };
 		}
 		const first = fields[0] as unknown;
 		if (first !== undefined && !Array.isArray(first)) {
@@ -110,17 +110,19 @@ export class MysqlConnection {
 		const results = result as unknown[];
 		let rows: Row[] | undefined;
 		let affectedRows = 0;
+		let insertId: number | bigint | undefined;
 		for (let i = 0; i < results.length; i++) {
 			if (fields[i] === undefined) {
 				const header = results[i] as ResultSetHeader;
 				affectedRows += header.affectedRows;
+				insertId = generatedId(header.insertId) ?? insertId;
 				this.noteStatus(header.serverStatus);
 			} else {
 				this.noteRows();
 				rows ??= results[i] as Row[];
 			}
 		}
-		return { rows: rows ?? [], affectedRows };
+		return { rows: rows ?? [], affectedRows, insertId };
 	}
 
 	/** Updates the transaction state from an OK packet's status flags. */
@@ -190,6 +192,17 @@ export class MysqlConnection {
 		if (this.#closing) return;
 		for (const listener of listeners) listener(error);
 	}
+}
+
+/**
+ * The OK packet's last-insert-id as lifeguard reports it: 0 (nothing generated) is undefined; mysql2
+ * gives a string past 2^53 and reads the unsigned 64-bit value as signed, so those become the exact
+ * unsigned bigint.
+ */
+function generatedId(raw: number | string | null | undefined): number | bigint | undefined {
+	if (raw === 0 || raw === null || raw === undefined) return undefined;
+	if (typeof raw === "number" && raw > 0) return raw;
+	return BigInt.asUintN(64, BigInt(raw));
 }
 
 function lostError(what: string): ConnectionLostError {

@@ -17,6 +17,7 @@ import { Session, type SessionHost } from "./session.ts";
 import type {
 	DriverResult,
 	QueryOptions,
+	QueryOutcome,
 	Route,
 	Row,
 	SqlClient,
@@ -103,7 +104,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 
 	// biome-ignore lint/suspicious/noExplicitAny: one implementation behind the typed overloads of SqlExecutor.
 	query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<any> {
-		return this.queryAs(this.#currentCaller(), sql, params, options) as Promise<R[] | R | number | undefined>;
+		return this.queryAs(this.#currentCaller(), sql, params, options) as Promise<QueryOutcome<R>>;
 	}
 
 	batch(sql: string, paramSets: readonly (readonly unknown[])[], options?: Pick<QueryOptions, "timeoutMs" | "signal">): Promise<number> {
@@ -239,7 +240,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		return this.#ids.add(lease, pool, new ConnectionExecutor(this.#runner, lease.resource, lease, "connection id"));
 	}
 
-	async execute<R = Row>(connectionId: string, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[] | R | number | undefined> {
+	async execute<R = Row>(connectionId: string, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryOutcome<R>> {
 		const { executor } = this.#ids.get(connectionId);
 		return executor.query<R>(sql, params, options);
 	}

@@ -8,7 +8,7 @@ import { LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import { ConnectionLostError } from "./errors.ts";
 import { mustDiscard, type StatementRunner } from "./runner.ts";
-import type { QueryOptions, Row, SqlConnection, SqlExecutor } from "./types.ts";
+import type { QueryOptions, QueryOutcome, Row, SqlConnection, SqlExecutor } from "./types.ts";
 
 export class ConnectionExecutor<C> implements SqlExecutor {
 	readonly #runner: StatementRunner<C>;
@@ -31,7 +31,7 @@ export class ConnectionExecutor<C> implements SqlExecutor {
 	async query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<any> {
 		this.#checkOpen();
 		try {
-			return (await this.#runner.query(this.#conn, sql, params, options)) as R[] | R | number | undefined;
+			return (await this.#runner.query(this.#conn, sql, params, options)) as QueryOutcome<R>;
 		} catch (error) {
 			this.#noteFault(error);
 			throw error;

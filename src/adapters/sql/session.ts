@@ -6,7 +6,7 @@
  * so request middleware can set it once. Calls outside every session share the client's own window.
  */
 import { Caller } from "./router.ts";
-import type { QueryOptions, Row, SqlExecutor, SqlSession, TransactionOptions } from "./types.ts";
+import type { QueryOptions, QueryOutcome, Row, SqlExecutor, SqlSession, TransactionOptions } from "./types.ts";
 
 /** What a session asks of its client; implemented by the client. */
 export interface SessionHost {
@@ -31,7 +31,7 @@ export class Session extends Caller implements SqlSession {
 
 	// biome-ignore lint/suspicious/noExplicitAny: one implementation behind the typed overloads of SqlExecutor.
 	query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<any> {
-		return this.#host.queryAs(this, sql, params, options) as Promise<R[] | R | number | undefined>;
+		return this.#host.queryAs(this, sql, params, options) as Promise<QueryOutcome<R>>;
 	}
 
 	batch(sql: string, paramSets: readonly (readonly unknown[])[], options?: Pick<QueryOptions, "timeoutMs" | "signal">): Promise<number> {

@@ -141,6 +141,14 @@ export function isSureRead(sql: string, dialect: SqlDialect): boolean {
 	return true;
 }
 
+/**
+ * The words of `sql` (upper-cased) and its `;`, `(`, `)`, with literals, quoted identifiers and
+ * comments skipped, as the dialect's server reads them by default; undefined when the lexer is unsure.
+ */
+export function statementWords(sql: string, dialect: SqlDialect): readonly string[] | undefined {
+	return lex(sql, LEXINGS[dialect][0]);
+}
+
 function tokensAreRead(tokens: Tokens): boolean {
 	if (tokens === undefined) return false;
 	let first: string | undefined;

@@ -15,8 +15,29 @@ export type Row = Record<string, unknown>;
  * - `one`: the first row or `undefined`; only one row is read from the server.
  * - `many`: at most `limit` rows, read through a cursor or a stream, never by slicing a full result.
  * - `none`: the number of affected rows.
+ * - `result`: a {@link StatementResult}: every row, the number of affected rows and the id the statement generated.
  */
-export type FetchMode = "all" | "one" | "many" | "none";
+export type FetchMode = "all" | "one" | "many" | "none" | "result";
+
+/** What `fetch: "result"` returns. */
+export interface StatementResult<R = Row> {
+	/** Every row the statement returned (`RETURNING`, a `SELECT`); empty for a plain write. */
+	rows: R[];
+	affectedRows: number;
+	/**
+	 * The id the statement generated; undefined when it generated none.
+	 * - MySQL/MariaDB: the AUTO_INCREMENT value of the (first) row inserted; for `ON DUPLICATE KEY UPDATE` that
+	 *   updated, the updated row's id, as the server reports it.
+	 * - SQLite: the rowid of the (last) row an `INSERT` or `REPLACE` inserted.
+	 * - PostgreSQL: always undefined; use `RETURNING id` (it comes back in `rows`).
+	 *
+	 * A number, or a bigint beyond `Number.MAX_SAFE_INTEGER` (and with SQLite's `readBigInts`): never a rounded value.
+	 */
+	insertId: number | bigint | undefined;
+}
+
+/** What `query` resolves with when its fetch mode is known only at run time. */
+export type QueryOutcome<R = Row> = R[] | R | number | StatementResult<R> | undefined;
 
 export type IsolationLevel = "read uncommitted" | "read committed" | "repeatable read" | "serializable";
 
@@ -41,7 +62,8 @@ export interface SqlExecutor {
 	query<R = Row>(sql: string, params: readonly unknown[] | undefined, options: QueryOptions & { fetch: "one" }): Promise<R | undefined>;
 	query<R = Row>(sql: string, params: readonly unknown[] | undefined, options: QueryOptions & { fetch: "many"; limit: number }): Promise<R[]>;
 	query(sql: string, params: readonly unknown[] | undefined, options: QueryOptions & { fetch: "none" }): Promise<number>;
-	query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[] | R | number | undefined>;
+	query<R = Row>(sql: string, params: readonly unknown[] | undefined, options: QueryOptions & { fetch: "result" }): Promise<StatementResult<R>>;
+	query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryOutcome<R>>;
 	/** Runs one statement with many parameter sets, in one round trip where the driver allows; returns total affected rows. */
 	batch(sql: string, paramSets: readonly (readonly unknown[])[], options?: Pick<QueryOptions, "timeoutMs" | "signal">): Promise<number>;
 }
@@ -107,7 +129,7 @@ export interface SqlClient extends SqlExecutor {
 
 	/** Connection-id API for callers that cannot hold an object (workflow engines, HTTP clients). */
 	acquireId(options?: AcquireOptions & { route?: Route }): Promise<string>;
-	execute<R = Row>(connectionId: string, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<R[] | R | number | undefined>;
+	execute<R = Row>(connectionId: string, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryOutcome<R>>;
 	releaseId(connectionId: string): void;
 
 	stats(): SqlClientStats;
@@ -120,6 +142,8 @@ export type SqlDialect = "postgres" | "mysql" | "sqlite";
 export interface DriverResult {
 	rows: Row[];
 	affectedRows: number;
+	/** The id the statement generated (see {@link StatementResult}); read by fetch mode `result`, which drivers run like `all`. */
+	insertId?: number | bigint;
 }
 
 /**

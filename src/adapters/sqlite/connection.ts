@@ -152,7 +152,7 @@ export class SqliteConnection {
 		const pending = this.#take(reply.id);
 		if (pending === undefined) return;
 		this.#dirty = reply.dirty;
-		if (reply.ok) pending.resolve({ rows: reply.rows, affectedRows: reply.affectedRows });
+		if (reply.ok) pending.resolve({ rows: reply.rows, affectedRows: reply.affectedRows, insertId: reply.insertId });
 		else pending.reject(errorFromHost(reply.error));
 	}
 

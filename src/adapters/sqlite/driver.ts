@@ -6,6 +6,7 @@ import type { SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { resolveSqliteConfig, type SqliteConfig } from "./config.ts";
 import { SqliteConnection } from "./connection.ts";
 import { isConnectionFault } from "./errors.ts";
+import { rowidSourceOf } from "./insert-id.ts";
 
 const NO_PARAMS: readonly unknown[] = [];
 
@@ -35,7 +36,8 @@ export const sqliteDriver: SqlDriver<SqliteConnection, SqliteConfig> = {
 		// A dead connection rejects here, so the pool closes it instead of lending it again.
 		await conn.request({ kind: "reset" });
 	},
-	run: (conn, sql, params, mode, limit, timeoutMs) => conn.request({ kind: "query", sql, params, mode, limit }, { timeoutMs }),
+	run: (conn, sql, params, mode, limit, timeoutMs) =>
+		conn.request({ kind: "query", sql, params, mode, limit, rowid: mode === "result" ? rowidSourceOf(sql) : undefined }, { timeoutMs }),
 	async runBatch(conn, sql, paramSets, timeoutMs) {
 		return (await conn.request({ kind: "batch", sql, paramSets }, { timeoutMs })).affectedRows;
 	},

@@ -4,6 +4,7 @@
  * structured clone, because that is how both kinds of host carry messages.
  */
 import type { FetchMode, Row } from "../sql/types.ts";
+import type { RowidSource } from "./insert-id.ts";
 
 /** What the host needs to open and set up its database. */
 export interface OpenSettings {
@@ -20,7 +21,8 @@ export interface OpenSettings {
 
 export type HostRequest =
 	| { id: number; kind: "open"; settings: OpenSettings }
-	| { id: number; kind: "query"; sql: string; params: readonly unknown[]; mode: FetchMode; limit: number }
+	/** `rowid`: for mode `result`, how the statement may generate a rowid (see insert-id.ts); absent when it cannot. */
+	| { id: number; kind: "query"; sql: string; params: readonly unknown[]; mode: FetchMode; limit: number; rowid?: RowidSource }
 	| { id: number; kind: "batch"; sql: string; paramSets: readonly (readonly unknown[])[] }
 	| { id: number; kind: "reset" }
 	| { id: number; kind: "close" };
@@ -37,5 +39,5 @@ export interface HostError {
 }
 
 export type HostReply =
-	| { id: number; ok: true; rows: Row[]; affectedRows: number; dirty: boolean }
+	| { id: number; ok: true; rows: Row[]; affectedRows: number; insertId?: number | bigint; dirty: boolean }
 	| { id: number; ok: false; error: HostError; dirty: boolean };

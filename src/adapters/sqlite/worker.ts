@@ -6,6 +6,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { parentPort } from "node:worker_threads";
 import type { Row } from "../sql/types.ts";
+import type { RowidSource } from "./insert-id.ts";
 import type { HostError, HostReply, HostRequest, OpenSettings } from "./protocol.ts";
 
 /** Prepared statements kept per connection; beyond this the least recently used is dropped (and finalized when collected). */
@@ -17,6 +18,8 @@ const HARMLESS_TAIL = /^(?:\s|;|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*$/;
 let db: DatabaseSync | undefined;
 let readBigInts = false;
 const statements = new Map<string, StatementSync>();
+/** `SELECT last_insert_rowid()`, read as a bigint: kept out of the statement cache so that a caller's identical text reads numbers. */
+let lastRowidStatement: StatementSync | undefined;
 
 function open(settings: OpenSettings, sqlite: typeof import("node:sqlite")): void {
 	db = new sqlite.DatabaseSync(settings.filename, { readOnly: settings.readOnly, enableForeignKeyConstraints: settings.foreignKeys });
@@ -85,11 +88,39 @@ function totalChanges(): number {
 	return Number((prepare("SELECT total_changes() AS n").get() as { n: number | bigint }).n);
 }
 
-function query(sql: string, params: readonly unknown[], mode: string, limit: number): { rows: Row[]; affectedRows: number } {
+/** Rows changed by the last INSERT, UPDATE or DELETE that completed on this connection, triggers' changes not counted. */
+function directChanges(): number {
+	return Number((prepare("SELECT changes() AS n").get() as { n: number | bigint }).n);
+}
+
+function lastRowid(): bigint {
+	if (lastRowidStatement === undefined) {
+		lastRowidStatement = database().prepare("SELECT last_insert_rowid() AS id");
+		lastRowidStatement.setReadBigInts(true);
+	}
+	return (lastRowidStatement.get() as { id: bigint }).id;
+}
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The rowid as the connection reads integers: a number, or a bigint with readBigInts or beyond 2^53 (never a rounded number). */
+function rowidValue(rowid: bigint): number | bigint {
+	return readBigInts || rowid < MIN_SAFE || rowid > MAX_SAFE ? rowid : Number(rowid);
+}
+
+interface QueryOutput {
+	rows: Row[];
+	affectedRows: number;
+	insertId?: number | bigint;
+}
+
+function query(sql: string, params: readonly unknown[], mode: string, limit: number, rowid: RowidSource | undefined): QueryOutput {
 	const statement = prepare(sql);
 	const values = bindable(params);
 	if (mode === "none") return { rows: [], affectedRows: Number(statement.run(...values).changes) };
 	const before = totalChanges();
+	const rowidBefore = rowid === undefined ? undefined : lastRowid();
 	let rows: Row[];
 	if (mode === "one") {
 		const row = statement.get(...values) as Row | undefined;
@@ -110,7 +141,20 @@ function query(sql: string, params: readonly unknown[], mode: string, limit: num
 	} else {
 		rows = statement.all(...values) as Row[];
 	}
-	return { rows, affectedRows: totalChanges() - before };
+	const affectedRows = totalChanges() - before;
+	if (rowid === undefined || directChanges() === 0) return { rows, affectedRows };
+	// The INSERT changed rows. A rowid that moved is its own; one that did not is its own only if its target has rowids (see insert-id.ts).
+	const rowidAfter = lastRowid();
+	if (rowidAfter !== rowidBefore || (!rowid.upsert && hasRowids(rowid))) return { rows, affectedRows, insertId: rowidValue(rowidAfter) };
+	return { rows, affectedRows };
+}
+
+/** True when the INSERT's target is known and is a table with rowids (not WITHOUT ROWID, not a view), in every schema that has the name. */
+function hasRowids({ table, schema }: RowidSource): boolean {
+	if (table === undefined) return false;
+	const sql =
+		"SELECT min(type = 'table' AND wr = 0) AS ok FROM pragma_table_list WHERE name = ? COLLATE NOCASE AND schema = coalesce(?, schema) COLLATE NOCASE";
+	return Number((prepare(sql).get(table, schema ?? null) as { ok: number | bigint | null }).ok) === 1;
 }
 
 /** One transaction (or a savepoint inside the caller's), one prepared statement, every parameter set. */
@@ -145,6 +189,7 @@ function reset(): void {
 function close(): void {
 	// DatabaseSync.close() finalizes every statement it prepared.
 	statements.clear();
+	lastRowidStatement = undefined;
 	db?.close();
 	db = undefined;
 }
@@ -177,8 +222,8 @@ async function answer(request: HostRequest): Promise<HostReply> {
 				open(request.settings, await import("node:sqlite"));
 				return { id: request.id, ok: true, rows: [], affectedRows: 0, dirty: false };
 			case "query": {
-				const { rows, affectedRows } = query(request.sql, request.params, request.mode, request.limit);
-				return { id: request.id, ok: true, rows, affectedRows, dirty: dirty() };
+				const { rows, affectedRows, insertId } = query(request.sql, request.params, request.mode, request.limit, request.rowid);
+				return { id: request.id, ok: true, rows, affectedRows, insertId, dirty: dirty() };
 			}
 			case "batch":
 				return { id: request.id, ok: true, rows: [], affectedRows: batch(request.sql, request.paramSets), dirty: dirty() };
