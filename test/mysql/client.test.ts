@@ -242,7 +242,7 @@ describe("MySQL client: timeouts", () => {
 			const started = performance.now();
 			await assert.rejects(
 				db.query("SELECT SLEEP(5)", [], { timeoutMs: 100 }),
-				(error: unknown) => error instanceof QueryTimeoutError && error.connectionClosed,
+				(error: unknown) => error instanceof QueryTimeoutError && error.connectionClosed && /the server did not answer the cancel/.test(error.message),
 			);
 			assert.ok(performance.now() - started < 100 + 2_000 + 1_000);
 			proxy.setMode("pass");

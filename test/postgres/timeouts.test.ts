@@ -35,6 +35,7 @@ describe("postgres: statement timeouts", () => {
 		assert.equal(error.code, ErrorCode.QUERY_TIMEOUT);
 		assert.equal(error.connectionClosed, false);
 		assert.equal((error.cause as { code: string }).code, "57014");
+		assert.match(error.message, /^statement cancelled after its timeout of 200 ms; raise timeoutMs/);
 		assert.ok(elapsed >= 195 && elapsed < 1_000, `took ${elapsed} ms`);
 		// Cancelled on the server, not merely abandoned by the client.
 		assert.equal(await statementRunning(a, marker), false);
@@ -97,6 +98,12 @@ describe("postgres: statement timeouts when the server does not answer", () => {
 			const elapsed = performance.now() - started;
 			assert.equal(error.code, ErrorCode.QUERY_TIMEOUT);
 			assert.equal(error.connectionClosed, true);
+			assert.match(
+				error.message,
+				new RegExp(
+					`timed out after 100 ms and its connection was closed \\(nothing came back ${QUERY_TIMEOUT_GRACE_MS} ms after the timeout: the server did not answer`,
+				),
+			);
 			assert.ok(elapsed >= 100 + QUERY_TIMEOUT_GRACE_MS - 10 && elapsed < 100 + QUERY_TIMEOUT_GRACE_MS + 1_000, `took ${elapsed} ms`);
 			assert.ok(await eventually(() => db.stats().primary.destroyed === 1, 1_000));
 			proxy.setMode("pass");

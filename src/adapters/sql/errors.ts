@@ -4,16 +4,28 @@
  */
 import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
 
-/** A statement ran past its timeout; it was cancelled on the server (or its connection closed when the server did not answer). */
+export interface QueryTimeoutOptions {
+	/** The driver's error, when it reported the timeout (the server's "query cancelled"). */
+	cause?: unknown;
+	/** The connection was closed: to stop the statement, or because the stop got no answer. */
+	connectionClosed?: boolean;
+	/** Why the connection was closed, for the message: each backend knows (an unanswered cancel, a killed host process). */
+	reason?: string;
+}
+
+/** A statement ran past its timeout; it was cancelled on the server, or its connection was closed (`connectionClosed`, with the reason in the message). */
 export class QueryTimeoutError extends LifeguardError {
 	readonly timeoutMs: number;
-	/** True when the connection had to be closed because the cancel did not take effect in time. */
+	/** True when the connection was closed: the statement could not be cancelled in place, or the cancel did not take effect in time. */
 	readonly connectionClosed: boolean;
-	constructor(timeoutMs: number, options?: { cause?: unknown; connectionClosed?: boolean }) {
+	constructor(timeoutMs: number, options?: QueryTimeoutOptions) {
 		const closed = options?.connectionClosed === true;
+		const what = closed
+			? `statement timed out after ${timeoutMs} ms and its connection was closed${options?.reason === undefined ? "" : ` (${options.reason})`}`
+			: `statement cancelled after its timeout of ${timeoutMs} ms`;
 		super(
 			ErrorCode.QUERY_TIMEOUT,
-			`statement cancelled after its timeout of ${timeoutMs} ms${closed ? " (the server did not acknowledge the cancel, so the connection was closed)" : ""}; raise timeoutMs or make the statement faster`,
+			`${what}; raise timeoutMs or make the statement faster`,
 			options?.cause === undefined ? undefined : { cause: options.cause },
 		);
 		this.timeoutMs = timeoutMs;

@@ -74,7 +74,12 @@ function withBackstop<R>(work: Promise<R>, timeoutMs: number): Promise<R> {
 		let settled = false;
 		const timer = setTimeout(() => {
 			settled = true;
-			reject(new QueryTimeoutError(timeoutMs, { connectionClosed: true }));
+			reject(
+				new QueryTimeoutError(timeoutMs, {
+					connectionClosed: true,
+					reason: `nothing came back ${QUERY_TIMEOUT_GRACE_MS} ms after the timeout: the server did not answer the cancel, or the network stalled`,
+				}),
+			);
 		}, timeoutMs + QUERY_TIMEOUT_GRACE_MS);
 		work.then(
 			(value) => {

@@ -157,11 +157,11 @@ export class SqliteConnection {
 	}
 
 	#timeOut(id: number, timeoutMs: number): void {
-		const how =
+		const reason =
 			this.#host.kind === "process"
-				? "its host process was killed, which stopped the statement"
-				: "its worker thread was terminated, but the statement runs on until it finishes (host 'process' stops it at once)";
-		this.#die(new QueryTimeoutError(timeoutMs, { connectionClosed: true, cause: new Error(`SQLite cannot cancel a running statement: ${how}`) }), id);
+				? "SQLite cannot cancel a running statement: its host process was killed, which stopped it"
+				: "SQLite cannot cancel a running statement: its worker thread was terminated, but the statement runs on until it finishes (host 'process' stops it at once)";
+		this.#die(new QueryTimeoutError(timeoutMs, { connectionClosed: true, reason }), id);
 	}
 
 	#lostWith(death: LifeguardError): ConnectionLostError {
