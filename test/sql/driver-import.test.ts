@@ -14,6 +14,12 @@ describe("optional drivers", () => {
 		assert.equal((error.cause as { code: string }).code, "ERR_MODULE_NOT_FOUND");
 	});
 
+	it("a hint replaces npm install where that is not the fix", () => {
+		const error = new DriverMissingError("node:sqlite", "sqlite", new Error("No such built-in module"), "use Node.js 22.13 or later");
+		assert.equal(error.code, ErrorCode.DRIVER_MISSING);
+		assert.equal(error.message, 'the sqlite adapter needs "node:sqlite", which is missing: use Node.js 22.13 or later');
+	});
+
 	it("other import failures are not disguised as a missing driver", async () => {
 		const broken = new SyntaxError("Unexpected token");
 		await assert.rejects(

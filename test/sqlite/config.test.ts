@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConnectionLostError, QueryTimeoutError } from "../../src/adapters/sql/errors.ts";
+import { ConnectionLostError, DriverMissingError, QueryTimeoutError } from "../../src/adapters/sql/errors.ts";
 import { isPrivateDatabase, resolveSqliteConfig, SQLITE_DEFAULTS } from "../../src/adapters/sqlite/config.ts";
 import { errorFromHost, isConnectionFault, type SqliteError } from "../../src/adapters/sqlite/errors.ts";
 import { ConfigError } from "../../src/core/errors.ts";
@@ -71,8 +71,12 @@ describe("sqlite configuration", () => {
 describe("sqlite errors from a host", () => {
 	it("a missing node:sqlite is DRIVER_MISSING saying which Node.js to use", () => {
 		const error = errorFromHost({ name: "Error", message: "No such built-in module: node:sqlite", code: "ERR_UNKNOWN_BUILTIN_MODULE" });
-		assert.equal((error as { code?: string }).code, "DRIVER_MISSING");
+		assert.ok(error instanceof DriverMissingError);
+		assert.equal(error.code, "DRIVER_MISSING");
 		assert.match(error.message, /Node\.js 22\.13 or later/);
+		assert.ok(error.message.includes(process.version));
+		assert.doesNotMatch(error.message, /npm install/);
+		assert.equal((error.cause as { code?: string }).code, "ERR_UNKNOWN_BUILTIN_MODULE");
 	});
 
 	it("a statement error keeps SQLite's message and codes for the client to wrap", () => {

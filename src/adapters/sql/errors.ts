@@ -67,10 +67,15 @@ export class ConnectionIdUnknownError extends LifeguardError {
 	}
 }
 
-/** The adapter's driver package is not installed. */
+/** The adapter's driver is missing: a package that is not installed, or a built-in module this Node.js lacks. */
 export class DriverMissingError extends LifeguardError {
-	constructor(driver: string, adapter: string, cause: unknown) {
-		super(ErrorCode.DRIVER_MISSING, `the ${adapter} adapter needs the "${driver}" package, which is not installed; run: npm install ${driver}`, { cause });
+	/**
+	 * `hint` is the fix when it is not `npm install <driver>` (node:sqlite: a newer Node.js); without
+	 * it the message says to install the package.
+	 */
+	constructor(driver: string, adapter: string, cause: unknown, hint?: string) {
+		const what = hint === undefined ? `the "${driver}" package, which is not installed; run: npm install ${driver}` : `"${driver}", which is missing: ${hint}`;
+		super(ErrorCode.DRIVER_MISSING, `the ${adapter} adapter needs ${what}`, { cause });
 	}
 }
 

@@ -3,8 +3,7 @@
  * mean the connection (not the statement) is broken. Statement errors come back as SQLite's own
  * error (message, `errcode`, `errstr`), which the SQL client wraps as QUERY_FAILED, keeping it as `cause`.
  */
-import { ErrorCode, LifeguardError } from "../../core/errors.ts";
-import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
+import { ConnectionLostError, DriverMissingError, QueryTimeoutError } from "../sql/errors.ts";
 import type { HostError } from "./protocol.ts";
 
 /** SQLite primary result codes that mean the connection, not the statement, is broken. */
@@ -26,11 +25,7 @@ export interface SqliteError extends Error {
 export function errorFromHost(reported: HostError): Error {
 	const error: SqliteError = Object.assign(new Error(reported.message), reported);
 	if (reported.code === "ERR_UNKNOWN_BUILTIN_MODULE") {
-		return new LifeguardError(
-			ErrorCode.DRIVER_MISSING,
-			`the SQLite adapter needs the built-in node:sqlite module, which this Node.js (${process.version}) lacks: use Node.js 22.13 or later`,
-			{ cause: error },
-		);
+		return new DriverMissingError("node:sqlite", "sqlite", error, `it is built into Node.js; use Node.js 22.13 or later (this is ${process.version})`);
 	}
 	// "database is not open": only a closed connection says this.
 	if (reported.code === "ERR_INVALID_STATE") return new ConnectionLostError(error);
