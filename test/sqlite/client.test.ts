@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
+import { SQL_CLIENT_OPTION_KEYS } from "../../src/adapters/sql/client.ts";
 import {
 	ConnectionIdUnknownError,
 	createSqliteClient,
@@ -8,6 +9,8 @@ import {
 	QueryTimeoutError,
 	SQLITE_FILE_MAX_CONNECTIONS,
 	type SqlClient,
+	type SqliteClientOptions,
+	type SqliteConfig,
 } from "../../src/adapters/sqlite/index.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { countTo, ENDLESS, tempDirectory } from "./helpers.ts";
@@ -376,6 +379,42 @@ describe("createSqliteClient options", () => {
 	it("refuses a pragma that is not a name and a plain value", () => {
 		assert.throws(() => createSqliteClient({ pragmas: { "synchronous; DROP TABLE x": "OFF" } }), ConfigError);
 		assert.throws(() => createSqliteClient({ pragmas: { synchronous: "OFF; DROP TABLE x" } }), ConfigError);
+	});
+
+	it("passes every SQL client option it takes on to the client", async () => {
+		const setups: string[] = [];
+		// `Required<…>`: an option added to the SQL client fails to compile here until it is tested too.
+		const clientOptions = {
+			pool: { name: "lite" },
+			statementTimeoutMs: 5_000,
+			leaseTimeoutMs: 100,
+			afterCreate: async (session) => {
+				setups.push("ran");
+				await session.query("CREATE TEMP TABLE set_up (x)", [], { fetch: "none" });
+			},
+		} satisfies Required<Omit<SqliteClientOptions, keyof SqliteConfig>>;
+		const db = client({ ...clientOptions, filename: "" });
+		assert.deepEqual(await db.query("SELECT count(*) AS n FROM set_up", [], { fetch: "one" }), { n: 0 });
+		assert.deepEqual(setups, ["ran"]);
+		assert.equal(db.stats().primary.name, "lite");
+		await db.acquireId();
+		await waitFor(() => db.stats().leases.reclaimed === 1);
+		assert.deepEqual(
+			new Set(Object.keys(clientOptions)),
+			new Set(SQL_CLIENT_OPTION_KEYS.filter((key) => !["primary", "replicas", "replicaSelection", "readYourWritesMs"].includes(key))),
+		);
+	});
+
+	it("refuses the SQL client's server options: the database is its own options, and there are no replicas", () => {
+		const error = (() => {
+			try {
+				createSqliteClient({ primary: { filename: "x.db" }, replicas: [], readYourWritesMs: 10 } as never);
+			} catch (e) {
+				return e;
+			}
+		})();
+		assert.ok(error instanceof ConfigError, String(error));
+		assert.deepEqual(error.problems.map((p) => p.path).sort(), ["primary", "readYourWritesMs", "replicas"]);
 	});
 
 	it("accepts a private database's required pool values when spelled out", async () => {

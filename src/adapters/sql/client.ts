@@ -35,16 +35,26 @@ import type {
 /** Connection ids not released within 5 minutes are reclaimed. */
 export const DEFAULT_LEASE_TIMEOUT_MS = 300_000;
 
-const CLIENT_OPTION_KEYS: ReadonlySet<string> = new Set<keyof SqlClientOptions<unknown>>([
-	"primary",
-	"replicas",
-	"replicaSelection",
-	"readYourWritesMs",
-	"pool",
-	"leaseTimeoutMs",
-	"statementTimeoutMs",
-	"afterCreate",
-]);
+/**
+ * One entry per option of {@link SqlClientOptions}. An object, not an array, so that `satisfies`
+ * checks both ways: a key added to the type and missing here, or listed here and not in the type,
+ * is a compile error.
+ */
+const OPTIONS = {
+	primary: true,
+	replicas: true,
+	replicaSelection: true,
+	readYourWritesMs: true,
+	pool: true,
+	leaseTimeoutMs: true,
+	statementTimeoutMs: true,
+	afterCreate: true,
+} as const satisfies Record<keyof SqlClientOptions<unknown>, true>;
+
+/** The option keys of the generic SQL client ({@link SqlClientOptions}), for adapters that take them next to their own (SQLite). */
+export const SQL_CLIENT_OPTION_KEYS: readonly (keyof SqlClientOptions<unknown>)[] = Object.freeze(Object.keys(OPTIONS) as (keyof SqlClientOptions<unknown>)[]);
+
+const CLIENT_OPTION_KEYS: ReadonlySet<string> = new Set(SQL_CLIENT_OPTION_KEYS);
 
 class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements SqlClient, SessionHost, ConnectionReturn<C> {
 	readonly dialect: SqlDialect;

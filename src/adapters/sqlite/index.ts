@@ -5,7 +5,7 @@
  * See docs/adapters/sqlite.md; the contract shared with PostgreSQL and MySQL is docs/adapters/sql.md.
  */
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
-import { createSqlClient } from "../sql/client.ts";
+import { createSqlClient, SQL_CLIENT_OPTION_KEYS } from "../sql/client.ts";
 import type { SqlClient, SqlClientOptions } from "../sql/types.ts";
 import { isPrivateDatabase, resolveSqliteConfig, SQLITE_DEFAULTS, type SqliteConfig } from "./config.ts";
 import { sqliteDriver } from "./driver.ts";
@@ -25,12 +25,19 @@ export const SQLITE_FILE_MAX_CONNECTIONS = 4;
 const PRIVATE_DATABASE_POOL = { max: 1, min: 1, maxLifetimeMs: 0 } as const;
 
 /**
+ * The SQL client's options that a SQLite client does not take: the database is given by the
+ * {@link SqliteConfig} options themselves, and there are no replicas to route to.
+ */
+const SERVER_OPTIONS = ["primary", "replicas", "replicaSelection", "readYourWritesMs"] as const satisfies readonly (keyof SqlClientOptions<unknown>)[];
+
+/** The SQL client's options a SQLite client passes on as they are: every other one, including options added to the SQL client later. */
+const CLIENT_OPTIONS: ReadonlySet<string> = new Set(SQL_CLIENT_OPTION_KEYS.filter((key) => !(SERVER_OPTIONS as readonly string[]).includes(key)));
+
+/**
  * The database (see {@link SqliteConfig}) and the SQL client's options. There are no replicas:
  * with WAL, every connection of the pool reads concurrently, and they see each other's commits at once.
  */
-export interface SqliteClientOptions
-	extends SqliteConfig,
-		Omit<SqlClientOptions<SqliteConfig>, "primary" | "replicas" | "replicaSelection" | "readYourWritesMs"> {}
+export interface SqliteClientOptions extends SqliteConfig, Omit<SqlClientOptions<SqliteConfig>, (typeof SERVER_OPTIONS)[number]> {}
 
 /**
  * Creates a SQLite client. Nothing opens until the first statement or `initialize()`.
@@ -44,7 +51,8 @@ export interface SqliteClientOptions
  * const note = await db.query("SELECT * FROM notes WHERE id = ?", [1], { fetch: "one" });
  */
 export function createSqliteClient(options: SqliteClientOptions = {}): SqlClient {
-	const { pool, statementTimeoutMs, leaseTimeoutMs, afterCreate, ...config } = options;
+	const { client, config } = splitOptions(options);
+	const { pool } = client;
 	const problems: ConfigProblem[] = [];
 	try {
 		resolveSqliteConfig(config);
@@ -69,5 +77,16 @@ export function createSqliteClient(options: SqliteClientOptions = {}): SqlClient
 		poolOptions.max ??= SQLITE_FILE_MAX_CONNECTIONS;
 	}
 	if (problems.length > 0) throw new ConfigError("createSqliteClient", problems);
-	return createSqlClient(sqliteDriver, { primary: config, pool: poolOptions, statementTimeoutMs, leaseTimeoutMs, afterCreate });
+	return createSqlClient(sqliteDriver, { ...client, primary: config, pool: poolOptions });
+}
+
+/**
+ * The SQL client's options, and the database's: everything else, server options included (SQLite
+ * takes none, and the database's check reports them as unknown).
+ */
+function splitOptions(options: SqliteClientOptions): { client: Omit<SqlClientOptions<SqliteConfig>, "primary">; config: SqliteConfig } {
+	const client: Record<string, unknown> = {};
+	const config: Record<string, unknown> = {};
+	for (const [key, value] of Object.entries(options)) (CLIENT_OPTIONS.has(key) ? client : config)[key] = value;
+	return { client: client as Omit<SqlClientOptions<SqliteConfig>, "primary">, config: config as SqliteConfig };
 }
