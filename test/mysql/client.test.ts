@@ -4,6 +4,7 @@ import {
 	ConnectionLostError,
 	createMysqlClient,
 	type MysqlClientOptions,
+	type MysqlConnection,
 	QueryFailedError,
 	QueryTimeoutError,
 	type SqlClient,
@@ -106,11 +107,55 @@ describe("MySQL client: queries", () => {
 		assert.equal(db.stats().primary.created, 2);
 	});
 
-	it("rejects afterCreate together with resetSession, which would undo it", () => {
-		assert.throws(
-			() => createMysqlClient({ primary: { url, resetSession: true }, afterCreate: async () => {} }),
-			(error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.path === "afterCreate"),
-		);
+	it("with resetSession, the session set up by afterCreate (and pool.afterCreate) survives every reset", async () => {
+		let setups = 0;
+		const db = client({
+			primary: { url, resetSession: true },
+			pool: {
+				max: 1,
+				afterCreate: async (conn) => {
+					await (conn as MysqlConnection).query("SET @raw = 'raw'");
+				},
+			},
+			afterCreate: async (session) => {
+				setups++;
+				await session.query("SET @tenant = ?, SESSION lock_wait_timeout = ?", ["t1", 17], { fetch: "none" });
+			},
+		});
+		const session = "SELECT CONNECTION_ID() AS id, @tenant AS tenant, @raw AS raw, @@session.lock_wait_timeout AS wait";
+		const first = await db.query(session, [], { fetch: "one" });
+		assert.deepEqual({ ...first, id: 0 }, { id: 0, tenant: "t1", raw: "raw", wait: 17 });
+		{
+			await using conn = await db.acquire();
+			await conn.query("SET @tenant = 'changed', @raw = NULL, SESSION lock_wait_timeout = 99", [], { fetch: "none" });
+			await conn.query("CREATE TEMPORARY TABLE lifeguard_mysql_reset_tmp (a INT)", [], { fetch: "none" });
+		}
+		// The same connection, reset (its temporary table is gone), and set up again.
+		assert.deepEqual(await db.query(session, [], { fetch: "one" }), first);
+		await assert.rejects(db.query("SELECT * FROM lifeguard_mysql_reset_tmp"), code(ErrorCode.QUERY_FAILED));
+		assert.equal(db.stats().primary.created, 1);
+		assert.ok(setups >= 3, `afterCreate ran ${setups} times: once at connect, again after each release`);
+	});
+
+	it("with resetSession, a connection whose setup fails after a reset is closed, never lent without its setup", async () => {
+		let setups = 0;
+		const db = client({
+			primary: { url, resetSession: true },
+			pool: { max: 1 },
+			afterCreate: async (session) => {
+				setups++;
+				if (setups === 2) throw new Error("setup failed after the reset");
+				await session.query("SET @tenant = 't1'", [], { fetch: "none" });
+			},
+		});
+		const first = (await db.query<{ id: number }>("SELECT CONNECTION_ID() AS id", [], { fetch: "one" })) as { id: number };
+		assert.ok(await eventually(() => db.stats().primary.destroyedByReason.error === 1, 2_000));
+		const next = (await db.query<{ id: number; tenant: string }>("SELECT CONNECTION_ID() AS id, @tenant AS tenant", [], { fetch: "one" })) as {
+			id: number;
+			tenant: string;
+		};
+		assert.notEqual(next.id, first.id);
+		assert.equal(next.tenant, "t1");
 	});
 
 	it("reports config problems of every server at once, by path", () => {

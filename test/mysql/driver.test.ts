@@ -423,6 +423,28 @@ describe("MySQL driver: reset on release", () => {
 		assert.deepEqual(rows[0], { v: null, tz: "+03:00" });
 		await assert.rejects(driver.run(conn, "SELECT * FROM lifeguard_mysql_tmp", [], "all", 0, undefined), rejectsWith(ErrorCode.QUERY_FAILED));
 	});
+
+	it("resetSession: the client's session setup runs after the reset and the session settings, as on a new connection", async () => {
+		const conn = await connect(resolveMysqlConfig({ url, resetSession: true, session: { timeZone: "+03:00" } }));
+		const seen: unknown[] = [];
+		await driver.reset(conn, async (reset) => {
+			seen.push((await reset.query("SELECT @@session.time_zone AS tz")).rows[0]);
+			await reset.query("SET @set_up = 'again'");
+		});
+		assert.deepEqual(seen, [{ tz: "+03:00" }]);
+		assert.equal(await value(conn, "SELECT @set_up"), "again");
+	});
+
+	it("without resetSession, the session is kept, so the session setup is not run again", async () => {
+		const conn = await connect();
+		let setups = 0;
+		await driver.run(conn, "START TRANSACTION", [], "none", 0, undefined);
+		await driver.reset(conn, async () => {
+			setups++;
+		});
+		assert.equal(setups, 0);
+		assert.equal(conn.inTransaction, false);
+	});
 });
 
 describe("MySQL driver: errors and dead connections", () => {

@@ -66,8 +66,9 @@ export interface MysqlConfig {
 	session?: MysqlSessionSettings;
 	/**
 	 * On release, also clear the session with COM_RESET_CONNECTION (user variables, temporary
-	 * tables, prepared statements, session variables, locks), then re-apply `session`. One or
-	 * two extra round trips per release. Default false: only an open transaction is rolled back.
+	 * tables, prepared statements, session variables, locks), then re-apply `session` and run the
+	 * client's `afterCreate` again. One or two extra round trips per release (plus afterCreate's).
+	 * Default false: only an open transaction is rolled back.
 	 */
 	resetSession?: boolean;
 	/**

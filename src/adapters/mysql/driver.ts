@@ -115,11 +115,11 @@ function ping(conn: MysqlConnection, signal: AbortSignal): Promise<void> {
  * Makes a returned connection clean. An open transaction is rolled back (the server's status
  * flags say whether one is open, so a clean connection costs no round trip). With
  * `resetSession`, COM_RESET_CONNECTION clears the whole session, then the configured session
- * settings are applied again.
+ * settings and the client's session setup (`afterCreate`) are applied again.
  */
-function reset(conn: MysqlConnection): Promise<void> {
+function reset(conn: MysqlConnection, setUpSession?: (conn: MysqlConnection) => Promise<void>): Promise<void> {
 	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
-	if (conn.config.resetSession) return resetSession(conn);
+	if (conn.config.resetSession) return resetSession(conn, setUpSession);
 	if (conn.inTransaction || !conn.autocommit) return conn.query("ROLLBACK").then(() => undefined);
 	return CLEAN;
 }
@@ -129,13 +129,15 @@ function needsReset(conn: MysqlConnection): boolean {
 	return conn.config.resetSession || conn.inTransaction || !conn.autocommit || conn.deathCause !== undefined;
 }
 
-async function resetSession(conn: MysqlConnection): Promise<void> {
+async function resetSession(conn: MysqlConnection, setUpSession: ((conn: MysqlConnection) => Promise<void>) | undefined): Promise<void> {
 	await new Promise<void>((resolve, reject) => {
 		conn.raw.reset((error) => (error === null || error === undefined ? resolve() : reject(statementError(error))));
 	});
 	conn.inTransaction = false;
 	conn.autocommit = true;
+	// The same order as a new connection: the config's session settings, then the client's afterCreate.
 	await setupSession(conn);
+	await setUpSession?.(conn);
 }
 
 function run(

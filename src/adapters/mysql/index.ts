@@ -41,13 +41,6 @@ export function createMysqlClient(options: MysqlClientOptions): SqlClient {
 	};
 	const primary = options?.primary === undefined ? undefined : resolve(options.primary, "primary");
 	const replicas = Array.isArray(options?.replicas) ? options.replicas.map((server, i) => resolve(server, `replicas[${i}]`)) : undefined;
-	if (options?.afterCreate !== undefined && [primary, ...(replicas ?? [])].some((server) => server?.resetSession === true)) {
-		// COM_RESET_CONNECTION would silently undo afterCreate's setup at the first release.
-		problems.push({
-			path: "afterCreate",
-			message: "resetSession clears what afterCreate sets up; put session variables in `session` instead, which is applied again after every reset",
-		});
-	}
 	if (problems.length > 0) throw new ConfigError("createMysqlClient", problems);
 	return createSqlClient(mysqlDriver, {
 		...options,

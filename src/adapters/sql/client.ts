@@ -64,6 +64,8 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	readonly #pools: Pool<C>[];
 	readonly #ids: ConnectionIds<C>;
 	readonly #callers = new AsyncLocalStorage<Caller>();
+	/** Session setup (`pool.afterCreate`, then `afterCreate`) for the driver to apply again after it clears a session; undefined without setup. */
+	readonly #setUpSession: ((conn: C, signal?: AbortSignal) => Promise<void>) | undefined;
 	/** The caller of calls made outside every session. */
 	readonly #anyone = new Caller();
 
@@ -73,6 +75,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		this.dialect = driver.dialect;
 		this.#driver = driver;
 		this.#runner = new StatementRunner<C>(driver as SqlDriver<C, unknown>, options.statementTimeoutMs);
+		this.#setUpSession = this.#sessionSetup(options);
 		const name = options.pool?.name ?? driver.dialect;
 		const primary = this.#makePool(options, options.primary, name);
 		const replicas = (options.replicas ?? []).map((config, i) => this.#makePool(options, config, `${name}/replica-${i + 1}`));
@@ -81,10 +84,24 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		this.#ids = new ConnectionIds<C>(options.leaseTimeoutMs ?? DEFAULT_LEASE_TIMEOUT_MS, (entry) => this.#reclaimed(entry));
 	}
 
-	#makePool(options: SqlClientOptions<Config>, config: Config, name: string): Pool<C> {
-		const driver = this.#driver;
+	/**
+	 * The session setup of a new connection: the raw `pool.afterCreate`, then `afterCreate` with a
+	 * session executor; undefined when there is none. Also what a session reset applies again,
+	 * bounded by `validateTimeoutMs` like the rest of the reset.
+	 */
+	#sessionSetup(options: SqlClientOptions<Config>): ((conn: C, signal?: AbortSignal) => Promise<void>) | undefined {
 		const setup = options.afterCreate;
 		const rawSetup = options.pool?.afterCreate;
+		if (setup === undefined && rawSetup === undefined) return undefined;
+		return async (conn, signal = AbortSignal.timeout(this.#router.primary.options.validateTimeoutMs)) => {
+			await rawSetup?.(conn, signal);
+			await setup?.(new ConnectionExecutor(this.#runner, conn, undefined, "session setup"));
+		};
+	}
+
+	#makePool(options: SqlClientOptions<Config>, config: Config, name: string): Pool<C> {
+		const driver = this.#driver;
+		const setUpSession = this.#setUpSession;
 		const pool: Pool<C> = createPool<C>({
 			...options.pool,
 			name,
@@ -98,13 +115,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 				await driver.ping(conn, signal);
 				return true;
 			},
-			afterCreate:
-				setup === undefined && rawSetup === undefined
-					? undefined
-					: async (conn, signal) => {
-							await rawSetup?.(conn, signal);
-							await setup?.(new ConnectionExecutor(this.#runner, conn, undefined, "session setup"));
-						},
+			afterCreate: setUpSession,
 			classifyError: (error) => (driver.isConnectionFault(error) ? "connection" : "caller"),
 		});
 		return pool;
@@ -303,7 +314,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		timer.unref();
 		let resetting: Promise<void>;
 		try {
-			resetting = driver.reset(conn);
+			resetting = driver.reset(conn, this.#setUpSession);
 		} catch (error) {
 			resetting = Promise.reject(error);
 		}

@@ -157,8 +157,13 @@ export interface SqlDriver<C, Config> {
 	close(conn: C): Promise<void>;
 	/** Cheap liveness check (`SELECT 1`, COM_PING). */
 	ping(conn: C, signal: AbortSignal): Promise<void>;
-	/** Makes a returned connection clean (rollback of an open transaction, session reset); throws if it cannot. */
-	reset(conn: C): Promise<void>;
+	/**
+	 * Makes a returned connection clean (rollback of an open transaction, session reset); throws if
+	 * it cannot. A driver that clears the whole session (MySQL `resetSession`) then calls
+	 * `setUpSession` (given when the client has session setup: `afterCreate`), so that setup is
+	 * applied again instead of silently lost.
+	 */
+	reset(conn: C, setUpSession?: (conn: C) => Promise<void>): Promise<void>;
 	/**
 	 * Runs one statement. For `many`, reads at most `limit` rows through a cursor or stream.
 	 * With `timeoutMs`, the driver cancels the statement on the server when it elapses and rejects
