@@ -4,6 +4,7 @@
  * `cause`, and whether the connection must be thrown away.
  */
 import { ErrorCode, LifeguardError } from "../../core/errors.ts";
+import { SOCKET_FAULT_CODES } from "../socket-faults.ts";
 import { ConnectionLostError, QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
 
 /** Server error numbers the adapter acts on. */
@@ -49,22 +50,14 @@ const FAULT_ERRNOS = new Set<number>([
 	MysqlErrno.ER_CLIENT_INTERACTION_TIMEOUT,
 ]);
 
-/** mysql2 and socket error codes that mean the connection is gone. */
+/** mysql2's protocol codes and the socket codes that mean the connection is gone. */
 const FAULT_CODES = new Set([
 	"PROTOCOL_CONNECTION_LOST",
 	"PROTOCOL_SEQUENCE_TIMEOUT",
 	"PROTOCOL_PACKETS_OUT_OF_ORDER",
 	"PROTOCOL_UNEXPECTED_PACKET",
 	"PROTOCOL_ERROR",
-	"ECONNRESET",
-	"ECONNREFUSED",
-	"ECONNABORTED",
-	"EPIPE",
-	"ETIMEDOUT",
-	"EHOSTUNREACH",
-	"ENETUNREACH",
-	"ENETDOWN",
-	"ERR_STREAM_DESTROYED",
+	...SOCKET_FAULT_CODES,
 ]);
 
 /** The parts of a mysql2 error this adapter reads. */

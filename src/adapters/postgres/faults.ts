@@ -1,4 +1,5 @@
 /** Which PostgreSQL errors mean the connection is dead, and which are only the statement's. */
+import { isSocketFaultCode } from "../socket-faults.ts";
 
 /** SQLSTATEs after which the server has ended the session (class 08 is matched by prefix). */
 const FATAL_SQLSTATES = new Set([
@@ -7,21 +8,6 @@ const FATAL_SQLSTATES = new Set([
 	"57P03", // cannot_connect_now
 	"57P05", // idle_session_timeout
 	"25P03", // idle_in_transaction_session_timeout
-]);
-
-/** Socket-level failures (Node error codes). */
-const SOCKET_CODES = new Set([
-	"ECONNRESET",
-	"ECONNREFUSED",
-	"ECONNABORTED",
-	"EPIPE",
-	"ETIMEDOUT",
-	"ENOTCONN",
-	"EHOSTUNREACH",
-	"ENETUNREACH",
-	"ERR_STREAM_DESTROYED",
-	"ERR_STREAM_WRITE_AFTER_END",
-	"ERR_SOCKET_CLOSED",
 ]);
 
 /** pg reports a closed socket with plain Errors; these are its messages (stable across pg 8). */
@@ -37,7 +23,7 @@ export function isConnectionFault(error: unknown): boolean {
 	if (error === null || typeof error !== "object") return false;
 	const e = error as { code?: unknown; severity?: unknown; message?: unknown };
 	if (typeof e.code === "string") {
-		if (SOCKET_CODES.has(e.code) || FATAL_SQLSTATES.has(e.code) || (e.code.length === 5 && e.code.startsWith("08"))) return true;
+		if (isSocketFaultCode(e.code) || FATAL_SQLSTATES.has(e.code) || (e.code.length === 5 && e.code.startsWith("08"))) return true;
 	}
 	// The server ends the session after every FATAL or PANIC error, whatever its SQLSTATE.
 	if (e.severity === "FATAL" || e.severity === "PANIC") return true;

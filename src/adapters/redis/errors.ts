@@ -4,6 +4,7 @@
  */
 import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
 import type { ErrorClass } from "../../core/options.ts";
+import { isSocketFaultCode } from "../socket-faults.ts";
 
 /** The server rejected a command (WRONGTYPE, ERR syntax, NOSCRIPT, …): the caller's error; the connection stays in use. */
 export class RedisCommandError extends LifeguardError {
@@ -53,20 +54,6 @@ export class RedisDriverMissingError extends LifeguardError {
 	}
 }
 
-/** Socket-level failures: the connection is gone or unusable. */
-const CONNECTION_ERROR_CODES = new Set([
-	"ECONNRESET",
-	"ECONNREFUSED",
-	"ECONNABORTED",
-	"EPIPE",
-	"ETIMEDOUT",
-	"ENOTCONN",
-	"EHOSTUNREACH",
-	"ENETUNREACH",
-	"ENOTFOUND",
-	"EAI_AGAIN",
-]);
-
 /** What ioredis says when a command meets a closed or closing connection. */
 const CONNECTION_ERROR_MESSAGES = [
 	"Connection is closed",
@@ -93,7 +80,7 @@ export function classifyRedisError(error: unknown): ErrorClass {
 	// A reply the parser cannot read leaves the stream out of step; an ioredis AbortError means the socket closed.
 	if (error.name === "ParserError" || error.name === "AbortError" || error.name === "MaxRetriesPerRequestError") return "connection";
 	const code = (error as NodeJS.ErrnoException).code;
-	if (typeof code === "string" && CONNECTION_ERROR_CODES.has(code)) return "connection";
+	if (isSocketFaultCode(code)) return "connection";
 	return CONNECTION_ERROR_MESSAGES.some((m) => error.message.startsWith(m)) ? "connection" : "caller";
 }
 
