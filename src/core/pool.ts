@@ -5,8 +5,11 @@ import { Deque } from "./deque.ts";
 import {
 	AcquireAbortedError,
 	ConfigError,
+	CreateFailedError,
 	CreateTimeoutError,
+	ErrorCode,
 	LeaseError,
+	LifeguardError,
 	messageOf,
 	PoolClosedError,
 	type PoolStateSnapshot,
@@ -507,7 +510,10 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 
 	#expireWaiter(waiter: Waiter<Lease<T>>, now: number): void {
 		const cause = this.#createFailing ? this.#lastCreateError : undefined;
-		const error = new PoolTimeoutError(this.name, now - waiter.startedAt, this.#snapshot(), cause);
+		// The expired waiters have already left the queue; count this one among those waiting.
+		const state = this.#snapshot();
+		state.waiters++;
+		const error = new PoolTimeoutError(this.name, now - waiter.startedAt, state, cause);
 		this.#fail(waiter, cause === undefined ? AcquireFailReason.timeout : AcquireFailReason.createError, error, now);
 	}
 
@@ -731,11 +737,14 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#bumpRecentFailures(now);
 		this.#retryAt = now + this.#backoff.fail();
 		if (this.#watch.connectionClosed) this.emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: id, reason: CloseReason.error, error });
-		if (this.options.failFast && this.#startWaiters.length > 0) {
+		const permanent = isPermanentCreateError(error);
+		if ((this.options.failFast || permanent) && this.#startWaiters.length > 0) {
 			const waiting = this.#startWaiters;
 			this.#startWaiters = [];
 			for (const w of waiting) w.reject(error instanceof Error ? error : new Error(messageOf(error)));
 		}
+		// No retry will fix a missing driver or an invalid configuration: waiters learn it now, not at their deadline.
+		if (permanent) this.#waiters.drain((w) => this.#fail(w, AcquireFailReason.createError, new CreateFailedError(this.name, error), now));
 		this.#pump();
 	}
 
@@ -1045,6 +1054,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	poke(): void {
 		this.#pump();
 	}
+}
+
+/** Create errors that retrying cannot fix (the adapter says so through the error's code). */
+function isPermanentCreateError(error: unknown): boolean {
+	return error instanceof LifeguardError && (error.code === ErrorCode.DRIVER_MISSING || error.code === ErrorCode.CONFIG_INVALID);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -350,7 +350,7 @@ describe("errors", () => {
 		assert.ok(err instanceof TimeoutError);
 		assert.equal(err.code, ErrorCode.POOL_TIMEOUT);
 		assert.equal(err.cause, undefined);
-		assert.deepEqual({ inUse: err.state.inUse, max: err.state.max, waiters: err.state.waiters }, { inUse: 1, max: 1, waiters: 0 });
+		assert.deepEqual({ inUse: err.state.inUse, max: err.state.max, waiters: err.state.waiters }, { inUse: 1, max: 1, waiters: 1 });
 		await pool.release(held);
 	});
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type ConfigError, createPool, ErrorCode, type Lease, type LifeguardError, type Pool, type PoolOptions, PoolTimeoutError } from "../../src/index.ts";
+import { type ConfigError, createPool, ErrorCode, type Lease, LifeguardError, type Pool, type PoolOptions, PoolTimeoutError } from "../../src/index.ts";
 
 interface Res {
 	id: number;
@@ -222,6 +222,21 @@ describe("invariant 4: a failing backend never makes the pool spin", () => {
 		assert.ok(backend.creates >= 3, `${backend.creates} creates: the pool kept retrying`);
 		assert.ok(backend.maxInFlight <= 2);
 		for (const e of await Promise.all(waiters)) assert.equal((e as LifeguardError).code, ErrorCode.POOL_TIMEOUT);
+		await pool.close();
+	});
+
+	it("a create error no retry can fix (DRIVER_MISSING, CONFIG_INVALID) fails waiters at once with CREATE_FAILED", async () => {
+		const pool = createPool<object>({
+			create: () => Promise.reject(new LifeguardError(ErrorCode.DRIVER_MISSING, 'needs the "pg" package: run npm install pg')),
+			min: 1,
+		});
+		const t = performance.now();
+		const error = await pool.acquire({ timeoutMs: 5_000 }).catch((e: LifeguardError) => e);
+		assert.ok(performance.now() - t < 500, "not at the deadline");
+		assert.equal((error as LifeguardError).code, ErrorCode.CREATE_FAILED);
+		assert.match((error as Error).message, /npm install pg/);
+		assert.equal(((error as Error).cause as LifeguardError).code, ErrorCode.DRIVER_MISSING);
+		await assert.rejects(pool.start(), { code: ErrorCode.DRIVER_MISSING });
 		await pool.close();
 	});
 
