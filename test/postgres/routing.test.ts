@@ -345,3 +345,50 @@ describe("postgres: routing without replicas", () => {
 		}
 	});
 });
+
+describe("postgres: what a read-only replica would refuse stays on the primary", () => {
+	// The "replica" is the local server with default_transaction_read_only=on, which, like a hot standby,
+	// refuses a locking read or a sequence call (25006): a statement routed there by mistake fails.
+	const table = "lg_pg_routing_read_only";
+	const sequence = "lg_pg_routing_read_only_seq";
+	let a: pg.Client;
+	let db: SqlClient;
+
+	before(async () => {
+		await requireService("postgres");
+		a = await admin();
+		await a.query(`DROP TABLE IF EXISTS ${table}`);
+		await a.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v int)`);
+		await a.query(`INSERT INTO ${table} VALUES (1, 1)`);
+		await a.query(`DROP SEQUENCE IF EXISTS ${sequence}`);
+		await a.query(`CREATE SEQUENCE ${sequence}`);
+		db = createPostgresClient({
+			primary: serverOptions(appName("ro-primary")),
+			replicas: [serverOptions(appName("ro-replica"), { sessionParameters: { default_transaction_read_only: "on" } })],
+			pool: { max: 2 },
+		});
+	});
+
+	after(async () => {
+		await db?.close();
+		await a?.query(`DROP TABLE IF EXISTS ${table}`);
+		await a?.query(`DROP SEQUENCE IF EXISTS ${sequence}`);
+		await a?.end();
+	});
+
+	it("the set-up is sound: a plain read goes to the replica, a locking read to the primary", async () => {
+		const before = db.stats().routed.replica;
+		await db.query(`SELECT * FROM ${table}`);
+		assert.equal(db.stats().routed.replica, before + 1);
+		await db.query(`SELECT * FROM ${table} FOR UPDATE`);
+		assert.equal(db.stats().routed.replica, before + 1);
+	});
+
+	it("a locking clause after a `--` comment ended by a carriage return (PostgreSQL ends -- comments at \\r)", async () => {
+		const sql = `SELECT id FROM ${table} WHERE id = 1 -- lock it\rFOR UPDATE`;
+		// The server reads it as a locking read: a read-only transaction refuses it.
+		await assert.rejects(a.query(`BEGIN READ ONLY; ${sql}`), /read-only transaction/);
+		await a.query("ROLLBACK");
+		assert.deepEqual(await db.query(sql), [{ id: 1 }]);
+	});
+});

@@ -148,6 +148,20 @@ describe("statement classifier: never a read", () => {
 		assert.equal(isSureRead('SELECT U&"\\0070g_advisory_lock"(1)', "postgres"), false);
 	});
 
+	it("PostgreSQL ends `--` comments at a carriage return as well as a newline", () => {
+		assert.equal(isSureRead("SELECT id FROM t WHERE id = 1 -- lock it\rFOR UPDATE", "postgres"), false);
+		assert.equal(isSureRead("SELECT 1 -- x\r; DELETE FROM t", "postgres"), false);
+		assert.equal(isSureRead("SELECT 1 -- a comment\r\n FROM t", "postgres"), true);
+	});
+
+	it("MySQL and SQLite do not end line comments at a carriage return: a quote after one cannot hide live SQL", () => {
+		// Their servers read `\r'` as part of the comment, and FOR UPDATE / DELETE as live; a lexer ending the comment at `\r` would see a string there.
+		assert.equal(isSureRead("SELECT 1 -- x\r'\nFOR UPDATE -- '", "mysql"), false);
+		assert.equal(isSureRead("SELECT 1 # x\r'\nFOR UPDATE # '", "mysql"), false);
+		assert.equal(isSureRead("SELECT 1 -- x\r'\n; DELETE FROM t -- '", "sqlite"), false);
+		assert.equal(isSureRead("SELECT 1 -- x\r FOR UPDATE\n FROM t", "mysql"), true);
+	});
+
 	it("MySQL executable comments and non-nested comments count as code", () => {
 		assert.equal(isSureRead("SELECT 1 /*! , (SELECT 1 FOR UPDATE) */", "mysql"), false);
 		assert.equal(isSureRead("SELECT 1 /*M!100000 FOR UPDATE */", "mysql"), false);
@@ -189,6 +203,11 @@ const identifier = fc
 			),
 	);
 
+/** A `--` comment with any content that stays in the comment (PostgreSQL also ends one at a carriage return). */
+function lineComment(dialect: SqlDialect): fc.Arbitrary<string> {
+	return anyText.filter((t) => !t.includes("\n") && (dialect !== "postgres" || !t.includes("\r"))).map((t) => `-- ${t}\n`);
+}
+
 /** A fragment that cannot change which words are outside literals: identifiers, numbers, literals, comments, punctuation. */
 function fragment(dialect: SqlDialect): fc.Arbitrary<string> {
 	return fc.oneof(
@@ -196,7 +215,7 @@ function fragment(dialect: SqlDialect): fc.Arbitrary<string> {
 		fc.integer({ min: 0, max: 1_000_000 }).map(String),
 		anyText.map((t) => quoted(t, dialect)),
 		anyText.filter((t) => !t.includes("*/") && !t.includes("/*")).map((t) => `/* ${t} */`),
-		anyText.filter((t) => !t.includes("\n")).map((t) => `-- ${t}\n`),
+		lineComment(dialect),
 		fc.constantFrom("(", ")", ",", "=", "+", "*", ".", "<", ">", "$1", "?"),
 	);
 }
@@ -259,7 +278,7 @@ describe("statement classifier: properties", () => {
 							// PostgreSQL is read both with and without backslash escapes, so a literal with a backslash is (rightly) unsure there.
 							(dialect === "postgres" ? anyText.filter((t) => !t.includes("\\")) : anyText).map((t) => quoted(t, dialect)),
 							anyText.filter((t) => !t.includes("*/") && !t.includes("/*") && !t.startsWith("!") && !t.startsWith("M!")).map((t) => `/*${t}*/`),
-							anyText.filter((t) => !t.includes("\n")).map((t) => `-- ${t}\n`),
+							lineComment(dialect),
 						),
 						{ maxLength: 5 },
 					),

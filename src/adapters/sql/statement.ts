@@ -83,6 +83,8 @@ interface Lexing {
 	hashComments: boolean;
 	/** `--` starts a comment only when followed by a space or control character (MySQL). */
 	dashNeedsSpace: boolean;
+	/** A carriage return ends a line comment, as a newline does (PostgreSQL; MySQL and SQLite end them at `\n` only). */
+	crEndsLineComment: boolean;
 	/** `$tag$ … $tag$` quoting (PostgreSQL). */
 	dollarQuotes: boolean;
 	/** `[ … ]` quoted identifiers (SQLite). */
@@ -96,6 +98,7 @@ const POSTGRES: Lexing = {
 	nestedComments: true,
 	hashComments: false,
 	dashNeedsSpace: false,
+	crEndsLineComment: true,
 	dollarQuotes: true,
 	bracketIdentifiers: false,
 	executableComments: false,
@@ -105,6 +108,7 @@ const MYSQL: Lexing = {
 	nestedComments: false,
 	hashComments: true,
 	dashNeedsSpace: true,
+	crEndsLineComment: false,
 	dollarQuotes: false,
 	bracketIdentifiers: false,
 	executableComments: true,
@@ -114,6 +118,7 @@ const SQLITE: Lexing = {
 	nestedComments: false,
 	hashComments: false,
 	dashNeedsSpace: false,
+	crEndsLineComment: false,
 	dollarQuotes: false,
 	bracketIdentifiers: true,
 	executableComments: false,
@@ -195,12 +200,12 @@ function lex(sql: string, l: Lexing): Tokens {
 		if (c === 45 /* - */ && next === 45) {
 			const after = i + 2 < n ? sql.charCodeAt(i + 2) : -1;
 			if (!l.dashNeedsSpace || after === -1 || after <= 32) {
-				i = skipLine(sql, i);
+				i = skipLine(sql, i, l.crEndsLineComment);
 				continue;
 			}
 		}
 		if (c === 35 /* # */ && l.hashComments) {
-			i = skipLine(sql, i);
+			i = skipLine(sql, i, l.crEndsLineComment);
 			continue;
 		}
 		if (c === 47 /* / */ && next === 42 /* * */) {
@@ -273,9 +278,13 @@ function pushQuotedCall(tokens: string[], sql: string, from: number, to: number,
 	if (sql.charCodeAt(j) === 40 /* ( */) tokens.push(sql.slice(from, to).toUpperCase());
 }
 
-function skipLine(sql: string, i: number): number {
-	const end = sql.indexOf("\n", i);
-	return end < 0 ? sql.length : end + 1;
+/** Index after the line comment at `i`: past its newline (or carriage return, when `cr`), or the end of the text. */
+function skipLine(sql: string, i: number, cr: boolean): number {
+	for (let j = i; j < sql.length; j++) {
+		const c = sql.charCodeAt(j);
+		if (c === 10 || (cr && c === 13)) return j + 1;
+	}
+	return sql.length;
 }
 
 /** Index after the comment opened at `i`, or -1 when it never closes. */
