@@ -391,4 +391,14 @@ describe("postgres: what a read-only replica would refuse stays on the primary",
 		await a.query("ROLLBACK");
 		assert.deepEqual(await db.query(sql), [{ id: 1 }]);
 	});
+
+	it("a quoted function name, a block comment, then `(`: nextval is a call", async () => {
+		const rows = (await db.query(`SELECT "nextval"/* the next id */('${sequence}') AS n`)) as { n: string }[];
+		assert.equal(rows.length, 1);
+	});
+
+	it("a quoted function name, a line comment, then `(`: nextval is a call", async () => {
+		const rows = (await db.query(`SELECT "nextval" -- the next id\n('${sequence}') AS n`)) as { n: string }[];
+		assert.equal(rows.length, 1);
+	});
 });

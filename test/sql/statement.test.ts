@@ -148,6 +148,18 @@ describe("statement classifier: never a read", () => {
 		assert.equal(isSureRead('SELECT U&"\\0070g_advisory_lock"(1)', "postgres"), false);
 	});
 
+	it("a quoted function name is a call even with comments between it and its `(`", () => {
+		for (const dialect of DIALECTS) {
+			assert.equal(isSureRead(`SELECT "nextval"/* the next id */('s') AS n`, dialect), false, dialect);
+			assert.equal(isSureRead(`SELECT "nextval" -- the next id\n('s') AS n`, dialect), false, dialect);
+			assert.equal(isSureRead(`SELECT pg_catalog."pg_advisory_lock" /* a */ /* b */ (1)`, dialect), false, dialect);
+		}
+		assert.equal(isSureRead("SELECT `GET_LOCK` # the lock\n('a', 1)", "mysql"), false);
+		assert.equal(isSureRead("SELECT [changes] /* rows */ ()", "sqlite"), false);
+		// A quoted name that is not called only names something.
+		assert.equal(isSureRead(`SELECT "nextval" /* a column */ FROM t`, "postgres"), true);
+	});
+
 	it("PostgreSQL ends `--` comments at a carriage return as well as a newline", () => {
 		assert.equal(isSureRead("SELECT id FROM t WHERE id = 1 -- lock it\rFOR UPDATE", "postgres"), false);
 		assert.equal(isSureRead("SELECT 1 -- x\r; DELETE FROM t", "postgres"), false);

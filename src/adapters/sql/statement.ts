@@ -135,8 +135,11 @@ const LEXINGS: Record<SqlDialect, readonly Lexing[]> = {
 	sqlite: [SQLITE],
 };
 
-/** Token stream of one lexing: upper-cased words and the separators that matter; undefined when unsure. */
+/** Token stream of one lexing: upper-cased words, quoted names and the separators that matter; undefined when unsure. */
 type Tokens = string[] | undefined;
+
+/** Marks a quoted name's token (`"nextval"`, `` `GET_LOCK` ``, `[changes]`): its upper-cased name after this character, which no word starts with. */
+const QUOTED = '"';
 
 /** True only when `sql` is one statement that surely only reads (see the module comment). */
 export function isSureRead(sql: string, dialect: SqlDialect): boolean {
@@ -147,11 +150,11 @@ export function isSureRead(sql: string, dialect: SqlDialect): boolean {
 }
 
 /**
- * The words of `sql` (upper-cased) and its `;`, `(`, `)`, with literals, quoted identifiers and
+ * The words of `sql` (upper-cased) and its `;`, `(`, `)`, with literals, quoted names and
  * comments skipped, as the dialect's server reads them by default; undefined when the lexer is unsure.
  */
 export function statementWords(sql: string, dialect: SqlDialect): readonly string[] | undefined {
-	return lex(sql, LEXINGS[dialect][0]);
+	return lex(sql, LEXINGS[dialect][0])?.filter((token) => !token.startsWith(QUOTED));
 }
 
 function tokensAreRead(tokens: Tokens): boolean {
@@ -171,14 +174,24 @@ function tokensAreRead(tokens: Tokens): boolean {
 			first = t;
 			if (!READ_STARTS.has(t)) return false;
 		}
-		if (WRITE_WORDS.has(t)) return false;
-		for (const prefix of WRITE_PREFIXES) if (t.startsWith(prefix)) return false;
 		const next = tokens[i + 1];
+		if (t.startsWith(QUOTED)) {
+			// A quoted name followed by `(` (comments between them are gone by now) is a function call, checked like a bare word; otherwise it only names something.
+			if (next === "(" && isWriteWord(t.slice(1))) return false;
+			continue;
+		}
+		if (isWriteWord(t)) return false;
 		if (t === "FOR" && next !== undefined && LOCK_AFTER_FOR.has(next)) return false;
 		// MariaDB sequences: NEXT VALUE FOR s, PREVIOUS VALUE FOR s.
 		if ((t === "NEXT" || t === "PREVIOUS") && next === "VALUE") return false;
 	}
 	return first !== undefined;
+}
+
+function isWriteWord(word: string): boolean {
+	if (WRITE_WORDS.has(word)) return true;
+	for (const prefix of WRITE_PREFIXES) if (word.startsWith(prefix)) return true;
+	return false;
 }
 
 function isWordStart(code: number): boolean {
@@ -189,7 +202,7 @@ function isWordPart(code: number): boolean {
 	return isWordStart(code) || (code >= 48 && code <= 57) || code === 36;
 }
 
-/** Splits `sql` into words and `;`, `(`, `)`, skipping literals, quoted identifiers and comments. */
+/** Splits `sql` into words, quoted names and `;`, `(`, `)`, skipping literals and comments. */
 function lex(sql: string, l: Lexing): Tokens {
 	const tokens: string[] = [];
 	const n = sql.length;
@@ -229,21 +242,21 @@ function lex(sql: string, l: Lexing): Tokens {
 			if (i >= 2 && sql[i - 1] === "&" && (sql[i - 2] === "U" || sql[i - 2] === "u")) return undefined;
 			const end = skipQuoted(sql, i, 34, l.backslash);
 			if (end < 0) return undefined;
-			pushQuotedCall(tokens, sql, i + 1, end - 1, end);
+			tokens.push(QUOTED + sql.slice(i + 1, end - 1).toUpperCase());
 			i = end;
 			continue;
 		}
 		if (c === 96 /* ` */) {
 			const end = skipQuoted(sql, i, 96, false);
 			if (end < 0) return undefined;
-			pushQuotedCall(tokens, sql, i + 1, end - 1, end);
+			tokens.push(QUOTED + sql.slice(i + 1, end - 1).toUpperCase());
 			i = end;
 			continue;
 		}
 		if (c === 91 /* [ */ && l.bracketIdentifiers) {
 			const end = sql.indexOf("]", i + 1);
 			if (end < 0) return undefined;
-			pushQuotedCall(tokens, sql, i + 1, end, end + 1);
+			tokens.push(QUOTED + sql.slice(i + 1, end).toUpperCase());
 			i = end + 1;
 			continue;
 		}
@@ -266,16 +279,6 @@ function lex(sql: string, l: Lexing): Tokens {
 		i++;
 	}
 	return tokens;
-}
-
-/**
- * A quoted name followed by `(` is a function call (`"nextval"('s')`, `` `GET_LOCK`(…) ``): its
- * name is checked like a bare word. Other quoted names are only identifiers and are skipped.
- */
-function pushQuotedCall(tokens: string[], sql: string, from: number, to: number, after: number): void {
-	let j = after;
-	while (j < sql.length && sql.charCodeAt(j) <= 32) j++;
-	if (sql.charCodeAt(j) === 40 /* ( */) tokens.push(sql.slice(from, to).toUpperCase());
 }
 
 /** Index after the line comment at `i`: past its newline (or carriage return, when `cr`), or the end of the text. */
