@@ -150,11 +150,20 @@ export function isSureRead(sql: string, dialect: SqlDialect): boolean {
 }
 
 /**
- * The words of `sql` (upper-cased) and its `;`, `(`, `)`, with literals, quoted names and
- * comments skipped, as the dialect's server reads them by default; undefined when the lexer is unsure.
+ * The words of `sql` (upper-cased) and its `;`, `(`, `)`, with literals and comments skipped, as
+ * the dialect's server reads them by default; undefined when the lexer is unsure. A quoted name is
+ * a word only when `(` follows it (a call, a table's column list); other quoted names are skipped.
  */
 export function statementWords(sql: string, dialect: SqlDialect): readonly string[] | undefined {
-	return lex(sql, LEXINGS[dialect][0])?.filter((token) => !token.startsWith(QUOTED));
+	const tokens = lex(sql, LEXINGS[dialect][0]);
+	if (tokens === undefined) return undefined;
+	const words: string[] = [];
+	for (let i = 0; i < tokens.length; i++) {
+		const token = tokens[i];
+		if (!token.startsWith(QUOTED)) words.push(token);
+		else if (tokens[i + 1] === "(") words.push(token.slice(1));
+	}
+	return words;
 }
 
 function tokensAreRead(tokens: Tokens): boolean {
