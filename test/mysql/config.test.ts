@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { connectionOptions, resolveMysqlConfig, sessionStatement } from "../../src/adapters/mysql/config.ts";
+import { createMysqlClient } from "../../src/adapters/mysql/index.ts";
+import type { SqlClient } from "../../src/adapters/sql/types.ts";
 import { ConfigError, ErrorCode } from "../../src/index.ts";
 
 describe("MySQL config", () => {
@@ -33,6 +35,33 @@ describe("MySQL config", () => {
 				bad.replace(secret, "***"),
 			);
 		}
+	});
+
+	it("a password containing `/` in the URL never appears in errors: the URL is refused, saying to percent-encode it", async () => {
+		let message = "";
+		let code: string | undefined;
+		let db: SqlClient | undefined;
+		try {
+			// Unencoded, the `/` ends the host part: host "app", port 2024, database "Summer-pass@127.0.0.1:3306/test".
+			db = createMysqlClient({ primary: "mysql://app:2024/Summer-pass@127.0.0.1:3306/test", pool: { acquireTimeoutMs: 800, createTimeoutMs: 500 } });
+			await db.query("SELECT 1");
+		} catch (error) {
+			code = (error as { code?: string }).code;
+			message = `${(error as Error).message} | ${(error as { cause?: Error }).cause?.message ?? ""}`;
+		} finally {
+			await db?.close();
+		}
+		assert.notEqual(message, "");
+		assert.ok(!message.includes("Summer-pass"), `the password leaked: ${message}`);
+		assert.equal(code, ErrorCode.CONFIG_INVALID);
+		assert.match(message, /percent-encode the user name and password/);
+	});
+
+	it("a percent-encoded password with / ? # is read as it is and never appears in the server's label", () => {
+		const secret = "2024/Summer?pass#1";
+		const config = resolveMysqlConfig(`mysql://app:${encodeURIComponent(secret)}@db.example:3307/orders`);
+		assert.deepEqual([config.user, config.password, config.host, config.port, config.database], ["app", secret, "db.example", 3307, "orders"]);
+		assert.equal(config.label, "app@db.example:3307/orders");
 	});
 
 	it("lists every problem at once", () => {

@@ -59,6 +59,49 @@ describe("postgres: connection configuration", () => {
 		assert.equal(redactUrl(`postgres://u:${SECRET}@h:5432/db`), "postgres://***@h:5432/db");
 	});
 
+	it("a URL whose password contains `/` never shows the password in CONFIG_INVALID, and says to percent-encode it", () => {
+		const secret = "s3cr/et-pa55";
+		let message = "";
+		try {
+			createPostgresClient({ primary: `postgres://app:${secret}@db.example:5432/shop` });
+		} catch (error) {
+			assert.equal((error as { code?: string }).code, ErrorCode.CONFIG_INVALID);
+			message = messages(error);
+		}
+		assert.notEqual(message, "", "expected a CONFIG_INVALID error");
+		assert.ok(!message.includes("s3cr"), `the password leaked into the error: ${message}`);
+		assert.match(message, /percent-encode the user name and password/);
+	});
+
+	it("a URL whose password contains `#` or `?` never shows the password either", () => {
+		for (const secret of ["pa#ss-word-1", "pa?ss-word-2"]) {
+			let message = "";
+			try {
+				createPostgresClient({ primary: `postgres://app:${secret}@db.example:5432/shop` });
+			} catch (error) {
+				message = messages(error);
+			}
+			assert.notEqual(message, "", `expected a CONFIG_INVALID error for ${secret}`);
+			assert.ok(!message.includes("ss-word"), `the password leaked into the error: ${message}`);
+		}
+	});
+
+	it("a percent-encoded password with / ? # @ is read as it is; an unencoded @ in it still works", () => {
+		const secret = "a/b?c#d@e";
+		const s = resolveServer(`postgres://app:${encodeURIComponent(secret)}@db.example:5432/shop`, "p");
+		assert.deepEqual([s.user, s.password, s.host, s.port, s.database], ["app", secret, "db.example", 5432, "shop"]);
+		// The host part ends at its last @, as in every URL parser.
+		assert.equal(resolveServer("postgres://app:p@ss@db.example/shop", "p").password, "p@ss");
+	});
+
+	it("redactUrl hides the whole password, whatever unencoded characters it holds", () => {
+		for (const secret of ["s3cr/et-pa55", "pa#ss-word", "pa?ss-word", "pa@ss-word"]) {
+			const redacted = redactUrl(`postgres://app:${secret}@db.example:5432/shop`);
+			assert.equal(redacted, "postgres://***@db.example:5432/shop", secret);
+		}
+		assert.equal(redactUrl("postgres://db.example/shop"), "postgres://db.example/shop");
+	});
+
 	it("a connection failure never shows the password", async () => {
 		const db = createPostgresClient({ primary: `postgres://postgres:${SECRET}@127.0.0.1:1/test`, pool: { acquireTimeoutMs: 300 } });
 		try {

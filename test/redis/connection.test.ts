@@ -119,6 +119,26 @@ describe("connection setup", () => {
 		);
 	});
 
+	it("a URL whose password contains `/` never shows any part of the password in CONFIG_INVALID", async () => {
+		let error: unknown;
+		try {
+			const client = createRedisClient({ url: "redis://app:2024/Summer-pass@cache.example:6379/0" });
+			await client.close();
+		} catch (thrown) {
+			error = thrown;
+		}
+		assert.ok(error instanceof ConfigError, "expected CONFIG_INVALID");
+		assert.ok(!everything(error).includes("Summer-pass"), `part of the password leaked: ${everything(error)}`);
+		assert.match(error.message, /percent-encode the user name and password/);
+	});
+
+	it("a URL path that is not a database index is refused without being echoed", () => {
+		assert.throws(
+			() => createRedisClient({ url: "redis://cache.example:6379/not-a-db-index" }),
+			(error: Error) => error instanceof ConfigError && /database index/.test(error.message) && !everything(error).includes("not-a-db-index"),
+		);
+	});
+
 	it("fails a connection whose database Redis refuses instead of silently using database 0", async () => {
 		const client = createRedisClient({ db: 100_000, acquireTimeoutMs: 300 });
 		try {

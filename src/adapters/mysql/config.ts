@@ -5,6 +5,7 @@
  */
 import type { ConnectionOptions, SslOptions } from "mysql2";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+import { parseConnectionUrl } from "../url-credentials.ts";
 
 /** Session variables every connection starts with (applied after connect and after every session reset). */
 export interface MysqlSessionSettings {
@@ -247,13 +248,12 @@ function parseMysqlUrl(url: unknown, path: string, problems: ConfigProblem[]): P
 		problems.push({ path, message: `must be a string; ${shape}` });
 		return {};
 	}
-	let parsed: URL;
-	try {
-		parsed = new URL(url);
-	} catch {
-		problems.push({ path, message: `not a valid URL; ${shape}` });
+	const read = parseConnectionUrl(url);
+	if (read.problem !== undefined) {
+		problems.push({ path, message: `${read.problem}; ${shape}` });
 		return {};
 	}
+	const parsed = read.url;
 	if (parsed.protocol !== "mysql:" && parsed.protocol !== "mariadb:") {
 		problems.push({ path, message: `scheme must be mysql: or mariadb:, got ${parsed.protocol}; ${shape}` });
 		return {};
@@ -262,8 +262,8 @@ function parseMysqlUrl(url: unknown, path: string, problems: ConfigProblem[]): P
 	const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
 	if (host !== "") out.host = decodeURIComponent(host);
 	if (parsed.port !== "") out.port = Number(parsed.port);
-	if (parsed.username !== "") out.user = decodeURIComponent(parsed.username);
-	if (parsed.password !== "") out.password = decodeURIComponent(parsed.password);
+	if (read.username !== undefined) out.user = read.username;
+	if (read.password !== undefined) out.password = read.password;
 	const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
 	if (database !== "") out.database = database;
 	for (const [key, value] of parsed.searchParams) {

@@ -5,6 +5,7 @@
  */
 import type { ConnectionOptions } from "node:tls";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+import { parseConnectionUrl } from "../url-credentials.ts";
 
 /** A password, or a function called for every new connection (rotating credentials, IAM tokens). */
 export type PasswordSource = string | (() => string | Promise<string>);
@@ -92,13 +93,12 @@ type UrlFields = Partial<Omit<ResolvedServer, "startupOptions" | "keepAlive" | "
 const NO_HOST = "lifeguard.no-host.invalid";
 
 function parseUrl(url: string, path: string, problems: ConfigProblem[]): UrlFields {
-	let parsed: URL;
-	try {
-		parsed = new URL(String(url).replace(/^([^:/?#]+:\/\/[^/?#]*@)(?=[/?#]|$)/, `$1${NO_HOST}`));
-	} catch {
-		problems.push({ path, message: `not a valid URL: ${redactUrl(url)}` });
+	const read = parseConnectionUrl(String(url).replace(/^([^:/?#]+:\/\/[^/?#]*@)(?=[/?#]|$)/, `$1${NO_HOST}`));
+	if (read.problem !== undefined) {
+		problems.push({ path, message: `${read.problem}; expected postgres://user:password@host:port/database` });
 		return {};
 	}
+	const parsed = read.url;
 	if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
 		problems.push({ path, message: `must start with postgres:// or postgresql://, got ${JSON.stringify(parsed.protocol)}` });
 		return {};
@@ -107,8 +107,8 @@ function parseUrl(url: string, path: string, problems: ConfigProblem[]): UrlFiel
 	const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
 	if (host !== "" && host !== NO_HOST) fields.host = decodeURIComponent(host);
 	if (parsed.port !== "") fields.port = Number(parsed.port);
-	if (parsed.username !== "") fields.user = decodeURIComponent(parsed.username);
-	if (parsed.password !== "") fields.password = decodeURIComponent(parsed.password);
+	if (read.username !== undefined) fields.user = read.username;
+	if (read.password !== undefined) fields.password = read.password;
 	const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
 	if (database !== "") fields.database = database;
 	for (const [key, value] of parsed.searchParams) {
@@ -153,9 +153,4 @@ function sslFromMode(mode: string): boolean | ConnectionOptions | null {
 function startupOptions(parameters: Record<string, string>): string | undefined {
 	const pairs = Object.entries(parameters).map(([name, value]) => `-c ${name}=${String(value).replace(/[\\\s]/g, (c) => `\\${c}`)}`);
 	return pairs.length === 0 ? undefined : pairs.join(" ");
-}
-
-/** The URL with its credentials replaced, safe for errors and logs. */
-export function redactUrl(url: string): string {
-	return String(url).replace(/^([^:/?#]+:\/\/)[^/?#]*@/, "$1***@");
 }

@@ -10,8 +10,9 @@ import { PostgresDriver } from "./driver.ts";
 
 export * from "../sql/errors.ts";
 export type * from "../sql/types.ts";
+/** A URL with its credentials replaced by `***`, safe for logs (also when the password holds an unencoded `/`, `?`, `#` or `@`). */
+export { redactUrlCredentials as redactUrl } from "../url-credentials.ts";
 export type { PasswordSource, PostgresServer, PostgresServerOptions } from "./config.ts";
-export { redactUrl } from "./config.ts";
 export { isConnectionFault } from "./faults.ts";
 
 export interface PostgresClientOptions extends SqlClientOptions<PostgresServer> {

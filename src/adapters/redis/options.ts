@@ -7,6 +7,7 @@ import type { ConnectionOptions as TlsOptions } from "node:tls";
 import type { Redis, RedisOptions } from "ioredis";
 import type { ConfigProblem } from "../../core/errors.ts";
 import type { PoolOptions } from "../../core/options.ts";
+import { parseConnectionUrl } from "../url-credentials.ts";
 
 /** A password, or a function that returns one (called for every new connection: rotating tokens, secret stores). */
 export type RedisPassword = string | (() => string | Promise<string>);
@@ -131,13 +132,12 @@ function parseRedisUrl(url: unknown, problems: ConfigProblem[]): UrlParts {
 		problems.push({ path: "url", message: `must be a string like redis://host:6379/0 ${hidden}` });
 		return {};
 	}
-	let parsed: URL;
-	try {
-		parsed = new URL(url);
-	} catch {
-		problems.push({ path: "url", message: `is not a valid URL; expected redis://[user[:password]@]host[:port][/db] ${hidden}` });
+	const read = parseConnectionUrl(url);
+	if (read.problem !== undefined) {
+		problems.push({ path: "url", message: `${read.problem}; expected redis://[user[:password]@]host[:port][/db]` });
 		return {};
 	}
+	const parsed = read.url;
 	if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
 		problems.push({ path: "url", message: `must start with redis:// or rediss://, got ${parsed.protocol}//` });
 		return {};
@@ -145,13 +145,13 @@ function parseRedisUrl(url: unknown, problems: ConfigProblem[]): UrlParts {
 	const parts: UrlParts = {};
 	if (parsed.hostname) parts.host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
 	if (parsed.port) parts.port = Number(parsed.port);
-	if (parsed.username) parts.username = decodeURIComponent(parsed.username);
-	if (parsed.password) parts.password = decodeURIComponent(parsed.password);
+	if (read.username !== undefined) parts.username = read.username;
+	if (read.password !== undefined) parts.password = read.password;
 	const path = parsed.pathname.replace(/^\//, "");
 	if (path !== "") {
 		const db = Number(path);
 		if (Number.isInteger(db) && db >= 0) parts.db = db;
-		else problems.push({ path: "url", message: `the path must be a database index like /0, got /${path}` });
+		else problems.push({ path: "url", message: `the path must be a database index like /0 ${hidden}` });
 	}
 	if (parsed.protocol === "rediss:") parts.tls = {};
 	return parts;
