@@ -420,7 +420,17 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 				throw error;
 			},
 		);
-		this.#track(this.#creating, attempt);
+		// clear() waits for creates in flight, but not past the core's abandoning one (createTimeoutMillis, close).
+		this.#track(
+			this.#creating,
+			new Promise<void>((resolve) => {
+				attempt.then(
+					() => resolve(),
+					() => resolve(),
+				);
+				signal.addEventListener("abort", () => resolve(), { once: true });
+			}),
+		);
 		return attempt;
 	}
 
@@ -448,7 +458,8 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 				this.emit("factoryDestroyError", error);
 			},
 		);
-		this.#track(this.#destroying, settled);
+		// Without destroyTimeoutMillis a destroy may never settle; clear() still waits at most the core's destroy bound.
+		this.#track(this.#destroying, limit === undefined ? Promise.race([settled, sleepUnref(POOL_DEFAULTS.destroyTimeoutMs)]) : settled);
 		return settled;
 	}
 
@@ -464,6 +475,10 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 		if (P === Promise) return promise;
 		return new P<R>((resolve, reject) => promise.then(resolve, reject)) as Promise<R>;
 	}
+}
+
+function sleepUnref(ms: number): Promise<void> {
+	return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Creates a generic-pool compatible pool: `createPool(factory, opts)`, as in generic-pool v3. */

@@ -76,7 +76,9 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 	acquire(key: K, options?: AcquireOptions): Promise<Lease<T>> {
 		if (this.#closed) return Promise.reject(new PoolClosedError(this.name));
 		const pool = this.pool(key);
-		if ((pool.idleCount === 0 || pool.pendingCount > 0) && this.maxWaiters !== Number.POSITIVE_INFINITY) {
+		// Only callers that must wait for a release count: nothing idle for the key, and no room to create (per key or in the budget).
+		const mustWait = pool.idleCount === 0 && (pool.size >= pool.options.max || this.#used >= this.maxTotal);
+		if (mustWait && this.maxWaiters !== Number.POSITIVE_INFINITY) {
 			const pending = this.pendingCount;
 			if (pending >= this.maxWaiters) {
 				return Promise.reject(
@@ -98,6 +100,7 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 		const label = this.#keyToString(key);
 		let entry = this.#pools.get(label);
 		if (entry === undefined) {
+			if (this.#closed) throw new PoolClosedError(this.name);
 			entry = { key, pool: this.#makePool(key, label) };
 			this.#pools.set(label, entry);
 			for (const event of this.#forwarded) this.#forward(entry.pool, event, label);
@@ -258,7 +261,7 @@ function validateKeyedOptions<K, T>(o: KeyedPoolOptions<K, T>, maxTotal: number,
 	const { name, create, destroy, validate, afterCreate, reset, classifyError, maxPerKey: _m, maxTotal: _t, maxWaiters: _w, keyToString, ...shared } = o;
 	if (keyToString !== undefined && typeof keyToString !== "function") problems.push({ path: "keyToString", message: "must be a function" });
 	try {
-		resolvePoolOptions<unknown>({ ...shared, name: name ?? "keyed", max: maxPerKey, create: () => undefined });
+		resolvePoolOptions<unknown>({ ...shared, name: name ?? "keyed", max: maxPerKey, create: () => undefined, validate: validate && (() => true) });
 	} catch (error) {
 		if (!(error instanceof ConfigError)) throw error;
 		problems.push(...error.problems.map((p) => (p.path === "max" ? { ...p, path: "maxPerKey" } : p)));

@@ -25,9 +25,14 @@ export class Lease<T> {
 	done = false;
 	/** @internal */
 	leakReported = false;
+	/** @internal Set when the pool closed the connection under the borrower (close deadline, reclaim). */
+	closedByPool = false;
+	/** @internal The pool that lent it. */
+	readonly pool: object;
 
-	constructor(owner: LeaseOwner<T>, conn: PooledConnection<T>, acquiredAt: number) {
+	constructor(owner: LeaseOwner<T>, conn: PooledConnection<T>, acquiredAt: number, pool: object) {
 		this.#owner = owner;
+		this.pool = pool;
 		this.conn = conn;
 		this.acquiredAt = acquiredAt;
 	}

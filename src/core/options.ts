@@ -207,6 +207,12 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 	if (leakDetectionMs > 0 && reclaimAfterMs > 0 && reclaimAfterMs < leakDetectionMs) {
 		problems.push({ path: "reclaimAfterMs", message: `must be >= leakDetectionMs (${leakDetectionMs}) so a leak is reported before it is reclaimed` });
 	}
+	if (raw.validate === undefined) {
+		for (const key of ["healthCheckIntervalMs", "validateAfterIdleMs"]) {
+			if (raw[key] !== undefined && raw[key] !== 0)
+				problems.push({ path: key, message: "does nothing without `validate`: give the pool a validate function, or drop this option" });
+		}
+	}
 	if (raw.idleOrder !== undefined && raw.idleOrder !== "lifo" && raw.idleOrder !== "fifo") {
 		problems.push({ path: "idleOrder", message: `must be "lifo" or "fifo", got ${JSON.stringify(raw.idleOrder)}` });
 	}

@@ -145,22 +145,23 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			misuse: (lease, what) => this.#misuse(lease, what),
 		};
 		// Events cost nothing when nobody listens: the payload is built only if #watch says so.
-		const untyped = this as EventEmitter;
-		untyped.on("newListener", (event: string) => {
-			if (event in this.#watch) this.#watch[event as PoolEventName] = true;
-			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
-		});
-		untyped.on("removeListener", (event: string) => {
-			if (event in this.#watch) this.#watch[event as PoolEventName] = untyped.listenerCount(event) > 0;
-			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
-		});
+		this.#watchListeners();
 		// Deferred so that listeners attached right after construction see it.
 		process.nextTick(() => {
-			if (this.#watch.poolCreated) this.emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
+			if (this.#watch.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
 		});
 	}
 
 	// ── public API ────────────────────────────────────────────────────────────────────────────
+
+	/** Also re-arms the pool's own bookkeeping of who listens, which this call would otherwise remove. */
+	override removeAllListeners(event?: Parameters<EventEmitter["removeAllListeners"]>[0]): this {
+		super.removeAllListeners(event as never);
+		if (event === undefined || event === "newListener" || event === "removeListener") this.#watchListeners();
+		for (const name of Object.values(PoolEvent)) this.#watch[name] = this.listenerCount(name) > 0;
+		this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
+		return this;
+	}
 
 	/**
 	 * Borrows a connection: an idle one at once, else a new one (up to `max`), else the next
@@ -168,13 +169,14 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * ACQUIRE_ABORTED when the signal aborts, POOL_QUEUE_FULL or POOL_CLOSED at once.
 	 */
 	acquire(options?: AcquireOptions): Promise<Lease<T>> {
-		if (this.#watch.acquireStarted) this.emit(PoolEvent.acquireStarted, { pool: this.name });
+		if (this.#watch.acquireStarted) this.#emit(PoolEvent.acquireStarted, { pool: this.name });
 		if (this.#state !== "open") return this.#rejectNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), performance.now());
 		const stack = this.options.leakDetectionMs > 0 ? new Error("lease acquired here").stack : undefined;
 		if (this.#waiters.length === 0 && (options === undefined || this.#fastPathAllowed(options))) {
 			const now = this.#alwaysTimed || --this.#untilTimed === 0 ? this.#clock() : Number.NaN;
 			const conn = this.#takeIdle(now);
-			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, 0, stack));
+			// An untimed borrow records no wait either, so that zero waits are sampled like the others.
+			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, Number.isNaN(now) ? now : 0, stack));
 			return this.#enqueue(options, !Number.isNaN(now) ? now : performance.now(), stack);
 		}
 		return this.#enqueue(options, performance.now(), stack);
@@ -225,7 +227,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	clear(): void {
 		if (this.#state !== "open") return;
 		this.#generation++;
-		if (this.#watch.poolCleared) this.emit(PoolEvent.poolCleared, { pool: this.name, generation: this.#generation });
+		if (this.#watch.poolCleared) this.#emit(PoolEvent.poolCleared, { pool: this.name, generation: this.#generation });
 		let conn = this.#idle.shift();
 		while (conn !== undefined) {
 			this.#retire(conn, CloseReason.stale);
@@ -240,7 +242,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * Resolves when nothing is left open. Idempotent.
 	 */
 	close(options?: CloseOptions): Promise<void> {
-		this.#closePromise ??= this.#close(options?.timeoutMs ?? 30_000);
+		if (this.#closePromise === undefined) {
+			// The promise exists before any work: a close() from a listener during this one gets the same promise.
+			let done: () => void = () => {};
+			this.#closePromise = new Promise<void>((resolve) => (done = resolve));
+			void this.#close(options?.timeoutMs ?? 30_000).finally(done);
+		}
 		return this.#closePromise;
 	}
 
@@ -384,6 +391,34 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		return options.signal?.aborted !== true && options.priority === undefined && (options.timeoutMs === undefined || options.timeoutMs >= 0);
 	}
 
+	/** Keeps #watch (who listens to what) current, so that payloads are built only for listeners. */
+	#watchListeners(): void {
+		const untyped = this as EventEmitter;
+		untyped.on("newListener", (event: string) => {
+			if (event in this.#watch) this.#watch[event as PoolEventName] = true;
+			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
+		});
+		untyped.on("removeListener", (event: string) => {
+			if (event in this.#watch) this.#watch[event as PoolEventName] = untyped.listenerCount(event) > 0;
+			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
+		});
+	}
+
+	/**
+	 * Emits without letting a listener's throw interrupt the state change around it (a lost
+	 * connection, an unsettled waiter): the error becomes a process warning instead.
+	 */
+	#emit<E extends keyof PoolEvents>(event: E, ...payload: PoolEvents[E]): void {
+		try {
+			(this as EventEmitter).emit(event, ...payload);
+		} catch (error) {
+			process.emitWarning(`pool "${this.name}": a "${event}" listener threw: ${messageOf(error)}`, {
+				code: "LIFEGUARD_LISTENER_ERROR",
+				detail: error instanceof Error ? error.stack : undefined,
+			});
+		}
+	}
+
 	#enqueue(options: AcquireOptions | undefined, now: number, stack: string | undefined): Promise<Lease<T>> {
 		const timeoutMs = options?.timeoutMs ?? this.options.acquireTimeoutMs;
 		const priority = options?.priority ?? 0;
@@ -399,7 +434,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		}
 		const signal = options?.signal;
 		if (signal?.aborted) return this.#rejectNow(AcquireFailReason.aborted, new AcquireAbortedError(this.name, signal.reason), now);
-		if (this.#waiters.length >= this.options.maxWaiters) {
+		// generic-pool's rule: only callers with nothing idle and no room to create count against maxWaiters.
+		if (this.#waiters.length >= this.options.maxWaiters && this.#idle.length === 0 && this.size >= this.options.max) {
 			return this.#rejectNow(AcquireFailReason.queueFull, new QueueFullError(this.name, this.options.maxWaiters, this.#snapshot()), now);
 		}
 		return new Promise<Lease<T>>((resolve, reject) => {
@@ -462,7 +498,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		conn.state = ConnState.leased;
 		conn.uses++;
 		if (this.options.allowExitOnIdle) this.options.ref?.(conn.resource);
-		const lease = new Lease<T>(this.#owner, conn, acquiredAt);
+		const lease = new Lease<T>(this.#owner, conn, acquiredAt, this);
 		conn.lease = lease;
 		const c = this.#counters;
 		if (++this.#active > c.peakActive) c.peakActive = this.#active;
@@ -470,7 +506,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (waitMs === 0) c.wait.recordZero();
 		else if (!Number.isNaN(waitMs)) c.wait.record(waitMs);
 		lease.stack = stack;
-		if (this.#watch.acquired) this.emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs });
+		if (this.#watch.acquired) this.#emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs });
 		return lease;
 	}
 
@@ -505,7 +541,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		} else if (reason === AcquireFailReason.aborted) c.aborted++;
 		else if (reason === AcquireFailReason.queueFull) c.queueFull++;
 		else c.closedRejects++;
-		if (this.#watch.acquireFailed) this.emit(PoolEvent.acquireFailed, { pool: this.name, reason, durationMs: now - startedAt, error });
+		if (this.#watch.acquireFailed) this.#emit(PoolEvent.acquireFailed, { pool: this.name, reason, durationMs: now - startedAt, error });
 	}
 
 	#expireWaiter(waiter: Waiter<Lease<T>>, now: number): void {
@@ -530,7 +566,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const timed = !Number.isNaN(lease.acquiredAt);
 		let now = timed ? performance.now() : Number.NaN;
 		if (timed) this.#counters.use.record(now - lease.acquiredAt);
-		if (this.#watch.released) this.emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
+		if (this.#watch.released) this.#emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
 		if (destroy) {
 			if (error !== undefined) conn.recordFault(now);
 			this.#retire(conn, error === undefined ? CloseReason.destroyed : CloseReason.error, error);
@@ -581,6 +617,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	#misuse(lease: Lease<T>, what: "release" | "destroy"): void {
+		// Closed by the pool (close deadline, reclaim): the borrower's first release is expected, not misuse.
+		if (lease.closedByPool) {
+			lease.closedByPool = false;
+			return;
+		}
 		if (this.#misuseWarned) return;
 		this.#misuseWarned = true;
 		process.emitWarning(
@@ -590,7 +631,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	#checkOwn(lease: Lease<T>): void {
-		if (!(lease instanceof Lease) || !this.#all.has(lease.conn) || (lease.conn.lease !== lease && !lease.done)) {
+		// A finished lease of this pool is fine whatever became of its connection: the call is then a no-op.
+		if (lease instanceof Lease && lease.done && lease.pool === this) return;
+		if (!(lease instanceof Lease) || !this.#all.has(lease.conn) || lease.conn.lease !== lease) {
 			throw new LeaseError(`pool "${this.name}": release/destroy got something that is not a lease of this pool; pass the object acquire() resolved with`);
 		}
 	}
@@ -666,7 +709,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (size > this.#counters.peakTotal) this.#counters.peakTotal = size;
 		const id = ++this.#nextId;
 		const generation = this.#generation;
-		if (this.#watch.connectionCreated) this.emit(PoolEvent.connectionCreated, { pool: this.name, connectionId: id });
+		if (this.#watch.connectionCreated) this.#emit(PoolEvent.connectionCreated, { pool: this.name, connectionId: id });
 		const started = performance.now();
 		const controller = new AbortController();
 		this.#createControllers.add(controller);
@@ -718,7 +761,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#all.add(conn);
 		this.#byResource.set(resource, conn);
 		this.#ensureHousekeeping();
-		if (this.#watch.connectionReady) this.emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
+		if (this.#watch.connectionReady) this.#emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
 		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
 		else if (generation !== this.#generation) this.#retire(conn, CloseReason.stale);
 		else this.#offer(conn, now);
@@ -736,7 +779,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#counters.createFailures++;
 		this.#bumpRecentFailures(now);
 		this.#retryAt = now + this.#backoff.fail();
-		if (this.#watch.connectionClosed) this.emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: id, reason: CloseReason.error, error });
+		if (this.#watch.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: id, reason: CloseReason.error, error });
 		const permanent = isPermanentCreateError(error);
 		if ((this.options.failFast || permanent) && this.#startWaiters.length > 0) {
 			const waiting = this.#startWaiters;
@@ -753,7 +796,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const waiting = this.#startWaiters;
 		this.#startWaiters = [];
 		for (const w of waiting) w.resolve();
-		if (this.#watch.poolReady) this.emit(PoolEvent.poolReady, { pool: this.name });
+		if (this.#watch.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
 	}
 
 	// ── validation, reset, retirement ─────────────────────────────────────────────────────────
@@ -833,9 +876,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	#returnToService(conn: PooledConnection<T>): void {
+		const now = performance.now();
 		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
 		else if (conn.dead) this.#retire(conn, CloseReason.error);
-		else this.#offer(conn, performance.now());
+		else if (conn.generation !== this.#generation) this.#retire(conn, CloseReason.stale);
+		else if (conn.expired || now >= conn.retireAt) this.#retire(conn, CloseReason.lifetime);
+		else this.#offer(conn, now);
 		this.#afterReturn();
 	}
 
@@ -849,6 +895,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (conn.state === ConnState.closed) return;
 		if (conn.lease !== null) {
 			conn.lease.done = true;
+			conn.lease.closedByPool = true;
 			conn.lease = null;
 			this.#active--;
 		}
@@ -859,7 +906,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		c.destroyed++;
 		c.destroyedByReason[reason]++;
 		if (reason === CloseReason.error || reason === CloseReason.unhealthy) this.#bumpRecentFailures(performance.now());
-		if (this.#watch.connectionClosed) this.emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
+		if (this.#watch.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
 		this.#destroyResource(conn.resource);
 		this.#budget?.release();
 		if (this.#state === "open") this.#pump();
@@ -930,7 +977,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 				lease.leakReported = true;
 				this.#counters.leaks++;
 				if (this.#watch.leakDetected) {
-					this.emit(PoolEvent.leakDetected, { pool: this.name, connectionId: conn.id, heldMs, stack: lease.stack });
+					this.#emit(PoolEvent.leakDetected, { pool: this.name, connectionId: conn.id, heldMs, stack: lease.stack });
 				} else {
 					process.emitWarning(
 						`pool "${this.name}": connection ${conn.id} has been leased for ${Math.round(heldMs)} ms (leakDetectionMs ${o.leakDetectionMs}); borrower's stack:\n${lease.stack ?? "(not captured)"}`,
@@ -982,7 +1029,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		for (const left of [...this.#all]) this.#retire(left, CloseReason.poolClosed);
 		while (this.#pendingWork.size > 0) await Promise.allSettled([...this.#pendingWork]);
 		this.#state = "closed";
-		if (this.#watch.poolClosed) this.emit(PoolEvent.poolClosed, { pool: this.name });
+		if (this.#watch.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
 	}
 
 	#notifyDrained(): void {

@@ -92,11 +92,17 @@ export class Waiters<T> {
 	/** Settles every waiter through `fail` (pool closing). */
 	drain(fail: (waiter: Waiter<T>) => void): void {
 		this.#disarm();
+		const waiting: Waiter<T>[] = [];
 		for (const level of this.#levels) {
-			for (const waiter of level) if (!waiter.settled) fail(waiter);
+			for (const waiter of level) if (!waiter.settled) waiting.push(waiter);
 			level.clear();
 		}
 		this.#live = 0;
+		// Settled first (abort listeners detached), so a later abort cannot cancel them a second time.
+		for (const waiter of waiting) {
+			waiter.settle();
+			fail(waiter);
+		}
 	}
 
 	/**

@@ -140,10 +140,13 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 	 * then their connections are destroyed. The manager takes no new pools afterwards. Idempotent.
 	 */
 	close(options?: CloseOptions): Promise<void> {
-		this.#closing ??= (async () => {
+		if (this.#closing === undefined) {
+			// Assigned before any pool starts closing: a close() from a listener during this one gets the same promise.
+			let done: () => void = () => {};
+			this.#closing = new Promise<void>((resolve) => (done = resolve));
 			this.#stopHandlingSignals();
-			await Promise.all(this.pools().map((pool) => pool.close(options)));
-		})();
+			void Promise.all(this.pools().map((pool) => pool.close(options))).finally(done);
+		}
 		return this.#closing;
 	}
 

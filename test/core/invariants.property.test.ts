@@ -95,10 +95,18 @@ async function runScenario(ops: Op[], keyed: boolean): Promise<void> {
 	const maxTotal = 4;
 	const b = backend();
 	const common = { min: 1, createTimeoutMs: 20, createRetryInitialMs: 1, createRetryMaxMs: 5, validateAfterIdleMs: 5, idleTimeoutMs: 30 };
+	const validate = (r: Res) => r.open;
 	const keyedPool = keyed
-		? createKeyedPool<number, Res>({ ...common, maxPerKey: max, maxTotal, create: (key, signal) => b.create(key, signal), destroy: (r) => b.destroy(r) })
+		? createKeyedPool<number, Res>({
+				...common,
+				maxPerKey: max,
+				maxTotal,
+				create: (key, signal) => b.create(key, signal),
+				destroy: (r) => b.destroy(r),
+				validate,
+			})
 		: undefined;
-	const pool = keyed ? undefined : createPool<Res>({ ...common, max, create: (signal) => b.create(0, signal), destroy: (r) => b.destroy(r) });
+	const pool = keyed ? undefined : createPool<Res>({ ...common, max, create: (signal) => b.create(0, signal), destroy: (r) => b.destroy(r), validate });
 	const borrowed = new Set<Res>();
 	const held: Lease<Res>[] = [];
 	const settles: Promise<void>[] = [];
