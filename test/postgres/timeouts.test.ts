@@ -82,6 +82,89 @@ describe("postgres: statement timeouts", () => {
 	});
 });
 
+describe("postgres: timeouts of statements issued together on a held connection", () => {
+	let db: SqlClient;
+
+	before(async () => {
+		await requireService("postgres");
+		db = testClient("timeouts-held", { pool: { max: 1 } }).db;
+	});
+
+	after(async () => {
+		await db?.close();
+	});
+
+	/** "ok", or the error's code (and SQLSTATE when it has one). */
+	const outcome = (work: Promise<unknown>) =>
+		work.then(
+			() => "ok",
+			(error: { code?: string; sqlState?: string }) => (error.sqlState === undefined ? String(error.code) : `${error.code}:${error.sqlState}`),
+		);
+
+	it("a statement's timeout cancels that statement, never another one running before it on the same pinned connection", async () => {
+		const conn = await db.acquire();
+		try {
+			const started = performance.now();
+			// A long statement without a timeout, then (queued behind it) a quick one with a short timeout.
+			const long = outcome(conn.query("SELECT pg_sleep(1.5) AS slept"));
+			const quick = outcome(conn.query("SELECT 1 AS one", [], { timeoutMs: 300 }));
+			const [longOutcome, quickOutcome] = await Promise.all([long, quick]);
+			// The 300 ms deadline belongs to `SELECT 1`: it must not abort pg_sleep, which had no timeout.
+			assert.equal(
+				longOutcome,
+				"ok",
+				`the long statement, which had no timeout, was cancelled by the other statement's timeout after ${Math.round(performance.now() - started)} ms`,
+			);
+			assert.equal(quickOutcome, "ok");
+		} finally {
+			conn.release();
+		}
+	});
+
+	it("the other order: the first statement's timeout cancels it, and the statement queued behind it still runs", async () => {
+		const conn = await db.acquire();
+		try {
+			const long = outcome(conn.query("SELECT pg_sleep(5)", [], { timeoutMs: 200 }));
+			const next = conn.query("SELECT 2 AS two");
+			assert.equal(await long, ErrorCode.QUERY_TIMEOUT);
+			assert.deepEqual(await next, [{ two: 2 }]);
+		} finally {
+			conn.release();
+		}
+	});
+
+	it("a queued statement's timeout counts from its own start, inside a transaction too", async () => {
+		await db
+			.transaction(async (tx) => {
+				const started = performance.now();
+				const first = outcome(tx.query("SELECT pg_sleep(0.5)"));
+				const second = tx.query("SELECT pg_sleep(0.6)", [], { timeoutMs: 300 }).then(
+					() => "ok",
+					(error: { code?: string }) => ({ code: error.code, at: performance.now() - started }),
+				);
+				assert.equal(await first, "ok");
+				const timedOut = (await second) as { code: string; at: number };
+				assert.equal(timedOut.code, ErrorCode.QUERY_TIMEOUT);
+				assert.ok(timedOut.at >= 780, `the second statement timed out ${Math.round(timedOut.at)} ms after both were issued: before its own 300 ms had run`);
+			})
+			.catch((error: { code?: string }) => {
+				// The timeout aborted the transaction: COMMIT answers with a rollback, which transaction() reports.
+				assert.equal(error.code, ErrorCode.QUERY_FAILED);
+			});
+	});
+
+	it("a statement still waiting its turn when the connection is released never runs", async () => {
+		const conn = await db.acquire();
+		const running = outcome(conn.query("SELECT pg_sleep(0.2)"));
+		const waiting = outcome(conn.query("SELECT 1"));
+		conn.release();
+		assert.equal(await waiting, ErrorCode.LEASE_INVALID);
+		// The running one was left on the connection, which is therefore closed rather than lent again.
+		await running;
+		assert.deepEqual(await db.query("SELECT 3 AS three"), [{ three: 3 }]);
+	});
+});
+
 describe("postgres: statement timeouts when the server does not answer", () => {
 	before(async () => {
 		await requireService("postgres");

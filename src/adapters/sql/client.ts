@@ -226,6 +226,8 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 			await this.#rollback(lease);
 			throw error;
 		}
+		// Statements fn issued without awaiting them run first, as they were issued before the COMMIT (whose timeout must not count their time).
+		await tx.settled();
 		tx.close();
 		try {
 			// COMMIT gets the ordinary statement timeout, not a short one: a long commit (deferred checks, synchronous replication) is legitimate.

@@ -3,6 +3,10 @@
  * id, or a new connection's session setup. A connection fault closes the connection at once (the
  * pool replaces it), and every later statement on the executor fails fast with CONNECTION_LOST
  * instead of queueing behind a dead socket.
+ *
+ * Statements issued together run one after the other, each handed to the driver only when the
+ * previous one has settled: a statement's timeout then counts from its own start, and its cancel
+ * can only hit it, never a statement queued before it in the driver.
  */
 import { LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
@@ -18,6 +22,8 @@ export class ConnectionExecutor<C> implements SqlExecutor {
 	#open = true;
 	/** The fault that killed the connection, once one did. */
 	#lost: unknown;
+	/** Settles (never rejects) when the last statement issued has settled: the next one starts then. */
+	#tail: Promise<unknown> = Promise.resolve();
 
 	/** `lease` is absent while the connection is not pooled yet (session setup); `what` names the executor in misuse errors. */
 	constructor(runner: StatementRunner<C>, conn: C, lease: Lease<C> | undefined, what: string) {
@@ -30,23 +36,40 @@ export class ConnectionExecutor<C> implements SqlExecutor {
 	// biome-ignore lint/suspicious/noExplicitAny: one implementation behind the typed overloads of SqlExecutor.
 	async query<R = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<any> {
 		this.#checkOpen();
-		try {
-			return (await this.#runner.query(this.#conn, sql, params, options)) as QueryOutcome<R>;
-		} catch (error) {
-			this.#noteFault(error);
-			throw error;
-		}
+		return (await this.#inTurn(() => this.#runner.query(this.#conn, sql, params, options))) as QueryOutcome<R>;
 	}
 
 	async batch(sql: string, paramSets: readonly (readonly unknown[])[], options?: Pick<QueryOptions, "timeoutMs" | "signal">): Promise<number> {
 		this.#checkOpen();
 		if (paramSets.length === 0) return 0;
-		try {
-			return await this.#runner.batch(this.#conn, sql, paramSets, options?.timeoutMs);
-		} catch (error) {
-			this.#noteFault(error);
-			throw error;
-		}
+		return this.#inTurn(() => this.#runner.batch(this.#conn, sql, paramSets, options?.timeoutMs));
+	}
+
+	/** Settles when every statement issued so far has settled. */
+	settled(): Promise<void> {
+		return this.#tail.then(() => undefined);
+	}
+
+	/**
+	 * Runs `statement` once every statement issued before it has settled. The executor is checked
+	 * again then: a statement still waiting when its connection was released, or died, never runs
+	 * (on what may by now be another caller's connection).
+	 */
+	#inTurn<T>(statement: () => Promise<T>): Promise<T> {
+		const turn = this.#tail.then(async () => {
+			this.#checkOpen();
+			try {
+				return await statement();
+			} catch (error) {
+				this.#noteFault(error);
+				throw error;
+			}
+		});
+		this.#tail = turn.then(
+			() => undefined,
+			() => undefined,
+		);
+		return turn;
 	}
 
 	/** Later statements are refused: the connection is no longer this executor's. */
