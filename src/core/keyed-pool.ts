@@ -204,6 +204,8 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 			this.#evictForBlocked();
 		},
 		idle: (pool) => {
+			// Keys whose waiters have all gone (served, timed out, aborted) no longer need room.
+			for (let i = this.#blocked.length - 1; i >= 0; i--) if (this.#blocked[i].pendingCount === 0) this.#blocked.splice(i, 1);
 			if (this.#blocked.length > 0 && !(this.#blocked.length === 1 && this.#blocked[0] === pool)) {
 				queueMicrotask(() => this.#evictForBlocked());
 			}

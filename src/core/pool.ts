@@ -84,6 +84,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	readonly #all = new Set<PooledConnection<T>>();
 	readonly #idle = new Deque<PooledConnection<T>>();
 	readonly #byResource = new Map<T, PooledConnection<T>>();
+	readonly #invalidatedEarly = new WeakSet<object>();
 	readonly #waiters: Waiters<Lease<T>>;
 	readonly #counters = new PoolCounters();
 	readonly #backoff: Backoff;
@@ -309,7 +310,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 */
 	invalidate(resource: T, error?: unknown): void {
 		const conn = this.#byResource.get(resource);
-		if (conn === undefined || conn.dead) return;
+		if (conn === undefined) {
+			// Not known yet: it may still be in create/afterCreate (a socket that died during setup).
+			if (typeof resource === "object" && resource !== null) this.#invalidatedEarly.add(resource);
+			return;
+		}
+		if (conn.dead) return;
 		conn.dead = true;
 		conn.recordFault(performance.now());
 		if (conn.state === ConnState.idle && this.#idle.remove(conn)) this.#retire(conn, CloseReason.error, error);
@@ -764,7 +770,10 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (this.#watch.connectionReady) this.#emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
 		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
 		else if (generation !== this.#generation) this.#retire(conn, CloseReason.stale);
-		else this.#offer(conn, now);
+		else if (typeof resource === "object" && resource !== null && this.#invalidatedEarly.has(resource)) {
+			conn.dead = true;
+			this.#retire(conn, CloseReason.error);
+		} else this.#offer(conn, now);
 		this.#checkStarted();
 		this.#pump();
 	}

@@ -350,3 +350,26 @@ describe("sampled timing keeps percentiles representative (docs/core.md, Statist
 
 // Keep the type import used for readers of the file.
 export type { Lease, Pool };
+
+describe("invalidate() during setup", () => {
+	it("a connection invalidated while its afterCreate runs is never lent", async () => {
+		let pool: Pool<Res> | undefined;
+		const b = backend();
+		pool = createPool<Res>({
+			create: b.create,
+			destroy: b.destroy,
+			afterCreate: async (r) => {
+				pool?.invalidate(r, new Error("socket closed during setup"));
+				await sleep(1);
+			},
+			createRetryInitialMs: 1,
+		});
+		const reasons: string[] = [];
+		pool.on("connectionClosed", (e) => reasons.push(e.reason));
+		const p = pool;
+		const lease = await p.acquire({ timeoutMs: 50 }).catch((e: Error & { code?: string }) => e.code);
+		assert.equal(lease, "POOL_TIMEOUT", "every new connection died during setup, so none was lent");
+		assert.ok(reasons.length >= 1 && reasons.every((r) => r === "error"));
+		await p.close();
+	});
+});
