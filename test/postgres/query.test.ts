@@ -91,6 +91,20 @@ describe("postgres: query and fetch modes", () => {
 		}
 	});
 
+	it("fetch 'one' and 'many' on INSERT … RETURNING insert every row, and commit them", async () => {
+		await a.query(`CREATE TABLE ${TABLE}_returning (id int PRIMARY KEY)`);
+		try {
+			const one = await db.query(`INSERT INTO ${TABLE}_returning SELECT g FROM generate_series(1, 5) g RETURNING id`, [], { fetch: "one" });
+			assert.deepEqual(one, { id: 1 });
+			const many = await db.query(`INSERT INTO ${TABLE}_returning SELECT g FROM generate_series(6, 10) g RETURNING id`, [], { fetch: "many", limit: 2 });
+			assert.equal(many.length, 2);
+			const { rows } = await a.query(`SELECT count(*)::int AS n FROM ${TABLE}_returning`);
+			assert.equal(rows[0].n, 10);
+		} finally {
+			await a.query(`DROP TABLE ${TABLE}_returning`);
+		}
+	});
+
 	it("fetch 'none' returns the number of affected rows", async () => {
 		assert.equal(await db.query(`INSERT INTO ${TABLE} VALUES (1, 'a'), (2, 'b')`, [], { fetch: "none" }), 2);
 		assert.equal(await db.query(`UPDATE ${TABLE} SET name = name || '!'`, [], { fetch: "none" }), 2);

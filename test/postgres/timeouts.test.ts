@@ -134,8 +134,8 @@ describe("postgres: timeouts of statements issued together on a held connection"
 	});
 
 	it("a queued statement's timeout counts from its own start, inside a transaction too", async () => {
-		await db
-			.transaction(async (tx) => {
+		await assert.rejects(
+			db.transaction(async (tx) => {
 				const started = performance.now();
 				const first = outcome(tx.query("SELECT pg_sleep(0.5)"));
 				const second = tx.query("SELECT pg_sleep(0.6)", [], { timeoutMs: 300 }).then(
@@ -146,11 +146,10 @@ describe("postgres: timeouts of statements issued together on a held connection"
 				const timedOut = (await second) as { code: string; at: number };
 				assert.equal(timedOut.code, ErrorCode.QUERY_TIMEOUT);
 				assert.ok(timedOut.at >= 780, `the second statement timed out ${Math.round(timedOut.at)} ms after both were issued: before its own 300 ms had run`);
-			})
-			.catch((error: { code?: string }) => {
-				// The timeout aborted the transaction: COMMIT answers with a rollback, which transaction() reports.
-				assert.equal(error.code, ErrorCode.QUERY_FAILED);
-			});
+			}),
+			// The timeout aborted the transaction, and fn carried on: COMMIT answers with a rollback, which transaction() reports.
+			{ code: ErrorCode.QUERY_FAILED, sqlState: "25P02" },
+		);
 	});
 
 	it("a statement still waiting its turn when the connection is released never runs", async () => {

@@ -91,6 +91,41 @@ describe("postgres: transactions and pinned connections", () => {
 		assert.equal(await count(), 2);
 	});
 
+	it("never reports success when PostgreSQL answered COMMIT with a rollback (a statement inside failed and fn caught it)", async () => {
+		let outcome: "resolved" | "rejected";
+		let error: { code?: string; sqlState?: string } | undefined;
+		try {
+			await db.transaction(async (tx) => {
+				await tx.query(`INSERT INTO ${TABLE} VALUES (30, 1)`);
+				// The caller handles a duplicate as "already there" and carries on: the server has aborted the transaction.
+				await tx.query(`INSERT INTO ${TABLE} VALUES (30, 1)`).catch(() => {});
+				return "done";
+			});
+			outcome = "resolved";
+		} catch (thrown) {
+			outcome = "rejected";
+			error = thrown as typeof error;
+		}
+		const { rows } = await a.query(`SELECT count(*)::int AS n FROM ${TABLE} WHERE id = 30`);
+		await a.query(`DELETE FROM ${TABLE} WHERE id = 30`);
+		// Either the row is committed, or the caller is told it was not. Resolving while nothing was committed loses the write silently.
+		assert.ok(rows[0].n === 1 || outcome === "rejected", `transaction() ${outcome}, but ${rows[0].n} rows were committed (COMMIT became ROLLBACK)`);
+		assert.equal(error?.code, ErrorCode.QUERY_FAILED);
+		assert.equal(error?.sqlState, "25P02");
+		// The rollback ended the transaction: the connection is clean.
+		assert.equal(await inTransaction(), false);
+	});
+
+	it("a transaction opened by a raw BEGIN through query() is rolled back before the connection is lent again", async () => {
+		// One text: the insert runs inside the caller's own BEGIN, which it never commits.
+		await db.query(`BEGIN; INSERT INTO ${TABLE} VALUES (77, 1)`);
+		// The next caller (same single connection) writes: it must be committed on its own, outside the leaked transaction.
+		await db.query(`INSERT INTO ${TABLE} VALUES (78, 1)`);
+		const { rows } = await a.query(`SELECT array_agg(id ORDER BY id) AS ids FROM ${TABLE} WHERE id IN (77, 78)`);
+		await a.query(`DELETE FROM ${TABLE} WHERE id IN (77, 78)`);
+		assert.deepEqual(rows[0].ids, [78]);
+	});
+
 	it("takes the isolation level and read-only mode", async () => {
 		const level = await db.transaction((tx) => tx.query("SHOW transaction_isolation", [], { fetch: "one" }), { isolation: "serializable" });
 		assert.deepEqual(level, { transaction_isolation: "serializable" });

@@ -5,13 +5,14 @@
  */
 import type { Client, QueryResult } from "pg";
 import { ConfigError } from "../../core/errors.ts";
-import { QueryTimeoutError } from "../sql/errors.ts";
+import { QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
+import { NO_PARAMS } from "../sql/runner.ts";
 import type { DriverResult, FetchMode, IsolationLevel, SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { BatchQuery } from "./batch.ts";
 import { sendCancelRequest } from "./cancel.ts";
 import type { ResolvedServer } from "./config.ts";
 import { PostgresConnection } from "./connection.ts";
-import { isConnectionFault, QUERY_CANCELED, sqlStateOf } from "./faults.ts";
+import { IN_FAILED_SQL_TRANSACTION, isConnectionFault, QUERY_CANCELED, sqlStateOf } from "./faults.ts";
 import { loadPg, type PgModule } from "./pg-module.ts";
 
 /** A clean `end()` that gets no answer (a stalled socket) is cut after this long. */
@@ -123,6 +124,22 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 		return timeoutMs === undefined ? work : cancelAfter(conn, work, timeoutMs);
 	}
 
+	/**
+	 * COMMIT, checked: in a transaction a failed statement aborted (its error caught by the caller),
+	 * PostgreSQL answers COMMIT with the command tag ROLLBACK and no error. Reporting that as success
+	 * would lose the transaction's writes silently.
+	 */
+	async commit(conn: PostgresConnection, timeoutMs: number | undefined): Promise<void> {
+		const work = send(conn.client, "COMMIT", NO_PARAMS, (result) => result.command);
+		const tag = await (timeoutMs === undefined ? work : cancelAfter(conn, work, timeoutMs));
+		if (tag !== "COMMIT") {
+			const cause = new Error(
+				`COMMIT was answered with ${tag}: a statement in the transaction failed (its error was caught inside the transaction function), so PostgreSQL rolled the whole transaction back and nothing of it was written`,
+			);
+			throw new QueryFailedError(cause, IN_FAILED_SQL_TRANSACTION);
+		}
+	}
+
 	beginSql(options: TransactionOptions): string[] {
 		let sql = "BEGIN";
 		if (options.isolation !== undefined) {
@@ -164,10 +181,14 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 	}
 }
 
-/** pg's callback form: one promise per statement instead of pg's promise, its stack-rewriting catch, and a then. */
 function runAll(client: Client, sql: string, params: readonly unknown[]): Promise<DriverResult> {
-	return new Promise<DriverResult>((resolve, reject) => {
-		client.query(sql, params as unknown[], (error: Error | undefined, result: QueryResult) => (error ? reject(error) : resolve(toDriverResult(result))));
+	return send(client, sql, params, toDriverResult);
+}
+
+/** pg's callback form: one promise per statement instead of pg's promise, its stack-rewriting catch, and a then; `read` takes what is needed from the result. */
+function send<R>(client: Client, sql: string, params: readonly unknown[], read: (result: QueryResult) => R): Promise<R> {
+	return new Promise<R>((resolve, reject) => {
+		client.query(sql, params as unknown[], (error: Error | undefined, result: QueryResult) => (error ? reject(error) : resolve(read(result))));
 	});
 }
 

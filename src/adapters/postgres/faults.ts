@@ -41,3 +41,6 @@ export function sqlStateOf(error: unknown): string | undefined {
 
 /** query_canceled: what a cancel request (our statement timeout) makes the server answer. */
 export const QUERY_CANCELED = "57014";
+
+/** in_failed_sql_transaction: a transaction a failed statement aborted, which COMMIT can only roll back. */
+export const IN_FAILED_SQL_TRANSACTION = "25P02";

@@ -231,9 +231,9 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		tx.close();
 		try {
 			// COMMIT gets the ordinary statement timeout, not a short one: a long commit (deferred checks, synchronous replication) is legitimate.
-			await runner.run(conn, "COMMIT", NO_PARAMS, "none", 0, runner.statementTimeoutMs);
+			await runner.commit(conn, runner.statementTimeoutMs);
 		} catch (error) {
-			// A failed COMMIT (serialization failure, deferred constraint) ended the transaction; reset rolls back whatever is left.
+			// A failed COMMIT (serialization failure, deferred constraint, a transaction the server had already aborted) ended the transaction; reset rolls back whatever is left.
 			const wrapped = runner.wrap(error);
 			this.#afterFailure(lease, wrapped);
 			throw wrapped;

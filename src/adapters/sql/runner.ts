@@ -55,6 +55,14 @@ export class StatementRunner<C> {
 		return timeoutMs === undefined ? work : withBackstop(work, timeoutMs);
 	}
 
+	/** Commits the transaction open on `conn` (the driver's commit, or a `COMMIT` statement), with the backstop. Rejects with the driver's raw error. */
+	commit(conn: C, timeoutMs: number | undefined): Promise<void> {
+		const driver = this.driver;
+		const work =
+			driver.commit === undefined ? driver.run(conn, "COMMIT", NO_PARAMS, "none", 0, timeoutMs).then(() => undefined) : driver.commit(conn, timeoutMs);
+		return timeoutMs === undefined ? work : withBackstop(work, timeoutMs);
+	}
+
 	/** The typed error for a driver error. */
 	wrap(error: unknown): LifeguardError {
 		if (error instanceof LifeguardError) return error;

@@ -175,6 +175,12 @@ export interface SqlDriver<C, Config> {
 	runBatch(conn: C, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number>;
 	/** SQL that begins a transaction with these options, in this dialect. */
 	beginSql(options: TransactionOptions): string[];
+	/**
+	 * Optional: commits the transaction open on `conn`, and rejects when the server ended it without
+	 * committing (PostgreSQL answers COMMIT in a failed transaction with a rollback, not an error).
+	 * Absent: `COMMIT` runs as a statement, for servers that fail a COMMIT they cannot honour.
+	 */
+	commit?(conn: C, timeoutMs: number | undefined): Promise<void>;
 	/** True when the error means the connection is dead (terminated, socket closed, protocol error). */
 	isConnectionFault(error: unknown): boolean;
 	/** Called for an idle connection's errors: the pool must learn it is dead, and nothing may crash. */
