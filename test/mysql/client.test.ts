@@ -386,6 +386,62 @@ describe("MySQL client: pinned connections and connection ids", () => {
 	});
 });
 
+describe("MySQL client: connections go back clean", () => {
+	const table = "lifeguard_mysql_clean";
+	const other = "lifeguard_mysql_clean_other";
+	let db: SqlClient;
+
+	before(async () => {
+		await a.query(`DROP TABLE IF EXISTS ${table}, ${other}`);
+		await a.query(`CREATE TABLE ${table} (id INT PRIMARY KEY) ENGINE=InnoDB`);
+		await a.query(`CREATE TABLE ${other} (id INT PRIMARY KEY) ENGINE=InnoDB`);
+		// One connection: whatever the first caller leaves is what the next caller gets.
+		db = client({ pool: { max: 1 } });
+	});
+
+	after(async () => {
+		await a.query(`DROP TABLE IF EXISTS ${table}, ${other}`);
+	});
+
+	it("a caller's `SET autocommit = 0` does not make the next caller's writes vanish", async () => {
+		// Caller 1 switches autocommit off (through query(), or a pinned connection) and goes away.
+		await db.query("SET autocommit = 0");
+		// Caller 2, on the same pooled connection, writes; the call succeeds and reports one row.
+		const affected = await db.query(`INSERT INTO ${table} VALUES (1)`, [], { fetch: "none" });
+		assert.equal(affected, 1);
+		const [rows] = await a.query(`SELECT COUNT(*) AS n FROM ${table}`);
+		const n = Number((rows as { n: number }[])[0].n);
+		await a.query(`DELETE FROM ${table}`);
+		assert.equal(n, 1, "caller 2's INSERT reported success, but the release ROLLBACK undid it (autocommit was left off by caller 1)");
+	});
+
+	it("table locks taken with LOCK TABLES do not outlive the caller that took them", async () => {
+		const conn = await db.acquire();
+		await conn.query(`LOCK TABLES ${table} WRITE`);
+		conn.release();
+		// Another caller on the same pooled connection, touching another table.
+		let nextCaller: string;
+		try {
+			await db.query(`SELECT * FROM ${other}`);
+			nextCaller = "ok";
+		} catch (error) {
+			nextCaller = (error as Error).message;
+		}
+		// And anyone else writing the locked table.
+		await a.query("SET SESSION lock_wait_timeout = 1");
+		let otherWriter: string;
+		try {
+			await a.query(`INSERT INTO ${table} VALUES (2)`);
+			otherWriter = "ok";
+		} catch (error) {
+			otherWriter = (error as Error).message;
+		}
+		await a.query(`DELETE FROM ${table}`);
+		assert.equal(nextCaller, "ok", `the next borrower got a connection still holding LOCK TABLES: ${nextCaller}`);
+		assert.equal(otherWriter, "ok", `the released connection kept its table lock in the pool: ${otherWriter}`);
+	});
+});
+
 describe("MySQL client: read/write routing", () => {
 	// Two pools on the one local server; a session variable tells them apart.
 	const primary = { url, session: { variables: { lock_wait_timeout: 11 } } };

@@ -405,13 +405,47 @@ describe("MySQL driver: reset on release", () => {
 		assert.equal((await questions()) - before, 1, "only the second SHOW STATUS reached the server");
 	});
 
-	it("with autocommit off, any statement may open a transaction: reset rolls back", async () => {
+	it("with autocommit off, any statement may open a transaction: reset rolls back, then switches autocommit back on", async () => {
 		const conn = await connect();
 		await driver.run(conn, "SET autocommit = 0", [], "none", 0, undefined);
+		assert.equal(conn.autocommit, false, "the OK packet's status flags tell that autocommit is off");
 		await driver.run(conn, `INSERT INTO ${TABLE} VALUES (31, 'implicit tx')`, [], "none", 0, undefined);
+		assert.equal(driver.needsReset?.(conn), true);
 		await driver.reset(conn);
 		assert.equal(await value(conn, `SELECT COUNT(*) FROM ${TABLE} WHERE id = 31`), 0);
-		await driver.run(conn, "SET autocommit = 1", [], "none", 0, undefined);
+		assert.equal(Number(await value(conn, "SELECT @@autocommit")), 1);
+		assert.equal(conn.autocommit, true);
+		assert.equal(driver.needsReset?.(conn), false);
+	});
+
+	it("LOCK TABLES is undone by UNLOCK TABLES on reset, so the table is free for everyone else", async () => {
+		const conn = await connect();
+		await driver.run(conn, `LOCK TABLES ${TABLE} WRITE`, [], "none", 0, undefined);
+		assert.equal(driver.needsReset?.(conn), true);
+		await driver.reset(conn);
+		await a.query("SET SESSION lock_wait_timeout = 1");
+		await a.query(`INSERT INTO ${TABLE} VALUES (32, 'after unlock')`);
+		await a.query(`DELETE FROM ${TABLE} WHERE id = 32`);
+		assert.equal(driver.needsReset?.(conn), false);
+	});
+
+	it("named locks taken with GET_LOCK are released on reset (RELEASE_ALL_LOCKS)", async () => {
+		const conn = await connect();
+		await driver.run(conn, "SELECT GET_LOCK('lifeguard_mysql_named', 5) AS got", [], "all", 0, undefined);
+		const free = async () => Number(Object.values((await a.query("SELECT IS_FREE_LOCK('lifeguard_mysql_named') AS free"))[0] as object)[0].free);
+		assert.equal(await free(), 0);
+		await driver.reset(conn);
+		assert.equal(await free(), 1);
+		assert.equal(driver.needsReset?.(conn), false);
+	});
+
+	it("a statement that only mentions locks, or a table lock already undone, costs no round trip on release", async () => {
+		const conn = await connect();
+		await driver.run(conn, "SELECT 'lock' AS word, IS_FREE_LOCK('x') AS free", [], "all", 0, undefined);
+		assert.equal(driver.needsReset?.(conn), false);
+		await driver.run(conn, `LOCK TABLES ${TABLE} READ`, [], "none", 0, undefined);
+		await driver.run(conn, "UNLOCK TABLES", [], "none", 0, undefined);
+		assert.equal(driver.needsReset?.(conn), false);
 	});
 
 	it("resetSession: COM_RESET_CONNECTION clears the session, then session settings are applied again", async () => {

@@ -38,6 +38,10 @@ export class MysqlConnection {
 	/** A transaction is open (from the server's status flags; conservative when autocommit is off). */
 	inTransaction = false;
 	autocommit = true;
+	/** A statement may have taken table locks (LOCK TABLES, FLUSH TABLES WITH READ LOCK) that outlive it; see `noteLocks`. */
+	tablesLocked = false;
+	/** A statement may have taken named locks (GET_LOCK) that outlive it. */
+	namedLocks = false;
 	/** Why the connection is dead; undefined while it is usable. */
 	deathCause: unknown = undefined;
 	readonly #socket: Socket;

@@ -13,7 +13,7 @@
  */
 import { ConfigError, ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
 import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
-import { isSureRead } from "../sql/statement.ts";
+import { isSureRead, statementWords } from "../sql/statement.ts";
 import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { insertShape, multiRowStatements } from "./batch-text.ts";
 import { connectionOptions, type ResolvedMysqlConfig, sessionStatement } from "./config.ts";
@@ -112,21 +112,60 @@ function ping(conn: MysqlConnection, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Makes a returned connection clean. An open transaction is rolled back (the server's status
- * flags say whether one is open, so a clean connection costs no round trip). With
- * `resetSession`, COM_RESET_CONNECTION clears the whole session, then the configured session
- * settings and the client's session setup (`afterCreate`) are applied again.
+ * Makes a returned connection clean. An open transaction is rolled back, autocommit switched back
+ * on (left off, the next caller's writes would be undone by the next release's ROLLBACK), and
+ * locks that outlive statements released: table locks (LOCK TABLES) and named locks (GET_LOCK).
+ * The server's status flags say whether a transaction is open or autocommit is off, and the
+ * statement texts whether a lock may have been taken, so a clean connection costs no round trip.
+ * With `resetSession`, COM_RESET_CONNECTION clears all of that and the rest of the session, then
+ * the configured session settings and the client's session setup (`afterCreate`) are applied again.
  */
 function reset(conn: MysqlConnection, setUpSession?: (conn: MysqlConnection) => Promise<void>): Promise<void> {
 	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
 	if (conn.config.resetSession) return resetSession(conn, setUpSession);
-	if (conn.inTransaction || !conn.autocommit) return conn.query("ROLLBACK").then(() => undefined);
+	if (conn.inTransaction || !conn.autocommit || conn.tablesLocked || conn.namedLocks) return undoLeftovers(conn);
 	return CLEAN;
 }
 
-/** False for a connection that goes back clean as it is: no transaction open, no session reset asked for. */
+/** False for a connection that goes back clean as it is: no transaction open, autocommit on, no lock taken, no session reset asked for. */
 function needsReset(conn: MysqlConnection): boolean {
-	return conn.config.resetSession || conn.inTransaction || !conn.autocommit || conn.deathCause !== undefined;
+	return conn.config.resetSession || conn.inTransaction || !conn.autocommit || conn.tablesLocked || conn.namedLocks || conn.deathCause !== undefined;
+}
+
+async function undoLeftovers(conn: MysqlConnection): Promise<void> {
+	// ROLLBACK first: SET autocommit = 1 and UNLOCK TABLES would both commit the open transaction.
+	if (conn.inTransaction || !conn.autocommit) await conn.query("ROLLBACK");
+	if (!conn.autocommit) await conn.query("SET autocommit = 1");
+	if (conn.tablesLocked) {
+		await conn.query("UNLOCK TABLES");
+		conn.tablesLocked = false;
+	}
+	if (conn.namedLocks) {
+		await conn.query("SELECT RELEASE_ALL_LOCKS()");
+		conn.namedLocks = false;
+	}
+}
+
+/** Statements that may take a lock outliving them mention "lock": a cheap test before the lexer looks. */
+const MAY_LOCK = /lock/i;
+
+/**
+ * Notes the locks a statement may take that outlive it, so that the release undoes them: LOCK
+ * TABLES, FLUSH TABLES … WITH READ LOCK (both undone by UNLOCK TABLES) and GET_LOCK. A text the
+ * lexer cannot read (an executable comment) counts as taking both.
+ */
+function noteLocks(conn: MysqlConnection, sql: string): void {
+	if (!MAY_LOCK.test(sql)) return;
+	const words = statementWords(sql, "mysql");
+	if (words === undefined) {
+		conn.tablesLocked = true;
+		conn.namedLocks = true;
+		return;
+	}
+	const verb = words[0];
+	if (verb === "LOCK" || (verb === "FLUSH" && words.includes("LOCK"))) conn.tablesLocked = true;
+	else if (verb === "UNLOCK") conn.tablesLocked = false;
+	if (words.includes("GET_LOCK")) conn.namedLocks = true;
 }
 
 async function resetSession(conn: MysqlConnection, setUpSession: ((conn: MysqlConnection) => Promise<void>) | undefined): Promise<void> {
@@ -135,6 +174,8 @@ async function resetSession(conn: MysqlConnection, setUpSession: ((conn: MysqlCo
 	});
 	conn.inTransaction = false;
 	conn.autocommit = true;
+	conn.tablesLocked = false;
+	conn.namedLocks = false;
 	// The same order as a new connection: the config's session settings, then the client's afterCreate.
 	await setupSession(conn);
 	await setUpSession?.(conn);
@@ -149,6 +190,7 @@ function run(
 	timeoutMs: number | undefined,
 ): Promise<DriverResult> {
 	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
+	noteLocks(conn, sql);
 	if (mode === "one" || mode === "many") return streamRows(conn, sql, params, mode === "one" ? 1 : limit, timeoutMs);
 	if (timeoutMs === undefined) return runBuffered(conn, sql, params, undefined);
 	const planned = planStatementText(sql, { timeoutMs }, conn.flavor, conn.config.timeoutMethod === "auto");
