@@ -64,6 +64,14 @@ describe("MySQL config", () => {
 		assert.equal(config.label, "app@db.example:3307/orders");
 	});
 
+	it("refuses autocommit as a session variable: every release switches it back on", () => {
+		assert.throws(
+			() => resolveMysqlConfig({ url: "mysql://u@h/db", session: { variables: { autocommit: 0 } } }),
+			(error: unknown) =>
+				error instanceof ConfigError && error.problems.some((p) => p.path === "mysql.session.variables.autocommit" && /transaction\(\)/.test(p.message)),
+		);
+	});
+
 	it("lists every problem at once", () => {
 		assert.throws(
 			() => resolveMysqlConfig({ host: "", port: 0, hots: "x", timeoutMethod: "nope", session: { variables: { "a;b": 1 } } } as never),

@@ -231,6 +231,13 @@ function checkSession(session: MysqlSessionSettings | undefined, path: string, p
 	for (const [name, value] of Object.entries(session.variables ?? {})) {
 		// Names go into the SQL text (values are escaped parameters), so only plain identifiers pass.
 		if (!VARIABLE_NAME.test(name)) problems.push({ path: `${path}.variables.${name}`, message: "not a valid variable name (letters, digits, _)" });
+		if (name.toLowerCase() === "autocommit") {
+			problems.push({
+				path: `${path}.variables.${name}`,
+				message:
+					"cannot be set here: every release switches autocommit back on (left off, a caller's writes would be undone by the next release's ROLLBACK); use transaction()",
+			});
+		}
 		if (value !== null && !["string", "number", "boolean"].includes(typeof value)) {
 			problems.push({ path: `${path}.variables.${name}`, message: `must be a string, number, boolean or null, got ${typeof value}` });
 		}
