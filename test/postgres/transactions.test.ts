@@ -199,6 +199,27 @@ describe("postgres: transactions and pinned connections", () => {
 		assert.ok(await eventually(async () => (await lastQuery(pid)) === "ROLLBACK", 1_000), await lastQuery(pid));
 	});
 
+	it("session-level advisory locks a caller took are released before the connection is lent again", async () => {
+		const otherSessionGets = async () => (await a.query<{ got: boolean }>("SELECT pg_try_advisory_lock(4242) AS got")).rows[0].got;
+		await db.query("SELECT pg_advisory_lock(4242)");
+		// Still held after the call, until the release's pg_advisory_unlock_all() ran.
+		assert.ok(await eventually(otherSessionGets, 1_000), "the advisory lock outlived the caller that took it");
+		await a.query("SELECT pg_advisory_unlock(4242)");
+		const conn = await db.acquire();
+		await conn.query("SELECT pg_try_advisory_lock_shared(4243)");
+		conn.release();
+		assert.ok(await eventually(async () => (await a.query<{ got: boolean }>("SELECT pg_try_advisory_lock(4243) AS got")).rows[0].got, 1_000));
+		await a.query("SELECT pg_advisory_unlock(4243)");
+	});
+
+	it("a transaction-level advisory lock, or an unlock, costs no statement on release", async () => {
+		const lastQuery = async (pid: number) => (await a.query<{ query: string }>("SELECT query FROM pg_stat_activity WHERE pid = $1", [pid])).rows[0]?.query;
+		const pid = await pidOf(db);
+		await db.query("SELECT pg_advisory_xact_lock(4244), pg_advisory_unlock(4244) AS lg_xact_marker");
+		await sleep(50);
+		assert.equal(await lastQuery(pid), "SELECT pg_advisory_xact_lock(4244), pg_advisory_unlock(4244) AS lg_xact_marker");
+	});
+
 	it("a pinned connection left in a failed transaction is rolled back before reuse", async () => {
 		const conn = await db.acquire();
 		await conn.query("BEGIN");

@@ -30,6 +30,8 @@ interface ClientInternals {
 export class PostgresConnection {
 	readonly client: Client;
 	dead = false;
+	/** A statement may have taken session-level advisory locks (pg_advisory_lock…), which outlive transactions. */
+	advisoryLocks = false;
 	#onDead: ((error: unknown) => void) | undefined;
 	#transactionStatus: string | undefined;
 	readonly #modernFields: boolean;

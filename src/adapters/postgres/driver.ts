@@ -96,7 +96,7 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 
 	needsReset(conn: PostgresConnection): boolean {
 		if (conn.dead) return false;
-		return this.#discard || conn.busy || conn.awaitingReady || conn.transactionStatus !== "I";
+		return this.#discard || conn.busy || conn.awaitingReady || conn.transactionStatus !== "I" || conn.advisoryLocks;
 	}
 
 	async reset(conn: PostgresConnection): Promise<void> {
@@ -105,17 +105,21 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 		if (conn.awaitingReady) await conn.client.query("");
 		if (conn.transactionStatus !== "I") await conn.client.query("ROLLBACK");
 		if (this.#discard) {
+			// DISCARD ALL also releases advisory locks.
 			await conn.client.query("DISCARD ALL");
 			conn.forgetPreparedStatements();
-		}
+		} else if (conn.advisoryLocks) await conn.client.query("SELECT pg_advisory_unlock_all()");
+		conn.advisoryLocks = false;
 	}
 
 	run(conn: PostgresConnection, sql: string, params: readonly unknown[], mode: FetchMode, limit: number, timeoutMs: number | undefined): Promise<DriverResult> {
+		noteAdvisoryLocks(conn, sql);
 		const work = mode === "one" || mode === "many" ? this.#runLimited(conn.client, sql, params, limit) : runAll(conn.client, sql, params);
 		return timeoutMs === undefined ? work : cancelAfter(conn, work, timeoutMs);
 	}
 
 	runBatch(conn: PostgresConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
+		noteAdvisoryLocks(conn, sql);
 		const pg = this.#loaded();
 		const work = new Promise<number>((resolve, reject) => {
 			const batch = new BatchQuery(pg, sql, paramSets, (error, affected) => (error === undefined ? resolve(affected) : reject(error)));
@@ -179,6 +183,14 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 		if (this.#pg === undefined) throw new Error("pg is not loaded: no connection was ever opened");
 		return this.#pg;
 	}
+}
+
+/** The functions that take session-level advisory locks (pg_advisory_lock, pg_try_advisory_lock_shared…), not the transaction-level `_xact_` ones. */
+const SESSION_ADVISORY_LOCK = /pg_(?:try_)?advisory_lock/i;
+
+/** Notes a statement that may take advisory locks held past its transaction, so that the release unlocks them; a text that only unlocks or takes `_xact_` locks costs nothing. */
+function noteAdvisoryLocks(conn: PostgresConnection, sql: string): void {
+	if (SESSION_ADVISORY_LOCK.test(sql)) conn.advisoryLocks = true;
 }
 
 function runAll(client: Client, sql: string, params: readonly unknown[]): Promise<DriverResult> {
