@@ -296,6 +296,35 @@ describe("sqlite driver: what only a process host can do", () => {
 		assert.equal(processExists(hostPid), false, "the orphaned host is gone");
 	});
 
+	it("a host process running a long statement exits when its application is killed (it cannot hear the disconnect)", async () => {
+		const url = new URL("../../src/adapters/sqlite/driver.ts", import.meta.url).href;
+		// A runaway statement: counts far beyond what finishes during the test, in one synchronous native call.
+		const script = `import { sqliteDriver } from ${JSON.stringify(url)};
+			const conn = await sqliteDriver.connect({}, AbortSignal.timeout(10000));
+			void sqliteDriver.run(conn, ${JSON.stringify(countTo(1_000_000_000_000))}, [], "all", 0, undefined).catch(() => {});
+			setTimeout(() => console.log(conn.pid), 300);
+			setInterval(() => {}, 1000);`;
+		const app = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+		let hostPid: number | undefined;
+		try {
+			hostPid = await new Promise<number>((resolve, reject) => {
+				const timer = setTimeout(() => reject(new Error("the application never started its statement")), 10_000);
+				app.stdout.once("data", (chunk: Buffer) => {
+					clearTimeout(timer);
+					resolve(Number(chunk.toString().trim()));
+				});
+			});
+			assert.ok(processExists(hostPid), "the host should be running the statement");
+			app.kill("SIGKILL");
+			await new Promise((resolve) => setTimeout(resolve, 2_000));
+			assert.equal(processExists(hostPid), false, `host process ${hostPid} still running 2 s after the application died`);
+		} finally {
+			// Only processes this test started, by pid.
+			if (app.exitCode === null && app.signalCode === null) app.kill("SIGKILL");
+			if (hostPid !== undefined && processExists(hostPid)) process.kill(hostPid, "SIGKILL");
+		}
+	});
+
 	it("connect honours its signal: an aborted open rejects with the signal's reason", async () => {
 		const controller = new AbortController();
 		const reason = new Error("create timed out");

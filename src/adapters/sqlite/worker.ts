@@ -7,6 +7,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { parentPort } from "node:worker_threads";
 import type { Row } from "../sql/types.ts";
 import type { RowidSource } from "./insert-id.ts";
+import { exitWhenParentDies } from "./parent-watch.ts";
 import type { HostError, HostReply, HostRequest, OpenSettings } from "./protocol.ts";
 
 /** Prepared statements kept per connection; beyond this the least recently used is dropped (and finalized when collected). */
@@ -246,4 +247,6 @@ if (parentPort !== null) {
 	process.on("message", async (request: HostRequest) => process.send?.(await answer(request)));
 	// The application is gone (or closed the channel): a host never outlives it.
 	process.on("disconnect", () => process.exit(0));
+	// Nor when it was killed while this process is busy in a statement and cannot hear 'disconnect'.
+	exitWhenParentDies();
 }
