@@ -6,6 +6,7 @@
  */
 import type { Socket } from "node:net";
 import type { Connection, FieldPacket, QueryError, ResultSetHeader } from "mysql2";
+import type { LifeguardError } from "../../core/errors.ts";
 import { ConnectionLostError } from "../sql/errors.ts";
 import type { DriverResult, Row } from "../sql/types.ts";
 import type { ResolvedMysqlConfig } from "./config.ts";
@@ -42,6 +43,12 @@ export class MysqlConnection {
 	tablesLocked = false;
 	/** A statement may have taken named locks (GET_LOCK) that outlive it. */
 	namedLocks = false;
+	/**
+	 * The statement error after which the server had left the open transaction (a deadlock or another
+	 * error that makes InnoDB roll the whole transaction back). Until that transaction ends (ROLLBACK,
+	 * COMMIT, the release), its later statements are refused, never sent: they would run in autocommit.
+	 */
+	rolledBackBy: LifeguardError | undefined = undefined;
 	/** Why the connection is dead; undefined while it is usable. */
 	deathCause: unknown = undefined;
 	readonly #socket: Socket;

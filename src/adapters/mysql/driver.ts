@@ -18,7 +18,7 @@ import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from
 import { insertShape, multiRowStatements } from "./batch-text.ts";
 import { connectionOptions, type ResolvedMysqlConfig, sessionStatement } from "./config.ts";
 import { MysqlConnection } from "./connection.ts";
-import { connectionLost, isMysqlConnectionFault, isQueryInterrupted, isServerTimeout, mysqlSqlStateOf, statementError } from "./errors.ts";
+import { connectionLost, isMysqlConnectionFault, isQueryInterrupted, isServerTimeout, mysqlSqlStateOf, statementError, transactionEnded } from "./errors.ts";
 import { loadMysql2 } from "./load-driver.ts";
 import { planStatementText } from "./statement-text.ts";
 
@@ -36,6 +36,7 @@ export const mysqlDriver: SqlDriver<MysqlConnection, ResolvedMysqlConfig> = {
 	run,
 	runBatch,
 	beginSql,
+	commit,
 	isConnectionFault: isMysqlConnectionFault,
 	onDead: (conn, callback) => conn.onDead(callback),
 	needsReset,
@@ -124,17 +125,28 @@ function reset(conn: MysqlConnection, setUpSession?: (conn: MysqlConnection) => 
 	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
 	if (conn.config.resetSession) return resetSession(conn, setUpSession);
 	if (conn.inTransaction || !conn.autocommit || conn.tablesLocked || conn.namedLocks) return undoLeftovers(conn);
+	// The server already left the transaction it marks: nothing to roll back.
+	conn.rolledBackBy = undefined;
 	return CLEAN;
 }
 
-/** False for a connection that goes back clean as it is: no transaction open, autocommit on, no lock taken, no session reset asked for. */
+/** False for a connection that goes back clean as it is: no transaction open or marked rolled back, autocommit on, no lock taken, no session reset asked for. */
 function needsReset(conn: MysqlConnection): boolean {
-	return conn.config.resetSession || conn.inTransaction || !conn.autocommit || conn.tablesLocked || conn.namedLocks || conn.deathCause !== undefined;
+	return (
+		conn.config.resetSession ||
+		conn.inTransaction ||
+		!conn.autocommit ||
+		conn.tablesLocked ||
+		conn.namedLocks ||
+		conn.rolledBackBy !== undefined ||
+		conn.deathCause !== undefined
+	);
 }
 
 async function undoLeftovers(conn: MysqlConnection): Promise<void> {
 	// ROLLBACK first: SET autocommit = 1 and UNLOCK TABLES would both commit the open transaction.
 	if (conn.inTransaction || !conn.autocommit) await conn.query("ROLLBACK");
+	conn.rolledBackBy = undefined;
 	if (!conn.autocommit) await conn.query("SET autocommit = 1");
 	if (conn.tablesLocked) {
 		await conn.query("UNLOCK TABLES");
@@ -173,6 +185,7 @@ async function resetSession(conn: MysqlConnection, setUpSession: ((conn: MysqlCo
 		conn.raw.reset((error) => (error === null || error === undefined ? resolve() : reject(statementError(error))));
 	});
 	conn.inTransaction = false;
+	conn.rolledBackBy = undefined;
 	conn.autocommit = true;
 	conn.tablesLocked = false;
 	conn.namedLocks = false;
@@ -190,27 +203,82 @@ function run(
 	timeoutMs: number | undefined,
 ): Promise<DriverResult> {
 	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
+	if (conn.rolledBackBy !== undefined) {
+		const refused = refusal(conn, conn.rolledBackBy, sql);
+		if (refused !== undefined) return Promise.reject(refused);
+	}
 	noteLocks(conn, sql);
 	if (mode === "one" || mode === "many") return streamRows(conn, sql, params, mode === "one" ? 1 : limit, timeoutMs);
-	if (timeoutMs === undefined) return runBuffered(conn, sql, params, undefined);
+	if (timeoutMs === undefined) return runBuffered(conn, sql, sql, params, undefined);
 	const planned = planStatementText(sql, { timeoutMs }, conn.flavor, conn.config.timeoutMethod === "auto");
-	return runBuffered(conn, planned.sql, params, new StatementDeadline(conn, timeoutMs, planned.serverTimeout));
+	return runBuffered(conn, sql, planned.sql, params, new StatementDeadline(conn, timeoutMs, planned.serverTimeout));
 }
 
-/** The whole result through mysql2's callback API: the hot path. */
-function runBuffered(conn: MysqlConnection, sql: string, params: readonly unknown[], deadline: StatementDeadline | undefined): Promise<DriverResult> {
+/**
+ * Why `sql` may not run in the transaction the server left after `failed`; undefined for a plain
+ * ROLLBACK, which runs (it ends the transaction, as the caller meant). A refused COMMIT ends the
+ * transaction too: the connection's statements run again after either.
+ */
+function refusal(conn: MysqlConnection, failed: LifeguardError, sql: string): LifeguardError | undefined {
+	const words = statementWords(sql, "mysql");
+	const verb = words?.[0];
+	if (verb === "ROLLBACK" && !words?.includes("TO")) {
+		conn.rolledBackBy = undefined;
+		return undefined;
+	}
+	if (verb !== "COMMIT") return transactionEnded(failed, "statement");
+	conn.rolledBackBy = undefined;
+	return transactionEnded(failed, "commit");
+}
+
+/**
+ * COMMIT, refused for a transaction the server already rolled back (a statement in it failed with a
+ * deadlock, and the transaction function caught the error): in autocommit, COMMIT would succeed.
+ */
+function commit(conn: MysqlConnection, timeoutMs: number | undefined): Promise<void> {
+	return run(conn, "COMMIT", NO_PARAMS, "none", 0, timeoutMs).then(() => undefined);
+}
+
+/** Statements that end or begin a transaction: their failure is no sign the server rolled one back. */
+const TRANSACTION_CONTROL = new Set(["COMMIT", "ROLLBACK", "BEGIN", "START"]);
+
+/**
+ * Rejects with `typed` once it is known whether the failed statement `sql` took the transaction it
+ * ran in with it: InnoDB rolls the whole transaction back on a deadlock (and on a lock wait timeout
+ * with innodb_rollback_on_timeout), leaving later statements in autocommit. An error packet carries
+ * no status flags, so `DO 0` asks for them; only after a failure inside a transaction.
+ */
+function rejectFailure(conn: MysqlConnection, sql: string, typed: LifeguardError, reject: (error: unknown) => void): void {
+	if (!conn.inTransaction || conn.deathCause !== undefined || TRANSACTION_CONTROL.has(statementWords(sql, "mysql")?.[0] ?? "")) return reject(typed);
+	conn.query("DO 0").then(
+		() => {
+			if (!conn.inTransaction) conn.rolledBackBy = typed;
+			reject(typed);
+		},
+		() => reject(typed),
+	);
+}
+
+/** The whole result through mysql2's callback API: the hot path. `sql` is what is sent, `text` the caller's statement. */
+function runBuffered(
+	conn: MysqlConnection,
+	text: string,
+	sql: string,
+	params: readonly unknown[],
+	deadline: StatementDeadline | undefined,
+): Promise<DriverResult> {
 	return new Promise<DriverResult>((resolve, reject) => {
 		conn.raw.query(sql, params as unknown[], (error, result, fields) => {
 			if (deadline === undefined) {
 				if (error === null) resolve(conn.outcome(result, fields));
-				else reject(failure(conn, error, undefined));
+				else rejectFailure(conn, text, failure(conn, error, undefined), reject);
 				return;
 			}
 			deadline.finish().then(() => {
 				const timedOut = error === null ? deadline.timeoutFor(undefined) : undefined;
 				if (timedOut !== undefined) reject(timedOut);
 				else if (error === null) resolve(conn.outcome(result, fields));
-				else reject(failure(conn, error, deadline));
+				else rejectFailure(conn, text, failure(conn, error, deadline), reject);
 			});
 		});
 	});
@@ -243,7 +311,7 @@ function streamRows(conn: MysqlConnection, sql: string, params: readonly unknown
 				const timedOut = error === undefined ? deadline?.timeoutFor(undefined) : undefined;
 				if (timedOut !== undefined) reject(timedOut);
 				else if (error === undefined || stopping !== undefined) resolve({ rows, affectedRows });
-				else reject(failure(conn, error, deadline));
+				else rejectFailure(conn, sql, failure(conn, error, deadline), reject);
 			});
 		};
 		const unwatch = conn.watchInflight((lost) => {
@@ -358,6 +426,7 @@ function failure(conn: MysqlConnection, error: unknown, deadline: StatementDeadl
 async function runBatch(conn: MysqlConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
 	if (paramSets.length === 0) return 0;
 	if (conn.deathCause !== undefined) throw connectionLost(conn.deathCause);
+	if (conn.rolledBackBy !== undefined) throw transactionEnded(conn.rolledBackBy, "statement");
 	const endsAt = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
 	const format = (text: string, values: unknown[]) => conn.raw.format(text, values);
 	const shape = insertShape(sql);
@@ -376,7 +445,11 @@ async function runBatch(conn: MysqlConnection, sql: string, paramSets: readonly 
 		}
 		if (atomic) await conn.query("COMMIT");
 	} catch (error) {
-		if (atomic && conn.deathCause === undefined) await conn.query("ROLLBACK").catch(() => {});
+		if (atomic && conn.deathCause === undefined) {
+			await conn.query("ROLLBACK").catch(() => {});
+			// The batch's own transaction is over: a deadlock's mark would refuse the caller's next statements.
+			conn.rolledBackBy = undefined;
+		}
 		throw error;
 	}
 	return affected;

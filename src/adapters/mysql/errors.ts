@@ -9,6 +9,12 @@ import { ConnectionLostError, QueryFailedError, QueryTimeoutError } from "../sql
 
 /** Server error numbers the adapter acts on. */
 export const MysqlErrno = {
+	/** InnoDB chose this transaction as a deadlock's victim and rolled it back whole. */
+	ER_LOCK_DEADLOCK: 1213,
+	/** A row lock wait timed out; with innodb_rollback_on_timeout the whole transaction is rolled back. */
+	ER_LOCK_WAIT_TIMEOUT: 1205,
+	/** The lock table is full; InnoDB rolls the transaction back. */
+	ER_LOCK_TABLE_FULL: 1206,
 	/** `KILL QUERY` stopped the statement (our timeout or row limit, or someone else's kill). */
 	ER_QUERY_INTERRUPTED: 1317,
 	/** MariaDB: `max_statement_time` exceeded. */
@@ -106,4 +112,31 @@ export function statementError(error: unknown): LifeguardError {
 /** CONNECTION_LOST for a connection that died of `cause`. */
 export function connectionLost(cause: unknown): ConnectionLostError {
 	return cause instanceof ConnectionLostError ? cause : new ConnectionLostError(cause);
+}
+
+/** Errors after which InnoDB has rolled the whole transaction back, not just the statement. */
+const TRANSACTION_ROLLBACK_ERRNOS = new Set<number>([MysqlErrno.ER_LOCK_DEADLOCK, MysqlErrno.ER_LOCK_WAIT_TIMEOUT, MysqlErrno.ER_LOCK_TABLE_FULL]);
+
+/**
+ * The QUERY_FAILED for a statement in a transaction the server already left after `failed` (whose
+ * error the transaction function caught): the statement is refused rather than run in autocommit.
+ * The SQLSTATE is `failed`'s (40001 for a deadlock), so retry logic sees what happened.
+ */
+export function transactionEnded(failed: LifeguardError, what: "statement" | "commit"): QueryFailedError {
+	const errno = (failed.cause as DriverErrorShape | undefined)?.errno;
+	const ended =
+		typeof errno === "number" && TRANSACTION_ROLLBACK_ERRNOS.has(errno)
+			? `the server rolled the transaction back when a statement in it failed (${failed.message})`
+			: `the server ended the transaction when a statement in it failed (${failed.message}; a statement that commits implicitly, such as DDL, commits what came before it)`;
+	const refused =
+		what === "commit"
+			? "COMMIT was not sent, and the transaction did not commit as a whole"
+			: "this statement was not sent, as it would have run outside any transaction and committed on its own";
+	const cause = new Error(
+		`${ended}, and that error was caught inside the transaction; ${refused}. Let the error end the transaction (or ROLLBACK), then retry it`,
+		{
+			cause: failed,
+		},
+	);
+	return new QueryFailedError(cause, failed instanceof QueryFailedError ? failed.sqlState : undefined);
 }
