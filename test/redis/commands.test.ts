@@ -135,7 +135,16 @@ describe("the command path", () => {
 	});
 
 	it("refuses commands that change the session, pointing to the right API", async () => {
-		for (const command of [["watch", "k"], ["MULTI"], ["select", "1"], ["subscribe", "c"], ["client", "setname", "x"], ["hello", "3"]] as const) {
+		for (const command of [
+			["watch", "k"],
+			["MULTI"],
+			["select", "1"],
+			["subscribe", "c"],
+			["client", "setname", "x"],
+			["hello", "3"],
+			["SYNC"],
+			["psync", "?", "-1"],
+		] as const) {
 			await assert.rejects(
 				client.command(command[0], ...command.slice(1)),
 				(error: Error & { code?: string }) => error.code === ErrorCode.QUERY_FAILED && /withConnection|transaction|subscribe/.test(error.message),

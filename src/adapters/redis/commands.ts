@@ -29,8 +29,12 @@ export const TRANSACTION_COMMANDS = new Set(["watch", "unwatch", "multi", "exec"
 
 const SUBSCRIBE_COMMANDS = new Set(["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"]);
 
-/** Session changes that only RESET undoes (database, identity, protocol, client modes). */
-const RESET_COMMANDS = new Set(["select", "hello", "auth", "reset", "readonly", "readwrite", "monitor", "quit"]);
+/**
+ * Session changes that only RESET undoes (database, identity, protocol, client modes). SYNC and
+ * PSYNC turn the connection into a replication stream that not even RESET recovers: kept off the
+ * shared path, and a leased connection that ran them fails its reset and is destroyed.
+ */
+const RESET_COMMANDS = new Set(["select", "hello", "auth", "reset", "readonly", "readwrite", "monitor", "quit", "sync", "psync"]);
 
 /** CLIENT subcommands that change the session (the others, like LIST or KILL, only read or act on other clients). */
 const RESET_CLIENT_SUBCOMMANDS = new Set(["setname", "tracking", "reply", "no-evict", "no-touch", "caching"]);
