@@ -16,10 +16,14 @@ export { type AcquireOptions, type CloseOptions, type ConnectionHealth, createPo
 export type { PoolStats } from "./core/stats.ts";
 export {
 	assessPool,
+	type BreakerView,
+	ClientKind,
+	type ClientPool,
 	defaultManager,
 	HEALTH_THRESHOLDS,
 	type HealthReport,
 	HealthStatus,
+	type ManagedClient,
 	ManagerClosedError,
 	type ManagerEvents,
 	PoolExistsError,
@@ -27,6 +31,7 @@ export {
 	PoolManager,
 	type PoolManagerOptions,
 	PoolNotFoundError,
+	type PoolView,
 	type SignalOptions,
 	worstStatus,
 } from "./manager/index.ts";
