@@ -54,11 +54,12 @@ export class ConnectionPool<C extends CustomConnection> extends Pool<C> {
 	 */
 	async execute(...args: ExecuteArgs<C>): Promise<ExecuteResult<C>> {
 		const lease = await this.acquire();
+		const connection = lease.resource;
 		let result: ExecuteResult<C>;
 		try {
-			result = (await lease.resource.execute(...args)) as ExecuteResult<C>;
+			result = (await connection.execute(...args)) as ExecuteResult<C>;
 		} catch (error) {
-			if (await this.#isConnectionFault(lease.resource, error)) lease.destroy(error);
+			if (await this.#isConnectionFault(connection, error)) lease.destroy(error);
 			else lease.release();
 			throw error;
 		}

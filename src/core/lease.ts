@@ -1,4 +1,5 @@
 import type { PooledConnection } from "./connection.ts";
+import { LeaseError } from "./errors.ts";
 import type { ErrorClass } from "./options.ts";
 
 /** What a lease needs from its pool; implemented privately by Pool. */
@@ -37,8 +38,13 @@ export class Lease<T> {
 		this.acquiredAt = acquiredAt;
 	}
 
-	/** The pooled resource (driver client, socket, …). */
+	/** The pooled resource (driver client, socket, …). Throws LEASE_INVALID once the lease is over: the connection may be someone else's by then. */
 	get resource(): T {
+		if (this.done) {
+			throw new LeaseError(
+				`lease.resource read after the lease ended (released, destroyed, or taken back by the pool) on connection ${this.conn.id}; acquire a new lease`,
+			);
+		}
 		return this.conn.resource;
 	}
 
