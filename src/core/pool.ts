@@ -251,9 +251,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * Resolves when nothing is left open. Idempotent.
 	 */
 	close(options?: CloseOptions): Promise<void> {
-		const timeoutMs = options?.timeoutMs === undefined ? CLOSE_TIMEOUT_MS : options.timeoutMs;
-		const problem = durationProblem(timeoutMs, CLOSE_TIMEOUT_RULES);
-		if (problem !== undefined) return Promise.reject(new ConfigError(`pool "${this.name}": close`, [{ path: "timeoutMs", message: problem }]));
+		let timeoutMs: number;
+		try {
+			timeoutMs = closeTimeout(`pool "${this.name}": close`, options);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 		if (this.#closePromise === undefined) {
 			// The promise exists before any work: a close() from a listener during this one gets the same promise.
 			let done: () => void = () => {};
@@ -1217,6 +1220,14 @@ function housekeepingPeriod<T>(o: ResolvedPoolOptions<T>): number {
 	const periods = [o.idleTimeoutMs, o.maxLifetimeMs, o.healthCheckIntervalMs, o.leakDetectionMs, o.reclaimAfterMs].filter((ms) => ms > 0);
 	const shortest = periods.length === 0 ? 30_000 : Math.min(...periods);
 	return Math.min(30_000, Math.max(5, Math.floor(shortest / 2)));
+}
+
+/** The deadline `close(options)` gives leases; throws CONFIG_INVALID for a bad one (0 destroys them at once, Infinity waits). @internal */
+export function closeTimeout(subject: string, options: CloseOptions | undefined): number {
+	const timeoutMs = options?.timeoutMs === undefined ? CLOSE_TIMEOUT_MS : options.timeoutMs;
+	const problem = durationProblem(timeoutMs, CLOSE_TIMEOUT_RULES);
+	if (problem !== undefined) throw new ConfigError(subject, [{ path: "timeoutMs", message: problem }]);
+	return timeoutMs;
 }
 
 /** Creates a pool. See {@link PoolOptions} for every option and its default. */
