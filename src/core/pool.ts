@@ -108,6 +108,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#generation = 0;
 	#nextId = 0;
 	#started = false;
+	#announced = false;
 	#state: "open" | "closing" | "closed" = "open";
 	#closePromise: Promise<void> | undefined;
 	#drainedWaiters: (() => void)[] = [];
@@ -156,9 +157,13 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		// Events cost nothing when nobody listens: the payload is built only if #watch says so.
 		this.#watchListeners();
 		// Deferred so that listeners attached right after construction see it.
-		process.nextTick(() => {
-			if (this.#watch.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
-		});
+		process.nextTick(() => this.#announceCreated());
+	}
+
+	#announceCreated(): void {
+		if (this.#announced) return;
+		this.#announced = true;
+		if (this.#watch.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
 	}
 
 	// ── public API ────────────────────────────────────────────────────────────────────────────
@@ -224,7 +229,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 */
 	start(): Promise<void> {
 		if (this.#state !== "open") return Promise.reject(new PoolClosedError(this.name));
-		this.#started = true;
+		if (!this.#started) {
+			this.#started = true;
+			// CMAP's order: the pool is marked ready first, then its min connections are created.
+			if (this.#watch.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
+		}
 		this.#ensureHousekeeping();
 		const ready = new Promise<void>((resolve, reject) => this.#startWaiters.push({ resolve, reject }));
 		this.#pump();
@@ -444,6 +453,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * connection, an unsettled waiter): the error becomes a process warning instead.
 	 */
 	#emit<E extends keyof PoolEvents>(event: E, ...payload: PoolEvents[E]): void {
+		// poolCreated is deferred a tick for late listeners, yet must still come first when work starts sooner.
+		if (!this.#announced) this.#announceCreated();
 		try {
 			(this as EventEmitter).emit(event, ...payload);
 		} catch (error) {
@@ -849,7 +860,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const waiting = this.#startWaiters;
 		this.#startWaiters = [];
 		for (const w of waiting) w.resolve();
-		if (this.#watch.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
 	}
 
 	// ── validation, reset, retirement ─────────────────────────────────────────────────────────
@@ -1075,6 +1085,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			this.#retire(conn, CloseReason.poolClosed);
 			conn = this.#idle.shift();
 		}
+		// CMAP's order: marked closed once the idle connections are gone, before the leased ones come back.
+		if (this.#watch.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
 		if (this.#active > 0 || this.#returning > 0) {
 			let timer: NodeJS.Timeout | undefined;
 			await Promise.race([
@@ -1091,7 +1103,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		for (const left of [...this.#all]) this.#retire(left, CloseReason.poolClosed);
 		while (this.#pendingWork.size > 0) await Promise.allSettled([...this.#pendingWork]);
 		this.#state = "closed";
-		if (this.#watch.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
 	}
 
 	#notifyDrained(): void {
