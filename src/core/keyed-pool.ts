@@ -3,7 +3,7 @@ import { ConfigError, type ConfigProblem, PoolClosedError, QueueFullError } from
 import { PoolEvent, type PoolEventName, type PoolEvents } from "./events.ts";
 import type { Lease } from "./lease.ts";
 import { type ErrorClass, type PoolOptions, resolvePoolOptions } from "./options.ts";
-import { type AcquireOptions, type CloseOptions, Pool, type PoolBudget } from "./pool.ts";
+import { type AcquireOptions, type CloseOptions, closeTimeout, Pool, type PoolBudget } from "./pool.ts";
 import { quoteValue } from "./quote-value.ts";
 import type { PoolStats } from "./stats.ts";
 
@@ -158,6 +158,7 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 
 	/** Closes the pool of one key now (leases get `timeoutMs` to finish) and forgets it. */
 	async remove(key: K, options?: CloseOptions): Promise<void> {
+		closeTimeout(`keyed pool ${JSON.stringify(this.name)}: remove`, options);
 		const label = this.#keyToString(key);
 		const entry = this.#pools.get(label);
 		if (entry === undefined) return;
@@ -177,6 +178,7 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 	}
 
 	async close(options?: CloseOptions): Promise<void> {
+		closeTimeout(`keyed pool ${JSON.stringify(this.name)}: close`, options);
 		this.#closed = true;
 		this.#blocked.length = 0;
 		await Promise.all([...this.#pools.values()].map(({ pool }) => pool.close(options)));

@@ -108,6 +108,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#generation = 0;
 	#nextId = 0;
 	#started = false;
+	#announced = false;
 	#state: "open" | "closing" | "closed" = "open";
 	#closePromise: Promise<void> | undefined;
 	#drainedWaiters: (() => void)[] = [];
@@ -156,9 +157,13 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		// Events cost nothing when nobody listens: the payload is built only if #watch says so.
 		this.#watchListeners();
 		// Deferred so that listeners attached right after construction see it.
-		process.nextTick(() => {
-			if (this.#watch.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
-		});
+		process.nextTick(() => this.#announceCreated());
+	}
+
+	#announceCreated(): void {
+		if (this.#announced) return;
+		this.#announced = true;
+		if (this.#watch.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
 	}
 
 	// ── public API ────────────────────────────────────────────────────────────────────────────
@@ -224,7 +229,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 */
 	start(): Promise<void> {
 		if (this.#state !== "open") return Promise.reject(new PoolClosedError(this.name));
-		this.#started = true;
+		if (!this.#started) {
+			this.#started = true;
+			// CMAP's order: the pool is marked ready first, then its min connections are created.
+			if (this.#watch.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
+		}
 		this.#ensureHousekeeping();
 		const ready = new Promise<void>((resolve, reject) => this.#startWaiters.push({ resolve, reject }));
 		this.#pump();
@@ -251,9 +260,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * Resolves when nothing is left open. Idempotent.
 	 */
 	close(options?: CloseOptions): Promise<void> {
-		const timeoutMs = options?.timeoutMs === undefined ? CLOSE_TIMEOUT_MS : options.timeoutMs;
-		const problem = durationProblem(timeoutMs, CLOSE_TIMEOUT_RULES);
-		if (problem !== undefined) return Promise.reject(new ConfigError(`pool "${this.name}": close`, [{ path: "timeoutMs", message: problem }]));
+		let timeoutMs: number;
+		try {
+			timeoutMs = closeTimeout(`pool "${this.name}": close`, options);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 		if (this.#closePromise === undefined) {
 			// The promise exists before any work: a close() from a listener during this one gets the same promise.
 			let done: () => void = () => {};
@@ -441,6 +453,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * connection, an unsettled waiter): the error becomes a process warning instead.
 	 */
 	#emit<E extends keyof PoolEvents>(event: E, ...payload: PoolEvents[E]): void {
+		// poolCreated is deferred a tick for late listeners, yet must still come first when work starts sooner.
+		if (!this.#announced) this.#announceCreated();
 		try {
 			(this as EventEmitter).emit(event, ...payload);
 		} catch (error) {
@@ -846,7 +860,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const waiting = this.#startWaiters;
 		this.#startWaiters = [];
 		for (const w of waiting) w.resolve();
-		if (this.#watch.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
 	}
 
 	// ── validation, reset, retirement ─────────────────────────────────────────────────────────
@@ -1072,6 +1085,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			this.#retire(conn, CloseReason.poolClosed);
 			conn = this.#idle.shift();
 		}
+		// CMAP's order: marked closed once the idle connections are gone, before the leased ones come back.
+		if (this.#watch.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
 		if (this.#active > 0 || this.#returning > 0) {
 			let timer: NodeJS.Timeout | undefined;
 			await Promise.race([
@@ -1088,7 +1103,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		for (const left of [...this.#all]) this.#retire(left, CloseReason.poolClosed);
 		while (this.#pendingWork.size > 0) await Promise.allSettled([...this.#pendingWork]);
 		this.#state = "closed";
-		if (this.#watch.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
 	}
 
 	#notifyDrained(): void {
@@ -1217,6 +1231,14 @@ function housekeepingPeriod<T>(o: ResolvedPoolOptions<T>): number {
 	const periods = [o.idleTimeoutMs, o.maxLifetimeMs, o.healthCheckIntervalMs, o.leakDetectionMs, o.reclaimAfterMs].filter((ms) => ms > 0);
 	const shortest = periods.length === 0 ? 30_000 : Math.min(...periods);
 	return Math.min(30_000, Math.max(5, Math.floor(shortest / 2)));
+}
+
+/** The deadline `close(options)` gives leases; throws CONFIG_INVALID for a bad one (0 destroys them at once, Infinity waits). @internal */
+export function closeTimeout(subject: string, options: CloseOptions | undefined): number {
+	const timeoutMs = options?.timeoutMs === undefined ? CLOSE_TIMEOUT_MS : options.timeoutMs;
+	const problem = durationProblem(timeoutMs, CLOSE_TIMEOUT_RULES);
+	if (problem !== undefined) throw new ConfigError(subject, [{ path: "timeoutMs", message: problem }]);
+	return timeoutMs;
 }
 
 /** Creates a pool. See {@link PoolOptions} for every option and its default. */

@@ -214,6 +214,16 @@ describe("durations: every one the core takes is validated", () => {
 		assert.equal(pool.closed, true);
 	});
 
+	it("keyed close({ timeoutMs }) and remove(key, { timeoutMs }) refuse bad values before closing anything", async () => {
+		const keyed = createKeyedPool<string, object>({ create: () => ({}) });
+		(await keyed.acquire("a")).release();
+		await assert.rejects(keyed.remove("a", { timeoutMs: -1 }), { code: ErrorCode.CONFIG_INVALID });
+		await assert.rejects(keyed.close({ timeoutMs: Number.NaN }), /got NaN/);
+		assert.deepEqual(keyed.keys(), ["a"]);
+		(await keyed.acquire("a")).release();
+		await keyed.close();
+	});
+
 	it("close({ timeoutMs: Infinity }) waits for the lease however long it takes", async () => {
 		const pool = createPool({ create: () => ({}) });
 		const lease = await pool.acquire();
