@@ -20,8 +20,11 @@ export type Scenario =
 	| { kind: "error"; status: number; errorType?: string; code?: string; message?: string; retryAfter?: string }
 	/** Streams `afterChunks` deltas (`delayMs` apart), then closes the socket (no terminator): an upstream cut mid-stream. */
 	| { kind: "cut"; afterChunks: number; delayMs?: number }
-	/** Streams `afterChunks` deltas (`delayMs` apart), then an in-band error event (Anthropic `event: error`, OpenAI `{error}` chunk). */
-	| { kind: "errorEvent"; afterChunks: number; errorType?: string; delayMs?: number }
+	/**
+	 * Streams `afterChunks` deltas (`delayMs` apart), then an in-band error event (Anthropic
+	 * `event: error`, OpenAI `{error}` chunk); with `first`, the error event is the whole stream.
+	 */
+	| { kind: "errorEvent"; afterChunks: number; errorType?: string; delayMs?: number; first?: boolean }
 	/** Sends the status line and headers, then nothing, until the client goes away. */
 	| { kind: "stall" };
 
@@ -42,6 +45,8 @@ export interface RecordedRequest {
 	path: string;
 	headers: http.IncomingHttpHeaders;
 	body: Record<string, unknown> | undefined;
+	/** Every byte of the response body written so far. */
+	response: string;
 }
 
 export interface LlmUpstreamOptions {
@@ -135,7 +140,20 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
 			const raw = Buffer.concat(chunks).toString("utf8");
 			const body = raw.length > 0 ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
 			const url = new URL(req.url ?? "/", "http://localhost");
-			if (record) requests.push({ method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, body });
+			const recorded: RecordedRequest = { method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, body, response: "" };
+			if (record) {
+				requests.push(recorded);
+				const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
+				const end = res.end.bind(res) as (...args: unknown[]) => http.ServerResponse;
+				res.write = ((chunk: unknown, ...rest: unknown[]) => {
+					if (typeof chunk === "string") recorded.response += chunk;
+					return write(chunk, ...rest);
+				}) as typeof res.write;
+				res.end = ((...args: unknown[]) => {
+					if (typeof args[0] === "string") recorded.response += args[0];
+					return end(...args);
+				}) as typeof res.end;
+			}
 			const anthropic = url.pathname === "/v1/messages";
 			if (options.apiKey !== undefined && keyOf(req) !== options.apiKey) {
 				return sendError(res, anthropic, { kind: "error", status: 401 });
@@ -175,8 +193,12 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
 				}
 				return sendJson(res, 200, answerBody(kind, id, model, plan, promptTokens), anthropic ? { "request-id": `req_${id}` } : { "x-request-id": `req_${id}` });
 			}
-			res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+			res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-request-id": `req_${id}` });
 			res.flushHeaders();
+			if (scenario.kind === "errorEvent" && scenario.first === true) {
+				res.end(kind === "messages" ? anthropicErrorEvent(scenario.errorType ?? "overloaded_error") : openAiErrorChunk(scenario.errorType ?? "server_error"));
+				return;
+			}
 			const includeUsage = (body?.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
 			const events = kind === "messages" ? anthropicEvents(id, model, plan, promptTokens) : openAiEvents(kind, id, model, plan, promptTokens, includeUsage);
 			let written = 0;
