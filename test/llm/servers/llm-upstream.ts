@@ -26,7 +26,9 @@ export type Scenario =
 	 */
 	| { kind: "errorEvent"; afterChunks: number; errorType?: string; delayMs?: number; first?: boolean }
 	/** Sends the status line and headers, then nothing, until the client goes away. */
-	| { kind: "stall" };
+	| { kind: "stall" }
+	/** Sends nothing at all, not even headers, until the client goes away. */
+	| { kind: "silent" };
 
 /** Model names that pick a scenario without scripting (for configs that cannot call `script`). */
 export const SCENARIO_MODELS: Record<string, Scenario> = {
@@ -38,6 +40,7 @@ export const SCENARIO_MODELS: Record<string, Scenario> = {
 	"error-context": { kind: "error", status: 400, code: "context_length_exceeded" },
 	"cut-stream": { kind: "cut", afterChunks: 2 },
 	stall: { kind: "stall" },
+	silent: { kind: "silent" },
 };
 
 export interface RecordedRequest {
@@ -169,6 +172,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
 			const scenario = scenarioFor(model);
 			const id = ++sequence;
 			if (scenario.kind === "error") return sendError(res, anthropic, scenario);
+			if (scenario.kind === "silent") return;
 			if (scenario.kind === "stall") {
 				res.writeHead(200, { "content-type": "text/event-stream" });
 				res.flushHeaders();
