@@ -1,0 +1,136 @@
+/**
+ * Received messages as an async iterator with backpressure: each iterator buffers up to its
+ * high-water mark, and while any iterator of a connection is that far behind the connection
+ * stops reading its socket (TCP then slows the server) until the iterator has caught up to half.
+ */
+import { WebSocketReceiveTimeoutError } from "./errors.ts";
+
+interface Taker<T> {
+	resolve(result: IteratorResult<T>): void;
+	reject(error: unknown): void;
+}
+
+export interface TakeOptions {
+	/** Give up waiting after this long (QUERY_TIMEOUT). */
+	timeoutMs?: number;
+	signal?: AbortSignal;
+}
+
+export class MessageStream<T> implements AsyncIterableIterator<T> {
+	readonly #label: string;
+	readonly #highWaterMark: number;
+	readonly #onPressure: () => void;
+	readonly #onDone: (stream: MessageStream<T>) => void;
+	#buffer: T[] = [];
+	#head = 0;
+	#takers: Taker<T>[] = [];
+	#done = false;
+	#error: unknown;
+	#full = false;
+
+	constructor(label: string, highWaterMark: number, onPressure: () => void, onDone: (stream: MessageStream<T>) => void) {
+		this.#label = label;
+		this.#highWaterMark = highWaterMark;
+		this.#onPressure = onPressure;
+		this.#onDone = onDone;
+	}
+
+	/** True while this iterator holds its high-water mark or more. */
+	get full(): boolean {
+		return this.#full;
+	}
+
+	get buffered(): number {
+		return this.#buffer.length - this.#head;
+	}
+
+	/** @internal A message arrived. */
+	push(value: T): void {
+		if (this.#done) return;
+		const taker = this.#takers.shift();
+		if (taker !== undefined) return taker.resolve({ value, done: false });
+		this.#buffer.push(value);
+		if (!this.#full && this.buffered >= this.#highWaterMark) {
+			this.#full = true;
+			this.#onPressure();
+		}
+	}
+
+	/** @internal No more messages: waiting takers end (or fail with `error`); buffered messages can still be read. */
+	end(error?: unknown): void {
+		if (this.#done) return;
+		this.#done = true;
+		this.#error = error;
+		for (const taker of this.#takers.splice(0)) {
+			if (error === undefined) taker.resolve({ value: undefined, done: true });
+			else taker.reject(error);
+		}
+		this.#onDone(this);
+	}
+
+	next(): Promise<IteratorResult<T>> {
+		return this.take();
+	}
+
+	/** The next message; `timeoutMs` and `signal` bound the wait. */
+	take(options: TakeOptions = {}): Promise<IteratorResult<T>> {
+		if (this.buffered > 0) return Promise.resolve({ value: this.#shift(), done: false });
+		if (this.#done) return this.#error === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.#error);
+		const { timeoutMs, signal } = options;
+		if (signal?.aborted) return Promise.reject(signal.reason);
+		return new Promise<IteratorResult<T>>((resolve, reject) => {
+			let timer: NodeJS.Timeout | undefined;
+			const settle = () => {
+				if (timer !== undefined) clearTimeout(timer);
+				signal?.removeEventListener("abort", onAbort);
+				const i = this.#takers.indexOf(taker);
+				if (i >= 0) this.#takers.splice(i, 1);
+			};
+			const taker: Taker<T> = {
+				resolve: (r) => {
+					settle();
+					resolve(r);
+				},
+				reject: (e) => {
+					settle();
+					reject(e);
+				},
+			};
+			const onAbort = () => taker.reject(signal?.reason);
+			signal?.addEventListener("abort", onAbort, { once: true });
+			if (timeoutMs !== undefined) timer = setTimeout(() => taker.reject(new WebSocketReceiveTimeoutError(this.#label, timeoutMs)), timeoutMs);
+			this.#takers.push(taker);
+		});
+	}
+
+	/** Stops this iterator (a `for await` loop that breaks calls it). */
+	return(): Promise<IteratorResult<T>> {
+		this.#buffer = [];
+		this.#head = 0;
+		if (this.#full) {
+			this.#full = false;
+			this.#onPressure();
+		}
+		this.end();
+		return Promise.resolve({ value: undefined, done: true });
+	}
+
+	[Symbol.asyncIterator](): AsyncIterableIterator<T> {
+		return this;
+	}
+
+	#shift(): T {
+		const value = this.#buffer[this.#head] as T;
+		this.#buffer[this.#head] = undefined as T;
+		this.#head++;
+		if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
+			this.#buffer = this.#buffer.slice(this.#head);
+			this.#head = 0;
+		}
+		if (this.#full && this.buffered <= this.#highWaterMark / 2) {
+			this.#full = false;
+			this.#onPressure();
+		}
+		return value;
+	}
+}

@@ -1,0 +1,251 @@
+/**
+ * The WebSocket manager against servers that fail: one that stops answering pings, a half-open
+ * connection (a proxy that stops forwarding), a restart, a refused handshake, a policy close,
+ * a server that stays down, and sends and reads while all that happens.
+ */
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { describe, it } from "node:test";
+import { type CloseInfo, createWebSocketManager, StopReason, WebSocketQueueFullError, WebSocketStoppedError } from "../../src/adapters/websocket/index.ts";
+import { ErrorCode } from "../../src/core/errors.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
+import { FaultServer } from "./fault-server.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!check()) {
+		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+		await sleep(5);
+	}
+}
+
+describe("heartbeat", () => {
+	it("a server that stops answering pings is detected within ping interval + pong deadline, and the socket is replaced", async () => {
+		await using server = await FaultServer.start();
+		await using ws = createWebSocketManager({ pingIntervalMs: 100, pongTimeoutMs: 150, reconnectInitialMs: 10 });
+		const c = await ws.connect({ url: server.url, name: "silent" });
+		await sleep(250);
+		assert.equal(c.state, "open", "pongs answered: still open");
+		server.stopPongs();
+		const stoppedAt = performance.now();
+		const [info] = (await once(c, "close")) as [CloseInfo];
+		const noticedMs = performance.now() - stoppedAt;
+		assert.equal(info.heartbeatTimeout, true);
+		assert.ok(noticedMs <= 100 + 150 + 100, `noticed after ${noticedMs.toFixed(0)} ms`);
+		await c.opened({ timeoutMs: 2_000 });
+		assert.equal(c.stats().heartbeatTimeouts, 1);
+		assert.equal(ws.pools()[0].pool.stats().validationFailures, 1);
+	});
+
+	it("a half-open connection (the network stops delivering, nothing closes) is noticed in seconds, not never", async () => {
+		await using server = await FaultServer.start();
+		const proxy = await TcpProxy.start(server.port);
+		try {
+			await using ws = createWebSocketManager({ pingIntervalMs: 200, pongTimeoutMs: 300, reconnectInitialMs: 50 });
+			const c = await ws.connect({ url: `ws://127.0.0.1:${proxy.port}/feed`, name: "half-open" });
+			proxy.setMode("stall");
+			const stalledAt = performance.now();
+			const [info] = (await once(c, "close")) as [CloseInfo];
+			const noticedMs = performance.now() - stalledAt;
+			assert.equal(info.heartbeatTimeout, true);
+			assert.equal(info.code, 1006);
+			assert.ok(noticedMs <= 200 + 300 + 150, `noticed after ${noticedMs.toFixed(0)} ms`);
+			proxy.setMode("pass");
+			await c.opened({ timeoutMs: 3_000 });
+		} finally {
+			await proxy.close();
+		}
+	});
+
+	it("a consumer far behind pauses the socket without the heartbeat killing it, and gets every message in order", async () => {
+		await using server = await FaultServer.start({
+			onMessage: (socket, text) => {
+				for (let i = 0; i < Number(text); i++) socket.send(String(i));
+			},
+		});
+		await using ws = createWebSocketManager({ pingIntervalMs: 30, pongTimeoutMs: 40, receiveHighWaterMark: 10 });
+		const c = await ws.connect({ url: server.url, name: "slow" });
+		const reader = c.messages();
+		await c.send("200");
+		await until(() => c.stats().paused, 2_000, "the socket to pause");
+		await sleep(150);
+		assert.equal(c.state, "open", "paused for longer than the pong deadline, still open");
+		const got: string[] = [];
+		for await (const m of reader) {
+			got.push(String(m));
+			if (got.length === 200) break;
+		}
+		assert.deepEqual(
+			got,
+			Array.from({ length: 200 }, (_, i) => String(i)),
+		);
+		assert.equal(c.stats().paused, false);
+		assert.equal(c.stats().heartbeatTimeouts, 0);
+	});
+});
+
+describe("reconnect after a server restart", () => {
+	it("every client comes back, its subscriptions and onOpen re-run, with jittered (spread) reconnect times", async () => {
+		const server = await FaultServer.start();
+		try {
+			const opens: { key: string; reconnect: boolean }[] = [];
+			await using ws = createWebSocketManager({
+				reconnectInitialMs: 400,
+				reconnectMaxMs: 2_000,
+				pingIntervalMs: 0,
+				onOpen: (socket) => {
+					opens.push({ key: socket.key, reconnect: socket.reconnect });
+					return socket.send(`auth:${socket.key}`);
+				},
+			});
+			const n = 40;
+			await Promise.all(Array.from({ length: n }, (_, i) => ws.connect({ url: server.url, name: `c${i}` })));
+			for (let i = 0; i < n; i++) await ws.subscribe(`c${i}`, `sub:c${i}`);
+			server.received.length = 0;
+			await server.stop();
+			await until(() => ws.stats().open === 0, 2_000, "every client to notice");
+			const restartedAt = performance.now();
+			await server.restart();
+			server.openTimes.length = 0;
+			await until(() => ws.stats().open === n, 5_000, "every client back");
+			const spread = server.openTimes.map((t) => t - restartedAt).sort((a, b) => a - b);
+			assert.equal(spread.length, n, "one reconnect each: no storm of retries");
+			assert.ok(spread[n - 1] - spread[0] > 200, `reconnects spread over ${(spread[n - 1] - spread[0]).toFixed(0)} ms`);
+			const buckets = new Map<number, number>();
+			for (const t of spread) buckets.set(Math.floor(t / 100), (buckets.get(Math.floor(t / 100)) ?? 0) + 1);
+			assert.ok(Math.max(...buckets.values()) < n / 2, "no 100 ms window holds half the reconnects");
+			await until(() => server.received.length === 2 * n, 2_000, "auth and subscription re-sent by everyone");
+			for (let i = 0; i < n; i++) {
+				const mine = server.received.filter((m) => m.endsWith(`:c${i}`));
+				assert.deepEqual(mine, [`auth:c${i}`, `sub:c${i}`], "onOpen first, then the remembered subscription");
+			}
+			assert.equal(opens.filter((o) => o.reconnect).length, n);
+			assert.equal(ws.stats().reconnects, n);
+		} finally {
+			await server.close();
+		}
+	});
+
+	it("sends made while the server is down wait in the queue and are delivered in order after the reconnect", async () => {
+		const server = await FaultServer.start({ onMessage: () => {} });
+		try {
+			await using ws = createWebSocketManager({ reconnectInitialMs: 50, pingIntervalMs: 0 });
+			const c = await ws.connect({ url: server.url, name: "q" });
+			await server.stop();
+			await until(() => c.state !== "open", 1_000, "the close");
+			const sends = ["one", "two", "three"].map((m) => c.send(m));
+			assert.equal(c.stats().queued, 3);
+			assert.equal(ws.pools()[0].pool.stats().pending, 3);
+			await server.restart();
+			await Promise.all(sends);
+			await until(() => server.received.length === 3, 1_000, "the server to read them");
+			assert.deepEqual(server.received, ["one", "two", "three"]);
+		} finally {
+			await server.close();
+		}
+	});
+
+	it("past maxQueuedMessages a send is refused with POOL_QUEUE_FULL; the queue never grows past its bound", async () => {
+		const server = await FaultServer.start();
+		try {
+			await using ws = createWebSocketManager({ reconnectInitialMs: 5_000, maxQueuedMessages: 3, maxQueuedBytes: 1_000, pingIntervalMs: 0 });
+			const c = await ws.connect({ url: server.url, name: "bounded" });
+			await server.stop();
+			await until(() => c.state === "waiting", 1_000, "the close");
+			const queued = [c.send("a"), c.send("b"), c.send("c")];
+			for (const p of queued) p.catch(() => {});
+			await assert.rejects(c.send("d"), (e: unknown) => e instanceof WebSocketQueueFullError && e.code === ErrorCode.POOL_QUEUE_FULL);
+			assert.equal(c.stats().queued, 3);
+			await ws.disconnect("bounded");
+			const outcomes = await Promise.allSettled(queued);
+			assert.ok(
+				outcomes.every((o) => o.status === "rejected"),
+				"queued sends fail when the connection closes, nothing hangs",
+			);
+			const c2 = ws.add({ url: server.url, name: "bytes" });
+			await assert.rejects(c2.send("x".repeat(1_001)), WebSocketQueueFullError, "maxQueuedBytes bounds the bytes too");
+		} finally {
+			await server.close();
+		}
+	});
+});
+
+describe("when not to reconnect", () => {
+	it("a handshake refused with 403 stops at once: one attempt, no retry loop, sends and connect() fail with the reason", async () => {
+		await using server = await FaultServer.start({ refuseWith: 403 });
+		await using ws = createWebSocketManager({ reconnectInitialMs: 10, reconnectMaxMs: 20 });
+		const error = await ws.connect({ url: server.url, name: "denied" }).catch((e: unknown) => e);
+		assert.ok(error instanceof WebSocketStoppedError, String(error));
+		assert.equal(error.code, ErrorCode.CONNECTION_LOST);
+		assert.equal(error.reason, StopReason.refused);
+		assert.equal(error.handshakeStatus, 403);
+		await sleep(300);
+		assert.equal(server.handshakes, 1, "no retry");
+		const c = ws.get("denied");
+		assert.equal(c.state, "stopped");
+		assert.equal(c.stats().lastClose?.handshakeStatus, 403);
+		await assert.rejects(c.send("x"), WebSocketStoppedError);
+		assert.equal(ws.pools()[0].pool.stats().healthScore, 0);
+	});
+
+	it("reconnect() tries again after a stop: here once the server lets the client in", async () => {
+		await using server = await FaultServer.start({ refuseWith: 401 });
+		await using ws = createWebSocketManager();
+		const c = ws.add({ url: server.url, name: "later" });
+		await assert.rejects(c.opened(), (e: unknown) => e instanceof WebSocketStoppedError && e.handshakeStatus === 401);
+		server.options.refuseWith = undefined;
+		c.reconnect();
+		await c.opened({ timeoutMs: 2_000 });
+		assert.equal(server.handshakes, 2);
+	});
+
+	it("a policy close (1008) stops; a custom shouldReconnect decides for other codes", async () => {
+		await using server = await FaultServer.start({
+			onMessage: (socket, text) => socket.close(Number(text), "bye"),
+		});
+		await using ws = createWebSocketManager({ reconnectInitialMs: 10 });
+		const c = await ws.connect({ url: server.url, name: "policy" });
+		await c.send("1008");
+		const [stopped] = (await once(c, "stopped")) as [WebSocketStoppedError];
+		assert.equal(stopped.reason, StopReason.policy);
+		assert.equal(stopped.closeCode, 1008);
+		const seen: CloseInfo[] = [];
+		const own = await ws.connect({
+			url: server.url,
+			name: "custom",
+			shouldReconnect: (close) => {
+				seen.push(close);
+				return close.code !== 4001;
+			},
+		});
+		await own.send("4001");
+		const [declined] = (await once(own, "stopped")) as [WebSocketStoppedError];
+		assert.equal(declined.reason, StopReason.declined);
+		assert.equal(seen[0].code, 4001);
+		assert.equal(seen[0].reason, "bye");
+		assert.equal(seen[0].wasOpen, true);
+	});
+
+	it("a server that stays down: maxRetries failed attempts, backing off, then stopped (retriesExhausted); reconnect() revives it", async () => {
+		const server = await FaultServer.start();
+		try {
+			const delays: number[] = [];
+			await using ws = createWebSocketManager({ reconnectInitialMs: 20, reconnectMaxMs: 80, maxRetries: 4, pingIntervalMs: 0 });
+			const c = await ws.connect({ url: server.url, name: "gone" });
+			c.on("reconnecting", (e) => delays.push(e.delayMs));
+			await server.stop();
+			const [stopped] = (await once(c, "stopped")) as [WebSocketStoppedError];
+			assert.equal(stopped.reason, StopReason.retriesExhausted);
+			assert.equal(delays.length, 4, "the first close and three failed attempts were retried; the fifth failure stops");
+			const ceilings = [20 * 2, 20 * 4, 80, 80];
+			for (const [i, d] of delays.entries()) assert.ok(d >= 0 && d <= ceilings[i], `delay ${i} = ${d} within [0, ${ceilings[i]}]`);
+			await server.restart();
+			c.reconnect();
+			await c.opened({ timeoutMs: 2_000 });
+		} finally {
+			await server.close();
+		}
+	});
+});
