@@ -6,6 +6,7 @@ export {
 	type ExecuteArgs,
 	type ExecuteResult,
 } from "./core/custom.ts";
+export { type DurationRules, durationProblem, MAX_DURATION_MS } from "./core/duration.ts";
 export * from "./core/errors.ts";
 export * from "./core/events.ts";
 export { Histogram, type HistogramSummary } from "./core/histogram.ts";

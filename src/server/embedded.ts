@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { createSqliteClient } from "../adapters/sqlite/index.ts";
 import { startDemoUpstream } from "./demo-upstream.ts";
 import { ServedClients } from "./served-clients.ts";
-import { managedSql } from "./sql-managed.ts";
 
 export const EMBEDDED_SQL_POOL = "embedded";
 export const DEMO_UPSTREAM_POOL = "demo-upstream";
@@ -22,7 +21,7 @@ export interface Embedded {
 export async function embeddedDefault(dataDir: string): Promise<Embedded> {
 	const clients = new ServedClients();
 	const db = createSqliteClient({ filename: join(dataDir, "embedded.db"), pool: { name: EMBEDDED_SQL_POOL, min: 1, max: 4 } });
-	clients.addSql(EMBEDDED_SQL_POOL, db, managedSql(EMBEDDED_SQL_POOL, "sqlite", db));
+	clients.addSql(db);
 	const upstream = await startDemoUpstream(DEMO_UPSTREAM_POOL);
 	clients.add(upstream.client);
 	await db.query("CREATE TABLE IF NOT EXISTS demo_visits (id INTEGER PRIMARY KEY, at TEXT NOT NULL)", [], { fetch: "none" });

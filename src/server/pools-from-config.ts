@@ -5,7 +5,6 @@
 import type { SqlClient } from "../adapters/sql/types.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { ServedClients } from "./served-clients.ts";
-import { managedSql } from "./sql-managed.ts";
 
 const SQL_KINDS = ["postgres", "mysql", "sqlite"] as const;
 type SqlKind = (typeof SQL_KINDS)[number];
@@ -43,7 +42,7 @@ export async function poolsFromConfig(section: unknown, source: string): Promise
 		await Promise.allSettled(clients.map(({ client }) => client.close()));
 		throw new ConfigError("lifeguard serve", problems);
 	}
-	for (const { name, kind, client } of clients) served.addSql(name, client, managedSql(name, kind, client));
+	for (const { client } of clients) served.addSql(client);
 	return served;
 }
 

@@ -15,10 +15,10 @@ export class ServedClients {
 		this.#clients.set(client.name, client);
 	}
 
-	/** A SQL client, served at /api/v1/pools/{name}/…; `managed` is how the rest of the service sees it. */
-	addSql(name: string, client: SqlClient, managed: ManagedClient): void {
-		this.add(managed);
-		this.#sql.set(name, client);
+	/** A SQL client, also served at /api/v1/pools/{its name}/…. */
+	addSql(client: SqlClient): void {
+		this.add(client);
+		this.#sql.set(client.name, client);
 	}
 
 	list(): ManagedClient[] {

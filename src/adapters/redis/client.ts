@@ -9,6 +9,7 @@ import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";
+import type { ClientPool, ManagedClient } from "../../manager/client.ts";
 import { normalizeName, type RedisArg, Route, routeOf } from "./commands.ts";
 import { RedisConnector } from "./connection.ts";
 import { classifyRedisError, RedisCommandError, RedisTimeoutError, toRedisError, toRedisErrorIfDriver } from "./errors.ts";
@@ -48,8 +49,9 @@ export interface RedisClientStats {
 	subscriptions: number;
 }
 
-export class RedisClient {
+export class RedisClient implements ManagedClient {
 	readonly name: string;
+	readonly kind = "redis" as const;
 	/** The core pool under the client: events, `health()`, `stats()`. */
 	readonly pool: Pool<Redis>;
 	readonly #settings: RedisSettings;
@@ -190,6 +192,11 @@ export class RedisClient {
 		return subscription;
 	}
 
+	/** The client's one pool, labelled `primary`. */
+	pools(): ClientPool[] {
+		return [{ label: "primary", pool: this.pool }];
+	}
+
 	stats(): RedisClientStats {
 		return { pool: this.pool.stats(), shared: this.#multiplexer.held, subscriptions: this.#subscriptions.size };
 	}
@@ -199,6 +206,11 @@ export class RedisClient {
 		this.#multiplexer.close();
 		await Promise.all([...this.#subscriptions].map((s) => s.unsubscribe()));
 		await this.pool.close(options);
+	}
+
+	/** `close()` with the default timeout, for `await using redis = createRedisClient(…)`. */
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
 	}
 
 	async #send(name: string, args: readonly RedisArg[], options: CommandOptions | undefined): Promise<unknown> {

@@ -7,7 +7,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
 import { ConfigError, type ConfigProblem, LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
-import { type AcquireOptions, createPool, type Pool } from "../../core/pool.ts";
+import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
+import type { ClientPool } from "../../manager/client.ts";
 import { ConnectionIds, type IdLease } from "./connection-ids.ts";
 import { ConnectionExecutor, type ConnectionReturn, PinnedConnection } from "./executor.ts";
 import { fetchModeOf, rowLimitOf, shapeResult } from "./fetch.ts";
@@ -57,6 +58,8 @@ export const SQL_CLIENT_OPTION_KEYS: readonly (keyof SqlClientOptions<unknown>)[
 const CLIENT_OPTION_KEYS: ReadonlySet<string> = new Set(SQL_CLIENT_OPTION_KEYS);
 
 class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements SqlClient, SessionHost, ConnectionReturn<C> {
+	readonly name: string;
+	readonly kind: SqlDialect;
 	readonly dialect: SqlDialect;
 	readonly #driver: SqlDriver<C, Config>;
 	readonly #runner: StatementRunner<C>;
@@ -73,10 +76,12 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		super({ captureRejections: false });
 		checkOptions(options);
 		this.dialect = driver.dialect;
+		this.kind = driver.dialect;
 		this.#driver = driver;
 		this.#runner = new StatementRunner<C>(driver as SqlDriver<C, unknown>, options.statementTimeoutMs);
 		this.#setUpSession = this.#sessionSetup(options);
 		const name = options.pool?.name ?? driver.dialect;
+		this.name = name;
 		const primary = this.#makePool(options, options.primary, name);
 		const replicas = (options.replicas ?? []).map((config, i) => this.#makePool(options, config, `${name}/replica-${i + 1}`));
 		this.#pools = [primary, ...replicas];
@@ -341,8 +346,13 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 
 	// ── lifecycle ─────────────────────────────────────────────────────────────────────────────
 
-	async initialize(): Promise<void> {
+	async start(): Promise<void> {
 		await Promise.all(this.#pools.map((pool) => pool.start()));
+	}
+
+	pools(): ClientPool[] {
+		const router = this.#router;
+		return [{ label: "primary", pool: router.primary }, ...router.replicas.map((pool, i) => ({ label: `replica[${i}]`, pool }))];
 	}
 
 	stats(): SqlClientStats {
@@ -355,7 +365,11 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		};
 	}
 
-	async close(options?: { timeoutMs?: number }): Promise<void> {
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
+	}
+
+	async close(options?: CloseOptions): Promise<void> {
 		this.#router.stop();
 		// Nobody can release an id once the client is closing: their connections are closed now rather than waited for.
 		for (const entry of this.#ids.clear()) {

@@ -4,8 +4,9 @@
  * connection ids and statistics are written once (in `client.ts`).
  */
 import type { PoolOptions } from "../../core/options.ts";
-import type { AcquireOptions } from "../../core/pool.ts";
+import type { AcquireOptions, CloseOptions } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";
+import type { ClientPool, ManagedClient } from "../../manager/client.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -114,14 +115,18 @@ export interface SqlClientEvents {
 	leaseReclaimed: [LeaseReclaimedEvent];
 }
 
-export interface SqlClient extends SqlExecutor {
+export interface SqlClient extends SqlExecutor, ManagedClient {
+	/** The pools' name (`pool.name`, default the dialect); replicas' pools are named `<name>/replica-<n>`. */
+	readonly name: string;
+	/** The dialect, as the manager and metrics label the client. */
+	readonly kind: SqlDialect;
 	readonly dialect: SqlDialect;
 	/** A new read-your-writes caller (see `readYourWritesMs`). */
 	session(): SqlSession;
 	on<K extends keyof SqlClientEvents>(event: K, listener: (...args: SqlClientEvents[K]) => void): this;
 	off<K extends keyof SqlClientEvents>(event: K, listener: (...args: SqlClientEvents[K]) => void): this;
 	/** Opens the pools' `min` connections; rejects on the first failure when `failFast`. */
-	initialize(): Promise<void>;
+	start(): Promise<void>;
 	/** A pinned connection: release it, or `await using` it. */
 	acquire(options?: AcquireOptions & { route?: Route }): Promise<SqlConnection>;
 	/** Runs `fn` in a transaction on the primary: commit on return, rollback on throw; the connection goes back clean. */
@@ -133,7 +138,12 @@ export interface SqlClient extends SqlExecutor {
 	releaseId(connectionId: string): void;
 
 	stats(): SqlClientStats;
-	close(options?: { timeoutMs?: number }): Promise<void>;
+	/** The primary's pool labelled `primary`, then each replica's as `replica[0]`, `replica[1]`… */
+	pools(): ClientPool[];
+	/** Stops routing, closes connection ids' connections, lets statements in flight finish until `timeoutMs`, then closes every pool. */
+	close(options?: CloseOptions): Promise<void>;
+	/** `close()` with the default timeout, for `await using db = createPostgresClient(…)`. */
+	[Symbol.asyncDispose](): Promise<void>;
 }
 
 export type SqlDialect = "postgres" | "mysql" | "sqlite";
