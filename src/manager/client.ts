@@ -1,3 +1,4 @@
+import type { PoolEvents } from "../core/events.ts";
 import type { CloseOptions, Pool } from "../core/pool.ts";
 
 /**
@@ -20,8 +21,15 @@ export const ClientKind = {
 } as const;
 export type ClientKind = (typeof ClientKind)[keyof typeof ClientKind] | (string & {});
 
-/** What the manager, metrics, health endpoints and the service read of one pool: a core `Pool` is one. */
-export type PoolView = Pick<Pool<unknown>, "stats" | "resetStats" | "clear">;
+/**
+ * What the manager, metrics, health endpoints and the service read of one pool: a core `Pool` is one.
+ * `on`/`off` are optional: when present (a core `Pool` has them) the manager forwards the pool's
+ * events and the logger and metrics subscribe to them.
+ */
+export type PoolView = Pick<Pool<unknown>, "stats" | "resetStats" | "clear"> & {
+	on?<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): unknown;
+	off?<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): unknown;
+};
 
 /** One pool of a client, with its label inside the client: `primary`, `replica[0]`, an origin, an instance. */
 export interface ClientPool {

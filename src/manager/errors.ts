@@ -13,9 +13,15 @@ export class PoolExistsError extends LifeguardError {
 export class PoolNotFoundError extends LifeguardError {
 	readonly pool: string;
 	readonly known: string[];
-	constructor(pool: string, known: string[]) {
+	/** `kind` is set when the name is managed but is a client rather than a core pool. */
+	constructor(pool: string, known: string[], kind?: string) {
 		const names = known.length === 0 ? "none yet" : known.map((name) => `"${name}"`).join(", ");
-		super(ErrorCode.POOL_NOT_FOUND, `no pool named "${pool}" is managed (known pools: ${names}); create it with create("${pool}", options) or add(pool)`);
+		super(
+			ErrorCode.POOL_NOT_FOUND,
+			kind === undefined
+				? `no pool named "${pool}" is managed (known pools: ${names}); create it with create("${pool}", options) or add(pool)`
+				: `"${pool}" is a ${kind} client, not a core pool: use client("${pool}") to get it`,
+		);
 		this.pool = pool;
 		this.known = known;
 	}

@@ -1,10 +1,23 @@
 import { EventEmitter } from "node:events";
 import { PoolEvent, type PoolEventName, type PoolEvents } from "../core/events.ts";
+import { KeyedPool } from "../core/keyed-pool.ts";
 import type { PoolOptions } from "../core/options.ts";
-import { type CloseOptions, createPool, type Pool } from "../core/pool.ts";
+import { type CloseOptions, createPool, Pool } from "../core/pool.ts";
 import type { PoolStats } from "../core/stats.ts";
+import type { ManagedClient, PoolView } from "./client.ts";
+import { RecentErrorRate } from "./error-rate.ts";
 import { ManagerClosedError, PoolExistsError, PoolNotFoundError } from "./errors.ts";
-import { assessPool, type HealthReport, type PoolHealthReport, worstStatus } from "./health.ts";
+import {
+	assessBreakers,
+	assessPool,
+	type ClientHealthReport,
+	errorCounts,
+	type HealthReport,
+	HealthStatus,
+	type PoolHealthReport,
+	worstStatus,
+} from "./health.ts";
+import { type Manageable, poolId, toManagedClient } from "./views.ts";
 
 /** The manager's own events, plus every pool event re-emitted (its payload names the pool). */
 export interface ManagerEvents extends PoolEvents {
@@ -12,6 +25,8 @@ export interface ManagerEvents extends PoolEvents {
 	poolRemoved: [{ pool: string }];
 	/** A shutdown signal arrived: every pool is being closed. */
 	shutdown: [{ signal: NodeJS.Signals }];
+	/** Shutdown began (readiness fails from now on); clients close next. */
+	shuttingDown: [{}];
 }
 
 export interface SignalOptions {
@@ -34,18 +49,47 @@ const DEFAULT_SIGNALS: NodeJS.Signals[] = ["SIGTERM", "SIGINT"];
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 const POOL_EVENTS = new Set<string>(Object.values(PoolEvent));
 
+interface Entry {
+	/** What was added: a Pool, a KeyedPool or a ManagedClient. */
+	readonly added: Manageable;
+	readonly client: ManagedClient;
+	/** The event sources the manager's forwarders are attached to. */
+	readonly attached: Set<PoolView>;
+	/** A keyed pool forwards the events of keys opened later itself. */
+	readonly keyed: KeyedPool<unknown, unknown> | undefined;
+	readonly errorRates: Map<string, RecentErrorRate>;
+}
+
+/** One pool of one client, flattened for reports and metrics. */
+export interface ManagedPool {
+	/** `orders` for a bare pool, `<client>/<label>` otherwise (`db/primary`). */
+	readonly id: string;
+	readonly label: string;
+	readonly client: ManagedClient;
+	readonly pool: PoolView;
+}
+
+/** Whether the process should get traffic: `/health/ready` serves this. */
+export interface Readiness {
+	ready: boolean;
+	/** Why not, one line each. */
+	reasons: string[];
+}
+
 /**
- * Named pools in one place: create or add them, look them up by name, read their statistics
- * and health together, and close them all at once (on demand or on a shutdown signal).
+ * Named clients in one place: core pools, keyed pools and every client an adapter returns (SQL,
+ * Redis, HTTP...). Look them up by name, read every pool's statistics and health together, hear
+ * their events in one place, and close them all at once (on demand or on a shutdown signal).
  * Pool events are re-emitted on the manager, only for events someone listens to.
  */
 export class PoolManager extends EventEmitter<ManagerEvents> {
-	readonly #pools = new Map<string, Pool<unknown>>();
+	readonly #entries = new Map<string, Entry>();
 	/** Pool events the manager forwards, each with its one forwarding listener. */
 	readonly #forwarders = new Map<PoolEventName, (payload: unknown) => void>();
 	#signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
 	#signals: NodeJS.Signals[] = [];
 	#closing: Promise<void> | undefined;
+	#shuttingDown = false;
 
 	constructor(options?: PoolManagerOptions) {
 		super({ captureRejections: false });
@@ -68,84 +112,185 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 		return pool;
 	}
 
-	/** Manages an existing pool under its own name. Throws POOL_EXISTS if the name is taken. */
-	add<T>(pool: Pool<T>): Pool<T> {
-		this.#checkAddable(pool.name);
-		this.#adopt(pool as Pool<unknown>);
-		return pool;
+	/**
+	 * Manages a core `Pool`, a `KeyedPool` or any `ManagedClient` (the SQL, Redis, HTTP... clients
+	 * the adapters return) under its own name, and returns it. Throws POOL_EXISTS if the name is taken.
+	 */
+	add<T>(pool: Pool<T>): Pool<T>;
+	add<K, T>(pool: KeyedPool<K, T>): KeyedPool<K, T>;
+	add<C extends ManagedClient>(client: C): C;
+	add(client: Manageable): Manageable {
+		const view = toManagedClient(client);
+		this.#checkAddable(view.name);
+		this.#adopt(client, view);
+		return client;
 	}
 
-	/** The pool named `name`. Throws POOL_NOT_FOUND, listing the names it knows, otherwise. */
+	/**
+	 * The pool named `name` (what `create()` returned or `add()` was given). Throws POOL_NOT_FOUND,
+	 * listing the names it knows, otherwise; for other clients use `client(name)`.
+	 */
 	get<T = unknown>(name: string): Pool<T> {
-		const pool = this.#pools.get(name);
-		if (pool === undefined) throw new PoolNotFoundError(name, this.list());
-		return pool as Pool<T>;
+		const entry = this.#entries.get(name);
+		if (entry === undefined) throw new PoolNotFoundError(name, this.list());
+		if (!(entry.added instanceof Pool)) throw new PoolNotFoundError(name, this.list(), entry.client.kind);
+		return entry.added as Pool<T>;
+	}
+
+	/** The client named `name` exactly as it was added (a Pool, KeyedPool, SqlClient...). Throws POOL_NOT_FOUND otherwise. */
+	client<C = ManagedClient>(name: string): C {
+		const entry = this.#entries.get(name);
+		if (entry === undefined) throw new PoolNotFoundError(name, this.list());
+		return entry.added as C;
 	}
 
 	has(name: string): boolean {
-		return this.#pools.has(name);
+		return this.#entries.has(name);
 	}
 
-	/** Stops managing the pool named `name` and closes it. Throws POOL_NOT_FOUND for an unknown name. */
+	/** Stops managing the client named `name` and closes it. Throws POOL_NOT_FOUND for an unknown name. */
 	async remove(name: string, options?: CloseOptions): Promise<void> {
-		const pool = this.get(name);
-		this.#pools.delete(name);
+		const entry = this.#entries.get(name);
+		if (entry === undefined) throw new PoolNotFoundError(name, this.list());
+		this.#entries.delete(name);
 		this.emit("poolRemoved", { pool: name });
 		try {
-			await pool.close(options);
+			await entry.client.close(options);
 		} finally {
-			for (const [event, forward] of this.#forwarders) pool.off(event, forward);
+			this.#detach(entry);
 		}
 	}
 
-	/** Names of the managed pools, in the order they were added. */
+	/** Names of the managed clients, in the order they were added. */
 	list(): string[] {
-		return [...this.#pools.keys()];
+		return [...this.#entries.keys()];
 	}
 
-	/** The managed pools, in the order they were added. */
-	pools(): Pool<unknown>[] {
-		return [...this.#pools.values()];
+	/** Every managed client as a `ManagedClient` (core and keyed pools through their views), in the order they were added. */
+	clients(): ManagedClient[] {
+		return [...this.#entries.values()].map((e) => e.client);
 	}
 
-	/** Every pool's statistics, keyed by name. */
-	stats(): Record<string, PoolStats> {
-		const all: Record<string, PoolStats> = {};
-		for (const [name, pool] of this.#pools) all[name] = pool.stats();
+	/** Every pool of every client, in the order the clients were added. */
+	pools(): PoolView[] {
+		return this.managedPools().map((p) => p.pool);
+	}
+
+	/** Every pool of every client with its id, label and client: what metrics and the admin API walk. */
+	managedPools(): ManagedPool[] {
+		const all: ManagedPool[] = [];
+		for (const entry of this.#entries.values()) {
+			for (const { label, pool } of entry.client.pools()) {
+				this.#attach(entry, pool);
+				all.push({ id: poolId(entry.client, label), label, client: entry.client, pool });
+			}
+		}
 		return all;
 	}
 
-	/** Starts a new statistics window in every pool. */
-	resetStats(): void {
-		for (const pool of this.#pools.values()) pool.resetStats();
+	/** Every pool's statistics, keyed by pool id (`orders`, `db/primary`, `db/replica[0]`). */
+	stats(): Record<string, PoolStats> {
+		const all: Record<string, PoolStats> = {};
+		for (const { id, pool } of this.managedPools()) all[id] = pool.stats();
+		return all;
 	}
 
-	/** Starts every pool (warms `min`); resolves when all are ready. */
+	/** Starts a new statistics window in every pool (exported counters keep counting). */
+	resetStats(): void {
+		for (const pool of this.pools()) pool.resetStats();
+	}
+
+	/** Starts every client (warms `min`); resolves when all are ready. */
 	async start(): Promise<void> {
-		await Promise.all(this.pools().map((pool) => pool.start()));
+		await Promise.all(this.clients().map((client) => client.start()));
 	}
 
 	/**
-	 * Health of every pool and overall: the worst status of the pools (healthy when there are
-	 * none). See `assessPool` in ./health.ts for the thresholds.
+	 * Health of every client and pool, and overall: the worst status of the pools and breakers
+	 * (healthy when there are none), each with its reasons. See ./health.ts for the thresholds.
+	 * A pool's error rate covers roughly the last minute.
 	 */
 	health(): HealthReport {
+		const clients: Record<string, ClientHealthReport> = {};
 		const pools: Record<string, PoolHealthReport> = {};
-		for (const [name, pool] of this.#pools) pools[name] = assessPool(pool.stats());
-		return { status: worstStatus(Object.values(pools).map((p) => p.status)), pools };
+		const reasons: string[] = [];
+		let errors = 0;
+		let operations = 0;
+		const now = performance.now();
+		for (const entry of this.#entries.values()) {
+			const client = entry.client;
+			const report: ClientHealthReport = { name: client.name, kind: client.kind, status: HealthStatus.healthy, reasons: [], pools: {}, breakers: [] };
+			const statuses: HealthStatus[] = [];
+			for (const { label, pool } of client.pools()) {
+				this.#attach(entry, pool);
+				const id = poolId(client, label);
+				const stats = pool.stats();
+				let rate = entry.errorRates.get(label);
+				if (rate === undefined) entry.errorRates.set(label, (rate = new RecentErrorRate()));
+				const assessed = assessPool(stats, rate.read(stats, now));
+				const counts = errorCounts(stats);
+				errors += counts.errors;
+				operations += counts.operations;
+				pools[id] = assessed;
+				report.pools[label] = { ...assessed, id };
+				statuses.push(assessed.status);
+				for (const reason of assessed.reasons) report.reasons.push(label === client.name ? reason : `${label}: ${reason}`);
+			}
+			report.breakers = client.breakers?.() ?? [];
+			const breakers = assessBreakers(report.breakers);
+			statuses.push(breakers.status);
+			report.reasons.push(...breakers.reasons);
+			report.status = worstStatus(statuses);
+			if (report.status !== HealthStatus.healthy) for (const reason of report.reasons) reasons.push(`${client.name}: ${reason}`);
+			clients[client.name] = report;
+		}
+		const status = worstStatus(Object.values(clients).map((c) => c.status));
+		const errorRate = operations === 0 ? 0 : Math.min(1, errors / operations);
+		return { status, reasons, errorRate, shuttingDown: this.#shuttingDown, clients, pools };
 	}
 
 	/**
-	 * Closes every pool in parallel under one deadline: leases may finish until `timeoutMs`,
-	 * then their connections are destroyed. The manager takes no new pools afterwards. Idempotent.
+	 * Whether the process should get traffic: not while shutting down, nor while a pool is
+	 * below its `min` or closed. Touches no backend.
+	 */
+	readiness(): Readiness {
+		const reasons: string[] = [];
+		if (this.#shuttingDown) reasons.push("shutting down");
+		for (const { id, pool } of this.managedPools()) {
+			const stats = pool.stats();
+			if (stats.state !== "open") reasons.push(`${id}: pool is ${stats.state}`);
+			else if (stats.total < stats.min) reasons.push(`${id}: ${stats.total} of min ${stats.min} connections open`);
+		}
+		return { ready: reasons.length === 0, reasons };
+	}
+
+	/** True from the moment shutdown begins (`beginShutdown()`, `close()`, a signal). */
+	get shuttingDown(): boolean {
+		return this.#shuttingDown;
+	}
+
+	/**
+	 * Marks the manager as shutting down without closing anything yet: readiness fails from now
+	 * on, so a load balancer stops sending traffic while work in flight continues. Idempotent.
+	 */
+	beginShutdown(): void {
+		if (this.#shuttingDown) return;
+		this.#shuttingDown = true;
+		this.emit("shuttingDown", {});
+	}
+
+	/**
+	 * Closes every client in parallel under one deadline: leases may finish until `timeoutMs`,
+	 * then their connections are destroyed. The manager takes no new clients afterwards. Idempotent.
 	 */
 	close(options?: CloseOptions): Promise<void> {
 		if (this.#closing === undefined) {
-			// Assigned before any pool starts closing: a close() from a listener during this one gets the same promise.
+			// Assigned before any client starts closing: a close() from a listener during this one gets the same promise.
 			let done: () => void = () => {};
 			this.#closing = new Promise<void>((resolve) => (done = resolve));
+			this.beginShutdown();
 			this.#stopHandlingSignals();
-			void Promise.all(this.pools().map((pool) => pool.close(options))).finally(done);
+			void Promise.allSettled(this.clients().map((client) => client.close(options))).finally(done);
 		}
 		return this.#closing;
 	}
@@ -155,10 +300,11 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 	}
 
 	/**
-	 * On the first of `signals`, closes every pool (leases get `timeoutMs`), then re-raises the
+	 * On the first of `signals`, closes every client (leases get `timeoutMs`), then re-raises the
 	 * signal so it does what it would have done without the manager: terminate the process, or
 	 * reach the application's own handlers if it has any. A second signal during the close hits
 	 * the default behaviour at once. Calling it again replaces the previous settings.
+	 * For the full sequence (not-ready first, servers drained, exit) see `installShutdown()`.
 	 */
 	closeOnSignals(options?: SignalOptions): this {
 		this.#stopHandlingSignals();
@@ -191,13 +337,33 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 
 	#checkAddable(name: string): void {
 		if (this.#closing !== undefined) throw new ManagerClosedError(name);
-		if (this.#pools.has(name)) throw new PoolExistsError(name);
+		if (this.#entries.has(name)) throw new PoolExistsError(name);
 	}
 
-	#adopt(pool: Pool<unknown>): void {
-		this.#pools.set(pool.name, pool);
+	#adopt(added: Manageable, client = toManagedClient(added)): void {
+		const keyed = added instanceof KeyedPool ? added : undefined;
+		const entry: Entry = { added, client, attached: new Set(), keyed, errorRates: new Map() };
+		this.#entries.set(client.name, entry);
+		if (keyed !== undefined) {
+			for (const [event, forward] of this.#forwarders) keyed.on(event, forward as never);
+		} else {
+			for (const { pool } of client.pools()) this.#attach(entry, pool);
+		}
+		this.emit("poolAdded", { pool: client.name });
+	}
+
+	/** Attaches the current forwarders to a pool seen for the first time (clients open pools later: new origins, keys). */
+	#attach(entry: Entry, pool: PoolView): void {
+		if (entry.keyed !== undefined || entry.attached.has(pool) || typeof pool.on !== "function") return;
+		entry.attached.add(pool);
 		for (const [event, forward] of this.#forwarders) pool.on(event, forward);
-		this.emit("poolAdded", { pool: pool.name });
+	}
+
+	#detach(entry: Entry): void {
+		for (const [event, forward] of this.#forwarders) {
+			if (entry.keyed !== undefined) entry.keyed.off(event, forward as never);
+			for (const pool of entry.attached) pool.off?.(event, forward);
+		}
 	}
 
 	/** Starts re-emitting `event` from every pool; pools build event payloads only while someone listens. */
@@ -205,14 +371,20 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 		if (this.#forwarders.has(event)) return;
 		const forward = (payload: unknown) => (this as EventEmitter).emit(event, payload);
 		this.#forwarders.set(event, forward);
-		for (const pool of this.#pools.values()) pool.on(event, forward);
+		for (const entry of this.#entries.values()) {
+			if (entry.keyed !== undefined) entry.keyed.on(event, forward as never);
+			for (const pool of entry.attached) pool.on?.(event, forward);
+		}
 	}
 
 	#unforward(event: PoolEventName): void {
 		const forward = this.#forwarders.get(event);
 		if (forward === undefined) return;
 		this.#forwarders.delete(event);
-		for (const pool of this.#pools.values()) pool.off(event, forward);
+		for (const entry of this.#entries.values()) {
+			if (entry.keyed !== undefined) entry.keyed.off(event, forward as never);
+			for (const pool of entry.attached) pool.off?.(event, forward);
+		}
 	}
 }
 

@@ -219,7 +219,12 @@ describe("events", () => {
 
 describe("health", () => {
 	it("an empty manager is healthy", () => {
-		assert.deepEqual(manager().health(), { status: HealthStatus.healthy, pools: {} });
+		const report = manager().health();
+		assert.equal(report.status, HealthStatus.healthy);
+		assert.deepEqual(report.pools, {});
+		assert.deepEqual(report.clients, {});
+		assert.deepEqual(report.reasons, []);
+		assert.equal(report.errorRate, 0);
 	});
 
 	it("a working pool is healthy with its score and stats", async () => {
