@@ -85,7 +85,7 @@ export async function startDemoUpstream(name: string): Promise<DemoUpstream> {
 	const client: ManagedClient = {
 		name,
 		kind: "pool",
-		pools: () => [{ label: "echo", pool }],
+		pools: () => [{ label: name, pool }],
 		details: () => ({ upstream: `tcp://127.0.0.1:${port}`, what: "a line-echo server inside this process" }),
 		start: () => pool.start(),
 		close,

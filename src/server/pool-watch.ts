@@ -6,7 +6,7 @@
  */
 import { LifeguardError } from "../core/errors.ts";
 import type { PoolStats } from "../core/stats.ts";
-import type { ClientPool } from "../manager/client.ts";
+import type { PoolView } from "../manager/client.ts";
 import type { ServedClients } from "./served-clients.ts";
 
 export interface PoolSample {
@@ -69,12 +69,12 @@ export class PoolWatch {
 		const at = Date.now();
 		const index = this.#times.length;
 		this.#times.push(at);
-		for (const { entry, name } of this.#served.pools()) {
-			this.#listen(entry);
+		for (const { id: name, pool } of this.#served.pools()) {
+			this.#listen(name, pool);
 			let series = this.#samples.get(name);
 			if (series === undefined) this.#samples.set(name, (series = []));
 			// A pool that appeared later has holes before it: null-free series are what uPlot wants, so earlier points repeat its first.
-			const sample = sampleOf(entry.pool.stats());
+			const sample = sampleOf(pool.stats());
 			while (series.length < index) series.push(sample);
 			series.push(sample);
 		}
@@ -93,15 +93,14 @@ export class PoolWatch {
 		return [...(this.#events.get(pool) ?? [])];
 	}
 
-	#listen(entry: ClientPool): void {
-		const pool = entry.pool as unknown as Partial<Listenable>;
-		if (typeof pool.on !== "function" || this.#listened.has(entry.pool)) return;
-		this.#listened.add(entry.pool);
-		const name = entry.pool.stats().name;
+	#listen(name: string, view: PoolView): void {
+		const pool = view as unknown as Partial<Listenable>;
+		if (typeof pool.on !== "function" || this.#listened.has(view)) return;
+		this.#listened.add(view);
 		const log: WatchedEvent[] = [];
 		this.#events.set(name, log);
 		for (const event of WATCHED_EVENTS) {
-			pool.on.call(entry.pool, event, (payload) => {
+			pool.on.call(view, event, (payload) => {
 				const error = payload.error as Error | undefined;
 				log.push({
 					at: new Date().toISOString(),

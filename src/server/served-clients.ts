@@ -1,32 +1,32 @@
 /**
- * The clients one service fronts: every one as a `ManagedClient` (what stats, admin, health and
- * the dashboard read), and the SQL clients also by name for the SQL endpoints.
+ * The clients one service fronts: a `PoolManager` (stats, health, readiness, shutdown for every
+ * client), plus the SQL clients by name for the SQL endpoints.
  */
 import type { SqlClient } from "../adapters/sql/types.ts";
-import type { ClientPool, ManagedClient } from "../manager/client.ts";
+import type { ManagedClient } from "../manager/client.ts";
+import { type ManagedPool, PoolManager } from "../manager/manager.ts";
 import { HttpError, ServiceErrorCode } from "./http-errors.ts";
 
 export class ServedClients {
-	readonly #clients = new Map<string, ManagedClient>();
+	readonly manager: PoolManager;
 	readonly #sql = new Map<string, SqlClient>();
 
+	constructor(manager = new PoolManager()) {
+		this.manager = manager;
+	}
+
 	add(client: ManagedClient): void {
-		if (this.#clients.has(client.name)) throw new Error(`two clients are named "${client.name}"`);
-		this.#clients.set(client.name, client);
+		this.manager.add(client);
 	}
 
 	/** A SQL client, also served at /api/v1/pools/{its name}/…. */
 	addSql(client: SqlClient): void {
-		this.add(client);
+		this.manager.add(client);
 		this.#sql.set(client.name, client);
 	}
 
 	list(): ManagedClient[] {
-		return [...this.#clients.values()];
-	}
-
-	get(name: string): ManagedClient | undefined {
-		return this.#clients.get(name);
+		return this.manager.clients();
 	}
 
 	/** The SQL client `name`, or a 404 listing the SQL pools there are. */
@@ -43,25 +43,17 @@ export class ServedClients {
 		return client;
 	}
 
-	sqlNames(): string[] {
-		return [...this.#sql.keys()];
-	}
-
-	/** Every pool of every client, with its client; `name` is the pool's own name (its statistics' `name`). */
-	pools(): { client: ManagedClient; entry: ClientPool; name: string }[] {
-		const all: { client: ManagedClient; entry: ClientPool; name: string }[] = [];
-		for (const client of this.#clients.values()) {
-			for (const entry of client.pools()) all.push({ client, entry, name: entry.pool.stats().name });
-		}
-		return all;
+	/** Every pool of every client (`id` is the manager's: `embedded/primary`). */
+	pools(): ManagedPool[] {
+		return this.manager.managedPools();
 	}
 
 	async start(): Promise<void> {
-		await Promise.all(this.list().map((client) => client.start()));
+		await this.manager.start();
 	}
 
-	/** Closes every client under one deadline; a client that fails to close does not keep the others open. */
+	/** Closes every client under one deadline. */
 	async close(timeoutMs: number): Promise<void> {
-		await Promise.allSettled(this.list().map((client) => client.close({ timeoutMs })));
+		await this.manager.close({ timeoutMs });
 	}
 }

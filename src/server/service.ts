@@ -87,6 +87,7 @@ export class Service {
 	shutdown(): Promise<void> {
 		this.#shuttingDown ??= (async () => {
 			this.#ready = false;
+			this.clients.manager.beginShutdown();
 			if (this.settings.notReadyGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, this.settings.notReadyGraceMs));
 			this.watch.stop();
 			const deadline = AbortSignal.timeout(this.settings.shutdownTimeoutMs);

@@ -4,7 +4,9 @@
  * reset statistics).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { ClientPool, ManagedClient } from "../../manager/client.ts";
+import type { ManagedClient, PoolView } from "../../manager/client.ts";
+import type { ManagedPool } from "../../manager/manager.ts";
+import { poolId } from "../../manager/views.ts";
 import { HttpError, ServiceErrorCode } from "../http-errors.ts";
 import { toJson } from "../json-body.ts";
 import type { PoolWatch } from "../pool-watch.ts";
@@ -36,18 +38,18 @@ export function describeClient(client: ManagedClient): Record<string, unknown> {
 	return {
 		name: client.name,
 		kind: client.kind,
-		pools: client.pools().map(({ label, pool }) => ({ label, stats: pool.stats() })),
+		pools: client.pools().map(({ label, pool }) => ({ id: poolId(client, label), label, stats: pool.stats() })),
 		breakers: client.breakers?.() ?? [],
 		...(client.details === undefined ? {} : { details: client.details() }),
 	};
 }
 
-/** The pool named `name` (a pool's own name, or a client's name for its first pool), or a 404 listing the names. */
-export function findPool(served: ServedClients, name: string): { client: ManagedClient; entry: ClientPool; name: string } {
+/** The pool `name`: its manager id (`db/primary`), its own name, or a client's name for the client's first pool; or a 404 listing the ids. */
+export function findPool(served: ServedClients, name: string): ManagedPool {
 	const pools = served.pools();
-	const found = pools.find((p) => p.name === name) ?? pools.find((p) => p.client.name === name);
+	const found = pools.find((p) => p.id === name) ?? pools.find((p) => p.pool.stats().name === name) ?? pools.find((p) => p.client.name === name);
 	if (found !== undefined) return found;
-	throw new HttpError(404, ServiceErrorCode.NOT_FOUND, `no pool named ${JSON.stringify(name)}; known: ${pools.map((p) => p.name).join(", ") || "none"}`);
+	throw new HttpError(404, ServiceErrorCode.NOT_FOUND, `no pool named ${JSON.stringify(name)}; known: ${pools.map((p) => p.id).join(", ") || "none"}`);
 }
 
 export function adminRoutes(app: FastifyInstance, served: ServedClients, sessions: SqlSessions, watch: PoolWatch, limits: AdminLimits): void {
@@ -57,17 +59,17 @@ export function adminRoutes(app: FastifyInstance, served: ServedClients, session
 	});
 
 	app.get("/api/v1/admin/connection-pools/:name", { schema: { params: nameParams } }, async (request: FastifyRequest<{ Params: { name: string } }>, reply) => {
-		const { client, entry, name } = findPool(served, request.params.name);
-		const health = (entry.pool as unknown as { health?: () => { connections: unknown[] } }).health;
+		const { client, pool, label, id } = findPool(served, request.params.name);
+		const health = (pool as unknown as { health?: () => { connections: unknown[] } }).health;
 		reply.type("application/json");
 		return toJson({
-			name,
+			id,
 			client: client.name,
 			kind: client.kind,
-			label: entry.label,
-			stats: entry.pool.stats(),
-			connections: typeof health === "function" ? health.call(entry.pool).connections : null,
-			events: watch.events(name),
+			label,
+			stats: pool.stats(),
+			connections: typeof health === "function" ? health.call(pool).connections : null,
+			events: watch.events(id),
 			sessions: sessions.describe().filter((s) => s.pool === client.name),
 		});
 	});
@@ -76,30 +78,30 @@ export function adminRoutes(app: FastifyInstance, served: ServedClients, session
 		"/api/v1/admin/connection-pools/:name",
 		{ schema: { params: nameParams, body: actionBody } },
 		async (request: FastifyRequest<{ Params: { name: string }; Body: { action: string; min?: number; max?: number } }>, reply) => {
-			const { entry, name } = findPool(served, request.params.name);
+			const { pool, id } = findPool(served, request.params.name);
 			const { action, min, max } = request.body;
 			if (action !== "resize" && (min !== undefined || max !== undefined)) {
 				throw new HttpError(400, ServiceErrorCode.BAD_REQUEST, `body/min and body/max go with action "resize" only, not "${action}"`);
 			}
-			if (action === "clear") entry.pool.clear();
-			else if (action === "resetStats") entry.pool.resetStats();
-			else resize(entry, name, min, max, limits);
+			if (action === "clear") pool.clear();
+			else if (action === "resetStats") pool.resetStats();
+			else resize(pool, id, min, max, limits);
 			reply.type("application/json");
-			return toJson({ pool: name, action, stats: entry.pool.stats() });
+			return toJson({ pool: id, action, stats: pool.stats() });
 		},
 	);
 }
 
-function resize(entry: ClientPool, name: string, min: number | undefined, max: number | undefined, limits: AdminLimits): void {
+function resize(view: PoolView, name: string, min: number | undefined, max: number | undefined, limits: AdminLimits): void {
 	if (min === undefined && max === undefined) throw new HttpError(400, ServiceErrorCode.BAD_REQUEST, 'action "resize" needs body/min, body/max or both');
-	const current = entry.pool.stats();
+	const current = view.stats();
 	const newMin = min ?? current.min;
 	const newMax = max ?? current.max;
 	if (newMax > limits.maxPoolSize) {
 		throw new HttpError(400, ServiceErrorCode.BAD_REQUEST, `body/max ${newMax} is above this service's bound of ${limits.maxPoolSize} (service.maxPoolSize)`);
 	}
 	if (newMin > newMax) throw new HttpError(400, ServiceErrorCode.BAD_REQUEST, `min ${newMin} would be above max ${newMax}`);
-	const pool = entry.pool as unknown as Partial<Resizable>;
+	const pool = view as unknown as Partial<Resizable>;
 	if (typeof pool.resize !== "function") throw new HttpError(501, ServiceErrorCode.NOT_SUPPORTED, `pool "${name}" cannot change its size while running`);
-	pool.resize.call(entry.pool, { min: newMin, max: newMax });
+	pool.resize.call(view, { min: newMin, max: newMax });
 }

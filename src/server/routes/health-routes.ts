@@ -12,13 +12,8 @@ export function healthRoutes(app: FastifyInstance, service: Service): void {
 	});
 
 	app.get("/health/ready", async (_request, reply) => {
-		const reasons: string[] = [];
-		if (service.shuttingDown) reasons.push("shutting down");
-		else if (!service.ready) reasons.push("starting");
-		for (const { name, entry } of service.clients.pools()) {
-			const s = entry.pool.stats();
-			if (s.total < s.min) reasons.push(`pool "${name}": ${s.total} of min ${s.min} connections open`);
-		}
+		const reasons = service.clients.manager.readiness().reasons;
+		if (!service.ready && !service.shuttingDown) reasons.unshift("starting");
 		reply.code(reasons.length === 0 ? 200 : 503).type("application/health+json");
 		return reasons.length === 0 ? { status: "pass" } : { status: "fail", notes: reasons };
 	});
