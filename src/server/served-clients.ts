@@ -2,7 +2,7 @@
  * The clients one service fronts: a `PoolManager` (stats, health, readiness, shutdown for every
  * client), plus the SQL clients by name for the SQL endpoints.
  */
-import type { SqlClient } from "../adapters/sql/types.ts";
+import type { SqlClient, SqlClientStats } from "../adapters/sql/types.ts";
 import type { ManagedClient } from "../manager/client.ts";
 import { type ManagedPool, PoolManager } from "../manager/manager.ts";
 import { HttpError, ServiceErrorCode } from "./http-errors.ts";
@@ -41,6 +41,11 @@ export class ServedClients {
 			);
 		}
 		return client;
+	}
+
+	/** The SQL client `name`'s own statistics (connection-id leases, routing), or undefined when it is not a SQL client. */
+	sqlStats(name: string): SqlClientStats | undefined {
+		return this.#sql.get(name)?.stats();
 	}
 
 	/** Every pool of every client (`id` is the manager's: `embedded/primary`). */

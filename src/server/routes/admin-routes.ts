@@ -34,13 +34,15 @@ export interface AdminLimits {
 	maxPoolSize: number;
 }
 
-export function describeClient(client: ManagedClient): Record<string, unknown> {
+export function describeClient(client: ManagedClient, served: ServedClients): Record<string, unknown> {
+	const sql = served.sqlStats(client.name);
 	return {
 		name: client.name,
 		kind: client.kind,
 		pools: client.pools().map(({ label, pool }) => ({ id: poolId(client, label), label, stats: pool.stats() })),
 		breakers: client.breakers?.() ?? [],
 		...(client.details === undefined ? {} : { details: client.details() }),
+		...(sql === undefined ? {} : { sql: { dialect: client.kind, leases: sql.leases, routed: sql.routed } }),
 	};
 }
 
@@ -55,7 +57,7 @@ export function findPool(served: ServedClients, name: string): ManagedPool {
 export function adminRoutes(app: FastifyInstance, served: ServedClients, sessions: SqlSessions, watch: PoolWatch, limits: AdminLimits): void {
 	app.get("/api/v1/admin/connection-pools", async (_request, reply) => {
 		reply.type("application/json");
-		return toJson({ clients: served.list().map(describeClient), sessions: { open: sessions.size, expired: sessions.expired } });
+		return toJson({ clients: served.list().map((c) => describeClient(c, served)), sessions: { open: sessions.size, expired: sessions.expired } });
 	});
 
 	app.get("/api/v1/admin/connection-pools/:name", { schema: { params: nameParams } }, async (request: FastifyRequest<{ Params: { name: string } }>, reply) => {

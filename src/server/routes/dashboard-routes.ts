@@ -50,7 +50,7 @@ export function dashboardRoutes(app: FastifyInstance, service: Service): void {
 		return toJson({
 			now: Date.now(),
 			ready: service.ready,
-			clients: service.clients.list().map(describeClient),
+			clients: service.clients.list().map((c) => describeClient(c, service.clients)),
 			sessions: { open: service.sessions.size, expired: service.sessions.expired },
 			llm: service.llmUsage(),
 			history: {
