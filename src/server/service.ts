@@ -76,8 +76,9 @@ export class Service {
 
 	/** Starts the clients, then listens. Resolves with the address. */
 	async listen(): Promise<string> {
-		await this.clients.start();
+		// Watched before they start, so that the first connections' events are in the pools' recent events.
 		this.watch.start();
+		await this.clients.start();
 		const address = await this.app.listen({ host: this.settings.host, port: this.settings.port });
 		this.#ready = true;
 		return address;

@@ -79,7 +79,7 @@
 		const container = document.getElementById("pools");
 		for (const client of data.clients) {
 			for (const pool of client.pools) {
-				const name = pool.stats.name;
+				const name = pool.id;
 				let card = container.querySelector(`.pool-card[data-pool="${CSS.escape(name)}"]`);
 				if (!card) {
 					card = document.createElement("article");
@@ -168,7 +168,7 @@
 
 	async function renderDetail(name) {
 		const d = await api(`/api/v1/admin/connection-pools/${encodeURIComponent(name)}`);
-		document.getElementById("detail-name").textContent = d.name;
+		document.getElementById("detail-name").textContent = d.id;
 		document.getElementById("detail-stats").innerHTML = `<div class="figures">${figures(d.stats)}</div>`;
 		document.querySelector("#detail-connections tbody").innerHTML = (d.connections ?? [])
 			.map(
