@@ -1,0 +1,52 @@
+/** `lifeguard serve`: runs the service until SIGTERM or SIGINT, then shuts it down cleanly. */
+import { startService } from "../server/start.ts";
+import { type CommandResult, ExitCode, UsageError } from "./exit-codes.ts";
+import { parseFlags } from "./flags.ts";
+
+export const SERVE_HELP = `Usage: lifeguard serve [--config <file>] [--port <n>] [--host <addr>] [--data-dir <dir>]
+
+Runs the lifeguard service: the dashboard at /, health and metrics, the admin API, SQL over HTTP
+and the LLM gateway, in front of the pools of the config file. Without --config it runs the
+embedded default: an SQLite database in the data directory and a demo upstream.
+
+  --config <file>    YAML config file (service:, pools:, gateway: sections)
+  --port <n>         port to listen on (default 7070; 0 picks a free one)
+  --host <addr>      address to listen on (default 127.0.0.1: this machine only)
+  --data-dir <dir>   data directory for the admin token and the embedded database (default .lifeguard)
+  -h, --help         this help
+
+The admin token is generated at first start, stored in <data-dir>/admin-token (mode 0600) and
+printed only then. SIGTERM or SIGINT: not ready, drain, close; a second signal exits at once.`;
+
+export async function serve(args: string[]): Promise<CommandResult> {
+	const flags = parseFlags(args, { config: "string", port: "string", host: "string", "data-dir": "string" });
+	if (flags.help) return { code: ExitCode.ok, out: SERVE_HELP };
+	const port = flags.values.port === undefined ? undefined : Number(flags.values.port);
+	if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535))
+		throw new UsageError(`--port must be a port number (0-65535), got ${flags.values.port}`);
+	const started = await startService({
+		...(flags.values.config === undefined ? {} : { configFile: flags.values.config }),
+		...(port === undefined ? {} : { port }),
+		...(flags.values.host === undefined ? {} : { host: flags.values.host }),
+		...(flags.values["data-dir"] === undefined ? {} : { dataDir: flags.values["data-dir"] }),
+	});
+	console.log(started.banner.join("\n"));
+	await new Promise<void>((resolve) => {
+		let stopping = false;
+		const onSignal = (signal: NodeJS.Signals) => {
+			if (stopping) {
+				console.error(`${signal} again: exiting without waiting`);
+				process.exit(130);
+			}
+			stopping = true;
+			console.log(`${signal}: not ready, draining, closing…`);
+			started.service.shutdown().then(resolve, (error: unknown) => {
+				console.error(`shutdown failed: ${(error as Error).name}`);
+				resolve();
+			});
+		};
+		process.on("SIGTERM", onSignal);
+		process.on("SIGINT", onSignal);
+	});
+	return { code: ExitCode.ok, out: "lifeguard stopped" };
+}

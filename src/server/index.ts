@@ -1,0 +1,11 @@
+/**
+ * `lifeguard/server`: the service behind `lifeguard serve`, for embedding it in a program.
+ * See docs/service.md.
+ */
+export { type AdminToken, bearerMatches, loadAdminToken } from "./admin-token.ts";
+export { HttpError, ServiceErrorCode, toHttpError } from "./http-errors.ts";
+export { ServedClients } from "./served-clients.ts";
+export { Service, type ServiceOptions } from "./service.ts";
+export { checkService, readServiceFile, SERVICE_DEFAULTS, type ServiceSettings } from "./service-config.ts";
+export { SQL_SESSION_DEFAULTS, type SqlSessionSettings, SqlSessions, type StatementReply } from "./sql-sessions.ts";
+export { type StartedService, type StartOptions, startService } from "./start.ts";

@@ -1,0 +1,97 @@
+/**
+ * The service's own settings (the `service:` section of the config file): where it listens, its
+ * data directory, who may read `/metrics`, body limits, SQL sessions. Pools come from the
+ * `pools:` section (see ./pools-from-config.ts). Every problem is reported at once, with its path.
+ */
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { z } from "zod";
+import { ConfigError, type ConfigProblem } from "../core/errors.ts";
+import { SQL_SESSION_DEFAULTS } from "./sql-sessions.ts";
+
+export const SERVICE_DEFAULTS = {
+	host: "127.0.0.1",
+	port: 7070,
+	dataDir: ".lifeguard",
+	metricsPublic: false,
+	bodyLimitBytes: 1_048_576,
+	shutdownTimeoutMs: 10_000,
+	maxPoolSize: 100,
+	notReadyGraceMs: 1_000,
+} as const;
+
+const ms = z.number().int().min(1);
+
+export const ServiceSection = z
+	.object({
+		host: z.string().min(1).default(SERVICE_DEFAULTS.host),
+		port: z.number().int().min(0).max(65_535).default(SERVICE_DEFAULTS.port),
+		dataDir: z.string().min(1).default(SERVICE_DEFAULTS.dataDir),
+		/** `/metrics` without the admin token, for scrapers inside a trusted network. */
+		metricsPublic: z.boolean().default(SERVICE_DEFAULTS.metricsPublic),
+		bodyLimitBytes: z.number().int().min(1_024).default(SERVICE_DEFAULTS.bodyLimitBytes),
+		/** How long work in flight may finish on SIGTERM before connections are closed. */
+		shutdownTimeoutMs: z.number().int().min(0).default(SERVICE_DEFAULTS.shutdownTimeoutMs),
+		/** On shutdown, how long `/health/ready` fails while requests are still served, so load balancers stop sending first. */
+		notReadyGraceMs: z.number().int().min(0).default(SERVICE_DEFAULTS.notReadyGraceMs),
+		/** The largest `max` an admin resize may set. */
+		maxPoolSize: z.number().int().min(1).default(SERVICE_DEFAULTS.maxPoolSize),
+		sessions: z
+			.object({
+				idleTimeoutMs: ms.default(SQL_SESSION_DEFAULTS.idleTimeoutMs),
+				maxSessions: z.number().int().min(1).default(SQL_SESSION_DEFAULTS.maxSessions),
+				statementTimeoutMs: ms.default(SQL_SESSION_DEFAULTS.statementTimeoutMs),
+				maxStatementTimeoutMs: ms.default(SQL_SESSION_DEFAULTS.maxStatementTimeoutMs),
+			})
+			.strict()
+			.prefault({}),
+	})
+	.strict();
+export type ServiceSettings = z.infer<typeof ServiceSection>;
+
+/** A config file as the service reads it: its own section, and everything else for the pools. */
+export interface ServiceFile {
+	service: ServiceSettings;
+	/** The whole parsed document, for the pool and gateway sections. */
+	document: Record<string, unknown>;
+	source: string;
+}
+
+/** Reads and checks a YAML config file; throws one ConfigError listing every problem of the service section. */
+export function readServiceFile(path: string): ServiceFile {
+	let text: string;
+	try {
+		text = readFileSync(path, "utf8");
+	} catch (error) {
+		throw new ConfigError("lifeguard serve", [
+			{ path: "(file)", message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? "error"}`, source: path },
+		]);
+	}
+	let document: unknown;
+	try {
+		document = parse(text) ?? {};
+	} catch (error) {
+		throw new ConfigError("lifeguard serve", [{ path: "(file)", message: `not valid YAML: ${(error as Error).message.split("\n")[0]}`, source: path }]);
+	}
+	if (typeof document !== "object" || document === null || Array.isArray(document)) {
+		throw new ConfigError("lifeguard serve", [{ path: "(file)", message: "must be a YAML mapping", source: path }]);
+	}
+	const doc = document as Record<string, unknown>;
+	return { service: checkService(doc.service ?? {}, path), document: doc, source: path };
+}
+
+export function checkService(section: unknown, source = "code"): ServiceSettings {
+	const parsed = ServiceSection.safeParse(section);
+	if (parsed.success) return parsed.data;
+	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "service", source));
+}
+
+/** zod's issues as config problems, each with its dotted path. Values are never quoted: one may be a secret. */
+export function problemsOf(error: z.ZodError, prefix: string, source: string): ConfigProblem[] {
+	return error.issues.flatMap((issue) => {
+		const at = [prefix, ...issue.path.map(String)];
+		if (issue.code === "unrecognized_keys")
+			return issue.keys.map((key) => ({ path: [...at, key].join("."), message: "unknown key (check the spelling)", source }));
+		return [{ path: at.join("."), message: issue.message, source }];
+	});
+}

@@ -1,0 +1,145 @@
+/**
+ * `lifeguard serve`: one Fastify server in front of the configured clients. It owns the order of
+ * things: clients started before it listens; on shutdown, not ready first (so load balancers stop
+ * sending), then the HTTP server drains (requests in flight finish), sessions are released, and
+ * the clients close under the shutdown deadline.
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import type { AdminToken } from "./admin-token.ts";
+import { bearerMatches } from "./admin-token.ts";
+import { HttpError, ServiceErrorCode, toHttpError } from "./http-errors.ts";
+import { PoolWatch } from "./pool-watch.ts";
+import { adminRoutes } from "./routes/admin-routes.ts";
+import { dashboardRoutes } from "./routes/dashboard-routes.ts";
+import { healthRoutes } from "./routes/health-routes.ts";
+import { sqlRoutes } from "./routes/sql-routes.ts";
+import { formatSchemaErrors } from "./schema-errors.ts";
+import type { ServedClients } from "./served-clients.ts";
+import type { ServiceSettings } from "./service-config.ts";
+import { SqlSessions } from "./sql-sessions.ts";
+
+export interface ServiceOptions {
+	settings: ServiceSettings;
+	clients: ServedClients;
+	token: AdminToken;
+	/** Called once the clients are closed (the embedded default stops its demo upstream there). */
+	onClosed?: () => Promise<void>;
+}
+
+/** Paths anyone may call: the probes, and the dashboard's page and static files (its data needs the token). */
+const OPEN_PATHS = new Set(["/health/live", "/health/ready", "/", "/favicon.ico"]);
+const OPEN_PREFIXES = ["/dashboard/"];
+const METRICS_PATHS = new Set(["/metrics", "/metrics/prometheus"]);
+
+export class Service {
+	readonly app: FastifyInstance;
+	readonly clients: ServedClients;
+	readonly sessions: SqlSessions;
+	readonly watch: PoolWatch;
+	readonly settings: ServiceSettings;
+	readonly #token: AdminToken;
+	readonly #onClosed: (() => Promise<void>) | undefined;
+	#ready = false;
+	#shuttingDown: Promise<void> | undefined;
+
+	constructor(options: ServiceOptions) {
+		this.settings = options.settings;
+		this.clients = options.clients;
+		this.#token = options.token;
+		this.#onClosed = options.onClosed;
+		this.sessions = new SqlSessions(options.settings.sessions);
+		this.watch = new PoolWatch(options.clients);
+		this.app = Fastify({
+			logger: false,
+			bodyLimit: options.settings.bodyLimitBytes,
+			// Every error has its path: unknown keys are refused, not dropped, and types are not coerced into something else.
+			ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+			schemaErrorFormatter: formatSchemaErrors,
+			return503OnClosing: true,
+			forceCloseConnections: "idle",
+		});
+		this.#routes();
+	}
+
+	/** LLM usage per client key and model, for the dashboard (empty until the gateway is configured). */
+	llmUsage(): { clientKey: string; model: string; requests: number; errors: number; promptTokens: number; completionTokens: number }[] {
+		return [];
+	}
+
+	get ready(): boolean {
+		return this.#ready && this.#shuttingDown === undefined;
+	}
+
+	get shuttingDown(): boolean {
+		return this.#shuttingDown !== undefined;
+	}
+
+	/** Starts the clients, then listens. Resolves with the address. */
+	async listen(): Promise<string> {
+		// Watched before they start, so that the first connections' events are in the pools' recent events.
+		this.watch.start();
+		await this.clients.start();
+		const address = await this.app.listen({ host: this.settings.host, port: this.settings.port });
+		this.#ready = true;
+		return address;
+	}
+
+	/** Not ready, drain HTTP, release sessions, close clients. Idempotent. */
+	shutdown(): Promise<void> {
+		this.#shuttingDown ??= (async () => {
+			this.#ready = false;
+			this.clients.manager.beginShutdown();
+			if (this.settings.notReadyGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, this.settings.notReadyGraceMs));
+			this.watch.stop();
+			const deadline = AbortSignal.timeout(this.settings.shutdownTimeoutMs);
+			// app.close() waits for requests in flight; past the deadline they are cut so that shutdown always ends.
+			await Promise.race([this.app.close(), new Promise((resolve) => deadline.addEventListener("abort", resolve, { once: true }))]);
+			this.app.server.closeAllConnections();
+			this.sessions.closeAll();
+			await this.clients.close(this.settings.shutdownTimeoutMs);
+			await this.#onClosed?.();
+		})();
+		return this.#shuttingDown;
+	}
+
+	#routes(): void {
+		const app = this.app;
+		const token = this.#token.value;
+		const metricsPublic = this.settings.metricsPublic;
+		app.addHook("onRequest", async (request) => {
+			const path = request.url.split("?", 1)[0];
+			if (OPEN_PATHS.has(path) || OPEN_PREFIXES.some((p) => path.startsWith(p)) || path.startsWith("/v1/")) return;
+			if (metricsPublic && METRICS_PATHS.has(path)) return;
+			if (!bearerMatches(request.headers.authorization, token)) {
+				throw new HttpError(
+					401,
+					ServiceErrorCode.UNAUTHORIZED,
+					"this endpoint needs the admin token: Authorization: Bearer <token> (printed at first start, stored in the data directory)",
+				);
+			}
+		});
+		app.setErrorHandler((error, request, reply) => {
+			const { statusCode, body } = toHttpError(error);
+			if (statusCode >= 500 && !(error instanceof HttpError)) logUnexpected(request.method, request.routeOptions.url ?? "?", error);
+			if (statusCode === 401) reply.header("www-authenticate", 'Bearer realm="lifeguard"');
+			if (statusCode === 503 && !this.shuttingDown) reply.header("retry-after", "1");
+			reply.code(statusCode).type("application/json").send(body);
+		});
+		app.setNotFoundHandler((request, reply) => {
+			reply
+				.code(404)
+				.type("application/json")
+				.send({ error: { code: ServiceErrorCode.NOT_FOUND, message: `no route ${request.method} ${request.url.split("?", 1)[0]}` } });
+		});
+		healthRoutes(app, this);
+		adminRoutes(app, this.clients, this.sessions, this.watch, { maxPoolSize: this.settings.maxPoolSize });
+		sqlRoutes(app, this.clients, this.sessions);
+		dashboardRoutes(app, this);
+	}
+}
+
+/** The service's log line for a failure it did not expect: the error's name and code only, since a driver's message may quote a URL. */
+function logUnexpected(method: string, route: string, error: unknown): void {
+	const e = error as { name?: string; code?: string };
+	console.error(JSON.stringify({ level: "error", msg: "request failed", method, route, error: e?.name ?? typeof error, code: e?.code }));
+}
