@@ -95,7 +95,11 @@ interface ClientInternals {
 	release?: (error?: Error | boolean) => void;
 	ref?: () => void;
 	unref?: () => void;
+	[IDLE_LISTENER]?: (error: Error) => void;
 }
+
+/** The pool's listener for an idle client's errors, kept on the client as pg-pool keeps it in its idle list. */
+const IDLE_LISTENER = Symbol("lifeguard.pgIdleListener");
 
 const NOOP = (): void => {};
 
@@ -139,7 +143,6 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 	/** Clients connected and not yet checked out: their first checkout emits `connect`. */
 	readonly #fresh = new WeakSet<PgClient>();
 	readonly #expired = new Set<PgClient>();
-	readonly #idleListeners = new WeakMap<PgClient, (error: Error) => void>();
 	readonly #connectMs: number;
 
 	constructor(config?: PoolConfig, Client?: ClientConstructor) {
@@ -295,20 +298,26 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 
 	#checkout(callback: ConnectCallback): void {
 		const core = this.core;
-		// An idle client and nobody ahead: lent at once, no signal needed. With a lifetime the idle client may be retired on
-		// the way out and the caller wait for a new one, which must then be failable.
-		if (core.idleCount > 0 && core.pendingCount === 0 && this.options.maxLifetimeSeconds === 0) {
-			core.acquire().then(
+		const o = this.options;
+		const full = core.size >= o.max;
+		// pg-pool fails the caller whose new client could not connect, so a caller that may start one needs a signal the
+		// failure can abort (#failFirstCheckout). A caller queued behind a full pool, or served by an idle client, does not:
+		// skipping the signal there keeps a checkout as cheap as pg-pool's (an AbortController costs a microsecond).
+		if (full || (core.idleCount > 0 && core.pendingCount === 0 && o.maxLifetimeSeconds === 0)) {
+			const request = o.connectionTimeoutMillis ? core.acquire({ timeoutMs: o.connectionTimeoutMillis }) : core.acquire();
+			request.then(
 				(lease) => this.#handOut(lease, callback),
 				(error: unknown) => callback(translate(error), undefined, NOOP),
 			);
 			return;
 		}
 		const checkout = new Checkout(callback);
-		const o = this.options;
 		// A caller that starts a connection gets the connection's own timeout error (pg's message); one that queues gets the queue's.
-		const queued = core.size >= o.max || core.idleCount > 0;
-		const timeoutMs = o.connectionTimeoutMillis ? (queued ? o.connectionTimeoutMillis : o.connectionTimeoutMillis + BACKSTOP_MS) : Number.POSITIVE_INFINITY;
+		const timeoutMs = o.connectionTimeoutMillis
+			? core.idleCount > 0
+				? o.connectionTimeoutMillis
+				: o.connectionTimeoutMillis + BACKSTOP_MS
+			: Number.POSITIVE_INFINITY;
 		this.#checkouts.add(checkout);
 		core.acquire({ signal: checkout.controller.signal, timeoutMs }).then(
 			(lease) => {
@@ -332,7 +341,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 		this.emit("acquire", client as PoolClient);
 		const release = this.#releaseOnce(client, lease);
 		client.release = release;
-		const idle = this.#idleListeners.get(client);
+		const idle = client[IDLE_LISTENER];
 		if (idle !== undefined) client.removeListener("error", idle);
 		const verify = this.options.verify;
 		if (isNew && verify !== undefined) {
@@ -358,7 +367,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 	}
 
 	#release(client: PgClient & ClientInternals, lease: Lease<PgClient>, error: Error | boolean | undefined): void {
-		const idle = this.#idleListeners.get(client);
+		const idle = client[IDLE_LISTENER];
 		if (idle !== undefined) client.on("error", idle);
 		client._poolUseCount = (client._poolUseCount ?? 0) + 1;
 		this.emit("release", error, client as PoolClient);
@@ -431,7 +440,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 	}
 
 	/** An idle client's error (server restart, network drop) is the pool's: the client leaves, the pool emits `error`. */
-	#watchIdle(client: PgClient): void {
+	#watchIdle(client: PgClient & ClientInternals): void {
 		const listener = (error: Error) => {
 			(error as Error & { client?: PgClient }).client = client;
 			client.removeListener("error", listener);
@@ -441,7 +450,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 			if (this.listenerCount("error") > 0) this.emit("error", error, client as PoolClient);
 			else process.emitWarning(`pg compat pool: an idle client failed and was removed: ${error.message}`, { code: "LIFEGUARD_IDLE_CLIENT_ERROR" });
 		};
-		this.#idleListeners.set(client, listener);
+		client[IDLE_LISTENER] = listener;
 		client.on("error", listener);
 	}
 
