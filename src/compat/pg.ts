@@ -8,7 +8,19 @@
  */
 import { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
-import type { ClientConfig, Client as PgClient, PoolClient, QueryConfig, QueryResult, QueryResultRow, Submittable } from "pg";
+import type {
+	ClientBase,
+	ClientConfig,
+	Client as PgClient,
+	PoolClient,
+	QueryArrayConfig,
+	QueryArrayResult,
+	QueryConfig,
+	QueryConfigValues,
+	QueryResult,
+	QueryResultRow,
+	Submittable,
+} from "pg";
 import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError, PoolTimeoutError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
@@ -25,7 +37,7 @@ export const PgPoolMessage = {
 } as const;
 
 /** A client's constructor, as pg-pool takes it (`Client` option or second argument). */
-export type ClientConstructor = new (config: PoolConfig) => PgClient;
+export type ClientConstructor = new (config?: PoolConfig) => PgClient;
 
 /** pg-pool's options; every other key is passed to each client (host, user, ssl, statement_timeout…). */
 export interface PoolConfig extends ClientConfig {
@@ -50,7 +62,7 @@ export interface PoolConfig extends ClientConfig {
 	/** Debug logger, called with pg-pool's messages. Default none. */
 	log?: (...messages: unknown[]) => void;
 	/** Runs once on each new client before its first checkout; a rejection fails that checkout and closes the client. */
-	onConnect?: (client: PoolClient) => void | Promise<void>;
+	onConnect?: (client: ClientBase) => void | Promise<void>;
 	/** Checks each new client before its first checkout; an error fails that checkout and closes the client. */
 	verify?: (client: PoolClient, done: (error?: Error) => void) => void;
 	/** pg-pool's old name of `max`. */
@@ -126,7 +138,7 @@ class Checkout {
  * A pg-pool `Pool` backed by a lifeguard pool (`pool.core`). Clients are pg clients, created
  * with the pool's config; checked out, they carry `release()` as with pg-pool.
  */
-export class Pool extends EventEmitter<PgPoolEvents> {
+export class Pool extends EventEmitter {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<PgClient>;
 	/** The options with pg-pool's defaults filled in; the password is not enumerable. */
@@ -175,6 +187,13 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 		});
 	}
 
+	/** Typed listeners for pg-pool's events; any other event name is accepted as EventEmitter accepts it. */
+	override on<K extends keyof PgPoolEvents>(event: K, listener: (...args: PgPoolEvents[K]) => void): this;
+	override on(event: string | symbol, listener: (...args: never[]) => void): this;
+	override on(event: string | symbol, listener: (...args: never[]) => void): this {
+		return super.on(event, listener as (...args: unknown[]) => void);
+	}
+
 	// ── counters ─────────────────────────────────────────────────────────────────────────────
 
 	/** Clients in the pool: checked out, idle or connecting. */
@@ -219,14 +238,26 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 	 * values, a query config, or a submittable (pg-cursor, pg-query-stream), which is read through
 	 * the object you passed while the promise (or callback) settles when it ends.
 	 */
-	query<R extends QueryResultRow = QueryResultRow>(text: string | QueryConfig | Submittable, values?: unknown[]): Promise<QueryResult<R>>;
-	query<R extends QueryResultRow = QueryResultRow>(text: string | QueryConfig | Submittable, callback: Callback<QueryResult<R>>): void;
-	query<R extends QueryResultRow = QueryResultRow>(
-		text: string | QueryConfig | Submittable,
-		values: unknown[] | undefined,
-		callback: Callback<QueryResult<R>>,
+	// The overloads are @types/pg's Pool.query, so that the drop-in type-checks wherever a pg.Pool is expected. Like
+	// pg-pool (and unlike those typings), a submittable resolves the returned promise when it ends.
+	query<T extends Submittable>(queryStream: T): T;
+	query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, values?: QueryConfigValues<I>): Promise<QueryArrayResult<R>>;
+	query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryConfig: QueryConfig<I>): Promise<QueryResult<R>>;
+	query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(
+		queryTextOrConfig: string | QueryConfig<I>,
+		values?: QueryConfigValues<I>,
+	): Promise<QueryResult<R>>;
+	query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, callback: (err: Error, result: QueryArrayResult<R>) => void): void;
+	query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(
+		queryTextOrConfig: string | QueryConfig<I>,
+		callback: (err: Error, result: QueryResult<R>) => void,
 	): void;
-	query(text: unknown, values?: unknown, callback?: Callback<QueryResult>): Promise<QueryResult> | void {
+	query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(
+		queryText: string,
+		values: QueryConfigValues<I>,
+		callback: (err: Error, result: QueryResult<R>) => void,
+	): void;
+	query(text: unknown, values?: unknown, callback?: unknown): unknown {
 		if (typeof text === "function") {
 			const [cb, result] = this.#promisify<QueryResult>(text as Callback<QueryResult>);
 			setImmediate(() => cb(new Error(PgPoolMessage.functionAsQuery)));
@@ -236,7 +267,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 			callback = values as Callback<QueryResult>;
 			values = undefined;
 		}
-		const [cb, result] = this.#promisify<QueryResult>(callback);
+		const [cb, result] = this.#promisify<QueryResult>(callback as Callback<QueryResult> | undefined);
 		const run: ConnectCallback = (error, client) => {
 			if (error !== undefined || client === undefined) return cb(error);
 			let released = false;
@@ -414,7 +445,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 				};
 				const onConnect = this.options.onConnect;
 				if (onConnect === undefined) return ready();
-				new Promise<void>((res) => res(onConnect(client as PoolClient))).then(ready, (hookError: unknown) => {
+				new Promise<void>((res) => res(onConnect(client))).then(ready, (hookError: unknown) => {
 					client.end().then(
 						() => failed(hookError as Error),
 						() => failed(hookError as Error),
