@@ -8,7 +8,19 @@
  */
 import { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
-import type { ClientConfig, Client as PgClient, PoolClient, QueryConfig, QueryResult, QueryResultRow, Submittable } from "pg";
+import type {
+	ClientBase,
+	ClientConfig,
+	Client as PgClient,
+	PoolClient,
+	QueryArrayConfig,
+	QueryArrayResult,
+	QueryConfig,
+	QueryConfigValues,
+	QueryResult,
+	QueryResultRow,
+	Submittable,
+} from "pg";
 import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError, PoolTimeoutError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
@@ -25,7 +37,7 @@ export const PgPoolMessage = {
 } as const;
 
 /** A client's constructor, as pg-pool takes it (`Client` option or second argument). */
-export type ClientConstructor = new (config: PoolConfig) => PgClient;
+export type ClientConstructor = new (config?: PoolConfig) => PgClient;
 
 /** pg-pool's options; every other key is passed to each client (host, user, ssl, statement_timeout…). */
 export interface PoolConfig extends ClientConfig {
@@ -50,7 +62,7 @@ export interface PoolConfig extends ClientConfig {
 	/** Debug logger, called with pg-pool's messages. Default none. */
 	log?: (...messages: unknown[]) => void;
 	/** Runs once on each new client before its first checkout; a rejection fails that checkout and closes the client. */
-	onConnect?: (client: PoolClient) => void | Promise<void>;
+	onConnect?: (client: ClientBase) => void | Promise<void>;
 	/** Checks each new client before its first checkout; an error fails that checkout and closes the client. */
 	verify?: (client: PoolClient, done: (error?: Error) => void) => void;
 	/** pg-pool's old name of `max`. */
@@ -95,7 +107,11 @@ interface ClientInternals {
 	release?: (error?: Error | boolean) => void;
 	ref?: () => void;
 	unref?: () => void;
+	[IDLE_LISTENER]?: (error: Error) => void;
 }
+
+/** The pool's listener for an idle client's errors, kept on the client as pg-pool keeps it in its idle list. */
+const IDLE_LISTENER = Symbol("lifeguard.pgIdleListener");
 
 const NOOP = (): void => {};
 
@@ -122,7 +138,7 @@ class Checkout {
  * A pg-pool `Pool` backed by a lifeguard pool (`pool.core`). Clients are pg clients, created
  * with the pool's config; checked out, they carry `release()` as with pg-pool.
  */
-export class Pool extends EventEmitter<PgPoolEvents> {
+export class Pool extends EventEmitter {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<PgClient>;
 	/** The options with pg-pool's defaults filled in; the password is not enumerable. */
@@ -139,7 +155,6 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 	/** Clients connected and not yet checked out: their first checkout emits `connect`. */
 	readonly #fresh = new WeakSet<PgClient>();
 	readonly #expired = new Set<PgClient>();
-	readonly #idleListeners = new WeakMap<PgClient, (error: Error) => void>();
 	readonly #connectMs: number;
 
 	constructor(config?: PoolConfig, Client?: ClientConstructor) {
@@ -170,6 +185,13 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 			maxLifetimeJitterMs: 0,
 			idleOrder: "lifo",
 		});
+	}
+
+	/** Typed listeners for pg-pool's events; any other event name is accepted as EventEmitter accepts it. */
+	override on<K extends keyof PgPoolEvents>(event: K, listener: (...args: PgPoolEvents[K]) => void): this;
+	override on(event: string | symbol, listener: (...args: never[]) => void): this;
+	override on(event: string | symbol, listener: (...args: never[]) => void): this {
+		return super.on(event, listener as (...args: unknown[]) => void);
 	}
 
 	// ── counters ─────────────────────────────────────────────────────────────────────────────
@@ -216,14 +238,26 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 	 * values, a query config, or a submittable (pg-cursor, pg-query-stream), which is read through
 	 * the object you passed while the promise (or callback) settles when it ends.
 	 */
-	query<R extends QueryResultRow = QueryResultRow>(text: string | QueryConfig | Submittable, values?: unknown[]): Promise<QueryResult<R>>;
-	query<R extends QueryResultRow = QueryResultRow>(text: string | QueryConfig | Submittable, callback: Callback<QueryResult<R>>): void;
-	query<R extends QueryResultRow = QueryResultRow>(
-		text: string | QueryConfig | Submittable,
-		values: unknown[] | undefined,
-		callback: Callback<QueryResult<R>>,
+	// The overloads are @types/pg's Pool.query, so that the drop-in type-checks wherever a pg.Pool is expected. Like
+	// pg-pool (and unlike those typings), a submittable resolves the returned promise when it ends.
+	query<T extends Submittable>(queryStream: T): T;
+	query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, values?: QueryConfigValues<I>): Promise<QueryArrayResult<R>>;
+	query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(queryConfig: QueryConfig<I>): Promise<QueryResult<R>>;
+	query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(
+		queryTextOrConfig: string | QueryConfig<I>,
+		values?: QueryConfigValues<I>,
+	): Promise<QueryResult<R>>;
+	query<R extends unknown[] = unknown[], I = unknown[]>(queryConfig: QueryArrayConfig<I>, callback: (err: Error, result: QueryArrayResult<R>) => void): void;
+	query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(
+		queryTextOrConfig: string | QueryConfig<I>,
+		callback: (err: Error, result: QueryResult<R>) => void,
 	): void;
-	query(text: unknown, values?: unknown, callback?: Callback<QueryResult>): Promise<QueryResult> | void {
+	query<R extends QueryResultRow = QueryResultRow, I = unknown[]>(
+		queryText: string,
+		values: QueryConfigValues<I>,
+		callback: (err: Error, result: QueryResult<R>) => void,
+	): void;
+	query(text: unknown, values?: unknown, callback?: unknown): unknown {
 		if (typeof text === "function") {
 			const [cb, result] = this.#promisify<QueryResult>(text as Callback<QueryResult>);
 			setImmediate(() => cb(new Error(PgPoolMessage.functionAsQuery)));
@@ -233,7 +267,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 			callback = values as Callback<QueryResult>;
 			values = undefined;
 		}
-		const [cb, result] = this.#promisify<QueryResult>(callback);
+		const [cb, result] = this.#promisify<QueryResult>(callback as Callback<QueryResult> | undefined);
 		const run: ConnectCallback = (error, client) => {
 			if (error !== undefined || client === undefined) return cb(error);
 			let released = false;
@@ -295,20 +329,26 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 
 	#checkout(callback: ConnectCallback): void {
 		const core = this.core;
-		// An idle client and nobody ahead: lent at once, no signal needed. With a lifetime the idle client may be retired on
-		// the way out and the caller wait for a new one, which must then be failable.
-		if (core.idleCount > 0 && core.pendingCount === 0 && this.options.maxLifetimeSeconds === 0) {
-			core.acquire().then(
+		const o = this.options;
+		const full = core.size >= o.max;
+		// pg-pool fails the caller whose new client could not connect, so a caller that may start one needs a signal the
+		// failure can abort (#failFirstCheckout). A caller queued behind a full pool, or served by an idle client, does not:
+		// skipping the signal there keeps a checkout as cheap as pg-pool's (an AbortController costs a microsecond).
+		if (full || (core.idleCount > 0 && core.pendingCount === 0 && o.maxLifetimeSeconds === 0)) {
+			const request = o.connectionTimeoutMillis ? core.acquire({ timeoutMs: o.connectionTimeoutMillis }) : core.acquire();
+			request.then(
 				(lease) => this.#handOut(lease, callback),
 				(error: unknown) => callback(translate(error), undefined, NOOP),
 			);
 			return;
 		}
 		const checkout = new Checkout(callback);
-		const o = this.options;
 		// A caller that starts a connection gets the connection's own timeout error (pg's message); one that queues gets the queue's.
-		const queued = core.size >= o.max || core.idleCount > 0;
-		const timeoutMs = o.connectionTimeoutMillis ? (queued ? o.connectionTimeoutMillis : o.connectionTimeoutMillis + BACKSTOP_MS) : Number.POSITIVE_INFINITY;
+		const timeoutMs = o.connectionTimeoutMillis
+			? core.idleCount > 0
+				? o.connectionTimeoutMillis
+				: o.connectionTimeoutMillis + BACKSTOP_MS
+			: Number.POSITIVE_INFINITY;
 		this.#checkouts.add(checkout);
 		core.acquire({ signal: checkout.controller.signal, timeoutMs }).then(
 			(lease) => {
@@ -332,7 +372,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 		this.emit("acquire", client as PoolClient);
 		const release = this.#releaseOnce(client, lease);
 		client.release = release;
-		const idle = this.#idleListeners.get(client);
+		const idle = client[IDLE_LISTENER];
 		if (idle !== undefined) client.removeListener("error", idle);
 		const verify = this.options.verify;
 		if (isNew && verify !== undefined) {
@@ -358,7 +398,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 	}
 
 	#release(client: PgClient & ClientInternals, lease: Lease<PgClient>, error: Error | boolean | undefined): void {
-		const idle = this.#idleListeners.get(client);
+		const idle = client[IDLE_LISTENER];
 		if (idle !== undefined) client.on("error", idle);
 		client._poolUseCount = (client._poolUseCount ?? 0) + 1;
 		this.emit("release", error, client as PoolClient);
@@ -405,7 +445,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 				};
 				const onConnect = this.options.onConnect;
 				if (onConnect === undefined) return ready();
-				new Promise<void>((res) => res(onConnect(client as PoolClient))).then(ready, (hookError: unknown) => {
+				new Promise<void>((res) => res(onConnect(client))).then(ready, (hookError: unknown) => {
 					client.end().then(
 						() => failed(hookError as Error),
 						() => failed(hookError as Error),
@@ -431,7 +471,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 	}
 
 	/** An idle client's error (server restart, network drop) is the pool's: the client leaves, the pool emits `error`. */
-	#watchIdle(client: PgClient): void {
+	#watchIdle(client: PgClient & ClientInternals): void {
 		const listener = (error: Error) => {
 			(error as Error & { client?: PgClient }).client = client;
 			client.removeListener("error", listener);
@@ -441,7 +481,7 @@ export class Pool extends EventEmitter<PgPoolEvents> {
 			if (this.listenerCount("error") > 0) this.emit("error", error, client as PoolClient);
 			else process.emitWarning(`pg compat pool: an idle client failed and was removed: ${error.message}`, { code: "LIFEGUARD_IDLE_CLIENT_ERROR" });
 		};
-		this.#idleListeners.set(client, listener);
+		client[IDLE_LISTENER] = listener;
 		client.on("error", listener);
 	}
 
