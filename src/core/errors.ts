@@ -43,12 +43,12 @@ export class LifeguardError extends Error {
 
 	/** True for errors of this class from any copy of lifeguard, not only this one. */
 	static override [Symbol.hasInstance](value: unknown): boolean {
-		// biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof, a subclass included
-		const tested: Function = this;
-		if (Function.prototype[Symbol.hasInstance].call(tested, value)) return true;
+		// biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof (a subclass too), not this one
+		if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
 		if (typeof value !== "object" || value === null) return false;
 		const lineage = (value as { [ERROR_BRAND]?: unknown })[ERROR_BRAND];
-		return Array.isArray(lineage) && lineage.includes(tested.name);
+		// biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof (a subclass too), not this one
+		return Array.isArray(lineage) && lineage.includes(this.name);
 	}
 }
 

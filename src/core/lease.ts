@@ -20,9 +20,8 @@ const LEASE_BRAND = Symbol.for("lifeguard.lease");
 export class Lease<T> {
 	/** True for leases from any copy of lifeguard, not only this one. */
 	static [Symbol.hasInstance](value: unknown): boolean {
-		// biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof
-		const tested: Function = this;
-		if (Function.prototype[Symbol.hasInstance].call(tested, value)) return true;
+		// biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof (a subclass too), not this one
+		if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
 		return typeof value === "object" && value !== null && (value as { [LEASE_BRAND]?: unknown })[LEASE_BRAND] === true;
 	}
 
