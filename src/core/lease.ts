@@ -14,7 +14,17 @@ export interface LeaseOwner<T> {
  * A borrowed connection. Give it back with `release()`, or `destroy(err?)` when it is broken;
  * `await using lease = await pool.acquire()` releases on scope exit. Both are idempotent.
  */
+/** Recognises leases from another copy of lifeguard (see LifeguardError's brand). */
+const LEASE_BRAND = Symbol.for("lifeguard.lease");
+
 export class Lease<T> {
+	/** True for leases from any copy of lifeguard, not only this one. */
+	static [Symbol.hasInstance](value: unknown): boolean {
+		// biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof (a subclass too), not this one
+		if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+		return typeof value === "object" && value !== null && (value as { [LEASE_BRAND]?: unknown })[LEASE_BRAND] === true;
+	}
+
 	readonly #owner: LeaseOwner<T>;
 	/** @internal */
 	readonly conn: PooledConnection<T>;
@@ -82,6 +92,10 @@ export class Lease<T> {
 	[Symbol.asyncDispose](): Promise<void> {
 		if (!this.done) this.#owner.release(this);
 		return Promise.resolve();
+	}
+
+	get [LEASE_BRAND](): true {
+		return true;
 	}
 
 	[Symbol.dispose](): void {

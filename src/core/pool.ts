@@ -24,6 +24,7 @@ import { type ErrorClass, type PoolOptions, type ResolvedPoolOptions, resolvePoo
 import { quoteValue } from "./quote-value.ts";
 import { PoolCounters, type PoolStats } from "./stats.ts";
 import { Waiter, Waiters } from "./waiters.ts";
+import { withLease } from "./with-lease.ts";
 
 export interface AcquireOptions {
 	/** Abandons the wait when aborted (rejects with ACQUIRE_ABORTED). */
@@ -196,19 +197,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		return this.#enqueue(options, performance.now(), stack);
 	}
 
-	/** Runs `fn` with a connection and releases it after; a connection fault (see `classifyError`) destroys it instead. */
-	async use<R>(fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
-		const lease = await this.acquire(options);
-		let result: R;
-		try {
-			result = await fn(lease.conn.resource);
-		} catch (error) {
-			if (this.#classify(error) === "connection") lease.destroy(error);
-			else lease.release();
-			throw error;
-		}
-		lease.release();
-		return result;
+	/** Runs `fn` with a connection and releases it after; a connection fault (see `classifyError`) destroys it instead. See {@link withLease}. */
+	use<R>(fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
+		return withLease(this, fn, options);
 	}
 
 	/** Gives back a lease (same as `lease.release()`); throws LEASE_INVALID for anything that is not a lease of this pool. */
