@@ -3,7 +3,6 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { Agent } from "undici";
 import { createLlmClient, type LlmClient, LlmError, LlmErrorCode } from "../../src/adapters/llm/index.ts";
 import { ConfigError } from "../../src/core/errors.ts";
-import { PoolManager } from "../../src/manager/index.ts";
 import { chat, clientFor, message, OPENAI_KEY } from "./fixtures.ts";
 import { type LlmUpstream, startLlmUpstream } from "./servers/llm-upstream.ts";
 
@@ -186,12 +185,10 @@ describe("a managed client", () => {
 		assert.equal((await waiting).object, "chat.completion");
 	});
 
-	it("registers with the PoolManager and closes through it; requests after close are refused", async () => {
+	it("closes its pools; requests after close are refused", async () => {
 		const c = clientFor(upstream, { m: [{ provider: "local" }] });
-		const manager = new PoolManager();
-		manager.add(c);
 		await c.chat(chat("m"));
-		await manager.close();
+		await c.close();
 		await assert.rejects(c.chat(chat("m")), (e: unknown) => e instanceof LlmError && e.code === LlmErrorCode.CLOSED);
 	});
 });
