@@ -8,12 +8,15 @@ import type { Dispatcher } from "undici";
 import type { Lease } from "../../core/lease.ts";
 import type { CloseOptions } from "../../core/pool.ts";
 import type { BreakerView, ClientPool, ManagedClient } from "../../manager/client.ts";
+import { Deadline } from "../../resilience/deadline.ts";
+import { RateLimitedError } from "../../resilience/errors.ts";
+import { RateLimiter, type Reservation } from "../../resilience/rate-limiter.ts";
+import { createHttpClient, type HttpClient } from "../http/index.ts";
 import { LlmApi as Api, formatOf, isLlmApi, type LlmApi, streams } from "./api.ts";
 import { Deployment, type LlmSlot } from "./deployment.ts";
 import { errorBody, LlmError, LlmErrorCode, llmError, statusOf, upstreamError } from "./errors.ts";
 import { ForwardBody, type ForwardRequest, type ForwardResponse, OneChunk, passHeaders } from "./forward.ts";
 import { LlmStream } from "./llm-stream.ts";
-import { newAgent } from "./load-undici.ts";
 import { type LlmClientOptions, type ResolvedLlmOptions, type ResolvedModel, resolveLlmOptions } from "./options.ts";
 import { modelsPathOf } from "./providers.ts";
 import { orderCandidates } from "./routing.ts";
@@ -99,30 +102,47 @@ export class LlmClient implements ManagedClient {
 	readonly #deployments = new Map<string, Deployment>();
 	readonly #onUsage: ((record: LlmUsageRecord) => void) | undefined;
 	readonly #firstModel: string;
-	#dispatcher: Dispatcher | undefined;
-	#making: Promise<Dispatcher> | undefined;
-	readonly #ownsDispatcher: boolean;
+	readonly #dispatcher: Dispatcher;
+	/** The HTTP client the LLM client made for itself (no `dispatcher` given): closed with it, its pools listed with its own. */
+	readonly #http: HttpClient | undefined;
+	/** RPM/TPM per deployment, for deployments that set them. */
+	readonly #limiter: RateLimiter | undefined;
 	#closed = false;
 
 	constructor(options: LlmClientOptions) {
 		this.#options = resolveLlmOptions(options);
 		this.name = this.#options.name;
 		this.#onUsage = options.onUsage;
-		this.#dispatcher = options.dispatcher;
-		this.#ownsDispatcher = options.dispatcher === undefined;
 		for (const d of this.#options.deployments.values()) {
 			this.#deployments.set(d.label, new Deployment(this.name, d));
+		}
+		if (options.dispatcher !== undefined) {
+			this.#dispatcher = options.dispatcher;
+		} else {
+			this.#http = createHttpClient({ name: `${this.name}-http`, ...sizedFor(this.#deployments.values()), ...options.http });
+			this.#dispatcher = this.#http;
+		}
+		const limited = [...this.#deployments.values()].filter((d) => d.tuning.rpm !== undefined || d.tuning.tpm !== undefined);
+		if (limited.length > 0) {
+			this.#limiter = new RateLimiter((label) => {
+				const t = this.#deployments.get(label)?.tuning;
+				return t === undefined || (t.rpm === undefined && t.tpm === undefined)
+					? undefined
+					: { ...(t.rpm === undefined ? {} : { requestsPerMinute: t.rpm }), ...(t.tpm === undefined ? {} : { tokensPerMinute: t.tpm }) };
+			});
 		}
 		this.#firstModel = [...this.#options.models.keys()][0] as string;
 	}
 
-	/** Makes the dispatcher when the client owns one (undici is loaded then). */
+	/** Starts the HTTP client it owns (prewarms the origins given in `http.prewarm`). */
 	async start(): Promise<void> {
-		await this.#getDispatcher();
+		await this.#http?.start();
 	}
 
+	/** One pool of request slots per deployment (`provider/model`), then the origin pools of the HTTP client it owns. */
 	pools(): ClientPool[] {
-		return [...this.#deployments.values()].map((d) => ({ label: d.label, pool: d.pool }));
+		const deployments = [...this.#deployments.values()].map((d) => ({ label: d.label, pool: d.pool }));
+		return this.#http === undefined ? deployments : [...deployments, ...this.#http.pools()];
 	}
 
 	/** One breaker per deployment: open while it cools down, half-open while its probe runs. */
@@ -131,7 +151,11 @@ export class LlmClient implements ManagedClient {
 	}
 
 	details(): Record<string, unknown> {
-		return { models: this.models(), deployments: [...this.#deployments.values()].map((d) => d.details()) };
+		return {
+			models: this.models(),
+			deployments: [...this.#deployments.values()].map((d) => d.details()),
+			...(this.#limiter === undefined ? {} : { rateLimits: this.#limiter.stats() }),
+		};
 	}
 
 	/** The configured models, with their deployments and fallbacks (what a gateway's `GET /v1/models` lists). */
@@ -226,7 +250,7 @@ export class LlmClient implements ManagedClient {
 		if (p === undefined) {
 			throw llmError(LlmErrorCode.INVALID_REQUEST, `llm client "${this.name}"`, `unknown provider ${JSON.stringify(provider)}`, { status: 400 });
 		}
-		const dispatcher = await this.#getDispatcher();
+		const dispatcher = this.#dispatcher;
 		const subject = `llm provider "${provider}"`;
 		let res: Dispatcher.ResponseData;
 		try {
@@ -278,7 +302,7 @@ export class LlmClient implements ManagedClient {
 		if (this.#closed) return;
 		this.#closed = true;
 		await Promise.all([...this.#deployments.values()].map((d) => d.pool.close(options)));
-		if (this.#ownsDispatcher && this.#dispatcher !== undefined) await this.#dispatcher.destroy();
+		await this.#http?.close(options);
 	}
 
 	[Symbol.asyncDispose](): Promise<void> {
@@ -397,15 +421,6 @@ export class LlmClient implements ManagedClient {
 		);
 	}
 
-	async #getDispatcher(): Promise<Dispatcher> {
-		if (this.#dispatcher !== undefined) return this.#dispatcher;
-		this.#making ??= newAgent().then((agent) => {
-			this.#dispatcher = agent;
-			return agent;
-		});
-		return this.#making;
-	}
-
 	/** Tries deployments (pinned, or the model's then its fallbacks') until one answers or no attempt is left. */
 	async #dispatch(
 		api: LlmApi,
@@ -428,19 +443,20 @@ export class LlmClient implements ManagedClient {
 			);
 		}
 		if (signal?.aborted) throw llmError(LlmErrorCode.ABORTED, subject, "before it started", { model });
-		const dispatcher = this.#dispatcher ?? (await this.#getDispatcher());
+		const dispatcher = this.#dispatcher;
 		const stream = streams(api, body);
 		const request = { api, model, body, stream, signal, headers };
 
 		if (pinned !== undefined) {
 			const d = pinned.deployment;
+			const reservation = await this.#reserve(d, body, model, signal);
 			d.begin();
 			try {
 				const res = await attempt(dispatcher, d, request);
 				d.succeed();
-				return this.#answered(res, d, model, stream, api, undefined);
+				return this.#answered(res, d, model, stream, api, undefined, reservation);
 			} catch (error) {
-				throw this.#failed(d, asLlmError(error, this.name));
+				throw this.#failed(d, asLlmError(error, this.name), reservation);
 			}
 		}
 
@@ -474,14 +490,25 @@ export class LlmClient implements ManagedClient {
 					});
 					continue;
 				}
+				let reservation: Reservation | undefined;
+				try {
+					reservation = await this.#reserve(d, body, model, signal);
+				} catch (error) {
+					lease.release();
+					const e = error as LlmError;
+					if (e.code === LlmErrorCode.ABORTED) throw e;
+					// Its RPM/TPM budget would hold the request past queueTimeoutMs: busy, not failing.
+					last = e;
+					continue;
+				}
 				d.begin();
 				try {
 					const res = await attempt(dispatcher, d, request);
 					d.succeed();
-					return this.#answered(res, d, model, stream, api, lease);
+					return this.#answered(res, d, model, stream, api, lease, reservation);
 				} catch (error) {
 					lease.release();
-					const e = this.#failed(d, asLlmError(error, this.name));
+					const e = this.#failed(d, asLlmError(error, this.name), reservation);
 					if (e.code === LlmErrorCode.ABORTED || !e.deploymentFault) throw e;
 					last = e;
 				}
@@ -490,18 +517,57 @@ export class LlmClient implements ManagedClient {
 		throw last ?? this.#unavailable(group, Date.now(), chain);
 	}
 
-	/** Cools a deployment down for its own faults; anything else says nothing about it. */
-	#failed(d: Deployment, e: LlmError): LlmError {
+	/** Cools a deployment down for its own faults; anything else says nothing about it. A failed call used no tokens. */
+	#failed(d: Deployment, e: LlmError, reservation: Reservation | undefined): LlmError {
 		if (e.deploymentFault) d.fail(e, this.#options.maxCooldownMs);
 		else d.settle();
+		if (e.code === LlmErrorCode.CONNECTION) reservation?.cancel();
+		else reservation?.settle(0);
 		return e;
 	}
 
+	/**
+	 * Waits for the deployment's RPM/TPM budget, reserving the request and an estimate of its
+	 * tokens (prompt characters / 4 plus `max_tokens`); settled with the reported usage at the end.
+	 */
+	async #reserve(d: Deployment, body: Record<string, unknown>, model: string, signal: AbortSignal | undefined): Promise<Reservation | undefined> {
+		if (this.#limiter === undefined || (d.tuning.rpm === undefined && d.tuning.tpm === undefined)) return undefined;
+		const tokens = d.tuning.tpm === undefined ? 0 : estimateTokens(body);
+		try {
+			return await this.#limiter.reserve(d.label, { tokens, signal, deadline: new Deadline(d.tuning.queueTimeoutMs) });
+		} catch (error) {
+			const subject = `llm deployment "${d.label}"`;
+			if (signal?.aborted) throw llmError(LlmErrorCode.ABORTED, subject, "while waiting for its rate limit", { deployment: d.label, model, cause: error });
+			const waitMs = error instanceof RateLimitedError ? error.waitMs : undefined;
+			throw llmError(
+				LlmErrorCode.RATE_LIMITED,
+				subject,
+				`its own ${d.tuning.tpm === undefined ? "rpm" : "rpm/tpm"} budget would hold the request past queueTimeoutMs`,
+				{
+					deployment: d.label,
+					model,
+					status: 429,
+					retryAfterMs: waitMs,
+					cause: error,
+				},
+			);
+		}
+	}
+
 	/** Frees the slot and reports usage when the body ends; a stream cut after the first byte cools the deployment down too. */
-	#answered(res: UpstreamResponse, d: Deployment, model: string, stream: boolean, api: LlmApi, lease: Lease<LlmSlot> | undefined): Dispatched {
+	#answered(
+		res: UpstreamResponse,
+		d: Deployment,
+		model: string,
+		stream: boolean,
+		api: LlmApi,
+		lease: Lease<LlmSlot> | undefined,
+		reservation: Reservation | undefined,
+	): Dispatched {
 		const started = performance.now() - res.headersMs;
 		const done = (o: { usage: LlmUsage | undefined; error: LlmError | undefined }) => {
 			lease?.release();
+			if (o.usage !== undefined) reservation?.settle(o.usage.totalTokens);
 			if (o.error?.deploymentFault) d.fail(o.error, this.#options.maxCooldownMs);
 			const onUsage = this.#onUsage;
 			if (onUsage === undefined) return;
@@ -528,6 +594,21 @@ export class LlmClient implements ManagedClient {
 		void res.outcome.then(done);
 		return { ...res, deployment: d, model, stream: res.blocks !== undefined };
 	}
+}
+
+/** A rough token count for a rate-limit reservation: the prompt's characters / 4, plus the completion it may ask for. */
+function estimateTokens(body: Record<string, unknown>): number {
+	const prompt = JSON.stringify(body.messages ?? body.prompt ?? body.input ?? "").length + (typeof body.system === "string" ? body.system.length : 0);
+	const completion = Number(body.max_tokens ?? body.max_completion_tokens ?? 0);
+	return Math.ceil(prompt / 4) + (Number.isFinite(completion) ? completion : 0);
+}
+
+/** Sizes the HTTP client the LLM client makes for itself so that every slot of every deployment can have a connection. */
+function sizedFor(deployments: Iterable<Deployment>): { maxConnections: number; maxConnectionsPerOrigin: number } {
+	const perOrigin = new Map<string, number>();
+	for (const d of deployments) perOrigin.set(d.provider.origin, (perOrigin.get(d.provider.origin) ?? 0) + d.tuning.maxConcurrent);
+	const counts = [...perOrigin.values()];
+	return { maxConnections: counts.reduce((a, b) => a + b, 0), maxConnectionsPerOrigin: Math.max(...counts) };
 }
 
 function invalid(name: string, detail: string): LlmError {
