@@ -49,9 +49,9 @@ export async function run(): Promise<Record<string, unknown>> {
 	upstream.script("long", { kind: "ok", chunks: LONG_CHUNKS, text: "token " });
 	upstream.script("medium", { kind: "ok", chunks: CONCURRENT_CHUNKS, text: "token " });
 	const agent = new Agent();
+	// The default: the LLM client's own lifeguard HTTP client.
 	const llm = createLlmClient({
 		name: "bench",
-		dispatcher: new Agent(),
 		providers: { local: { preset: "vllm", baseUrl: `${upstream.origin}/v1` } },
 		models: { short: [{ provider: "local" }], long: [{ provider: "local" }], medium: [{ provider: "local" }] },
 	});

@@ -8,7 +8,7 @@ import type { Dispatcher } from "undici";
 import type { Lease } from "../../core/lease.ts";
 import type { CloseOptions } from "../../core/pool.ts";
 import type { BreakerView, ClientPool, ManagedClient } from "../../manager/client.ts";
-import { Deadline } from "../../resilience/deadline.ts";
+import { Deadline, sleep } from "../../resilience/deadline.ts";
 import { RateLimitedError } from "../../resilience/errors.ts";
 import { RateLimiter, type Reservation } from "../../resilience/rate-limiter.ts";
 import { createHttpClient, type HttpClient } from "../http/index.ts";
@@ -20,7 +20,7 @@ import { LlmStream } from "./llm-stream.ts";
 import { type LlmClientOptions, type ResolvedLlmOptions, type ResolvedModel, resolveLlmOptions } from "./options.ts";
 import { modelsPathOf } from "./providers.ts";
 import { orderCandidates } from "./routing.ts";
-import { attempt, type UpstreamResponse } from "./upstream.ts";
+import { type AttemptRequest, attempt, type UpstreamResponse } from "./upstream.ts";
 import type { LlmUsage, LlmUsageRecord } from "./usage.ts";
 import type {
 	AnthropicMessage,
@@ -36,6 +36,11 @@ import type {
 	EmbeddingResponse,
 	ModelList,
 } from "./wire.ts";
+
+/** Failures worth another try on the same deployment when nothing else can serve the request. */
+const RETRY_SAME = new Set<string>([LlmErrorCode.SERVER, LlmErrorCode.CONNECTION, LlmErrorCode.OVERLOADED, LlmErrorCode.TIMEOUT, LlmErrorCode.STREAM_CUT]);
+const RETRY_BASE_DELAY_MS = 250;
+const RETRY_MAX_DELAY_MS = 4_000;
 
 export interface CallOptions {
 	/** Aborts the request, upstream included. */
@@ -443,16 +448,14 @@ export class LlmClient implements ManagedClient {
 			);
 		}
 		if (signal?.aborted) throw llmError(LlmErrorCode.ABORTED, subject, "before it started", { model });
-		const dispatcher = this.#dispatcher;
 		const stream = streams(api, body);
-		const request = { api, model, body, stream, signal, headers };
 
 		if (pinned !== undefined) {
 			const d = pinned.deployment;
 			const reservation = await this.#reserve(d, body, model, signal);
 			d.begin();
 			try {
-				const res = await attempt(dispatcher, d, request);
+				const res = await attempt(this.#dispatcher, d, { api, model, body, stream, signal, headers });
 				d.succeed();
 				return this.#answered(res, d, model, stream, api, undefined, reservation);
 			} catch (error) {
@@ -462,6 +465,7 @@ export class LlmClient implements ManagedClient {
 
 		const chain = [group, ...group.fallbacks.map((f) => this.#options.models.get(f) as ResolvedModel)];
 		const tried = new Set<Deployment>();
+		const request = { api, model, body, stream, signal, headers };
 		let attempts = 0;
 		let last: LlmError | undefined;
 		for (const g of chain) {
@@ -476,45 +480,84 @@ export class LlmClient implements ManagedClient {
 				if (!d.available()) continue;
 				tried.add(d);
 				attempts++;
-				let lease: Lease<LlmSlot>;
-				try {
-					lease = await d.pool.acquire({ signal });
-				} catch (error) {
-					if (signal?.aborted) throw llmError(LlmErrorCode.ABORTED, subject, "while waiting for a slot", { model, cause: error });
-					// A full deployment is busy, not failing: try the next one without cooling this one down.
-					last = llmError(LlmErrorCode.UNAVAILABLE, `llm deployment "${d.label}"`, (error as Error).message, {
-						deployment: d.label,
-						model,
-						status: 503,
-						cause: error,
-					});
-					continue;
-				}
-				let reservation: Reservation | undefined;
-				try {
-					reservation = await this.#reserve(d, body, model, signal);
-				} catch (error) {
-					lease.release();
-					const e = error as LlmError;
-					if (e.code === LlmErrorCode.ABORTED) throw e;
-					// Its RPM/TPM budget would hold the request past queueTimeoutMs: busy, not failing.
-					last = e;
-					continue;
-				}
-				d.begin();
-				try {
-					const res = await attempt(dispatcher, d, request);
-					d.succeed();
-					return this.#answered(res, d, model, stream, api, lease, reservation);
-				} catch (error) {
-					lease.release();
-					const e = this.#failed(d, asLlmError(error, this.name), reservation);
-					if (e.code === LlmErrorCode.ABORTED || !e.deploymentFault) throw e;
-					last = e;
-				}
+				const outcome = await this.#try(d, request);
+				if (!(outcome instanceof LlmError)) return outcome;
+				last = outcome;
 			}
 		}
+		// Nobody else can take it: a deployment cooling down after a failure the provider put no
+		// wait on (a 5xx, a reset) is retried as a last resort, after a jittered backoff. One the
+		// provider asked to wait (Retry-After) is left alone.
+		for (let retry = 0; attempts < this.#options.maxAttempts; retry++) {
+			const d = this.#lastResort(chain);
+			if (d === undefined || last === undefined || !RETRY_SAME.has(last.code)) break;
+			const capMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** retry);
+			try {
+				await sleep(Math.random() * capMs, { signal });
+			} catch (error) {
+				throw llmError(LlmErrorCode.ABORTED, subject, "while waiting to retry", { model, cause: error });
+			}
+			attempts++;
+			const outcome = await this.#try(d, request);
+			if (!(outcome instanceof LlmError)) return outcome;
+			last = outcome;
+		}
 		throw last ?? this.#unavailable(group, Date.now(), chain);
+	}
+
+	/** The deployment of the chain back soonest among those cooling down with no wait asked by the provider. */
+	#lastResort(chain: ResolvedModel[]): Deployment | undefined {
+		let best: Deployment | undefined;
+		for (const g of chain) {
+			for (const m of g.members) {
+				const d = this.#deployments.get(m.label) as Deployment;
+				if (d.retryableNow && (best === undefined || d.openUntil < best.openUntil)) best = d;
+			}
+		}
+		return best;
+	}
+
+	/**
+	 * One attempt on one deployment: a slot, its RPM/TPM budget, the request. Resolves with the
+	 * answer, or with the error when another deployment may still serve the request; throws when
+	 * none should (the caller aborted, or the request itself is wrong).
+	 */
+	async #try(d: Deployment, request: AttemptRequest): Promise<Dispatched | LlmError> {
+		const { signal, model } = request;
+		let lease: Lease<LlmSlot>;
+		try {
+			lease = await d.pool.acquire({ signal });
+		} catch (error) {
+			if (signal?.aborted) throw llmError(LlmErrorCode.ABORTED, `llm client "${this.name}"`, "while waiting for a slot", { model, cause: error });
+			// A full deployment is busy, not failing: try the next one without cooling this one down.
+			return llmError(LlmErrorCode.UNAVAILABLE, `llm deployment "${d.label}"`, (error as Error).message, {
+				deployment: d.label,
+				model,
+				status: 503,
+				cause: error,
+			});
+		}
+		let reservation: Reservation | undefined;
+		try {
+			reservation = await this.#reserve(d, request.body, model, signal);
+		} catch (error) {
+			lease.release();
+			const e = error as LlmError;
+			if (e.code === LlmErrorCode.ABORTED) throw e;
+			// Its RPM/TPM budget would hold the request past queueTimeoutMs: busy, not failing.
+			return e;
+		}
+		d.begin();
+		try {
+			const res = await attempt(this.#dispatcher, d, request);
+			d.succeed();
+			return this.#answered(res, d, model, request.stream, request.api, lease, reservation);
+		} catch (error) {
+			lease.release();
+			const e = this.#failed(d, asLlmError(error, this.name), reservation);
+			if (e.code === LlmErrorCode.ABORTED || !e.deploymentFault) throw e;
+			return e;
+		}
 	}
 
 	/** Cools a deployment down for its own faults; anything else says nothing about it. A failed call used no tokens. */
