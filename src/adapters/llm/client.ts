@@ -490,12 +490,15 @@ export class LlmClient implements ManagedClient {
 		// provider asked to wait (Retry-After) is left alone.
 		for (let retry = 0; attempts < this.#options.maxAttempts; retry++) {
 			const d = this.#lastResort(chain);
-			if (d === undefined || last === undefined || !RETRY_SAME.has(last.code)) break;
-			const capMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** retry);
-			try {
-				await sleep(Math.random() * capMs, { signal });
-			} catch (error) {
-				throw llmError(LlmErrorCode.ABORTED, subject, "while waiting to retry", { model, cause: error });
+			// Without an attempt of its own yet (everything was cooling down), the request tries at once.
+			if (d === undefined || (last !== undefined && !RETRY_SAME.has(last.code))) break;
+			if (last !== undefined) {
+				const capMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** retry);
+				try {
+					await sleep(Math.random() * capMs, { signal });
+				} catch (error) {
+					throw llmError(LlmErrorCode.ABORTED, subject, "while waiting to retry", { model, cause: error });
+				}
 			}
 			attempts++;
 			const outcome = await this.#try(d, request);
