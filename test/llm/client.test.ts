@@ -69,6 +69,13 @@ describe("configuration", () => {
 		);
 	});
 
+	it("takes HTTP client options only for the HTTP client it makes itself", () => {
+		assert.throws(
+			() => createLlmClient({ dispatcher: new Agent(), http: { maxConnections: 5 }, providers: { o: { preset: "vllm" } }, models: { m: [{ provider: "o" }] } }),
+			(e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.path === "http"),
+		);
+	});
+
 	it("refuses a model whose deployments mix wire formats, and a fallback of the other format", () => {
 		assert.throws(
 			() =>
