@@ -88,7 +88,8 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			validateAfterIdleMs: 0,
 			create: (origin, signal) => this.#open(origin, signal),
 			destroy: (conn) => {
-				conn.closing = true;
+				// A socket that is already gone closed on its own: its close is counted with its own reason.
+				if (!conn.socket.destroyed) conn.closing = true;
 				return conn.client.destroy().catch(() => undefined);
 			},
 		});

@@ -159,7 +159,8 @@ function wrap(
 					: lastError === undefined
 						? SocketCloseReason.keepAliveExpired
 						: SocketCloseReason.error;
-		onClose(conn, reason, info ? undefined : lastError);
+		// After undici's own close handling (its listener runs after this one): destroying the Client before would wait for a 'close' that has passed.
+		queueMicrotask(() => onClose(conn, reason, info ? undefined : lastError));
 	});
 	return conn;
 }

@@ -244,7 +244,8 @@ export class Exchange {
 			c.resends++;
 			return resolve({ retry: true, delayMs: 0, failure: undefined });
 		}
-		// A keep-alive connection the server had already closed: the request most likely never arrived.
+		// A keep-alive connection the server had already closed, or an HTTP/2 connection that went away under
+		// its streams: the request most likely never arrived, and it is safe to repeat.
 		if (reused && this.#repeatable && !this.#staleRetried && isRetryableError(error)) {
 			this.#staleRetried = true;
 			c.staleRetries++;
@@ -364,7 +365,8 @@ class Attempt implements LegacyHandler {
 		this.#resolve = resolve;
 		this.#reject = reject;
 		const conn = slot.conn;
-		this.#reused = conn.requests > 0;
+		// Every stream but the first on an HTTP/2 connection shares it with others: a GOAWAY may cut it before it started.
+		this.#reused = conn.requests > 0 || conn.protocol === "h2";
 		conn.requests++;
 		const c = exchange.counters();
 		c.sends++;
