@@ -1,0 +1,272 @@
+/** The ComfyUI pool against real test servers speaking ComfyUI's HTTP + /ws protocol: running jobs, errors, cancellation, the seed's shape, statistics. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+	ComfyUICancelledError,
+	ComfyUIExecutionError,
+	type ComfyUIProgress,
+	ComfyUITimeoutError,
+	ComfyUIWorkflowError,
+	createComfyUIPool,
+} from "../../src/adapters/comfyui/index.ts";
+import { ConfigError, ErrorCode } from "../../src/core/errors.ts";
+import { ComfyServer, fakePng } from "./server.ts";
+import { failing, img2img, invalid, sleepy, txt2img } from "./workflows.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!check()) {
+		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+		await sleep(5);
+	}
+}
+
+describe("run(workflow)", () => {
+	it("queues the prompt, follows it to the end and returns the outputs with their image bytes", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		const result = await pool.run(txt2img());
+		assert.deepEqual(Object.keys(result.outputs), ["9"]);
+		assert.equal(result.images.length, 1);
+		const [image] = result.images;
+		assert.equal(image.nodeId, "9");
+		assert.equal(image.type, "output");
+		assert.deepEqual(image.bytes, fakePng(`${result.promptId}:9`));
+		assert.equal(result.attempts, 1);
+		assert.equal(result.instance, `127.0.0.1:${server.port}`);
+	});
+
+	it("progress comes as a callback, as events and through the job's async iterator, in the server's order", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		const called: string[] = [];
+		const job = pool.submit(txt2img(3), { onProgress: (e) => called.push(e.type) });
+		const emitted: string[] = [];
+		job.on("progress", (e) => emitted.push(e.type));
+		const iterated: ComfyUIProgress[] = [];
+		for await (const event of job) iterated.push(event);
+		await job.result;
+		const types = iterated.map((e) => e.type);
+		assert.deepEqual(types.slice(0, 3), ["queued", "started", "cached"]);
+		assert.deepEqual(
+			iterated.filter((e) => e.type === "progress").map((e) => (e.type === "progress" ? `${e.value}/${e.max}` : "")),
+			["1/3", "2/3", "3/3"],
+		);
+		assert.equal(types.at(-1), "executed");
+		assert.ok(!types.includes("preview"), "previews only when asked for");
+		assert.deepEqual(called, types);
+		assert.deepEqual(emitted, types.slice(emitted.length === types.length ? 0 : types.length - emitted.length));
+	});
+
+	it("previews (binary frames) are delivered when asked for", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		const previews: Buffer[] = [];
+		await pool.run(txt2img(3), { previews: true, onProgress: (e) => e.type === "preview" && previews.push(e.image) });
+		assert.equal(previews.length, 3);
+		assert.match(previews[0].toString("latin1"), /preview:/);
+	});
+
+	it("fetchImages: lazy leaves the bytes to image.fetch(), from the instance that made them", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [server.url], fetchImages: "lazy" });
+		const result = await pool.run(txt2img(1));
+		assert.equal(result.images[0].bytes, undefined);
+		assert.deepEqual(await result.images[0].fetch(), fakePng(`${result.promptId}:9`));
+	});
+
+	it("an input image is uploaded to the instance that runs the job, before the prompt", async () => {
+		await using a = await ComfyServer.start();
+		await using b = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [a.url, b.url], strategy: "roundRobin" });
+		await pool.start();
+		for (let i = 0; i < 2; i++) {
+			const result = await pool.run(img2img(`face-${i}.png`), { uploads: [{ name: `face-${i}.png`, data: Buffer.from("png bytes") }] });
+			const ran = result.instance.endsWith(String(a.port)) ? a : b;
+			const other = ran === a ? b : a;
+			assert.ok(ran.log.uploads.includes(`face-${i}.png`));
+			assert.ok(!other.log.uploads.includes(`face-${i}.png`));
+		}
+		assert.equal(a.log.uploads.length + b.log.uploads.length, 2);
+	});
+});
+
+describe("errors", () => {
+	it("a workflow the server rejects (400) is ComfyUIWorkflowError with ComfyUI's error and node errors, never re-queued", async () => {
+		await using a = await ComfyServer.start();
+		await using b = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [a.url, b.url] });
+		const error = await pool.run(invalid()).catch((e: unknown) => e);
+		assert.ok(error instanceof ComfyUIWorkflowError, String(error));
+		assert.equal(error.code, ErrorCode.QUERY_FAILED);
+		assert.equal(error.error.type, "invalid_prompt");
+		assert.match(error.message, /NoSuchNode does not exist/);
+		assert.equal(a.log.prompts + b.log.prompts, 1, "tried once, on one instance");
+		const validation = await pool.run(img2img("missing.png")).catch((e: unknown) => e);
+		assert.ok(validation instanceof ComfyUIWorkflowError);
+		assert.deepEqual(Object.keys(validation.nodeErrors), ["1"]);
+	});
+
+	it("a node that raises is ComfyUIExecutionError (type, message, traceback); the instance cools down for that workflow only", async () => {
+		await using a = await ComfyServer.start();
+		await using b = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [a.url, b.url], strategy: "roundRobin" });
+		await pool.start();
+		const error = await pool.run(failing()).catch((e: unknown) => e);
+		assert.ok(error instanceof ComfyUIExecutionError, String(error));
+		assert.equal(error.exceptionType, "torch.OutOfMemoryError");
+		assert.match(error.exceptionMessage, /out of memory/);
+		assert.ok(error.traceback.length > 0);
+		const failedOn = error.instance;
+		assert.equal(a.log.prompts + b.log.prompts, 1, "an execution error is not re-queued");
+		const second = await pool.run(failing()).catch((e: ComfyUIExecutionError) => e);
+		assert.notEqual(second.instance, failedOn, "the failing workflow stays away from the instance that failed it");
+		assert.equal(pool.stats().instances[failedOn].cooldowns, 1);
+		const other = await pool.run(txt2img(1));
+		const again = await pool.run(txt2img(1));
+		assert.notEqual(other.instance, again.instance, "other workflows still go to both");
+	});
+
+	it("bad options are one CONFIG_INVALID listing every problem; URL credentials are never shown", () => {
+		assert.throws(
+			() =>
+				createComfyUIPool({
+					instances: ["ftp://x", "http://u:secret@h:1"],
+					concurrency: 0,
+					strategy: "fastest" as never,
+					stallTimeoutMs: 0,
+					bogus: 1,
+				} as never),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), ["bogus", "concurrency", "instances[0].url", "stallTimeoutMs", "strategy"]);
+				assert.doesNotMatch(e.message, /secret/);
+				return true;
+			},
+		);
+		const pool = createComfyUIPool({ instances: ["http://user:secret@127.0.0.1:1"] });
+		assert.doesNotMatch(JSON.stringify([pool.stats(), pool.details(), pool.pools().map((p) => p.label)]), /secret|user/);
+	});
+});
+
+describe("cancellation and deadlines", () => {
+	it("cancelled while waiting in the pool: rejected at once, nothing is sent", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		const first = pool.run(sleepy(300));
+		const controller = new AbortController();
+		const second = pool.run(txt2img(1), { signal: controller.signal });
+		await sleep(50);
+		controller.abort();
+		await assert.rejects(second, (e: unknown) => e instanceof ComfyUICancelledError && e.code === ErrorCode.ACQUIRE_ABORTED);
+		await first;
+		assert.equal(server.log.prompts, 1);
+	});
+
+	it("cancelled while queued on the instance: deleted there (it gets no event), rejected, the slot freed", async () => {
+		await using server = await ComfyServer.start({ neverStart: true });
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		const job = pool.submit(txt2img(1));
+		await until(() => server.queueRemaining === 1, 2_000, "the prompt queued");
+		job.cancel();
+		await assert.rejects(job.result, ComfyUICancelledError);
+		await until(() => server.log.deleted.length === 1 && pool.stats().running === 0, 2_000, "the delete and the slot");
+		assert.equal(server.queueRemaining, 0);
+		assert.deepEqual(server.log.interrupts, [], "a queued prompt is not interrupted");
+	});
+
+	it("cancelled while running: interrupted by prompt_id; the next job runs once it has left", async () => {
+		await using server = await ComfyServer.start({ stepMs: 30 });
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		const job = pool.submit(txt2img(50));
+		await new Promise<void>((resolve) => job.on("progress", (e) => e.type === "progress" && e.value === 2 && resolve()));
+		job.cancel(new Error("user changed their mind"));
+		const error = await job.result.catch((e: unknown) => e);
+		assert.ok(error instanceof ComfyUICancelledError);
+		assert.match(error.message, /interrupted/);
+		await until(() => server.log.interrupts.length === 1, 2_000, "the interrupt");
+		assert.deepEqual(server.log.interrupts, [job.promptId]);
+		const next = await pool.run(txt2img(1));
+		assert.ok(next.images.length === 1);
+		assert.equal(server.completed, 2, "the interrupted prompt ended on the server, then the next ran");
+	});
+
+	it("timeoutMs bounds the whole job (QUERY_TIMEOUT, kind deadline), queue wait included", async () => {
+		await using server = await ComfyServer.start({ stepMs: 50 });
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		const started = performance.now();
+		const error = await pool.run(txt2img(100), { timeoutMs: 200 }).catch((e: unknown) => e);
+		assert.ok(error instanceof ComfyUITimeoutError && error.kind === "deadline", String(error));
+		assert.ok(performance.now() - started < 1_000);
+	});
+});
+
+describe("seed 000's shape", () => {
+	it("createComfyUIPool({ host, port, apiPath, timeout, min, max }), getConnection(), execute('queue_prompt', { workflow }), release()", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ host: "127.0.0.1", port: server.port, apiPath: "/api", timeout: 30, verifyTls: true, min: 1, max: 2 });
+		await pool.start();
+		const a = await pool.getConnection();
+		const b = await pool.getConnection({ timeoutMs: 1_000 });
+		const third = await pool.getConnection({ timeoutMs: 100 }).catch((e: unknown) => e);
+		assert.ok(third instanceof ComfyUITimeoutError, "max 2 connections");
+		const result = await a.execute("queue_prompt", { workflow: txt2img(2) });
+		assert.equal(result.images.length, 1);
+		const stats = await b.execute("system_stats");
+		assert.ok(Array.isArray((stats as { devices: unknown[] }).devices));
+		const queue = await b.execute("get_queue");
+		assert.deepEqual(queue.queue_pending, []);
+		const history = await b.execute("get_history", { promptId: result.promptId });
+		assert.ok(result.promptId in history);
+		a.release();
+		b.release();
+		a.release();
+		const c = await pool.getConnection({ timeoutMs: 1_000 });
+		c.release();
+		assert.equal(pool.stats().running, 0);
+	});
+});
+
+describe("ManagedClient and statistics", () => {
+	it("kind comfyui; each instance a pool and a breaker; per-instance queue depth, completed, failed, durations, VRAM", async () => {
+		await using a = await ComfyServer.start();
+		await using b = await ComfyServer.start();
+		const pool = createComfyUIPool({
+			name: "images",
+			instances: [
+				{ url: a.url, name: "gpu-a" },
+				{ url: b.url, name: "gpu-b" },
+			],
+		});
+		assert.equal(pool.kind, "comfyui");
+		await pool.start();
+		await Promise.all([pool.run(txt2img(1)), pool.run(txt2img(1)), pool.run(failing()).catch(() => {})]);
+		assert.deepEqual(
+			pool.pools().map((p) => p.label),
+			["gpu-a", "gpu-b"],
+		);
+		const s = pool.stats();
+		assert.equal(s.instancesUp, 2);
+		const total = s.instances["gpu-a"].completed + s.instances["gpu-b"].completed;
+		assert.equal(total, 2);
+		assert.equal(s.instances["gpu-a"].failed + s.instances["gpu-b"].failed, 1);
+		assert.equal(s.instances["gpu-a"].jobMs.count + s.instances["gpu-b"].jobMs.count, 2);
+		assert.equal(s.instances["gpu-a"].vramTotalBytes, 24 * 1024 ** 3);
+		assert.deepEqual(
+			pool.breakers().map((x) => [x.label, x.state]),
+			[
+				["gpu-a", "closed"],
+				["gpu-b", "closed"],
+			],
+		);
+		const view = pool.pools()[0].pool.stats();
+		assert.equal(view.name, "images[gpu-a]");
+		assert.equal(view.max, 1);
+		assert.ok(view.healthScore >= 90, "up: 100, less 10 per workflow it cools down for");
+		await pool.close();
+		await assert.rejects(pool.run(txt2img(1)), (e: unknown) => (e as { code?: string }).code === ErrorCode.POOL_CLOSED);
+		await until(() => a.openSockets === 0 && b.openSockets === 0, 2_000, "sockets closed");
+	});
+});
