@@ -240,6 +240,8 @@ export class ComfyInstance {
 			rejectUnauthorized: this.#resolved.verifyTls,
 			followRedirects: false,
 		});
+		// The server's first status message can arrive in the same tick as the open: listen before it.
+		socket.on("message", (data, isBinary) => this.#received(data as Buffer, isBinary));
 		await new Promise<void>((resolve, reject) => {
 			socket.once("open", resolve);
 			socket.once("error", (error) => reject(new ComfyUIInstanceError(this.label, "opening the WebSocket", undefined, error)));
@@ -251,7 +253,6 @@ export class ComfyInstance {
 		this.socketGeneration++;
 		this.current = undefined;
 		this.#socketOpens++;
-		socket.on("message", (data, isBinary) => this.#received(data as Buffer, isBinary));
 		socket.on("close", () => {
 			if (this.#socket === socket) this.#down(new ComfyUIInstanceError(this.label, "the WebSocket", undefined, new Error("closed")));
 		});

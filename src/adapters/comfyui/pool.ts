@@ -232,7 +232,8 @@ export class ComfyUIPool implements ManagedClient {
 		for (const instance of this.#instances) instance.close();
 		const agents = [...this.#agents.values()];
 		this.#agents.clear();
-		await Promise.all(agents.map(async (a) => (await a).close().catch(() => {})));
+		// Destroyed, not closed: what is still in flight now is a probe or a poll nobody waits for.
+		await Promise.all(agents.map(async (a) => (await a).destroy().catch(() => {})));
 	}
 
 	[Symbol.asyncDispose](): Promise<void> {
