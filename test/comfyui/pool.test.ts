@@ -1,6 +1,7 @@
 /** The ComfyUI pool against real test servers speaking ComfyUI's HTTP + /ws protocol: running jobs, errors, cancellation, the seed's shape, statistics. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { Dispatcher } from "undici";
 import {
 	ComfyUICancelledError,
 	ComfyUIExecutionError,
@@ -268,5 +269,62 @@ describe("ManagedClient and statistics", () => {
 		await pool.close();
 		await assert.rejects(pool.run(txt2img(1)), (e: unknown) => (e as { code?: string }).code === ErrorCode.POOL_CLOSED);
 		await until(() => a.openSockets === 0 && b.openSockets === 0, 2_000, "sockets closed");
+	});
+});
+
+describe("transport", () => {
+	it("basic auth from the URL and bearer tokens go on every HTTP call and on the socket's handshake", async () => {
+		await using basic = await ComfyServer.start({ authorization: `Basic ${Buffer.from("render:s3cret").toString("base64")}` });
+		await using bearer = await ComfyServer.start({ authorization: "Bearer tok-123" });
+		await using pool = createComfyUIPool({
+			instances: [`http://render:s3cret@127.0.0.1:${basic.port}`, { url: bearer.url, auth: { token: "tok-123" } }],
+			strategy: "roundRobin",
+			min: 2,
+		});
+		await pool.start();
+		await Promise.all([pool.run(txt2img(1)), pool.run(txt2img(1))]);
+		assert.equal(basic.log.unauthorized + bearer.log.unauthorized, 0);
+		assert.equal(basic.completed + bearer.completed, 2);
+		assert.doesNotMatch(JSON.stringify(pool.details()), /s3cret|tok-123/);
+	});
+
+	it("every HTTP call goes through the dispatcher given (lifeguard's HTTP client is an undici Dispatcher)", async () => {
+		const { Agent } = await import("undici");
+		let dispatched = 0;
+		class CountingAgent extends Agent {
+			override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+				dispatched++;
+				return super.dispatch(options, handler);
+			}
+		}
+		const agent = new CountingAgent();
+		await using server = await ComfyServer.start();
+		const pool = createComfyUIPool({ instances: [server.url], dispatcher: agent });
+		await pool.run(txt2img(1));
+		await pool.close();
+		assert.ok(dispatched >= 4, `${dispatched} calls: system_stats, prompt, history, view`);
+		assert.equal(agent.closed, false, "a dispatcher the caller gave is the caller's to close");
+		await agent.close();
+	});
+
+	it("the test server keeps ComfyUI's trap: a second socket with a client id silences the first, and its close deafens the second", async () => {
+		await using server = await ComfyServer.start();
+		const { WebSocket } = await import("ws");
+		const open = async () => {
+			const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?clientId=shared`);
+			const seen: string[] = [];
+			ws.on("message", (d) => seen.push(JSON.parse(String(d)).type));
+			await new Promise((r) => ws.once("open", r));
+			return { ws, seen };
+		};
+		const first = await open();
+		const second = await open();
+		first.ws.close();
+		await new Promise((r) => first.ws.once("close", r));
+		await fetch(`${server.url}/prompt`, { method: "POST", body: JSON.stringify({ prompt: txt2img(1), client_id: "shared" }) });
+		await until(() => server.completed === 1, 2_000, "the prompt to run");
+		await sleep(20);
+		assert.ok(!second.seen.includes("execution_start"), "the reconnect that reused the id hears nothing of its prompt");
+		second.ws.close();
 	});
 });

@@ -35,6 +35,8 @@ export interface ComfyServerFaults {
 	eventsBeforeReply: boolean;
 	/** Every POST /prompt fails with 500. */
 	failPrompts: boolean;
+	/** When set, every request and upgrade must carry this Authorization header (401 otherwise). */
+	authorization: string | undefined;
 }
 
 export interface QueuedPrompt {
@@ -83,10 +85,19 @@ export class ComfyServer {
 		dropEvents: false,
 		eventsBeforeReply: true,
 		failPrompts: false,
+		authorization: undefined,
 	};
 	port = 0;
 	/** What arrived, for assertions. */
-	readonly log = { prompts: 0, deleted: [] as string[], interrupts: [] as (string | undefined)[], uploads: [] as string[], healthChecks: 0, sockets: 0 };
+	readonly log = {
+		unauthorized: 0,
+		prompts: 0,
+		deleted: [] as string[],
+		interrupts: [] as (string | undefined)[],
+		uploads: [] as string[],
+		healthChecks: 0,
+		sockets: 0,
+	};
 	readonly #http: http.Server;
 	readonly #wss = new WebSocketServer({ noServer: true });
 	/** clientId → socket. A second socket with the same id replaces the first in this map (the first goes deaf). */
@@ -113,6 +124,10 @@ export class ComfyServer {
 		});
 		this.#http.on("upgrade", (req, socket, head) => {
 			socket.on("error", () => {});
+			if (this.faults.authorization !== undefined && req.headers.authorization !== this.faults.authorization) {
+				this.log.unauthorized++;
+				return void socket.end("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+			}
 			const url = new URL(req.url ?? "/", "http://x");
 			if (url.pathname !== "/ws" && url.pathname !== "/api/ws") return void socket.destroy();
 			this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onSocket(ws, url.searchParams.get("clientId") ?? undefined));
@@ -173,6 +188,10 @@ export class ComfyServer {
 		const url = new URL(req.url ?? "/", "http://x");
 		const path = url.pathname.startsWith("/api/") ? url.pathname.slice(4) : url.pathname;
 		const method = req.method ?? "GET";
+		if (this.faults.authorization !== undefined && req.headers.authorization !== this.faults.authorization) {
+			this.log.unauthorized++;
+			return json(res, 401, { error: "unauthorized" });
+		}
 		if (method === "GET" && path === "/system_stats") return this.#systemStats(res);
 		if (method === "POST" && path === "/prompt") return this.#postPrompt(await readJson(req), res);
 		if (method === "GET" && path === "/prompt") return json(res, 200, { exec_info: { queue_remaining: this.queueRemaining } });
