@@ -328,3 +328,43 @@ describe("transport", () => {
 		second.ws.close();
 	});
 });
+
+describe("bounds", () => {
+	it("more than maxQueued waiting jobs are refused at once with POOL_QUEUE_FULL", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [server.url], maxQueued: 2 });
+		const running = pool.run(sleepy(200));
+		await until(() => pool.stats().running === 1, 2_000, "the first job on its slot");
+		const waiting = [pool.run(txt2img(1)), pool.run(txt2img(1))];
+		await assert.rejects(pool.run(txt2img(1)), (e: unknown) => (e as { code?: string }).code === ErrorCode.POOL_QUEUE_FULL);
+		await Promise.all([running, ...waiting]);
+	});
+
+	it("start() does not wait forever for instances that never answer: it rejects, naming each one's last error", async () => {
+		await using pool = createComfyUIPool({ instances: ["http://127.0.0.1:1"], requestTimeoutMs: 100, probeInitialMs: 20 });
+		const started = performance.now();
+		await assert.rejects(
+			pool.start(),
+			(e: unknown) => e instanceof Error && /fewer than min 1 instances up/.test(e.message) && /127\.0\.0\.1:1/.test(e.message),
+		);
+		assert.ok(performance.now() - started < 1_000);
+		assert.equal(pool.breakers()[0].state === "closed", false);
+	});
+
+	it("an interrupt the server ignores (during the last node) still cancels the job, and the slot waits for the prompt to leave", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		const lastNodeSleeps = { "1": { class_type: "SaveImage", inputs: {} }, "9": { class_type: "Sleep", inputs: { ms: 300 } } };
+		const job = pool.submit(lastNodeSleeps);
+		await new Promise<void>((resolve) => job.on("progress", (e) => e.type === "executing" && e.node === "9" && resolve()));
+		job.cancel();
+		await assert.rejects(job.result, ComfyUICancelledError);
+		let peak = 0;
+		const watch = setInterval(() => (peak = Math.max(peak, server.queueRemaining)), 1);
+		const next = pool.run(txt2img(1));
+		await next;
+		clearInterval(watch);
+		assert.equal(server.completed, 2, "the ignored interrupt let the first prompt complete, then the next ran");
+		assert.equal(peak, 1, "the next prompt was not sent while the cancelled one still ran");
+	});
+});
