@@ -297,3 +297,20 @@ describe("subscriptions and the open hook", () => {
 		assert.ok(refused instanceof WebSocketQueueFullError, "refused once the socket's unwritten bytes pass the bound");
 	});
 });
+
+describe("subscribing while the socket opens", () => {
+	it("a subscribe() made while the socket is opening (its hook still running) is sent on that open, once", async () => {
+		await using server = await FaultServer.start({ onMessage: () => {} });
+		let release!: () => void;
+		const hookDone = new Promise<void>((r) => (release = r));
+		await using ws = createWebSocketManager({ pingIntervalMs: 0, onOpen: () => hookDone });
+		const c = ws.add({ url: server.url, name: "racing" });
+		await until(() => server.sockets.size === 1, 2_000, "the handshake");
+		const subscribed = c.subscribe("sub:late");
+		release();
+		await c.opened({ timeoutMs: 2_000 });
+		await subscribed;
+		await until(() => server.received.length === 1, 1_000, "the subscription");
+		assert.deepEqual(server.received, ["sub:late"]);
+	});
+});

@@ -398,7 +398,14 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 		};
 		try {
 			await this.#options.onOpen?.(context);
-			for (const entry of [...this.#subscriptions]) await context.send(entry.message);
+			// A subscribe() made while these are being sent joins them: loop until none is left unsent.
+			const sent = new Set<{ message: Outgoing }>();
+			for (let next = [...this.#subscriptions]; next.length > 0; next = [...this.#subscriptions].filter((e) => !sent.has(e))) {
+				for (const entry of next) {
+					sent.add(entry);
+					await context.send(entry.message);
+				}
+			}
 		} catch (error) {
 			attempt.error ??= `onOpen or a subscription failed: ${messageOf(error)}`;
 			socket.terminate();
