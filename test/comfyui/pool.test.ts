@@ -368,3 +368,29 @@ describe("bounds", () => {
 		assert.equal(peak, 1, "the next prompt was not sent while the cancelled one still ran");
 	});
 });
+
+describe("ComfyUI's traps", () => {
+	it("a prompt that finishes before POST /prompt has answered is not missed (the pool chose its prompt_id and listened first)", async () => {
+		await using server = await ComfyServer.start({ nodeMs: 0, eventsBeforeReply: true });
+		await using pool = createComfyUIPool({ instances: [server.url], stallTimeoutMs: 5_000 });
+		await pool.start();
+		const started = performance.now();
+		const result = await pool.run({ "9": { class_type: "SaveImage", inputs: {} } });
+		assert.equal(result.images.length, 1);
+		assert.ok(performance.now() - started < 1_000, "by its events, not by the stall timeout");
+	});
+
+	it("/interrupt and POST /queue answer 200 with an empty body, and a cancel still settles", async () => {
+		await using server = await ComfyServer.start({ neverStart: true });
+		const answer = await fetch(`${server.url}/api/interrupt`, { method: "POST", body: "{}" });
+		assert.equal(answer.status, 200);
+		assert.equal(await answer.text(), "");
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		const controller = new AbortController();
+		const job = pool.run(txt2img(1), { signal: controller.signal });
+		await until(() => server.queueRemaining === 1, 2_000, "queued");
+		await sleep(30);
+		controller.abort();
+		await assert.rejects(job, ComfyUICancelledError);
+	});
+});
