@@ -62,11 +62,18 @@ export class Attempt implements PromptTracker {
 	#finish!: (outcome: AttemptOutcome) => void;
 	/** Set once the prompt has left the instance (ended, interrupted, deleted), for cleanup after a cancel. */
 	#left: (() => void) | undefined;
+	/** Settles when a cancelled or stalled prompt has left the instance; the pool reuses the slot only then. */
+	#leaving: Promise<void> | undefined;
 
 	constructor(instance: ComfyInstance, job: ComfyUIJob, settings: AttemptSettings) {
 		this.#instance = instance;
 		this.#job = job;
 		this.#settings = settings;
+	}
+
+	/** Set after a cancel or a stall: the slot must wait for it. */
+	get leaving(): Promise<void> | undefined {
+		return this.#leaving;
 	}
 
 	async run(workflow: Record<string, unknown>, uploads: readonly ComfyUIUpload[]): Promise<AttemptOutcome> {
@@ -317,17 +324,9 @@ export class Attempt implements PromptTracker {
 			reason,
 			started ? `while running on "${this.#instance.label}" (interrupted)` : `while queued on "${this.#instance.label}" (deleted)`,
 		);
-		const leaving = this.#leave(started);
+		// The slot is held until the prompt is really gone (#leaving), so the next job does not queue behind it.
+		void this.#leave(started);
 		this.#end({ kind: "failed", error });
-		// The slot is held until the prompt is really gone, so the next job does not queue behind it.
-		this.#leaving = leaving;
-	}
-
-	/** Promise of the prompt having left the instance after a cancel or stall; the pool waits for it before reusing the slot. */
-	#leaving: Promise<void> | undefined;
-
-	get leaving(): Promise<void> | undefined {
-		return this.#leaving;
 	}
 
 	/** Deletes the prompt from the queue (a deleted prompt gets no event), interrupts it if it runs, and waits for it to leave. */

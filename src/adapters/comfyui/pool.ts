@@ -122,24 +122,7 @@ export class ComfyUIPool implements ManagedClient {
 			return job;
 		}
 		this.#ensureStarted();
-		const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
-		const deadline = setTimeout(() => job.cancel(new ComfyUITimeoutError(this.name, "deadline", timeoutMs, 0, "")), timeoutMs);
-		deadline.unref();
-		const onAbort = () => job.cancel(options.signal?.reason);
-		if (options.signal?.aborted) onAbort();
-		else options.signal?.addEventListener("abort", onAbort, { once: true });
-		const entry = { job, work: Promise.resolve() };
-		entry.work = this.#execute(job, workflow, options, undefined)
-			.then(
-				(result) => job.resolve(result),
-				(error: unknown) => job.reject(error),
-			)
-			.finally(() => {
-				clearTimeout(deadline);
-				options.signal?.removeEventListener("abort", onAbort);
-				this.#jobs.delete(entry);
-			});
-		this.#jobs.add(entry);
+		this.#follow(job, workflow, options, undefined);
 		return job;
 	}
 
@@ -164,23 +147,8 @@ export class ComfyUIPool implements ManagedClient {
 	/** @internal A job on a slot the caller already holds (a connection's). */
 	runOn(instance: ComfyInstance, workflow: ComfyUIWorkflow, options: RunOptions): Promise<ComfyUIResult> {
 		const job = new ComfyUIJob(options.onProgress);
-		const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
-		const deadline = setTimeout(() => job.cancel(new ComfyUITimeoutError(this.name, "deadline", timeoutMs, 0, "")), timeoutMs);
-		deadline.unref();
-		const onAbort = () => job.cancel(options.signal?.reason);
-		options.signal?.addEventListener("abort", onAbort, { once: true });
-		const entry = { job, work: Promise.resolve() };
-		entry.work = this.#execute(job, workflow, options, instance)
-			.then(
-				(result) => job.resolve(result),
-				(error: unknown) => job.reject(error),
-			)
-			.finally(() => {
-				clearTimeout(deadline);
-				options.signal?.removeEventListener("abort", onAbort);
-				this.#jobs.delete(entry);
-			});
-		this.#jobs.add(entry);
+		if (this.#closed) job.reject(new ComfyUIClosedError(this.name));
+		else this.#follow(job, workflow, options, instance);
 		return job.result;
 	}
 
@@ -241,6 +209,28 @@ export class ComfyUIPool implements ManagedClient {
 	}
 
 	// ── one job, attempt by attempt ────────────────────────────────────────────────────────
+
+	/** Runs the job under its deadline and signal, and settles it; close() waits for what this tracks. */
+	#follow(job: ComfyUIJob, workflow: ComfyUIWorkflow, options: RunOptions, pinned: ComfyInstance | undefined): void {
+		const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+		const deadline = setTimeout(() => job.cancel(new ComfyUITimeoutError(this.name, "deadline", timeoutMs, 0, "")), timeoutMs);
+		deadline.unref();
+		const onAbort = () => job.cancel(options.signal?.reason);
+		if (options.signal?.aborted) onAbort();
+		else options.signal?.addEventListener("abort", onAbort, { once: true });
+		const entry = { job, work: Promise.resolve() };
+		entry.work = this.#execute(job, workflow, options, pinned)
+			.then(
+				(result) => job.resolve(result),
+				(error: unknown) => job.reject(error),
+			)
+			.finally(() => {
+				clearTimeout(deadline);
+				options.signal?.removeEventListener("abort", onAbort);
+				this.#jobs.delete(entry);
+			});
+		this.#jobs.add(entry);
+	}
 
 	async #execute(job: ComfyUIJob, workflow: ComfyUIWorkflow, options: RunOptions, pinned: ComfyInstance | undefined): Promise<ComfyUIResult> {
 		const started = performance.now();
