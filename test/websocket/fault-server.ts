@@ -57,6 +57,11 @@ export class FaultServer {
 		for (const socket of this.sockets) (socket as unknown as { _autoPong: boolean })._autoPong = false;
 	}
 
+	/** Cuts every client's socket (no close frame) and keeps listening. */
+	dropAll(): void {
+		for (const socket of this.sockets) socket.terminate();
+	}
+
 	/** Cuts every client (no close frame: a crash) and stops listening; `start()` listens on the same port again. */
 	async stop(): Promise<void> {
 		for (const socket of this.sockets) socket.terminate();

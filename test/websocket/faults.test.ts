@@ -249,3 +249,68 @@ describe("when not to reconnect", () => {
 		}
 	});
 });
+
+describe("subscriptions and the open hook", () => {
+	it("an onOpen that throws counts as a failed attempt and is retried; an unsubscribed message is not re-sent", async () => {
+		const server = await FaultServer.start({ onMessage: () => {} });
+		try {
+			let calls = 0;
+			await using ws = createWebSocketManager({
+				reconnectInitialMs: 20,
+				pingIntervalMs: 0,
+				onOpen: () => {
+					calls++;
+					if (calls === 2) throw new Error("auth service down");
+				},
+			});
+			const c = await ws.connect({ url: server.url, name: "hooked" });
+			const keep = await c.subscribe("sub:keep");
+			const drop = await c.subscribe("sub:drop");
+			await drop.unsubscribe("unsub:drop");
+			await until(() => server.received.length === 3, 1_000, "three messages");
+			server.received.length = 0;
+			server.dropAll();
+			await until(() => calls >= 3 && c.state === "open", 2_000, "the retry after the failing hook");
+			await until(() => server.received.length === 1, 1_000, "the kept subscription");
+			assert.deepEqual(server.received, ["sub:keep"]);
+			assert.equal(c.stats().failedAttempts, 2, "the cut (open < 5 s) and the failed hook");
+			assert.equal(keep.message, "sub:keep");
+		} finally {
+			await server.close();
+		}
+	});
+
+	it("while open, a server that does not read makes sends fail at maxQueuedBytes instead of buffering without bound", async () => {
+		await using server = await FaultServer.start({ onMessage: () => {} });
+		await using ws = createWebSocketManager({ maxQueuedBytes: 256 * 1024, pingIntervalMs: 0 });
+		const c = await ws.connect({ url: server.url, name: "slow-server" });
+		for (const socket of server.sockets) (socket as unknown as { _socket: { pause(): void } })._socket.pause();
+		const chunk = Buffer.alloc(64 * 1024);
+		let refused: unknown;
+		const pending: Promise<void>[] = [];
+		for (let i = 0; i < 200 && refused === undefined; i++) {
+			const p = c.send(chunk);
+			p.catch((e: unknown) => (refused = e));
+			pending.push(p);
+			await new Promise((r) => setImmediate(r));
+		}
+		assert.ok(refused instanceof WebSocketQueueFullError, "refused once the socket's unwritten bytes pass the bound");
+	});
+});
+
+describe("subscribing while the socket opens", () => {
+	it("a subscribe() made while the socket is opening (its hook still running) is sent on that open, once", async () => {
+		await using server = await FaultServer.start({ onMessage: () => {} });
+		let release!: () => void;
+		const hookDone = new Promise<void>((r) => (release = r));
+		await using ws = createWebSocketManager({ pingIntervalMs: 0, onOpen: () => hookDone });
+		const c = ws.add({ url: server.url, name: "racing" });
+		await until(() => server.sockets.size === 1, 2_000, "the handshake");
+		const subscribed = c.subscribe("sub:late");
+		release();
+		await c.opened({ timeoutMs: 2_000 });
+		await subscribed;
+		await until(() => server.received.length === 1, 1_000, "the subscription");
+		assert.deepEqual(server.received, ["sub:late"]);
+	});
+});

@@ -195,3 +195,18 @@ describe("ManagedClient", () => {
 		assert.equal(ws.connections().length, 0);
 	});
 });
+
+describe("URLs ws refuses", () => {
+	it("a #fragment is a CONFIG_INVALID at add(); headers ws cannot send stop the connection without quoting the URL", async () => {
+		await using ws = createWebSocketManager();
+		assert.throws(
+			() => ws.add("ws://127.0.0.1:1/feed#token=abc"),
+			(e: unknown) => e instanceof ConfigError && !/token=abc/.test(e.message),
+		);
+		const c = ws.add({ url: "ws://127.0.0.1:1/feed?token=s3cret", name: "bad-header", headers: { "x-bad": "line\nbreak" } });
+		const error = await c.opened().catch((e: unknown) => e);
+		assert.ok(error instanceof Error && (error as { code?: string }).code === ErrorCode.CONNECTION_LOST, String(error));
+		assert.doesNotMatch(error.message, /s3cret/);
+		assert.equal(c.state, "stopped");
+	});
+});

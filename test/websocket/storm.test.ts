@@ -49,14 +49,17 @@ describe("1,000 clients against one restart", () => {
 		const handshakes = server.handshakes - handshakesBefore;
 		const failed = Object.values(ws.stats().byKey).reduce((sum, c) => sum + c.failedAttempts, 0);
 		t.diagnostic(
-			`all back ${backMs.toFixed(0)} ms after the cut (server down ${DOWN_MS} ms); reconnects after the restart: first ${at(0).toFixed(0)} ms, p50 ${at(0.5).toFixed(0)} ms, p90 ${at(0.9).toFixed(0)} ms, last ${at(1).toFixed(0)} ms; busiest 100 ms: ${peak}; handshakes ${handshakes}; failed attempts (refused while down, counted by the clients) ${failed}`,
+			`all back ${backMs.toFixed(0)} ms after the cut (server down ${DOWN_MS} ms); reconnects after the restart: first ${at(0).toFixed(0)} ms, p50 ${at(0.5).toFixed(0)} ms, p90 ${at(0.9).toFixed(0)} ms, last ${at(1).toFixed(0)} ms; busiest 100 ms: ${peak}; handshakes ${handshakes}; failed attempts ${failed} (the cut counts once per client, as it came within 5 s of opening; the rest were refused while down)`,
 		);
 
 		assert.equal(times.length, CLIENTS, "exactly one successful handshake per client after the restart");
 		assert.ok(failed <= CLIENTS * 4, `${failed} failed attempts: each client backs off, none spins`);
 		assert.ok(handshakes <= CLIENTS * 3, `${handshakes} handshakes for ${CLIENTS} clients: bounded`);
 		assert.ok(at(0.9) - at(0.1) > 800, "spread over the jitter window, not one wave");
-		assert.ok(peak < CLIENTS * 0.15, `no 100 ms window takes more than 15% of the clients (peak ${peak})`);
+		assert.ok(
+			peak < CLIENTS * 0.25,
+			`no 100 ms window takes a quarter of the clients (peak ${peak}; a fixed interval puts half of them in one: bench/websocket.bench.ts)`,
+		);
 		assert.ok(backMs < 10_000, `all back in ${backMs.toFixed(0)} ms`);
 		await until(() => server.received.length === CLIENTS, 5_000, "every subscription re-sent");
 		assert.equal(new Set(server.received).size, CLIENTS);

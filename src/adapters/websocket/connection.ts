@@ -359,12 +359,31 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 		}
 		if (this.#state !== ConnectionState.connecting) return;
 		const o = this.#options;
-		const socket = new WebSocketClass(this.#url, o.protocols, {
-			handshakeTimeout: o.handshakeTimeoutMs > 0 ? o.handshakeTimeoutMs : undefined,
-			headers: o.headers,
-			maxPayload: o.maxPayloadBytes,
-			followRedirects: false,
-		});
+		let socket: WebSocket;
+		try {
+			socket = new WebSocketClass(this.#url, o.protocols, {
+				handshakeTimeout: o.handshakeTimeoutMs > 0 ? o.handshakeTimeoutMs : undefined,
+				headers: o.headers,
+				maxPayload: o.maxPayloadBytes,
+				followRedirects: false,
+			});
+		} catch (error) {
+			// ws refuses some URLs and headers before any I/O, and its message may quote the URL: say what, not which.
+			const detail = `the connection could not be set up (${error instanceof Error ? error.name : "error"}: check the URL and headers)`;
+			this.#lastFailure = detail;
+			this.#failures++;
+			this.#failedAttempts++;
+			const info: CloseInfo = {
+				code: 1006,
+				reason: "",
+				handshakeStatus: undefined,
+				wasOpen: false,
+				heartbeatTimeout: false,
+				error: detail,
+				failures: this.#failures,
+			};
+			return this.#stop(StopReason.declined, info);
+		}
 		const attempt: Attempt = {
 			socket,
 			startedAt: performance.now(),
@@ -398,7 +417,14 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 		};
 		try {
 			await this.#options.onOpen?.(context);
-			for (const entry of [...this.#subscriptions]) await context.send(entry.message);
+			// A subscribe() made while these are being sent joins them: loop until none is left unsent.
+			const sent = new Set<{ message: Outgoing }>();
+			for (let next = [...this.#subscriptions]; next.length > 0; next = [...this.#subscriptions].filter((e) => !sent.has(e))) {
+				for (const entry of next) {
+					sent.add(entry);
+					await context.send(entry.message);
+				}
+			}
 		} catch (error) {
 			attempt.error ??= `onOpen or a subscription failed: ${messageOf(error)}`;
 			socket.terminate();

@@ -95,7 +95,7 @@ export class WebSocketManager extends EventEmitter<WebSocketManagerEvents> imple
 			problems.push({ path: "url", message: "must be a ws:// or wss:// URL (not shown: it may hold a token)" });
 		else {
 			try {
-				new URL(url);
+				if (new URL(url).hash !== "") problems.push({ path: "url", message: "must not have a #fragment (the handshake refuses it)" });
 			} catch {
 				problems.push({ path: "url", message: "is not a valid URL (not shown: it may hold a token)" });
 			}
