@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
-import type { ConnectionOptions, PoolOptions as Mysql2PoolOptions, PoolConnection, Query, QueryError } from "mysql2";
+import type { ConnectionOptions, Pool as Mysql2Pool, PoolOptions as Mysql2PoolOptions, PoolConnection, Query, QueryError } from "mysql2";
 import type { Pool as PromisePool } from "mysql2/promise";
 import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError } from "../core/errors.ts";
@@ -439,9 +439,18 @@ export class Pool extends EventEmitter {
 	}
 }
 
+/**
+ * What `createPool` returns, typed as mysql2's own `Pool` (so that it goes wherever a mysql2 pool
+ * is expected: Kysely's MysqlDialect, drizzle({ client })), plus `core`.
+ */
+export type CompatPool = Mysql2Pool & {
+	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
+	readonly core: CorePool<PoolConnection>;
+};
+
 /** Creates a pool with mysql2's API on the lifeguard core: `createPool(options)`, as `mysql.createPool`. */
-export function createPool(options: PoolOptions | string): Pool {
-	return new Pool(options);
+export function createPool(options: PoolOptions | string): CompatPool {
+	return new Pool(options) as unknown as CompatPool;
 }
 
 export default { createPool, Pool };

@@ -15,7 +15,7 @@ type MakePool = (options: compat.PoolOptions | string) => AnyPool;
 
 const implementations: [string, MakePool][] = [
 	["mysql2", (options) => mysql.createPool(options as mysql.PoolOptions) as unknown as AnyPool],
-	["compat", (options) => compat.createPool(options)],
+	["compat", (options) => compat.createPool(options) as unknown as AnyPool],
 ];
 
 function both(behaviour: string, test: (make: MakePool, label: string) => Promise<void>): void {
