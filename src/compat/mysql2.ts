@@ -48,7 +48,14 @@ interface ConnectionInternals {
 	destroy(): void;
 	query(command: unknown): EventEmitter;
 	execute(sql: unknown, values: unknown, callback: (error: QueryError | null, rows: unknown, fields: unknown) => void): EventEmitter;
+	/** Its current lease, set at each handout: the release path needs no lookup. */
+	[LEASE]?: Lease<Connection>;
+	/** Opened and not yet handed out: its first handout emits `connection`. */
+	[FRESH]?: boolean;
 }
+
+const LEASE = Symbol("lifeguard.mysql2Lease");
+const FRESH = Symbol("lifeguard.mysql2Fresh");
 
 type Connection = PoolConnection & ConnectionInternals;
 type GetConnectionCallback = (error: NodeJS.ErrnoException | null, connection?: PoolConnection) => void;
@@ -134,11 +141,12 @@ export class Pool extends EventEmitter {
 	_closed = false;
 	readonly #mysql2: Mysql2Module;
 	readonly #checkouts = new Set<Checkout>();
-	/** Connections opened and not yet handed out: their first handout emits `connection`. */
-	readonly #fresh = new WeakSet<Connection>();
 	/** Idle connections, oldest first: the order of the core's idle list (released last in, lent last in first out). */
 	readonly #idle = new Set<Connection>();
 	readonly #acquireTimeout: number | undefined;
+	readonly #max: number;
+	/** Idle connections are tracked only for mysql2's idle removal, which runs when `maxIdle < connectionLimit`. */
+	readonly #trackIdle: boolean;
 	#idleTimer: NodeJS.Timeout | undefined;
 
 	constructor(options: PoolOptions | string) {
@@ -151,6 +159,8 @@ export class Pool extends EventEmitter {
 		this.#acquireTimeout = (parsed as PoolOptions).acquireTimeout;
 		const c = this.config;
 		const max = c.connectionLimit === 0 ? UNLIMITED : c.connectionLimit;
+		this.#max = max;
+		this.#trackIdle = c.maxIdle < c.connectionLimit;
 		this.core = createCorePool<Connection>({
 			name: (parsed as PoolOptions).name,
 			create: (signal) => this.#open(signal),
@@ -167,7 +177,7 @@ export class Pool extends EventEmitter {
 			maxLifetimeMs: 0,
 			idleOrder: "lifo",
 		});
-		if (c.maxIdle < c.connectionLimit) this.#scheduleIdleRemoval();
+		if (this.#trackIdle) this.#scheduleIdleRemoval();
 	}
 
 	// ── borrowing ────────────────────────────────────────────────────────────────────────────
@@ -180,7 +190,7 @@ export class Pool extends EventEmitter {
 		}
 		const core = this.core;
 		const idle = core.idleCount > 0 && core.pendingCount === 0;
-		if (!idle && core.size >= core.options.max) {
+		if (!idle && core.size >= this.#max) {
 			if (!this.config.waitForConnections) {
 				process.nextTick(() => callback(new Error(Mysql2PoolMessage.noConnections)));
 				return;
@@ -218,11 +228,16 @@ export class Pool extends EventEmitter {
 	/** Called by `connection.release()`: the connection goes back to the pool (reset first with `resetOnRelease`). */
 	releaseConnection(connection: PoolConnection): void {
 		const conn = connection as Connection;
-		const lease = this.core.leaseOf(conn);
-		if (lease === undefined) return;
+		const lease = conn[LEASE];
+		if (lease === undefined || !lease.active) return;
 		if (!conn._pool) return lease.destroy(conn._fatalError ?? undefined);
+		const idleBefore = this.core.idleCount;
 		lease.release();
-		this.#afterRelease(conn);
+		// Handed straight to a waiting caller, or still being reset: not idle, so no `release` (mysql2 emits it only for the idle list).
+		if (this.core.idleCount > idleBefore) {
+			if (this.#trackIdle) this.#idle.add(conn);
+			this.emit("release", conn);
+		}
 	}
 
 	/**
@@ -344,23 +359,17 @@ export class Pool extends EventEmitter {
 
 	#handOut(lease: Lease<Connection>, callback: GetConnectionCallback, queued: boolean): void {
 		const conn = lease.resource;
-		this.#idle.delete(conn);
-		const isNew = this.#fresh.has(conn);
+		conn[LEASE] = lease;
+		if (this.#trackIdle) this.#idle.delete(conn);
+		const isNew = conn[FRESH] === true;
 		if (isNew) {
-			this.#fresh.delete(conn);
+			conn[FRESH] = false;
 			this.emit("connection", conn);
 		}
 		// mysql2 emits `acquire` for an idle or a new connection, not for one a release hands straight to a waiting caller.
 		if (isNew || !queued) this.emit("acquire", conn);
 		conn._released = false;
 		callback(null, conn);
-	}
-
-	#afterRelease(conn: Connection): void {
-		// Handed straight to a waiting caller (a new lease) or still being reset: not idle yet.
-		if (this.core.leaseOf(conn) !== undefined || this.config.resetOnRelease) return;
-		this.#idle.add(conn);
-		this.emit("release", conn);
 	}
 
 	#open(signal: AbortSignal): Promise<Connection> {
@@ -378,7 +387,7 @@ export class Pool extends EventEmitter {
 					return reject(error);
 				}
 				if (this._closed) return reject(new Error(Mysql2PoolMessage.closed));
-				this.#fresh.add(conn);
+				conn[FRESH] = true;
 				resolve(conn);
 			});
 		});
@@ -413,7 +422,7 @@ export class Pool extends EventEmitter {
 				// Once reset it goes to the next caller or the idle list: only the latter is mysql2's `release`.
 				queueMicrotask(() => {
 					if (this.core.leaseOf(conn) !== undefined || this._closed) return;
-					this.#idle.add(conn);
+					if (this.#trackIdle) this.#idle.add(conn);
 					this.emit("release", conn);
 				});
 				resolve();
