@@ -462,7 +462,25 @@ export function createPool(options: PoolOptions | string): CompatPool {
 	return new Pool(options) as unknown as CompatPool;
 }
 
-export default { createPool, Pool };
+/** mysql2's own helpers, so that code using them through the same import keeps working. */
+export function format(sql: string, values?: unknown, stringifyObjects?: boolean, timezone?: string): string {
+	return loadMysql2().format(sql, values, stringifyObjects, timezone);
+}
+
+export function escape(value: unknown, stringifyObjects?: boolean, timezone?: string): string {
+	return loadMysql2().escape(value, stringifyObjects, timezone);
+}
+
+export function escapeId(value: unknown, forbidQualified?: boolean): string {
+	return loadMysql2().escapeId(value, forbidQualified);
+}
+
+/** mysql2's `createConnection`: a single connection is not pooled, so it is mysql2's own. */
+export function createConnection(options: ConnectionOptions | string): ReturnType<typeof import("mysql2").createConnection> {
+	return (loadMysql2() as unknown as typeof import("mysql2")).createConnection(options as ConnectionOptions);
+}
+
+export default { createPool, Pool, createConnection, format, escape, escapeId };
 
 /** mysql2's PoolConfig rules: `isNaN` fallbacks and `Boolean` coercions, word for word in effect. */
 function resolveConfig(options: PoolOptions, connectionConfig: ConnectionConfigInstance): PoolConfig {
