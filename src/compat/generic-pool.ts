@@ -31,7 +31,7 @@ export interface Options {
 	maxWaitingClients?: number;
 	/** Validate with `factory.validate` before lending an idle resource. Default false. */
 	testOnBorrow?: boolean;
-	/** Validate with `factory.validate` when a resource is released; invalid ones are destroyed. Default false. */
+	/** Accepted and ignored, as generic-pool 3.9 ignores it: a released resource is kept without a check. Default false. */
 	testOnReturn?: boolean;
 	/** How long `acquire` waits before rejecting with TimeoutError. Default: no limit. */
 	acquireTimeoutMillis?: number;
@@ -45,11 +45,11 @@ export interface Options {
 	autostart?: boolean;
 	/** Idle eviction runs only when this is above 0. Default 0 (no eviction). */
 	evictionRunIntervalMillis?: number;
-	/** Accepted for compatibility; lifeguard checks every idle resource on each run. Default 3. */
+	/** How many idle resources each eviction run looks at, continuing where the last run stopped. Default 3. */
 	numTestsPerEvictionRun?: number;
-	/** Idle time after which a resource above `min` may be evicted. Default -1 (off). */
+	/** Idle time after which a resource is evicted while more than `min` are idle. Default -1 (off). */
 	softIdleTimeoutMillis?: number;
-	/** Idle time after which a resource may be evicted. Default 30 000. */
+	/** Idle time after which a resource is evicted, even below `min` (the pool then recreates up to `min`). Default 30 000. */
 	idleTimeoutMillis?: number;
 	/** The Promise implementation of every promise the pool returns. Default: the global Promise. */
 	Promise?: PromiseConstructorLike;
@@ -146,7 +146,6 @@ interface ResolvedOptions {
 	min: number;
 	maxWaitingClients: number;
 	testOnBorrow: boolean;
-	testOnReturn: boolean;
 	acquireTimeoutMillis: number | undefined;
 	destroyTimeoutMillis: number | undefined;
 	createTimeoutMillis: number | undefined;
@@ -154,6 +153,7 @@ interface ResolvedOptions {
 	priorityRange: number;
 	autostart: boolean;
 	evictionRunIntervalMillis: number;
+	numTestsPerEvictionRun: number;
 	softIdleTimeoutMillis: number;
 	idleTimeoutMillis: number;
 	Promise: PromiseConstructorLike;
@@ -173,6 +173,16 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 	readonly #destroying = new Set<Promise<unknown>>();
 	#started = false;
 	#drain: Promise<void> | undefined;
+	/**
+	 * The idle resources as generic-pool's evictor sees them: when each became idle, oldest
+	 * first (the core's idle list has the same order). `seq` tells a resource idle again from
+	 * the entry the evictor's cursor was on.
+	 */
+	readonly #idleSince = new Map<T, { at: number; seq: number }>();
+	#idleSeq = 0;
+	/** Where the last eviction run stopped, as generic-pool's iterator keeps its place between runs. */
+	#cursor: { resource: T; seq: number } | undefined;
+	#evictionTimer: NodeJS.Timeout | undefined;
 	#keepAlive: NodeJS.Timeout | undefined;
 
 	/** Prefer {@link createPool}. Unlike generic-pool's internal constructor, this one takes just `(factory, options)`. */
@@ -200,7 +210,7 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 	release(resource: T): Promise<void> {
 		const lease = this.core.leaseOf(resource);
 		if (lease === undefined) return this.#wrap(Promise.reject(new NotBorrowedError()));
-		lease.release();
+		this.#giveBack(lease);
 		return this.#wrap(Promise.resolve());
 	}
 
@@ -224,7 +234,7 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 				if (lease.active) lease.destroy();
 				throw error;
 			}
-			if (lease.active) lease.release();
+			if (lease.active) this.#giveBack(lease);
 			return result;
 		};
 		return this.#wrap(run());
@@ -243,6 +253,7 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 		this.#started = true;
 		// start() resolves once `min` are open; generic-pool's start() returns nothing, so nothing waits.
 		this.core.start().catch(() => {});
+		this.#scheduleEviction();
 	}
 
 	/** Resolves once at least `min` resources are available; rejects if the pool is drained first. */
@@ -268,6 +279,9 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 		this.#drain ??= (async () => {
 			while (this.#acquiring.size > 0) await Promise.allSettled([...this.#acquiring]);
 			await this.#allReturned();
+			// generic-pool stops its evictor once drained.
+			clearTimeout(this.#evictionTimer);
+			this.#evictionTimer = undefined;
 		})();
 		return this.#wrap(this.#drain);
 	}
@@ -336,9 +350,15 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 		if (this.spareResourceCapacity < 1 && this.available < 1 && this.pending >= this.#config.maxWaitingClients) {
 			return Promise.reject(new WaitingClientsExceededError());
 		}
-		const request = this.core.acquire({ priority: priorityLevel(priority, this.#config.priorityRange) }).catch((error: unknown) => {
-			throw translateAcquireError(error);
-		});
+		const request = this.core.acquire({ priority: priorityLevel(priority, this.#config.priorityRange) }).then(
+			(lease) => {
+				this.#idleSince.delete(lease.resource);
+				return lease;
+			},
+			(error: unknown) => {
+				throw translateAcquireError(error);
+			},
+		);
 		this.#acquiring.add(request);
 		this.#keepAlive ??= setInterval(() => {}, KEEP_ALIVE_MS);
 		const settled = () => {
@@ -369,26 +389,18 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 	#coreOptions(name: string | undefined): PoolOptions<T> {
 		const c = this.#config;
 		const validate = this.#factory.validate?.bind(this.#factory);
-		// generic-pool's evictor closes resources idle longer than idleTimeoutMillis (or softIdleTimeoutMillis above min).
-		const idleTimeoutMs =
-			c.evictionRunIntervalMillis > 0 ? (c.softIdleTimeoutMillis > 0 ? Math.min(c.softIdleTimeoutMillis, c.idleTimeoutMillis) : c.idleTimeoutMillis) : 0;
 		return {
 			name,
 			create: (signal) => this.#create(signal),
 			destroy: (resource) => this.#destroy(resource),
 			validate: c.testOnBorrow && validate !== undefined ? async (resource) => validate(resource) : undefined,
-			reset:
-				c.testOnReturn && validate !== undefined
-					? async (resource) => {
-							if ((await validate(resource)) === false) throw new Error("factory.validate returned false on release (testOnReturn)");
-						}
-					: undefined,
 			min: c.min,
 			max: c.max,
 			acquireTimeoutMs: c.acquireTimeoutMillis ?? Number.POSITIVE_INFINITY,
 			createTimeoutMs: c.createTimeoutMillis,
 			destroyTimeoutMs: c.destroyTimeoutMillis === undefined ? POOL_DEFAULTS.destroyTimeoutMs : c.destroyTimeoutMillis + DESTROY_BACKSTOP_MS,
-			idleTimeoutMs,
+			// Idle eviction is generic-pool's evictor, run by this layer (#evict); the core's own would differ.
+			idleTimeoutMs: 0,
 			// generic-pool has no lifetime limit, and testOnBorrow checks every idle resource, however briefly idle.
 			maxLifetimeMs: 0,
 			validateAfterIdleMs: 0,
@@ -412,6 +424,8 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 		const attempt = (async () => this.#factory.create())().then(
 			(resource) => {
 				signal.removeEventListener("abort", onAbort);
+				// generic-pool puts a new resource in its available list first; a waiting caller then takes it from there.
+				this.#markIdle(resource);
 				return resource;
 			},
 			(error: unknown) => {
@@ -436,6 +450,7 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 
 	/** factory.destroy, bounded by destroyTimeoutMillis; failures become `factoryDestroyError`, never rejections. */
 	#destroy(resource: T): Promise<void> {
+		this.#idleSince.delete(resource);
 		const attempt = (async () => {
 			await this.#factory.destroy(resource);
 		})();
@@ -461,6 +476,71 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 		// Without destroyTimeoutMillis a destroy may never settle; clear() still waits at most the core's destroy bound.
 		this.#track(this.#destroying, limit === undefined ? Promise.race([settled, sleepUnref(POOL_DEFAULTS.destroyTimeoutMs)]) : settled);
 		return settled;
+	}
+
+	// ── generic-pool's evictor ───────────────────────────────────────────────────────────────
+
+	#giveBack(lease: Lease<T>): void {
+		this.#markIdle(lease.resource);
+		lease.release();
+	}
+
+	#markIdle(resource: T): void {
+		this.#idleSince.delete(resource);
+		this.#idleSince.set(resource, { at: Date.now(), seq: ++this.#idleSeq });
+	}
+
+	#scheduleEviction(): void {
+		const interval = this.#config.evictionRunIntervalMillis;
+		if (interval <= 0) return;
+		this.#evictionTimer = setTimeout(() => {
+			this.#evict();
+			this.#scheduleEviction();
+		}, interval);
+		this.#evictionTimer.unref();
+	}
+
+	/**
+	 * One run of generic-pool's evictor: up to `numTestsPerEvictionRun` idle resources, in the
+	 * order of its available list (oldest first with `fifo`, newest first without), starting
+	 * after the one the last run stopped at and wrapping around; after an eviction it starts
+	 * again from the head, as generic-pool's iterator does once its node is removed. A resource
+	 * is evicted when idle longer than `softIdleTimeoutMillis` while more than `min` are idle, or
+	 * longer than `idleTimeoutMillis`. The core closes its longest-idle resource, which qualifies
+	 * whenever the one tested does (both rules only grow with idle time).
+	 */
+	#evict(): void {
+		const { numTestsPerEvictionRun, softIdleTimeoutMillis, idleTimeoutMillis, min, fifo } = this.#config;
+		const listed = () => (fifo ? [...this.#idleSince.keys()] : [...this.#idleSince.keys()].reverse());
+		let order = listed();
+		const testsToRun = Math.min(numTestsPerEvictionRun, order.length);
+		for (let tested = 0; tested < testsToRun; ) {
+			const next = this.#nextForEviction(order);
+			if (next === undefined) {
+				this.#cursor = undefined;
+				if (order.length < 1) return;
+				continue;
+			}
+			const entry = this.#idleSince.get(next);
+			if (entry === undefined) return;
+			this.#cursor = { resource: next, seq: entry.seq };
+			tested++;
+			const idleTime = Date.now() - entry.at;
+			const available = order.length;
+			const evict = (softIdleTimeoutMillis > 0 && softIdleTimeoutMillis < idleTime && min < available) || idleTimeoutMillis < idleTime;
+			if (!evict) continue;
+			if (!this.core.evictOneIdle()) return;
+			this.#cursor = undefined;
+			order = listed();
+		}
+	}
+
+	/** The resource after the cursor in `order`; undefined at the end, or when the cursor's entry left the list (taken, or idle again). */
+	#nextForEviction(order: T[]): T | undefined {
+		const cursor = this.#cursor;
+		if (cursor === undefined) return order[0];
+		if (this.#idleSince.get(cursor.resource)?.seq !== cursor.seq) return undefined;
+		return order[order.indexOf(cursor.resource) + 1];
 	}
 
 	#track(set: Set<Promise<unknown>>, work: Promise<unknown>): void {
@@ -517,7 +597,7 @@ function resolveOptions<T>(options: Options, factory: Factory<T>): ResolvedOptio
 	const parsedMin = toInteger(options.min);
 	const min = Math.max(0, Math.min(Number.isNaN(parsedMin) ? DEFAULTS.min : parsedMin, max));
 	const parsedWaiting = options.maxWaitingClients === undefined ? Number.NaN : toInteger(options.maxWaitingClients);
-	const boolean = (key: "fifo" | "testOnBorrow" | "testOnReturn" | "autostart") => (typeof options[key] === "boolean" ? options[key] : DEFAULTS[key]);
+	const boolean = (key: "fifo" | "testOnBorrow" | "autostart") => (typeof options[key] === "boolean" ? options[key] : DEFAULTS[key]);
 	const timeout = (key: "acquireTimeoutMillis" | "destroyTimeoutMillis" | "createTimeoutMillis"): number | undefined => {
 		if (!options[key]) return undefined;
 		const ms = toInteger(options[key]);
@@ -529,7 +609,6 @@ function resolveOptions<T>(options: Options, factory: Factory<T>): ResolvedOptio
 		min,
 		maxWaitingClients: Number.isNaN(parsedWaiting) ? Number.POSITIVE_INFINITY : parsedWaiting,
 		testOnBorrow: boolean("testOnBorrow"),
-		testOnReturn: boolean("testOnReturn"),
 		acquireTimeoutMillis: timeout("acquireTimeoutMillis"),
 		destroyTimeoutMillis: timeout("destroyTimeoutMillis"),
 		createTimeoutMillis: timeout("createTimeoutMillis"),
@@ -537,14 +616,14 @@ function resolveOptions<T>(options: Options, factory: Factory<T>): ResolvedOptio
 		priorityRange: Math.max(Number(options.priorityRange) | 0, 1),
 		autostart: boolean("autostart"),
 		evictionRunIntervalMillis: Number(options.evictionRunIntervalMillis) || DEFAULTS.evictionRunIntervalMillis,
+		numTestsPerEvictionRun: Number(options.numTestsPerEvictionRun) || DEFAULTS.numTestsPerEvictionRun,
 		softIdleTimeoutMillis: Number(options.softIdleTimeoutMillis) || DEFAULTS.softIdleTimeoutMillis,
 		idleTimeoutMillis: Number(options.idleTimeoutMillis) || DEFAULTS.idleTimeoutMillis,
 		Promise: options.Promise ?? Promise,
 	};
-	for (const key of ["testOnBorrow", "testOnReturn"] as const) {
-		// generic-pool throws "validate is not a function" at the first borrow; say so at construction instead.
-		if (config[key] && factory.validate === undefined) problems.push({ path: key, message: "needs factory.validate(resource) to check resources with" });
-	}
+	// generic-pool throws "validate is not a function" at the first borrow; say so at construction instead.
+	if (config.testOnBorrow && factory.validate === undefined)
+		problems.push({ path: "testOnBorrow", message: "needs factory.validate(resource) to check resources with" });
 	if (problems.length > 0) throw new ConfigError("generic-pool compat createPool", problems);
 	return config;
 }

@@ -472,6 +472,126 @@ describe("start, ready, eviction", () => {
 	});
 });
 
+describe("the evictor, as generic-pool 3.9 runs it", () => {
+	both("idleTimeoutMillis evicts even below min, and the pool recreates up to min", async (createPool) => {
+		const factory = resourceFactory();
+		const pool = createPool(factory, { min: 1, max: 3, idleTimeoutMillis: 20, evictionRunIntervalMillis: 10 });
+		const all = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+		for (const r of all) await pool.release(r);
+		await sleep(200);
+		assert.ok(factory.destroyed > 3, `the min resource was evicted too (${factory.destroyed} destroyed)`);
+		assert.equal(factory.created, factory.destroyed + pool.size, "each eviction below min was replaced");
+		assert.equal(pool.size, 1);
+		await stop(pool);
+	});
+
+	both("softIdleTimeoutMillis evicts only while more than min are idle; the min resource stays", async (createPool) => {
+		const factory = resourceFactory();
+		const pool = createPool(factory, { min: 1, max: 3, softIdleTimeoutMillis: 20, idleTimeoutMillis: 10_000, evictionRunIntervalMillis: 10 });
+		const all = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+		for (const r of all) await pool.release(r);
+		await sleep(200);
+		assert.equal(factory.destroyed, 2);
+		assert.equal(factory.created, 3, "nothing recreated");
+		assert.equal(pool.available, 1);
+		await stop(pool);
+	});
+
+	both("softIdleTimeoutMillis counts idle resources, not all: with min 1 and two borrowed, the only idle one stays", async (createPool) => {
+		const factory = resourceFactory();
+		const pool = createPool(factory, { min: 1, max: 3, softIdleTimeoutMillis: 20, idleTimeoutMillis: 10_000, evictionRunIntervalMillis: 10 });
+		const [a, b, c] = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+		await pool.release(a);
+		await sleep(150);
+		assert.equal(factory.destroyed, 0);
+		await pool.release(b);
+		await pool.release(c);
+		await stop(pool);
+	});
+
+	both("numTestsPerEvictionRun bounds the evictions of one run", async (createPool) => {
+		const factory = resourceFactory();
+		const pool = createPool(factory, { max: 6, idleTimeoutMillis: 1, evictionRunIntervalMillis: 250, numTestsPerEvictionRun: 2 });
+		const all = await Promise.all(Array.from({ length: 6 }, () => pool.acquire()));
+		for (const r of all) await pool.release(r);
+		await sleep(375);
+		assert.equal(factory.destroyed, 2, "one run, two tests");
+		await sleep(250);
+		assert.equal(factory.destroyed, 4, "two runs");
+		await stop(pool);
+	});
+
+	both("each run continues where the last one stopped, wrapping around, rather than starting from the oldest", async (createPool) => {
+		// Runs at 200, 400, 600 ms test a, b, c (none idle for 500 ms yet); the run at 800 ms wraps to a, now idle 800 ms.
+		// An evictor that always started from the oldest would have evicted a at 600 ms.
+		const factory = resourceFactory();
+		const pool = createPool(factory, { max: 3, idleTimeoutMillis: 500, evictionRunIntervalMillis: 200, numTestsPerEvictionRun: 1 });
+		const [a, b, c] = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+		await pool.release(a);
+		await sleep(300);
+		await pool.release(b);
+		await pool.release(c);
+		await sleep(400);
+		assert.equal(factory.destroyed, 0, "at 700 ms nothing is evicted yet");
+		await sleep(200);
+		assert.equal(factory.destroyed, 1, "at 900 ms the wrapped-around run evicted one");
+		await stop(pool);
+	});
+
+	both("with autostart false the evictor starts with the first acquire", async (createPool) => {
+		const factory = resourceFactory();
+		const pool = createPool(factory, { autostart: false, idleTimeoutMillis: 20, evictionRunIntervalMillis: 10 });
+		await pool.release(await pool.acquire());
+		await sleep(120);
+		assert.equal(factory.destroyed, 1);
+		await stop(pool);
+	});
+
+	both("the evictor stops once drain() has finished: idle resources stay until clear()", async (createPool) => {
+		const factory = resourceFactory();
+		const pool = createPool(factory, { max: 2, idleTimeoutMillis: 20, evictionRunIntervalMillis: 10 });
+		await pool.release(await pool.acquire());
+		await pool.drain();
+		await sleep(120);
+		assert.equal(factory.destroyed, 0);
+		assert.equal(pool.available, 1);
+		await pool.clear();
+		assert.equal(factory.destroyed, 1);
+	});
+});
+
+describe("testOnReturn, as generic-pool 3.9 implements it", () => {
+	both("a released resource is kept even when factory.validate would say it is invalid (the option is accepted and ignored)", async (createPool) => {
+		const factory = resourceFactory();
+		let validations = 0;
+		const pool = createPool(
+			{
+				...factory,
+				validate: () => {
+					validations++;
+					return Promise.resolve(false);
+				},
+			},
+			{ max: 1, testOnReturn: true },
+		);
+		const resource = await pool.acquire();
+		await pool.release(resource);
+		await sleep(10);
+		assert.equal(factory.destroyed, 0);
+		assert.equal(pool.available, 1);
+		assert.equal(validations, 0);
+		assert.equal(await pool.acquire(), resource);
+		await pool.release(resource);
+		await stop(pool);
+	});
+
+	both("testOnReturn without factory.validate is accepted", async (createPool) => {
+		const pool = createPool(resourceFactory(), { testOnReturn: true });
+		await pool.release(await pool.acquire());
+		await stop(pool);
+	});
+});
+
 describe("drain and clear", () => {
 	both("drain serves the callers already waiting, then acquire rejects", async (createPool) => {
 		const factory = resourceFactory();
