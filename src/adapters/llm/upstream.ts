@@ -1,0 +1,186 @@
+/**
+ * One attempt at one deployment over the dispatcher: the request, the response read as far as
+ * the first byte the caller may see (a whole JSON body; a stream's first complete frame), and
+ * every failure up to there as a typed error, so the router can still go elsewhere. After that
+ * point a failure is a typed error thrown by the stream's iterator.
+ */
+import type { Dispatcher } from "undici";
+import { formatOf, type LlmApi, type WireFormat } from "./api.ts";
+import { BlockStream } from "./block-stream.ts";
+import type { Deployment } from "./deployment.ts";
+import { type LlmError, LlmErrorCode, llmError, streamEventError, upstreamError } from "./errors.ts";
+import { pathOf } from "./providers.ts";
+import { firstBlock, type StreamBlock, StreamWatch } from "./stream-body.ts";
+import { type LlmUsage, usageOfBody } from "./usage.ts";
+
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+export interface AttemptRequest {
+	api: LlmApi;
+	/** The public model name the caller asked for (for errors and usage). */
+	model: string;
+	body: Record<string, unknown>;
+	stream: boolean;
+	signal: AbortSignal | undefined;
+	headers: Record<string, string> | undefined;
+}
+
+/** How a response's body ended: cleanly, or with the error the caller saw. */
+export interface BodyOutcome {
+	usage: LlmUsage | undefined;
+	error: LlmError | undefined;
+	/** The stream ended with the provider's own in-band error event (passed through as it was). */
+	inBandError: boolean;
+}
+
+export interface UpstreamResponse {
+	status: number;
+	headers: ResponseHeaders;
+	headersMs: number;
+	/** A JSON body, read whole. */
+	bytes: Uint8Array | undefined;
+	/** A stream's complete frames, starting with the first; throws a typed error on a cut. Undefined for JSON bodies. */
+	blocks: BlockStream | undefined;
+	/** Settles when the body has been read to its end, failed, or been abandoned by the caller. */
+	outcome: Promise<BodyOutcome>;
+}
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+export async function attempt(dispatcher: Dispatcher, deployment: Deployment, req: AttemptRequest): Promise<UpstreamResponse> {
+	const provider = deployment.provider;
+	const format = formatOf(req.api);
+	const subject = `llm deployment "${deployment.label}"`;
+	const body = req.body.model === deployment.upstreamModel ? req.body : { ...req.body, model: deployment.upstreamModel };
+	const payload = JSON.stringify(body);
+	const headers: Record<string, string> = {
+		...req.headers,
+		...provider.headers,
+		"content-type": "application/json",
+		accept: req.stream ? "text/event-stream" : "application/json",
+	};
+	const started = performance.now();
+	let res: Dispatcher.ResponseData;
+	try {
+		res = await dispatcher.request({
+			origin: provider.origin,
+			path: pathOf(provider, req.api, deployment.upstreamModel),
+			method: "POST",
+			headers,
+			body: payload,
+			signal: req.signal,
+			headersTimeout: deployment.tuning.headersTimeoutMs,
+			bodyTimeout: deployment.tuning.bodyTimeoutMs,
+		});
+	} catch (error) {
+		throw transportError(error, "headers", subject, deployment, req);
+	}
+	const headersMs = performance.now() - started;
+	const status = res.statusCode;
+	const resHeaders = res.headers as ResponseHeaders;
+	if (status >= 400) {
+		const text = await readText(res.body, ERROR_BODY_LIMIT).catch(() => "");
+		throw upstreamError({ status, bodyText: text, headers: resHeaders, deployment: deployment.label, model: req.model, secrets: provider.secrets });
+	}
+	const contentType = String(resHeaders["content-type"] ?? "");
+	if (!req.stream || !contentType.includes("text/event-stream")) {
+		let bytes: Uint8Array;
+		try {
+			bytes = await readAll(res.body);
+		} catch (error) {
+			throw transportError(error, "body", subject, deployment, req);
+		}
+		const usage = usageOfBody(format, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"));
+		return { status, headers: resHeaders, headersMs, bytes, blocks: undefined, outcome: Promise.resolve({ usage, error: undefined, inBandError: false }) };
+	}
+	return streamResponse(res, status, resHeaders, headersMs, format, subject, deployment, req);
+}
+
+async function streamResponse(
+	res: Dispatcher.ResponseData,
+	status: number,
+	headers: ResponseHeaders,
+	headersMs: number,
+	format: WireFormat,
+	subject: string,
+	deployment: Deployment,
+	req: AttemptRequest,
+): Promise<UpstreamResponse> {
+	const source = res.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+	const watch = new StreamWatch(format);
+	const carry: { rest: Uint8Array | undefined } = { rest: undefined };
+	let first: StreamBlock | undefined;
+	try {
+		first = await firstBlock(source, watch, carry);
+	} catch (error) {
+		res.body.destroy();
+		throw transportError(error, "body", subject, deployment, req);
+	}
+	if (first === undefined) {
+		throw llmError(LlmErrorCode.STREAM_CUT, subject, "the stream ended before its first event", {
+			deployment: deployment.label,
+			model: req.model,
+			status: 502,
+		});
+	}
+	if (watch.terminal === "error" && watch.errorData !== undefined) {
+		// Overloaded before anything was said: nothing reached the caller, so another deployment may answer.
+		res.body.destroy();
+		throw streamEventError(watch.errorData, deployment.label, req.model, deployment.provider.secrets);
+	}
+	let settle!: (o: BodyOutcome) => void;
+	const outcome = new Promise<BodyOutcome>((resolve) => {
+		settle = resolve;
+	});
+	const blocks = new BlockStream(
+		first,
+		carry.rest,
+		{ iterator: source, destroy: () => res.body.destroy(), mapError: (error) => transportError(error, "body", subject, deployment, req) },
+		watch,
+		format,
+		subject,
+		{ deployment: deployment.label, model: req.model },
+		(end) => settle({ usage: watch.usage, error: end.error, inBandError: watch.terminal === "error" }),
+	);
+	return { status, headers, headersMs, bytes: undefined, blocks, outcome };
+}
+
+/** A failure below HTTP (connect, timeout, a broken body, an abort) as a typed error. */
+export function transportError(error: unknown, phase: "headers" | "body", subject: string, deployment: Deployment, req: AttemptRequest): LlmError {
+	const details = { deployment: deployment.label, model: req.model, cause: error };
+	const e = error as { code?: string; name?: string; message?: string; cause?: { code?: string } } | null;
+	const code = e?.code ?? e?.cause?.code;
+	if (req.signal?.aborted || code === "UND_ERR_ABORTED" || e?.name === "AbortError") {
+		return llmError(LlmErrorCode.ABORTED, subject, "the upstream request was aborted", details);
+	}
+	if (code === "UND_ERR_HEADERS_TIMEOUT") {
+		return llmError(LlmErrorCode.TIMEOUT, subject, `no response headers within ${deployment.tuning.headersTimeoutMs} ms (headersTimeoutMs)`, details);
+	}
+	if (code === "UND_ERR_BODY_TIMEOUT") {
+		return llmError(LlmErrorCode.TIMEOUT, subject, `no body bytes for ${deployment.tuning.bodyTimeoutMs} ms (bodyTimeoutMs)`, details);
+	}
+	const what = `${code ?? e?.name ?? "error"}: ${e?.message ?? String(error)}`;
+	// Once headers are in, a broken body is a cut response; before them, the connection failed.
+	if (phase === "body") return llmError(LlmErrorCode.STREAM_CUT, subject, what, { ...details, status: 502 });
+	return llmError(LlmErrorCode.CONNECTION, subject, what, details);
+}
+
+async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+	const chunks: Uint8Array[] = [];
+	let length = 0;
+	for await (const c of body) {
+		chunks.push(c);
+		length += c.length;
+	}
+	return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+}
+
+async function readText(body: Dispatcher.ResponseData["body"], limit: number): Promise<string> {
+	const chunks: Uint8Array[] = [];
+	let length = 0;
+	for await (const c of body as AsyncIterable<Uint8Array>) {
+		if (length < limit) chunks.push(c);
+		length += c.length;
+	}
+	return Buffer.concat(chunks).toString("utf8").slice(0, limit);
+}

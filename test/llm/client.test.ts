@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { Agent } from "undici";
+import { createLlmClient, type LlmClient, LlmError, LlmErrorCode } from "../../src/adapters/llm/index.ts";
+import { ConfigError } from "../../src/core/errors.ts";
+import { PoolManager } from "../../src/manager/index.ts";
+import { chat, clientFor, message, OPENAI_KEY } from "./fixtures.ts";
+import { type LlmUpstream, startLlmUpstream } from "./servers/llm-upstream.ts";
+
+let upstream: LlmUpstream;
+let llm: LlmClient;
+
+before(async () => {
+	upstream = await startLlmUpstream({ models: ["m1", "m2"] });
+	llm = clientFor(upstream, {
+		"gpt-test": [{ provider: "local", maxConcurrent: 3 }],
+		"claude-test": [{ provider: "claude" }],
+		"text-embed": [{ provider: "local" }],
+	});
+});
+after(async () => {
+	await llm?.close();
+	await upstream?.close();
+});
+beforeEach(() => upstream.reset());
+
+describe("configuration", () => {
+	it("lists every problem with its path, never quoting a key or a URL with credentials", () => {
+		assert.throws(
+			() =>
+				createLlmClient({
+					providers: {
+						openai: { preset: "openai" },
+						bad: { preset: "nope" as never },
+						azure: { preset: "azure", apiKey: "k" },
+						creds: { preset: "vllm", baseUrl: "http://user:hunter2secret@host/v1" },
+						tuned: { preset: "ollama", maxConcurrent: 0, headersTimeoutMs: -1 },
+					},
+					models: {
+						a: [{ provider: "missing" }],
+						b: { deployments: [{ provider: "openai", weight: 0 }], fallbacks: ["zzz"] },
+						c: { deployments: [] },
+						mixed: [{ provider: "openai" }, { provider: "tuned" }],
+					},
+					routing: "random" as never,
+					extra: 1,
+				} as never),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				const paths = e.problems.map((p) => p.path);
+				for (const path of [
+					"extra",
+					"routing",
+					"providers.openai.apiKey",
+					"providers.bad.preset",
+					"providers.azure.baseUrl",
+					"providers.creds.baseUrl",
+					"providers.tuned.maxConcurrent",
+					"providers.tuned.headersTimeoutMs",
+					"models.a.deployments[0].provider",
+					"models.b.deployments[0].weight",
+					"models.b.fallbacks[0]",
+					"models.c.deployments",
+				]) {
+					assert.ok(paths.includes(path), `${path} in ${paths.join(", ")}`);
+				}
+				assert.ok(!e.message.includes("hunter2secret"));
+				return true;
+			},
+		);
+	});
+
+	it("refuses a model whose deployments mix wire formats, and a fallback of the other format", () => {
+		assert.throws(
+			() =>
+				createLlmClient({
+					providers: { o: { preset: "vllm" }, a: { preset: "anthropic", apiKey: "k" } },
+					models: {
+						mixed: [{ provider: "o" }, { provider: "a", model: "c" }],
+						gpt: { deployments: [{ provider: "o" }], fallbacks: ["claude"] },
+						claude: [{ provider: "a" }],
+					},
+				}),
+			(e: unknown) =>
+				e instanceof ConfigError &&
+				e.problems.some((p) => p.path === "models.mixed.deployments") &&
+				e.problems.some((p) => p.path === "models.gpt.fallbacks[0]"),
+		);
+	});
+});
+
+describe("provider presets on the wire", () => {
+	it("Azure: the deployment in the path, api-version in the query, the key in api-key", async () => {
+		const azure = createLlmClient({
+			providers: { az: { preset: "azure", baseUrl: upstream.origin, apiKey: "azure-key-123456" } },
+			models: { gpt: [{ provider: "az", model: "prod-gpt4o" }] },
+		});
+		const answer = await azure.chat(chat("gpt"));
+		assert.equal(answer.object, "chat.completion");
+		assert.equal(upstream.requests[0].path, "/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21");
+		assert.equal(upstream.requests[0].headers["api-key"], "azure-key-123456");
+		assert.equal(upstream.requests[0].headers.authorization, undefined);
+		await azure.close();
+	});
+
+	it("Anthropic: x-api-key and anthropic-version; OpenAI-compatible: Bearer; the upstream model name replaces the public one", async () => {
+		const c = clientFor(upstream, { public: [{ provider: "local", model: "private-name" }], claude: [{ provider: "claude", model: "claude-x" }] });
+		await c.chat(chat("public"));
+		await c.messages(message("claude"));
+		assert.equal(upstream.requests[0].path, "/v1/chat/completions");
+		assert.equal(upstream.requests[0].headers.authorization, `Bearer ${OPENAI_KEY}`);
+		assert.equal(upstream.requests[0].body?.model, "private-name");
+		assert.equal(upstream.requests[1].path, "/v1/messages");
+		assert.equal(upstream.requests[1].headers["anthropic-version"], "2023-06-01");
+		assert.equal(upstream.requests[1].body?.model, "claude-x");
+		await c.close();
+	});
+
+	it("lists a provider's own models through GET /models", async () => {
+		const list = await llm.upstreamModels("local");
+		assert.deepEqual(
+			list.data.map((m) => m.id),
+			["m1", "m2"],
+		);
+	});
+
+	it("answers embeddings and completions", async () => {
+		const e = await llm.embeddings({ model: "text-embed", input: ["a", "b"] });
+		assert.equal(e.data.length, 2);
+		assert.ok(Array.isArray(e.data[0].embedding));
+		const c = await llm.completions({ model: "gpt-test", prompt: "say" });
+		assert.equal(c.choices[0].text, "wordwordword");
+	});
+
+	it("uses the dispatcher it is given (lifeguard's HTTP client, an Agent) and leaves it open on close", async () => {
+		const agent = new Agent();
+		const c = createLlmClient({
+			dispatcher: agent,
+			providers: { local: { preset: "vllm", baseUrl: `${upstream.origin}/v1` } },
+			models: { m: [{ provider: "local" }] },
+		});
+		await c.chat(chat("m"));
+		await c.close();
+		assert.equal(agent.closed, false);
+		await agent.close();
+	});
+});
+
+describe("a managed client", () => {
+	it("is kind llm with one pool per deployment, labelled, sized by maxConcurrent, and one breaker each", () => {
+		assert.equal(llm.kind, "llm");
+		assert.deepEqual(
+			llm.pools().map((p) => p.label),
+			["local/gpt-test", "claude/claude-test", "local/text-embed"],
+		);
+		assert.equal(llm.pools()[0].pool.stats().total <= 3, true);
+		assert.deepEqual(
+			llm.breakers().map((b) => [b.label, b.state]),
+			[
+				["local/gpt-test", "closed"],
+				["claude/claude-test", "closed"],
+				["local/text-embed", "closed"],
+			],
+		);
+		const models = llm.models();
+		assert.deepEqual(
+			models.map((m) => [m.id, m.format]),
+			[
+				["gpt-test", "openai"],
+				["claude-test", "anthropic"],
+				["text-embed", "openai"],
+			],
+		);
+	});
+
+	it("caps requests in flight per deployment at maxConcurrent; the rest wait for a slot", async () => {
+		upstream.script("gpt-test", { kind: "ok", chunks: 5, delayMs: 20 });
+		const streams = await Promise.all(Array.from({ length: 3 }, () => llm.chatStream(chat("gpt-test"))));
+		const waiting = llm.chat(chat("gpt-test"));
+		await new Promise((r) => setTimeout(r, 20));
+		const stats = llm.pools()[0].pool.stats();
+		assert.equal(stats.active, 3);
+		assert.equal(stats.pending, 1);
+		assert.equal(upstream.active, 3);
+		await Promise.all(streams.map((s) => s.text()));
+		assert.equal((await waiting).object, "chat.completion");
+	});
+
+	it("registers with the PoolManager and closes through it; requests after close are refused", async () => {
+		const c = clientFor(upstream, { m: [{ provider: "local" }] });
+		const manager = new PoolManager();
+		manager.add(c);
+		await c.chat(chat("m"));
+		await manager.close();
+		await assert.rejects(c.chat(chat("m")), (e: unknown) => e instanceof LlmError && e.code === LlmErrorCode.CLOSED);
+	});
+});
+
+describe("seed 000's shape: execute and pooled connections", () => {
+	it('execute("complete") and execute("chat") return the text and the usage, in either format', async () => {
+		const completion = await llm.execute("complete", { model: "gpt-test", prompt: "Say hi", max_tokens: 5 });
+		assert.equal(completion.text, "wordwordword");
+		assert.equal(upstream.requests[0].path, "/v1/completions");
+		const reply = await llm.execute("chat", {
+			model: "claude-test",
+			messages: [
+				{ role: "system", content: "be brief" },
+				{ role: "user", content: "hi" },
+			],
+		});
+		assert.equal(reply.text, "wordwordword");
+		assert.equal(reply.deployment, "claude/claude-test");
+		assert.equal(upstream.requests[1].body?.system, "be brief", "system messages move to Anthropic's system field");
+		assert.ok((reply.usage?.totalTokens ?? 0) > 0);
+		const vectors = await llm.execute("embed", { model: "text-embed", input: ["x"] });
+		assert.equal(vectors.embeddings?.[0].length, 8);
+	});
+
+	it("a pooled connection holds a slot on one deployment until it is released", async () => {
+		const connection = await llm.getConnection("gpt-test");
+		assert.equal(connection.deployment, "local/gpt-test");
+		assert.equal(llm.pools()[0].pool.stats().active, 1);
+		const result = await connection.execute("chat", { messages: [{ role: "user", content: "hi" }] });
+		assert.equal(result.text, "wordwordword");
+		assert.equal(llm.pools()[0].pool.stats().active, 1, "its calls use the slot it holds");
+		connection.release();
+		assert.equal(llm.pools()[0].pool.stats().active, 0);
+		{
+			await using held = await llm.getConnection("claude-test");
+			assert.equal((await held.execute("complete", { prompt: "hi" })).text, "wordwordword");
+		}
+		assert.equal(llm.pools()[1].pool.stats().active, 0);
+	});
+});
