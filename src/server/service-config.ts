@@ -87,8 +87,8 @@ export interface ServiceFile {
 	source: string;
 }
 
-/** Reads and checks a YAML config file; throws one ConfigError listing every problem of the service section. */
-export function readServiceFile(path: string): ServiceFile {
+/** Reads and parses a YAML config file (no checks beyond YAML itself). */
+export function parseConfigFile(path: string): { document: Record<string, unknown>; source: string } {
 	let text: string;
 	try {
 		text = readFileSync(path, "utf8");
@@ -106,7 +106,12 @@ export function readServiceFile(path: string): ServiceFile {
 	if (typeof document !== "object" || document === null || Array.isArray(document)) {
 		throw new ConfigError("lifeguard serve", [{ path: "(file)", message: "must be a YAML mapping", source: path }]);
 	}
-	const doc = document as Record<string, unknown>;
+	return { document: document as Record<string, unknown>, source: path };
+}
+
+/** Reads and checks a YAML config file; throws one ConfigError listing every problem of the service and gateway sections. */
+export function readServiceFile(path: string): ServiceFile {
+	const { document: doc } = parseConfigFile(path);
 	const problems: ConfigProblem[] = [];
 	let service: ServiceSettings | undefined;
 	let gateway: GatewaySettings | undefined;
