@@ -15,6 +15,7 @@ export {
 } from "./health.ts";
 export {
 	defaultManager,
+	type HealthCheckCounts,
 	type ManagedPool,
 	type ManagerEvents,
 	PoolManager,

@@ -58,7 +58,18 @@ interface Entry {
 	/** A keyed pool forwards the events of keys opened later itself. */
 	readonly keyed: KeyedPool<unknown, unknown> | undefined;
 	readonly errorRates: Map<string, RecentErrorRate>;
+	/** Health assessments of each pool (by label) so far, by result. */
+	readonly checks: Map<string, HealthCheckCounts>;
 }
+
+/** How many health assessments of a pool ended in each result (pass / warn / fail: healthy / degraded / unhealthy). */
+export interface HealthCheckCounts {
+	pass: number;
+	warn: number;
+	fail: number;
+}
+
+const CHECK_RESULT = { healthy: "pass", degraded: "warn", unhealthy: "fail" } as const;
 
 /** One pool of one client, flattened for reports and metrics. */
 export interface ManagedPool {
@@ -228,6 +239,9 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 				let rate = entry.errorRates.get(label);
 				if (rate === undefined) entry.errorRates.set(label, (rate = new RecentErrorRate()));
 				const assessed = assessPool(stats, rate.read(stats, now));
+				let checks = entry.checks.get(label);
+				if (checks === undefined) entry.checks.set(label, (checks = { pass: 0, warn: 0, fail: 0 }));
+				checks[CHECK_RESULT[assessed.status]]++;
 				const counts = errorCounts(stats);
 				errors += counts.errors;
 				operations += counts.operations;
@@ -247,6 +261,15 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 		const status = worstStatus(Object.values(clients).map((c) => c.status));
 		const errorRate = operations === 0 ? 0 : Math.min(1, errors / operations);
 		return { status, reasons, errorRate, shuttingDown: this.#shuttingDown, clients, pools };
+	}
+
+	/** Health assessments (`health()` calls) of every pool so far by result, keyed by pool id; counters, they never go down. */
+	healthChecks(): Record<string, HealthCheckCounts> {
+		const all: Record<string, HealthCheckCounts> = {};
+		for (const entry of this.#entries.values()) {
+			for (const [label, counts] of entry.checks) all[poolId(entry.client, label)] = { ...counts };
+		}
+		return all;
 	}
 
 	/**
@@ -342,7 +365,7 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 
 	#adopt(added: Manageable, client = toManagedClient(added)): void {
 		const keyed = added instanceof KeyedPool ? added : undefined;
-		const entry: Entry = { added, client, attached: new Set(), keyed, errorRates: new Map() };
+		const entry: Entry = { added, client, attached: new Set(), keyed, errorRates: new Map(), checks: new Map() };
 		this.#entries.set(client.name, entry);
 		if (keyed !== undefined) {
 			for (const [event, forward] of this.#forwarders) keyed.on(event, forward as never);
