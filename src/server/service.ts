@@ -15,6 +15,7 @@ import { PoolWatch } from "./pool-watch.ts";
 import { adminRoutes } from "./routes/admin-routes.ts";
 import { dashboardRoutes } from "./routes/dashboard-routes.ts";
 import { healthRoutes } from "./routes/health-routes.ts";
+import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { sqlRoutes } from "./routes/sql-routes.ts";
 import { formatSchemaErrors } from "./schema-errors.ts";
 import type { ServedClients } from "./served-clients.ts";
@@ -143,6 +144,7 @@ export class Service {
 		adminRoutes(app, this.clients, this.sessions, this.watch, { maxPoolSize: this.settings.maxPoolSize });
 		sqlRoutes(app, this.clients, this.sessions);
 		dashboardRoutes(app, this);
+		metricsRoutes(app, this);
 		gatewayRoutes(app, { keys: this.keys, usage: this.usage, llms: () => this.clients.llms(), bodyLimitBytes: this.settings.gatewayBodyLimitBytes });
 	}
 }

@@ -31,6 +31,7 @@ describe("the LLM gateway", () => {
 			config,
 			`service:
   notReadyGraceMs: 0
+  metricsPublic: true
 pools:
   svc_llm:
     kind: llm
@@ -242,8 +243,21 @@ gateway:
 			for (const secret of [OPENAI_KEY, ANTHROPIC_KEY, TEAM_KEY, LIMITED_KEY]) assert.ok(!text.includes(secret), "no key in any response or log");
 		});
 
-		it("/health/providers needs the admin token", async () => {
+		it("/metrics has the usage per client key and model next to the pools' metrics", async () => {
+			// The config opened /metrics: a scraper needs no token.
+			const response = await fetch(`${service.url}/metrics`);
+			assert.equal(response.status, 200);
+			const text = await response.text();
+			const requests = /^lifeguard_llm_requests_total\{client_key="team-a",model="gpt-test"\} (\d+)$/m.exec(text);
+			assert.ok(requests !== null && Number(requests[1]) >= 2, text.slice(0, 2000));
+			assert.match(text, /^lifeguard_llm_tokens_total\{client_key="team-a",model="gpt-test",type="completion"\} [1-9]\d*$/m);
+			assert.match(text, /^connection_pool_size\{.*state="active".*\} \d+$/m);
+			assert.ok(!text.includes(OPENAI_KEY) && !text.includes(TEAM_KEY));
+		});
+
+		it("/health/providers and the admin API still need the admin token when /metrics is public", async () => {
 			assert.equal((await fetch(`${service.url}/health/providers`)).status, 401);
+			assert.equal((await fetch(`${service.url}/api/v1/admin/connection-pools`)).status, 401);
 		});
 	});
 });
