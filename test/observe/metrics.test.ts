@@ -208,9 +208,13 @@ describe("registry and scraping", () => {
 		const own = await createPrometheusMetrics(m, { histograms: false });
 		const registry = new Registry();
 		const theirs = await createPrometheusMetrics(m, { registry, histograms: false });
-		cleanups.push(() => own.close(), () => theirs.close());
+		cleanups.push(
+			() => own.close(),
+			() => theirs.close(),
+		);
 		const [a, b] = [await own.text(), await registry.metrics()];
-		const normalise = (text: string) => [...parsePrometheusText(text).values()].map((f) => ({ ...f, samples: f.samples.filter((s) => !s.name.includes("error_rate")) }));
+		const normalise = (text: string) =>
+			[...parsePrometheusText(text).values()].map((f) => ({ ...f, samples: f.samples.filter((s) => !s.name.includes("error_rate")) }));
 		assert.deepEqual(normalise(a), normalise(b));
 		assert.equal(sampleOf(parsePrometheusText(a), MetricName.maxConnections, { pool: 'we"ird\\name\nwith a newline' }), 10);
 	});
