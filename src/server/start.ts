@@ -56,7 +56,7 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 		await service.shutdown();
 		throw error;
 	}
-	if (embedded !== undefined && options.demoTraffic !== false) embedded.startTraffic();
+	if (embedded !== undefined && options.demoTraffic !== false) await embedded.startTraffic();
 	const banner = [
 		`lifeguard serving on ${address}`,
 		`  pools: ${
