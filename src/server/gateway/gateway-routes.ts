@@ -114,6 +114,21 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
 	);
 }
 
+/** Which LLM client serves each model, built once per client list (models are fixed when a client is made). */
+const routing = new WeakMap<LlmClient[], Map<string, LlmClient>>();
+
+function clientFor(deps: GatewayDeps, model: string): LlmClient | undefined {
+	const llms = deps.llms();
+	let byModel = routing.get(llms);
+	if (byModel === undefined || byModel.size === 0) {
+		byModel = new Map();
+		for (const llm of llms) for (const m of llm.models()) if (!byModel.has(m.id)) byModel.set(m.id, llm);
+		routing.set(llms, byModel);
+	}
+	// An unknown model goes to the first client, whose forward() answers 404 in the caller's format.
+	return byModel.get(model) ?? llms[0];
+}
+
 function authenticate(keys: ClientKeys, request: FastifyRequest, reply: FastifyReply, format: WireFormat): ClientKey | undefined {
 	const header = request.headers["x-api-key"];
 	const key = keys.find(request.headers.authorization, typeof header === "string" ? header : undefined);
@@ -144,7 +159,7 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 			.type("application/json")
 			.send(gatewayError(format, 403, `client key "${key.name}" may not use model "${model}"`, "model_not_allowed", "model"));
 	}
-	const llm = deps.llms().find((c) => c.models().some((m) => m.id === model)) ?? deps.llms()[0];
+	const llm = clientFor(deps, model);
 	if (llm === undefined)
 		return reply
 			.code(404)

@@ -50,8 +50,10 @@ function usageFamilies(rows: UsageRow[]): MetricFamily[] {
 const formatQuery = { type: "object", additionalProperties: false, properties: { format: { type: "string", enum: ["json", "prometheus"] } } } as const;
 
 export function metricsRoutes(app: FastifyInstance, service: Service): void {
-	const collector = new PoolMetricsCollector(service.clients.manager);
+	// Made at the first scrape: its histograms listen to every acquire and release, a cost nobody should pay who never scrapes.
+	let collector: PoolMetricsCollector | undefined;
 	const handler = async (request: FastifyRequest<{ Querystring: { format?: string } }>, reply: FastifyReply) => {
+		collector ??= new PoolMetricsCollector(service.clients.manager);
 		const families = [...collector.collect(), ...usageFamilies(service.llmUsage())];
 		if (request.query.format === "json") {
 			reply.type("application/json");
