@@ -18,7 +18,16 @@ import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from
 import { insertShape, multiRowStatements } from "./batch-text.ts";
 import { connectionOptions, type ResolvedMysqlConfig, sessionStatement } from "./config.ts";
 import { MysqlConnection } from "./connection.ts";
-import { connectionLost, isMysqlConnectionFault, isQueryInterrupted, isServerTimeout, mysqlSqlStateOf, statementError, transactionEnded } from "./errors.ts";
+import {
+	alreadyLost,
+	connectionLost,
+	isMysqlConnectionFault,
+	isQueryInterrupted,
+	isServerTimeout,
+	mysqlSqlStateOf,
+	statementError,
+	transactionEnded,
+} from "./errors.ts";
 import { loadMysql2 } from "./load-driver.ts";
 import { planStatementText } from "./statement-text.ts";
 
@@ -30,7 +39,7 @@ const CLEAN = Promise.resolve();
 export const mysqlDriver: SqlDriver<MysqlConnection, ResolvedMysqlConfig> = {
 	dialect: "mysql",
 	connect,
-	close: (conn) => conn.close(),
+	close,
 	ping,
 	reset,
 	run,
@@ -41,7 +50,30 @@ export const mysqlDriver: SqlDriver<MysqlConnection, ResolvedMysqlConfig> = {
 	onDead: (conn, callback) => conn.onDead(callback),
 	needsReset,
 	sqlStateOf: mysqlSqlStateOf,
+	inTransaction: (conn) => conn.inTransaction,
+	raw,
+	cancel,
 };
+
+/** KILL QUERY for the statement running on `conn`, from a second connection; never rejects (a failed kill leaves the statement to its timeout or the close). */
+function cancel(conn: MysqlConnection): Promise<void> {
+	if (conn.deathCause !== undefined) return CLEAN;
+	return killQuery(conn).catch(() => {});
+}
+
+/** A connection still running a statement has it killed on the server first: cutting the socket alone leaves it running there. */
+async function close(conn: MysqlConnection): Promise<void> {
+	if (conn.busy && conn.deathCause === undefined) await cancel(conn);
+	return conn.close();
+}
+
+/** The mysql2 connection; whatever its holder runs on it is unknown, so the release undoes everything a session can keep. */
+function raw(conn: MysqlConnection): unknown {
+	conn.inTransaction = true;
+	conn.tablesLocked = true;
+	conn.namedLocks = true;
+	return conn.raw;
+}
 
 /** Opens a connection and applies the config's session settings; `signal` aborting destroys the socket. */
 async function connect(config: ResolvedMysqlConfig, signal: AbortSignal): Promise<MysqlConnection> {
@@ -202,7 +234,7 @@ function run(
 	limit: number,
 	timeoutMs: number | undefined,
 ): Promise<DriverResult> {
-	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
+	if (conn.deathCause !== undefined) return Promise.reject(alreadyLost(conn.deathCause));
 	if (conn.rolledBackBy !== undefined) {
 		const refused = refusal(conn, conn.rolledBackBy, sql);
 		if (refused !== undefined) return Promise.reject(refused);
@@ -425,7 +457,7 @@ function failure(conn: MysqlConnection, error: unknown, deadline: StatementDeadl
  */
 async function runBatch(conn: MysqlConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
 	if (paramSets.length === 0) return 0;
-	if (conn.deathCause !== undefined) throw connectionLost(conn.deathCause);
+	if (conn.deathCause !== undefined) throw alreadyLost(conn.deathCause);
 	if (conn.rolledBackBy !== undefined) throw transactionEnded(conn.rolledBackBy, "statement");
 	const endsAt = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
 	const format = (text: string, values: unknown[]) => conn.raw.format(text, values);

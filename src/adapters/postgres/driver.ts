@@ -7,6 +7,7 @@ import type { Client, QueryResult } from "pg";
 import { ConfigError } from "../../core/errors.ts";
 import { QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
 import { NO_PARAMS } from "../sql/runner.ts";
+import { statementWords } from "../sql/statement.ts";
 import type { DriverResult, FetchMode, IsolationLevel, SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { BatchQuery } from "./batch.ts";
 import { sendCancelRequest } from "./cancel.ts";
@@ -74,7 +75,12 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 	}
 
 	async close(conn: PostgresConnection): Promise<void> {
-		if (conn.dead || conn.busy) return conn.destroySocket();
+		if (conn.dead) return conn.destroySocket();
+		if (conn.busy) {
+			// Closing the socket alone leaves the statement running on the server until it next writes to the client: cancel it first.
+			await this.cancel(conn);
+			return conn.destroySocket();
+		}
 		const timer = setTimeout(() => conn.destroySocket(), CLOSE_GRACE_MS);
 		try {
 			await conn.client.end();
@@ -96,7 +102,7 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 
 	needsReset(conn: PostgresConnection): boolean {
 		if (conn.dead) return false;
-		return this.#discard || conn.busy || conn.awaitingReady || conn.transactionStatus !== "I" || conn.advisoryLocks;
+		return this.#discard || conn.busy || conn.awaitingReady || conn.transactionStatus !== "I" || conn.advisoryLocks || conn.listening || conn.rawLent;
 	}
 
 	async reset(conn: PostgresConnection): Promise<void> {
@@ -104,22 +110,55 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 		// After a failed statement pg reports the error before the server's ReadyForQuery: wait for it, so the status is current.
 		if (conn.awaitingReady) await conn.client.query("");
 		if (conn.transactionStatus !== "I") await conn.client.query("ROLLBACK");
+		if (conn.rawLent) {
+			// The borrower may have added listeners of its own: the next one must not get its notifications or copy streams.
+			conn.client.removeAllListeners("notification");
+			conn.client.removeAllListeners("notice");
+		}
 		if (this.#discard) {
-			// DISCARD ALL also releases advisory locks.
+			// DISCARD ALL also releases advisory locks and LISTENs.
 			await conn.client.query("DISCARD ALL");
 			conn.forgetPreparedStatements();
-		} else if (conn.advisoryLocks) await conn.client.query("SELECT pg_advisory_unlock_all()");
+		} else {
+			if (conn.advisoryLocks || conn.rawLent) await conn.client.query("SELECT pg_advisory_unlock_all()");
+			if (conn.listening || conn.rawLent) await conn.client.query("UNLISTEN *");
+		}
 		conn.advisoryLocks = false;
+		conn.listening = false;
+		conn.rawLent = false;
+	}
+
+	/** A cancel request for the statement running on `conn` (resolves once delivered, or after CANCEL_DELIVERY_MS; never rejects). */
+	cancel(conn: PostgresConnection): Promise<void> {
+		const target = conn.cancelTarget;
+		return target === undefined || conn.dead ? Promise.resolve() : sendCancelRequest(target);
+	}
+
+	inTransaction(conn: PostgresConnection): boolean {
+		return conn.transactionStatus !== "I";
+	}
+
+	raw(conn: PostgresConnection): Client {
+		conn.rawLent = true;
+		return conn.client;
 	}
 
 	run(conn: PostgresConnection, sql: string, params: readonly unknown[], mode: FetchMode, limit: number, timeoutMs: number | undefined): Promise<DriverResult> {
-		noteAdvisoryLocks(conn, sql);
+		if (params.length > MAX_PARAMETERS) return Promise.reject(tooManyParameters(params.length));
+		noteSessionState(conn, sql);
 		const work = mode === "one" || mode === "many" ? this.#runLimited(conn.client, sql, params, limit) : runAll(conn.client, sql, params);
 		return timeoutMs === undefined ? work : cancelAfter(conn, work, timeoutMs);
 	}
 
 	runBatch(conn: PostgresConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
-		noteAdvisoryLocks(conn, sql);
+		if (statementWords(sql, "postgres")?.[0] === "COPY") {
+			const cause = new Error(
+				"COPY cannot run in batch() (it streams data, it takes no parameter sets); for COPY … FROM STDIN / TO STDOUT use a pinned connection's raw pg client (db.acquire(), then conn.raw with pg-copy-streams)",
+			);
+			return Promise.reject(new QueryFailedError(cause, undefined));
+		}
+		for (const set of paramSets) if (set.length > MAX_PARAMETERS) return Promise.reject(tooManyParameters(set.length));
+		noteSessionState(conn, sql);
 		const pg = this.#loaded();
 		const work = new Promise<number>((resolve, reject) => {
 			const batch = new BatchQuery(pg, sql, paramSets, (error, affected) => (error === undefined ? resolve(affected) : reject(error)));
@@ -188,9 +227,27 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 /** The functions that take session-level advisory locks (pg_advisory_lock, pg_try_advisory_lock_shared…), not the transaction-level `_xact_` ones. */
 const SESSION_ADVISORY_LOCK = /pg_(?:try_)?advisory_lock/i;
 
-/** Notes a statement that may take advisory locks held past its transaction, so that the release unlocks them; a text that only unlocks or takes `_xact_` locks costs nothing. */
-function noteAdvisoryLocks(conn: PostgresConnection, sql: string): void {
+/** LISTEN (a text that merely mentions it costs one UNLISTEN * at the release, never a missed one). */
+const LISTEN = /listen/i;
+
+/** The protocol counts a statement's parameters in 16 bits. */
+const MAX_PARAMETERS = 65_535;
+
+function tooManyParameters(count: number): QueryFailedError {
+	const cause = new Error(
+		`PostgreSQL takes at most ${MAX_PARAMETERS} parameters in one statement, got ${count}; nothing was sent. Split the statement, or pass one array parameter (WHERE id = ANY($1))`,
+	);
+	return new QueryFailedError(cause, "54000");
+}
+
+/**
+ * Notes a statement that may leave state on the session past its transaction, so that the release
+ * undoes it: session advisory locks (a text that only unlocks or takes `_xact_` locks costs
+ * nothing) and LISTEN. Clean connections still cost no round trip.
+ */
+function noteSessionState(conn: PostgresConnection, sql: string): void {
 	if (SESSION_ADVISORY_LOCK.test(sql)) conn.advisoryLocks = true;
+	if (LISTEN.test(sql)) conn.listening = true;
 }
 
 function runAll(client: Client, sql: string, params: readonly unknown[]): Promise<DriverResult> {
