@@ -3,7 +3,6 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { Agent } from "undici";
 import { createLlmClient, type LlmClient, LlmError, LlmErrorCode } from "../../src/adapters/llm/index.ts";
 import { ConfigError } from "../../src/core/errors.ts";
-import { PoolManager } from "../../src/manager/index.ts";
 import { chat, clientFor, message, OPENAI_KEY } from "./fixtures.ts";
 import { type LlmUpstream, startLlmUpstream } from "./servers/llm-upstream.ts";
 
@@ -67,6 +66,13 @@ describe("configuration", () => {
 				assert.ok(!e.message.includes("hunter2secret"));
 				return true;
 			},
+		);
+	});
+
+	it("takes HTTP client options only for the HTTP client it makes itself", () => {
+		assert.throws(
+			() => createLlmClient({ dispatcher: new Agent(), http: { maxConnections: 5 }, providers: { o: { preset: "vllm" } }, models: { m: [{ provider: "o" }] } }),
+			(e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.path === "http"),
 		);
 	});
 
@@ -147,12 +153,15 @@ describe("provider presets on the wire", () => {
 });
 
 describe("a managed client", () => {
-	it("is kind llm with one pool per deployment, labelled, sized by maxConcurrent, and one breaker each", () => {
+	it("is kind llm with one pool per deployment, labelled, then its HTTP client's origin pools, and one breaker per deployment", async () => {
 		assert.equal(llm.kind, "llm");
+		await llm.chat(chat("gpt-test"));
 		assert.deepEqual(
 			llm.pools().map((p) => p.label),
-			["local/gpt-test", "claude/claude-test", "local/text-embed"],
+			["local/gpt-test", "claude/claude-test", "local/text-embed", upstream.origin],
 		);
+		const origin = llm.pools()[3].pool.stats();
+		assert.ok(origin.total >= 1, "requests went through lifeguard's HTTP client, pooled per origin");
 		assert.equal(llm.pools()[0].pool.stats().total <= 3, true);
 		assert.deepEqual(
 			llm.breakers().map((b) => [b.label, b.state]),
@@ -186,13 +195,51 @@ describe("a managed client", () => {
 		assert.equal((await waiting).object, "chat.completion");
 	});
 
-	it("registers with the PoolManager and closes through it; requests after close are refused", async () => {
+	it("closes its pools; requests after close are refused", async () => {
 		const c = clientFor(upstream, { m: [{ provider: "local" }] });
-		const manager = new PoolManager();
-		manager.add(c);
 		await c.chat(chat("m"));
-		await manager.close();
+		await c.close();
 		await assert.rejects(c.chat(chat("m")), (e: unknown) => e instanceof LlmError && e.code === LlmErrorCode.CLOSED);
+	});
+});
+
+describe("rate limits per deployment (RPM/TPM)", () => {
+	it("a deployment over its requests per minute sends the next request to another deployment", async () => {
+		const c = clientFor(upstream, {
+			gpt: {
+				routing: "weighted",
+				deployments: [
+					{ provider: "local", model: "metered", rpm: 2, queueTimeoutMs: 50, weight: 1000 },
+					{ provider: "local", model: "spare", weight: 0.001 },
+				],
+			},
+		});
+		const served = [];
+		for (let i = 0; i < 4; i++) served.push((await c.chat(chat("gpt"))).model);
+		assert.deepEqual(served, ["metered", "metered", "spare", "spare"]);
+		assert.equal(c.breakers()[0].state, "closed", "its own budget is not a failure");
+		await c.close();
+	});
+
+	it("alone, a deployment over its tokens per minute refuses at once with RATE_LIMITED and a retry-after", async () => {
+		const c = clientFor(upstream, { gpt: [{ provider: "local", model: "tiny", tpm: 120, queueTimeoutMs: 50 }] });
+		await c.chat(chat("gpt", { max_tokens: 100 }));
+		await assert.rejects(c.chat(chat("gpt", { max_tokens: 100 })), (e: unknown) => {
+			assert.ok(e instanceof LlmError);
+			assert.equal(e.code, LlmErrorCode.RATE_LIMITED);
+			assert.ok((e.retryAfterMs ?? 0) > 0);
+			return true;
+		});
+		assert.equal(upstream.hits("tiny"), 1);
+		await c.close();
+	});
+
+	it("settles each reservation with the usage the provider reported", async () => {
+		const c = clientFor(upstream, { gpt: [{ provider: "local", model: "settled", tpm: 1_000 }] });
+		await c.chat(chat("gpt", { max_tokens: 500 }));
+		const left = (c.details().rateLimits as { keys: Record<string, { tokens: number }> }).keys["local/settled"].tokens;
+		assert.ok(left > 980, `the 500-token estimate was refunded down to the ~12 tokens used (left ${left})`);
+		await c.close();
 	});
 });
 

@@ -121,6 +121,25 @@ describe("cooldown and fallback before the first byte", () => {
 		assert.equal(upstream.hits("ok-b"), 0);
 	});
 
+	it("with nowhere else to go, a failure with no Retry-After is retried on the same deployment after a backoff", async () => {
+		const llm = client(upstream, { gpt: [{ provider: "local", model: "wobbly" }] });
+		upstream.script("wobbly", { kind: "error", status: 502, times: 1 });
+		const started = Date.now();
+		const answer = await llm.chat(chat("gpt"));
+		assert.equal(answer.model, "wobbly");
+		assert.equal(upstream.hits("wobbly"), 2);
+		assert.ok(Date.now() - started < 1_000, "one short jittered backoff");
+		assert.equal(llm.breakers()[0].state, "closed", "its success closed the cooldown again");
+	});
+
+	it("with nowhere else to go, a deployment cooling down after a 5xx still takes the next requests", async () => {
+		const llm = client(upstream, { gpt: [{ provider: "local", model: "shaky", cooldownMs: 60_000 }] }, { maxAttempts: 1 });
+		upstream.script("shaky", { kind: "error", status: 500, times: 1 });
+		await assert.rejects(llm.chat(chat("gpt")), (e: unknown) => e instanceof LlmError && e.code === LlmErrorCode.SERVER);
+		assert.equal(llm.breakers()[0].state, "open");
+		assert.equal((await llm.chat(chat("gpt"))).model, "shaky", "not refused for a minute after one 500");
+	});
+
 	it("never falls back after the first byte: a cut stream ends in an error", async () => {
 		const llm = client(upstream, {
 			cutter: { deployments: [{ provider: "local", model: "cut-stream-1" }], fallbacks: ["backup"] },

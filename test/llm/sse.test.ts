@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { lastFrameEnd, parseFrames, SseReader } from "../../src/adapters/llm/sse.ts";
+import { cut, StreamWatch } from "../../src/adapters/llm/stream-body.ts";
 
 const enc = (s: string) => Buffer.from(s, "utf8");
 
@@ -37,5 +39,39 @@ describe("SSE parsing", () => {
 			assert.deepEqual(frames, whole, `chunks of ${size} bytes`);
 			assert.equal(reader.pendingBytes, 0);
 		}
+	});
+});
+
+describe("frame-aligned pass-through (property)", () => {
+	const frame = fc.oneof(
+		fc.string({ maxLength: 40 }).map((s) => `data: ${JSON.stringify({ choices: [{ delta: { content: s } }] })}\n\n`),
+		fc.constant(": keep-alive\n\n"),
+		fc.string({ maxLength: 20 }).map((s) => `event: content_block_delta\ndata: ${JSON.stringify({ type: "content_block_delta", delta: { text: s } })}\n\n`),
+	);
+
+	it("hands on every byte exactly once, in order, each block ending at a frame boundary, however the stream is split", () => {
+		fc.assert(
+			fc.property(fc.array(frame, { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }), (frames, sizes) => {
+				const input = Buffer.from(`${frames.join("")}data: [DONE]\n\n`);
+				const watch = new StreamWatch("openai");
+				const carry: { rest: Uint8Array | undefined } = { rest: undefined };
+				const out: Buffer[] = [];
+				let i = 0;
+				for (let k = 0; i < input.length; k++) {
+					const size = sizes[k % sizes.length];
+					const block = cut(input.subarray(i, i + size), carry, watch);
+					i += size;
+					if (block !== undefined) {
+						const b = Buffer.from(block.bytes);
+						assert.ok(b.toString().endsWith("\n\n"), "a block ends at a frame boundary");
+						out.push(b);
+					}
+				}
+				assert.equal(carry.rest, undefined);
+				assert.equal(Buffer.concat(out).toString(), input.toString());
+				assert.equal(watch.terminal, "done");
+			}),
+			{ numRuns: 300 },
+		);
 	});
 });

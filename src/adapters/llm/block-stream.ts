@@ -79,7 +79,7 @@ export class BlockStream implements AsyncIterableIterator<StreamBlock> {
 			const tail = rest === undefined ? "" : `; ${rest.length} bytes of an unfinished event dropped`;
 			const ending = this.#format === "anthropic" ? "message_stop" : "[DONE]";
 			throw this.#fail(
-				llmError(LlmErrorCode.STREAM_CUT, this.#subject, `the stream ended after ${this.#watch.frames} events without ${ending}${tail}`, {
+				llmError(LlmErrorCode.STREAM_CUT, this.#subject, `the stream ended after ${this.#watch.bytes} bytes without ${ending}${tail}`, {
 					...this.#details,
 					status: 502,
 				}),

@@ -8,16 +8,19 @@ import type { Dispatcher } from "undici";
 import type { Lease } from "../../core/lease.ts";
 import type { CloseOptions } from "../../core/pool.ts";
 import type { BreakerView, ClientPool, ManagedClient } from "../../manager/client.ts";
+import { Deadline, sleep } from "../../resilience/deadline.ts";
+import { RateLimitedError } from "../../resilience/errors.ts";
+import { RateLimiter, type Reservation } from "../../resilience/rate-limiter.ts";
+import { createHttpClient, type HttpClient } from "../http/index.ts";
 import { LlmApi as Api, formatOf, isLlmApi, type LlmApi, streams } from "./api.ts";
 import { Deployment, type LlmSlot } from "./deployment.ts";
 import { errorBody, LlmError, LlmErrorCode, llmError, statusOf, upstreamError } from "./errors.ts";
 import { ForwardBody, type ForwardRequest, type ForwardResponse, OneChunk, passHeaders } from "./forward.ts";
 import { LlmStream } from "./llm-stream.ts";
-import { newAgent } from "./load-undici.ts";
 import { type LlmClientOptions, type ResolvedLlmOptions, type ResolvedModel, resolveLlmOptions } from "./options.ts";
 import { modelsPathOf } from "./providers.ts";
 import { orderCandidates } from "./routing.ts";
-import { attempt, type UpstreamResponse } from "./upstream.ts";
+import { type AttemptRequest, attempt, type UpstreamResponse } from "./upstream.ts";
 import type { LlmUsage, LlmUsageRecord } from "./usage.ts";
 import type {
 	AnthropicMessage,
@@ -33,6 +36,11 @@ import type {
 	EmbeddingResponse,
 	ModelList,
 } from "./wire.ts";
+
+/** Failures worth another try on the same deployment when nothing else can serve the request. */
+const RETRY_SAME = new Set<string>([LlmErrorCode.SERVER, LlmErrorCode.CONNECTION, LlmErrorCode.OVERLOADED, LlmErrorCode.TIMEOUT, LlmErrorCode.STREAM_CUT]);
+const RETRY_BASE_DELAY_MS = 250;
+const RETRY_MAX_DELAY_MS = 4_000;
 
 export interface CallOptions {
 	/** Aborts the request, upstream included. */
@@ -99,30 +107,47 @@ export class LlmClient implements ManagedClient {
 	readonly #deployments = new Map<string, Deployment>();
 	readonly #onUsage: ((record: LlmUsageRecord) => void) | undefined;
 	readonly #firstModel: string;
-	#dispatcher: Dispatcher | undefined;
-	#making: Promise<Dispatcher> | undefined;
-	readonly #ownsDispatcher: boolean;
+	readonly #dispatcher: Dispatcher;
+	/** The HTTP client the LLM client made for itself (no `dispatcher` given): closed with it, its pools listed with its own. */
+	readonly #http: HttpClient | undefined;
+	/** RPM/TPM per deployment, for deployments that set them. */
+	readonly #limiter: RateLimiter | undefined;
 	#closed = false;
 
 	constructor(options: LlmClientOptions) {
 		this.#options = resolveLlmOptions(options);
 		this.name = this.#options.name;
 		this.#onUsage = options.onUsage;
-		this.#dispatcher = options.dispatcher;
-		this.#ownsDispatcher = options.dispatcher === undefined;
 		for (const d of this.#options.deployments.values()) {
 			this.#deployments.set(d.label, new Deployment(this.name, d));
+		}
+		if (options.dispatcher !== undefined) {
+			this.#dispatcher = options.dispatcher;
+		} else {
+			this.#http = createHttpClient({ name: `${this.name}-http`, ...sizedFor(this.#deployments.values()), ...options.http });
+			this.#dispatcher = this.#http;
+		}
+		const limited = [...this.#deployments.values()].filter((d) => d.tuning.rpm !== undefined || d.tuning.tpm !== undefined);
+		if (limited.length > 0) {
+			this.#limiter = new RateLimiter((label) => {
+				const t = this.#deployments.get(label)?.tuning;
+				return t === undefined || (t.rpm === undefined && t.tpm === undefined)
+					? undefined
+					: { ...(t.rpm === undefined ? {} : { requestsPerMinute: t.rpm }), ...(t.tpm === undefined ? {} : { tokensPerMinute: t.tpm }) };
+			});
 		}
 		this.#firstModel = [...this.#options.models.keys()][0] as string;
 	}
 
-	/** Makes the dispatcher when the client owns one (undici is loaded then). */
+	/** Starts the HTTP client it owns (prewarms the origins given in `http.prewarm`). */
 	async start(): Promise<void> {
-		await this.#getDispatcher();
+		await this.#http?.start();
 	}
 
+	/** One pool of request slots per deployment (`provider/model`), then the origin pools of the HTTP client it owns. */
 	pools(): ClientPool[] {
-		return [...this.#deployments.values()].map((d) => ({ label: d.label, pool: d.pool }));
+		const deployments = [...this.#deployments.values()].map((d) => ({ label: d.label, pool: d.pool }));
+		return this.#http === undefined ? deployments : [...deployments, ...this.#http.pools()];
 	}
 
 	/** One breaker per deployment: open while it cools down, half-open while its probe runs. */
@@ -131,7 +156,11 @@ export class LlmClient implements ManagedClient {
 	}
 
 	details(): Record<string, unknown> {
-		return { models: this.models(), deployments: [...this.#deployments.values()].map((d) => d.details()) };
+		return {
+			models: this.models(),
+			deployments: [...this.#deployments.values()].map((d) => d.details()),
+			...(this.#limiter === undefined ? {} : { rateLimits: this.#limiter.stats() }),
+		};
 	}
 
 	/** The configured models, with their deployments and fallbacks (what a gateway's `GET /v1/models` lists). */
@@ -226,7 +255,7 @@ export class LlmClient implements ManagedClient {
 		if (p === undefined) {
 			throw llmError(LlmErrorCode.INVALID_REQUEST, `llm client "${this.name}"`, `unknown provider ${JSON.stringify(provider)}`, { status: 400 });
 		}
-		const dispatcher = await this.#getDispatcher();
+		const dispatcher = this.#dispatcher;
 		const subject = `llm provider "${provider}"`;
 		let res: Dispatcher.ResponseData;
 		try {
@@ -278,7 +307,7 @@ export class LlmClient implements ManagedClient {
 		if (this.#closed) return;
 		this.#closed = true;
 		await Promise.all([...this.#deployments.values()].map((d) => d.pool.close(options)));
-		if (this.#ownsDispatcher && this.#dispatcher !== undefined) await this.#dispatcher.destroy();
+		await this.#http?.close(options);
 	}
 
 	[Symbol.asyncDispose](): Promise<void> {
@@ -397,15 +426,6 @@ export class LlmClient implements ManagedClient {
 		);
 	}
 
-	async #getDispatcher(): Promise<Dispatcher> {
-		if (this.#dispatcher !== undefined) return this.#dispatcher;
-		this.#making ??= newAgent().then((agent) => {
-			this.#dispatcher = agent;
-			return agent;
-		});
-		return this.#making;
-	}
-
 	/** Tries deployments (pinned, or the model's then its fallbacks') until one answers or no attempt is left. */
 	async #dispatch(
 		api: LlmApi,
@@ -428,24 +448,24 @@ export class LlmClient implements ManagedClient {
 			);
 		}
 		if (signal?.aborted) throw llmError(LlmErrorCode.ABORTED, subject, "before it started", { model });
-		const dispatcher = this.#dispatcher ?? (await this.#getDispatcher());
 		const stream = streams(api, body);
-		const request = { api, model, body, stream, signal, headers };
 
 		if (pinned !== undefined) {
 			const d = pinned.deployment;
+			const reservation = await this.#reserve(d, body, model, signal);
 			d.begin();
 			try {
-				const res = await attempt(dispatcher, d, request);
+				const res = await attempt(this.#dispatcher, d, { api, model, body, stream, signal, headers });
 				d.succeed();
-				return this.#answered(res, d, model, stream, api, undefined);
+				return this.#answered(res, d, model, stream, api, undefined, reservation);
 			} catch (error) {
-				throw this.#failed(d, asLlmError(error, this.name));
+				throw this.#failed(d, asLlmError(error, this.name), reservation);
 			}
 		}
 
 		const chain = [group, ...group.fallbacks.map((f) => this.#options.models.get(f) as ResolvedModel)];
 		const tried = new Set<Deployment>();
+		const request = { api, model, body, stream, signal, headers };
 		let attempts = 0;
 		let last: LlmError | undefined;
 		for (const g of chain) {
@@ -460,48 +480,140 @@ export class LlmClient implements ManagedClient {
 				if (!d.available()) continue;
 				tried.add(d);
 				attempts++;
-				let lease: Lease<LlmSlot>;
+				const outcome = await this.#try(d, request);
+				if (!(outcome instanceof LlmError)) return outcome;
+				last = outcome;
+			}
+		}
+		// Nobody else can take it: a deployment cooling down after a failure the provider put no
+		// wait on (a 5xx, a reset) is retried as a last resort, after a jittered backoff. One the
+		// provider asked to wait (Retry-After) is left alone.
+		for (let retry = 0; attempts < this.#options.maxAttempts; retry++) {
+			const d = this.#lastResort(chain);
+			// Without an attempt of its own yet (everything was cooling down), the request tries at once.
+			if (d === undefined || (last !== undefined && !RETRY_SAME.has(last.code))) break;
+			if (last !== undefined) {
+				const capMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** retry);
 				try {
-					lease = await d.pool.acquire({ signal });
+					await sleep(Math.random() * capMs, { signal });
 				} catch (error) {
-					if (signal?.aborted) throw llmError(LlmErrorCode.ABORTED, subject, "while waiting for a slot", { model, cause: error });
-					// A full deployment is busy, not failing: try the next one without cooling this one down.
-					last = llmError(LlmErrorCode.UNAVAILABLE, `llm deployment "${d.label}"`, (error as Error).message, {
-						deployment: d.label,
-						model,
-						status: 503,
-						cause: error,
-					});
-					continue;
-				}
-				d.begin();
-				try {
-					const res = await attempt(dispatcher, d, request);
-					d.succeed();
-					return this.#answered(res, d, model, stream, api, lease);
-				} catch (error) {
-					lease.release();
-					const e = this.#failed(d, asLlmError(error, this.name));
-					if (e.code === LlmErrorCode.ABORTED || !e.deploymentFault) throw e;
-					last = e;
+					throw llmError(LlmErrorCode.ABORTED, subject, "while waiting to retry", { model, cause: error });
 				}
 			}
+			attempts++;
+			const outcome = await this.#try(d, request);
+			if (!(outcome instanceof LlmError)) return outcome;
+			last = outcome;
 		}
 		throw last ?? this.#unavailable(group, Date.now(), chain);
 	}
 
-	/** Cools a deployment down for its own faults; anything else says nothing about it. */
-	#failed(d: Deployment, e: LlmError): LlmError {
+	/** The deployment of the chain back soonest among those cooling down with no wait asked by the provider. */
+	#lastResort(chain: ResolvedModel[]): Deployment | undefined {
+		let best: Deployment | undefined;
+		for (const g of chain) {
+			for (const m of g.members) {
+				const d = this.#deployments.get(m.label) as Deployment;
+				if (d.retryableNow && (best === undefined || d.openUntil < best.openUntil)) best = d;
+			}
+		}
+		return best;
+	}
+
+	/**
+	 * One attempt on one deployment: a slot, its RPM/TPM budget, the request. Resolves with the
+	 * answer, or with the error when another deployment may still serve the request; throws when
+	 * none should (the caller aborted, or the request itself is wrong).
+	 */
+	async #try(d: Deployment, request: AttemptRequest): Promise<Dispatched | LlmError> {
+		const { signal, model } = request;
+		let lease: Lease<LlmSlot>;
+		try {
+			lease = await d.pool.acquire({ signal });
+		} catch (error) {
+			if (signal?.aborted) throw llmError(LlmErrorCode.ABORTED, `llm client "${this.name}"`, "while waiting for a slot", { model, cause: error });
+			// A full deployment is busy, not failing: try the next one without cooling this one down.
+			return llmError(LlmErrorCode.UNAVAILABLE, `llm deployment "${d.label}"`, (error as Error).message, {
+				deployment: d.label,
+				model,
+				status: 503,
+				cause: error,
+			});
+		}
+		let reservation: Reservation | undefined;
+		try {
+			reservation = await this.#reserve(d, request.body, model, signal);
+		} catch (error) {
+			lease.release();
+			const e = error as LlmError;
+			if (e.code === LlmErrorCode.ABORTED) throw e;
+			// Its RPM/TPM budget would hold the request past queueTimeoutMs: busy, not failing.
+			return e;
+		}
+		d.begin();
+		try {
+			const res = await attempt(this.#dispatcher, d, request);
+			d.succeed();
+			return this.#answered(res, d, model, request.stream, request.api, lease, reservation);
+		} catch (error) {
+			lease.release();
+			const e = this.#failed(d, asLlmError(error, this.name), reservation);
+			if (e.code === LlmErrorCode.ABORTED || !e.deploymentFault) throw e;
+			return e;
+		}
+	}
+
+	/** Cools a deployment down for its own faults; anything else says nothing about it. A failed call used no tokens. */
+	#failed(d: Deployment, e: LlmError, reservation: Reservation | undefined): LlmError {
 		if (e.deploymentFault) d.fail(e, this.#options.maxCooldownMs);
 		else d.settle();
+		if (e.code === LlmErrorCode.CONNECTION) reservation?.cancel();
+		else reservation?.settle(0);
 		return e;
 	}
 
+	/**
+	 * Waits for the deployment's RPM/TPM budget, reserving the request and an estimate of its
+	 * tokens (prompt characters / 4 plus `max_tokens`); settled with the reported usage at the end.
+	 */
+	async #reserve(d: Deployment, body: Record<string, unknown>, model: string, signal: AbortSignal | undefined): Promise<Reservation | undefined> {
+		if (this.#limiter === undefined || (d.tuning.rpm === undefined && d.tuning.tpm === undefined)) return undefined;
+		const tokens = d.tuning.tpm === undefined ? 0 : estimateTokens(body);
+		try {
+			return await this.#limiter.reserve(d.label, { tokens, signal, deadline: new Deadline(d.tuning.queueTimeoutMs) });
+		} catch (error) {
+			const subject = `llm deployment "${d.label}"`;
+			if (signal?.aborted) throw llmError(LlmErrorCode.ABORTED, subject, "while waiting for its rate limit", { deployment: d.label, model, cause: error });
+			const waitMs = error instanceof RateLimitedError ? error.waitMs : undefined;
+			throw llmError(
+				LlmErrorCode.RATE_LIMITED,
+				subject,
+				`its own ${d.tuning.tpm === undefined ? "rpm" : "rpm/tpm"} budget would hold the request past queueTimeoutMs`,
+				{
+					deployment: d.label,
+					model,
+					status: 429,
+					retryAfterMs: waitMs,
+					cause: error,
+				},
+			);
+		}
+	}
+
 	/** Frees the slot and reports usage when the body ends; a stream cut after the first byte cools the deployment down too. */
-	#answered(res: UpstreamResponse, d: Deployment, model: string, stream: boolean, api: LlmApi, lease: Lease<LlmSlot> | undefined): Dispatched {
+	#answered(
+		res: UpstreamResponse,
+		d: Deployment,
+		model: string,
+		stream: boolean,
+		api: LlmApi,
+		lease: Lease<LlmSlot> | undefined,
+		reservation: Reservation | undefined,
+	): Dispatched {
 		const started = performance.now() - res.headersMs;
 		const done = (o: { usage: LlmUsage | undefined; error: LlmError | undefined }) => {
 			lease?.release();
+			if (o.usage !== undefined) reservation?.settle(o.usage.totalTokens);
 			if (o.error?.deploymentFault) d.fail(o.error, this.#options.maxCooldownMs);
 			const onUsage = this.#onUsage;
 			if (onUsage === undefined) return;
@@ -528,6 +640,21 @@ export class LlmClient implements ManagedClient {
 		void res.outcome.then(done);
 		return { ...res, deployment: d, model, stream: res.blocks !== undefined };
 	}
+}
+
+/** A rough token count for a rate-limit reservation: the prompt's characters / 4, plus the completion it may ask for. */
+function estimateTokens(body: Record<string, unknown>): number {
+	const prompt = JSON.stringify(body.messages ?? body.prompt ?? body.input ?? "").length + (typeof body.system === "string" ? body.system.length : 0);
+	const completion = Number(body.max_tokens ?? body.max_completion_tokens ?? 0);
+	return Math.ceil(prompt / 4) + (Number.isFinite(completion) ? completion : 0);
+}
+
+/** Sizes the HTTP client the LLM client makes for itself so that every slot of every deployment can have a connection. */
+function sizedFor(deployments: Iterable<Deployment>): { maxConnections: number; maxConnectionsPerOrigin: number } {
+	const perOrigin = new Map<string, number>();
+	for (const d of deployments) perOrigin.set(d.provider.origin, (perOrigin.get(d.provider.origin) ?? 0) + d.tuning.maxConcurrent);
+	const counts = [...perOrigin.values()];
+	return { maxConnections: counts.reduce((a, b) => a + b, 0), maxConnectionsPerOrigin: Math.max(...counts) };
 }
 
 function invalid(name: string, detail: string): LlmError {

@@ -32,6 +32,8 @@ export class Deployment {
 	#halfOpen = false;
 	#probing = false;
 	#failures = 0;
+	/** The cooldown is the provider's own ask (Retry-After), not a guess. */
+	#waitGiven = false;
 	#lastError: string | undefined;
 	#requests = 0;
 	#errors = 0;
@@ -70,6 +72,11 @@ export class Deployment {
 		return this.#openUntil > Date.now() ? this.#openUntil : 0;
 	}
 
+	/** Cooling down after a failure the provider put no wait on: worth a last-resort retry when nothing else can serve. */
+	get retryableNow(): boolean {
+		return this.#openUntil > Date.now() && !this.#waitGiven;
+	}
+
 	/** Requests in flight plus waiting for a slot: what least-busy routing compares. */
 	get busy(): number {
 		return this.pool.activeCount + this.pool.pendingCount;
@@ -81,7 +88,9 @@ export class Deployment {
 		if (this.#halfOpen) this.#probing = true;
 	}
 
+	/** It answered: closed again, also after a last-resort try during its cooldown. */
 	succeed(): void {
+		this.#openUntil = 0;
 		this.#failures = 0;
 		this.#halfOpen = false;
 		this.#probing = false;
@@ -94,6 +103,7 @@ export class Deployment {
 		this.#lastError = `${error.code}: ${error.message}`;
 		const ms = error.retryAfterMs !== undefined ? Math.min(error.retryAfterMs, maxCooldownMs) : this.tuning.cooldownMs;
 		this.#openUntil = now + ms;
+		this.#waitGiven = error.retryAfterMs !== undefined;
 		this.#halfOpen = true;
 		this.#probing = false;
 	}

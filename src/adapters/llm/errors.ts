@@ -4,6 +4,7 @@
  * the caller's (a bad request: no other deployment would answer differently).
  */
 import { LifeguardError } from "../../core/errors.ts";
+import { retryAfterMs } from "../../resilience/retry-after.ts";
 import type { WireFormat } from "./api.ts";
 
 export const LlmErrorCode = {
@@ -230,16 +231,9 @@ function headerValue(headers: Record<string, string | string[] | undefined>, nam
 	return Array.isArray(v) ? v[0] : v;
 }
 
-/** Retry-After in seconds or as an HTTP date, or `retry-after-ms` (OpenAI), in milliseconds. */
+/** Retry-After in seconds or as an HTTP date, or `retry-after-ms` (OpenAI, Azure), in milliseconds (lifeguard/resilience reads it). */
 export function retryAfterOf(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
-	const ms = Number(headerValue(headers, "retry-after-ms"));
-	if (headerValue(headers, "retry-after-ms") !== undefined && Number.isFinite(ms) && ms >= 0) return ms;
-	const value = headerValue(headers, "retry-after");
-	if (value === undefined) return undefined;
-	const seconds = Number(value);
-	if (value.trim() !== "" && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-	const date = Date.parse(value);
-	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+	return retryAfterMs(headers, now);
 }
 
 /** The status a gateway should answer with for one of lifeguard's errors. */

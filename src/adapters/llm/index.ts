@@ -18,7 +18,6 @@ export { type DeploymentState, LlmSlot } from "./deployment.ts";
 export { errorBody, LlmError, LlmErrorCode, type LlmErrorDetails, redact, retryAfterOf, statusOf } from "./errors.ts";
 export type { ForwardRequest, ForwardResponse } from "./forward.ts";
 export { type ChatStream, type CompletionStream, LlmStream, type MessageStream } from "./llm-stream.ts";
-export { LlmDriverMissingError } from "./load-undici.ts";
 export {
 	LLM_DEFAULTS,
 	type LlmClientOptions,

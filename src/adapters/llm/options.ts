@@ -5,6 +5,7 @@
  */
 import type { Dispatcher } from "undici";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+import type { HttpClientOptions } from "../http/index.ts";
 import type { WireFormat } from "./api.ts";
 import { authHeaders, PRESETS, ProviderPreset, type ResolvedProvider } from "./providers.ts";
 import type { LlmUsageRecord } from "./usage.ts";
@@ -26,9 +27,9 @@ export interface LlmTuning {
 	bodyTimeoutMs?: number;
 	/** How long a failing deployment is skipped when the provider did not say (Retry-After). Default 5 000 ms. */
 	cooldownMs?: number;
-	/** Requests per minute the provider allows this deployment (enforced by the resilience rate limiter). */
+	/** Requests per minute this deployment may send; more wait (up to `queueTimeoutMs`) or go to another deployment. */
 	rpm?: number;
-	/** Tokens per minute the provider allows this deployment (enforced by the resilience rate limiter). */
+	/** Tokens per minute: each request reserves an estimate (prompt / 4 + `max_tokens`), settled with the reported usage. */
 	tpm?: number;
 }
 
@@ -67,8 +68,14 @@ export interface LlmModelOptions {
 export interface LlmClientOptions {
 	/** Shown in errors, metrics and the manager. Default `llm`. */
 	name?: string;
-	/** The HTTP dispatcher requests go through (lifeguard's HTTP client, an undici Agent). Default: a new undici Agent, closed with the client. */
+	/**
+	 * The HTTP dispatcher requests go through (a lifeguard HTTP client shared with other code,
+	 * an undici Agent). Default: a lifeguard HTTP client of its own, sized so every deployment's
+	 * `maxConcurrent` slots can have a connection, closed with the LLM client.
+	 */
 	dispatcher?: Dispatcher;
+	/** Options of the HTTP client it makes when no `dispatcher` is given (connect timeout, TLS, prewarm, HTTP/2…). */
+	http?: HttpClientOptions;
 	providers: Record<string, LlmProviderOptions>;
 	/** Public model name → its deployments; an array is shorthand for `{ deployments }`. */
 	models: Record<string, LlmModelOptions | LlmDeploymentOptions[]>;
@@ -120,7 +127,7 @@ export interface ResolvedLlmOptions {
 }
 
 const TUNING_KEYS = ["maxConcurrent", "maxQueue", "queueTimeoutMs", "headersTimeoutMs", "bodyTimeoutMs", "cooldownMs", "rpm", "tpm"] as const;
-const CLIENT_KEYS = new Set(["name", "dispatcher", "providers", "models", "routing", "maxAttempts", "maxCooldownMs", "onUsage"]);
+const CLIENT_KEYS = new Set(["name", "dispatcher", "http", "providers", "models", "routing", "maxAttempts", "maxCooldownMs", "onUsage"]);
 const PROVIDER_KEYS = new Set<string>(["preset", "baseUrl", "apiKey", "headers", "apiVersion", ...TUNING_KEYS]);
 const DEPLOYMENT_KEYS = new Set<string>(["provider", "model", "weight", ...TUNING_KEYS]);
 const MODEL_KEYS = new Set(["deployments", "routing", "fallbacks"]);
@@ -245,6 +252,9 @@ export function resolveLlmOptions(options: LlmClientOptions): ResolvedLlmOptions
 	if (options.dispatcher !== undefined && typeof (options.dispatcher as { request?: unknown })?.request !== "function") {
 		problems.push({ path: "dispatcher", message: "must be an undici Dispatcher (an Agent, a Pool, lifeguard's HTTP client)" });
 	}
+	if (options.http !== undefined && options.dispatcher !== undefined)
+		problems.push({ path: "http", message: "only for the HTTP client made when no dispatcher is given" });
+	if (options.http !== undefined && !isObject(options.http)) problems.push({ path: "http", message: "must be an object of HTTP client options" });
 
 	const providers = new Map<string, ResolvedProvider>();
 	const providerOptions = new Map<string, Record<string, unknown>>();

@@ -3,15 +3,43 @@
  * never leaves half a frame at the caller, where an appended error event would merge with it),
  * watched for its terminator and usage, and turned into a typed error when the upstream ends it
  * early. Backpressure is the caller's pace: nothing is read ahead of what the caller asked for.
+ *
+ * The watch scans bytes for a few markers and parses only the frames that hold one: a gateway
+ * passing tokens through must not pay a JSON.parse per chunk.
  */
 import type { WireFormat } from "./api.ts";
 import { concat, lastFrameEnd, parseFrames, type SseFrame } from "./sse.ts";
 import { anthropicUsage, type LlmUsage, openAiUsage } from "./usage.ts";
 
-/** Complete frames: their bytes exactly as the upstream sent them, and the frames they hold. */
-export interface StreamBlock {
-	bytes: Uint8Array;
-	frames: SseFrame[];
+/** Complete frames: their bytes exactly as the upstream sent them; `frames` parses them on demand. */
+export class StreamBlock {
+	readonly bytes: Uint8Array;
+	#frames: SseFrame[] | undefined;
+	constructor(bytes: Uint8Array) {
+		this.bytes = bytes;
+	}
+	get frames(): SseFrame[] {
+		this.#frames ??= parseFrames(textOf(this.bytes, 0, this.bytes.length));
+		return this.#frames;
+	}
+}
+
+const DONE = Buffer.from("[DONE]");
+const USAGE = Buffer.from('"usage"');
+const ERROR = Buffer.from('"error"');
+const MESSAGE_START = Buffer.from("message_start");
+const MESSAGE_DELTA = Buffer.from("message_delta");
+const MESSAGE_STOP = Buffer.from("message_stop");
+const EVENT_ERROR = Buffer.from("error");
+const CR = 0x0d;
+const LF = 0x0a;
+
+function textOf(bytes: Uint8Array, start: number, end: number): string {
+	return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("utf8");
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+	return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 /** What the frames seen so far say about the stream: how it ended, what it used. */
@@ -21,19 +49,49 @@ export class StreamWatch {
 	terminal: "done" | "error" | undefined;
 	errorData: string | undefined;
 	usage: LlmUsage | undefined;
-	/** Frames that carry content (anything but pings and comments). */
-	frames = 0;
+	/** Bytes of complete frames seen. */
+	bytes = 0;
 
 	constructor(format: WireFormat) {
 		this.format = format;
 	}
 
-	observe(frames: readonly SseFrame[]): void {
-		for (const f of frames) {
-			this.frames++;
-			if (this.format === "anthropic") this.#anthropic(f);
-			else this.#openAi(f);
+	/** Watches a run of complete frames (as cut by `lastFrameEnd`). */
+	observe(block: Uint8Array): void {
+		this.bytes += block.length;
+		const b = asBuffer(block);
+		// CR line ends are legal but rare; frames found by "\n\n" would be wrong there, so parse them all.
+		if (b.includes(CR)) {
+			for (const f of parseFrames(textOf(b, 0, b.length))) this.#frame(f);
+			return;
 		}
+		if (this.format === "openai") {
+			this.#scan(b, DONE);
+			this.#scan(b, USAGE);
+			this.#scan(b, ERROR);
+		} else {
+			this.#scan(b, MESSAGE_START);
+			this.#scan(b, MESSAGE_DELTA);
+			this.#scan(b, MESSAGE_STOP);
+			this.#scan(b, EVENT_ERROR);
+		}
+	}
+
+	/** Parses each frame that contains `marker` (once per frame). */
+	#scan(b: Buffer, marker: Buffer): void {
+		let at = b.indexOf(marker);
+		while (at !== -1) {
+			const start = frameStart(b, at);
+			let end = b.indexOf("\n\n", at);
+			end = end === -1 ? b.length : end + 2;
+			for (const f of parseFrames(textOf(b, start, end))) this.#frame(f);
+			at = end >= b.length ? -1 : b.indexOf(marker, end);
+		}
+	}
+
+	#frame(f: SseFrame): void {
+		if (this.format === "anthropic") this.#anthropic(f);
+		else this.#openAi(f);
 	}
 
 	#openAi(f: SseFrame): void {
@@ -42,44 +100,43 @@ export class StreamWatch {
 			this.terminal ??= "done";
 			return;
 		}
-		// Only frames that may carry usage or an error are parsed: the rest pass untouched.
-		const usage = data.includes('"usage"');
-		const error = f.event === "error" || data.includes('"error"');
-		if (!usage && !error) return;
+		if (!data.includes('"usage"') && !data.includes('"error"') && f.event !== "error") return;
 		let o: Record<string, unknown>;
 		try {
 			o = JSON.parse(data) as Record<string, unknown>;
 		} catch {
 			return;
 		}
-		if (error && (f.event === "error" || (o.error !== undefined && o.error !== null))) {
+		if (f.event === "error" || (o.error !== undefined && o.error !== null)) {
 			this.terminal ??= "error";
 			this.errorData = data;
 			return;
 		}
-		if (usage && o.usage !== null && o.usage !== undefined) this.usage = openAiUsage(o.usage);
+		if (o.usage !== null && o.usage !== undefined) this.usage = openAiUsage(o.usage);
 	}
 
 	#anthropic(f: SseFrame): void {
-		const type = f.event ?? typeOf(f.data);
+		let o: { type?: string; message?: { usage?: unknown }; usage?: unknown };
+		try {
+			o = JSON.parse(f.data) as typeof o;
+		} catch {
+			// A frame that is not JSON carries nothing to watch; the caller's parser will say what is wrong with it.
+			return;
+		}
+		const type = f.event ?? o.type;
 		if (type === "message_stop") this.terminal ??= "done";
 		else if (type === "error") {
 			this.terminal ??= "error";
 			this.errorData = f.data;
-		} else if (type === "message_start" || type === "message_delta") {
-			try {
-				const o = JSON.parse(f.data) as { message?: { usage?: unknown }; usage?: unknown };
-				this.usage = anthropicUsage(type === "message_start" ? o.message?.usage : o.usage, this.usage);
-			} catch {
-				// A frame that is not JSON carries no usage; the caller's parser will say what is wrong with it.
-			}
-		}
+		} else if (type === "message_start") this.usage = anthropicUsage(o.message?.usage, this.usage);
+		else if (type === "message_delta") this.usage = anthropicUsage(o.usage, this.usage);
 	}
 }
 
-function typeOf(data: string): string | undefined {
-	const m = /"type"\s*:\s*"([a-z_]+)"/.exec(data);
-	return m?.[1];
+/** Where the frame holding byte `at` starts: just after the blank line before it. */
+function frameStart(b: Buffer, at: number): number {
+	for (let i = at - 1; i >= 1; i--) if (b[i] === LF && b[i - 1] === LF) return i + 1;
+	return 0;
 }
 
 /**
@@ -110,7 +167,6 @@ export function cut(chunk: Uint8Array, carry: { rest: Uint8Array | undefined }, 
 	}
 	carry.rest = end === bytes.length ? undefined : bytes.subarray(end);
 	const whole = end === bytes.length ? bytes : bytes.subarray(0, end);
-	const frames = parseFrames(Buffer.from(whole.buffer, whole.byteOffset, whole.length).toString("utf8"));
-	watch.observe(frames);
-	return { bytes: whole, frames };
+	watch.observe(whole);
+	return new StreamBlock(whole);
 }

@@ -90,7 +90,7 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 		} catch (error) {
 			throw transportError(error, "body", subject, deployment, req);
 		}
-		const usage = usageOfBody(format, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"));
+		const usage = usageOfBody(format, bytes);
 		return { status, headers: resHeaders, headersMs, bytes, blocks: undefined, outcome: Promise.resolve({ usage, error: undefined, inBandError: false }) };
 	}
 	return streamResponse(res, status, resHeaders, headersMs, format, subject, deployment, req);

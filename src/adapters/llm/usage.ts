@@ -68,23 +68,26 @@ export function anthropicUsage(u: unknown, previous?: LlmUsage): LlmUsage | unde
 	return { promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion, ...(cached ? { cachedTokens: cached } : {}) };
 }
 
+const USAGE_KEY = Buffer.from('"usage"');
+
 /**
- * Usage from a whole JSON response. Only the `usage` object is parsed (found from the end):
- * an embeddings response can be megabytes of vectors.
+ * Usage from a whole JSON response. Only the `usage` object is decoded and parsed (found from
+ * the end): an embeddings response can be megabytes of vectors.
  */
-export function usageOfBody(format: "openai" | "anthropic", text: string): LlmUsage | undefined {
-	const at = text.lastIndexOf('"usage"');
+export function usageOfBody(format: "openai" | "anthropic", body: Uint8Array): LlmUsage | undefined {
+	const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.length);
+	const at = bytes.lastIndexOf(USAGE_KEY);
 	if (at === -1) return undefined;
-	const open = text.indexOf("{", at);
+	const open = bytes.indexOf(0x7b, at);
 	if (open === -1) return undefined;
 	let depth = 0;
-	for (let i = open; i < text.length; i++) {
-		const c = text.charCodeAt(i);
+	for (let i = open; i < bytes.length; i++) {
+		const c = bytes[i];
 		if (c === 0x7b) depth++;
 		else if (c === 0x7d && --depth === 0) {
 			let u: unknown;
 			try {
-				u = JSON.parse(text.slice(open, i + 1));
+				u = JSON.parse(bytes.toString("utf8", open, i + 1));
 			} catch {
 				return undefined;
 			}

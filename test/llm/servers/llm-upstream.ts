@@ -16,8 +16,8 @@ import type { AddressInfo } from "node:net";
 export type Scenario =
 	/** A normal answer: `chunks` content deltas (each `text` plus `padding` spaces), `delayMs` apart. */
 	| { kind: "ok"; text?: string; chunks?: number; padding?: number; delayMs?: number }
-	/** An error response in the provider's format. `retryAfter` is sent as the Retry-After header. */
-	| { kind: "error"; status: number; errorType?: string; code?: string; message?: string; retryAfter?: string }
+	/** An error response in the provider's format (the first `times` requests only, when given). `retryAfter` is sent as the Retry-After header. */
+	| { kind: "error"; status: number; errorType?: string; code?: string; message?: string; retryAfter?: string; times?: number }
 	/** Streams `afterChunks` deltas (`delayMs` apart), then closes the socket (no terminator): an upstream cut mid-stream. */
 	| { kind: "cut"; afterChunks: number; delayMs?: number }
 	/**
@@ -122,6 +122,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
 
 	const scenarioFor = (model: string): Scenario => {
 		const s = scripted.get(model);
+		if (s?.kind === "error" && s.times !== undefined && (hitsByModel.get(model) ?? 0) > s.times) return options.scenario ?? { kind: "ok" };
 		if (s !== undefined) return s;
 		for (const [prefix, scenario] of Object.entries(SCENARIO_MODELS)) if (model.startsWith(prefix)) return scenario;
 		return options.scenario ?? { kind: "ok" };

@@ -1,0 +1,201 @@
+/**
+ * HTTP: keep-alive GET against a local node:http server in a child process, 32 concurrent
+ * callers, contenders interleaved round by round in one process: lifeguard's client, a raw
+ * `undici.Pool`, node:http with a keep-alive Agent, `fetch` (Node's global dispatcher), and a
+ * new connection per request. Then, over TLS, the first request of a fresh client (connect +
+ * handshake) against a pooled one, and the connection reuse ratio under steady load.
+ */
+import { spawn } from "node:child_process";
+import http from "node:http";
+import { createInterface } from "node:readline";
+import { Pool } from "undici";
+import { createHttpClient } from "../src/adapters/http/index.ts";
+import { selfSignedCert } from "../test/http/support/cert.ts";
+
+export const name = "http";
+
+const CALLERS = 32;
+const ROUNDS = 5;
+const REQUESTS = 20_000;
+const REQUESTS_NO_KEEPALIVE = 2_000;
+
+interface Contender {
+	name: string;
+	requests: number;
+	get(): Promise<void>;
+	close(): Promise<void>;
+}
+
+async function startServer(): Promise<{ ports: { http: number; https: number }; stop(): void }> {
+	const child = spawn(process.execPath, [new URL("./http-server.ts", import.meta.url).pathname, JSON.stringify(selfSignedCert())], {
+		stdio: ["pipe", "pipe", "inherit"],
+	});
+	const line = await new Promise<string>((resolve, reject) => {
+		child.once("error", reject);
+		createInterface({ input: child.stdout }).once("line", resolve);
+	});
+	return { ports: JSON.parse(line), stop: () => child.kill() };
+}
+
+function nodeGet(agent: http.Agent, port: number): Promise<void> {
+	return new Promise((resolve, reject) => {
+		const req = http.get({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
+			res.resume();
+			res.once("end", resolve);
+			res.once("error", reject);
+		});
+		req.once("error", reject);
+	});
+}
+
+function contenders(port: number): Contender[] {
+	const origin = `http://127.0.0.1:${port}`;
+	const lifeguard = createHttpClient({ name: "bench", maxConnectionsPerOrigin: CALLERS, maxConnections: CALLERS });
+	const pool = new Pool(origin, { connections: CALLERS });
+	const agent = new http.Agent({ keepAlive: true, maxSockets: CALLERS });
+	const noKeepAlive = new http.Agent({ keepAlive: false, maxSockets: CALLERS });
+	return [
+		{
+			name: "lifeguard",
+			requests: REQUESTS,
+			get: async () => {
+				const res = await lifeguard.request({ origin, path: "/", method: "GET" });
+				await res.body.dump();
+			},
+			close: () => lifeguard.close(),
+		},
+		{
+			name: "undici.Pool",
+			requests: REQUESTS,
+			get: async () => {
+				const res = await pool.request({ path: "/", method: "GET" });
+				await res.body.dump();
+			},
+			close: () => pool.close(),
+		},
+		{ name: "node:http keep-alive Agent", requests: REQUESTS, get: () => nodeGet(agent, port), close: async () => agent.destroy() },
+		{
+			name: "fetch",
+			requests: REQUESTS,
+			get: async () => {
+				const res = await fetch(origin);
+				await res.arrayBuffer();
+			},
+			close: async () => {},
+		},
+		{
+			name: "fetch over lifeguard",
+			requests: REQUESTS,
+			get: async () => {
+				const res = await fetch(origin, { dispatcher: lifeguard } as RequestInit);
+				await res.arrayBuffer();
+			},
+			close: async () => {},
+		},
+		{ name: "no keep-alive", requests: REQUESTS_NO_KEEPALIVE, get: () => nodeGet(noKeepAlive, port), close: async () => noKeepAlive.destroy() },
+	];
+}
+
+async function drive(c: Contender): Promise<{ perSecond: number; p50Ms: number; p99Ms: number }> {
+	let next = 0;
+	const latencies: number[] = [];
+	const start = performance.now();
+	await Promise.all(
+		Array.from({ length: CALLERS }, async () => {
+			while (next++ < c.requests) {
+				const t = performance.now();
+				await c.get();
+				latencies.push(performance.now() - t);
+			}
+		}),
+	);
+	const elapsed = performance.now() - start;
+	latencies.sort((a, b) => a - b);
+	return {
+		perSecond: Math.round((c.requests / elapsed) * 1000),
+		p50Ms: round(latencies[Math.floor(latencies.length * 0.5)]),
+		p99Ms: round(latencies[Math.floor(latencies.length * 0.99)]),
+	};
+}
+
+function round(n: number): number {
+	return Math.round(n * 1000) / 1000;
+}
+
+function median(values: number[]): number {
+	const s = [...values].sort((a, b) => a - b);
+	return s[Math.floor(s.length / 2)];
+}
+
+async function throughput(port: number): Promise<Record<string, unknown>> {
+	const all = contenders(port);
+	for (const c of all) await drive({ ...c, requests: Math.min(c.requests, 1_000) });
+	const runs = new Map<string, { perSecond: number; p50Ms: number; p99Ms: number }[]>();
+	for (let round = 0; round < ROUNDS; round++) {
+		for (const c of all) {
+			const r = await drive(c);
+			runs.set(c.name, [...(runs.get(c.name) ?? []), r]);
+			console.error(`  round ${round + 1} ${c.name}: ${r.perSecond}/s`);
+		}
+	}
+	for (const c of all) await c.close();
+	const result: Record<string, unknown> = {};
+	for (const [name, rs] of runs) {
+		result[name] = { perSecond: median(rs.map((r) => r.perSecond)), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)) };
+	}
+	const lg = (result.lifeguard as { perSecond: number }).perSecond;
+	const undici = (result["undici.Pool"] as { perSecond: number }).perSecond;
+	result.lifeguardVsUndiciPool = round(lg / undici);
+	return result;
+}
+
+async function tls(port: number): Promise<Record<string, unknown>> {
+	const origin = `https://localhost:${port}`;
+	const { cert } = selfSignedCert();
+	const first: number[] = [];
+	for (let i = 0; i < 30; i++) {
+		const client = createHttpClient({ name: `tls-first-${i}`, tls: { ca: cert } });
+		const t = performance.now();
+		const res = await client.request({ origin, path: "/", method: "GET" });
+		await res.body.dump();
+		first.push(performance.now() - t);
+		await client.close();
+	}
+	const client = createHttpClient({ name: "tls-pooled", tls: { ca: cert }, maxConnectionsPerOrigin: CALLERS, maxConnections: CALLERS });
+	const pooled: number[] = [];
+	for (let i = 0; i < 2_000; i++) {
+		const t = performance.now();
+		const res = await client.request({ origin, path: "/", method: "GET" });
+		await res.body.dump();
+		pooled.push(performance.now() - t);
+	}
+	// Steady load: 32 callers; the first send on each connection is the only one that is not a reuse.
+	const get = async () => {
+		const res = await client.request({ origin, path: "/", method: "GET" });
+		await res.body.dump();
+	};
+	await drive({ name: "warm", requests: 2_000, get, close: async () => {} });
+	const before = client.stats().origins[origin];
+	const steady = await drive({ name: "steady", requests: 20_000, get, close: async () => {} });
+	const after = client.stats().origins[origin];
+	const stats = client.stats();
+	await client.close();
+	const sends = (s: typeof before) => s.requests;
+	return {
+		firstRequestMs: { p50: round(median(first)), max: round(Math.max(...first)) },
+		pooledRequestMs: { p50: round(median(pooled)), p99: round(pooled.sort((a, b) => a - b)[Math.floor(pooled.length * 0.99)]) },
+		steadyPerSecond: steady.perSecond,
+		connectionsCreated: after.created,
+		reuseRatioOverall: round(stats.reuseRatio),
+		reuseRatioSteady: round(1 - (after.created - before.created) / (sends(after) - sends(before))),
+	};
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+	const server = await startServer();
+	try {
+		return { callers: CALLERS, keepAliveGet: await throughput(server.ports.http), tls: await tls(server.ports.https) };
+	} finally {
+		server.stop();
+	}
+}

@@ -1,0 +1,455 @@
+/**
+ * One call through the client, from `dispatch()` to the last byte: the policies before each
+ * attempt (429 cooldown, rate limit, circuit breaker), the attempts themselves, and the rule
+ * that decides everything about retries: nothing is retried once the caller has seen the
+ * response's headers. A retryable response is drained and dropped instead of reaching the
+ * caller; a request that met a dead keep-alive connection, or whose connection closed before
+ * it was written (HTTP/2 GOAWAY), is sent again on another connection.
+ */
+import type { Dispatcher } from "undici";
+import { ErrorCode, messageOf } from "../../core/errors.ts";
+import type { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
+import type { Cooldowns } from "../../resilience/cooldowns.ts";
+import { Deadline, sleep } from "../../resilience/deadline.ts";
+import { DeadlineExceededError, RequestAbortedError } from "../../resilience/errors.ts";
+import type { RateLimiter, Reservation } from "../../resilience/rate-limiter.ts";
+import { retryAfterMs } from "../../resilience/retry-after.ts";
+import { isRepeatableRequest, isReplayableBody, type RetryPolicy, type RetryState } from "../../resilience/retry-policy.ts";
+import { isRetryableError } from "../../resilience/retryable-errors.ts";
+import type { HttpConnection } from "./connection.ts";
+import { ConnectionRetiredError } from "./errors.ts";
+import { type LegacyHandler, rawHeader } from "./legacy-handler.ts";
+import type { ResolvedHttpOptions } from "./options.ts";
+import type { OriginCounters, TimeoutKind } from "./origin-stats.ts";
+
+/** lifeguard's per-call options, read from the dispatch options and not passed on to undici. */
+export interface HttpCallOptions {
+	/** Overall deadline: waits, attempts, backoff and the body. Default: the client's `timeoutMs` (none). */
+	timeoutMs?: number;
+	/** Time to the response headers. Default: the client's `headersTimeoutMs` (15 min). undici's `headersTimeout` is accepted too. */
+	headersTimeoutMs?: number;
+	/** Longest silence between body chunks. Default: the client's `bodyTimeoutMs` (5 min). undici's `bodyTimeout` is accepted too. */
+	bodyTimeoutMs?: number;
+	/** The request is safe to send twice (the server deduplicates it); `false` never retries it. */
+	retryable?: boolean;
+	/** Tokens to reserve against a tokens-per-minute limit (an LLM call's estimate). */
+	tokens?: number;
+	/** The key of breaker, cooldown and rate limit. Default: the origin. */
+	policyKey?: string;
+	/** Receives the rate-limit reservation, to `settle()` it with the tokens the response reports. */
+	onReservation?: (reservation: Reservation) => void;
+}
+
+/** A connection lent to one attempt: a leased HTTP/1.1 connection, or a stream slot on a shared HTTP/2 one. */
+export interface Slot {
+	conn: HttpConnection;
+	release(broken: boolean, error?: unknown): void;
+}
+
+export interface ExchangeHost {
+	readonly options: ResolvedHttpOptions;
+	readonly retry: RetryPolicy | undefined;
+	readonly breakers: CircuitBreakers | undefined;
+	readonly cooldowns: Cooldowns | undefined;
+	readonly limiter: RateLimiter | undefined;
+	acquire(origin: string, timeoutMs: number, signal: AbortSignal): Promise<Slot>;
+	finished(exchange: Exchange): void;
+}
+
+const EXTRA_KEYS = ["timeoutMs", "headersTimeoutMs", "bodyTimeoutMs", "retryable", "tokens", "policyKey", "onReservation", "headersTimeout", "bodyTimeout"];
+/** Re-sends of requests that never reached the server, per call: enough for a GOAWAY and an expiring connection, not a loop. */
+const MAX_RESENDS = 3;
+
+type Outcome = { retry: boolean; delayMs: number; failure: string | undefined };
+
+export class Exchange {
+	readonly origin: string;
+	readonly #host: ExchangeHost;
+	readonly #counters: OriginCounters;
+	readonly #user: LegacyHandler;
+	readonly #send: Dispatcher.DispatchOptions;
+	readonly #key: string;
+	readonly #call: HttpCallOptions;
+	readonly #deadline: Deadline;
+	readonly #repeatable: boolean;
+	readonly #replayable: boolean;
+	readonly #controller = new AbortController();
+	#retry: RetryState | undefined;
+	#timer: NodeJS.Timeout | undefined;
+	#attempt: Attempt | undefined;
+	#abortReason: Error | undefined;
+	#delivered = false;
+	#done = false;
+	#staleRetried = false;
+	#resends = 0;
+
+	constructor(host: ExchangeHost, origin: string, counters: OriginCounters, opts: Dispatcher.DispatchOptions & HttpCallOptions, user: LegacyHandler) {
+		this.#host = host;
+		this.origin = origin;
+		this.#counters = counters;
+		this.#user = user;
+		const o = host.options;
+		const extras = opts as HttpCallOptions & { headersTimeout?: number; bodyTimeout?: number };
+		this.#call = extras;
+		const send: Record<string, unknown> = {};
+		for (const key in opts) if (!EXTRA_KEYS.includes(key)) send[key] = (opts as unknown as Record<string, unknown>)[key];
+		send.headersTimeout = extras.headersTimeoutMs ?? extras.headersTimeout ?? o.headersTimeoutMs;
+		send.bodyTimeout = extras.bodyTimeoutMs ?? extras.bodyTimeout ?? o.bodyTimeoutMs;
+		this.#send = send as unknown as Dispatcher.DispatchOptions;
+		this.#key = extras.policyKey ?? origin;
+		this.#deadline = new Deadline(extras.timeoutMs ?? o.timeoutMs);
+		const method = opts.method ?? "GET";
+		this.#replayable = isReplayableBody(opts.body) && opts.upgrade == null;
+		this.#repeatable = this.#replayable && isRepeatableRequest({ method, headers: opts.headers, body: opts.body, retryable: extras.retryable });
+		if (host.retry !== undefined)
+			this.#retry = host.retry.start({ method, headers: opts.headers, body: opts.body, retryable: extras.retryable }, this.#deadline);
+	}
+
+	/** Starts the call; the caller's handler hears about it only through its callbacks. */
+	start(): void {
+		this.#counters.requests++;
+		this.#user.onConnect?.((reason) => this.abort(reason instanceof Error ? reason : new RequestAbortedError(reason)));
+		if (this.#abortReason !== undefined) return this.#fail(this.#abortReason);
+		if (this.#deadline.finite) {
+			this.#timer = setTimeout(() => this.abort(new DeadlineExceededError(this.#deadline.timeoutMs, this.#retry?.attempts ?? 1)), this.#deadline.remainingMs);
+			this.#timer.unref();
+		}
+		if (this.#host.cooldowns === undefined && this.#host.limiter === undefined && this.#host.breakers === undefined) this.#attemptOnce();
+		else this.#runPolicies();
+	}
+
+	/** Aborts the call wherever it is: waiting, in an attempt, or streaming the body. */
+	abort(reason: Error): void {
+		if (this.#done || this.#abortReason !== undefined) return;
+		this.#abortReason = reason;
+		this.#controller.abort(reason);
+		this.#attempt?.abort(reason);
+	}
+
+	get deadline(): Deadline {
+		return this.#deadline;
+	}
+
+	/** The fast path: no policy before the attempt, so no promise chain either. */
+	#attemptOnce(): void {
+		this.#launch().then(
+			(outcome) => this.#afterAttempt(outcome),
+			(error) => this.#fail(error),
+		);
+	}
+
+	#afterAttempt(outcome: Outcome): void {
+		if (!outcome.retry) return;
+		if (outcome.delayMs <= 0) return this.#next();
+		sleep(outcome.delayMs, { signal: this.#controller.signal, deadline: this.#deadline }).then(
+			() => this.#next(),
+			(error) => this.#fail(error),
+		);
+	}
+
+	#next(): void {
+		if (this.#host.cooldowns === undefined && this.#host.limiter === undefined && this.#host.breakers === undefined) this.#attemptOnce();
+		else this.#runPolicies();
+	}
+
+	async #runPolicies(): Promise<void> {
+		const { cooldowns, limiter, breakers } = this.#host;
+		let outcome: Outcome;
+		try {
+			const signal = this.#controller.signal;
+			if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline: this.#deadline, signal });
+			if (limiter !== undefined) {
+				const reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline: this.#deadline, signal });
+				this.#call.onReservation?.(reservation);
+			}
+			outcome =
+				breakers === undefined
+					? await this.#launch()
+					: await breakers.get(this.#key).execute(
+							() => this.#launch(),
+							(o) => o.failure,
+						);
+		} catch (error) {
+			return this.#fail(error);
+		}
+		this.#afterAttempt(outcome);
+	}
+
+	/** One attempt: resolves when its outcome is known (headers delivered, or a retry decided); rejects with a final error. */
+	#launch(): Promise<Outcome> {
+		if (this.#abortReason !== undefined) return Promise.reject(this.#abortReason);
+		const remaining = this.#deadline.remainingMs;
+		const acquireMs = Math.max(1, Math.min(this.#host.options.acquireTimeoutMs, remaining));
+		return new Promise<Outcome>((resolve, reject) => {
+			this.#host.acquire(this.origin, acquireMs, this.#controller.signal).then(
+				(slot) => {
+					if (this.#abortReason !== undefined) {
+						slot.release(false);
+						return reject(this.#abortReason);
+					}
+					const attempt = new Attempt(this, slot, resolve, reject);
+					this.#attempt = attempt;
+					attempt.send(this.#send);
+				},
+				(error) => {
+					// An acquire aborted by the pool for a failed connect carries the connect error: that is what the caller should see.
+					const cause = (error as { code?: string; cause?: unknown }).code === ErrorCode.ACQUIRE_ABORTED ? (error as { cause?: unknown }).cause : undefined;
+					this.#decideError(cause instanceof Error && this.#abortReason === undefined ? cause : error, false, resolve, reject);
+				},
+			);
+		});
+	}
+
+	// --- called by the attempt ---
+
+	counters(): OriginCounters {
+		return this.#counters;
+	}
+
+	/** At the response's headers: retry (drop this response) or deliver it to the caller. */
+	onHeaders(statusCode: number, rawHeaders: Buffer[], attempt: Attempt): Outcome | undefined {
+		const c = this.#counters;
+		if (statusCode === 429) {
+			c.tooManyRequests++;
+			if (this.#host.cooldowns !== undefined && this.#host.options.cooldownOn429) {
+				const asked = retryAfterMs({ get: (n) => rawHeader(rawHeaders, n) ?? null });
+				this.#host.cooldowns.start(this.#key, asked ?? this.#host.options.defaultCooldownMs);
+			}
+		}
+		const failure = statusCode >= 500 ? `HTTP ${statusCode}` : undefined;
+		if (this.#retry?.policy.options.statuses.has(statusCode) && this.#abortReason === undefined) {
+			const decision = this.#retry.decide({ status: statusCode, headers: { get: (n) => rawHeader(rawHeaders, n) ?? null } });
+			if (decision.retry) {
+				c.retries++;
+				return { retry: true, delayMs: decision.delayMs, failure };
+			}
+		}
+		this.#delivered = true;
+		this.#countStatus(statusCode);
+		attempt.resolveOutcome({ retry: false, delayMs: 0, failure });
+		return undefined;
+	}
+
+	/** An attempt failed before its headers reached the caller. */
+	onAttemptError(error: unknown, reused: boolean, resolve: (o: Outcome) => void, reject: (e: unknown) => void): void {
+		this.#decideError(error, reused, resolve, reject);
+	}
+
+	#decideError(error: unknown, reused: boolean, resolve: (o: Outcome) => void, reject: (e: unknown) => void): void {
+		if (this.#abortReason !== undefined) return reject(this.#abortReason);
+		const c = this.#counters;
+		// Never written: safe to send again whatever the method, when the body can be replayed.
+		if (error instanceof ConnectionRetiredError && this.#replayable && this.#resends < MAX_RESENDS) {
+			this.#resends++;
+			c.resends++;
+			return resolve({ retry: true, delayMs: 0, failure: undefined });
+		}
+		// A keep-alive connection the server had already closed, or an HTTP/2 connection that went away under
+		// its streams: the request most likely never arrived, and it is safe to repeat.
+		if (reused && this.#repeatable && !this.#staleRetried && isRetryableError(error)) {
+			this.#staleRetried = true;
+			c.staleRetries++;
+			return resolve({ retry: true, delayMs: 0, failure: undefined });
+		}
+		if (this.#retry !== undefined) {
+			const decision = this.#retry.decide({ error });
+			if (decision.retry) {
+				c.retries++;
+				return resolve({ retry: true, delayMs: decision.delayMs, failure: messageOf(error) });
+			}
+		}
+		reject(error);
+	}
+
+	get user(): LegacyHandler {
+		return this.#user;
+	}
+
+	get delivered(): boolean {
+		return this.#delivered;
+	}
+
+	/** The call ended after its response was delivered: completed, or failed mid-body. */
+	end(error?: Error): void {
+		if (this.#done) return;
+		this.#done = true;
+		this.#cleanup();
+		if (error === undefined) {
+			this.#user.onComplete?.(this.#pendingTrailers);
+			return;
+		}
+		this.#countError(error);
+		this.#user.onError?.(error);
+	}
+
+	/** The connection was upgraded (CONNECT, WebSocket): the call is over, the socket is the caller's. */
+	upgraded(): void {
+		this.#delivered = true;
+		if (this.#done) return;
+		this.#done = true;
+		this.#cleanup();
+	}
+
+	#pendingTrailers: Buffer[] | null = null;
+	setTrailers(trailers: Buffer[] | null): void {
+		this.#pendingTrailers = trailers;
+	}
+
+	#fail(error: unknown): void {
+		if (this.#done) return;
+		this.#done = true;
+		this.#cleanup();
+		let reason = error instanceof RequestAbortedError && this.#abortReason !== undefined ? this.#abortReason : (this.#abortReason ?? error);
+		if (!(reason instanceof Error)) reason = new Error(String(reason));
+		this.#countError(reason as Error);
+		this.#user.onError?.(reason as Error);
+	}
+
+	#cleanup(): void {
+		if (this.#timer !== undefined) clearTimeout(this.#timer);
+		this.#host.finished(this);
+	}
+
+	#countStatus(status: number): void {
+		const r = this.#counters.responses;
+		if (status < 200) r["1xx"]++;
+		else if (status < 300) r["2xx"]++;
+		else if (status < 400) r["3xx"]++;
+		else if (status < 500) r["4xx"]++;
+		else r["5xx"]++;
+	}
+
+	#countError(error: Error): void {
+		const c = this.#counters;
+		c.errors++;
+		const kind = timeoutKind(error);
+		if (kind !== undefined) c.timeouts[kind]++;
+	}
+}
+
+function timeoutKind(error: Error): TimeoutKind | undefined {
+	switch ((error as { code?: unknown }).code) {
+		case "UND_ERR_HEADERS_TIMEOUT":
+			return "headers";
+		case "UND_ERR_BODY_TIMEOUT":
+			return "body";
+		case "DEADLINE_EXCEEDED":
+			return "deadline";
+		case ErrorCode.POOL_TIMEOUT:
+			return "acquire";
+		case "UND_ERR_CONNECT_TIMEOUT":
+		case ErrorCode.CREATE_TIMEOUT:
+			return "connect";
+		default:
+			return undefined;
+	}
+}
+
+/** One attempt on one connection: the handler undici calls. */
+class Attempt implements LegacyHandler {
+	readonly #exchange: Exchange;
+	readonly #slot: Slot;
+	readonly #reused: boolean;
+	readonly #resolve: (o: Outcome) => void;
+	readonly #reject: (e: unknown) => void;
+	#abort: ((reason?: unknown) => void) | undefined;
+	#pendingAbort: Error | undefined;
+	/** A retryable response being drained: nothing of it reaches the caller. */
+	#dropping: Outcome | undefined;
+	#released = false;
+	#outcomeSettled = false;
+
+	constructor(exchange: Exchange, slot: Slot, resolve: (o: Outcome) => void, reject: (e: unknown) => void) {
+		this.#exchange = exchange;
+		this.#slot = slot;
+		this.#resolve = resolve;
+		this.#reject = reject;
+		const conn = slot.conn;
+		// Every stream but the first on an HTTP/2 connection shares it with others: a GOAWAY may cut it before it started.
+		this.#reused = conn.requests > 0 || conn.protocol === "h2";
+		conn.requests++;
+		const c = exchange.counters();
+		c.sends++;
+		if (this.#reused) c.reusedSends++;
+	}
+
+	send(opts: Dispatcher.DispatchOptions): void {
+		this.#slot.conn.adopt();
+		try {
+			this.#slot.conn.client.dispatch(opts, this as Dispatcher.DispatchHandler);
+		} catch (error) {
+			this.onError(error as Error);
+		}
+	}
+
+	abort(reason: Error): void {
+		if (this.#abort !== undefined) this.#abort(reason);
+		else this.#pendingAbort = reason;
+	}
+
+	resolveOutcome(outcome: Outcome): void {
+		if (this.#outcomeSettled) return;
+		this.#outcomeSettled = true;
+		this.#resolve(outcome);
+	}
+
+	onConnect(abort: (reason?: unknown) => void): void {
+		this.#abort = abort;
+		if (this.#pendingAbort !== undefined) abort(this.#pendingAbort);
+	}
+
+	onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+		if (statusCode < 200 && statusCode !== 101) return this.#exchange.user.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true;
+		const retry = this.#exchange.onHeaders(statusCode, rawHeaders, this);
+		if (retry !== undefined) {
+			this.#dropping = retry;
+			return true;
+		}
+		return this.#exchange.user.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true;
+	}
+
+	onData(chunk: Buffer): boolean {
+		if (this.#dropping !== undefined) return true;
+		return this.#exchange.user.onData?.(chunk) ?? true;
+	}
+
+	onComplete(trailers: Buffer[] | null): void {
+		this.#release(false);
+		if (this.#dropping !== undefined) return this.resolveOutcome(this.#dropping);
+		this.#exchange.setTrailers(trailers);
+		this.#exchange.end();
+	}
+
+	onError(error: Error): void {
+		const broken = this.#slot.conn.socket.destroyed || this.#slot.conn.closed;
+		this.#release(broken, error);
+		if (this.#dropping !== undefined) return this.resolveOutcome(this.#dropping);
+		if (this.#exchange.delivered) return this.#exchange.end(error);
+		if (this.#outcomeSettled) return;
+		this.#outcomeSettled = true;
+		this.#exchange.onAttemptError(error, this.#reused, this.#resolve, this.#reject);
+	}
+
+	onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: import("node:stream").Duplex): void {
+		// The socket now belongs to the caller: the pooled connection is gone.
+		this.#slot.conn.closing = true;
+		this.#release(true);
+		this.resolveOutcome({ retry: false, delayMs: 0, failure: undefined });
+		this.#exchange.upgraded();
+		this.#exchange.user.onUpgrade?.(statusCode, rawHeaders, socket);
+	}
+
+	onResponseStarted(): void {
+		this.#exchange.user.onResponseStarted?.();
+	}
+
+	onBodySent(chunk: unknown): void {
+		this.#exchange.user.onBodySent?.(chunk);
+	}
+
+	#release(broken: boolean, error?: unknown): void {
+		if (this.#released) return;
+		this.#released = true;
+		this.#slot.release(broken, error);
+	}
+}

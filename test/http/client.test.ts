@@ -1,0 +1,150 @@
+/** The HTTP client is an undici Dispatcher: request(), fetch, setGlobalDispatcher, both handler styles; ManagedClient; options. */
+import assert from "node:assert/strict";
+import type http from "node:http";
+import { after, before, describe, it } from "node:test";
+import { type Dispatcher, getGlobalDispatcher, setGlobalDispatcher, fetch as undiciFetch, request as undiciRequest } from "undici";
+import { createHttpClient, HTTP_DEFAULTS, HttpClient } from "../../src/adapters/http/index.ts";
+import { ClientKind, type ConfigError, type ManagedClient } from "../../src/index.ts";
+import { startHttp, type TestServer } from "./support/servers.ts";
+
+let server: TestServer<http.Server>;
+
+before(async () => {
+	server = await startHttp((req, res) => {
+		let body = "";
+		req.on("data", (c) => (body += c));
+		req.on("end", () => {
+			res.setHeader("content-type", "application/json");
+			res.setHeader("x-seen-method", req.method ?? "");
+			res.end(JSON.stringify({ path: req.url, method: req.method, body }));
+		});
+	});
+});
+after(() => server.close());
+
+describe("HTTP client as an undici Dispatcher", () => {
+	it("request() returns undici's response shape", async () => {
+		await using client = createHttpClient({ name: "shape" });
+		const res = await client.request({ origin: server.origin, path: "/a?x=1", method: "POST", body: "hi", headers: { "content-type": "text/plain" } });
+		assert.equal(res.statusCode, 200);
+		assert.equal(res.headers["x-seen-method"], "POST");
+		assert.deepEqual(await res.body.json(), { path: "/a?x=1", method: "POST", body: "hi" });
+	});
+
+	it("works as fetch's dispatcher, Node's global fetch and undici's", async () => {
+		await using client = createHttpClient({ name: "fetch" });
+		const a = await fetch(`${server.origin}/global`, { dispatcher: client } as RequestInit);
+		assert.deepEqual(await a.json(), { path: "/global", method: "GET", body: "" });
+		const b = await undiciFetch(`${server.origin}/undici`, { dispatcher: client, method: "PUT", body: "x" });
+		assert.deepEqual(await b.json(), { path: "/undici", method: "PUT", body: "x" });
+		assert.equal(client.stats().origins[server.origin].requests, 2);
+	});
+
+	it("as the global dispatcher, every fetch() is pooled and counted", async () => {
+		const previous = getGlobalDispatcher();
+		const client = createHttpClient({ name: "global" });
+		setGlobalDispatcher(client);
+		try {
+			const res = await fetch(`${server.origin}/via-global`);
+			assert.equal(res.status, 200);
+			await res.text();
+			await (await undiciRequest(`${server.origin}/undici-request`)).body.text();
+			assert.equal(client.stats().origins[server.origin].requests, 2);
+		} finally {
+			setGlobalDispatcher(previous);
+			await client.close();
+		}
+	});
+
+	it("accepts controller-style handlers (undici 7 interceptors) too", async () => {
+		await using client = createHttpClient({ name: "handler" });
+		const chunks: Buffer[] = [];
+		const status = await new Promise<number>((resolve, reject) => {
+			let code = 0;
+			const handler: Dispatcher.DispatchHandler = {
+				onRequestStart() {},
+				onResponseStart(_c, statusCode) {
+					code = statusCode;
+				},
+				onResponseData(_c, chunk) {
+					chunks.push(chunk);
+				},
+				onResponseEnd() {
+					resolve(code);
+				},
+				onResponseError(_c, error) {
+					reject(error);
+				},
+			};
+			client.dispatch({ origin: server.origin, path: "/new-style", method: "GET" }, handler);
+		});
+		assert.equal(status, 200);
+		assert.equal(JSON.parse(Buffer.concat(chunks).toString()).path, "/new-style");
+	});
+
+	it("a request without an origin, or to a non-http origin, fails with a clear error", async () => {
+		await using client = createHttpClient({ name: "bad" });
+		await assert.rejects(client.request({ origin: "ftp://x", path: "/", method: "GET" }), /not an http\(s\) origin/);
+	});
+});
+
+describe("HTTP client as a ManagedClient", () => {
+	it("has kind http and one pool per origin, labelled with the origin", async () => {
+		const client = createHttpClient({ name: "managed" });
+		const managed: ManagedClient = client;
+		assert.ok(client instanceof HttpClient);
+		const res = await client.request({ origin: server.origin, path: "/", method: "GET" });
+		await res.body.dump();
+		assert.equal(client.kind, ClientKind.http);
+		assert.deepEqual(
+			client.pools().map((p) => p.label),
+			[server.origin],
+		);
+		assert.equal(client.pools()[0].pool.stats().total, 1);
+		assert.deepEqual(managed.breakers?.(), []);
+		assert.equal((managed.details?.() as { name: string } | undefined)?.name, "managed");
+		await client.close();
+	});
+
+	it("close() leaves no socket open", async () => {
+		const client = createHttpClient({ name: "closing" });
+		await Promise.all(Array.from({ length: 4 }, (_, i) => client.request({ origin: server.origin, path: `/${i}`, method: "GET" }).then((r) => r.body.dump())));
+		assert.ok(server.open() > 0);
+		await client.close();
+		for (let i = 0; i < 50 && server.open() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+		assert.equal(server.open(), 0);
+		await assert.rejects(client.request({ origin: server.origin, path: "/", method: "GET" }), { code: "POOL_CLOSED" });
+	});
+
+	it("start() prewarms named origins: the first request finds an open connection", async () => {
+		const before = server.accepted();
+		await using client = createHttpClient({ name: "prewarm", prewarm: [{ origin: server.origin, connections: 2 }] });
+		await client.start();
+		assert.equal(client.stats().origins[server.origin].connected, 2);
+		const res = await client.request({ origin: server.origin, path: "/", method: "GET" });
+		await res.body.dump();
+		assert.equal(server.accepted() - before, 2);
+		assert.equal(client.stats().origins[server.origin].created, 2);
+	});
+});
+
+describe("HTTP client options", () => {
+	it("rejects unknown and invalid options, listing every problem", () => {
+		assert.throws(
+			() => createHttpClient({ maxConnections: 0, maxConnectionsPerOrigin: -1, bogus: true, prewarm: ["nope"], retry: 3 } as never),
+			(e: ConfigError) =>
+				e.code === "CONFIG_INVALID" &&
+				["maxConnections", "maxConnectionsPerOrigin", "bogus", "prewarm[0]", "retry"].every((p) => e.problems.some((x) => x.path === p)),
+		);
+		assert.throws(() => createHttpClient({ maxConnections: 2, maxConnectionsPerOrigin: 5 }), /maxConnectionsPerOrigin/);
+	});
+
+	it("defaults do not cut long LLM calls: headers 15 min (undici's is 5), body silence 5 min, no overall deadline", () => {
+		assert.equal(HTTP_DEFAULTS.headersTimeoutMs, 900_000);
+		assert.ok(HTTP_DEFAULTS.headersTimeoutMs > 300_000);
+		assert.equal(HTTP_DEFAULTS.bodyTimeoutMs, 300_000);
+		const client = createHttpClient();
+		assert.equal(client.options.timeoutMs, undefined);
+		assert.equal(client.options.allowH2, false);
+	});
+});

@@ -1,0 +1,144 @@
+/** Circuit breakers per key: closed → open → half-open with one probe → closed or open again. */
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it, mock } from "node:test";
+import { CircuitBreakers, CircuitOpenError, Cooldowns, Deadline, RateLimitedError } from "../../src/resilience/index.ts";
+
+const fail = () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
+
+describe("circuit breaker", () => {
+	beforeEach(() => mock.timers.enable({ apis: ["Date", "setTimeout"], now: 1_000_000 }));
+	afterEach(() => mock.timers.reset());
+
+	it("opens after failureThreshold consecutive failures and then refuses at once without calling", async () => {
+		const breakers = new CircuitBreakers({ failureThreshold: 3, halfOpenAfterMs: 5_000 });
+		const b = breakers.get("https://api.example");
+		for (let i = 0; i < 3; i++) await assert.rejects(b.execute(fail));
+		assert.equal(b.state, "open");
+		let called = false;
+		await assert.rejects(
+			b.execute(async () => {
+				called = true;
+			}),
+			(e) => e instanceof CircuitOpenError && (e.code as string) === "CIRCUIT_OPEN" && e.retryAtMs === 1_005_000 && /ECONNREFUSED/.test(e.message),
+		);
+		assert.equal(called, false);
+		assert.deepEqual(b.view(), { label: "https://api.example", state: "open", retryAtMs: 1_005_000, failures: 3, lastError: "connect ECONNREFUSED" });
+	});
+
+	it("a success resets the consecutive count", async () => {
+		const b = new CircuitBreakers({ failureThreshold: 2 }).get("k");
+		await assert.rejects(b.execute(fail));
+		await b.execute(async () => 1);
+		await assert.rejects(b.execute(fail));
+		assert.equal(b.state, "closed");
+	});
+
+	it("after halfOpenAfterMs lets exactly one probe through; the others wait for its verdict", async () => {
+		const b = new CircuitBreakers({ failureThreshold: 1, halfOpenAfterMs: 1_000 }).get("k");
+		await assert.rejects(b.execute(fail));
+		mock.timers.tick(1_000);
+		assert.equal(b.state, "halfOpen");
+		let running = 0;
+		let release!: () => void;
+		const gate = new Promise<void>((r) => (release = r));
+		const call = () =>
+			b.execute(async () => {
+				running++;
+				await gate;
+				running--;
+				return "ok";
+			});
+		const calls = [call(), call(), call()];
+		await Promise.resolve();
+		assert.equal(running, 1, "one probe in flight");
+		release();
+		assert.deepEqual(await Promise.all(calls), ["ok", "ok", "ok"]);
+		assert.equal(b.state, "closed");
+		assert.deepEqual(
+			b.stats().history.map((h) => `${h.from}>${h.to}`),
+			["closed>open", "open>halfOpen", "halfOpen>closed"],
+		);
+	});
+
+	it("a failed probe opens it again", async () => {
+		const b = new CircuitBreakers({ failureThreshold: 1, halfOpenAfterMs: 1_000 }).get("k");
+		await assert.rejects(b.execute(fail));
+		mock.timers.tick(1_000);
+		await assert.rejects(b.execute(fail));
+		assert.equal(b.state, "open");
+		assert.equal(b.stats().opened, 2);
+		await assert.rejects(
+			b.execute(async () => 1),
+			CircuitOpenError,
+		);
+		assert.equal(b.stats().rejected, 1);
+	});
+
+	it("counts a returned failure (a 503 response) and still returns it", async () => {
+		const b = new CircuitBreakers({ failureThreshold: 2 }).get("k");
+		const failed = (r: { status: number }) => (r.status >= 500 ? `HTTP ${r.status}` : undefined);
+		assert.deepEqual(await b.execute(async () => ({ status: 503 }), failed), { status: 503 });
+		assert.deepEqual(await b.execute(async () => ({ status: 503 }), failed), { status: 503 });
+		assert.equal(b.state, "open");
+		assert.equal(b.view().lastError, "HTTP 503");
+	});
+
+	it("the caller's own errors (rate limits, aborts) are not failures", async () => {
+		const b = new CircuitBreakers({ failureThreshold: 1 }).get("k");
+		await assert.rejects(b.execute(() => Promise.reject(new RateLimitedError("k", "cooldown", 10, 0))));
+		await assert.rejects(b.execute(() => Promise.reject(new DOMException("aborted", "AbortError"))));
+		assert.equal(b.state, "closed");
+	});
+
+	it("keeps one breaker per key and lists them as BreakerView", async () => {
+		const breakers = new CircuitBreakers({ failureThreshold: 1 });
+		await assert.rejects(breakers.get("a").execute(fail));
+		await breakers.get("b").execute(async () => 1);
+		assert.deepEqual(
+			breakers.views().map((v) => [v.label, v.state]),
+			[
+				["a", "open"],
+				["b", "closed"],
+			],
+		);
+	});
+
+	it("rejects bad options", () => {
+		assert.throws(() => new CircuitBreakers({ failureThreshold: 0, halfOpenAfterMs: -1 }), { code: "CONFIG_INVALID" });
+	});
+});
+
+describe("429 cooldown", () => {
+	beforeEach(() => mock.timers.enable({ apis: ["Date", "setTimeout"], now: 0 }));
+	afterEach(() => mock.timers.reset());
+
+	it("holds calls to the key until the cooldown ends, when their deadline allows", async () => {
+		const cooldowns = new Cooldowns();
+		cooldowns.start("k", 2_000);
+		let done = false;
+		const waiting = cooldowns.wait("k", { deadline: new Deadline(5_000) }).then(() => (done = true));
+		mock.timers.tick(1_999);
+		await Promise.resolve();
+		assert.equal(done, false);
+		mock.timers.tick(1);
+		await waiting;
+		assert.equal(done, true);
+		await cooldowns.wait("other");
+	});
+
+	it("refuses at once with RATE_LIMITED when the cooldown outlasts the deadline", async () => {
+		const cooldowns = new Cooldowns();
+		cooldowns.start("k", 2_000);
+		await assert.rejects(
+			cooldowns.wait("k", { deadline: new Deadline(500) }),
+			(e) => e instanceof RateLimitedError && e.limit === "cooldown" && e.waitMs === 2_000,
+		);
+	});
+
+	it("a shorter cooldown does not cut a longer one", () => {
+		const cooldowns = new Cooldowns();
+		cooldowns.start("k", 5_000);
+		cooldowns.start("k", 1_000);
+		assert.equal(cooldowns.remainingMs("k"), 5_000);
+	});
+});
