@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "./exit-codes.ts";
 
 export interface Flags<K extends string> {
-	values: Partial<Record<K, string>> & Partial<Record<string, string | boolean>>;
+	values: Partial<Record<K, string | boolean>>;
 	positionals: string[];
 	help: boolean;
 }

@@ -2,8 +2,11 @@
  * `lifeguard <command>`: serve, check, stats, size. Exit codes: 0 ok, 1 a problem found, 2 usage.
  */
 import { LifeguardError } from "../core/errors.ts";
+import { check } from "./check.ts";
 import { type CommandResult, ExitCode, UsageError } from "./exit-codes.ts";
 import { serve } from "./serve.ts";
+import { size } from "./size.ts";
+import { stats } from "./stats.ts";
 
 export const MAIN_HELP = `Usage: lifeguard <command> [options]
 
@@ -18,6 +21,9 @@ Exit codes: 0 ok, 1 a problem was found, 2 the command line is wrong.`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<CommandResult>> = {
 	serve,
+	check,
+	stats,
+	size,
 };
 
 export async function runCli(argv: string[]): Promise<CommandResult> {

@@ -21,14 +21,15 @@ printed only then. SIGTERM or SIGINT: not ready, drain, close; a second signal e
 export async function serve(args: string[]): Promise<CommandResult> {
 	const flags = parseFlags(args, { config: "string", port: "string", host: "string", "data-dir": "string" });
 	if (flags.help) return { code: ExitCode.ok, out: SERVE_HELP };
-	const port = flags.values.port === undefined ? undefined : Number(flags.values.port);
+	const text = (name: "config" | "port" | "host" | "data-dir") => (typeof flags.values[name] === "string" ? (flags.values[name] as string) : undefined);
+	const port = text("port") === undefined ? undefined : Number(text("port"));
 	if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535))
 		throw new UsageError(`--port must be a port number (0-65535), got ${flags.values.port}`);
 	const started = await startService({
-		...(flags.values.config === undefined ? {} : { configFile: flags.values.config }),
+		...(text("config") === undefined ? {} : { configFile: text("config") }),
 		...(port === undefined ? {} : { port }),
-		...(flags.values.host === undefined ? {} : { host: flags.values.host }),
-		...(flags.values["data-dir"] === undefined ? {} : { dataDir: flags.values["data-dir"] }),
+		...(text("host") === undefined ? {} : { host: text("host") }),
+		...(text("data-dir") === undefined ? {} : { dataDir: text("data-dir") }),
 	});
 	console.log(started.banner.join("\n"));
 	await new Promise<void>((resolve) => {

@@ -12,8 +12,8 @@ export const DEMO_UPSTREAM_POOL = "demo-upstream";
 
 export interface Embedded {
 	readonly clients: ServedClients;
-	/** Starts the demo traffic (a query and an echo every `everyMs`). */
-	startTraffic(everyMs?: number): void;
+	/** Creates the demo table and starts the demo traffic (a query and an echo every `everyMs`). */
+	startTraffic(everyMs?: number): Promise<void>;
 	/** Stops the demo traffic and closes the demo upstream's server (the clients close with the rest). */
 	stop(): Promise<void>;
 }
@@ -24,13 +24,14 @@ export async function embeddedDefault(dataDir: string): Promise<Embedded> {
 	clients.addSql(db);
 	const upstream = await startDemoUpstream(DEMO_UPSTREAM_POOL);
 	clients.add(upstream.client);
-	await db.query("CREATE TABLE IF NOT EXISTS demo_visits (id INTEGER PRIMARY KEY, at TEXT NOT NULL)", [], { fetch: "none" });
 	let timer: NodeJS.Timeout | undefined;
 	let tick = 0;
 	return {
 		clients,
-		startTraffic(everyMs = 500) {
+		async startTraffic(everyMs = 500) {
 			if (timer !== undefined) return;
+			// Not before the service watches the pools: their first connections' events belong in the dashboard.
+			await db.query("CREATE TABLE IF NOT EXISTS demo_visits (id INTEGER PRIMARY KEY, at TEXT NOT NULL)", [], { fetch: "none" });
 			timer = setInterval(() => {
 				tick++;
 				// Failures (during shutdown, say) are what the dashboard is there to show; they must not crash the service.

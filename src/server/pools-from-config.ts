@@ -2,12 +2,14 @@
  * The service's SQL pools from the config file's `pools:` section: `kind` picks the adapter, the
  * other keys are that adapter's options (checked by the adapter, every problem at once).
  */
+import { createLlmClient, LlmClient } from "../adapters/llm/client.ts";
+import type { LlmClientOptions } from "../adapters/llm/options.ts";
 import type { SqlClient } from "../adapters/sql/types.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { ServedClients } from "./served-clients.ts";
 
-const SQL_KINDS = ["postgres", "mysql", "sqlite"] as const;
-type SqlKind = (typeof SQL_KINDS)[number];
+const KINDS = ["postgres", "mysql", "sqlite", "llm"] as const;
+type Kind = (typeof KINDS)[number];
 
 export async function poolsFromConfig(section: unknown, source: string): Promise<ServedClients> {
 	const served = new ServedClients();
@@ -15,22 +17,26 @@ export async function poolsFromConfig(section: unknown, source: string): Promise
 	if (typeof section !== "object" || Array.isArray(section))
 		throw new ConfigError("lifeguard serve", [{ path: "pools", message: "must be a mapping of pool names to their options", source }]);
 	const problems: ConfigProblem[] = [];
-	const built: { name: string; kind: SqlKind; options: Record<string, unknown> }[] = [];
+	const built: { name: string; kind: Kind; options: Record<string, unknown> }[] = [];
 	for (const [name, raw] of Object.entries(section as Record<string, unknown>)) {
 		if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
 			problems.push({ path: `pools.${name}`, message: "must be a mapping with a kind", source });
 			continue;
 		}
 		const { kind, ...options } = raw as Record<string, unknown>;
-		if (!SQL_KINDS.includes(kind as SqlKind)) {
-			problems.push({ path: `pools.${name}.kind`, message: `must be one of ${SQL_KINDS.join(", ")}`, source });
+		if (!KINDS.includes(kind as Kind)) {
+			problems.push({ path: `pools.${name}.kind`, message: `must be one of ${KINDS.join(", ")}`, source });
 			continue;
 		}
-		built.push({ name, kind: kind as SqlKind, options });
+		built.push({ name, kind: kind as Kind, options });
 	}
-	const clients: { name: string; kind: SqlKind; client: SqlClient }[] = [];
+	const clients: { name: string; kind: Kind; client: SqlClient | LlmClient }[] = [];
 	for (const { name, kind, options } of built) {
 		try {
+			if (kind === "llm") {
+				clients.push({ name, kind, client: createLlmClient({ ...(options as unknown as LlmClientOptions), name }) });
+				continue;
+			}
 			const pool = { ...(options.pool as Record<string, unknown> | undefined), name };
 			clients.push({ name, kind, client: await createSql(kind, { ...options, pool }) });
 		} catch (error) {
@@ -42,11 +48,14 @@ export async function poolsFromConfig(section: unknown, source: string): Promise
 		await Promise.allSettled(clients.map(({ client }) => client.close()));
 		throw new ConfigError("lifeguard serve", problems);
 	}
-	for (const { client } of clients) served.addSql(client);
+	for (const { client } of clients) {
+		if (client instanceof LlmClient) served.addLlm(client);
+		else served.addSql(client);
+	}
 	return served;
 }
 
-async function createSql(kind: SqlKind, options: Record<string, unknown>): Promise<SqlClient> {
+async function createSql(kind: Exclude<Kind, "llm">, options: Record<string, unknown>): Promise<SqlClient> {
 	if (kind === "postgres") return (await import("../adapters/postgres/index.ts")).createPostgresClient(options as never);
 	if (kind === "mysql") return (await import("../adapters/mysql/index.ts")).createMysqlClient(options as never);
 	return (await import("../adapters/sqlite/index.ts")).createSqliteClient(options as never);

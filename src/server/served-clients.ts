@@ -2,6 +2,7 @@
  * The clients one service fronts: a `PoolManager` (stats, health, readiness, shutdown for every
  * client), plus the SQL clients by name for the SQL endpoints.
  */
+import type { LlmClient } from "../adapters/llm/client.ts";
 import type { SqlClient, SqlClientStats } from "../adapters/sql/types.ts";
 import type { ManagedClient } from "../manager/client.ts";
 import { type ManagedPool, PoolManager } from "../manager/manager.ts";
@@ -10,6 +11,7 @@ import { HttpError, ServiceErrorCode } from "./http-errors.ts";
 export class ServedClients {
 	readonly manager: PoolManager;
 	readonly #sql = new Map<string, SqlClient>();
+	readonly #llm: LlmClient[] = [];
 
 	constructor(manager = new PoolManager()) {
 		this.manager = manager;
@@ -23,6 +25,16 @@ export class ServedClients {
 	addSql(client: SqlClient): void {
 		this.manager.add(client);
 		this.#sql.set(client.name, client);
+	}
+
+	/** An LLM client, served through the gateway (/v1/…). */
+	addLlm(client: LlmClient): void {
+		this.manager.add(client);
+		this.#llm.push(client);
+	}
+
+	llms(): LlmClient[] {
+		return this.#llm;
 	}
 
 	list(): ManagedClient[] {

@@ -18,6 +18,7 @@ export const SERVICE_DEFAULTS = {
 	shutdownTimeoutMs: 10_000,
 	maxPoolSize: 100,
 	notReadyGraceMs: 1_000,
+	gatewayBodyLimitBytes: 16_777_216,
 } as const;
 
 const ms = z.number().int().min(1);
@@ -34,6 +35,8 @@ export const ServiceSection = z
 		shutdownTimeoutMs: z.number().int().min(0).default(SERVICE_DEFAULTS.shutdownTimeoutMs),
 		/** On shutdown, how long `/health/ready` fails while requests are still served, so load balancers stop sending first. */
 		notReadyGraceMs: z.number().int().min(0).default(SERVICE_DEFAULTS.notReadyGraceMs),
+		/** Body limit of the LLM gateway's endpoints (prompts with images are large). */
+		gatewayBodyLimitBytes: z.number().int().min(1_024).default(SERVICE_DEFAULTS.gatewayBodyLimitBytes),
 		/** The largest `max` an admin resize may set. */
 		maxPoolSize: z.number().int().min(1).default(SERVICE_DEFAULTS.maxPoolSize),
 		sessions: z
@@ -49,16 +52,43 @@ export const ServiceSection = z
 	.strict();
 export type ServiceSettings = z.infer<typeof ServiceSection>;
 
+/** The `gateway:` section: the client keys callers present (never the providers' keys). */
+export const GatewaySection = z
+	.object({
+		keys: z
+			.array(
+				z
+					.object({
+						name: z.string().min(1),
+						key: z.string().min(16, "must be at least 16 characters long"),
+						models: z.array(z.string().min(1)).optional(),
+						rpm: z.number().int().min(1).optional(),
+						tpm: z.number().int().min(1).optional(),
+					})
+					.strict(),
+			)
+			.default([]),
+	})
+	.strict();
+export type GatewaySettings = z.infer<typeof GatewaySection>;
+
+export function checkGateway(section: unknown, source = "code"): GatewaySettings {
+	const parsed = GatewaySection.safeParse(section ?? {});
+	if (parsed.success) return parsed.data;
+	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "gateway", source));
+}
+
 /** A config file as the service reads it: its own section, and everything else for the pools. */
 export interface ServiceFile {
 	service: ServiceSettings;
+	gateway: GatewaySettings;
 	/** The whole parsed document, for the pool and gateway sections. */
 	document: Record<string, unknown>;
 	source: string;
 }
 
-/** Reads and checks a YAML config file; throws one ConfigError listing every problem of the service section. */
-export function readServiceFile(path: string): ServiceFile {
+/** Reads and parses a YAML config file (no checks beyond YAML itself). */
+export function parseConfigFile(path: string): { document: Record<string, unknown>; source: string } {
 	let text: string;
 	try {
 		text = readFileSync(path, "utf8");
@@ -76,8 +106,29 @@ export function readServiceFile(path: string): ServiceFile {
 	if (typeof document !== "object" || document === null || Array.isArray(document)) {
 		throw new ConfigError("lifeguard serve", [{ path: "(file)", message: "must be a YAML mapping", source: path }]);
 	}
-	const doc = document as Record<string, unknown>;
-	return { service: checkService(doc.service ?? {}, path), document: doc, source: path };
+	return { document: document as Record<string, unknown>, source: path };
+}
+
+/** Reads and checks a YAML config file; throws one ConfigError listing every problem of the service and gateway sections. */
+export function readServiceFile(path: string): ServiceFile {
+	const { document: doc } = parseConfigFile(path);
+	const problems: ConfigProblem[] = [];
+	let service: ServiceSettings | undefined;
+	let gateway: GatewaySettings | undefined;
+	try {
+		service = checkService(doc.service ?? {}, path);
+	} catch (error) {
+		if (!(error instanceof ConfigError)) throw error;
+		problems.push(...error.problems);
+	}
+	try {
+		gateway = checkGateway(doc.gateway, path);
+	} catch (error) {
+		if (!(error instanceof ConfigError)) throw error;
+		problems.push(...error.problems);
+	}
+	if (service === undefined || gateway === undefined) throw new ConfigError("lifeguard serve", problems);
+	return { service, gateway, document: doc, source: path };
 }
 
 export function checkService(section: unknown, source = "code"): ServiceSettings {

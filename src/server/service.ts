@@ -7,21 +7,27 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { AdminToken } from "./admin-token.ts";
 import { bearerMatches } from "./admin-token.ts";
+import { ClientKeys } from "./gateway/client-keys.ts";
+import { gatewayRoutes } from "./gateway/gateway-routes.ts";
+import { UsageMeter, type UsageRow } from "./gateway/usage-meter.ts";
 import { HttpError, ServiceErrorCode, toHttpError } from "./http-errors.ts";
 import { PoolWatch } from "./pool-watch.ts";
 import { adminRoutes } from "./routes/admin-routes.ts";
 import { dashboardRoutes } from "./routes/dashboard-routes.ts";
 import { healthRoutes } from "./routes/health-routes.ts";
+import { metricsRoutes } from "./routes/metrics-routes.ts";
 import { sqlRoutes } from "./routes/sql-routes.ts";
 import { formatSchemaErrors } from "./schema-errors.ts";
 import type { ServedClients } from "./served-clients.ts";
-import type { ServiceSettings } from "./service-config.ts";
+import type { GatewaySettings, ServiceSettings } from "./service-config.ts";
 import { SqlSessions } from "./sql-sessions.ts";
 
 export interface ServiceOptions {
 	settings: ServiceSettings;
 	clients: ServedClients;
 	token: AdminToken;
+	/** The LLM gateway's client keys; none: the gateway refuses every call (it never runs open). */
+	gateway?: GatewaySettings;
 	/** Called once the clients are closed (the embedded default stops its demo upstream there). */
 	onClosed?: () => Promise<void>;
 }
@@ -37,6 +43,8 @@ export class Service {
 	readonly sessions: SqlSessions;
 	readonly watch: PoolWatch;
 	readonly settings: ServiceSettings;
+	readonly keys: ClientKeys;
+	readonly usage = new UsageMeter();
 	readonly #token: AdminToken;
 	readonly #onClosed: (() => Promise<void>) | undefined;
 	#ready = false;
@@ -48,6 +56,7 @@ export class Service {
 		this.#token = options.token;
 		this.#onClosed = options.onClosed;
 		this.sessions = new SqlSessions(options.settings.sessions);
+		this.keys = new ClientKeys(options.gateway?.keys ?? []);
 		this.watch = new PoolWatch(options.clients);
 		this.app = Fastify({
 			logger: false,
@@ -62,8 +71,8 @@ export class Service {
 	}
 
 	/** LLM usage per client key and model, for the dashboard (empty until the gateway is configured). */
-	llmUsage(): { clientKey: string; model: string; requests: number; errors: number; promptTokens: number; completionTokens: number }[] {
-		return [];
+	llmUsage(): UsageRow[] {
+		return this.usage.rows();
 	}
 
 	get ready(): boolean {
@@ -135,6 +144,8 @@ export class Service {
 		adminRoutes(app, this.clients, this.sessions, this.watch, { maxPoolSize: this.settings.maxPoolSize });
 		sqlRoutes(app, this.clients, this.sessions);
 		dashboardRoutes(app, this);
+		metricsRoutes(app, this);
+		gatewayRoutes(app, { keys: this.keys, usage: this.usage, llms: () => this.clients.llms(), bodyLimitBytes: this.settings.gatewayBodyLimitBytes });
 	}
 }
 

@@ -42,7 +42,13 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 	const token = loadAdminToken(settings.dataDir, env.LIFEGUARD_ADMIN_TOKEN);
 	const embedded = file === undefined ? await embeddedDefault(settings.dataDir) : undefined;
 	const clients = embedded?.clients ?? (await poolsFromConfig(file?.document.pools, file?.source ?? "code"));
-	const service = new Service({ settings, clients, token, ...(embedded === undefined ? {} : { onClosed: () => embedded.stop() }) });
+	const service = new Service({
+		settings,
+		clients,
+		token,
+		...(file === undefined ? {} : { gateway: file.gateway }),
+		...(embedded === undefined ? {} : { onClosed: () => embedded.stop() }),
+	});
 	let address: string;
 	try {
 		address = await service.listen();
@@ -50,7 +56,7 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 		await service.shutdown();
 		throw error;
 	}
-	if (embedded !== undefined && options.demoTraffic !== false) embedded.startTraffic();
+	if (embedded !== undefined && options.demoTraffic !== false) await embedded.startTraffic();
 	const banner = [
 		`lifeguard serving on ${address}`,
 		`  pools: ${
@@ -61,6 +67,7 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 		}${embedded === undefined ? "" : " — the embedded default (no --config)"}`,
 		`  data directory: ${settings.dataDir}`,
 	];
+	if (clients.llms().length > 0) banner.push(`  LLM gateway: ${address}/v1 (${service.keys.size} client key${service.keys.size === 1 ? "" : "s"})`);
 	if (token.created) {
 		banner.push(`  dashboard: ${address}/#token=${token.value}`);
 		banner.push(`  admin token: ${token.value}`);

@@ -9,6 +9,22 @@ import { type ServiceProcess, startServiceProcess } from "./service-process.ts";
 
 const POOL = "embedded/primary";
 
+// The browser's globals used by the functions that run inside the page (this project compiles without the DOM library).
+interface PageCanvas {
+	width: number;
+	height: number;
+	getContext(kind: "2d"): {
+		drawImage(image: unknown, x: number, y: number): void;
+		getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+	};
+}
+declare const document: {
+	createElement(tag: "canvas"): PageCanvas;
+	getElementById(id: string): { textContent: string | null } | null;
+	querySelector(selector: string): { textContent: string | null } | null;
+};
+declare const Image: new () => { src: string; width: number; height: number; decode(): Promise<void> };
+
 async function launch(): Promise<Browser> {
 	return chromium.launch({
 		executablePath: "/usr/bin/chromium",
@@ -35,7 +51,7 @@ function count(page: Page, png: Buffer): Promise<{ colours: number; inked: numbe
 		const canvas = document.createElement("canvas");
 		canvas.width = image.width;
 		canvas.height = image.height;
-		const context = canvas.getContext("2d") as CanvasRenderingContext2D;
+		const context = canvas.getContext("2d");
 		context.drawImage(image, 0, 0);
 		const { data } = context.getImageData(0, 0, image.width, image.height);
 		const colours = new Set<number>();

@@ -59,6 +59,15 @@ describe("lifeguard serve on the embedded default", () => {
 		);
 	});
 
+	it("serves /metrics in the Prometheus text format with the token (and ?format=json)", async () => {
+		const text = await fetch(`${service.url}/metrics`, { headers: service.auth() });
+		assert.equal(text.status, 200);
+		assert.match(text.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+		assert.match(await text.text(), /^connection_pool_size\{[^}]*pool="embedded\/primary"[^}]*\} \d+$/m);
+		const json = await service.request("GET", "/metrics?format=json");
+		assert.ok(json.body.some((family: Json) => family.name === "connection_pool_utilization"));
+	});
+
 	it("answers a bad body with a 400 that names the problem, never a 500", async () => {
 		const cases: [unknown, RegExp][] = [
 			[{ sqll: "SELECT 1" }, /body\/sql is required.*body\/sqll is not allowed|body\/sqll is not allowed.*body\/sql is required/],

@@ -11,6 +11,18 @@ export function healthRoutes(app: FastifyInstance, service: Service): void {
 		return { status: "pass" };
 	});
 
+	app.get("/health/providers", async (_request, reply) => {
+		const providers = service.clients.llms().map((llm) => {
+			const breakers = new Map(llm.breakers().map((b) => [b.label, b]));
+			const deployments = (llm.details().deployments as { label: string }[]).map((d) => ({ ...d, breaker: breakers.get(d.label) }));
+			const open = deployments.filter((d) => d.breaker?.state === "open").length;
+			return { client: llm.name, status: open === 0 ? "pass" : open === deployments.length ? "fail" : "warn", deployments };
+		});
+		const worst = providers.some((p) => p.status === "fail") ? "fail" : providers.some((p) => p.status === "warn") ? "warn" : "pass";
+		reply.type("application/health+json");
+		return { status: worst, providers, usage: service.llmUsage() };
+	});
+
 	app.get("/health/ready", async (_request, reply) => {
 		const reasons = service.clients.manager.readiness().reasons;
 		if (!service.ready && !service.shuttingDown) reasons.unshift("starting");
