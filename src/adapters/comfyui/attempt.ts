@@ -115,6 +115,8 @@ export class Attempt implements PromptTracker {
 				this.#end({ kind: "failed", error: this.#cancelError(signal.reason, `while being queued on "${instance.label}" (deleted)`) });
 			} else {
 				instance.reportFailure(error);
+				// The POST may have been queued before the network failed.
+				instance.abandoned.add(this.promptId);
 				this.#end({ kind: "retry", error });
 			}
 			return outcome;
@@ -314,6 +316,8 @@ export class Attempt implements PromptTracker {
 
 	#lost(error: unknown): void {
 		this.#instance.reportFailure(error);
+		// Unreachable is not gone: if the instance comes back with the prompt still queued, it must not run there too.
+		if (!this.#started) this.#instance.abandoned.add(this.promptId);
 		this.#end(this.#started ? { kind: "failed", error } : { kind: "retry", error });
 	}
 
@@ -351,6 +355,8 @@ export class Attempt implements PromptTracker {
 			// Interrupting by prompt_id cannot hit another client's prompt.
 			if (where === "running" || running) await http.send({ method: "POST", path: "/interrupt", json: { prompt_id: this.promptId } });
 		} catch {
+			// The instance cannot be reached: delete the prompt there once it answers again.
+			this.#instance.abandoned.add(this.promptId);
 			this.#left?.();
 		}
 	}
