@@ -55,6 +55,7 @@ export class Attempt implements PromptTracker {
 	readonly #settings: AttemptSettings;
 	#started = false;
 	#announced = false;
+	#posted = false;
 	#deaf = false;
 	#ended = false;
 	#stallTimer: NodeJS.Timeout | undefined;
@@ -122,9 +123,13 @@ export class Attempt implements PromptTracker {
 			return outcome;
 		}
 		if (this.#ended) return outcome;
+		this.#posted = true;
 		this.#queued();
 		// The socket the prompt was posted for closed meanwhile: its events will never come.
-		if (generation !== instance.socketGeneration || instance.clientId === "") this.onSocketLost();
+		if (this.#deaf || generation !== instance.socketGeneration || instance.clientId === "") {
+			this.#deaf = true;
+			this.#schedulePoll(0);
+		}
 		this.#armStall();
 		if (signal.aborted) this.#cancel(signal.reason);
 		else signal.addEventListener("abort", () => this.#cancel(signal.reason), { once: true });
@@ -179,7 +184,8 @@ export class Attempt implements PromptTracker {
 	onSocketLost(): void {
 		if (this.#ended || this.#deaf) return;
 		this.#deaf = true;
-		this.#schedulePoll(0);
+		// Before the POST has answered, a poll would find no prompt and call it gone: run() starts polling once it is queued.
+		if (this.#posted) this.#schedulePoll(0);
 	}
 
 	// ── endings ────────────────────────────────────────────────────────────────────────────
