@@ -12,6 +12,7 @@ import { TcpProxy } from "../support/tcp-proxy.ts";
 import { FaultServer } from "./fault-server.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Timing bounds are interval + deadline plus 300 ms of slack for a loaded 2-core machine. */
 
 async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
@@ -33,7 +34,7 @@ describe("heartbeat", () => {
 		const [info] = (await once(c, "close")) as [CloseInfo];
 		const noticedMs = performance.now() - stoppedAt;
 		assert.equal(info.heartbeatTimeout, true);
-		assert.ok(noticedMs <= 100 + 150 + 100, `noticed after ${noticedMs.toFixed(0)} ms`);
+		assert.ok(noticedMs <= 100 + 150 + 300, `noticed after ${noticedMs.toFixed(0)} ms`);
 		await c.opened({ timeoutMs: 2_000 });
 		assert.equal(c.stats().heartbeatTimeouts, 1);
 		assert.equal(ws.pools()[0].pool.stats().validationFailures, 1);
@@ -51,7 +52,7 @@ describe("heartbeat", () => {
 			const noticedMs = performance.now() - stalledAt;
 			assert.equal(info.heartbeatTimeout, true);
 			assert.equal(info.code, 1006);
-			assert.ok(noticedMs <= 200 + 300 + 150, `noticed after ${noticedMs.toFixed(0)} ms`);
+			assert.ok(noticedMs <= 200 + 300 + 300, `noticed after ${noticedMs.toFixed(0)} ms`);
 			proxy.setMode("pass");
 			await c.opened({ timeoutMs: 3_000 });
 		} finally {

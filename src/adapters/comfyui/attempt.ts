@@ -55,6 +55,7 @@ export class Attempt implements PromptTracker {
 	readonly #settings: AttemptSettings;
 	#started = false;
 	#announced = false;
+	#posted = false;
 	#deaf = false;
 	#ended = false;
 	#stallTimer: NodeJS.Timeout | undefined;
@@ -115,14 +116,20 @@ export class Attempt implements PromptTracker {
 				this.#end({ kind: "failed", error: this.#cancelError(signal.reason, `while being queued on "${instance.label}" (deleted)`) });
 			} else {
 				instance.reportFailure(error);
+				// The POST may have been queued before the network failed.
+				instance.abandoned.add(this.promptId);
 				this.#end({ kind: "retry", error });
 			}
 			return outcome;
 		}
 		if (this.#ended) return outcome;
+		this.#posted = true;
 		this.#queued();
 		// The socket the prompt was posted for closed meanwhile: its events will never come.
-		if (generation !== instance.socketGeneration || instance.clientId === "") this.onSocketLost();
+		if (this.#deaf || generation !== instance.socketGeneration || instance.clientId === "") {
+			this.#deaf = true;
+			this.#schedulePoll(0);
+		}
 		this.#armStall();
 		if (signal.aborted) this.#cancel(signal.reason);
 		else signal.addEventListener("abort", () => this.#cancel(signal.reason), { once: true });
@@ -177,7 +184,8 @@ export class Attempt implements PromptTracker {
 	onSocketLost(): void {
 		if (this.#ended || this.#deaf) return;
 		this.#deaf = true;
-		this.#schedulePoll(0);
+		// Before the POST has answered, a poll would find no prompt and call it gone: run() starts polling once it is queued.
+		if (this.#posted) this.#schedulePoll(0);
 	}
 
 	// ── endings ────────────────────────────────────────────────────────────────────────────
@@ -314,6 +322,8 @@ export class Attempt implements PromptTracker {
 
 	#lost(error: unknown): void {
 		this.#instance.reportFailure(error);
+		// Unreachable is not gone: if the instance comes back with the prompt still queued, it must not run there too.
+		if (!this.#started) this.#instance.abandoned.add(this.promptId);
 		this.#end(this.#started ? { kind: "failed", error } : { kind: "retry", error });
 	}
 
@@ -351,6 +361,8 @@ export class Attempt implements PromptTracker {
 			// Interrupting by prompt_id cannot hit another client's prompt.
 			if (where === "running" || running) await http.send({ method: "POST", path: "/interrupt", json: { prompt_id: this.promptId } });
 		} catch {
+			// The instance cannot be reached: delete the prompt there once it answers again.
+			this.#instance.abandoned.add(this.promptId);
 			this.#left?.();
 		}
 	}

@@ -71,6 +71,8 @@ export class ComfyInstance {
 	readonly http: ComfyHttp;
 	readonly concurrency: number;
 	readonly trackers = new Map<string, PromptTracker>();
+	/** Prompts moved elsewhere while this instance could not be reached: deleted here when it answers again, so none runs twice. */
+	readonly abandoned = new Set<string>();
 	/** Workflow key → epoch ms until which this instance is not chosen for it. */
 	readonly cooldowns = new Map<string, number>();
 	readonly jobMs = new Histogram();
@@ -199,7 +201,17 @@ export class ComfyInstance {
 		this.#probeFailures = 0;
 		this.#lastError = undefined;
 		this.#scheduleHealth();
+		this.#forgetAbandoned();
 		this.#onChange();
+	}
+
+	#forgetAbandoned(): void {
+		if (this.abandoned.size === 0) return;
+		const ids = [...this.abandoned];
+		this.abandoned.clear();
+		this.http.send({ method: "POST", path: "/queue", json: { delete: ids } }).catch(() => {
+			for (const id of ids) this.abandoned.add(id);
+		});
 	}
 
 	async #checkHealth(): Promise<void> {
