@@ -1,3 +1,4 @@
+import { DecayingCounter, TROUBLE_HALF_LIFE_MS } from "./decay.ts";
 import type { Lease } from "./lease.ts";
 
 /** Where a pooled connection is in its life. */
@@ -9,8 +10,6 @@ export const ConnState = {
 	closed: 3,
 } as const;
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
-
-const ERROR_HALF_LIFE_MS = 60_000;
 
 /** The pool's record of one connection: the resource plus what the pool knows about it. */
 export class PooledConnection<T> {
@@ -34,8 +33,7 @@ export class PooledConnection<T> {
 	expired = false;
 	/** Round-trip latency (validation), smoothed; NaN until measured. */
 	latencyMs = Number.NaN;
-	#recentErrors = 0;
-	#recentErrorsAt = 0;
+	readonly #recentFaults = new DecayingCounter(TROUBLE_HALF_LIFE_MS);
 
 	constructor(id: number, resource: T, generation: number, now: number, lifetimeMs: number) {
 		this.id = id;
@@ -50,8 +48,7 @@ export class PooledConnection<T> {
 	/** A connection fault (reset, timeout, protocol error, failed validation) seen on this connection. */
 	recordFault(now: number): void {
 		this.faults++;
-		this.#recentErrors = this.recentErrors(now) + 1;
-		this.#recentErrorsAt = now;
+		this.#recentFaults.bump(now);
 	}
 
 	recordLatency(ms: number): void {
@@ -60,8 +57,7 @@ export class PooledConnection<T> {
 
 	/** Faults with exponential decay (half-life one minute): recent trouble weighs, old trouble fades. */
 	recentErrors(now: number): number {
-		if (this.#recentErrors === 0) return 0;
-		return this.#recentErrors * 0.5 ** ((now - this.#recentErrorsAt) / ERROR_HALF_LIFE_MS);
+		return this.#recentFaults.valueAt(now);
 	}
 
 	/**

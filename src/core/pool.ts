@@ -1,6 +1,7 @@
-import { EventEmitter } from "node:events";
 import { Backoff } from "./backoff.ts";
 import { ConnState, PooledConnection } from "./connection.ts";
+import { isThenable, settleBySignal, withDeadline } from "./deadline.ts";
+import { DecayingCounter, TROUBLE_HALF_LIFE_MS } from "./decay.ts";
 import { Deque } from "./deque.ts";
 import { type DurationRules, durationProblem, MAX_DURATION_MS } from "./duration.ts";
 import {
@@ -18,12 +19,14 @@ import {
 	QueueFullError,
 	ValidationFailedError,
 } from "./errors.ts";
-import { AcquireFailReason, CloseReason, PoolEvent, type PoolEventName, type PoolEvents } from "./events.ts";
+import { AcquireFailReason, CloseReason, PoolEvent, type PoolEvents } from "./events.ts";
+import { medianLatency, poolHealthScore } from "./health-score.ts";
 import { Lease, type LeaseOwner } from "./lease.ts";
 import { type ErrorClass, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.ts";
 import { quoteValue } from "./quote-value.ts";
 import { PoolCounters, type PoolStats } from "./stats.ts";
 import { Waiter, Waiters } from "./waiters.ts";
+import { WatchedEmitter } from "./watched-emitter.ts";
 import { withLease } from "./with-lease.ts";
 
 export interface AcquireOptions {
@@ -72,9 +75,6 @@ export interface PoolBudget {
 	empty(pool: Pool<unknown>): void;
 }
 
-const EMPTY_WATCH = (): Record<PoolEventName, boolean> => Object.fromEntries(Object.values(PoolEvent).map((e) => [e, false])) as Record<PoolEventName, boolean>;
-
-const DECAY_HALF_LIFE_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 30_000;
 /** Infinity waits for as long as it takes; 0 is refused: it used to time out at once, which nobody means. */
 const ACQUIRE_TIMEOUT_RULES: DurationRules = { allowInfinity: true };
@@ -87,7 +87,7 @@ const SAMPLING_WINDOW_MS = 100;
  * A pool of reusable resources. See DESIGN.md for the contract and its invariants; the hot
  * path is `acquire` → `#lend` and `release` → `#offer`.
  */
-export class Pool<T> extends EventEmitter<PoolEvents> {
+export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	readonly name: string;
 	readonly options: ResolvedPoolOptions<T>;
 	readonly #all = new Set<PooledConnection<T>>();
@@ -98,7 +98,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	readonly #counters = new PoolCounters();
 	readonly #backoff: Backoff;
 	readonly #owner: LeaseOwner<T>;
-	readonly #watch = EMPTY_WATCH();
 	readonly #budget: PoolBudget | undefined;
 	readonly #lifo: boolean;
 	/** Creates in flight; they count toward `max`. */
@@ -125,8 +124,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#pumping = false;
 	#pumpAgain = false;
 	#misuseWarned = false;
-	#recentFailures = 0;
-	#recentFailuresAt = 0;
+	/** Failed creates, timed-out acquires, connections lost to errors: what lowers the pool's health beyond its connections'. */
+	readonly #trouble = new DecayingCounter(TROUBLE_HALF_LIFE_MS);
 	/** Time 1 lease in #timeEvery (a power of two); 1 while the pool is below TIMED_LEASES_PER_SECOND. */
 	#timeEvery = 1;
 	#untilTimed = 1;
@@ -138,8 +137,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	readonly #validateAfterMs: number;
 
 	constructor(options: PoolOptions<T>, budget?: PoolBudget) {
-		super({ captureRejections: false });
-		this.options = resolvePoolOptions(options);
+		const resolved = resolvePoolOptions(options);
+		super(Object.values(PoolEvent), `pool "${resolved.name}"`);
+		this.options = resolved;
 		this.name = this.options.name;
 		this.#budget = budget;
 		this.#lifo = this.options.idleOrder === "lifo";
@@ -155,8 +155,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			reportError: (lease, error) => this.#reportError(lease, error),
 			misuse: (lease, what) => this.#misuse(lease, what),
 		};
-		// Events cost nothing when nobody listens: the payload is built only if #watch says so.
-		this.#watchListeners();
 		// Deferred so that listeners attached right after construction see it.
 		process.nextTick(() => this.#announceCreated());
 	}
@@ -164,19 +162,10 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#announceCreated(): void {
 		if (this.#announced) return;
 		this.#announced = true;
-		if (this.#watch.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
+		if (this.watching.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
 	}
 
 	// ── public API ────────────────────────────────────────────────────────────────────────────
-
-	/** Also re-arms the pool's own bookkeeping of who listens, which this call would otherwise remove. */
-	override removeAllListeners(event?: Parameters<EventEmitter["removeAllListeners"]>[0]): this {
-		super.removeAllListeners(event as never);
-		if (event === undefined || event === "newListener" || event === "removeListener") this.#watchListeners();
-		for (const name of Object.values(PoolEvent)) this.#watch[name] = this.listenerCount(name) > 0;
-		this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
-		return this;
-	}
 
 	/**
 	 * Borrows a connection: an idle one at once, else a new one (up to `max`), else the next
@@ -184,7 +173,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * ACQUIRE_ABORTED when the signal aborts, POOL_QUEUE_FULL or POOL_CLOSED at once.
 	 */
 	acquire(options?: AcquireOptions): Promise<Lease<T>> {
-		if (this.#watch.acquireStarted) this.#emit(PoolEvent.acquireStarted, { pool: this.name });
+		if (this.watching.acquireStarted) this.#emit(PoolEvent.acquireStarted, { pool: this.name });
 		if (this.#state !== "open") return this.#rejectNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), performance.now());
 		const stack = this.options.leakDetectionMs > 0 ? new Error("lease acquired here").stack : undefined;
 		if (this.#waiters.length === 0 && (options === undefined || this.#fastPathAllowed(options))) {
@@ -223,7 +212,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (!this.#started) {
 			this.#started = true;
 			// CMAP's order: the pool is marked ready first, then its min connections are created.
-			if (this.#watch.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
+			if (this.watching.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
 		}
 		this.#ensureHousekeeping();
 		const ready = new Promise<void>((resolve, reject) => this.#startWaiters.push({ resolve, reject }));
@@ -236,7 +225,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	clear(): void {
 		if (this.#state !== "open") return;
 		this.#generation++;
-		if (this.#watch.poolCleared) this.#emit(PoolEvent.poolCleared, { pool: this.name, generation: this.#generation });
+		if (this.watching.poolCleared) this.#emit(PoolEvent.poolCleared, { pool: this.name, generation: this.#generation });
 		let conn = this.#idle.shift();
 		while (conn !== undefined) {
 			this.#retire(conn, CloseReason.stale);
@@ -399,7 +388,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	/** Health 0-100 of the pool and of each connection. */
 	health(): PoolHealth {
 		const now = performance.now();
-		const reference = this.#medianLatency();
+		const reference = medianLatency(this.#all);
 		const connections: ConnectionHealth[] = [];
 		for (const conn of this.#all) {
 			connections.push({
@@ -426,34 +415,15 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		);
 	}
 
-	/** Keeps #watch (who listens to what) current, so that payloads are built only for listeners. */
-	#watchListeners(): void {
-		const untyped = this as EventEmitter;
-		untyped.on("newListener", (event: string) => {
-			if (event in this.#watch) this.#watch[event as PoolEventName] = true;
-			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
-		});
-		untyped.on("removeListener", (event: string) => {
-			if (event in this.#watch) this.#watch[event as PoolEventName] = untyped.listenerCount(event) > 0;
-			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
-		});
-	}
-
-	/**
-	 * Emits without letting a listener's throw interrupt the state change around it (a lost
-	 * connection, an unsettled waiter): the error becomes a process warning instead.
-	 */
+	/** Events cost nothing when nobody listens: callers check `watching` before building a payload. */
 	#emit<E extends keyof PoolEvents>(event: E, ...payload: PoolEvents[E]): void {
 		// poolCreated is deferred a tick for late listeners, yet must still come first when work starts sooner.
 		if (!this.#announced) this.#announceCreated();
-		try {
-			(this as EventEmitter).emit(event, ...payload);
-		} catch (error) {
-			process.emitWarning(`pool "${this.name}": a "${event}" listener threw: ${messageOf(error)}`, {
-				code: "LIFEGUARD_LISTENER_ERROR",
-				detail: error instanceof Error ? error.stack : undefined,
-			});
-		}
+		this.emitSafely(event, ...payload);
+	}
+
+	protected override watchChanged(): void {
+		this.#alwaysTimed = this.#mustTime || this.watching.acquired;
 	}
 
 	#enqueue(options: AcquireOptions | undefined, now: number, stack: string | undefined): Promise<Lease<T>> {
@@ -543,7 +513,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (waitMs === 0) c.wait.recordZero();
 		else if (!Number.isNaN(waitMs)) c.wait.record(waitMs);
 		lease.stack = stack;
-		if (this.#watch.acquired) this.#emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs });
+		if (this.watching.acquired) this.#emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs });
 		return lease;
 	}
 
@@ -575,11 +545,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const c = this.#counters;
 		if (reason === AcquireFailReason.timeout || reason === AcquireFailReason.createError) {
 			c.timeouts++;
-			this.#bumpRecentFailures(now);
+			this.#trouble.bump(now);
 		} else if (reason === AcquireFailReason.aborted) c.aborted++;
 		else if (reason === AcquireFailReason.queueFull) c.queueFull++;
 		else c.closedRejects++;
-		if (this.#watch.acquireFailed) this.#emit(PoolEvent.acquireFailed, { pool: this.name, reason, durationMs: now - startedAt, error });
+		if (this.watching.acquireFailed) this.#emit(PoolEvent.acquireFailed, { pool: this.name, reason, durationMs: now - startedAt, error });
 	}
 
 	#expireWaiter(waiter: Waiter<Lease<T>>, now: number): void {
@@ -604,7 +574,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const timed = !Number.isNaN(lease.acquiredAt);
 		let now = timed ? performance.now() : Number.NaN;
 		if (timed) this.#counters.use.record(now - lease.acquiredAt);
-		if (this.#watch.released) this.#emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
+		if (this.watching.released) this.#emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
 		if (destroy) {
 			if (error !== undefined) conn.recordFault(now);
 			this.#retire(conn, error === undefined ? CloseReason.destroyed : CloseReason.error, error);
@@ -747,7 +717,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (size > this.#counters.peakTotal) this.#counters.peakTotal = size;
 		const id = ++this.#nextId;
 		const generation = this.#generation;
-		if (this.#watch.connectionCreated) this.#emit(PoolEvent.connectionCreated, { pool: this.name, connectionId: id });
+		if (this.watching.connectionCreated) this.#emit(PoolEvent.connectionCreated, { pool: this.name, connectionId: id });
 		const started = performance.now();
 		const controller = new AbortController();
 		this.#createControllers.add(controller);
@@ -805,7 +775,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#all.add(conn);
 		this.#byResource.set(resource, conn);
 		this.#ensureHousekeeping();
-		if (this.#watch.connectionReady) this.#emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
+		if (this.watching.connectionReady) this.#emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
 		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
 		else if (generation !== this.#generation) this.#retire(conn, CloseReason.stale);
 		else if (typeof resource === "object" && resource !== null && this.#invalidatedEarly.has(resource)) {
@@ -829,9 +799,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#lastCreateError = error;
 		this.#createFailing = true;
 		this.#counters.createFailures++;
-		this.#bumpRecentFailures(now);
+		this.#trouble.bump(now);
 		this.#retryAt = now + this.#backoff.fail();
-		if (this.#watch.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: id, reason: CloseReason.error, error });
+		if (this.watching.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: id, reason: CloseReason.error, error });
 		if ((this.options.failFast || permanent) && this.#startWaiters.length > 0) {
 			const waiting = this.#startWaiters;
 			this.#startWaiters = [];
@@ -959,8 +929,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const c = this.#counters;
 		c.destroyed++;
 		c.destroyedByReason[reason]++;
-		if (reason === CloseReason.error || reason === CloseReason.unhealthy) this.#bumpRecentFailures(performance.now());
-		if (this.#watch.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
+		if (reason === CloseReason.error || reason === CloseReason.unhealthy) this.#trouble.bump(performance.now());
+		if (this.watching.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
 		this.#destroyResource(conn.resource);
 		if (this.#budget !== undefined) {
 			this.#budget.release();
@@ -1007,7 +977,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			const due: PooledConnection<T>[] = [];
 			let excess = this.size - o.min;
 			const keepalive = o.healthCheckIntervalMs > 0 && o.validate !== undefined;
-			const reference = this.#medianLatency();
+			const reference = medianLatency(this.#all);
 			this.#idle.filter((conn) => {
 				if (Number.isNaN(conn.idleSince)) conn.idleSince = now;
 				if (conn.generation !== this.#generation) retired.push([conn, CloseReason.stale]);
@@ -1037,7 +1007,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			if (o.leakDetectionMs > 0 && heldMs >= o.leakDetectionMs && !lease.leakReported) {
 				lease.leakReported = true;
 				this.#counters.leaks++;
-				if (this.#watch.leakDetected) {
+				if (this.watching.leakDetected) {
 					this.#emit(PoolEvent.leakDetected, { pool: this.name, connectionId: conn.id, heldMs, stack: lease.stack });
 				} else {
 					process.emitWarning(
@@ -1077,7 +1047,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			conn = this.#idle.shift();
 		}
 		// CMAP's order: marked closed once the idle connections are gone, before the leased ones come back.
-		if (this.#watch.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
+		if (this.watching.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
 		if (this.#active > 0 || this.#returning > 0) {
 			let timer: NodeJS.Timeout | undefined;
 			await Promise.race([
@@ -1105,38 +1075,14 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 
 	// ── health ────────────────────────────────────────────────────────────────────────────────
 
-	#bumpRecentFailures(now: number): void {
-		this.#recentFailures = this.#decayedFailures(now) + 1;
-		this.#recentFailuresAt = now;
-	}
-
-	#decayedFailures(now: number): number {
-		if (this.#recentFailures === 0) return 0;
-		return this.#recentFailures * 0.5 ** ((now - this.#recentFailuresAt) / DECAY_HALF_LIFE_MS);
-	}
-
 	/**
-	 * Pool health 0-100: the mean score of its connections, less up to 50 for recent trouble
-	 * (failed creates, timed-out acquires, connections lost to errors; 10 each, decaying with a
-	 * one-minute half-life), and 0 while every create fails and no connection is open.
+	 * Pool health 0-100 (see poolHealthScore), and 0 while every create fails and no connection
+	 * is open, or once closed.
 	 */
-	#healthScore(now: number, reference = this.#medianLatency()): number {
+	#healthScore(now: number, reference = medianLatency(this.#all)): number {
 		if (this.#state === "closed") return 0;
 		if (this.#createFailing && this.#all.size === 0) return 0;
-		let sum = 0;
-		for (const conn of this.#all) sum += conn.healthScore(now, reference);
-		const mean = this.#all.size === 0 ? 100 : sum / this.#all.size;
-		const penalty = Math.min(50, 10 * this.#decayedFailures(now));
-		return Math.max(0, Math.round(mean - penalty));
-	}
-
-	/** The median validation latency of this pool's connections: what "slow" is measured against. */
-	#medianLatency(): number {
-		const known: number[] = [];
-		for (const conn of this.#all) if (!Number.isNaN(conn.latencyMs)) known.push(conn.latencyMs);
-		if (known.length === 0) return Number.NaN;
-		known.sort((a, b) => a - b);
-		return known[known.length >> 1];
+		return poolHealthScore(this.#all, now, reference, this.#trouble.valueAt(now));
 	}
 
 	#snapshot(): PoolStateSnapshot {
@@ -1170,47 +1116,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 /** Create errors that retrying cannot fix (the adapter says so through the error's code; ). */
 function isPermanentCreateError(error: unknown): boolean {
 	return error instanceof LifeguardError && (error.code === ErrorCode.DRIVER_MISSING || error.code === ErrorCode.CONFIG_INVALID);
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-	return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function";
-}
-
-/** Runs `fn` with a signal that aborts after `ms`; rejects with `onTimeout()` then, even if `fn` ignores the signal. */
-function withDeadline<R>(fn: (signal: AbortSignal) => R | Promise<R>, ms: number, onTimeout: () => Error): Promise<R> {
-	const controller = new AbortController();
-	const timer = setTimeout(() => controller.abort(onTimeout()), ms);
-	timer.unref();
-	const attempt = (async () => fn(controller.signal))();
-	return settleBySignal(attempt, controller.signal).finally(() => clearTimeout(timer));
-}
-
-/** Settles with `work`, or rejects with the signal's reason when it aborts first; a value that arrives late goes to `onLate`. */
-function settleBySignal<R>(work: Promise<R>, signal: AbortSignal, onLate?: (value: R) => void): Promise<R> {
-	return new Promise<R>((resolve, reject) => {
-		let done = false;
-		const onAbort = () => {
-			if (done) return;
-			done = true;
-			reject(signal.reason);
-		};
-		if (signal.aborted) onAbort();
-		else signal.addEventListener("abort", onAbort, { once: true });
-		work.then(
-			(value) => {
-				if (done) return onLate?.(value);
-				done = true;
-				signal.removeEventListener("abort", onAbort);
-				resolve(value);
-			},
-			(error) => {
-				if (done) return;
-				done = true;
-				signal.removeEventListener("abort", onAbort);
-				reject(error);
-			},
-		);
-	});
 }
 
 /** The options without functions, for the poolCreated event. */

@@ -1,0 +1,148 @@
+/** The small parts pool.ts is built from, each on its own. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { PooledConnection } from "../../src/core/connection.ts";
+import { isThenable, settleBySignal, withDeadline } from "../../src/core/deadline.ts";
+import { DecayingCounter, TROUBLE_HALF_LIFE_MS } from "../../src/core/decay.ts";
+import { medianLatency, poolHealthScore } from "../../src/core/health-score.ts";
+import { WatchedEmitter } from "../../src/core/watched-emitter.ts";
+
+describe("DecayingCounter", () => {
+	it("counts events and halves every half-life", () => {
+		const c = new DecayingCounter(1_000);
+		assert.equal(c.valueAt(0), 0);
+		c.bump(0);
+		c.bump(0);
+		assert.equal(c.valueAt(0), 2);
+		assert.equal(c.valueAt(1_000), 1);
+		assert.equal(c.valueAt(2_000), 0.5);
+		c.bump(2_000);
+		assert.equal(c.valueAt(2_000), 1.5);
+	});
+
+	it("connections and pools share one half-life of a minute", () => {
+		assert.equal(TROUBLE_HALF_LIFE_MS, 60_000);
+		const conn = new PooledConnection(1, {}, 0, 0, 0);
+		conn.recordFault(0);
+		assert.equal(conn.recentErrors(TROUBLE_HALF_LIFE_MS), 0.5);
+	});
+});
+
+describe("deadlines", () => {
+	it("withDeadline resolves with the work when it finishes in time", async () => {
+		assert.equal(
+			await withDeadline(
+				async () => 7,
+				1_000,
+				() => new Error("late"),
+			),
+			7,
+		);
+	});
+
+	it("withDeadline rejects at the deadline even when the work ignores its signal, and aborts the signal", async () => {
+		let aborted: AbortSignal | undefined;
+		const started = performance.now();
+		await assert.rejects(
+			withDeadline(
+				(signal) => {
+					aborted = signal;
+					return new Promise(() => {});
+				},
+				20,
+				() => new Error("too slow"),
+			),
+			/too slow/,
+		);
+		assert.ok(performance.now() - started < 1_000);
+		assert.equal(aborted?.aborted, true);
+	});
+
+	it("settleBySignal hands a value that arrives after the abort to onLate", async () => {
+		const controller = new AbortController();
+		const late: number[] = [];
+		const work = sleep(20).then(() => 5);
+		const settled = settleBySignal(work, controller.signal, (v) => late.push(v));
+		controller.abort(new Error("gone"));
+		await assert.rejects(settled, /gone/);
+		await work;
+		assert.deepEqual(late, [5]);
+	});
+
+	it("isThenable tells a promise from a plain value", () => {
+		assert.equal(isThenable(Promise.resolve()), true);
+		// biome-ignore lint/suspicious/noThenProperty: a non-promise thenable is what this checks
+		assert.equal(isThenable({ then() {} }), true);
+		assert.equal(isThenable(undefined), false);
+		assert.equal(isThenable({}), false);
+	});
+});
+
+describe("WatchedEmitter", () => {
+	type Events = { ping: [number]; pong: [] };
+
+	it("knows per event whether anyone listens, through on/off/removeAllListeners", () => {
+		const changes: string[] = [];
+		class Probe extends WatchedEmitter<Events> {
+			protected override watchChanged(): void {
+				changes.push(`ping=${this.watching.ping}`);
+			}
+		}
+		const e = new Probe(["ping", "pong"], "probe");
+		assert.deepEqual(e.watching, { ping: false, pong: false });
+		const listener = () => {};
+		e.on("ping", listener);
+		assert.equal(e.watching.ping, true);
+		e.off("ping", listener);
+		assert.equal(e.watching.ping, false);
+		e.on("ping", listener);
+		e.removeAllListeners();
+		assert.equal(e.listenerCount("ping"), 0, "every event's listeners are removed, not those of an event named undefined");
+		assert.equal(e.watching.ping, false);
+		e.on("ping", listener);
+		assert.equal(e.watching.ping, true, "still watched after removeAllListeners()");
+		assert.ok(changes.length >= 4);
+	});
+
+	it("emitSafely turns a listener's throw into a LIFEGUARD_LISTENER_ERROR warning", async () => {
+		const e = new WatchedEmitter<Events>(["ping", "pong"], "probe");
+		const got: number[] = [];
+		e.on("ping", () => {
+			throw new Error("listener bug");
+		});
+		e.on("ping", (n) => got.push(n));
+		const warned = new Promise<Error & { code?: string }>((resolve) => process.once("warning", resolve));
+		e.emitSafely("ping", 1);
+		const warning = await warned;
+		assert.equal(warning.code, "LIFEGUARD_LISTENER_ERROR");
+		assert.match(warning.message, /probe: a "ping" listener threw: listener bug/);
+		assert.deepEqual(got, [], "EventEmitter stops at the throwing listener; the emitter's caller goes on");
+	});
+});
+
+describe("health score", () => {
+	it("the median latency ignores unmeasured connections", () => {
+		const conns = [1, 2, 3].map((id) => new PooledConnection(id, {}, 0, 0, 0));
+		assert.ok(Number.isNaN(medianLatency(conns)));
+		conns[0].recordLatency(10);
+		conns[1].recordLatency(30);
+		assert.equal(medianLatency(conns), 30);
+	});
+
+	it("is 100 with no connection and no trouble, loses 10 per unit of trouble up to 50", () => {
+		assert.equal(poolHealthScore([], 0, Number.NaN, 0), 100);
+		assert.equal(poolHealthScore([], 0, Number.NaN, 2), 80);
+		assert.equal(poolHealthScore([], 0, Number.NaN, 9), 50);
+	});
+
+	it("is the mean of the connections' scores", () => {
+		const good = new PooledConnection(1, {}, 0, 0, 0);
+		const faulty = new PooledConnection(2, {}, 0, 0, 0);
+		faulty.uses = 1;
+		faulty.recordFault(0);
+		const expected = Math.round((good.healthScore(0) + faulty.healthScore(0)) / 2);
+		assert.equal(poolHealthScore([good, faulty], 0, Number.NaN, 0), expected);
+		assert.ok(expected < 100);
+	});
+});
