@@ -11,6 +11,9 @@ export const ConnState = {
 } as const;
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
+/** The lowest score a connection without faults can have (all the latency and age penalties): 100 - 30 - 15. */
+export const FAULTLESS_MIN_SCORE = 55;
+
 /** The pool's record of one connection: the resource plus what the pool knows about it. */
 export class PooledConnection<T> {
 	readonly id: number;
@@ -21,8 +24,8 @@ export class PooledConnection<T> {
 	readonly retireAt: number;
 	state: ConnState = ConnState.busy;
 	lease: Lease<T> | null = null;
-	/** When it last became idle (or was created). */
-	idleSince: number;
+	/** When it last became idle (or was created); undefined after an untimed release, until the housekeeper stamps it. */
+	idleSince: number | undefined;
 	/** When it was last validated successfully (borrow check or keepalive). */
 	checkedAt: number;
 	uses = 0;

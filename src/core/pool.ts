@@ -1,5 +1,5 @@
 import { Backoff } from "./backoff.ts";
-import { ConnState, PooledConnection } from "./connection.ts";
+import { ConnState, FAULTLESS_MIN_SCORE, PooledConnection } from "./connection.ts";
 import { isThenable, settleBySignal, withDeadline } from "./deadline.ts";
 import { DecayingCounter, TROUBLE_HALF_LIFE_MS } from "./decay.ts";
 import { Deque } from "./deque.ts";
@@ -21,7 +21,8 @@ import {
 } from "./errors.ts";
 import { AcquireFailReason, CloseReason, PoolEvent, type PoolEvents } from "./events.ts";
 import { medianLatency, poolHealthScore } from "./health-score.ts";
-import { Lease, type LeaseOwner } from "./lease.ts";
+import { Lease, type LeaseOwner, LeaseState } from "./lease.ts";
+import { LeaseClock } from "./lease-clock.ts";
 import { type ErrorClass, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.ts";
 import { quoteValue } from "./quote-value.ts";
 import { PoolCounters, type PoolStats } from "./stats.ts";
@@ -79,9 +80,6 @@ const CLOSE_TIMEOUT_MS = 30_000;
 /** Infinity waits for as long as it takes; 0 is refused: it used to time out at once, which nobody means. */
 const ACQUIRE_TIMEOUT_RULES: DurationRules = { allowInfinity: true };
 const CLOSE_TIMEOUT_RULES: DurationRules = { allowInfinity: true, allowZero: true };
-/** Above this many acquires per second, durations are timed for a sample of leases (see #clock). */
-const TIMED_LEASES_PER_SECOND = 100_000;
-const SAMPLING_WINDOW_MS = 100;
 
 /**
  * A pool of reusable resources. See DESIGN.md for the contract and its invariants; the hot
@@ -126,13 +124,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	#misuseWarned = false;
 	/** Failed creates, timed-out acquires, connections lost to errors: what lowers the pool's health beyond its connections'. */
 	readonly #trouble = new DecayingCounter(TROUBLE_HALF_LIFE_MS);
-	/** Time 1 lease in #timeEvery (a power of two); 1 while the pool is below TIMED_LEASES_PER_SECOND. */
-	#timeEvery = 1;
-	#untilTimed = 1;
-	#windowStart = 0;
-	#windowAcquires = 0;
-	/** Every lease is timed when a feature needs the time on each borrow (validate, leak detection) or someone listens to `acquired`. */
-	#alwaysTimed: boolean;
+	readonly #clock: LeaseClock;
 	readonly #mustTime: boolean;
 	readonly #validateAfterMs: number;
 
@@ -144,7 +136,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		this.#budget = budget;
 		this.#lifo = this.options.idleOrder === "lifo";
 		this.#mustTime = this.options.validate !== undefined || this.options.leakDetectionMs > 0 || this.options.reclaimAfterMs > 0;
-		this.#alwaysTimed = this.#mustTime;
+		this.#clock = new LeaseClock(this.#mustTime);
 		this.#validateAfterMs = this.options.validate !== undefined ? this.options.validateAfterIdleMs : Number.POSITIVE_INFINITY;
 		this.#backoff = new Backoff(this.options.createRetryInitialMs, this.options.createRetryMaxMs);
 		this.#waiters = new Waiters<Lease<T>>(this.options.priorityLevels, (w, now) => this.#expireWaiter(w, now));
@@ -177,11 +169,10 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		if (this.#state !== "open") return this.#rejectNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), performance.now());
 		const stack = this.options.leakDetectionMs > 0 ? new Error("lease acquired here").stack : undefined;
 		if (this.#waiters.length === 0 && (options === undefined || this.#fastPathAllowed(options))) {
-			const now = this.#alwaysTimed || --this.#untilTimed === 0 ? this.#clock() : Number.NaN;
+			const now = this.#clock.sample(this.#counters.acquiredOk);
 			const conn = this.#takeIdle(now);
-			// An untimed borrow records no wait either, so that zero waits are sampled like the others.
-			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, Number.isNaN(now) ? now : 0, stack));
-			return this.#enqueue(options, !Number.isNaN(now) ? now : performance.now(), stack);
+			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, now === undefined ? undefined : 0, stack));
+			return this.#enqueue(options, now ?? performance.now(), stack);
 		}
 		return this.#enqueue(options, performance.now(), stack);
 	}
@@ -304,12 +295,9 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	reclaim(lease: Lease<T>, error?: unknown): void {
 		this.#checkOwn(lease);
 		if (!lease.active) return;
-		if (!lease.leakReported) {
-			lease.leakReported = true;
-			this.#counters.leaks++;
-		}
+		this.#countLeak(lease);
 		this.#retire(lease.conn, CloseReason.leaked, error);
-		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+		this.#notifyIfDrained();
 	}
 
 	/** True while the pool has no connection and its creates are failing: the backend looks down. */
@@ -423,7 +411,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	}
 
 	protected override watchChanged(): void {
-		this.#alwaysTimed = this.#mustTime || this.watching.acquired;
+		this.#clock.always = this.#mustTime || this.watching.acquired;
 	}
 
 	#enqueue(options: AcquireOptions | undefined, now: number, stack: string | undefined): Promise<Lease<T>> {
@@ -466,42 +454,41 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		});
 	}
 
-	/** Takes an idle connection that is ready to lend; retires stale and expired ones, starts validation of long-idle ones. */
-	/** `now` is NaN on an untimed borrow: the housekeeper then catches expired connections instead. */
-	#takeIdle(now: number): PooledConnection<T> | undefined {
+	/**
+	 * Takes an idle connection that is ready to lend; retires perished ones, starts validation of
+	 * long-idle ones. `now` is undefined on an untimed borrow: the housekeeper then catches
+	 * expired connections instead.
+	 */
+	#takeIdle(now: number | undefined): PooledConnection<T> | undefined {
 		for (;;) {
 			const conn = this.#lifo ? this.#idle.pop() : this.#idle.shift();
 			if (conn === undefined) return undefined;
-			if (conn.generation !== this.#generation) this.#retire(conn, CloseReason.stale);
-			else if (conn.expired || now >= conn.retireAt) this.#retire(conn, CloseReason.lifetime);
-			else if (now - conn.idleSince > this.#validateAfterMs) this.#validate(conn);
+			const reason = this.#retireReason(conn, now);
+			if (reason !== undefined) this.#retire(conn, reason);
+			else if (now !== undefined && conn.idleSince !== undefined && now - conn.idleSince > this.#validateAfterMs) this.#validate(conn);
 			else return conn;
 		}
 	}
 
 	/**
-	 * Reads the clock for a timed lease and adapts the sampling. performance.now() costs about
-	 * as much as the rest of an acquire+release, so above TIMED_LEASES_PER_SECOND only 1 lease
-	 * in N is timed (N a power of two): percentiles stay representative, and `count` in the
-	 * duration summaries says how many leases were timed. Counters are always exact.
+	 * Whether a connection must be closed rather than lent or kept, and why: the one decision
+	 * every path (borrow, return, arrival, housekeeping) asks. `now` undefined skips the checks
+	 * that need the time (an untimed borrow); the housekeeper marks expired connections then.
 	 */
-	#clock(): number {
-		const now = performance.now();
-		const elapsed = now - this.#windowStart;
-		if (elapsed >= SAMPLING_WINDOW_MS) {
-			const rate = ((this.#counters.acquiredOk - this.#windowAcquires) * 1000) / elapsed;
-			let every = 1;
-			while (every < 1024 && rate / every > TIMED_LEASES_PER_SECOND) every *= 2;
-			this.#timeEvery = every;
-			this.#windowStart = now;
-			this.#windowAcquires = this.#counters.acquiredOk;
+	#retireReason(conn: PooledConnection<T>, now: number | undefined, referenceLatencyMs = Number.NaN): CloseReason | undefined {
+		if (conn.dead) return CloseReason.error;
+		if (this.#state !== "open") return CloseReason.poolClosed;
+		if (conn.generation !== this.#generation) return CloseReason.stale;
+		if (conn.expired || (now !== undefined && now >= conn.retireAt)) return CloseReason.lifetime;
+		// Without faults a connection scores at least FAULTLESS_MIN_SCORE: the score, which costs a few
+		// Math.pow, is only worth computing when it could fall below the threshold.
+		if (conn.faults > 0 || this.options.unhealthyThreshold > FAULTLESS_MIN_SCORE) {
+			if (conn.healthScore(now ?? performance.now(), referenceLatencyMs) < this.options.unhealthyThreshold) return CloseReason.unhealthy;
 		}
-		this.#untilTimed = this.#timeEvery;
-		return now;
+		return undefined;
 	}
-
-	/** `acquiredAt` is NaN for an untimed lease, `waitMs` NaN when the wait was not timed. */
-	#lend(conn: PooledConnection<T>, acquiredAt: number, waitMs: number, stack: string | undefined): Lease<T> {
+	/** `acquiredAt` is undefined for an untimed lease, `waitMs` when the wait was not timed. */
+	#lend(conn: PooledConnection<T>, acquiredAt: number | undefined, waitMs: number | undefined, stack: string | undefined): Lease<T> {
 		conn.state = ConnState.leased;
 		conn.uses++;
 		if (this.options.allowExitOnIdle) this.options.ref?.(conn.resource);
@@ -511,23 +498,18 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		if (++this.#active > c.peakActive) c.peakActive = this.#active;
 		c.acquiredOk++;
 		if (waitMs === 0) c.wait.recordZero();
-		else if (!Number.isNaN(waitMs)) c.wait.record(waitMs);
+		else if (waitMs !== undefined) c.wait.record(waitMs);
 		lease.stack = stack;
-		if (this.watching.acquired) this.#emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs });
+		if (this.watching.acquired) this.#emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs ?? Number.NaN });
 		return lease;
 	}
 
-	/**
-	 * Whether the new lease is timed is the sampler's decision even when `now` is at hand:
-	 * a timed lease costs a clock read at its release, and timing would otherwise pass from
-	 * each released lease to the next through the handoff.
-	 */
-	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number): void {
+	/** `now`: the time if the caller has read it (the pump has; an untimed release has not). */
+	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number | undefined): void {
 		waiter.settle();
-		let acquiredAt = Number.NaN;
-		if (this.#alwaysTimed) acquiredAt = !Number.isNaN(now) ? now : (now = performance.now());
-		else if (--this.#untilTimed === 0) acquiredAt = now = this.#clock();
-		waiter.resolve(this.#lend(conn, acquiredAt, now - waiter.startedAt, waiter.stack));
+		const acquiredAt = this.#clock.sample(this.#counters.acquiredOk, now);
+		const known = acquiredAt ?? now;
+		waiter.resolve(this.#lend(conn, acquiredAt, known === undefined ? undefined : known - waiter.startedAt, waiter.stack));
 	}
 
 	#rejectNow(reason: AcquireFailReason, error: Error, now: number): Promise<Lease<T>> {
@@ -564,44 +546,31 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	// ── release ───────────────────────────────────────────────────────────────────────────────
 
 	#release(lease: Lease<T>, error: unknown, destroy: boolean): void {
-		lease.done = true;
+		lease.state = LeaseState.released;
 		const conn = lease.conn;
-		// Reclaimed as leaked, or destroyed by close(): the late release is a no-op.
-		if (conn.lease !== lease) return;
 		conn.lease = null;
 		this.#active--;
-		// An untimed lease is released untimed too: NaN flows into the checks below as "unknown".
-		const timed = !Number.isNaN(lease.acquiredAt);
-		let now = timed ? performance.now() : Number.NaN;
-		if (timed) this.#counters.use.record(now - lease.acquiredAt);
+		// An untimed lease is released untimed too: undefined flows into the checks below as "unknown".
+		let now = lease.acquiredAt === undefined ? undefined : performance.now();
+		if (now !== undefined) this.#counters.use.record(now - (lease.acquiredAt as number));
 		if (this.watching.released) this.#emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
 		if (destroy) {
-			if (error !== undefined) conn.recordFault(now);
+			if (error !== undefined) conn.recordFault((now ??= performance.now()));
 			this.#retire(conn, error === undefined ? CloseReason.destroyed : CloseReason.error, error);
-		} else if (conn.dead) {
-			this.#retire(conn, CloseReason.error);
-		} else if (this.#state !== "open") {
-			this.#retire(conn, CloseReason.poolClosed);
-		} else if (conn.generation !== this.#generation) {
-			this.#retire(conn, CloseReason.stale);
-		} else if (conn.expired || now >= conn.retireAt) {
-			this.#retire(conn, CloseReason.lifetime);
-		} else if (conn.faults > 0 && conn.healthScore(timed ? now : (now = performance.now())) < this.options.unhealthyThreshold) {
-			this.#retire(conn, CloseReason.unhealthy);
-		} else if (this.options.reset !== undefined) {
-			this.#resetThenOffer(conn, now);
 		} else {
-			this.#offer(conn, now);
+			const reason = this.#retireReason(conn, now);
+			if (reason !== undefined) this.#retire(conn, reason);
+			else if (this.options.reset !== undefined) this.#resetThenOffer(conn, now);
+			else this.#offer(conn, now);
 		}
-		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+		this.#notifyIfDrained();
 	}
-
 	/** Hands a free connection to the first waiter, or makes it idle. */
-	#offer(conn: PooledConnection<T>, now: number): void {
+	#offer(conn: PooledConnection<T>, now: number | undefined): void {
 		const waiter = this.#waiters.shift();
 		if (waiter !== undefined) return this.#lendTo(waiter, conn, now);
 		conn.state = ConnState.idle;
-		// NaN when untimed: the housekeeper stamps it on its next run (idle eviction can only be late, never early).
+		// Undefined when untimed: the housekeeper stamps it on its next run (idle eviction can only be late, never early).
 		conn.idleSince = now;
 		this.#idle.push(conn);
 		if (this.options.allowExitOnIdle) this.options.unref?.(conn.resource);
@@ -625,9 +594,9 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	}
 
 	#misuse(lease: Lease<T>, what: "release" | "destroy"): void {
-		// Closed by the pool (close deadline, reclaim): the borrower's first release is expected, not misuse.
-		if (lease.closedByPool) {
-			lease.closedByPool = false;
+		// Ended by the pool (close deadline, reclaim): the borrower's first release is expected, not misuse.
+		if (lease.state === LeaseState.reclaimed) {
+			lease.state = LeaseState.released;
 			return;
 		}
 		if (this.#misuseWarned) return;
@@ -637,10 +606,9 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 			{ code: "LIFEGUARD_DOUBLE_RELEASE" },
 		);
 	}
-
 	#checkOwn(lease: Lease<T>): void {
 		// A finished lease of this pool is fine whatever became of its connection: the call is then a no-op.
-		if (lease instanceof Lease && lease.done && lease.pool === this) return;
+		if (lease instanceof Lease && lease.state !== LeaseState.active && lease.pool === this) return;
 		if (!(lease instanceof Lease) || !this.#all.has(lease.conn) || lease.conn.lease !== lease) {
 			throw new LeaseError(`pool "${this.name}": release/destroy got something that is not a lease of this pool; pass the object acquire() resolved with`);
 		}
@@ -776,12 +744,11 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		this.#byResource.set(resource, conn);
 		this.#ensureHousekeeping();
 		if (this.watching.connectionReady) this.#emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
-		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
-		else if (generation !== this.#generation) this.#retire(conn, CloseReason.stale);
-		else if (typeof resource === "object" && resource !== null && this.#invalidatedEarly.has(resource)) {
-			conn.dead = true;
-			this.#retire(conn, CloseReason.error);
-		} else {
+		// A socket that died during setup was reported before the pool knew it.
+		if (typeof resource === "object" && resource !== null && this.#invalidatedEarly.has(resource)) conn.dead = true;
+		const reason = this.#retireReason(conn, now);
+		if (reason !== undefined) this.#retire(conn, reason);
+		else {
 			// Handed straight to a waiter, it serves an acquire no existing connection could (see reuseRatio).
 			if (this.#waiters.length > 0) this.#counters.lentFresh++;
 			this.#offer(conn, now);
@@ -865,7 +832,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	 * (a timer, a controller, promises) cost a quarter of the throughput of a trivial reset.
 	 * An asynchronous one is bounded by validateTimeoutMs.
 	 */
-	#resetThenOffer(conn: PooledConnection<T>, now: number): void {
+	#resetThenOffer(conn: PooledConnection<T>, now: number | undefined): void {
 		const reset = this.options.reset;
 		if (reset === undefined) return;
 		let result: void | Promise<void>;
@@ -901,16 +868,14 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 
 	#returnToService(conn: PooledConnection<T>): void {
 		const now = performance.now();
-		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
-		else if (conn.dead) this.#retire(conn, CloseReason.error);
-		else if (conn.generation !== this.#generation) this.#retire(conn, CloseReason.stale);
-		else if (conn.expired || now >= conn.retireAt) this.#retire(conn, CloseReason.lifetime);
+		const reason = this.#retireReason(conn, now);
+		if (reason !== undefined) this.#retire(conn, reason);
 		else this.#offer(conn, now);
 		this.#afterReturn();
 	}
 
 	#afterReturn(): void {
-		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+		this.#notifyIfDrained();
 		this.#pump();
 	}
 
@@ -918,8 +883,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	#retire(conn: PooledConnection<T>, reason: CloseReason, error?: unknown): void {
 		if (conn.state === ConnState.closed) return;
 		if (conn.lease !== null) {
-			conn.lease.done = true;
-			conn.lease.closedByPool = true;
+			conn.lease.state = LeaseState.reclaimed;
 			conn.lease = null;
 			this.#active--;
 		}
@@ -979,10 +943,9 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 			const keepalive = o.healthCheckIntervalMs > 0 && o.validate !== undefined;
 			const reference = medianLatency(this.#all);
 			this.#idle.filter((conn) => {
-				if (Number.isNaN(conn.idleSince)) conn.idleSince = now;
-				if (conn.generation !== this.#generation) retired.push([conn, CloseReason.stale]);
-				else if (now >= conn.retireAt) retired.push([conn, CloseReason.lifetime]);
-				else if (conn.healthScore(now, reference) < o.unhealthyThreshold) retired.push([conn, CloseReason.unhealthy]);
+				conn.idleSince ??= now;
+				const reason = this.#retireReason(conn, now, reference);
+				if (reason !== undefined) retired.push([conn, reason]);
 				else if (o.idleTimeoutMs > 0 && excess > 0 && now - conn.idleSince >= o.idleTimeoutMs) {
 					excess--;
 					retired.push([conn, CloseReason.idle]);
@@ -1003,10 +966,9 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		for (const conn of this.#all) {
 			const lease = conn.lease;
 			if (lease === null) continue;
-			const heldMs = now - lease.acquiredAt;
-			if (o.leakDetectionMs > 0 && heldMs >= o.leakDetectionMs && !lease.leakReported) {
-				lease.leakReported = true;
-				this.#counters.leaks++;
+			// Leak detection times every lease (LeaseClock.always), so acquiredAt is known.
+			const heldMs = now - (lease.acquiredAt ?? now);
+			if (o.leakDetectionMs > 0 && heldMs >= o.leakDetectionMs && this.#countLeak(lease)) {
 				if (this.watching.leakDetected) {
 					this.#emit(PoolEvent.leakDetected, { pool: this.name, connectionId: conn.id, heldMs, stack: lease.stack });
 				} else {
@@ -1019,14 +981,19 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 				}
 			}
 			if (o.reclaimAfterMs > 0 && heldMs >= o.reclaimAfterMs) {
-				if (!lease.leakReported) {
-					lease.leakReported = true;
-					this.#counters.leaks++;
-				}
+				this.#countLeak(lease);
 				this.#retire(conn, CloseReason.leaked);
 			}
 		}
-		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+		this.#notifyIfDrained();
+	}
+
+	/** Counts a lease as leaked once, whichever of leak detection and reclaim sees it first; true the first time. */
+	#countLeak(lease: Lease<T>): boolean {
+		if (lease.leakReported) return false;
+		lease.leakReported = true;
+		this.#counters.leaks++;
+		return true;
 	}
 
 	// ── close ─────────────────────────────────────────────────────────────────────────────────
@@ -1066,8 +1033,9 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		this.#state = "closed";
 	}
 
-	#notifyDrained(): void {
-		if (this.#drainedWaiters.length === 0) return;
+	/** Wakes close() once no lease is out and nothing is being validated or reset. */
+	#notifyIfDrained(): void {
+		if (this.#active > 0 || this.#returning > 0 || this.#drainedWaiters.length === 0) return;
 		const waiting = this.#drainedWaiters;
 		this.#drainedWaiters = [];
 		for (const resolve of waiting) resolve();

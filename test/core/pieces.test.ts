@@ -6,7 +6,10 @@ import { PooledConnection } from "../../src/core/connection.ts";
 import { isThenable, settleBySignal, withDeadline } from "../../src/core/deadline.ts";
 import { DecayingCounter, TROUBLE_HALF_LIFE_MS } from "../../src/core/decay.ts";
 import { medianLatency, poolHealthScore } from "../../src/core/health-score.ts";
+import { LeaseState } from "../../src/core/lease.ts";
+import { LeaseClock } from "../../src/core/lease-clock.ts";
 import { WatchedEmitter } from "../../src/core/watched-emitter.ts";
+import { createPool } from "../../src/index.ts";
 
 describe("DecayingCounter", () => {
 	it("counts events and halves every half-life", () => {
@@ -144,5 +147,51 @@ describe("health score", () => {
 		const expected = Math.round((good.healthScore(0) + faulty.healthScore(0)) / 2);
 		assert.equal(poolHealthScore([good, faulty], 0, Number.NaN, 0), expected);
 		assert.ok(expected < 100);
+	});
+});
+
+describe("LeaseClock", () => {
+	it("times every lease when always is set, reusing a time the caller has", () => {
+		const clock = new LeaseClock(true);
+		assert.equal(clock.sample(0, 42), 42);
+		assert.equal(typeof clock.sample(1), "number");
+	});
+
+	it("times every lease at a low rate", () => {
+		const clock = new LeaseClock(false);
+		for (let i = 0; i < 10; i++) assert.equal(typeof clock.sample(i), "number");
+	});
+
+	it("above 100 000 acquires/s times 1 lease in N (a power of two), the others are undefined", async () => {
+		const clock = new LeaseClock(false);
+		clock.sample(0);
+		await sleep(110);
+		// 1 000 000 acquires in ~110 ms is ~9 million a second: N = 128 brings that under 100 000.
+		assert.equal(typeof clock.sample(1_000_000), "number");
+		let untimed = 0;
+		while (clock.sample(1_000_001) === undefined) untimed++;
+		assert.equal(untimed + 1, 128);
+	});
+});
+
+describe("lease state", () => {
+	it("active, then released by its borrower; reclaimed by the pool, then released silently by the borrower's late release", async () => {
+		const pool = createPool({ create: () => ({}) });
+		const warnings: string[] = [];
+		const onWarning = (w: Error & { code?: string }) => warnings.push(w.code ?? "");
+		process.on("warning", onWarning);
+		const a = await pool.acquire();
+		assert.equal(a.state, LeaseState.active);
+		a.release();
+		assert.equal(a.state, LeaseState.released);
+		const b = await pool.acquire();
+		pool.reclaim(b);
+		assert.equal(b.state, LeaseState.reclaimed);
+		b.release();
+		assert.equal(b.state, LeaseState.released);
+		await sleep(5);
+		process.off("warning", onWarning);
+		assert.deepEqual(warnings, [], "the late release of a reclaimed lease is expected");
+		await pool.close();
 	});
 });
