@@ -21,11 +21,12 @@ import {
 } from "./errors.ts";
 import { AcquireFailReason, CloseReason, PoolEvent, type PoolEvents } from "./events.ts";
 import { medianLatency, poolHealthScore } from "./health-score.ts";
+import { Housekeeper } from "./housekeeper.ts";
 import { Lease, type LeaseOwner, LeaseState } from "./lease.ts";
 import { LeaseClock } from "./lease-clock.ts";
 import { type ErrorClass, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.ts";
 import { quoteValue } from "./quote-value.ts";
-import { PoolCounters, type PoolStats } from "./stats.ts";
+import { PoolCounters, type PoolStats, statsSnapshot } from "./stats.ts";
 import { Waiter, Waiters } from "./waiters.ts";
 import { WatchedEmitter } from "./watched-emitter.ts";
 import { withLease } from "./with-lease.ts";
@@ -113,8 +114,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	#startWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 	#retryAt = 0;
 	#retryTimer: NodeJS.Timeout | undefined;
-	#housekeeper: NodeJS.Timeout | undefined;
-	readonly #housekeepingMs: number;
+	readonly #housekeeper: Housekeeper;
 	readonly #createControllers = new Set<AbortController>();
 	readonly #pendingWork = new Set<Promise<unknown>>();
 	#lastCreateError: unknown;
@@ -140,7 +140,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		this.#validateAfterMs = this.options.validate !== undefined ? this.options.validateAfterIdleMs : Number.POSITIVE_INFINITY;
 		this.#backoff = new Backoff(this.options.createRetryInitialMs, this.options.createRetryMaxMs);
 		this.#waiters = new Waiters<Lease<T>>(this.options.priorityLevels, (w, now) => this.#expireWaiter(w, now));
-		this.#housekeepingMs = housekeepingPeriod(this.options);
+		this.#housekeeper = new Housekeeper(this.options as ResolvedPoolOptions<unknown>, () => this.#housekeep());
 		this.#owner = {
 			release: (lease) => this.#release(lease, undefined, false),
 			destroy: (lease, error) => this.#release(lease, error, true),
@@ -329,43 +329,23 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	}
 
 	stats(): PoolStats {
-		const c = this.#counters;
-		const now = performance.now();
-		const acquires = c.acquiredOk;
-		return {
-			name: this.name,
-			state: this.#state,
-			generation: this.#generation,
-			min: this.options.min,
-			max: this.options.max,
-			total: this.size,
-			active: this.#active,
-			idle: this.#idle.length,
-			creating: this.#creating,
-			pending: this.#waiters.length,
-			peak: { total: c.peakTotal, active: c.peakActive, pending: c.peakPending },
-			created: c.created,
-			createFailures: c.createFailures,
-			destroyed: c.destroyed,
-			destroyedByReason: { ...c.destroyedByReason },
-			validationFailures: c.validationFailures,
-			acquires: {
-				ok: acquires,
-				failed: c.acquireFailed,
-				timeouts: c.timeouts,
-				aborted: c.aborted,
-				queueFull: c.queueFull,
-				closed: c.closedRejects,
+		return statsSnapshot(
+			{
+				name: this.name,
+				state: this.#state,
+				generation: this.#generation,
+				min: this.options.min,
+				max: this.options.max,
+				total: this.size,
+				active: this.#active,
+				idle: this.#idle.length,
+				creating: this.#creating,
+				pending: this.#waiters.length,
+				healthScore: this.#healthScore(performance.now()),
+				lastCreateError: this.#lastCreateError === undefined ? undefined : messageOf(this.#lastCreateError),
 			},
-			leaks: c.leaks,
-			waitMs: c.wait.summary(),
-			useMs: c.use.summary(),
-			createMs: c.create.summary(),
-			reuseRatio: acquires === 0 ? 0 : (acquires - c.lentFresh) / acquires,
-			utilization: this.#active / this.options.max,
-			healthScore: this.#healthScore(now),
-			lastCreateError: this.#lastCreateError === undefined ? undefined : messageOf(this.#lastCreateError),
-		};
+			this.#counters,
+		);
 	}
 
 	/** Starts a new statistics window (histograms, peaks). Cumulative counters keep counting. */
@@ -927,9 +907,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	// ── housekeeping: idle eviction, lifetime, keepalive, leaks, min ──────────────────────────
 
 	#ensureHousekeeping(): void {
-		if (this.#housekeeper !== undefined || this.#state !== "open") return;
-		this.#housekeeper = setInterval(() => this.#housekeep(), this.#housekeepingMs);
-		this.#housekeeper.unref();
+		if (this.#state === "open") this.#housekeeper.start();
 	}
 
 	#housekeep(): void {
@@ -1006,7 +984,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		this.#startWaiters = [];
 		for (const w of starting) w.reject(new PoolClosedError(this.name));
 		for (const controller of this.#createControllers) controller.abort(new PoolClosedError(this.name));
-		clearInterval(this.#housekeeper);
+		this.#housekeeper.stop();
 		clearTimeout(this.#retryTimer);
 		let conn = this.#idle.shift();
 		while (conn !== undefined) {
@@ -1089,12 +1067,6 @@ function isPermanentCreateError(error: unknown): boolean {
 /** The options without functions, for the poolCreated event. */
 function describeOptions<T>(o: ResolvedPoolOptions<T>): Record<string, unknown> {
 	return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v !== "function"));
-}
-
-function housekeepingPeriod<T>(o: ResolvedPoolOptions<T>): number {
-	const periods = [o.idleTimeoutMs, o.maxLifetimeMs, o.healthCheckIntervalMs, o.leakDetectionMs, o.reclaimAfterMs].filter((ms) => ms > 0);
-	const shortest = periods.length === 0 ? 30_000 : Math.min(...periods);
-	return Math.min(30_000, Math.max(5, Math.floor(shortest / 2)));
 }
 
 /** The deadline `close(options)` gives leases; throws CONFIG_INVALID for a bad one (0 destroys them at once, Infinity waits). @internal */

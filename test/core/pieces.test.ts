@@ -6,10 +6,12 @@ import { PooledConnection } from "../../src/core/connection.ts";
 import { isThenable, settleBySignal, withDeadline } from "../../src/core/deadline.ts";
 import { DecayingCounter, TROUBLE_HALF_LIFE_MS } from "../../src/core/decay.ts";
 import { medianLatency, poolHealthScore } from "../../src/core/health-score.ts";
+import { Housekeeper, housekeepingPeriod } from "../../src/core/housekeeper.ts";
 import { LeaseState } from "../../src/core/lease.ts";
 import { LeaseClock } from "../../src/core/lease-clock.ts";
+import { PoolCounters, statsSnapshot } from "../../src/core/stats.ts";
 import { WatchedEmitter } from "../../src/core/watched-emitter.ts";
-import { createPool } from "../../src/index.ts";
+import { createPool, type PoolOptions } from "../../src/index.ts";
 
 describe("DecayingCounter", () => {
 	it("counts events and halves every half-life", () => {
@@ -193,5 +195,59 @@ describe("lease state", () => {
 		process.off("warning", onWarning);
 		assert.deepEqual(warnings, [], "the late release of a reclaimed lease is expected");
 		await pool.close();
+	});
+});
+
+describe("Housekeeper", () => {
+	it("runs every half of the shortest duration it enforces (30 s when none), between 5 ms and 30 s", () => {
+		const resolve = (o: Partial<PoolOptions<unknown>>) => createPool({ create: () => ({}), ...o }).options as never;
+		assert.equal(housekeepingPeriod(resolve({ idleTimeoutMs: 0, maxLifetimeMs: 0 })), 15_000, "nothing to enforce: every 15 s (for min)");
+		assert.equal(housekeepingPeriod(resolve({ idleTimeoutMs: 1_000 })), 500);
+		assert.equal(housekeepingPeriod(resolve({ idleTimeoutMs: 1_000, leakDetectionMs: 40 })), 20);
+		assert.equal(housekeepingPeriod(resolve({ leakDetectionMs: 2 })), 5);
+	});
+
+	it("starts once, runs its round, and stops", async () => {
+		let rounds = 0;
+		const options = createPool({ create: () => ({}), idleTimeoutMs: 20 }).options as never;
+		const keeper = new Housekeeper(options, () => rounds++);
+		keeper.start();
+		keeper.start();
+		assert.equal(keeper.running, true);
+		await sleep(60);
+		keeper.stop();
+		const seen = rounds;
+		assert.ok(seen >= 2, `ran ${seen} rounds in 60 ms at a 10 ms period`);
+		await sleep(30);
+		assert.equal(rounds, seen, "no round after stop()");
+		assert.equal(keeper.running, false);
+	});
+});
+
+describe("statsSnapshot", () => {
+	it("copies the counters (a later change does not alter it) and derives reuseRatio and utilization", () => {
+		const c = new PoolCounters();
+		c.acquiredOk = 4;
+		c.lentFresh = 1;
+		const gauges = {
+			name: "p",
+			state: "open",
+			generation: 0,
+			min: 0,
+			max: 10,
+			total: 2,
+			active: 2,
+			idle: 0,
+			creating: 0,
+			pending: 0,
+			healthScore: 100,
+			lastCreateError: undefined,
+		} as const;
+		const snapshot = statsSnapshot(gauges, c);
+		c.destroyedByReason.idle++;
+		assert.equal(snapshot.destroyedByReason.idle, 0);
+		assert.equal(snapshot.reuseRatio, 0.75);
+		assert.equal(snapshot.utilization, 0.2);
+		assert.equal(snapshot.acquires.ok, 4);
 	});
 });
