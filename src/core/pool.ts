@@ -83,7 +83,7 @@ const ACQUIRE_TIMEOUT_RULES: DurationRules = { allowInfinity: true };
 const CLOSE_TIMEOUT_RULES: DurationRules = { allowInfinity: true, allowZero: true };
 
 /**
- * A pool of reusable resources. See DESIGN.md for the contract and its invariants; the hot
+ * A pool of reusable resources. See docs/design.md for the contract and its invariants; the hot
  * path is `acquire` → `#lend` and `release` → `#offer`.
  */
 export class Pool<T> extends WatchedEmitter<PoolEvents> {
