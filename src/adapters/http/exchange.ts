@@ -82,6 +82,8 @@ export class Exchange {
 	#done = false;
 	#staleRetried = false;
 	#resends = 0;
+	/** Attempts sent so far, re-sends included. */
+	attempts = 0;
 
 	constructor(host: ExchangeHost, origin: string, counters: OriginCounters, opts: Dispatcher.DispatchOptions & HttpCallOptions, user: LegacyHandler) {
 		this.#host = host;
@@ -111,7 +113,7 @@ export class Exchange {
 		this.#user.onConnect?.((reason) => this.abort(reason instanceof Error ? reason : new RequestAbortedError(reason)));
 		if (this.#abortReason !== undefined) return this.#fail(this.#abortReason);
 		if (this.#deadline.finite) {
-			this.#timer = setTimeout(() => this.abort(new DeadlineExceededError(this.#deadline.timeoutMs, this.#retry?.attempts ?? 1)), this.#deadline.remainingMs);
+			this.#timer = setTimeout(() => this.abort(new DeadlineExceededError(this.#deadline.timeoutMs, this.attempts)), this.#deadline.remainingMs);
 			this.#timer.unref();
 		}
 		if (this.#host.cooldowns === undefined && this.#host.limiter === undefined && this.#host.breakers === undefined) this.#attemptOnce();
@@ -368,6 +370,7 @@ class Attempt implements LegacyHandler {
 		// Every stream but the first on an HTTP/2 connection shares it with others: a GOAWAY may cut it before it started.
 		this.#reused = conn.requests > 0 || conn.protocol === "h2";
 		conn.requests++;
+		exchange.attempts++;
 		const c = exchange.counters();
 		c.sends++;
 		if (this.#reused) c.reusedSends++;
