@@ -52,11 +52,11 @@ export interface ExchangeHost {
 	readonly breakers: CircuitBreakers | undefined;
 	readonly cooldowns: Cooldowns | undefined;
 	readonly limiter: RateLimiter | undefined;
-	acquire(origin: string, timeoutMs: number, signal: AbortSignal): Promise<Slot>;
+	/** A connection for `origin`; `waiter.signal` is read only when the call may have to wait. */
+	acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Slot>;
 	finished(exchange: Exchange): void;
 }
 
-const EXTRA_KEYS = ["timeoutMs", "headersTimeoutMs", "bodyTimeoutMs", "retryable", "tokens", "policyKey", "onReservation", "headersTimeout", "bodyTimeout"];
 /** Re-sends of requests that never reached the server, per call: enough for a GOAWAY and an expiring connection, not a loop. */
 const MAX_RESENDS = 3;
 
@@ -73,7 +73,8 @@ export class Exchange {
 	readonly #deadline: Deadline;
 	readonly #repeatable: boolean;
 	readonly #replayable: boolean;
-	readonly #controller = new AbortController();
+	/** Created on first need (a wait, a policy): most calls find an idle connection and never wait. */
+	#controller: AbortController | undefined;
 	#retry: RetryState | undefined;
 	#timer: NodeJS.Timeout | undefined;
 	#attempt: Attempt | undefined;
@@ -91,13 +92,25 @@ export class Exchange {
 		this.#counters = counters;
 		this.#user = user;
 		const o = host.options;
-		const extras = opts as HttpCallOptions & { headersTimeout?: number; bodyTimeout?: number };
+		const extras = opts as HttpCallOptions;
 		this.#call = extras;
-		const send: Record<string, unknown> = {};
-		for (const key in opts) if (!EXTRA_KEYS.includes(key)) send[key] = (opts as unknown as Record<string, unknown>)[key];
-		send.headersTimeout = extras.headersTimeoutMs ?? extras.headersTimeout ?? o.headersTimeoutMs;
-		send.bodyTimeout = extras.bodyTimeoutMs ?? extras.bodyTimeout ?? o.bodyTimeoutMs;
-		this.#send = send as unknown as Dispatcher.DispatchOptions;
+		const {
+			timeoutMs: _t,
+			headersTimeoutMs,
+			bodyTimeoutMs,
+			retryable: _r,
+			tokens: _k,
+			policyKey: _p,
+			onReservation: _o,
+			headersTimeout,
+			bodyTimeout,
+			...send
+		} = opts as Dispatcher.DispatchOptions & HttpCallOptions;
+		this.#send = {
+			...send,
+			headersTimeout: headersTimeoutMs ?? headersTimeout ?? o.headersTimeoutMs,
+			bodyTimeout: bodyTimeoutMs ?? bodyTimeout ?? o.bodyTimeoutMs,
+		};
 		this.#key = extras.policyKey ?? origin;
 		this.#deadline = new Deadline(extras.timeoutMs ?? o.timeoutMs);
 		const method = opts.method ?? "GET";
@@ -124,8 +137,15 @@ export class Exchange {
 	abort(reason: Error): void {
 		if (this.#done || this.#abortReason !== undefined) return;
 		this.#abortReason = reason;
-		this.#controller.abort(reason);
+		this.#controller?.abort(reason);
 		this.#attempt?.abort(reason);
+	}
+
+	/** Aborted when the call is: for waits (a connection, a backoff, a rate limit). */
+	get signal(): AbortSignal {
+		this.#controller ??= new AbortController();
+		if (this.#abortReason !== undefined && !this.#controller.signal.aborted) this.#controller.abort(this.#abortReason);
+		return this.#controller.signal;
 	}
 
 	get deadline(): Deadline {
@@ -143,7 +163,7 @@ export class Exchange {
 	#afterAttempt(outcome: Outcome): void {
 		if (!outcome.retry) return;
 		if (outcome.delayMs <= 0) return this.#next();
-		sleep(outcome.delayMs, { signal: this.#controller.signal, deadline: this.#deadline }).then(
+		sleep(outcome.delayMs, { signal: this.signal, deadline: this.#deadline }).then(
 			() => this.#next(),
 			(error) => this.#fail(error),
 		);
@@ -158,7 +178,7 @@ export class Exchange {
 		const { cooldowns, limiter, breakers } = this.#host;
 		let outcome: Outcome;
 		try {
-			const signal = this.#controller.signal;
+			const signal = this.signal;
 			if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline: this.#deadline, signal });
 			if (limiter !== undefined) {
 				const reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline: this.#deadline, signal });
@@ -183,7 +203,7 @@ export class Exchange {
 		const remaining = this.#deadline.remainingMs;
 		const acquireMs = Math.max(1, Math.min(this.#host.options.acquireTimeoutMs, remaining));
 		return new Promise<Outcome>((resolve, reject) => {
-			this.#host.acquire(this.origin, acquireMs, this.#controller.signal).then(
+			this.#host.acquire(this.origin, acquireMs, this).then(
 				(slot) => {
 					if (this.#abortReason !== undefined) {
 						slot.release(false);
