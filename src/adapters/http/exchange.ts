@@ -11,7 +11,7 @@ import { ErrorCode, messageOf } from "../../core/errors.ts";
 import type { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
 import type { Cooldowns } from "../../resilience/cooldowns.ts";
 import { Deadline, sleep } from "../../resilience/deadline.ts";
-import { DeadlineExceededError, RequestAbortedError } from "../../resilience/errors.ts";
+import { CircuitOpenError, DeadlineExceededError, RequestAbortedError } from "../../resilience/errors.ts";
 import type { RateLimiter, Reservation } from "../../resilience/rate-limiter.ts";
 import { retryAfterMs } from "../../resilience/retry-after.ts";
 import { isRepeatableRequest, isReplayableBody, type RetryPolicy, type RetryState } from "../../resilience/retry-policy.ts";
@@ -177,11 +177,12 @@ export class Exchange {
 	async #runPolicies(): Promise<void> {
 		const { cooldowns, limiter, breakers } = this.#host;
 		let outcome: Outcome;
+		let reservation: Reservation | undefined;
 		try {
 			const signal = this.signal;
 			if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline: this.#deadline, signal });
 			if (limiter !== undefined) {
-				const reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline: this.#deadline, signal });
+				reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline: this.#deadline, signal });
 				this.#call.onReservation?.(reservation);
 			}
 			outcome =
@@ -192,6 +193,8 @@ export class Exchange {
 							(o) => o.failure,
 						);
 		} catch (error) {
+			// Refused by an open breaker: the request never left, so it used none of the budget.
+			if (error instanceof CircuitOpenError) reservation?.cancel();
 			return this.#fail(error);
 		}
 		this.#afterAttempt(outcome);
