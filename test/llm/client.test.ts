@@ -122,6 +122,25 @@ describe("provider presets on the wire", () => {
 		await c.close();
 	});
 
+	it("a provider's headers may set a newer anthropic-version, never the key header", async () => {
+		const c = createLlmClient({
+			providers: {
+				a: {
+					preset: "anthropic",
+					baseUrl: `${upstream.origin}/v1`,
+					apiKey: "real-key-123456",
+					headers: { "anthropic-version": "2024-10-22", "x-api-key": "other", "anthropic-beta": "tools" },
+				},
+			},
+			models: { claude: [{ provider: "a" }] },
+		});
+		await c.messages(message("claude"));
+		assert.equal(upstream.requests[0].headers["anthropic-version"], "2024-10-22");
+		assert.equal(upstream.requests[0].headers["anthropic-beta"], "tools");
+		assert.equal(upstream.requests[0].headers["x-api-key"], "real-key-123456");
+		await c.close();
+	});
+
 	it("lists a provider's own models through GET /models", async () => {
 		const list = await llm.upstreamModels("local");
 		assert.deepEqual(
