@@ -181,6 +181,10 @@ describe("a managed client", () => {
 		);
 		const origin = llm.pools()[3].pool.stats();
 		assert.ok(origin.total >= 1, "requests went through lifeguard's HTTP client, pooled per origin");
+		const deployment = (llm.details().deployments as Record<string, unknown>[])[0];
+		assert.equal(deployment.label, "local/gpt-test");
+		assert.ok((deployment.headersMs as { count: number }).count >= 1, "time to headers per deployment");
+		assert.ok((deployment.tokens as { prompt: number }).prompt > 0, "tokens per deployment");
 		assert.equal(llm.pools()[0].pool.stats().total <= 3, true);
 		assert.deepEqual(
 			llm.breakers().map((b) => [b.label, b.state]),
