@@ -218,6 +218,20 @@ describe("a managed client", () => {
 		assert.equal((await waiting).object, "chat.completion");
 	});
 
+	it("close({ timeoutMs }) does not wait past its deadline for a stream still running, and ends it", async () => {
+		const c = clientFor(upstream, { m: [{ provider: "local", model: "endless" }] });
+		upstream.script("endless", { kind: "ok", chunks: 10_000, delayMs: 10 });
+		const stream = await c.chatStream(chat("m"));
+		const reading = stream.text().then(
+			() => "ended",
+			(e: unknown) => (e as LlmError).code,
+		);
+		const started = Date.now();
+		await c.close({ timeoutMs: 100 });
+		assert.ok(Date.now() - started < 2_000, `closed in ${Date.now() - started} ms`);
+		assert.notEqual(await reading, "ended", "the stream did not end cleanly");
+	});
+
 	it("closes its pools; requests after close are refused", async () => {
 		const c = clientFor(upstream, { m: [{ provider: "local" }] });
 		await c.chat(chat("m"));
