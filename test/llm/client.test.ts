@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Agent } from "undici";
-import { createLlmClient, type LlmClient, LlmError, LlmErrorCode } from "../../src/adapters/llm/index.ts";
+import { apiForPath, createLlmClient, formatOf, type LlmClient, LlmError, LlmErrorCode } from "../../src/adapters/llm/index.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { chat, clientFor, message, OPENAI_KEY } from "./fixtures.ts";
 import { type LlmUpstream, startLlmUpstream } from "./servers/llm-upstream.ts";
@@ -314,5 +314,16 @@ describe("seed 000's shape: execute and pooled connections", () => {
 			assert.equal((await held.execute("complete", { prompt: "hi" })).text, "wordwordword");
 		}
 		assert.equal(llm.pools()[1].pool.stats().active, 0);
+	});
+});
+
+describe("helpers for gateways", () => {
+	it("maps gateway routes to APIs and APIs to wire formats", () => {
+		assert.equal(apiForPath("/v1/chat/completions"), "openai.chat");
+		assert.equal(apiForPath("/v1/messages?beta=true"), "anthropic.messages");
+		assert.equal(apiForPath("/v1/embeddings/"), "openai.embeddings");
+		assert.equal(apiForPath("/v1/responses"), undefined);
+		assert.equal(formatOf("anthropic.messages"), "anthropic");
+		assert.equal(formatOf("openai.completions"), "openai");
 	});
 });
