@@ -140,7 +140,12 @@ async function streamResponse(
 		format,
 		subject,
 		{ deployment: deployment.label, model: req.model },
-		(end) => settle({ usage: watch.usage, error: end.error, inBandError: watch.terminal === "error" }),
+		(end) => {
+			// The provider's own error event ends the stream: that, not the reader stopping after it, is what happened.
+			const inBand = watch.terminal === "error" && watch.errorData !== undefined;
+			const error = inBand ? streamEventError(watch.errorData as string, deployment.label, req.model, deployment.provider.secrets) : end.error;
+			settle({ usage: watch.usage, error, inBandError: inBand });
+		},
 	);
 	return { status, headers, headersMs, bytes: undefined, blocks, outcome };
 }
