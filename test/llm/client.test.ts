@@ -96,6 +96,39 @@ describe("configuration", () => {
 });
 
 describe("provider presets on the wire", () => {
+	it("each preset has its provider's base URL and sends the key the way that provider expects", async () => {
+		const expected = {
+			openai: ["https://api.openai.com", "authorization"],
+			openrouter: ["https://openrouter.ai", "authorization"],
+			groq: ["https://api.groq.com", "authorization"],
+			together: ["https://api.together.xyz", "authorization"],
+			mistral: ["https://api.mistral.ai", "authorization"],
+			vllm: ["http://127.0.0.1:8000", "authorization"],
+			ollama: ["http://127.0.0.1:11434", "authorization"],
+			anthropic: ["https://api.anthropic.com", "x-api-key"],
+		} as const;
+		const presets = Object.keys(expected) as (keyof typeof expected)[];
+		const defaults = createLlmClient({
+			providers: Object.fromEntries(presets.map((p) => [p, { preset: p, apiKey: `key-${p}-123456` }])),
+			models: Object.fromEntries(presets.map((p) => [`m-${p}`, [{ provider: p }]])),
+		});
+		for (const d of defaults.details().deployments as { preset: keyof typeof expected; origin: string }[])
+			assert.equal(d.origin, expected[d.preset][0], d.preset);
+		await defaults.close();
+		const local = createLlmClient({
+			providers: Object.fromEntries(presets.map((p) => [p, { preset: p, baseUrl: `${upstream.origin}/v1`, apiKey: `key-${p}-123456` }])),
+			models: Object.fromEntries(presets.map((p) => [`m-${p}`, [{ provider: p }]])),
+		});
+		for (const p of presets) {
+			if (p === "anthropic") await local.messages(message(`m-${p}`));
+			else await local.chat(chat(`m-${p}`));
+			const sent = upstream.requests.at(-1)?.headers ?? {};
+			const header = expected[p][1];
+			assert.equal(sent[header], header === "authorization" ? `Bearer key-${p}-123456` : `key-${p}-123456`, p);
+		}
+		await local.close();
+	});
+
 	it("Azure: the deployment in the path, api-version in the query, the key in api-key", async () => {
 		const azure = createLlmClient({
 			providers: { az: { preset: "azure", baseUrl: upstream.origin, apiKey: "azure-key-123456" } },
