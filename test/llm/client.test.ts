@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Agent } from "undici";
+import { createHttpClient } from "../../src/adapters/http/index.ts";
 import { apiForPath, createLlmClient, formatOf, type LlmClient, LlmError, LlmErrorCode } from "../../src/adapters/llm/index.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { chat, clientFor, message, OPENAI_KEY } from "./fixtures.ts";
@@ -188,6 +189,34 @@ describe("provider presets on the wire", () => {
 		assert.ok(Array.isArray(e.data[0].embedding));
 		const c = await llm.completions({ model: "gpt-test", prompt: "say" });
 		assert.equal(c.choices[0].text, "wordwordword");
+	});
+
+	it("a shared HTTP client refusing calls (its queue is full) is busy, not failing: no cooldown, UNAVAILABLE when every deployment is refused", async () => {
+		const http = createHttpClient({ maxConnections: 1, maxConnectionsPerOrigin: 1, maxWaiters: 0 });
+		const c = createLlmClient({
+			dispatcher: http,
+			providers: {
+				a: { preset: "vllm", baseUrl: `${upstream.origin}/v1` },
+				b: { preset: "vllm", baseUrl: `http://localhost:${new URL(upstream.origin).port}/v1` },
+			},
+			models: {
+				m: {
+					routing: "weighted",
+					deployments: [
+						{ provider: "a", model: "hog", weight: 1000 },
+						{ provider: "b", model: "other", weight: 0.001 },
+					],
+				},
+			},
+		});
+		upstream.script("hog", { kind: "ok", chunks: 100, delayMs: 10 });
+		const holding = await c.chatStream(chat("m"));
+		assert.equal(holding.deployment, "a/hog");
+		await assert.rejects(c.chat(chat("m")), (e: unknown) => e instanceof LlmError && e.code === LlmErrorCode.UNAVAILABLE);
+		assert.equal(c.breakers()[0].state, "closed", "the HTTP client's limit is not the deployment's fault");
+		await holding.cancel();
+		await c.close();
+		await http.close();
 	});
 
 	it("uses the dispatcher it is given (lifeguard's HTTP client, an Agent) and leaves it open on close", async () => {
