@@ -90,6 +90,42 @@ describe("connection failures", () => {
 		}
 	});
 
+	it("a caller queued behind a full pool is not failed by its replacement's failed connect: it waits, and is served once the server answers", async () => {
+		const proxy = await TcpProxy.start(server.port, server.host);
+		const pool = new compat.Pool(config({ host: "127.0.0.1", port: proxy.port, max: 1, connectionTimeoutMillis: 3_000 }));
+		try {
+			const holder = await pool.connect();
+			const queued = pool.connect();
+			await sleep(20);
+			proxy.setMode("refuse");
+			holder.release(new Error("compat broken client"));
+			await sleep(100);
+			assert.ok(pool.core.stats().createFailures >= 1, "the replacement failed to connect");
+			proxy.setMode("pass");
+			const client = await queued;
+			assert.equal((await client.query("SELECT 1 AS one")).rows[0].one, 1);
+			client.release();
+		} finally {
+			await pool.end();
+			await proxy.close();
+		}
+	});
+
+	it("without connectionTimeoutMillis a connection attempt is still bounded: 10 s, with pg's timeout message", async () => {
+		const proxy = await TcpProxy.start(server.port, server.host);
+		proxy.setMode("stall");
+		const pool = new compat.Pool(config({ host: "127.0.0.1", port: proxy.port }));
+		try {
+			const started = performance.now();
+			await assert.rejects(pool.connect(), { message: "Connection terminated due to connection timeout" });
+			const waited = performance.now() - started;
+			assert.ok(waited >= 9_900 && waited < 12_000, `waited ${Math.round(waited)} ms`);
+		} finally {
+			await pool.end();
+			await proxy.close();
+		}
+	});
+
 	it("a client cut mid-query fails that query and leaves the pool; the next query gets a new client", async () => {
 		const proxy = await TcpProxy.start(server.port, server.host);
 		const pool = new compat.Pool(config({ host: "127.0.0.1", port: proxy.port }));
