@@ -56,6 +56,30 @@ describe("an idle client's error never crashes the process", () => {
 	});
 });
 
+describe("a client that fails while onConnect runs", () => {
+	it("does not crash the process: the failed client never reaches a caller, the next one does", async () => {
+		const cfg = config();
+		let calls = 0;
+		const pool = new compat.Pool({
+			...cfg,
+			onConnect: async () => {
+				if (++calls > 1) return;
+				await adminClient.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [cfg.application_name]);
+				await sleep(100);
+			},
+		});
+		pool.on("error", () => {});
+		try {
+			const client = await pool.connect();
+			assert.equal((await client.query("SELECT 1 AS one")).rows[0].one, 1);
+			client.release();
+			assert.equal(calls, 2, "a second client was made for the caller");
+		} finally {
+			await pool.end();
+		}
+	});
+});
+
 describe("end() with callers waiting", () => {
 	it("callers queued behind a full pool are failed with pg-pool's 'Cannot use a pool after calling end on the pool' instead of waiting forever", async () => {
 		const pool = new compat.Pool(config({ max: 1 }));
