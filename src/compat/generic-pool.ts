@@ -17,7 +17,7 @@ export interface Factory<T> {
 	create(): T | PromiseLike<T>;
 	/** Destroys a resource; a rejection (or timeout) emits `factoryDestroyError`. */
 	destroy(resource: T): unknown;
-	/** Resolves false when the resource is no longer usable (used by testOnBorrow / testOnReturn). */
+	/** Resolves false when the resource is no longer usable (used by testOnBorrow). */
 	validate?(resource: T): boolean | PromiseLike<boolean>;
 }
 

@@ -467,9 +467,11 @@ export function format(sql: string, values?: unknown, stringifyObjects?: boolean
 	return loadMysql2().format(sql, values, stringifyObjects, timezone);
 }
 
-export function escape(value: unknown, stringifyObjects?: boolean, timezone?: string): string {
+function escapeValue(value: unknown, stringifyObjects?: boolean, timezone?: string): string {
 	return loadMysql2().escape(value, stringifyObjects, timezone);
 }
+
+export { escapeValue as escape };
 
 export function escapeId(value: unknown, forbidQualified?: boolean): string {
 	return loadMysql2().escapeId(value, forbidQualified);
@@ -480,7 +482,7 @@ export function createConnection(options: ConnectionOptions | string): ReturnTyp
 	return (loadMysql2() as unknown as typeof import("mysql2")).createConnection(options as ConnectionOptions);
 }
 
-export default { createPool, Pool, createConnection, format, escape, escapeId };
+export default { createPool, Pool, createConnection, format, escape: escapeValue, escapeId };
 
 /** mysql2's PoolConfig rules: `isNaN` fallbacks and `Boolean` coercions, word for word in effect. */
 function resolveConfig(options: PoolOptions, connectionConfig: ConnectionConfigInstance): PoolConfig {

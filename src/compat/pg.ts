@@ -126,12 +126,8 @@ const requireCjs = createRequire(import.meta.url);
 
 /** One `connect()` that may wait: its signal lets a failed connection attempt fail it, as pg-pool fails the caller that started it. */
 class Checkout {
-	readonly callback: ConnectCallback;
 	readonly controller = new AbortController();
 	failure: Error | undefined = undefined;
-	constructor(callback: ConnectCallback) {
-		this.callback = callback;
-	}
 }
 
 /**
@@ -342,7 +338,7 @@ export class Pool extends EventEmitter {
 			);
 			return;
 		}
-		const checkout = new Checkout(callback);
+		const checkout = new Checkout();
 		// A caller that starts a connection gets the connection's own timeout error (pg's message); one that queues gets the queue's.
 		const timeoutMs = o.connectionTimeoutMillis
 			? core.idleCount > 0
@@ -437,8 +433,9 @@ export class Pool extends EventEmitter {
 					return failed(timedOut ? new Error(PgPoolMessage.connectionTimeout, { cause: err }) : err);
 				}
 				this.log("new client connected");
+				// Listening from here on, as pg-pool does: an error while onConnect runs must not crash the process either.
+				this.#watchIdle(client);
 				const ready = () => {
-					this.#watchIdle(client);
 					this.#fresh.add(client);
 					this.#watchLifetime(client);
 					resolve(client);
@@ -446,6 +443,9 @@ export class Pool extends EventEmitter {
 				const onConnect = this.options.onConnect;
 				if (onConnect === undefined) return ready();
 				new Promise<void>((res) => res(onConnect(client))).then(ready, (hookError: unknown) => {
+					const listener = client[IDLE_LISTENER];
+					if (listener !== undefined) client.removeListener("error", listener);
+					client.on("error", NOOP);
 					client.end().then(
 						() => failed(hookError as Error),
 						() => failed(hookError as Error),

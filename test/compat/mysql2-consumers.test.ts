@@ -11,6 +11,7 @@ import { drizzle } from "drizzle-orm/mysql2";
 import { type Generated, Kysely, MysqlDialect } from "kysely";
 import mysql from "mysql2/promise";
 import { createPool } from "../../src/compat/mysql2.ts";
+import * as compatPromise from "../../src/compat/mysql2-promise.ts";
 import { requireService, services } from "../support/services.ts";
 
 const { host, port, user, database } = services.mysql;
@@ -92,5 +93,27 @@ describe("Drizzle's mysql2 driver on the drop-in", () => {
 		assert.equal(Number(rows[0].n), 2);
 		assert.equal(pool.core.activeCount, 0, "every connection came back");
 		await new Promise<void>((resolve) => pool.end(() => resolve()));
+	});
+});
+
+describe("mysql2/promise code on lifeguard/compat/mysql2/promise", () => {
+	it("createPool returns mysql2's PromisePool on the drop-in: query, execute, a transaction on getConnection, end, and core", async () => {
+		const pool = compatPromise.createPool(options);
+		const [rows] = await pool.query("SELECT ? AS v", ["x"]);
+		assert.deepEqual(rows, [{ v: "x" }]);
+		const [executed] = await pool.execute("SELECT ? + 1 AS n", [1]);
+		assert.deepEqual(executed, [{ n: 2 }]);
+		const conn = await pool.getConnection();
+		await conn.beginTransaction();
+		await conn.query("INSERT INTO compat_drizzle_mysql_users (id, name) VALUES (10, 'Promise')");
+		await conn.rollback();
+		conn.release();
+		const [left] = await pool.query("SELECT count(*) AS n FROM compat_drizzle_mysql_users WHERE id = 10");
+		assert.equal(Number((left as { n: number }[])[0].n), 0);
+		assert.equal(pool.core.stats().acquires.ok, 4);
+		const db = drizzle({ client: pool });
+		assert.deepEqual(await db.select().from(users).where(eq(users.id, 1)), [{ id: 1, name: "Ada" }]);
+		await pool.end();
+		assert.equal(pool.core.closed, true);
 	});
 });

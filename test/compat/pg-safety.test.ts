@@ -56,6 +56,30 @@ describe("an idle client's error never crashes the process", () => {
 	});
 });
 
+describe("a client that fails while onConnect runs", () => {
+	it("does not crash the process: the failed client never reaches a caller, the next one does", async () => {
+		const cfg = config();
+		let calls = 0;
+		const pool = new compat.Pool({
+			...cfg,
+			onConnect: async () => {
+				if (++calls > 1) return;
+				await adminClient.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [cfg.application_name]);
+				await sleep(100);
+			},
+		});
+		pool.on("error", () => {});
+		try {
+			const client = await pool.connect();
+			assert.equal((await client.query("SELECT 1 AS one")).rows[0].one, 1);
+			client.release();
+			assert.equal(calls, 2, "a second client was made for the caller");
+		} finally {
+			await pool.end();
+		}
+	});
+});
+
 describe("end() with callers waiting", () => {
 	it("callers queued behind a full pool are failed with pg-pool's 'Cannot use a pool after calling end on the pool' instead of waiting forever", async () => {
 		const pool = new compat.Pool(config({ max: 1 }));
@@ -84,6 +108,42 @@ describe("connection failures", () => {
 			assert.equal(pool.totalCount, 0);
 			proxy.setMode("pass");
 			assert.equal((await pool.query("SELECT 1 AS one")).rows[0].one, 1, "the pool recovers once the server answers");
+		} finally {
+			await pool.end();
+			await proxy.close();
+		}
+	});
+
+	it("a caller queued behind a full pool is not failed by its replacement's failed connect: it waits, and is served once the server answers", async () => {
+		const proxy = await TcpProxy.start(server.port, server.host);
+		const pool = new compat.Pool(config({ host: "127.0.0.1", port: proxy.port, max: 1, connectionTimeoutMillis: 3_000 }));
+		try {
+			const holder = await pool.connect();
+			const queued = pool.connect();
+			await sleep(20);
+			proxy.setMode("refuse");
+			holder.release(new Error("compat broken client"));
+			await sleep(100);
+			assert.ok(pool.core.stats().createFailures >= 1, "the replacement failed to connect");
+			proxy.setMode("pass");
+			const client = await queued;
+			assert.equal((await client.query("SELECT 1 AS one")).rows[0].one, 1);
+			client.release();
+		} finally {
+			await pool.end();
+			await proxy.close();
+		}
+	});
+
+	it("without connectionTimeoutMillis a connection attempt is still bounded: 10 s, with pg's timeout message", async () => {
+		const proxy = await TcpProxy.start(server.port, server.host);
+		proxy.setMode("stall");
+		const pool = new compat.Pool(config({ host: "127.0.0.1", port: proxy.port }));
+		try {
+			const started = performance.now();
+			await assert.rejects(pool.connect(), { message: "Connection terminated due to connection timeout" });
+			const waited = performance.now() - started;
+			assert.ok(waited >= 9_900 && waited < 12_000, `waited ${Math.round(waited)} ms`);
 		} finally {
 			await pool.end();
 			await proxy.close();

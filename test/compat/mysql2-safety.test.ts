@@ -1,0 +1,104 @@
+/**
+ * Where `lifeguard/compat/mysql2` differs from mysql2's pool on purpose (docs/migrating.md), and
+ * what the lifeguard core adds underneath: each on the real MariaDB.
+ */
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type mysql from "mysql2";
+import { createPool } from "../../src/compat/mysql2.ts";
+import { ErrorCode } from "../../src/core/errors.ts";
+import { PoolManager } from "../../src/manager/manager.ts";
+import { requireService, services } from "../support/services.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
+
+const { host, port, user, database } = services.mysql;
+
+function getConnection(pool: mysql.Pool): Promise<mysql.PoolConnection> {
+	return new Promise((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))));
+}
+
+function end(pool: mysql.Pool): Promise<void> {
+	return new Promise((resolve) => pool.end(() => resolve()));
+}
+
+before(async () => {
+	await requireService("mysql");
+});
+
+describe("acquireTimeout (a lifeguard option)", () => {
+	it("bounds the wait for a connection with POOL_TIMEOUT, which says the pool's state", async () => {
+		const pool = createPool({ host, port, user, database, connectionLimit: 1, acquireTimeout: 100 });
+		const holder = await getConnection(pool);
+		const started = performance.now();
+		await assert.rejects(getConnection(pool), (error: Error & { code?: string }) => {
+			assert.equal(error.code, ErrorCode.POOL_TIMEOUT);
+			assert.match(error.message, /size 1\/1, idle 0, in use 1/);
+			return true;
+		});
+		assert.ok(performance.now() - started >= 95);
+		holder.release();
+		await end(pool);
+	});
+
+	it("is not passed to mysql2 as a connection option (mysql2 would warn about an invalid option)", async () => {
+		const pool = createPool({ host, port, user, database, acquireTimeout: 1_000, name: "compat-mysql2-named" });
+		assert.equal("acquireTimeout" in (pool.config as unknown as { connectionConfig: object }).connectionConfig, false);
+		assert.equal(pool.core.name, "compat-mysql2-named");
+		await end(pool);
+	});
+});
+
+describe("connection failures", () => {
+	it("each of several concurrent callers against a refusing server gets its own error, one attempt each", async () => {
+		const proxy = await TcpProxy.start(port, host);
+		proxy.setMode("refuse");
+		const pool = createPool({ host: "127.0.0.1", port: proxy.port, user, database });
+		try {
+			const results = await Promise.allSettled([getConnection(pool), getConnection(pool), getConnection(pool)]);
+			for (const r of results) assert.equal(r.status, "rejected");
+			await sleep(100);
+			assert.equal(pool.core.stats().createFailures, 3);
+			proxy.setMode("pass");
+			const conn = await getConnection(pool);
+			conn.release();
+		} finally {
+			await end(pool);
+			await proxy.close();
+		}
+	});
+});
+
+describe("the lifeguard core underneath (pool.core)", () => {
+	it("a connection is never lent to two callers: 40 concurrent queries on 3 connections each hold a distinct thread", async () => {
+		const pool = createPool({ host, port, user, database, connectionLimit: 3 }).promise();
+		const held = new Set<number>();
+		let overlaps = 0;
+		await Promise.all(
+			Array.from({ length: 40 }, async () => {
+				const conn = await pool.getConnection();
+				const [rows] = await conn.query("SELECT CONNECTION_ID() AS id");
+				const id = (rows as { id: number }[])[0].id;
+				if (held.has(id)) overlaps++;
+				held.add(id);
+				await sleep(1);
+				held.delete(id);
+				conn.release();
+			}),
+		);
+		assert.equal(overlaps, 0);
+		await pool.end();
+	});
+
+	it("joins a PoolManager with its statistics", async () => {
+		const manager = new PoolManager();
+		const pool = createPool({ host, port, user, database, name: "compat-mysql2-managed" });
+		manager.add(pool.core);
+		await pool.promise().query("SELECT 1");
+		const stats = manager.stats()["compat-mysql2-managed"];
+		assert.equal(stats.acquires.ok, 1);
+		assert.equal(stats.created, 1);
+		await end(pool);
+		await manager.close();
+	});
+});
