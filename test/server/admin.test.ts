@@ -74,6 +74,16 @@ describe("the admin API", () => {
 		assert.equal(stray.status, 400);
 	});
 
+	it("/health/connections (application/health+json, one check per pool) and /health/circuit-breaker come from lifeguard/health, behind the token", async () => {
+		const r = await service.request("GET", "/health/connections");
+		assert.equal(r.status, 200);
+		assert.match(r.headers.get("content-type") ?? "", /^application\/health\+json/);
+		assert.equal(r.body.status, "pass");
+		const breakers = await service.request("GET", "/health/circuit-breaker");
+		assert.equal(breakers.status, 200);
+		assert.equal((await fetch(`${service.url}/health/connections`)).status, 401);
+	});
+
 	it("/health/providers lists no providers on the embedded default", async () => {
 		const r = await service.request("GET", "/health/providers");
 		assert.equal(r.status, 200);
