@@ -42,11 +42,12 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 	const token = loadAdminToken(settings.dataDir, env.LIFEGUARD_ADMIN_TOKEN);
 	const embedded = file === undefined ? await embeddedDefault(settings.dataDir) : undefined;
 	const clients = embedded?.clients ?? (await poolsFromConfig(file?.document.pools, file?.source ?? "code"));
+	const gateway = file?.gateway ?? (embedded === undefined ? undefined : { keys: [{ name: "demo", key: embedded.gatewayKey.value }] });
 	const service = new Service({
 		settings,
 		clients,
 		token,
-		...(file === undefined ? {} : { gateway: file.gateway }),
+		...(gateway === undefined ? {} : { gateway }),
 		...(embedded === undefined ? {} : { onClosed: () => embedded.stop() }),
 	});
 	let address: string;
@@ -56,7 +57,7 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 		await service.shutdown();
 		throw error;
 	}
-	if (embedded !== undefined && options.demoTraffic !== false) await embedded.startTraffic();
+	if (embedded !== undefined && options.demoTraffic !== false) await embedded.startTraffic(address);
 	const banner = [
 		`lifeguard serving on ${address}`,
 		`  pools: ${
@@ -68,6 +69,10 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 		`  data directory: ${settings.dataDir}`,
 	];
 	if (clients.llms().length > 0) banner.push(`  LLM gateway: ${address}/v1 (${service.keys.size} client key${service.keys.size === 1 ? "" : "s"})`);
+	if (embedded?.gatewayKey.created === true) {
+		banner.push(`  demo gateway key (models demo-chat, demo-claude): ${embedded.gatewayKey.value}`);
+		banner.push(`    stored in ${embedded.gatewayKey.path} (mode 0600)`);
+	}
 	if (token.created) {
 		banner.push(`  dashboard: ${address}/#token=${token.value}`);
 		banner.push(`  admin token: ${token.value}`);

@@ -149,7 +149,7 @@ describe("lifeguard (the command line)", () => {
 			assert.equal(r.code, 0);
 			assert.deepEqual(
 				JSON.parse(r.stdout).clients.map((c: { name: string }) => c.name),
-				["embedded", "demo-upstream"],
+				["embedded", "demo-upstream", "demo-llm"],
 			);
 		});
 

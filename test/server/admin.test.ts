@@ -84,9 +84,16 @@ describe("the admin API", () => {
 		assert.equal((await fetch(`${service.url}/health/connections`)).status, 401);
 	});
 
-	it("/health/providers lists no providers on the embedded default", async () => {
+	it("/health/providers shows the embedded default's demo LLM provider, its breakers and its usage", async () => {
 		const r = await service.request("GET", "/health/providers");
 		assert.equal(r.status, 200);
-		assert.deepEqual(r.body.providers, []);
+		assert.equal(r.body.providers[0].client, "demo-llm");
+		assert.deepEqual(
+			r.body.providers[0].deployments.map((d: Json) => [d.model, d.breaker.state]),
+			[
+				["demo-chat", "closed"],
+				["demo-claude", "closed"],
+			],
+		);
 	});
 });
