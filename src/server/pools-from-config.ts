@@ -6,6 +6,7 @@ import { createLlmClient, LlmClient } from "../adapters/llm/client.ts";
 import type { LlmClientOptions } from "../adapters/llm/options.ts";
 import type { SqlClient } from "../adapters/sql/types.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
+import { didYouMean } from "./did-you-mean.ts";
 import { ServedClients } from "./served-clients.ts";
 
 const KINDS = ["postgres", "mysql", "sqlite", "llm"] as const;
@@ -25,7 +26,12 @@ export async function poolsFromConfig(section: unknown, source: string): Promise
 		}
 		const { kind, ...options } = raw as Record<string, unknown>;
 		if (!KINDS.includes(kind as Kind)) {
-			problems.push({ path: `pools.${name}.kind`, message: `must be one of ${KINDS.join(", ")}`, source });
+			const guess = typeof kind === "string" ? didYouMean(kind, KINDS) : undefined;
+			problems.push({
+				path: `pools.${name}.kind`,
+				message: `must be one of ${KINDS.join(", ")}${guess === undefined ? "" : `; did you mean "${guess}"?`}`,
+				source,
+			});
 			continue;
 		}
 		built.push({ name, kind: kind as Kind, options });

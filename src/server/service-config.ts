@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
+import { didYouMean } from "./did-you-mean.ts";
 import { SQL_SESSION_DEFAULTS } from "./sql-sessions.ts";
 
 export const SERVICE_DEFAULTS = {
@@ -75,7 +76,7 @@ export type GatewaySettings = z.infer<typeof GatewaySection>;
 export function checkGateway(section: unknown, source = "code"): GatewaySettings {
 	const parsed = GatewaySection.safeParse(section ?? {});
 	if (parsed.success) return parsed.data;
-	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "gateway", source));
+	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "gateway", source, GatewaySection));
 }
 
 /** A config file as the service reads it: its own section, and everything else for the pools. */
@@ -134,15 +135,45 @@ export function readServiceFile(path: string): ServiceFile {
 export function checkService(section: unknown, source = "code"): ServiceSettings {
 	const parsed = ServiceSection.safeParse(section);
 	if (parsed.success) return parsed.data;
-	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "service", source));
+	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "service", source, ServiceSection));
 }
 
 /** zod's issues as config problems, each with its dotted path. Values are never quoted: one may be a secret. */
-export function problemsOf(error: z.ZodError, prefix: string, source: string): ConfigProblem[] {
+export function problemsOf(error: z.ZodError, prefix: string, source: string, schema?: z.ZodType): ConfigProblem[] {
 	return error.issues.flatMap((issue) => {
 		const at = [prefix, ...issue.path.map(String)];
-		if (issue.code === "unrecognized_keys")
-			return issue.keys.map((key) => ({ path: [...at, key].join("."), message: "unknown key (check the spelling)", source }));
+		if (issue.code === "unrecognized_keys") {
+			const known = knownKeys(schema, issue.path);
+			return issue.keys.map((key) => {
+				const guess = didYouMean(key, known);
+				return { path: [...at, key].join("."), message: `unknown key${guess === undefined ? " (check the spelling)" : `; did you mean "${guess}"?`}`, source };
+			});
+		}
 		return [{ path: at.join("."), message: issue.message, source }];
 	});
+}
+
+/** The keys a zod object schema knows at `path` (through arrays and defaults), for "did you mean". */
+function knownKeys(schema: z.ZodType | undefined, path: readonly PropertyKey[]): string[] {
+	let node: unknown = schema;
+	for (const step of path) {
+		node = unwrap(node);
+		if (node instanceof z.ZodArray) node = unwrap(node.element);
+		if (typeof step === "number") continue;
+		node = node instanceof z.ZodObject ? (node.shape as Record<string, unknown>)[String(step)] : undefined;
+	}
+	node = unwrap(node);
+	if (node instanceof z.ZodArray) node = unwrap(node.element);
+	return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+/** Through `.default()`, `.prefault()` and `.optional()` to the schema they wrap. */
+function unwrap(node: unknown): unknown {
+	let current = node;
+	for (let i = 0; i < 5; i++) {
+		const inner = (current as { def?: { innerType?: unknown } } | undefined)?.def?.innerType;
+		if (inner === undefined) break;
+		current = inner;
+	}
+	return current;
 }

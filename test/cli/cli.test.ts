@@ -97,6 +97,9 @@ describe("lifeguard (the command line)", () => {
 			for (const path of ["service.prot", "service.port", "pools.cli_pg.kind", "pools.cli_lite.pool.max", "gateway.keys.0.key"]) {
 				assert.match(r.stderr, new RegExp(`- ${path.replaceAll(".", "\\.")}:`), path);
 			}
+			assert.match(r.stderr, /service\.prot: unknown key; did you mean "port"\?/);
+			assert.match(r.stderr, /pools\.cli_pg\.kind: must be one of postgres, mysql, sqlite, llm; did you mean "postgres"\?/);
+			assert.match(r.stderr, new RegExp(`\\(${file.replaceAll("/", "\\/")}\\)`), "each problem names its source");
 			assert.doesNotMatch(r.stderr, /short-s3cret/);
 			assert.equal((await lifeguard("check", join(dir, "missing.yaml"))).code, 1);
 		});
