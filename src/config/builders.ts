@@ -1,0 +1,127 @@
+import { ConfigError } from "../core/errors.ts";
+import type { ManagedClient } from "../manager/client.ts";
+import { PoolManager } from "../manager/manager.ts";
+import { isManagedClient } from "../manager/views.ts";
+import { redactSecrets } from "../observe/redact.ts";
+import type { ResolvedConfig } from "./load.ts";
+import { commonPoolShape, type PoolConfig, type PoolConfigOf, type PoolKind } from "./schema.ts";
+
+/** Builds one client from a pool's resolved options; `name` is the pool's key in the config. */
+export type PoolBuilder<K extends PoolKind = PoolKind> = (name: string, config: PoolConfigOf<K>) => ManagedClient | Promise<ManagedClient>;
+
+const builders = new Map<string, PoolBuilder<never>>();
+
+/**
+ * Teaches `createPools()` a kind. The SQL and Redis builders are built in; the HTTP, LLM,
+ * WebSocket and ComfyUI adapters register theirs when imported. Registering a kind again
+ * replaces its builder.
+ */
+export function registerPoolBuilder<K extends PoolKind>(kind: K, builder: PoolBuilder<K>): void {
+	builders.set(kind, builder as PoolBuilder<never>);
+}
+
+/** The core pool options of a pool's config (what goes to the core under `pool`, or flat for Redis). */
+export function corePoolOptions(config: PoolConfig): Record<string, unknown> {
+	const out: Record<string, unknown> = {};
+	for (const key of Object.keys(commonPoolShape)) {
+		const value = (config as Record<string, unknown>)[key];
+		if (key !== "kind" && value !== undefined) out[key] = value;
+	}
+	return out;
+}
+
+const server = (c: { url?: string; host?: string; port?: number; user?: string; password?: string; database?: string }) =>
+	c.url !== undefined ? c.url : { host: c.host, port: c.port, user: c.user, password: c.password, database: c.database };
+
+const sqlOptions = (name: string, c: PoolConfigOf<"postgres"> | PoolConfigOf<"mysql"> | PoolConfigOf<"sqlite">) => ({
+	pool: { ...corePoolOptions(c), name },
+	...(c.statementTimeoutMs !== undefined ? { statementTimeoutMs: c.statementTimeoutMs } : {}),
+	...(c.leaseTimeoutMs !== undefined ? { leaseTimeoutMs: c.leaseTimeoutMs } : {}),
+	...(c.readYourWritesMs !== undefined ? { readYourWritesMs: c.readYourWritesMs } : {}),
+	...(c.replicaSelection !== undefined ? { replicaSelection: c.replicaSelection } : {}),
+});
+
+/** The adapters on this branch, imported only when a config names their kind (their drivers are optional). */
+const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
+	postgres: async (name, c) => {
+		const { createPostgresClient } = await import("../adapters/postgres/index.ts");
+		return createPostgresClient({ ...sqlOptions(name, c), primary: server(c), replicas: c.replicas }) as unknown as ManagedClient;
+	},
+	mysql: async (name, c) => {
+		const { createMysqlClient } = await import("../adapters/mysql/index.ts");
+		return createMysqlClient({ ...sqlOptions(name, c), primary: server(c), replicas: c.replicas }) as unknown as ManagedClient;
+	},
+	sqlite: async (name, c) => {
+		const { createSqliteClient } = await import("../adapters/sqlite/index.ts");
+		const { filename, readOnly, busyTimeoutMs, journalMode } = c;
+		return createSqliteClient({ ...sqlOptions(name, c), filename, readOnly, busyTimeoutMs, journalMode }) as unknown as ManagedClient;
+	},
+	redis: async (name, c) => {
+		const { createRedisClient } = await import("../adapters/redis/index.ts");
+		const { kind: _kind, url, host, port, db, username, password, keyPrefix, commandTimeoutMs, keepaliveMs, sharedConnections } = c;
+		return createRedisClient({
+			...corePoolOptions(c),
+			name,
+			url,
+			host,
+			port,
+			db,
+			username,
+			password,
+			keyPrefix,
+			commandTimeoutMs,
+			keepaliveMs,
+			sharedConnections,
+		}) as unknown as ManagedClient;
+	},
+};
+for (const [kind, builder] of Object.entries(BUILT_IN)) builders.set(kind, builder as PoolBuilder<never>);
+
+export interface CreatePoolsOptions {
+	/** The manager to add the clients to. Default: a new one. */
+	manager?: PoolManager;
+	/** Call `start()` on every client (warm `min`). Default false. */
+	start?: boolean;
+}
+
+/**
+ * Builds every pool of a resolved config into a manager, each through its kind's builder.
+ * A kind without a builder, or a builder that fails, is reported with the others in one
+ * ConfigError; clients already built are closed then, so nothing is left open.
+ */
+export async function createPools(config: ResolvedConfig, options: CreatePoolsOptions = {}): Promise<PoolManager> {
+	const manager = options.manager ?? new PoolManager();
+	const built: ManagedClient[] = [];
+	const problems: { path: string; message: string; source?: string }[] = [];
+	for (const [name, pool] of Object.entries(config.pools)) {
+		const builder = builders.get(pool.kind) as PoolBuilder | undefined;
+		const source = config.sources[`pools.${name}.kind`];
+		if (builder === undefined) {
+			problems.push({
+				path: `pools.${name}.kind`,
+				message: `no builder for kind ${pool.kind}: import the lifeguard/${pool.kind} adapter, which registers it`,
+				source,
+			});
+			continue;
+		}
+		try {
+			const client = await builder(name, pool as never);
+			if (!isManagedClient(client)) throw new TypeError(`the ${pool.kind} builder returned something that is not a ManagedClient`);
+			built.push(client);
+		} catch (error) {
+			const message =
+				error instanceof ConfigError ? error.problems.map((p) => `${p.path}: ${p.message}`).join("; ") : error instanceof Error ? error.message : String(error);
+			problems.push({ path: `pools.${name}`, message: `could not build: ${message}`, source });
+		}
+	}
+	if (problems.length > 0) {
+		await Promise.allSettled(built.map((client) => client.close({ timeoutMs: 1_000 })));
+		throw new ConfigError(
+			"createPools",
+			problems.map((p) => ({ ...p, message: redactSecrets(p.message) })),
+		);
+	}
+	for (const client of built) manager.add(client);
+	if (options.start === true) await manager.start();
+	return manager;
+}

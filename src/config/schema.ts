@@ -1,0 +1,185 @@
+import { z } from "zod";
+
+/** Every kind of pool a config file can declare. */
+export const POOL_KINDS = ["postgres", "mysql", "sqlite", "redis", "http", "llm", "websocket", "comfyui"] as const;
+export type PoolKind = (typeof POOL_KINDS)[number];
+
+/** Kinds that are SQL databases: `CONNECTION_POOL_DB_*` applies to all of them. */
+export const DATABASE_KINDS: readonly PoolKind[] = ["postgres", "mysql", "sqlite"];
+
+// Values from `${VAR}` substitutions and environment variables arrive as strings: numeric and boolean strings are read as such.
+const fromString = (parse: (s: string) => unknown) => (value: unknown) => (typeof value === "string" && value.trim() !== "" ? parse(value.trim()) : value);
+const asNumber = fromString((s) => (Number.isNaN(Number(s)) ? s : Number(s)));
+const asBoolean = fromString((s) => (/^(true|1)$/i.test(s) ? true : /^(false|0)$/i.test(s) ? false : s));
+
+const count = (min: number) => z.preprocess(asNumber, z.number().int().min(min));
+const durationMs = () => z.preprocess(asNumber, z.number().min(0));
+const flag = () => z.preprocess(asBoolean, z.boolean());
+const text = () => z.string().min(1);
+const url = () => z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, "must be a URL (scheme://host...)");
+const urls = () =>
+	z.preprocess(
+		fromString((s) => s.split(",").map((part) => part.trim())),
+		z.array(url()).min(1),
+	);
+
+/** The core pool options every kind takes (see docs/core.md for what each does). */
+export const commonPoolShape = {
+	kind: z.enum(POOL_KINDS),
+	min: count(0).optional(),
+	max: count(1).optional(),
+	acquireTimeoutMs: durationMs().optional(),
+	createTimeoutMs: durationMs().optional(),
+	destroyTimeoutMs: durationMs().optional(),
+	validateTimeoutMs: durationMs().optional(),
+	idleTimeoutMs: durationMs().optional(),
+	maxLifetimeMs: durationMs().optional(),
+	maxLifetimeJitterMs: durationMs().optional(),
+	validateAfterIdleMs: durationMs().optional(),
+	healthCheckIntervalMs: durationMs().optional(),
+	maxWaiters: count(0).optional(),
+	maxConnecting: count(1).optional(),
+	leakDetectionMs: durationMs().optional(),
+	reclaimAfterMs: durationMs().optional(),
+	failFast: flag().optional(),
+	allowExitOnIdle: flag().optional(),
+};
+
+const server = {
+	url: url().optional(),
+	host: text().optional(),
+	port: count(1).optional(),
+	user: text().optional(),
+	password: z.string().optional(),
+	database: text().optional(),
+};
+
+const sql = {
+	...commonPoolShape,
+	replicas: urls().optional(),
+	replicaSelection: z.enum(["round-robin", "least-busy"]).optional(),
+	readYourWritesMs: durationMs().optional(),
+	leaseTimeoutMs: durationMs().optional(),
+	statementTimeoutMs: durationMs().optional(),
+};
+
+const needsServer = (pool: { url?: string; host?: string }) => pool.url !== undefined || pool.host !== undefined;
+const serverMessage = { message: "set url or host", path: ["url"] };
+const minNotAboveMax = (pool: { min?: number; max?: number }) => pool.min === undefined || pool.max === undefined || pool.min <= pool.max;
+const minMessage = { message: "min is greater than max", path: ["min"] };
+
+/** One schema per kind; each rejects keys it does not know. */
+export const poolSchemas = {
+	postgres: z
+		.strictObject({ ...sql, ...server, kind: z.literal("postgres") })
+		.refine(needsServer, serverMessage)
+		.refine(minNotAboveMax, minMessage),
+	mysql: z
+		.strictObject({ ...sql, ...server, kind: z.literal("mysql") })
+		.refine(needsServer, serverMessage)
+		.refine(minNotAboveMax, minMessage),
+	sqlite: z
+		.strictObject({
+			...sql,
+			kind: z.literal("sqlite"),
+			filename: text().optional(),
+			readOnly: flag().optional(),
+			busyTimeoutMs: durationMs().optional(),
+			journalMode: z.enum(["wal", "delete", "truncate", "persist", "memory", "off"]).optional(),
+		})
+		.refine(minNotAboveMax, minMessage),
+	redis: z
+		.strictObject({
+			...commonPoolShape,
+			kind: z.literal("redis"),
+			url: url().optional(),
+			host: text().optional(),
+			port: count(1).optional(),
+			db: count(0).optional(),
+			username: text().optional(),
+			password: z.string().optional(),
+			keyPrefix: z.string().optional(),
+			commandTimeoutMs: durationMs().optional(),
+			keepaliveMs: durationMs().optional(),
+			sharedConnections: count(0).optional(),
+		})
+		.refine(minNotAboveMax, minMessage),
+	http: z
+		.strictObject({
+			...commonPoolShape,
+			kind: z.literal("http"),
+			origins: urls().optional(),
+			maxPerHost: count(1).optional(),
+			maxTotal: count(1).optional(),
+			keepAliveTimeoutMs: durationMs().optional(),
+			requestTimeoutMs: durationMs().optional(),
+			headersTimeoutMs: durationMs().optional(),
+			bodyTimeoutMs: durationMs().optional(),
+			http2: flag().optional(),
+		})
+		.refine((p) => p.maxPerHost === undefined || p.maxTotal === undefined || p.maxPerHost <= p.maxTotal, {
+			message: "maxPerHost is greater than maxTotal",
+			path: ["maxPerHost"],
+		}),
+	llm: z.strictObject({
+		...commonPoolShape,
+		kind: z.literal("llm"),
+		provider: text(),
+		baseUrl: url().optional(),
+		apiKey: z.string().optional(),
+		model: text().optional(),
+		maxConcurrent: count(1).optional(),
+		requestTimeoutMs: durationMs().optional(),
+		maxRetries: count(0).optional(),
+	}),
+	websocket: z.strictObject({
+		...commonPoolShape,
+		kind: z.literal("websocket"),
+		url: url(),
+		maxConnections: count(1).optional(),
+		heartbeatIntervalMs: durationMs().optional(),
+		reconnectDelayMs: durationMs().optional(),
+		maxQueue: count(0).optional(),
+	}),
+	comfyui: z.strictObject({
+		...commonPoolShape,
+		kind: z.literal("comfyui"),
+		instances: urls(),
+		maxPerInstance: count(1).optional(),
+		requestTimeoutMs: durationMs().optional(),
+		stallTimeoutMs: durationMs().optional(),
+	}),
+} as const satisfies Record<PoolKind, z.ZodType>;
+
+export type PoolConfigOf<K extends PoolKind> = z.infer<(typeof poolSchemas)[K]>;
+/** One pool's resolved options, typed by its kind. */
+export type PoolConfig = { [K in PoolKind]: PoolConfigOf<K> }[PoolKind];
+
+export const monitoringSchema = z.strictObject({
+	/** Metrics and health endpoints on (`CONNECTION_POOL_MONITORING`). */
+	enabled: flag().optional(),
+	/** Keepalive validation of idle connections for every pool (`CONNECTION_POOL_HEALTH_CHECK`, seconds there). */
+	healthCheckIntervalMs: durationMs().optional(),
+	/** Log a stats line per pool this often; 0 is off. */
+	statsIntervalMs: durationMs().optional(),
+});
+export type MonitoringConfig = z.infer<typeof monitoringSchema>;
+
+/** The keys each kind knows, for "did you mean" and for environment variables. */
+export function keysOf(kind: PoolKind): string[] {
+	return Object.keys(shapeOf(poolSchemas[kind]));
+}
+
+function shapeOf(schema: unknown): Record<string, unknown> {
+	// A refined object keeps its object schema underneath (zod 4: `.in` of the pipe, or the schema itself).
+	let s = schema as { shape?: Record<string, unknown>; _zod?: { def?: { in?: unknown; schema?: unknown } } };
+	for (let i = 0; i < 4 && s.shape === undefined; i++) s = (s._zod?.def?.in ?? s._zod?.def?.schema ?? {}) as typeof s;
+	return s.shape ?? {};
+}
+
+/** Keys whose values are secrets: never printed, masked by `explain()`. */
+export const SECRET_KEYS = new Set(["password", "apiKey"]);
+
+/** Top-level keys of a config file; environment sections repeat the same shape. */
+export const ENVIRONMENTS = ["development", "staging", "production", "test"] as const;
+export const TOP_LEVEL_KEYS = ["defaults", "pools", "monitoring", ...ENVIRONMENTS] as const;
