@@ -3,8 +3,6 @@
  * data directory, who may read `/metrics`, body limits, SQL sessions. Pools come from the
  * `pools:` section (see ./pools-from-config.ts). Every problem is reported at once, with its path.
  */
-import { readFileSync } from "node:fs";
-import { parse } from "yaml";
 import { z } from "zod";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { didYouMean } from "./did-you-mean.ts";
@@ -69,6 +67,8 @@ export const GatewaySection = z
 					.strict(),
 			)
 			.default([]),
+		/** LLM clients by name: lifeguard/llm's options (providers, models with routing and fallbacks), checked by createLlmClient. */
+		llm: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
 	})
 	.strict();
 export type GatewaySettings = z.infer<typeof GatewaySection>;
@@ -77,59 +77,6 @@ export function checkGateway(section: unknown, source = "code"): GatewaySettings
 	const parsed = GatewaySection.safeParse(section ?? {});
 	if (parsed.success) return parsed.data;
 	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "gateway", source, GatewaySection));
-}
-
-/** A config file as the service reads it: its own section, and everything else for the pools. */
-export interface ServiceFile {
-	service: ServiceSettings;
-	gateway: GatewaySettings;
-	/** The whole parsed document, for the pool and gateway sections. */
-	document: Record<string, unknown>;
-	source: string;
-}
-
-/** Reads and parses a YAML config file (no checks beyond YAML itself). */
-export function parseConfigFile(path: string): { document: Record<string, unknown>; source: string } {
-	let text: string;
-	try {
-		text = readFileSync(path, "utf8");
-	} catch (error) {
-		throw new ConfigError("lifeguard serve", [
-			{ path: "(file)", message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? "error"}`, source: path },
-		]);
-	}
-	let document: unknown;
-	try {
-		document = parse(text) ?? {};
-	} catch (error) {
-		throw new ConfigError("lifeguard serve", [{ path: "(file)", message: `not valid YAML: ${(error as Error).message.split("\n")[0]}`, source: path }]);
-	}
-	if (typeof document !== "object" || document === null || Array.isArray(document)) {
-		throw new ConfigError("lifeguard serve", [{ path: "(file)", message: "must be a YAML mapping", source: path }]);
-	}
-	return { document: document as Record<string, unknown>, source: path };
-}
-
-/** Reads and checks a YAML config file; throws one ConfigError listing every problem of the service and gateway sections. */
-export function readServiceFile(path: string): ServiceFile {
-	const { document: doc } = parseConfigFile(path);
-	const problems: ConfigProblem[] = [];
-	let service: ServiceSettings | undefined;
-	let gateway: GatewaySettings | undefined;
-	try {
-		service = checkService(doc.service ?? {}, path);
-	} catch (error) {
-		if (!(error instanceof ConfigError)) throw error;
-		problems.push(...error.problems);
-	}
-	try {
-		gateway = checkGateway(doc.gateway, path);
-	} catch (error) {
-		if (!(error instanceof ConfigError)) throw error;
-		problems.push(...error.problems);
-	}
-	if (service === undefined || gateway === undefined) throw new ConfigError("lifeguard serve", problems);
-	return { service, gateway, document: doc, source: path };
 }
 
 export function checkService(section: unknown, source = "code"): ServiceSettings {

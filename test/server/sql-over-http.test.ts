@@ -34,12 +34,14 @@ describe("SQL over HTTP", () => {
 				"pools:",
 				`  ${PG}:`,
 				"    kind: postgres",
-				`    primary: postgres://${pg.user}@${pg.host}:${pg.port}/${pg.database}`,
-				"    pool: { min: 1, max: 4 }",
+				`    url: postgres://${pg.user}@${pg.host}:${pg.port}/${pg.database}`,
+				"    min: 1",
+				"    max: 4",
 				`  ${LITE}:`,
 				"    kind: sqlite",
 				`    filename: ${join(dir, "lite.db")}`,
-				"    pool: { min: 1, max: 4 }",
+				"    min: 1",
+				"    max: 4",
 				"",
 			].join("\n"),
 		);
@@ -289,7 +291,7 @@ describe("SQL over HTTP", () => {
 			const config = join(secretDir, "lifeguard.yaml");
 			writeFileSync(
 				config,
-				`service:\n  notReadyGraceMs: 0\npools:\n  svc_down:\n    kind: postgres\n    primary: postgres://svc_user:${password}@127.0.0.1:1/test\n    pool: { min: 0, max: 2, acquireTimeoutMs: 500 }\n`,
+				`service:\n  notReadyGraceMs: 0\npools:\n  svc_down:\n    kind: postgres\n    url: postgres://svc_user:${password}@127.0.0.1:1/test\n    min: 0\n    max: 2\n    acquireTimeoutMs: 500\n`,
 			);
 			const down = await startServiceProcess({ args: ["--config", config] });
 			try {
