@@ -28,16 +28,15 @@ export async function run(): Promise<Record<string, unknown>> {
 		config,
 		`service:
   notReadyGraceMs: 0
-pools:
-  bench_llm:
-    kind: llm
-    providers:
-      local: { preset: openai-compatible, baseUrl: "${origin}/v1", apiKey: ${UPSTREAM_KEY}, maxConcurrent: 256 }
-    models:
-      bench-model: [{ provider: local }]
 gateway:
   keys:
     - { name: bench, key: ${CLIENT_KEY} }
+  llm:
+    bench_llm:
+      providers:
+        local: { preset: openai-compatible, baseUrl: "${origin}/v1", apiKey: ${UPSTREAM_KEY}, maxConcurrent: 256 }
+      models:
+        bench-model: [{ provider: local }]
 `,
 	);
 	const lifeguard = await startChild(

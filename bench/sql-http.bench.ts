@@ -24,7 +24,7 @@ export async function run(): Promise<Record<string, unknown>> {
 	const config = join(dir, "lifeguard.yaml");
 	writeFileSync(
 		config,
-		`service:\n  notReadyGraceMs: 0\npools:\n  bench_pg:\n    kind: postgres\n    primary: ${url}\n    pool: { min: ${POOL_MAX}, max: ${POOL_MAX} }\n`,
+		`service:\n  notReadyGraceMs: 0\npools:\n  bench_pg:\n    kind: postgres\n    url: ${url}\n    min: ${POOL_MAX}\n    max: ${POOL_MAX}\n`,
 	);
 	const service = await startChild(
 		[new URL("../src/cli/bin.ts", import.meta.url).pathname, "serve", "--config", config, "--port", "0", "--data-dir", dir],

@@ -1,4 +1,5 @@
 /** `lifeguard size`: the pool-size calculator (Little's law: connections = arrival rate × time held × headroom). */
+import { recommendPoolSize } from "../config/sizing.ts";
 import { type CommandResult, ExitCode, UsageError } from "./exit-codes.ts";
 import { parseFlags } from "./flags.ts";
 
@@ -33,14 +34,14 @@ export async function size(args: string[]): Promise<CommandResult> {
 	const headroom = number("headroom", 1.5, 1);
 	const min = number("min", 1);
 	const max = number("max", 100, 1);
-	const inFlight = (rate * latencyMs) / 1000;
-	const needed = Math.ceil(inFlight * headroom);
-	const suggested = Math.min(max, Math.max(min, needed));
-	const fits = needed <= max;
-	const result = { rate, latencyMs, headroom, inFlight: Math.round(inFlight * 100) / 100, needed, suggested, fits, max };
+	// lifeguard/config's calculator, asked without the upper bound so that a load above the backend's limit shows.
+	const wanted = recommendPoolSize({ arrivalRatePerSecond: rate, holdTimeMs: latencyMs, headroom, min, max: Number.MAX_SAFE_INTEGER });
+	const fits = wanted.size <= max;
+	const suggested = Math.min(max, wanted.size);
+	const result = { rate, latencyMs, headroom, inFlight: Math.round(wanted.concurrent * 100) / 100, needed: wanted.size, suggested, fits, max };
 	const code = fits ? ExitCode.ok : ExitCode.problem;
 	if (flags.values.json === true) return { code, out: JSON.stringify(result, null, 2) };
-	const lines = [`${rate} req/s × ${latencyMs} ms held = ${result.inFlight} connections busy on average`, `× ${headroom} headroom → max: ${needed}`];
+	const lines = [wanted.explanation];
 	if (!fits) lines.push(`that is above the backend's limit of ${max}: shorten how long connections are held, or spread the load`);
 	else lines.push(`suggested: max ${suggested}`);
 	return { code, out: lines.join("\n") };

@@ -26,20 +26,25 @@ export function loadAdminToken(dataDir: string, fromEnv?: string): AdminToken {
 		if (fromEnv.length < 16) throw new Error("LIFEGUARD_ADMIN_TOKEN must be at least 16 characters long");
 		return { value: fromEnv, created: false, path: undefined };
 	}
+	return loadStoredSecret(dataDir, ADMIN_TOKEN_FILE);
+}
+
+/** A random secret stored in `dataDir/file` with mode 0600, created on first use (`created` says so: the one time to show it). */
+export function loadStoredSecret(dataDir: string, file: string): AdminToken {
 	mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-	const path = join(dataDir, ADMIN_TOKEN_FILE);
+	const path = join(dataDir, file);
 	try {
-		// "wx": two services starting at once on one directory cannot both create (and show) a token.
+		// "wx": two services starting at once on one directory cannot both create (and show) one.
 		const value = randomBytes(24).toString("base64url");
 		writeFileSync(path, `${value}\n`, { mode: 0o600, flag: "wx" });
 		return { value, created: true, path };
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
 	}
-	// A token file someone made readable by others is tightened rather than trusted as it is.
+	// A file someone made readable by others is tightened rather than trusted as it is.
 	if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
 	const value = readFileSync(path, "utf8").trim();
-	if (value.length < 16) throw new Error(`the admin token file ${path} is empty or too short; delete it to generate a new token`);
+	if (value.length < 16) throw new Error(`${path} is empty or too short; delete it to generate a new one`);
 	return { value, created: false, path };
 }
 

@@ -2,19 +2,27 @@
  * The clients one service fronts: a `PoolManager` (stats, health, readiness, shutdown for every
  * client), plus the SQL clients by name for the SQL endpoints.
  */
-import type { LlmClient } from "../adapters/llm/client.ts";
+import { LlmClient } from "../adapters/llm/client.ts";
 import type { SqlClient, SqlClientStats } from "../adapters/sql/types.ts";
 import type { ManagedClient } from "../manager/client.ts";
 import { type ManagedPool, PoolManager } from "../manager/manager.ts";
 import { HttpError, ServiceErrorCode } from "./http-errors.ts";
+import { isSqlClient } from "./sql-client-check.ts";
 
 export class ServedClients {
 	readonly manager: PoolManager;
 	readonly #sql = new Map<string, SqlClient>();
 	readonly #llm: LlmClient[] = [];
 
-	constructor(manager = new PoolManager()) {
+	/** `adopt`: serve the SQL and LLM clients the manager already holds (a manager built by lifeguard/config's createPools). */
+	constructor(manager = new PoolManager(), options?: { adopt?: boolean }) {
 		this.manager = manager;
+		if (options?.adopt !== true) return;
+		for (const name of manager.list()) {
+			const client = manager.client<unknown>(name);
+			if (client instanceof LlmClient) this.#llm.push(client);
+			else if (isSqlClient(client)) this.#sql.set(client.name, client);
+		}
 	}
 
 	add(client: ManagedClient): void {

@@ -3,10 +3,9 @@
  * data directory, who may read `/metrics`, body limits, SQL sessions. Pools come from the
  * `pools:` section (see ./pools-from-config.ts). Every problem is reported at once, with its path.
  */
-import { readFileSync } from "node:fs";
-import { parse } from "yaml";
 import { z } from "zod";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
+import { didYouMean } from "./did-you-mean.ts";
 import { SQL_SESSION_DEFAULTS } from "./sql-sessions.ts";
 
 export const SERVICE_DEFAULTS = {
@@ -68,6 +67,8 @@ export const GatewaySection = z
 					.strict(),
 			)
 			.default([]),
+		/** LLM clients by name: lifeguard/llm's options (providers, models with routing and fallbacks), checked by createLlmClient. */
+		llm: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
 	})
 	.strict();
 export type GatewaySettings = z.infer<typeof GatewaySection>;
@@ -75,74 +76,51 @@ export type GatewaySettings = z.infer<typeof GatewaySection>;
 export function checkGateway(section: unknown, source = "code"): GatewaySettings {
 	const parsed = GatewaySection.safeParse(section ?? {});
 	if (parsed.success) return parsed.data;
-	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "gateway", source));
-}
-
-/** A config file as the service reads it: its own section, and everything else for the pools. */
-export interface ServiceFile {
-	service: ServiceSettings;
-	gateway: GatewaySettings;
-	/** The whole parsed document, for the pool and gateway sections. */
-	document: Record<string, unknown>;
-	source: string;
-}
-
-/** Reads and parses a YAML config file (no checks beyond YAML itself). */
-export function parseConfigFile(path: string): { document: Record<string, unknown>; source: string } {
-	let text: string;
-	try {
-		text = readFileSync(path, "utf8");
-	} catch (error) {
-		throw new ConfigError("lifeguard serve", [
-			{ path: "(file)", message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? "error"}`, source: path },
-		]);
-	}
-	let document: unknown;
-	try {
-		document = parse(text) ?? {};
-	} catch (error) {
-		throw new ConfigError("lifeguard serve", [{ path: "(file)", message: `not valid YAML: ${(error as Error).message.split("\n")[0]}`, source: path }]);
-	}
-	if (typeof document !== "object" || document === null || Array.isArray(document)) {
-		throw new ConfigError("lifeguard serve", [{ path: "(file)", message: "must be a YAML mapping", source: path }]);
-	}
-	return { document: document as Record<string, unknown>, source: path };
-}
-
-/** Reads and checks a YAML config file; throws one ConfigError listing every problem of the service and gateway sections. */
-export function readServiceFile(path: string): ServiceFile {
-	const { document: doc } = parseConfigFile(path);
-	const problems: ConfigProblem[] = [];
-	let service: ServiceSettings | undefined;
-	let gateway: GatewaySettings | undefined;
-	try {
-		service = checkService(doc.service ?? {}, path);
-	} catch (error) {
-		if (!(error instanceof ConfigError)) throw error;
-		problems.push(...error.problems);
-	}
-	try {
-		gateway = checkGateway(doc.gateway, path);
-	} catch (error) {
-		if (!(error instanceof ConfigError)) throw error;
-		problems.push(...error.problems);
-	}
-	if (service === undefined || gateway === undefined) throw new ConfigError("lifeguard serve", problems);
-	return { service, gateway, document: doc, source: path };
+	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "gateway", source, GatewaySection));
 }
 
 export function checkService(section: unknown, source = "code"): ServiceSettings {
 	const parsed = ServiceSection.safeParse(section);
 	if (parsed.success) return parsed.data;
-	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "service", source));
+	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "service", source, ServiceSection));
 }
 
 /** zod's issues as config problems, each with its dotted path. Values are never quoted: one may be a secret. */
-export function problemsOf(error: z.ZodError, prefix: string, source: string): ConfigProblem[] {
+export function problemsOf(error: z.ZodError, prefix: string, source: string, schema?: z.ZodType): ConfigProblem[] {
 	return error.issues.flatMap((issue) => {
 		const at = [prefix, ...issue.path.map(String)];
-		if (issue.code === "unrecognized_keys")
-			return issue.keys.map((key) => ({ path: [...at, key].join("."), message: "unknown key (check the spelling)", source }));
+		if (issue.code === "unrecognized_keys") {
+			const known = knownKeys(schema, issue.path);
+			return issue.keys.map((key) => {
+				const guess = didYouMean(key, known);
+				return { path: [...at, key].join("."), message: `unknown key${guess === undefined ? " (check the spelling)" : `; did you mean "${guess}"?`}`, source };
+			});
+		}
 		return [{ path: at.join("."), message: issue.message, source }];
 	});
+}
+
+/** The keys a zod object schema knows at `path` (through arrays and defaults), for "did you mean". */
+function knownKeys(schema: z.ZodType | undefined, path: readonly PropertyKey[]): string[] {
+	let node: unknown = schema;
+	for (const step of path) {
+		node = unwrap(node);
+		if (node instanceof z.ZodArray) node = unwrap(node.element);
+		if (typeof step === "number") continue;
+		node = node instanceof z.ZodObject ? (node.shape as Record<string, unknown>)[String(step)] : undefined;
+	}
+	node = unwrap(node);
+	if (node instanceof z.ZodArray) node = unwrap(node.element);
+	return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+/** Through `.default()`, `.prefault()` and `.optional()` to the schema they wrap. */
+function unwrap(node: unknown): unknown {
+	let current = node;
+	for (let i = 0; i < 5; i++) {
+		const inner = (current as { def?: { innerType?: unknown } } | undefined)?.def?.innerType;
+		if (inner === undefined) break;
+		current = inner;
+	}
+	return current;
 }

@@ -5,10 +5,11 @@
  */
 import { resolve } from "node:path";
 import { loadAdminToken } from "./admin-token.ts";
+import { clientsOf, readConfigFile } from "./config-file.ts";
 import { embeddedDefault } from "./embedded.ts";
-import { poolsFromConfig } from "./pools-from-config.ts";
+import { ServedClients } from "./served-clients.ts";
 import { Service } from "./service.ts";
-import { checkService, readServiceFile, type ServiceSettings } from "./service-config.ts";
+import { checkService, type ServiceSettings } from "./service-config.ts";
 
 export interface StartOptions {
 	/** A YAML config file; without one, the embedded default (SQLite in the data directory, a demo upstream). */
@@ -31,7 +32,7 @@ export interface StartedService {
 
 export async function startService(options: StartOptions = {}): Promise<StartedService> {
 	const env = options.env ?? process.env;
-	const file = options.configFile === undefined ? undefined : readServiceFile(options.configFile);
+	const file = options.configFile === undefined ? undefined : readConfigFile(options.configFile, env);
 	const base: ServiceSettings = file?.service ?? checkService({});
 	const settings: ServiceSettings = {
 		...base,
@@ -41,12 +42,13 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 	};
 	const token = loadAdminToken(settings.dataDir, env.LIFEGUARD_ADMIN_TOKEN);
 	const embedded = file === undefined ? await embeddedDefault(settings.dataDir) : undefined;
-	const clients = embedded?.clients ?? (await poolsFromConfig(file?.document.pools, file?.source ?? "code"));
+	const clients = embedded?.clients ?? (file === undefined ? new ServedClients() : await clientsOf(file));
+	const gateway = file?.gateway ?? (embedded === undefined ? undefined : { keys: [{ name: "demo", key: embedded.gatewayKey.value }], llm: {} });
 	const service = new Service({
 		settings,
 		clients,
 		token,
-		...(file === undefined ? {} : { gateway: file.gateway }),
+		...(gateway === undefined ? {} : { gateway }),
 		...(embedded === undefined ? {} : { onClosed: () => embedded.stop() }),
 	});
 	let address: string;
@@ -56,7 +58,7 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 		await service.shutdown();
 		throw error;
 	}
-	if (embedded !== undefined && options.demoTraffic !== false) await embedded.startTraffic();
+	if (embedded !== undefined && options.demoTraffic !== false) await embedded.startTraffic(address);
 	const banner = [
 		`lifeguard serving on ${address}`,
 		`  pools: ${
@@ -68,6 +70,10 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 		`  data directory: ${settings.dataDir}`,
 	];
 	if (clients.llms().length > 0) banner.push(`  LLM gateway: ${address}/v1 (${service.keys.size} client key${service.keys.size === 1 ? "" : "s"})`);
+	if (embedded?.gatewayKey.created === true) {
+		banner.push(`  demo gateway key (models demo-chat, demo-claude): ${embedded.gatewayKey.value}`);
+		banner.push(`    stored in ${embedded.gatewayKey.path} (mode 0600)`);
+	}
 	if (token.created) {
 		banner.push(`  dashboard: ${address}/#token=${token.value}`);
 		banner.push(`  admin token: ${token.value}`);

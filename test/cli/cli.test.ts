@@ -60,12 +60,18 @@ describe("lifeguard (the command line)", () => {
 			const file = join(dir, "ok.yaml");
 			writeFileSync(
 				file,
-				"service:\n  port: 8080\npools:\n  cli_lite:\n    kind: sqlite\n    filename: ':memory:'\ngateway:\n  keys:\n    - { name: team, key: lg-secret-key-0123456789 }\n",
+				"service:\n  port: 8080\npools:\n  cli_pg:\n    kind: postgres\n    url: postgres://app:cli-db-s3cret@db:5432/app\n    max: 7\ngateway:\n  keys:\n    - { name: team, key: lg-secret-key-0123456789 }\n",
 			);
 			const r = await lifeguard("check", file);
 			assert.equal(r.code, 0, r.stderr);
 			assert.match(r.stdout, /valid/);
-			assert.match(r.stdout, /cli_lite \(sqlite\)/);
+			assert.match(
+				r.stdout,
+				new RegExp(`pools\\.cli_pg\\.max\\s+7\\s+\\(${file.replaceAll("/", "\\/")}:7:\\d+\\)`),
+				"the effective value and its file:line:column",
+			);
+			assert.match(r.stdout, /pools\.cli_pg\.acquireTimeoutMs\s+30000\s+\(default\)/);
+			assert.doesNotMatch(r.stdout, /cli-db-s3cret/);
 			const json = await lifeguard("check", file, "--json");
 			assert.doesNotMatch(json.stdout, /lg-secret-key/);
 			assert.equal(JSON.parse(json.stdout).gateway.keys[0].key, "***");
@@ -84,8 +90,7 @@ describe("lifeguard (the command line)", () => {
 					"    kind: postgress",
 					"  cli_lite:",
 					"    kind: sqlite",
-					"    filename: ':memory:'",
-					"    pool: { max: 3 }",
+					"    max: 0",
 					"gateway:",
 					"  keys:",
 					"    - { name: team, key: short-s3cret }",
@@ -94,9 +99,12 @@ describe("lifeguard (the command line)", () => {
 			);
 			const r = await lifeguard("check", file);
 			assert.equal(r.code, 1);
-			for (const path of ["service.prot", "service.port", "pools.cli_pg.kind", "pools.cli_lite.pool.max", "gateway.keys.0.key"]) {
+			for (const path of ["service.prot", "service.port", "pools.cli_pg.kind", "pools.cli_lite.max", "gateway.keys.0.key"]) {
 				assert.match(r.stderr, new RegExp(`- ${path.replaceAll(".", "\\.")}:`), path);
 			}
+			assert.match(r.stderr, /service\.prot: unknown key; did you mean "port"\?/);
+			assert.match(r.stderr, /pools\.cli_pg\.kind: .*did you mean "postgres"/);
+			assert.match(r.stderr, new RegExp(`\\(${file.replaceAll("/", "\\/")}\\)`), "each problem names its source");
 			assert.doesNotMatch(r.stderr, /short-s3cret/);
 			assert.equal((await lifeguard("check", join(dir, "missing.yaml"))).code, 1);
 		});
@@ -149,7 +157,7 @@ describe("lifeguard (the command line)", () => {
 			assert.equal(r.code, 0);
 			assert.deepEqual(
 				JSON.parse(r.stdout).clients.map((c: { name: string }) => c.name),
-				["embedded", "demo-upstream"],
+				["embedded", "demo-upstream", "demo-llm"],
 			);
 		});
 

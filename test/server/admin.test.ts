@@ -74,9 +74,26 @@ describe("the admin API", () => {
 		assert.equal(stray.status, 400);
 	});
 
-	it("/health/providers lists no providers on the embedded default", async () => {
+	it("/health/connections (application/health+json, one check per pool) and /health/circuit-breaker come from lifeguard/health, behind the token", async () => {
+		const r = await service.request("GET", "/health/connections");
+		assert.equal(r.status, 200);
+		assert.match(r.headers.get("content-type") ?? "", /^application\/health\+json/);
+		assert.equal(r.body.status, "pass");
+		const breakers = await service.request("GET", "/health/circuit-breaker");
+		assert.equal(breakers.status, 200);
+		assert.equal((await fetch(`${service.url}/health/connections`)).status, 401);
+	});
+
+	it("/health/providers shows the embedded default's demo LLM provider, its breakers and its usage", async () => {
 		const r = await service.request("GET", "/health/providers");
 		assert.equal(r.status, 200);
-		assert.deepEqual(r.body.providers, []);
+		assert.equal(r.body.providers[0].client, "demo-llm");
+		assert.deepEqual(
+			r.body.providers[0].deployments.map((d: Json) => [d.model, d.breaker.state]),
+			[
+				["demo-chat", "closed"],
+				["demo-claude", "closed"],
+			],
+		);
 	});
 });

@@ -141,6 +141,21 @@ describe("the dashboard in Chromium", () => {
 		}
 	});
 
+	it("shows LLM usage per client key and model once the demo traffic has gone through the gateway", async () => {
+		const page = await browser.newPage();
+		try {
+			await page.goto(`${service.url}/#token=${service.token}`);
+			await page.waitForSelector('#llm-usage tr[data-key="demo"][data-model="demo-chat"]', { timeout: 15_000 });
+			const cells = await page.locator('#llm-usage tr[data-key="demo"][data-model="demo-chat"] td').allTextContents();
+			assert.ok(Number(cells[2]) >= 1, "requests");
+			assert.ok(Number(cells[5]) >= 1, "completion tokens");
+			await page.waitForSelector('.breakers [data-breaker="demo/demo-chat"]');
+			assert.equal(await page.textContent('.breakers [data-breaker="demo/demo-chat"]'), "demo/demo-chat: closed");
+		} finally {
+			await page.close();
+		}
+	});
+
 	it("a pool's detail lists its connections with age, uses and score, and its recent events", async () => {
 		const page = await browser.newPage();
 		try {

@@ -32,26 +32,25 @@ describe("the LLM gateway", () => {
 			`service:
   notReadyGraceMs: 0
   metricsPublic: true
-pools:
-  svc_llm:
-    kind: llm
-    providers:
-      local: { preset: openai-compatible, baseUrl: "${upstream.origin}/v1", apiKey: ${OPENAI_KEY} }
-      claude: { preset: anthropic, baseUrl: "${upstream.origin}/v1", apiKey: ${ANTHROPIC_KEY} }
-    models:
-      gpt-test: [{ provider: local }]
-      embed-test: [{ provider: local }]
-      slow-stream: [{ provider: local }]
-      claude-test: [{ provider: claude }]
-      cut-stream: [{ provider: local }]
-      claude-cut: [{ provider: claude, model: cut-stream }]
-      flaky:
-        deployments: [{ provider: local, model: error-500, cooldownMs: 60000 }]
-        fallbacks: [gpt-test]
 gateway:
   keys:
     - { name: team-a, key: ${TEAM_KEY} }
     - { name: limited, key: ${LIMITED_KEY}, models: [gpt-test], rpm: 2 }
+  llm:
+    svc_llm:
+      providers:
+        local: { preset: openai-compatible, baseUrl: "${upstream.origin}/v1", apiKey: ${OPENAI_KEY} }
+        claude: { preset: anthropic, baseUrl: "${upstream.origin}/v1", apiKey: ${ANTHROPIC_KEY} }
+      models:
+        gpt-test: [{ provider: local }]
+        embed-test: [{ provider: local }]
+        slow-stream: [{ provider: local }]
+        claude-test: [{ provider: claude }]
+        cut-stream: [{ provider: local }]
+        claude-cut: [{ provider: claude, model: cut-stream }]
+        flaky:
+          deployments: [{ provider: local, model: error-500, cooldownMs: 60000 }]
+          fallbacks: [gpt-test]
 `,
 		);
 		service = await startServiceProcess({ args: ["--config", config] });

@@ -16,7 +16,8 @@ describe("lifeguard serve on the embedded default", () => {
 	it("listens on 127.0.0.1 and prints its address, its pools and the admin token", () => {
 		assert.match(service.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 		assert.ok(service.token !== undefined && service.token.length >= 30, service.stdout());
-		assert.match(service.stdout(), /pools: embedded \(sqlite\), demo-upstream \(pool\)/);
+		assert.match(service.stdout(), /pools: embedded \(sqlite\), demo-upstream \(pool\), demo-llm \(llm\)/);
+		assert.match(service.stdout(), /demo gateway key \(models demo-chat, demo-claude\): \S{30,}\n/);
 		assert.match(service.stdout(), new RegExp(`dashboard: ${service.url}/#token=${service.token}`));
 	});
 
@@ -55,7 +56,7 @@ describe("lifeguard serve on the embedded default", () => {
 		assert.equal(ok.status, 200);
 		assert.deepEqual(
 			ok.body.clients.map((c: { name: string }) => c.name),
-			["embedded", "demo-upstream"],
+			["embedded", "demo-upstream", "demo-llm"],
 		);
 	});
 

@@ -34,12 +34,14 @@ describe("SQL over HTTP", () => {
 				"pools:",
 				`  ${PG}:`,
 				"    kind: postgres",
-				`    primary: postgres://${pg.user}@${pg.host}:${pg.port}/${pg.database}`,
-				"    pool: { min: 1, max: 4 }",
+				`    url: postgres://${pg.user}@${pg.host}:${pg.port}/${pg.database}`,
+				"    min: 1",
+				"    max: 4",
 				`  ${LITE}:`,
 				"    kind: sqlite",
 				`    filename: ${join(dir, "lite.db")}`,
-				"    pool: { min: 1, max: 4 }",
+				"    min: 1",
+				"    max: 4",
 				"",
 			].join("\n"),
 		);
@@ -279,6 +281,32 @@ describe("SQL over HTTP", () => {
 			// 16 callers per pool committed 1 of every 2 sessions: 32 callers × 5 sessions, rounds 1,5,9 commit.
 			assert.equal(await count(PG, "load"), 32 * 3);
 			assert.equal(await count(LITE, "load"), 32 * 3);
+		});
+	});
+
+	describe("secrets", () => {
+		it("a pool whose server refuses it answers 503 with lifeguard's error, and no response or log holds its password", async () => {
+			const secretDir = mkdtempSync(join(tmpdir(), "lifeguard-sql-secret-"));
+			const password = "Sup3r-S3cret-Passw0rd";
+			const config = join(secretDir, "lifeguard.yaml");
+			writeFileSync(
+				config,
+				`service:\n  notReadyGraceMs: 0\npools:\n  svc_down:\n    kind: postgres\n    url: postgres://svc_user:${password}@127.0.0.1:1/test\n    min: 0\n    max: 2\n    acquireTimeoutMs: 500\n`,
+			);
+			const down = await startServiceProcess({ args: ["--config", config] });
+			try {
+				const r = await down.request("POST", "/api/v1/pools/svc_down/query", { sql: "SELECT 1" });
+				assert.equal(r.status, 503, JSON.stringify(r.body));
+				assert.equal(r.body.error.code, "POOL_TIMEOUT");
+				const admin = await down.request("GET", "/api/v1/admin/connection-pools");
+				const metrics = await (await fetch(`${down.url}/metrics`, { headers: down.auth() })).text();
+				const health = await down.request("GET", "/health/connections");
+				const everything = JSON.stringify([r.body, admin.body, health.body]) + metrics + down.stdout() + down.stderr();
+				assert.ok(!everything.includes(password), "the password appears nowhere");
+			} finally {
+				await down.stop();
+				rmSync(secretDir, { recursive: true, force: true });
+			}
 		});
 	});
 });

@@ -3,9 +3,19 @@
  * starting or shutting down, or while a pool is below its `min`.
  */
 import type { FastifyInstance } from "fastify";
+import { createHealthHandler, HealthRoute } from "../../observe/health/handler.ts";
 import type { Service } from "../service.ts";
 
 export function healthRoutes(app: FastifyInstance, service: Service): void {
+	// lifeguard/health's handler answers the health report's routes; the service's own auth hook has already run.
+	const handler = createHealthHandler(service.clients.manager, { histograms: false });
+	for (const path of [HealthRoute.connections, HealthRoute.circuitBreaker]) {
+		app.get(path, async (request, reply) => {
+			reply.hijack();
+			await handler(request.raw, reply.raw);
+		});
+	}
+
 	app.get("/health/live", async (_request, reply) => {
 		reply.type("application/health+json");
 		return { status: "pass" };
