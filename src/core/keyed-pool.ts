@@ -59,6 +59,8 @@ export class KeyedPool<K, T> extends WatchedEmitter<KeyedEvents> {
 	/** Pools that have waiters but could not create because the budget is spent, first come first served. */
 	readonly #blocked: Pool<T>[] = [];
 	readonly #forwarded = new Set<PoolEventName>();
+	/** Every resource open in any key's pool: one object must not serve two keys at once. */
+	readonly #resources = new Set<unknown>();
 	#used = 0;
 	#closed = false;
 	#serving = false;
@@ -242,6 +244,12 @@ export class KeyedPool<K, T> extends WatchedEmitter<KeyedEvents> {
 		},
 		// Deferred: the pool reports from inside its own bookkeeping, and a caller may be about to use it again this tick.
 		empty: (pool) => queueMicrotask(() => this.#forgetIfEmpty(pool as Pool<T>)),
+		claim: (resource) => {
+			if (this.#resources.has(resource)) return false;
+			this.#resources.add(resource);
+			return true;
+		},
+		unclaim: (resource) => void this.#resources.delete(resource),
 		blocked: (pool) => {
 			const p = pool as Pool<T>;
 			if (!this.#blocked.includes(p)) this.#blocked.push(p);

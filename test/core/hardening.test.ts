@@ -307,6 +307,21 @@ describe("a factory that returns an object already in the pool", () => {
 	});
 });
 
+describe("a keyed factory that returns one object for two keys", () => {
+	it("fails the second key's acquire with CREATE_FAILED instead of lending the object under both keys", async () => {
+		const shared = { id: 1 };
+		const keyed = createKeyedPool<string, object>({ create: () => shared });
+		const a = await keyed.acquire("a");
+		await assert.rejects(keyed.acquire("b", { timeoutMs: 5_000 }), { code: ErrorCode.CREATE_FAILED, message: /already in another key's pool/ });
+		a.destroy();
+		await sleep(0);
+		const b = await keyed.acquire("b");
+		assert.equal(b.resource, shared, "once closed under key a, the object may serve key b");
+		b.release();
+		await keyed.close();
+	});
+});
+
 describe("Symbol.asyncDispose", () => {
 	it("await using closes a pool and a keyed pool at scope exit", async () => {
 		const pool = createPool({ create: () => ({}) });
