@@ -75,6 +75,10 @@ export interface PoolBudget {
 	idle(pool: Pool<unknown>): void;
 	/** The pool may hold nothing now (no connection, no waiter): the keyed pool may forget it. */
 	empty(pool: Pool<unknown>): void;
+	/** A new resource arrived; false when another key's pool holds it already (a factory returning one object twice). */
+	claim(resource: unknown): boolean;
+	/** A resource the pool claimed is closed. */
+	unclaim(resource: unknown): void;
 }
 
 const CLOSE_TIMEOUT_MS = 30_000;
@@ -707,8 +711,9 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	#created(id: number, resource: T, generation: number, started: number): void {
 		const twin = this.#byResource.get(resource);
 		// Lending it would give one connection to two borrowers; it belongs to its twin, so it is not destroyed either.
-		if (twin !== undefined) {
-			const problem = `create() returned an object already in the pool (connection ${twin.id}); it must return a new connection each time`;
+		if (twin !== undefined || (this.#budget !== undefined && !this.#budget.claim(resource))) {
+			const where = twin !== undefined ? `already in the pool (connection ${twin.id})` : "already in another key's pool";
+			const problem = `create() returned an object ${where}; it must return a new connection each time`;
 			return this.#createFailed(id, new CreateFailedError(this.name, new Error(problem)), true);
 		}
 		this.#creating--;
@@ -877,6 +882,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		if (this.watching.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
 		this.#destroyResource(conn.resource);
 		if (this.#budget !== undefined) {
+			this.#budget.unclaim(conn.resource);
 			this.#budget.release();
 			this.#reportIfEmpty(this.#budget);
 		}
