@@ -19,7 +19,7 @@ import { RateLimiter } from "../../resilience/rate-limiter.ts";
 import { RetryPolicy } from "../../resilience/retry-policy.ts";
 import { type Connector, type HttpConnection, makeConnector, openConnection, type SocketCloseReason } from "./connection.ts";
 import { HttpQueueFullError } from "./errors.ts";
-import { Exchange, type ExchangeHost, type HttpCallOptions, type Slot } from "./exchange.ts";
+import { Exchange, type ExchangeHost, type HttpCallOptions, type Slot, type StreamSlot } from "./exchange.ts";
 import { toLegacyHandler } from "./legacy-handler.ts";
 import { type HttpClientOptions, type ResolvedHttpOptions, resolveHttpOptions, toOrigin } from "./options.ts";
 import { type HttpClientStats, OriginCounters, type OriginStats, originStats } from "./origin-stats.ts";
@@ -251,7 +251,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	#acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Slot> {
 		if (this.options.allowH2 && origin.startsWith("https:")) return this.#acquireH2(origin, timeoutMs, waiter.signal);
-		return this.#lease(origin, timeoutMs, waiter).then((lease) => new LeaseSlot(lease));
+		return this.#lease(origin, timeoutMs, waiter);
 	}
 
 	#lease(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Lease<HttpConnection>> {
@@ -311,9 +311,9 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		for (;;) {
 			if (signal.aborted) throw signal.reason;
 			const max = this.options.maxConcurrentStreams;
-			const session = state.sessions.find((s) => !s.conn.closed && s.conn.streams < max);
+			const session = state.sessions.find((s) => s.conn.streams < max && !s.conn.closed && !s.conn.socket.destroyed);
 			if (session !== undefined) return this.#streamSlot(state, session);
-			if (state.protocol === "http/1.1") return new LeaseSlot(await this.#lease(origin, Math.max(1, deadline - Date.now()), { signal }));
+			if (state.protocol === "http/1.1") return await this.#lease(origin, Math.max(1, deadline - Date.now()), { signal });
 			if (state.opening !== undefined) {
 				await waitFor(state.opening, deadline, signal);
 				continue;
@@ -323,7 +323,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			try {
 				const lease = await this.#lease(origin, Math.max(1, deadline - Date.now()), { signal });
 				state.protocol = lease.resource.protocol;
-				if (lease.resource.protocol !== "h2") return new LeaseSlot(lease);
+				if (lease.resource.protocol !== "h2") return lease;
 				const entry = { conn: lease.resource, lease };
 				state.sessions.push(entry);
 				return this.#streamSlot(state, entry);
@@ -334,7 +334,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		}
 	}
 
-	#streamSlot(state: H2Origin, session: { conn: HttpConnection; lease: Lease<HttpConnection> }): Slot {
+	#streamSlot(state: H2Origin, session: { conn: HttpConnection; lease: Lease<HttpConnection> }): StreamSlot {
 		const conn = session.conn;
 		conn.streams++;
 		const c = this.#countersOf(conn.origin);
@@ -380,20 +380,6 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	async #shutdown(timeoutMs: number): Promise<void> {
 		this.#closed = true;
 		await this.#pool.close({ timeoutMs });
-	}
-}
-
-/** An HTTP/1.1 connection lent to one request. */
-class LeaseSlot implements Slot {
-	readonly #lease: Lease<HttpConnection>;
-	readonly conn: HttpConnection;
-	constructor(lease: Lease<HttpConnection>) {
-		this.#lease = lease;
-		this.conn = lease.resource;
-	}
-	release(broken: boolean, error?: unknown): void {
-		if (broken) this.#lease.destroy(error);
-		else this.#lease.release();
 	}
 }
 
