@@ -59,7 +59,8 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	readonly #connector: Connector;
 	readonly #pool: KeyedPool<string, HttpConnection>;
 	readonly #counters = new Map<string, OriginCounters>();
-	readonly #origins = new Map<string, string>();
+	/** The origin and counters of each origin string seen, so a request costs one map lookup. */
+	readonly #origins = new Map<string, { origin: string; counters: OriginCounters }>();
 	readonly #h2 = new Map<string, H2Origin>();
 	/** Per origin, the acquires waiting for a connect: a failed connect fails them at once rather than at their deadline. */
 	readonly #connectWaiters = new Map<string, Set<AbortController>>();
@@ -110,15 +111,15 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
 		const user = toLegacyHandler(handler);
-		let origin: string;
+		let target: { origin: string; counters: OriginCounters };
 		try {
 			if (this.#closed) throw new PoolClosedError(this.name);
-			origin = this.#originOf(opts.origin);
+			target = this.#originOf(opts.origin);
 		} catch (error) {
 			user.onError?.(error as Error);
 			return true;
 		}
-		const exchange = new Exchange(this.#host, origin, this.#countersOf(origin), opts as Dispatcher.DispatchOptions & HttpCallOptions, user);
+		const exchange = new Exchange(this.#host, target.origin, target.counters, opts as Dispatcher.DispatchOptions & HttpCallOptions, user);
 		this.#inflight.add(exchange);
 		exchange.start();
 		return true;
@@ -360,15 +361,17 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	// --- bookkeeping ---
 
-	#originOf(value: string | URL | undefined): string {
+	#originOf(value: string | URL | undefined): { origin: string; counters: OriginCounters } {
 		if (value === undefined) throw new TypeError(`http client "${this.name}": the request has no origin`);
-		if (typeof value !== "string") return toOrigin(value);
-		let origin = this.#origins.get(value);
-		if (origin === undefined) {
-			origin = toOrigin(value);
-			if (this.#origins.size < 10_000) this.#origins.set(value, origin);
+		const text = typeof value === "string" ? value : value.href;
+		let target = this.#origins.get(text);
+		if (target === undefined) {
+			const origin = toOrigin(value);
+			target = { origin, counters: this.#countersOf(origin) };
+			// Bounded: a caller passing full URLs as origins must not grow this without end.
+			if (this.#origins.size < 10_000) this.#origins.set(text, target);
 		}
-		return origin;
+		return target;
 	}
 
 	#countersOf(origin: string): OriginCounters {
