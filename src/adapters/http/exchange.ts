@@ -232,7 +232,14 @@ export class Exchange {
 			this.#timeoutMs === undefined
 				? this.#host.options.acquireTimeoutMs
 				: Math.max(1, Math.min(this.#host.options.acquireTimeoutMs, this.deadline.remainingMs));
-		this.#host.acquire(this.origin, acquireMs, this).then(
+		let acquiring: Promise<Slot>;
+		try {
+			acquiring = this.#host.acquire(this.origin, acquireMs, this);
+		} catch (error) {
+			// The client closed while this call waited for its retry: the pool of its origin is gone.
+			return reject(error);
+		}
+		acquiring.then(
 			(slot) => {
 				if (this.#abortReason !== undefined) {
 					releaseSlot(slot, false);
