@@ -258,7 +258,11 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	#lease(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Lease<HttpConnection>> {
 		const pool = this.#pool.pool(origin);
 		// An idle connection is lent at once: no wait to abort, no connect to fail.
-		if (pool.idleCount > 0) return this.#pool.acquire(origin, { timeoutMs }).catch((e) => this.#mapAcquireError(origin, e));
+		if (pool.idleCount > 0) {
+			// The pool's own default deadline is acquireTimeoutMs: no options object for the common call.
+			const served = timeoutMs === this.options.acquireTimeoutMs ? this.#pool.acquire(origin) : this.#pool.acquire(origin, { timeoutMs });
+			return served.catch((e) => this.#mapAcquireError(origin, e));
+		}
 		const signal = waiter.signal;
 		const controller = new AbortController();
 		const onAbort = () => controller.abort(signal.reason);
