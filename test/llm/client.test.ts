@@ -77,21 +77,21 @@ describe("configuration", () => {
 		);
 	});
 
-	it("refuses a model whose deployments mix wire formats, and a fallback of the other format", () => {
+	it("refuses a model whose deployments mix wire formats, and an Anthropic model falling back to an OpenAI one", () => {
 		assert.throws(
 			() =>
 				createLlmClient({
 					providers: { o: { preset: "vllm" }, a: { preset: "anthropic", apiKey: "k" } },
 					models: {
 						mixed: [{ provider: "o" }, { provider: "a", model: "c" }],
-						gpt: { deployments: [{ provider: "o" }], fallbacks: ["claude"] },
-						claude: [{ provider: "a" }],
+						gpt: [{ provider: "o" }],
+						claude: { deployments: [{ provider: "a" }], fallbacks: ["gpt"] },
 					},
 				}),
 			(e: unknown) =>
 				e instanceof ConfigError &&
 				e.problems.some((p) => p.path === "models.mixed.deployments") &&
-				e.problems.some((p) => p.path === "models.gpt.fallbacks[0]"),
+				e.problems.some((p) => p.path === "models.claude.fallbacks[0]"),
 		);
 	});
 });

@@ -441,7 +441,7 @@ export class LlmClient implements ManagedClient {
 		const model = body.model;
 		if (typeof model !== "string" || model === "") throw invalid(this.name, "the body has no model");
 		const group = this.#group(model);
-		if (group.format !== formatOf(api)) {
+		if (!servable(api, group)) {
 			throw invalid(
 				this.name,
 				`model ${JSON.stringify(model)} is served in the ${group.format} format; call it through ${group.format === "anthropic" ? Api.anthropicMessages : Api.openaiChat}`,
@@ -469,6 +469,7 @@ export class LlmClient implements ManagedClient {
 		let attempts = 0;
 		let last: LlmError | undefined;
 		for (const g of chain) {
+			if (!servable(api, g)) continue;
 			const now = Date.now();
 			const ready: { d: Deployment; weight: number; busy: number }[] = [];
 			for (const m of g.members) {
@@ -489,7 +490,7 @@ export class LlmClient implements ManagedClient {
 		// wait on (a 5xx, a reset) is retried as a last resort, after a jittered backoff. One the
 		// provider asked to wait (Retry-After) is left alone.
 		for (let retry = 0; attempts < this.#options.maxAttempts; retry++) {
-			const d = this.#lastResort(chain);
+			const d = this.#lastResort(api, chain);
 			// Without an attempt of its own yet (everything was cooling down), the request tries at once.
 			if (d === undefined || (last !== undefined && !RETRY_SAME.has(last.code))) break;
 			if (last !== undefined) {
@@ -509,9 +510,10 @@ export class LlmClient implements ManagedClient {
 	}
 
 	/** The deployment of the chain back soonest among those cooling down with no wait asked by the provider. */
-	#lastResort(chain: ResolvedModel[]): Deployment | undefined {
+	#lastResort(api: LlmApi, chain: ResolvedModel[]): Deployment | undefined {
 		let best: Deployment | undefined;
 		for (const g of chain) {
+			if (!servable(api, g)) continue;
 			for (const m of g.members) {
 				const d = this.#deployments.get(m.label) as Deployment;
 				if (d.retryableNow && (best === undefined || d.openUntil < best.openUntil)) best = d;
@@ -642,6 +644,11 @@ export class LlmClient implements ManagedClient {
 		void res.outcome.then(done);
 		return { ...res, deployment: d, model, stream: res.blocks !== undefined };
 	}
+}
+
+/** A model can serve an API in its own format, and OpenAI chat requests when it is an Anthropic one (translated). */
+function servable(api: LlmApi, model: ResolvedModel): boolean {
+	return model.format === formatOf(api) || (api === Api.openaiChat && model.format === "anthropic");
 }
 
 /** A rough token count for a rate-limit reservation: the prompt's characters / 4, plus the completion it may ask for. */
