@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import type { LlmClient } from "../../src/adapters/llm/index.ts";
-import { chatToMessages, messageToChat } from "../../src/adapters/llm/translate.ts";
-import { chat, clientFor, collect } from "./fixtures.ts";
+import { parseFrames } from "../../src/adapters/llm/sse.ts";
+import { ChunkTranslator, chatToMessages, messagesToChat, messageToChat } from "../../src/adapters/llm/translate.ts";
+import { chat, clientFor, collect, message } from "./fixtures.ts";
 import { type ForwardProxy, startForwardProxy } from "./servers/forward-proxy.ts";
 import { type LlmUpstream, startLlmUpstream } from "./servers/llm-upstream.ts";
 
@@ -17,6 +19,8 @@ before(async () => {
 		claude: [{ provider: "claude", model: "claude-x" }],
 		"claude-cut": [{ provider: "claude", model: "cut-stream-t" }],
 		gpt: { deployments: [{ provider: "local", model: "error-529-t" }], fallbacks: ["claude"] },
+		"gpt-plain": [{ provider: "local", model: "gpt-y" }],
+		"gpt-cut": [{ provider: "local", model: "cut-stream-u" }],
 	});
 	proxy = await startForwardProxy(llm);
 });
@@ -85,7 +89,117 @@ describe("OpenAI chat requests served by an Anthropic deployment", () => {
 	});
 });
 
+describe("Anthropic messages requests served by an OpenAI-format deployment", () => {
+	it("sends a chat body (system first, stop_sequences as stop) and answers a message", async () => {
+		const answer = await llm.messages(message("gpt-plain", { system: "be brief", stop_sequences: ["END"] }));
+		const sent = upstream.requests[0];
+		assert.equal(sent.path, "/v1/chat/completions");
+		assert.deepEqual(sent.body?.messages, [
+			{ role: "system", content: "be brief" },
+			{ role: "user", content: "hello" },
+		]);
+		assert.deepEqual(sent.body?.stop, ["END"]);
+		assert.equal(answer.type, "message");
+		assert.deepEqual(answer.content, [{ type: "text", text: "wordwordword" }]);
+		assert.equal(answer.stop_reason, "end_turn");
+		assert.equal(answer.usage.output_tokens, 3);
+	});
+
+	it("streams Anthropic events translated from chat chunks, with usage in message_delta", async () => {
+		const stream = await llm.messagesStream(message("gpt-plain"));
+		const types: string[] = [];
+		let text = "";
+		for await (const e of stream) {
+			types.push(e.type);
+			if (e.type === "content_block_delta") text += (e.delta as { text: string }).text;
+		}
+		assert.deepEqual(types, [
+			"message_start",
+			"content_block_start",
+			"content_block_delta",
+			"content_block_delta",
+			"content_block_delta",
+			"content_block_stop",
+			"message_delta",
+			"message_stop",
+		]);
+		assert.equal(text, "wordwordword");
+		assert.deepEqual(upstream.requests[0].body?.stream_options, { include_usage: true }, "asked for usage to fill message_delta");
+		assert.equal(stream.usage?.completionTokens, 3);
+	});
+
+	it("the anthropic SDK talks to an OpenAI-format model through a forward() gateway, and a cut stream raises", async () => {
+		const anthropic = new Anthropic({ baseURL: proxy.origin, apiKey: "gateway-key", maxRetries: 0 });
+		const final = await anthropic.messages.stream({ model: "gpt-plain", max_tokens: 32, messages: [{ role: "user", content: "hi" }] }).finalMessage();
+		assert.deepEqual(final.content, [{ type: "text", text: "wordwordword" }]);
+		assert.equal(final.usage.output_tokens, 3);
+		await assert.rejects(
+			anthropic.messages.stream({ model: "gpt-cut", max_tokens: 32, messages: [{ role: "user", content: "hi" }] }).finalMessage(),
+			Anthropic.APIError,
+		);
+	});
+});
+
 describe("the translation itself", () => {
+	it("turns streamed tool calls into tool_use blocks with input_json_delta", () => {
+		const t = new ChunkTranslator();
+		const chunk = (delta: object, finish: string | null = null) =>
+			`data: ${JSON.stringify({ id: "c1", model: "m", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+		const input =
+			chunk({ role: "assistant", content: "" }) +
+			chunk({ content: "Let me check." }) +
+			chunk({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }] }) +
+			chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }) +
+			chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }) +
+			chunk({}, "tool_calls") +
+			"data: [DONE]\n\n";
+		const events = parseFrames(t.translate(parseFrames(input), () => ({ promptTokens: 7, completionTokens: 4, totalTokens: 11 }))).map((f) =>
+			JSON.parse(f.data),
+		);
+		assert.deepEqual(
+			events.map((e) => e.type),
+			[
+				"message_start",
+				"content_block_start",
+				"content_block_delta",
+				"content_block_stop",
+				"content_block_start",
+				"content_block_delta",
+				"content_block_delta",
+				"content_block_stop",
+				"message_delta",
+				"message_stop",
+			],
+		);
+		assert.deepEqual(events[4].content_block, { type: "tool_use", id: "call_1", name: "get_weather", input: {} });
+		assert.equal(events[5].delta.partial_json + events[6].delta.partial_json, '{"city":"Oslo"}');
+		assert.equal(events[8].delta.stop_reason, "tool_use");
+		assert.deepEqual(events[8].usage, { output_tokens: 4, input_tokens: 7 });
+	});
+
+	it("maps an Anthropic body with tools and tool results to chat", () => {
+		const body = messagesToChat({
+			model: "m",
+			max_tokens: 20,
+			system: [{ type: "text", text: "sys" }],
+			tools: [{ name: "f", input_schema: { type: "object" } }],
+			tool_choice: { type: "tool", name: "f" },
+			messages: [
+				{ role: "user", content: "hi" },
+				{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: { a: 1 } }] },
+				{ role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "done" }] },
+			],
+		});
+		assert.deepEqual(body.messages, [
+			{ role: "system", content: "sys" },
+			{ role: "user", content: "hi" },
+			{ role: "assistant", content: null, tool_calls: [{ id: "t1", type: "function", function: { name: "f", arguments: '{"a":1}' } }] },
+			{ role: "tool", tool_call_id: "t1", content: "done" },
+		]);
+		assert.deepEqual(body.tools, [{ type: "function", function: { name: "f", parameters: { type: "object" } } }]);
+		assert.deepEqual(body.tool_choice, { type: "function", function: { name: "f" } });
+	});
+
 	it("maps tools, tool calls, tool results and images", () => {
 		const body = chatToMessages({
 			model: "m",

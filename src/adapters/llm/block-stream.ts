@@ -8,7 +8,7 @@
 import type { WireFormat } from "./api.ts";
 import { type LlmError, LlmErrorCode, llmError } from "./errors.ts";
 import { cut, StreamBlock, type StreamWatch } from "./stream-body.ts";
-import type { StreamTranslator } from "./translate.ts";
+import type { FrameTranslator } from "./translate.ts";
 import type { LlmUsage } from "./usage.ts";
 
 /** A stream's frames as the caller pulls them; `return()` aborts the upstream. */
@@ -115,13 +115,13 @@ export class BlockStream implements Blocks {
 	}
 }
 
-/** An Anthropic stream's blocks as OpenAI chunk frames (an OpenAI chat request served by an Anthropic deployment). */
+/** A stream's blocks in the caller's format when a deployment of the other format serves it. */
 export class TranslatedBlocks implements Blocks {
 	readonly #inner: Blocks;
-	readonly #translator: StreamTranslator;
+	readonly #translator: FrameTranslator;
 	readonly #usage: () => LlmUsage | undefined;
 
-	constructor(inner: Blocks, translator: StreamTranslator, usage: () => LlmUsage | undefined) {
+	constructor(inner: Blocks, translator: FrameTranslator, usage: () => LlmUsage | undefined) {
 		this.#inner = inner;
 		this.#translator = translator;
 		this.#usage = usage;

@@ -646,9 +646,9 @@ export class LlmClient implements ManagedClient {
 	}
 }
 
-/** A model can serve an API in its own format, and OpenAI chat requests when it is an Anthropic one (translated). */
+/** A model serves an API of its own format, and the other format's chat API (translated). */
 function servable(api: LlmApi, model: ResolvedModel): boolean {
-	return model.format === formatOf(api) || (api === Api.openaiChat && model.format === "anthropic");
+	return model.format === formatOf(api) || api === Api.openaiChat || api === Api.anthropicMessages;
 }
 
 /** A rough token count for a rate-limit reservation: the prompt's characters / 4, plus the completion it may ask for. */

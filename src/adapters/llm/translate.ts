@@ -1,7 +1,8 @@
 /**
- * OpenAI chat completions served by an Anthropic deployment: the request turned into a messages
- * body, the answer (whole or streamed) turned back into chat-completion shapes. Only this one
- * direction exists; everything else passes through untranslated.
+ * Requests served by a deployment of the other wire format: OpenAI chat completions by an
+ * Anthropic model, Anthropic messages by an OpenAI-format model. The request body is turned
+ * into the upstream's, the answer (whole or streamed) back into the caller's. Completions and
+ * embeddings have no Anthropic counterpart and are never translated.
  */
 import type { SseFrame } from "./sse.ts";
 import type { LlmUsage } from "./usage.ts";
@@ -133,7 +134,7 @@ export function messageToChat(message: Json, usage: LlmUsage | undefined): Json 
  * the usage chunk (when the caller asked for it) and `[DONE]`; an `error` event becomes an
  * OpenAI error chunk.
  */
-export class StreamTranslator {
+export class StreamTranslator implements FrameTranslator {
 	readonly #includeUsage: boolean;
 	#id = "";
 	#model = "";
@@ -200,4 +201,216 @@ export class StreamTranslator {
 
 function frame(o: unknown): string {
 	return `data: ${JSON.stringify(o)}\n\n`;
+}
+
+/** Anything that turns one stream's frames into the caller's format. */
+export interface FrameTranslator {
+	translate(frames: readonly SseFrame[], usage: () => LlmUsage | undefined): string;
+}
+
+const STOP_REASON: Record<string, string> = {
+	stop: "end_turn",
+	length: "max_tokens",
+	tool_calls: "tool_use",
+	function_call: "tool_use",
+	content_filter: "refusal",
+};
+
+function blocksOf(content: unknown): Json[] {
+	if (typeof content === "string") return [{ type: "text", text: content }];
+	return Array.isArray(content) ? (content as Json[]) : [];
+}
+
+/** An Anthropic messages body as an OpenAI chat-completions body. */
+export function messagesToChat(body: Json): Json {
+	const messages: Json[] = [];
+	const system =
+		typeof body.system === "string"
+			? body.system
+			: blocksOf(body.system)
+					.map((b) => String(b.text ?? ""))
+					.join("\n");
+	if (system !== "") messages.push({ role: "system", content: system });
+	for (const m of (body.messages as Json[] | undefined) ?? []) {
+		const blocks = blocksOf(m.content);
+		if (m.role === "assistant") {
+			const text = blocks
+				.filter((b) => b.type === "text")
+				.map((b) => String(b.text ?? ""))
+				.join("");
+			const calls = blocks
+				.filter((b) => b.type === "tool_use")
+				.map((b) => ({ id: b.id, type: "function", function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }));
+			messages.push({ role: "assistant", content: text === "" && calls.length > 0 ? null : text, ...(calls.length > 0 ? { tool_calls: calls } : {}) });
+			continue;
+		}
+		for (const b of blocks.filter((x) => x.type === "tool_result")) {
+			const content =
+				typeof b.content === "string"
+					? b.content
+					: blocksOf(b.content)
+							.map((x) => String(x.text ?? ""))
+							.join("");
+			messages.push({ role: "tool", tool_call_id: b.tool_use_id, content });
+		}
+		const parts = blocks
+			.filter((b) => b.type === "text" || b.type === "image")
+			.map((b) => {
+				if (b.type === "text") return { type: "text", text: String(b.text ?? "") };
+				const source = (b.source as Json | undefined) ?? {};
+				const url = source.type === "base64" ? `data:${String(source.media_type)};base64,${String(source.data)}` : String(source.url ?? "");
+				return { type: "image_url", image_url: { url } };
+			});
+		if (parts.length > 0) messages.push({ role: "user", content: parts.every((p) => p.type === "text") ? parts.map((p) => (p as Json).text).join("") : parts });
+	}
+	const out: Json = { model: body.model, messages };
+	if (body.max_tokens !== undefined) out.max_tokens = body.max_tokens;
+	for (const key of ["temperature", "top_p", "stream"] as const) if (body[key] !== undefined) out[key] = body[key];
+	if (Array.isArray(body.stop_sequences)) out.stop = body.stop_sequences;
+	if (body.stream === true) out.stream_options = { include_usage: true };
+	if (Array.isArray(body.tools)) {
+		out.tools = (body.tools as Json[]).map((t) => ({
+			type: "function",
+			function: {
+				name: t.name,
+				...(t.description === undefined ? {} : { description: t.description }),
+				parameters: t.input_schema ?? { type: "object", properties: {} },
+			},
+		}));
+	}
+	const choice = body.tool_choice as Json | undefined;
+	if (choice?.type === "auto") out.tool_choice = "auto";
+	else if (choice?.type === "any") out.tool_choice = "required";
+	else if (choice?.type === "none") out.tool_choice = "none";
+	else if (choice?.type === "tool") out.tool_choice = { type: "function", function: { name: choice.name } };
+	return out;
+}
+
+/** An OpenAI chat completion as an Anthropic message. */
+export function chatToMessage(completion: Json, usage: LlmUsage | undefined): Json {
+	const choice = ((completion.choices as Json[] | undefined) ?? [])[0] ?? {};
+	const message = (choice.message as Json | undefined) ?? {};
+	const content: Json[] = [];
+	if (typeof message.content === "string" && message.content !== "") content.push({ type: "text", text: message.content });
+	for (const call of (message.tool_calls as Json[] | undefined) ?? []) {
+		const fn = call.function as Json;
+		let input: unknown = {};
+		try {
+			input = JSON.parse(String(fn.arguments ?? "{}"));
+		} catch {
+			input = {};
+		}
+		content.push({ type: "tool_use", id: call.id, name: fn.name, input });
+	}
+	return {
+		id: completion.id,
+		type: "message",
+		role: "assistant",
+		model: completion.model,
+		content,
+		stop_reason: STOP_REASON[String(choice.finish_reason)] ?? "end_turn",
+		stop_sequence: null,
+		usage: { input_tokens: usage?.promptTokens ?? 0, output_tokens: usage?.completionTokens ?? 0 },
+	};
+}
+
+/**
+ * OpenAI chunk frames → Anthropic events: `message_start` on the first chunk, a text block and
+ * one block per tool call (`content_block_start` / `_delta` / `_stop`), then at `[DONE]`
+ * `message_delta` (stop reason, usage) and `message_stop`. An error chunk becomes `event: error`.
+ */
+export class ChunkTranslator implements FrameTranslator {
+	#started = false;
+	/** The Anthropic block being written: its index and kind. */
+	#open: { index: number; kind: "text" | "tool" } | undefined;
+	#nextIndex = 0;
+	/** OpenAI tool_calls index → Anthropic block index. */
+	readonly #tools = new Map<number, number>();
+	#finish: string | null = null;
+
+	translate(frames: readonly SseFrame[], usage: () => LlmUsage | undefined): string {
+		let out = "";
+		for (const f of frames) {
+			if (f.data.startsWith("[DONE]")) {
+				out += this.#close();
+				const u = usage();
+				out += event("message_delta", {
+					type: "message_delta",
+					delta: { stop_reason: STOP_REASON[String(this.#finish)] ?? "end_turn", stop_sequence: null },
+					usage: { output_tokens: u?.completionTokens ?? 0, ...(u === undefined ? {} : { input_tokens: u.promptTokens }) },
+				});
+				out += event("message_stop", { type: "message_stop" });
+				continue;
+			}
+			let c: Json;
+			try {
+				c = JSON.parse(f.data) as Json;
+			} catch {
+				continue;
+			}
+			if (c.error !== undefined && c.error !== null) {
+				const e = c.error as Json;
+				out += event("error", {
+					type: "error",
+					error: { type: e.type === "rate_limit_error" ? "rate_limit_error" : "api_error", message: String(e.message ?? "upstream error") },
+				});
+				continue;
+			}
+			if (!this.#started) {
+				this.#started = true;
+				const message = {
+					id: c.id,
+					type: "message",
+					role: "assistant",
+					model: c.model,
+					content: [],
+					stop_reason: null,
+					stop_sequence: null,
+					usage: { input_tokens: 0, output_tokens: 0 },
+				};
+				out += event("message_start", { type: "message_start", message });
+			}
+			const choice = ((c.choices as Json[] | undefined) ?? [])[0];
+			if (choice === undefined) continue;
+			const delta = (choice.delta as Json | undefined) ?? {};
+			if (typeof delta.content === "string" && delta.content !== "") {
+				if (this.#open?.kind !== "text") out += this.#start("text", { type: "text", text: "" });
+				out += event("content_block_delta", { type: "content_block_delta", index: this.#open?.index, delta: { type: "text_delta", text: delta.content } });
+			}
+			for (const call of (delta.tool_calls as Json[] | undefined) ?? []) {
+				const i = Number(call.index ?? 0);
+				const fn = (call.function as Json | undefined) ?? {};
+				if (!this.#tools.has(i)) {
+					out += this.#start("tool", { type: "tool_use", id: call.id, name: fn.name, input: {} });
+					this.#tools.set(i, this.#open?.index ?? 0);
+				}
+				if (typeof fn.arguments === "string" && fn.arguments !== "") {
+					out += event("content_block_delta", {
+						type: "content_block_delta",
+						index: this.#tools.get(i),
+						delta: { type: "input_json_delta", partial_json: fn.arguments },
+					});
+				}
+			}
+			if (choice.finish_reason !== null && choice.finish_reason !== undefined) this.#finish = String(choice.finish_reason);
+		}
+		return out;
+	}
+
+	#start(kind: "text" | "tool", block: Json): string {
+		const closing = this.#close();
+		this.#open = { index: this.#nextIndex++, kind };
+		return `${closing}${event("content_block_start", { type: "content_block_start", index: this.#open.index, content_block: block })}`;
+	}
+
+	#close(): string {
+		if (this.#open === undefined) return "";
+		const index = this.#open.index;
+		this.#open = undefined;
+		return event("content_block_stop", { type: "content_block_stop", index });
+	}
+}
+
+function event(type: string, o: unknown): string {
+	return `event: ${type}\ndata: ${JSON.stringify(o)}\n\n`;
 }

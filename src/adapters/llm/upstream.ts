@@ -11,7 +11,7 @@ import type { Deployment } from "./deployment.ts";
 import { type LlmError, LlmErrorCode, llmError, streamEventError, upstreamError } from "./errors.ts";
 import { pathOf } from "./providers.ts";
 import { firstBlock, type StreamBlock, StreamWatch } from "./stream-body.ts";
-import { chatToMessages, messageToChat, StreamTranslator } from "./translate.ts";
+import { ChunkTranslator, chatToMessage, chatToMessages, messagesToChat, messageToChat, StreamTranslator } from "./translate.ts";
 import { type LlmUsage, usageOfBody } from "./usage.ts";
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -50,13 +50,15 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 
 export async function attempt(dispatcher: Dispatcher, deployment: Deployment, req: AttemptRequest): Promise<UpstreamResponse> {
 	const provider = deployment.provider;
-	// An OpenAI chat request to an Anthropic deployment is translated; everything else passes through.
-	const translated = req.api === LlmApi.openaiChat && provider.format === "anthropic";
-	const api = translated ? LlmApi.anthropicMessages : req.api;
+	// A chat request to a deployment of the other format is translated; everything else passes through.
+	const toAnthropic = req.api === LlmApi.openaiChat && provider.format === "anthropic";
+	const toOpenAi = req.api === LlmApi.anthropicMessages && provider.format === "openai";
+	const translated = toAnthropic || toOpenAi;
+	const api = toAnthropic ? LlmApi.anthropicMessages : toOpenAi ? LlmApi.openaiChat : req.api;
 	const format = formatOf(api);
 	const subject = `llm deployment "${deployment.label}"`;
 	const named = req.body.model === deployment.upstreamModel ? req.body : { ...req.body, model: deployment.upstreamModel };
-	const payload = JSON.stringify(translated ? chatToMessages(named) : named);
+	const payload = JSON.stringify(toAnthropic ? chatToMessages(named) : toOpenAi ? messagesToChat(named) : named);
 	const headers: Record<string, string> = {
 		...req.headers,
 		...provider.headers,
@@ -103,7 +105,7 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 			} catch (error) {
 				throw llmError(LlmErrorCode.SERVER, subject, "the response is not JSON", { deployment: deployment.label, model: req.model, status: 502, cause: error });
 			}
-			const chat = Buffer.from(JSON.stringify(messageToChat(message, usage)));
+			const chat = Buffer.from(JSON.stringify(toAnthropic ? messageToChat(message, usage) : chatToMessage(message, usage)));
 			return { status, headers: { ...resHeaders, "content-length": String(chat.length) }, headersMs, bytes: chat, blocks: undefined, outcome };
 		}
 		return { status, headers: resHeaders, headersMs, bytes, blocks: undefined, outcome };
@@ -112,7 +114,8 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 	if (!translated || response.blocks === undefined) return response;
 	const includeUsage = (req.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
 	const watchUsage = response.usage;
-	return { ...response, blocks: new TranslatedBlocks(response.blocks, new StreamTranslator(includeUsage), watchUsage) };
+	const translator = toAnthropic ? new StreamTranslator(includeUsage) : new ChunkTranslator();
+	return { ...response, blocks: new TranslatedBlocks(response.blocks, translator, watchUsage) };
 }
 
 async function streamResponse(
