@@ -342,13 +342,9 @@ export class LlmClient implements ManagedClient {
 				break;
 			case "chat":
 				if (!Array.isArray(rest.messages)) throw invalid(this.name, 'execute("chat") needs params.messages (an array)');
-				if (format === "anthropic") {
-					api = Api.anthropicMessages;
-					body = { max_tokens: 1024, ...toAnthropic(rest), model };
-				} else {
-					api = Api.openaiChat;
-					body = { ...rest, model };
-				}
+				// OpenAI-style messages for either format: an Anthropic model gets them translated.
+				api = Api.openaiChat;
+				body = { ...rest, model };
 				break;
 			case "embed":
 				api = Api.openaiEmbeddings;
@@ -701,15 +697,6 @@ function resultOf(api: LlmApi, raw: unknown): { text: string; embeddings?: numbe
 	}
 	const choice = (r.choices as { text?: string; message?: { content?: string | null } }[] | undefined)?.[0];
 	return { text: choice?.message?.content ?? choice?.text ?? "" };
-}
-
-/** OpenAI-style messages as an Anthropic body: system messages move to `system`. */
-function toAnthropic(params: Omit<ExecuteParams, "model">): Record<string, unknown> {
-	const { messages: given, ...rest } = params;
-	const messages = (given ?? []) as ChatMessage[];
-	const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => String(m.content ?? ""));
-	const turns = messages.filter((m) => m.role === "user" || m.role === "assistant").map((m) => ({ role: m.role, content: m.content ?? "" }));
-	return { ...rest, ...(system.length > 0 ? { system: system.join("\n") } : {}), messages: turns };
 }
 
 /** Creates an {@link LlmClient}. See {@link LlmClientOptions} and docs/adapters/llm.md. */
