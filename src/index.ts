@@ -23,6 +23,7 @@ export {
 	HEALTH_THRESHOLDS,
 	type HealthReport,
 	HealthStatus,
+	installShutdown,
 	type ManagedClient,
 	ManagerClosedError,
 	type ManagerEvents,
@@ -32,6 +33,7 @@ export {
 	type PoolManagerOptions,
 	PoolNotFoundError,
 	type PoolView,
+	type ShutdownOptions,
 	type SignalOptions,
 	worstStatus,
 } from "./manager/index.ts";
