@@ -26,7 +26,7 @@ async function makeContenders(): Promise<Contender[]> {
 	const server = { host: HOST, port: PORT, user: "root", database: "test" };
 	const lifeguard = createMysqlClient({ primary: server, pool: { name: "bench-mysql", min: CONNECTIONS, max: CONNECTIONS } });
 	const resetting = createMysqlClient({ primary: { ...server, resetSession: true }, pool: { name: "bench-mysql-reset", min: CONNECTIONS, max: CONNECTIONS } });
-	await Promise.all([lifeguard.initialize(), resetting.initialize()]);
+	await Promise.all([lifeguard.start(), resetting.start()]);
 
 	const peer = mysql.createPool({ ...server, connectionLimit: CONNECTIONS, maxIdle: CONNECTIONS });
 	// mysql2 opens connections on demand: open all ten before timing.

@@ -55,7 +55,7 @@ function median(xs: number[]): number {
 export async function run(): Promise<Record<string, unknown>> {
 	const { host, port, user, database } = services.postgres;
 	const lifeguard = createPostgresClient({ primary: { host, port, user, database, applicationName: "lg-bench" }, pool: { min: MAX, max: MAX } });
-	await lifeguard.initialize();
+	await lifeguard.start();
 	const pgPool = new pg.Pool({ host, port, user, database, max: MAX, application_name: "lg-bench-pg" });
 	await Promise.all(Array.from({ length: MAX }, () => pgPool.query(SQL)));
 

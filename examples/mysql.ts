@@ -16,7 +16,7 @@ const db = createMysqlClient({
 });
 
 try {
-	await db.initialize();
+	await db.start();
 	await db.query("CREATE TABLE IF NOT EXISTS example_products (id INT PRIMARY KEY, name VARCHAR(50) NOT NULL, stock INT NOT NULL)", [], { fetch: "none" });
 	await db.query("DELETE FROM example_products", [], { fetch: "none" });
 

@@ -19,7 +19,7 @@ const db = createPostgresClient({
 });
 
 try {
-	await db.initialize();
+	await db.start();
 	await db.query("CREATE TABLE IF NOT EXISTS example_products (id int PRIMARY KEY, name text NOT NULL, stock int NOT NULL)", [], { fetch: "none" });
 	await db.query("DELETE FROM example_products", [], { fetch: "none" });
 

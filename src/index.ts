@@ -6,6 +6,7 @@ export {
 	type ExecuteArgs,
 	type ExecuteResult,
 } from "./core/custom.ts";
+export { type DurationRules, durationProblem, MAX_DURATION_MS } from "./core/duration.ts";
 export * from "./core/errors.ts";
 export * from "./core/events.ts";
 export { Histogram, type HistogramSummary } from "./core/histogram.ts";
@@ -14,6 +15,7 @@ export { Lease } from "./core/lease.ts";
 export { type ErrorClass, POOL_DEFAULTS, type PoolOptions, type ResolvedPoolOptions } from "./core/options.ts";
 export { type AcquireOptions, type CloseOptions, type ConnectionHealth, createPool, Pool, type PoolHealth } from "./core/pool.ts";
 export type { PoolStats } from "./core/stats.ts";
+export { type WithLeaseOptions, withLease } from "./core/with-lease.ts";
 export {
 	assessPool,
 	type BreakerView,

@@ -22,7 +22,7 @@ async function sqliteJob(): Promise<void> {
 	const dir = mkdtempSync(join(tmpdir(), "lifeguard-start-"));
 	const db = createSqliteClient({ filename: join(dir, "orders.db"), pool: { min: 2 } });
 	try {
-		await db.initialize();
+		await db.start();
 		await db.query("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, total REAL NOT NULL)", [], { fetch: "none" });
 		const rows = Array.from({ length: 1_000 }, (_, i) => [`customer-${i % 50}`, (i % 97) + 0.5]);
 		const inserted = await db.batch("INSERT INTO orders (customer, total) VALUES (?, ?)", rows);

@@ -1,6 +1,7 @@
 import { ConfigError } from "./errors.ts";
 import type { PoolOptions } from "./options.ts";
 import { Pool } from "./pool.ts";
+import { withLease } from "./with-lease.ts";
 
 /**
  * A connection object that manages its own life: a hand-written client class, a wrapper around
@@ -52,18 +53,10 @@ export class ConnectionPool<C extends CustomConnection> extends Pool<C> {
 	 * false; a connection with neither is always destroyed after a failure. For a per-call
 	 * deadline or signal, use `pool.use((conn) => conn.execute(...), { timeoutMs })`.
 	 */
-	async execute(...args: ExecuteArgs<C>): Promise<ExecuteResult<C>> {
-		const lease = await this.acquire();
-		let result: ExecuteResult<C>;
-		try {
-			result = (await lease.resource.execute(...args)) as ExecuteResult<C>;
-		} catch (error) {
-			if (await this.#isConnectionFault(lease.resource, error)) lease.destroy(error);
-			else lease.release();
-			throw error;
-		}
-		lease.release();
-		return result;
+	execute(...args: ExecuteArgs<C>): Promise<ExecuteResult<C>> {
+		return withLease(this, (connection) => connection.execute(...args) as ExecuteResult<C>, {
+			isConnectionFault: (error, connection) => this.#isConnectionFault(connection, error),
+		});
 	}
 
 	async #isConnectionFault(connection: C, error: unknown): Promise<boolean> {

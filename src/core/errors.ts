@@ -22,12 +22,33 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * Marks lifeguard errors across copies of the package (two versions in one dependency tree, a
+ * bundled copy): `instanceof` compares classes, and each copy has its own. The registry symbol
+ * is the same in every copy (undici brands its errors the same way).
+ */
+const ERROR_BRAND = Symbol.for("lifeguard.error");
+
 export class LifeguardError extends Error {
 	readonly code: ErrorCode;
 	constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
 		super(message, options);
 		this.code = code;
 		this.name = new.target.name;
+		// The names of the classes it is an instance of, so that each subclass answers instanceof for its own name.
+		const lineage: string[] = [];
+		for (let c: unknown = new.target; typeof c === "function" && c !== Error; c = Object.getPrototypeOf(c)) lineage.push((c as { name: string }).name);
+		Object.defineProperty(this, ERROR_BRAND, { value: lineage });
+	}
+
+	/** True for errors of this class from any copy of lifeguard, not only this one. */
+	static override [Symbol.hasInstance](value: unknown): boolean {
+		// biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof (a subclass too), not this one
+		if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+		if (typeof value !== "object" || value === null) return false;
+		const lineage = (value as { [ERROR_BRAND]?: unknown })[ERROR_BRAND];
+		// biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof (a subclass too), not this one
+		return Array.isArray(lineage) && lineage.includes(this.name);
 	}
 }
 

@@ -3,7 +3,8 @@ import { ConfigError, type ConfigProblem, PoolClosedError, QueueFullError } from
 import { PoolEvent, type PoolEventName, type PoolEvents } from "./events.ts";
 import type { Lease } from "./lease.ts";
 import { type ErrorClass, type PoolOptions, resolvePoolOptions } from "./options.ts";
-import { type AcquireOptions, type CloseOptions, Pool, type PoolBudget } from "./pool.ts";
+import { type AcquireOptions, type CloseOptions, closeTimeout, Pool, type PoolBudget } from "./pool.ts";
+import { quoteValue } from "./quote-value.ts";
 import type { PoolStats } from "./stats.ts";
 
 type SharedOptions = Omit<PoolOptions<unknown>, "name" | "create" | "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "max" | "maxWaiters">;
@@ -23,7 +24,12 @@ export interface KeyedPoolOptions<K, T> extends SharedOptions {
 	maxTotal?: number;
 	/** Most callers waiting over all keys; more are rejected at once. Default Infinity. */
 	maxWaiters?: number;
-	/** How a key is named in pool names and stats. Default `String(key)`. */
+	/**
+	 * A key's identity: two keys with the same string share one pool. Also names the key in pool
+	 * names, events and stats. Default `String(key)`, which only tells primitives (strings, numbers,
+	 * booleans, bigints) and objects with their own `toString` (a `URL`) apart; any other key
+	 * without this function is refused at its first use.
+	 */
 	keyToString?: (key: K) => string;
 }
 
@@ -63,7 +69,7 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 		this.name = options.name ?? "keyed";
 		this.maxTotal = options.maxTotal ?? 100;
 		this.maxWaiters = options.maxWaiters ?? Number.POSITIVE_INFINITY;
-		this.#keyToString = options.keyToString ?? String;
+		this.#keyToString = options.keyToString ?? ((key) => defaultKeyString(this.name, key));
 		validateKeyedOptions(options, this.maxTotal, this.maxWaiters);
 		(this as EventEmitter).on("newListener", (event: string) => {
 			if (!(event in PoolEvent) || this.#forwarded.has(event as PoolEventName)) return;
@@ -75,7 +81,12 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 	/** Borrows a connection for `key`; same contract as `Pool.acquire`. */
 	acquire(key: K, options?: AcquireOptions): Promise<Lease<T>> {
 		if (this.#closed) return Promise.reject(new PoolClosedError(this.name));
-		const pool = this.pool(key);
+		let pool: Pool<T>;
+		try {
+			pool = this.pool(key);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 		// Only callers that must wait for a release count: nothing idle for the key, and no room to create (per key or in the budget).
 		const mustWait = pool.idleCount === 0 && (pool.size >= pool.options.max || this.#used >= this.maxTotal);
 		if (mustWait && this.maxWaiters !== Number.POSITIVE_INFINITY) {
@@ -92,10 +103,18 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 	/** Runs `fn` with a connection for `key`, like `Pool.use`. */
 	use<R>(key: K, fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
 		if (this.#closed) return Promise.reject(new PoolClosedError(this.name));
-		return this.pool(key).use(fn, options);
+		try {
+			return this.pool(key).use(fn, options);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 	}
 
-	/** The pool of one key, created on first use. */
+	/**
+	 * The pool of one key, created on first use. A key's pool is forgotten (and closed) once it
+	 * holds no connection and nobody waits on it, so do not keep the returned pool across awaits:
+	 * ask again.
+	 */
 	pool(key: K): Pool<T> {
 		const label = this.#keyToString(key);
 		let entry = this.#pools.get(label);
@@ -137,8 +156,9 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 		for (const { pool } of this.#pools.values()) pool.resetStats();
 	}
 
-	/** Closes the pool of one key and forgets it. */
+	/** Closes the pool of one key now (leases get `timeoutMs` to finish) and forgets it. */
 	async remove(key: K, options?: CloseOptions): Promise<void> {
+		closeTimeout(`keyed pool ${JSON.stringify(this.name)}: remove`, options);
 		const label = this.#keyToString(key);
 		const entry = this.#pools.get(label);
 		if (entry === undefined) return;
@@ -152,7 +172,13 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 		for (const { pool } of this.#pools.values()) pool.clear();
 	}
 
+	/** `await using keyed = createKeyedPool(…)` closes every key's pool at scope exit. */
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
+	}
+
 	async close(options?: CloseOptions): Promise<void> {
+		closeTimeout(`keyed pool ${JSON.stringify(this.name)}: close`, options);
 		this.#closed = true;
 		this.#blocked.length = 0;
 		await Promise.all([...this.#pools.values()].map(({ pool }) => pool.close(options)));
@@ -188,6 +214,18 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 		return new Pool<T>(options, this.#budget);
 	}
 
+	/** Forgets a key's pool that holds nothing: one-off keys would otherwise grow the map for ever. */
+	#forgetIfEmpty(pool: Pool<T>): void {
+		if (this.#closed || !isEmpty(pool as Pool<unknown>)) return;
+		for (const [label, entry] of this.#pools) {
+			if (entry.pool !== pool) continue;
+			this.#pools.delete(label);
+			this.#unblock(pool);
+			void pool.close();
+			return;
+		}
+	}
+
 	readonly #budget: PoolBudget = {
 		tryReserve: () => {
 			if (this.#used >= this.maxTotal) return false;
@@ -198,6 +236,8 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 			this.#used--;
 			this.#serveBlocked();
 		},
+		// Deferred: the pool reports from inside its own bookkeeping, and a caller may be about to use it again this tick.
+		empty: (pool) => queueMicrotask(() => this.#forgetIfEmpty(pool as Pool<T>)),
 		blocked: (pool) => {
 			const p = pool as Pool<T>;
 			if (!this.#blocked.includes(p)) this.#blocked.push(p);
@@ -250,13 +290,36 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 	}
 }
 
+function isEmpty(pool: Pool<unknown>): boolean {
+	return pool.size === 0 && pool.pendingCount === 0 && pool.activeCount === 0 && !pool.closed;
+}
+
+/**
+ * String(key) for keys it names faithfully. Every plain object is "[object Object]" and arrays
+ * join their items, so such keys would share one pool: a caller asking for db-b got db-a's connection.
+ */
+function defaultKeyString(pool: string, key: unknown): string {
+	const t = typeof key;
+	if (t === "string" || t === "number" || t === "bigint" || t === "boolean") return String(key);
+	if (t === "object" && key !== null) {
+		const own = (key as { toString?: unknown }).toString;
+		if (typeof own === "function" && own !== Object.prototype.toString && own !== Array.prototype.toString) return String(key);
+	}
+	throw new ConfigError(`keyed pool ${JSON.stringify(pool)}`, [
+		{
+			path: "keyToString",
+			message: `a key of type ${key === null ? "null" : Array.isArray(key) ? "array" : t} has no faithful string form (${quoteValue(key)}); give the keyed pool a keyToString that names each key uniquely, e.g. (k) => \`\${k.host}:\${k.port}\``,
+		},
+	]);
+}
+
 /** Checks the keyed options and the per-key pool options together; one ConfigError lists every problem. */
 function validateKeyedOptions<K, T>(o: KeyedPoolOptions<K, T>, maxTotal: number, maxWaiters: number): void {
 	const problems: ConfigProblem[] = [];
 	const maxPerKey = o.maxPerKey ?? Math.min(10, maxTotal);
 	if (typeof o.create !== "function") problems.push({ path: "create", message: "required: a function (key, signal) => connection" });
-	if (!Number.isInteger(maxTotal) || maxTotal < 1) problems.push({ path: "maxTotal", message: `must be an integer >= 1, got ${String(maxTotal)}` });
-	if (!(maxWaiters >= 0)) problems.push({ path: "maxWaiters", message: `must be >= 0, got ${String(maxWaiters)}` });
+	if (!Number.isInteger(maxTotal) || maxTotal < 1) problems.push({ path: "maxTotal", message: `must be an integer >= 1, got ${quoteValue(maxTotal)}` });
+	if (!(maxWaiters >= 0)) problems.push({ path: "maxWaiters", message: `must be >= 0, got ${quoteValue(maxWaiters)}` });
 	if (Number.isInteger(maxPerKey) && Number.isInteger(maxTotal) && maxPerKey > maxTotal) {
 		problems.push({ path: "maxPerKey", message: `maxPerKey (${maxPerKey}) is greater than maxTotal (${maxTotal})` });
 	}

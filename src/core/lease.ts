@@ -1,4 +1,5 @@
 import type { PooledConnection } from "./connection.ts";
+import { LeaseError } from "./errors.ts";
 import type { ErrorClass } from "./options.ts";
 
 /** What a lease needs from its pool; implemented privately by Pool. */
@@ -13,7 +14,17 @@ export interface LeaseOwner<T> {
  * A borrowed connection. Give it back with `release()`, or `destroy(err?)` when it is broken;
  * `await using lease = await pool.acquire()` releases on scope exit. Both are idempotent.
  */
+/** Recognises leases from another copy of lifeguard (see LifeguardError's brand). */
+const LEASE_BRAND = Symbol.for("lifeguard.lease");
+
 export class Lease<T> {
+	/** True for leases from any copy of lifeguard, not only this one. */
+	static [Symbol.hasInstance](value: unknown): boolean {
+		// biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof (a subclass too), not this one
+		if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+		return typeof value === "object" && value !== null && (value as { [LEASE_BRAND]?: unknown })[LEASE_BRAND] === true;
+	}
+
 	readonly #owner: LeaseOwner<T>;
 	/** @internal */
 	readonly conn: PooledConnection<T>;
@@ -37,8 +48,13 @@ export class Lease<T> {
 		this.acquiredAt = acquiredAt;
 	}
 
-	/** The pooled resource (driver client, socket, …). */
+	/** The pooled resource (driver client, socket, …). Throws LEASE_INVALID once the lease is over: the connection may be someone else's by then. */
 	get resource(): T {
+		if (this.done) {
+			throw new LeaseError(
+				`lease.resource read after the lease ended (released, destroyed, or taken back by the pool) on connection ${this.conn.id}; acquire a new lease`,
+			);
+		}
 		return this.conn.resource;
 	}
 
@@ -76,6 +92,10 @@ export class Lease<T> {
 	[Symbol.asyncDispose](): Promise<void> {
 		if (!this.done) this.#owner.release(this);
 		return Promise.resolve();
+	}
+
+	get [LEASE_BRAND](): true {
+		return true;
 	}
 
 	[Symbol.dispose](): void {

@@ -1,4 +1,6 @@
+import { type DurationRules, durationProblem } from "./duration.ts";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
+import { quoteValue } from "./quote-value.ts";
 
 /** How an error relates to the connection it happened on. */
 export type ErrorClass = "connection" | "caller";
@@ -112,6 +114,22 @@ const DURATION_KEYS = [
 	"createRetryInitialMs",
 	"createRetryMaxMs",
 ] as const;
+/** 0 disables the feature where it can be off; Infinity is "no deadline" where waiting forever is a choice. */
+const DURATION_RULES: Record<(typeof DURATION_KEYS)[number], DurationRules> = {
+	acquireTimeoutMs: { allowInfinity: true },
+	createTimeoutMs: {},
+	destroyTimeoutMs: {},
+	validateTimeoutMs: {},
+	idleTimeoutMs: { allowZero: true },
+	maxLifetimeMs: { allowZero: true },
+	maxLifetimeJitterMs: { allowZero: true },
+	validateAfterIdleMs: { allowZero: true },
+	healthCheckIntervalMs: { allowZero: true },
+	leakDetectionMs: { allowZero: true },
+	reclaimAfterMs: { allowZero: true },
+	createRetryInitialMs: {},
+	createRetryMaxMs: {},
+};
 const KNOWN_KEYS = new Set<string>([
 	"name",
 	...FUNCTION_KEYS,
@@ -159,7 +177,7 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 			(!allowInfinity && !Number.isInteger(v)) ||
 			(allowInfinity && !Number.isInteger(v) && v !== Number.POSITIVE_INFINITY)
 		) {
-			problems.push({ path: key, message: `must be an integer${allowInfinity ? " or Infinity" : ""}, got ${JSON.stringify(v)}` });
+			problems.push({ path: key, message: `must be an integer${allowInfinity ? " or Infinity" : ""}, got ${quoteValue(v)}` });
 			return fallback;
 		}
 		if (v < minimum) {
@@ -181,16 +199,9 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 	for (const key of DURATION_KEYS) {
 		const v = raw[key];
 		if (v === undefined) continue;
-		if (typeof v !== "number" || Number.isNaN(v)) {
-			problems.push({ path: key, message: `must be a number of milliseconds, got ${JSON.stringify(v)}` });
-		} else if (v < 0) {
-			problems.push({ path: key, message: `must not be negative, got ${v}` });
-		} else {
-			durations[key] = v;
-		}
-	}
-	for (const key of ["acquireTimeoutMs", "createTimeoutMs", "destroyTimeoutMs", "validateTimeoutMs", "createRetryInitialMs"]) {
-		if (durations[key] === 0) problems.push({ path: key, message: "must be greater than 0" });
+		const problem = durationProblem(v, DURATION_RULES[key]);
+		if (problem === undefined) durations[key] = v as number;
+		else problems.push({ path: key, message: problem });
 	}
 	const maxLifetimeMs = durations.maxLifetimeMs ?? POOL_DEFAULTS.maxLifetimeMs;
 	const maxLifetimeJitterMs = durations.maxLifetimeJitterMs ?? maxLifetimeMs * 0.025;
@@ -214,10 +225,10 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 		}
 	}
 	if (raw.idleOrder !== undefined && raw.idleOrder !== "lifo" && raw.idleOrder !== "fifo") {
-		problems.push({ path: "idleOrder", message: `must be "lifo" or "fifo", got ${JSON.stringify(raw.idleOrder)}` });
+		problems.push({ path: "idleOrder", message: `must be "lifo" or "fifo", got ${quoteValue(raw.idleOrder)}` });
 	}
 	for (const key of ["failFast", "allowExitOnIdle"]) {
-		if (raw[key] !== undefined && typeof raw[key] !== "boolean") problems.push({ path: key, message: `must be a boolean, got ${JSON.stringify(raw[key])}` });
+		if (raw[key] !== undefined && typeof raw[key] !== "boolean") problems.push({ path: key, message: `must be a boolean, got ${quoteValue(raw[key])}` });
 	}
 	if (raw.allowExitOnIdle === true && (typeof raw.ref !== "function" || typeof raw.unref !== "function")) {
 		problems.push({

@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { Backoff } from "./backoff.ts";
 import { ConnState, PooledConnection } from "./connection.ts";
 import { Deque } from "./deque.ts";
+import { type DurationRules, durationProblem, MAX_DURATION_MS } from "./duration.ts";
 import {
 	AcquireAbortedError,
 	ConfigError,
@@ -20,8 +21,10 @@ import {
 import { AcquireFailReason, CloseReason, PoolEvent, type PoolEventName, type PoolEvents } from "./events.ts";
 import { Lease, type LeaseOwner } from "./lease.ts";
 import { type ErrorClass, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.ts";
+import { quoteValue } from "./quote-value.ts";
 import { PoolCounters, type PoolStats } from "./stats.ts";
 import { Waiter, Waiters } from "./waiters.ts";
+import { withLease } from "./with-lease.ts";
 
 export interface AcquireOptions {
 	/** Abandons the wait when aborted (rejects with ACQUIRE_ABORTED). */
@@ -65,11 +68,17 @@ export interface PoolBudget {
 	blocked(pool: Pool<unknown>): void;
 	/** A connection went idle: the budget may take it for another key's waiter. */
 	idle(pool: Pool<unknown>): void;
+	/** The pool may hold nothing now (no connection, no waiter): the keyed pool may forget it. */
+	empty(pool: Pool<unknown>): void;
 }
 
 const EMPTY_WATCH = (): Record<PoolEventName, boolean> => Object.fromEntries(Object.values(PoolEvent).map((e) => [e, false])) as Record<PoolEventName, boolean>;
 
 const DECAY_HALF_LIFE_MS = 60_000;
+const CLOSE_TIMEOUT_MS = 30_000;
+/** Infinity waits for as long as it takes; 0 is refused: it used to time out at once, which nobody means. */
+const ACQUIRE_TIMEOUT_RULES: DurationRules = { allowInfinity: true };
+const CLOSE_TIMEOUT_RULES: DurationRules = { allowInfinity: true, allowZero: true };
 /** Above this many acquires per second, durations are timed for a sample of leases (see #clock). */
 const TIMED_LEASES_PER_SECOND = 100_000;
 const SAMPLING_WINDOW_MS = 100;
@@ -100,6 +109,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#generation = 0;
 	#nextId = 0;
 	#started = false;
+	#announced = false;
 	#state: "open" | "closing" | "closed" = "open";
 	#closePromise: Promise<void> | undefined;
 	#drainedWaiters: (() => void)[] = [];
@@ -148,9 +158,13 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		// Events cost nothing when nobody listens: the payload is built only if #watch says so.
 		this.#watchListeners();
 		// Deferred so that listeners attached right after construction see it.
-		process.nextTick(() => {
-			if (this.#watch.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
-		});
+		process.nextTick(() => this.#announceCreated());
+	}
+
+	#announceCreated(): void {
+		if (this.#announced) return;
+		this.#announced = true;
+		if (this.#watch.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
 	}
 
 	// ── public API ────────────────────────────────────────────────────────────────────────────
@@ -183,19 +197,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		return this.#enqueue(options, performance.now(), stack);
 	}
 
-	/** Runs `fn` with a connection and releases it after; a connection fault (see `classifyError`) destroys it instead. */
-	async use<R>(fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
-		const lease = await this.acquire(options);
-		let result: R;
-		try {
-			result = await fn(lease.conn.resource);
-		} catch (error) {
-			if (this.#classify(error) === "connection") lease.destroy(error);
-			else lease.release();
-			throw error;
-		}
-		lease.release();
-		return result;
+	/** Runs `fn` with a connection and releases it after; a connection fault (see `classifyError`) destroys it instead. See {@link withLease}. */
+	use<R>(fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
+		return withLease(this, fn, options);
 	}
 
 	/** Gives back a lease (same as `lease.release()`); throws LEASE_INVALID for anything that is not a lease of this pool. */
@@ -216,7 +220,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 */
 	start(): Promise<void> {
 		if (this.#state !== "open") return Promise.reject(new PoolClosedError(this.name));
-		this.#started = true;
+		if (!this.#started) {
+			this.#started = true;
+			// CMAP's order: the pool is marked ready first, then its min connections are created.
+			if (this.#watch.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
+		}
 		this.#ensureHousekeeping();
 		const ready = new Promise<void>((resolve, reject) => this.#startWaiters.push({ resolve, reject }));
 		this.#pump();
@@ -243,13 +251,30 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * Resolves when nothing is left open. Idempotent.
 	 */
 	close(options?: CloseOptions): Promise<void> {
+		let timeoutMs: number;
+		try {
+			timeoutMs = closeTimeout(`pool "${this.name}": close`, options);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 		if (this.#closePromise === undefined) {
 			// The promise exists before any work: a close() from a listener during this one gets the same promise.
 			let done: () => void = () => {};
 			this.#closePromise = new Promise<void>((resolve) => (done = resolve));
-			void this.#close(options?.timeoutMs ?? 30_000).finally(done);
+			// The pool's timers are unref'd, so an awaited close() with only them left would end the
+			// process mid-await (exit code 13): this handle keeps it alive until close settles.
+			const keepAlive = setInterval(() => {}, MAX_DURATION_MS);
+			void this.#close(timeoutMs).finally(() => {
+				clearInterval(keepAlive);
+				done();
+			});
 		}
 		return this.#closePromise;
+	}
+
+	/** `await using pool = createPool(…)` closes the pool at scope exit. */
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
 	}
 
 	/** Alias of `close()`, for generic-pool and tarn users. */
@@ -359,7 +384,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			waitMs: c.wait.summary(),
 			useMs: c.use.summary(),
 			createMs: c.create.summary(),
-			reuseRatio: acquires === 0 ? 0 : Math.max(0, acquires - c.created) / acquires,
+			reuseRatio: acquires === 0 ? 0 : (acquires - c.lentFresh) / acquires,
 			utilization: this.#active / this.options.max,
 			healthScore: this.#healthScore(now),
 			lastCreateError: this.#lastCreateError === undefined ? undefined : messageOf(this.#lastCreateError),
@@ -392,9 +417,13 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 
 	// ── acquire ───────────────────────────────────────────────────────────────────────────────
 
-	/** Options that must take the slow path: an aborted signal, or a priority to check. */
+	/** Options that must take the slow path: an aborted signal, a priority to check, a timeout to refuse. */
 	#fastPathAllowed(options: AcquireOptions): boolean {
-		return options.signal?.aborted !== true && options.priority === undefined && (options.timeoutMs === undefined || options.timeoutMs >= 0);
+		return (
+			options.signal?.aborted !== true &&
+			options.priority === undefined &&
+			(options.timeoutMs === undefined || durationProblem(options.timeoutMs, ACQUIRE_TIMEOUT_RULES) === undefined)
+		);
 	}
 
 	/** Keeps #watch (who listens to what) current, so that payloads are built only for listeners. */
@@ -415,6 +444,8 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * connection, an unsettled waiter): the error becomes a process warning instead.
 	 */
 	#emit<E extends keyof PoolEvents>(event: E, ...payload: PoolEvents[E]): void {
+		// poolCreated is deferred a tick for late listeners, yet must still come first when work starts sooner.
+		if (!this.#announced) this.#announceCreated();
 		try {
 			(this as EventEmitter).emit(event, ...payload);
 		} catch (error) {
@@ -426,15 +457,15 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	#enqueue(options: AcquireOptions | undefined, now: number, stack: string | undefined): Promise<Lease<T>> {
-		const timeoutMs = options?.timeoutMs ?? this.options.acquireTimeoutMs;
+		// `=== undefined`, not `??`: a null timeout is a mistake to report, not a request for the default.
+		const timeoutMs = options?.timeoutMs === undefined ? this.options.acquireTimeoutMs : options.timeoutMs;
 		const priority = options?.priority ?? 0;
-		if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
-			return Promise.reject(new ConfigError("acquire", [{ path: "timeoutMs", message: `must be a number >= 0, got ${String(timeoutMs)}` }]));
-		}
+		const timeoutProblem = durationProblem(timeoutMs, ACQUIRE_TIMEOUT_RULES);
+		if (timeoutProblem !== undefined) return Promise.reject(new ConfigError(`pool "${this.name}": acquire`, [{ path: "timeoutMs", message: timeoutProblem }]));
 		if (!Number.isInteger(priority) || priority < 0 || priority >= this.options.priorityLevels) {
 			return Promise.reject(
-				new ConfigError("acquire", [
-					{ path: "priority", message: `must be an integer from 0 to ${this.options.priorityLevels - 1} (priorityLevels), got ${String(priority)}` },
+				new ConfigError(`pool "${this.name}": acquire`, [
+					{ path: "priority", message: `must be an integer from 0 to ${this.options.priorityLevels - 1} (priorityLevels), got ${quoteValue(priority)}` },
 				]),
 			);
 		}
@@ -537,6 +568,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#fail(waiter: Waiter<Lease<T>>, reason: AcquireFailReason, error: Error, now: number): void {
 		this.#countFailure(reason, error, waiter.startedAt, now);
 		waiter.reject(error);
+		if (this.#budget !== undefined) this.#reportIfEmpty(this.#budget);
 	}
 
 	#countFailure(reason: AcquireFailReason, error: Error, startedAt: number, now: number): void {
@@ -755,6 +787,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	#created(id: number, resource: T, generation: number, started: number): void {
+		const twin = this.#byResource.get(resource);
+		// Lending it would give one connection to two borrowers; it belongs to its twin, so it is not destroyed either.
+		if (twin !== undefined) {
+			const problem = `create() returned an object already in the pool (connection ${twin.id}); it must return a new connection each time`;
+			return this.#createFailed(id, new CreateFailedError(this.name, new Error(problem)), true);
+		}
 		this.#creating--;
 		const now = performance.now();
 		this.#backoff.succeed();
@@ -773,12 +811,17 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		else if (typeof resource === "object" && resource !== null && this.#invalidatedEarly.has(resource)) {
 			conn.dead = true;
 			this.#retire(conn, CloseReason.error);
-		} else this.#offer(conn, now);
+		} else {
+			// Handed straight to a waiter, it serves an acquire no existing connection could (see reuseRatio).
+			if (this.#waiters.length > 0) this.#counters.lentFresh++;
+			this.#offer(conn, now);
+		}
 		this.#checkStarted();
 		this.#pump();
 	}
 
-	#createFailed(id: number, error: unknown): void {
+	/** `permanent`: no retry can fix it, so waiters fail now rather than at their deadline. */
+	#createFailed(id: number, error: unknown, permanent = isPermanentCreateError(error)): void {
 		this.#creating--;
 		this.#budget?.release();
 		if (this.#state !== "open") return;
@@ -789,14 +832,17 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#bumpRecentFailures(now);
 		this.#retryAt = now + this.#backoff.fail();
 		if (this.#watch.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: id, reason: CloseReason.error, error });
-		const permanent = isPermanentCreateError(error);
 		if ((this.options.failFast || permanent) && this.#startWaiters.length > 0) {
 			const waiting = this.#startWaiters;
 			this.#startWaiters = [];
 			for (const w of waiting) w.reject(error instanceof Error ? error : new Error(messageOf(error)));
 		}
 		// No retry will fix a missing driver or an invalid configuration: waiters learn it now, not at their deadline.
-		if (permanent) this.#waiters.drain((w) => this.#fail(w, AcquireFailReason.createError, new CreateFailedError(this.name, error), now));
+		if (permanent) {
+			const failure = error instanceof CreateFailedError ? error : new CreateFailedError(this.name, error);
+			this.#waiters.drain((w) => this.#fail(w, AcquireFailReason.createError, failure, now));
+		}
+		if (this.#budget !== undefined) this.#reportIfEmpty(this.#budget);
 		this.#pump();
 	}
 
@@ -805,7 +851,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const waiting = this.#startWaiters;
 		this.#startWaiters = [];
 		for (const w of waiting) w.resolve();
-		if (this.#watch.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
 	}
 
 	// ── validation, reset, retirement ─────────────────────────────────────────────────────────
@@ -917,8 +962,15 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (reason === CloseReason.error || reason === CloseReason.unhealthy) this.#bumpRecentFailures(performance.now());
 		if (this.#watch.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
 		this.#destroyResource(conn.resource);
-		this.#budget?.release();
+		if (this.#budget !== undefined) {
+			this.#budget.release();
+			this.#reportIfEmpty(this.#budget);
+		}
 		if (this.#state === "open") this.#pump();
+	}
+
+	#reportIfEmpty(budget: PoolBudget): void {
+		if (this.#all.size === 0 && this.#creating === 0 && this.#waiters.length === 0) budget.empty(this as Pool<unknown>);
 	}
 
 	/** Destroys a resource, bounded by destroyTimeoutMs; its errors are swallowed, never unhandled. */
@@ -1024,11 +1076,15 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			this.#retire(conn, CloseReason.poolClosed);
 			conn = this.#idle.shift();
 		}
+		// CMAP's order: marked closed once the idle connections are gone, before the leased ones come back.
+		if (this.#watch.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
 		if (this.#active > 0 || this.#returning > 0) {
 			let timer: NodeJS.Timeout | undefined;
 			await Promise.race([
 				new Promise<void>((resolve) => this.#drainedWaiters.push(resolve)),
-				new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref())),
+				new Promise<void>((resolve) => {
+					if (timeoutMs !== Number.POSITIVE_INFINITY) timer = setTimeout(resolve, timeoutMs).unref();
+				}),
 			]);
 			clearTimeout(timer);
 			for (const leased of [...this.#all]) this.#retire(leased, CloseReason.poolClosed);
@@ -1038,7 +1094,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		for (const left of [...this.#all]) this.#retire(left, CloseReason.poolClosed);
 		while (this.#pendingWork.size > 0) await Promise.allSettled([...this.#pendingWork]);
 		this.#state = "closed";
-		if (this.#watch.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
 	}
 
 	#notifyDrained(): void {
@@ -1112,7 +1167,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 }
 
-/** Create errors that retrying cannot fix (the adapter says so through the error's code). */
+/** Create errors that retrying cannot fix (the adapter says so through the error's code; ). */
 function isPermanentCreateError(error: unknown): boolean {
 	return error instanceof LifeguardError && (error.code === ErrorCode.DRIVER_MISSING || error.code === ErrorCode.CONFIG_INVALID);
 }
@@ -1167,6 +1222,14 @@ function housekeepingPeriod<T>(o: ResolvedPoolOptions<T>): number {
 	const periods = [o.idleTimeoutMs, o.maxLifetimeMs, o.healthCheckIntervalMs, o.leakDetectionMs, o.reclaimAfterMs].filter((ms) => ms > 0);
 	const shortest = periods.length === 0 ? 30_000 : Math.min(...periods);
 	return Math.min(30_000, Math.max(5, Math.floor(shortest / 2)));
+}
+
+/** The deadline `close(options)` gives leases; throws CONFIG_INVALID for a bad one (0 destroys them at once, Infinity waits). @internal */
+export function closeTimeout(subject: string, options: CloseOptions | undefined): number {
+	const timeoutMs = options?.timeoutMs === undefined ? CLOSE_TIMEOUT_MS : options.timeoutMs;
+	const problem = durationProblem(timeoutMs, CLOSE_TIMEOUT_RULES);
+	if (problem !== undefined) throw new ConfigError(subject, [{ path: "timeoutMs", message: problem }]);
+	return timeoutMs;
 }
 
 /** Creates a pool. See {@link PoolOptions} for every option and its default. */

@@ -57,6 +57,8 @@ export class PoolCounters {
 	};
 	validationFailures = 0;
 	acquiredOk = 0;
+	/** Acquires served by a connection created for them (the rest reused an existing one). */
+	lentFresh = 0;
 	timeouts = 0;
 	aborted = 0;
 	queueFull = 0;

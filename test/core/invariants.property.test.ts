@@ -108,7 +108,8 @@ async function runScenario(ops: Op[], keyed: boolean): Promise<void> {
 		: undefined;
 	const pool = keyed ? undefined : createPool<Res>({ ...common, max, create: (signal) => b.create(0, signal), destroy: (r) => b.destroy(r), validate });
 	const borrowed = new Set<Res>();
-	const held: Lease<Res>[] = [];
+	// The resource is kept beside its lease: a lease the pool ended (close, reclaim) no longer hands it out.
+	const held: { lease: Lease<Res>; resource: Res }[] = [];
 	const settles: Promise<void>[] = [];
 	const violations: string[] = [];
 	const closing: (Promise<void> | undefined)[] = [];
@@ -145,7 +146,7 @@ async function runScenario(ops: Op[], keyed: boolean): Promise<void> {
 							if (borrowed.has(lease.resource)) violations.push(`resource ${lease.resource.id} leased twice`);
 							if (!lease.resource.open) violations.push(`resource ${lease.resource.id} leased after destroy`);
 							borrowed.add(lease.resource);
-							held.push(lease);
+							held.push({ lease, resource: lease.resource });
 						},
 						(error: Error & { code?: string }) => {
 							clearTimeout(abortTimer);
@@ -160,8 +161,8 @@ async function runScenario(ops: Op[], keyed: boolean): Promise<void> {
 			case "release":
 			case "destroy": {
 				if (held.length === 0) break;
-				const lease = held.splice(op.index % held.length, 1)[0];
-				borrowed.delete(lease.resource);
+				const { lease, resource } = held.splice(op.index % held.length, 1)[0];
+				borrowed.delete(resource);
 				if (op.kind === "destroy") lease.destroy(new Error("broken"));
 				else {
 					lease.release();
@@ -190,7 +191,7 @@ async function runScenario(ops: Op[], keyed: boolean): Promise<void> {
 	const allSettled = Promise.all(settles);
 	const guard = sleep(40 + TIMER_SLACK_MS * 2).then(() => "hung");
 	assert.notEqual(await Promise.race([allSettled.then(() => "ok"), guard]), "hung", "an acquire did not settle by its deadline");
-	for (const lease of held) lease.release();
+	for (const { lease } of held) lease.release();
 	b.setMode("ok");
 	await (keyedPool ?? pool)?.close({ timeoutMs: 100 });
 	await Promise.all(closing);

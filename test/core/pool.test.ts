@@ -330,7 +330,7 @@ describe("invariant 6: misuse is harmless and clear", () => {
 		lease.release();
 		lease.destroy();
 		const again = await pool.acquire();
-		assert.equal(again.resource, lease.resource, "the double release did not destroy or duplicate the connection");
+		assert.equal(again.connectionId, lease.connectionId, "the double release did not destroy or duplicate the connection");
 		again.release();
 		await sleep(5);
 		process.off("warning", onWarning);
@@ -558,7 +558,7 @@ describe("lifecycle", () => {
 		assert.deepEqual(reasons, ["stale", "stale"]);
 		assert.deepEqual(cleared, [1]);
 		const fresh = await pool.acquire();
-		assert.notEqual(fresh.resource, leased.resource);
+		assert.notEqual(fresh.connectionId, leased.connectionId);
 		fresh.release();
 		await pool.close();
 	});
@@ -575,7 +575,7 @@ describe("lifecycle", () => {
 		a.release();
 		await sleep(1);
 		const b = await pool.acquire();
-		assert.equal(b.resource, a.resource);
+		assert.equal(b.connectionId, a.connectionId);
 		b.resource.broken = true;
 		b.release();
 		await sleep(1);
@@ -645,7 +645,7 @@ describe("leaks", () => {
 		assert.equal(lease.active, false);
 		lease.release();
 		const next = await pool.acquire({ timeoutMs: 100 });
-		assert.notEqual(next.resource, lease.resource);
+		assert.notEqual(next.connectionId, lease.connectionId);
 		next.release();
 		await pool.close();
 	});

@@ -61,7 +61,7 @@ describe("MySQL client: queries", () => {
 
 	it("runs concurrent queries each on its own connection", async () => {
 		const db = client({ pool: { min: 6, max: 6 } });
-		await db.initialize();
+		await db.start();
 		const started = performance.now();
 		const ids = await Promise.all(
 			Array.from({ length: 6 }, () => db.query<{ id: number }>("SELECT CONNECTION_ID() AS id, SLEEP(0.3) AS s", [], { fetch: "one" })),

@@ -67,7 +67,7 @@ describe("MySQL faults: every pooled connection killed server-side", () => {
 
 	before(async () => {
 		db = createMysqlClient({ primary: { url, database: DATABASE }, pool: { min: MIN, max: 8 } });
-		await db.initialize();
+		await db.start();
 	});
 
 	after(() => db.close({ timeoutMs: 1_000 }));
@@ -125,7 +125,7 @@ describe("MySQL faults: the network cuts every connection (TcpProxy cutAll)", ()
 	before(async () => {
 		proxy = await TcpProxy.start(server.port, server.host);
 		db = createMysqlClient({ primary: { host: "127.0.0.1", port: proxy.port, user: "root", database: DATABASE }, pool: { min: MIN, max: 8 } });
-		await db.initialize();
+		await db.start();
 	});
 
 	after(async () => {

@@ -23,7 +23,7 @@ describe("postgres: connections killed under load", () => {
 		const { db, app } = testClient("kill-all", { pool: { min: 3, max: 6 } });
 		const crashes = watchCrashes();
 		try {
-			await db.initialize();
+			await db.start();
 			// Statements that are surely running when the kill arrives.
 			const inFlight = Array.from({ length: 6 }, () =>
 				db.query("SELECT pg_sleep(2)").then(

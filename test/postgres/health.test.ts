@@ -36,7 +36,7 @@ describe("postgres: connection health", () => {
 		const { db, app } = testClient("idle-kill", { pool: { min: 2, max: 2 } });
 		const crashes = watchCrashes();
 		try {
-			await db.initialize();
+			await db.start();
 			assert.equal((await backendsOf(a, app)).length, 2);
 			assert.equal(await terminateAll(a, app), 2);
 			// The pool learns from the clients' 'error'/'end' events, with no query running.

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
+import { RedisErrorCode } from "../../src/adapters/redis/errors.ts";
 import { createRedisClient, type RedisClient } from "../../src/adapters/redis/index.ts";
-import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
 import { adminConnection, deleteKeys, sleep, TEST_DB, uniqueName, waitFor } from "./fixtures.ts";
 
@@ -127,7 +127,7 @@ describe("the command path", () => {
 		assert.equal(results.length, 3);
 		assert.deepEqual(results[0], [null, "OK"]);
 		const [error] = results[1];
-		assert.equal(error?.code, ErrorCode.QUERY_FAILED);
+		assert.equal(error?.code, RedisErrorCode.REDIS_COMMAND_FAILED);
 		assert.equal(error?.command, "INCR");
 		assert.match(error?.message ?? "", /not an integer/);
 		assert.deepEqual(results[2], [null, "text"]);
@@ -147,7 +147,7 @@ describe("the command path", () => {
 		] as const) {
 			await assert.rejects(
 				client.command(command[0], ...command.slice(1)),
-				(error: Error & { code?: string }) => error.code === ErrorCode.QUERY_FAILED && /withConnection|transaction|subscribe/.test(error.message),
+				(error: Error & { code?: string }) => error.code === RedisErrorCode.REDIS_COMMAND_FAILED && /withConnection|transaction|subscribe/.test(error.message),
 				command[0],
 			);
 		}

@@ -106,7 +106,8 @@ describe("connection setup", () => {
 					() => assert.fail("expected a failure"),
 					(e: unknown) => e,
 				);
-				assert.equal((error as { code?: string }).code, ErrorCode.POOL_TIMEOUT);
+				// Unreachable is retried until acquireTimeoutMs; refused credentials fail at once (no retry can fix them).
+				assert.equal((error as { code?: string }).code, client === unreachable ? ErrorCode.POOL_TIMEOUT : ErrorCode.CREATE_FAILED);
 				assert.ok(!everything(error).includes(secret), everything(error));
 				assert.ok(!JSON.stringify(client.stats()).includes(secret));
 			}
@@ -140,13 +141,18 @@ describe("connection setup", () => {
 	});
 
 	it("fails a connection whose database Redis refuses instead of silently using database 0", async () => {
-		const client = createRedisClient({ db: 100_000, acquireTimeoutMs: 300 });
+		const client = createRedisClient({ db: 100_000, acquireTimeoutMs: 5_000 });
 		try {
-			await assert.rejects(client.get("k"), (error: Error & { code?: string; cause?: unknown }) => {
-				assert.equal(error.code, ErrorCode.POOL_TIMEOUT);
-				assert.match(String((error.cause as Error)?.message), /DB index is out of range/);
+			const started = performance.now();
+			// A permanent error: the caller is failed at once, not after acquireTimeoutMs of retries.
+			await assert.rejects(client.get("k"), (error: Error & { code?: string; cause?: Error & { code?: string; cause?: unknown } }) => {
+				assert.equal(error.code, ErrorCode.CREATE_FAILED);
+				assert.equal(error.cause?.code, ErrorCode.CONFIG_INVALID);
+				assert.match(String(error.cause?.message), /database 100000 does not exist on the server; use a db below/);
+				assert.match(String((error.cause?.cause as Error)?.message), /DB index is out of range/);
 				return true;
 			});
+			assert.ok(performance.now() - started < 1_000, `failed after ${Math.round(performance.now() - started)} ms`);
 			assert.equal(client.stats().pool.total, 0);
 		} finally {
 			await client.close();

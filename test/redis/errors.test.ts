@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Redis, ReplyError } from "ioredis";
+import { RedisErrorCode } from "../../src/adapters/redis/errors.ts";
 import { classifyRedisError, createRedisClient, type RedisClient, RedisConnectionLostError, RedisTimeoutError } from "../../src/adapters/redis/index.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
@@ -63,7 +64,7 @@ describe("typed errors", () => {
 		await client.set("a-string", "text");
 		const destroyedBefore = client.stats().pool.destroyed;
 		await assert.rejects(client.command("lpush", "a-string", "x"), (error: Coded) => {
-			assert.equal(error.code, ErrorCode.QUERY_FAILED);
+			assert.equal(error.code, RedisErrorCode.REDIS_COMMAND_FAILED);
 			assert.equal(error.command, "LPUSH");
 			assert.equal(error.serverCode, "WRONGTYPE");
 			assert.match(error.message, /^redis LPUSH: WRONGTYPE/);
@@ -80,7 +81,7 @@ describe("typed errors", () => {
 		const destroyedBefore = client.stats().pool.destroyed;
 		await assert.rejects(
 			client.withConnection((redis) => redis.lpush("a-string", "x")),
-			(error: Coded) => error.code === ErrorCode.QUERY_FAILED && error.command === "LPUSH",
+			(error: Coded) => error.code === RedisErrorCode.REDIS_COMMAND_FAILED && error.command === "LPUSH",
 		);
 		const own = new Error("my own failure");
 		await assert.rejects(
@@ -109,7 +110,7 @@ describe("typed errors", () => {
 		const destroyedBefore = client.stats().pool.destroyedByReason.error;
 		const started = performance.now();
 		await assert.rejects(client.command({ name: "blpop", args: ["never-filled", 10], timeoutMs: 150 }), (error: Coded) => {
-			assert.equal(error.code, ErrorCode.QUERY_TIMEOUT);
+			assert.equal(error.code, RedisErrorCode.REDIS_TIMEOUT);
 			assert.equal(error.command, "BLPOP");
 			return true;
 		});

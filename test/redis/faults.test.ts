@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
+import { RedisErrorCode } from "../../src/adapters/redis/errors.ts";
 import { createRedisClient } from "../../src/adapters/redis/index.ts";
 import { ErrorCode, LifeguardError } from "../../src/core/errors.ts";
 import { requireService, services } from "../support/services.ts";
@@ -144,7 +145,7 @@ describe("network faults (TcpProxy)", () => {
 			proxy.setMode("stall");
 			const [timed, behind] = await Promise.allSettled([client.get("stall", { timeoutMs: 200 }), client.get("stall")]);
 			assert.equal(timed.status, "rejected");
-			assert.equal((timed as PromiseRejectedResult).reason.code, ErrorCode.QUERY_TIMEOUT);
+			assert.equal((timed as PromiseRejectedResult).reason.code, RedisErrorCode.REDIS_TIMEOUT);
 			assert.equal(behind.status, "rejected");
 			assert.equal((behind as PromiseRejectedResult).reason.code, ErrorCode.CONNECTION_LOST);
 			proxy.setMode("pass");

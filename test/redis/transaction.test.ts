@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
+import { RedisErrorCode } from "../../src/adapters/redis/errors.ts";
 import { createRedisClient, type RedisClient } from "../../src/adapters/redis/index.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
@@ -84,7 +85,7 @@ describe("transactions: WATCH, MULTI, EXEC", () => {
 		});
 		assert.equal(outcome.committed, true);
 		const [[error], [, value]] = outcome.committed ? outcome.results : [];
-		assert.equal(error?.code, ErrorCode.QUERY_FAILED);
+		assert.equal(error?.code, RedisErrorCode.REDIS_COMMAND_FAILED);
 		assert.equal(error?.command, "INCR");
 		assert.equal(value, "OK");
 		assert.equal(await client.get("after-failure"), "written");
@@ -95,7 +96,7 @@ describe("transactions: WATCH, MULTI, EXEC", () => {
 			client.transaction((tx) => {
 				tx.queue("set", "only-key");
 			}),
-			(error: Error & { code?: string }) => error.code === ErrorCode.QUERY_FAILED,
+			(error: Error & { code?: string }) => error.code === RedisErrorCode.REDIS_COMMAND_FAILED,
 		);
 		assert.equal(await client.get("only-key"), null);
 	});

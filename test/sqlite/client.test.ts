@@ -55,11 +55,11 @@ describe("createSqliteClient on the default in-memory database", () => {
 
 	before(async () => {
 		db = client();
-		await db.initialize();
+		await db.start();
 		await db.query("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)", [], { fetch: "none" });
 	});
 
-	it("keeps the database in its one connection, warm from initialize()", () => {
+	it("keeps the database in its one connection, warm from start()", () => {
 		const stats = db.stats().primary;
 		assert.equal(stats.max, 1);
 		assert.equal(stats.min, 1);
@@ -320,7 +320,7 @@ describe("createSqliteClient on a file database", () => {
 	it("an idle connection whose host is killed is replaced, and no query sees the death", async () => {
 		const crashing = client({ filename: dir.file("app.db"), pool: { min: 2 } });
 		const others = new Set(hostPids());
-		await crashing.initialize();
+		await crashing.start();
 		const victim = hostPids().find((pid) => !others.has(pid)) as number;
 		assert.ok(victim !== undefined);
 		process.kill(victim, "SIGKILL");

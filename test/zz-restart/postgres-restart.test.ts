@@ -42,7 +42,7 @@ describe("postgres: full server restart", () => {
 	before(async () => {
 		await requireService("postgres");
 		db = createPostgresClient({ primary: serverOptions(appName("restart")), pool: { min: 2, max: 4, acquireTimeoutMs: 1_000 } });
-		await db.initialize();
+		await db.start();
 	});
 
 	after(async () => {

@@ -148,6 +148,11 @@ export class MysqlConnection {
 		if (!this.autocommit) this.inTransaction = true;
 	}
 
+	/** A command (statement, ping, reset) is in progress. */
+	get busy(): boolean {
+		return Boolean((this.raw as unknown as Mysql2Internals)._command);
+	}
+
 	/** Calls `callback` once when the connection dies (at once, on the next tick, if it already has). */
 	onDead(callback: (error: unknown) => void): void {
 		if (this.deathCause !== undefined) {

@@ -12,13 +12,23 @@
  * keeps the connection, its session and its transaction.
  */
 import { ConfigError, ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { PermanentConnectError } from "../kit/permanent-error.ts";
 import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
 import { isSureRead, statementWords } from "../sql/statement.ts";
 import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { insertShape, multiRowStatements } from "./batch-text.ts";
 import { connectionOptions, type ResolvedMysqlConfig, sessionStatement } from "./config.ts";
 import { MysqlConnection } from "./connection.ts";
-import { connectionLost, isMysqlConnectionFault, isQueryInterrupted, isServerTimeout, mysqlSqlStateOf, statementError, transactionEnded } from "./errors.ts";
+import {
+	alreadyLost,
+	connectionLost,
+	isMysqlConnectionFault,
+	isQueryInterrupted,
+	isServerTimeout,
+	mysqlSqlStateOf,
+	statementError,
+	transactionEnded,
+} from "./errors.ts";
 import { loadMysql2 } from "./load-driver.ts";
 import { planStatementText } from "./statement-text.ts";
 
@@ -30,7 +40,7 @@ const CLEAN = Promise.resolve();
 export const mysqlDriver: SqlDriver<MysqlConnection, ResolvedMysqlConfig> = {
 	dialect: "mysql",
 	connect,
-	close: (conn) => conn.close(),
+	close,
 	ping,
 	reset,
 	run,
@@ -41,7 +51,59 @@ export const mysqlDriver: SqlDriver<MysqlConnection, ResolvedMysqlConfig> = {
 	onDead: (conn, callback) => conn.onDead(callback),
 	needsReset,
 	sqlStateOf: mysqlSqlStateOf,
+	inTransaction: (conn) => conn.inTransaction,
+	raw,
+	cancel,
 };
+
+/** KILL QUERY for the statement running on `conn`, from a second connection; never rejects (a failed kill leaves the statement to its timeout or the close). */
+function cancel(conn: MysqlConnection): Promise<void> {
+	if (conn.deathCause !== undefined) return CLEAN;
+	return killQuery(conn).catch(() => {});
+}
+
+/** A connection still running a statement has it killed on the server first: cutting the socket alone leaves it running there. */
+async function close(conn: MysqlConnection): Promise<void> {
+	if (conn.busy && conn.deathCause === undefined) await cancel(conn);
+	return conn.close();
+}
+
+/** The mysql2 connection; whatever its holder runs on it is unknown, so the release undoes everything a session can keep. */
+function raw(conn: MysqlConnection): unknown {
+	conn.inTransaction = true;
+	conn.tablesLocked = true;
+	conn.namedLocks = true;
+	return conn.raw;
+}
+
+/** Handshake answers no retry can change: refused credentials, an unknown database, TLS the server lacks. */
+function permanentConnectError(error: unknown, label: string): PermanentConnectError | undefined {
+	const errno = (error as { errno?: unknown } | null)?.errno;
+	const message = messageOf(error);
+	// 1698: MariaDB's access denied for a user that does not exist or may not log in this way.
+	if (errno === 1045 || errno === 1698) {
+		return new PermanentConnectError(
+			"MySQL",
+			label,
+			"access denied for this user and password",
+			"check the user, its password and the host it may connect from",
+			error,
+		);
+	}
+	if (errno === 1049) return new PermanentConnectError("MySQL", label, message, "create the database or fix its name", error);
+	if (errno === 1044) return new PermanentConnectError("MySQL", label, message, "GRANT the user access to the database", error);
+	if (errno === 1251) return new PermanentConnectError("MySQL", label, message, "use a user with password authentication the driver supports", error);
+	if ((error as { code?: unknown } | null)?.code === "HANDSHAKE_NO_SSL_SUPPORT" || /does not support secure connection/i.test(message)) {
+		return new PermanentConnectError(
+			"MySQL",
+			label,
+			"the server has no TLS and the connection requires it",
+			"enable TLS on the server or drop the ssl option",
+			error,
+		);
+	}
+	return undefined;
+}
 
 /** Opens a connection and applies the config's session settings; `signal` aborting destroys the socket. */
 async function connect(config: ResolvedMysqlConfig, signal: AbortSignal): Promise<MysqlConnection> {
@@ -72,7 +134,10 @@ async function open(config: ResolvedMysqlConfig, signal: AbortSignal): Promise<M
 	} catch (error) {
 		conn.destroySocket();
 		if (signal.aborted) throw signal.reason;
-		throw new LifeguardError(ErrorCode.CREATE_FAILED, `MySQL ${config.label}: could not connect: ${messageOf(error)}`, { cause: error });
+		throw (
+			permanentConnectError(error, config.label) ??
+			new LifeguardError(ErrorCode.CREATE_FAILED, `MySQL ${config.label}: could not connect: ${messageOf(error)}`, { cause: error })
+		);
 	}
 	return conn;
 }
@@ -202,7 +267,7 @@ function run(
 	limit: number,
 	timeoutMs: number | undefined,
 ): Promise<DriverResult> {
-	if (conn.deathCause !== undefined) return Promise.reject(connectionLost(conn.deathCause));
+	if (conn.deathCause !== undefined) return Promise.reject(alreadyLost(conn.deathCause));
 	if (conn.rolledBackBy !== undefined) {
 		const refused = refusal(conn, conn.rolledBackBy, sql);
 		if (refused !== undefined) return Promise.reject(refused);
@@ -425,7 +490,7 @@ function failure(conn: MysqlConnection, error: unknown, deadline: StatementDeadl
  */
 async function runBatch(conn: MysqlConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
 	if (paramSets.length === 0) return 0;
-	if (conn.deathCause !== undefined) throw connectionLost(conn.deathCause);
+	if (conn.deathCause !== undefined) throw alreadyLost(conn.deathCause);
 	if (conn.rolledBackBy !== undefined) throw transactionEnded(conn.rolledBackBy, "statement");
 	const endsAt = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
 	const format = (text: string, values: unknown[]) => conn.raw.format(text, values);

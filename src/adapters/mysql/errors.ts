@@ -114,6 +114,11 @@ export function connectionLost(cause: unknown): ConnectionLostError {
 	return cause instanceof ConnectionLostError ? cause : new ConnectionLostError(cause);
 }
 
+/** CONNECTION_LOST for a statement refused because the connection had died before it: it was never sent. */
+export function alreadyLost(cause: unknown): ConnectionLostError {
+	return new ConnectionLostError(cause, { sent: false });
+}
+
 /** Errors after which InnoDB has rolled the whole transaction back, not just the statement. */
 const TRANSACTION_ROLLBACK_ERRNOS = new Set<number>([MysqlErrno.ER_LOCK_DEADLOCK, MysqlErrno.ER_LOCK_WAIT_TIMEOUT, MysqlErrno.ER_LOCK_TABLE_FULL]);
 

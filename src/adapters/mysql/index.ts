@@ -22,7 +22,7 @@ export type MysqlServer = MysqlConfig | string;
 export type MysqlClientOptions = SqlClientOptions<MysqlServer>;
 
 /**
- * Creates a MySQL/MariaDB client. Nothing connects until the first statement or `initialize()`.
+ * Creates a MySQL/MariaDB client. Nothing connects until the first statement or `start()`.
  *
  * @example
  * const db = createMysqlClient({ primary: "mysql://app@db:3306/app", pool: { max: 10 } });

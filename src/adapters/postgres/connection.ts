@@ -32,6 +32,10 @@ export class PostgresConnection {
 	dead = false;
 	/** A statement may have taken session-level advisory locks (pg_advisory_lock…), which outlive transactions. */
 	advisoryLocks = false;
+	/** A statement may have run LISTEN: the channels would keep notifying the next borrower, so the release runs UNLISTEN *. */
+	listening = false;
+	/** The raw pg client was handed to a caller: what it ran is unknown, so the release cleans up everything a session can keep. */
+	rawLent = false;
 	#onDead: ((error: unknown) => void) | undefined;
 	#transactionStatus: string | undefined;
 	readonly #modernFields: boolean;

@@ -4,9 +4,11 @@
  * `one`/`many` read only the rows asked for; `batch` is one round trip.
  */
 import type { Client, QueryResult } from "pg";
-import { ConfigError } from "../../core/errors.ts";
+import { ConfigError, messageOf } from "../../core/errors.ts";
+import { callPasswordFunction, PermanentConnectError } from "../kit/permanent-error.ts";
 import { QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
 import { NO_PARAMS } from "../sql/runner.ts";
+import { statementWords } from "../sql/statement.ts";
 import type { DriverResult, FetchMode, IsolationLevel, SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { BatchQuery } from "./batch.ts";
 import { sendCancelRequest } from "./cancel.ts";
@@ -43,38 +45,26 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 	async connect(server: ResolvedServer, signal: AbortSignal): Promise<PostgresConnection> {
 		const pg = await loadPg();
 		this.#pg = pg;
-		const password = typeof server.password === "function" ? await server.password() : server.password;
-		if (password !== undefined && typeof password !== "string") throw new TypeError("the password function must return a string (or a promise of one)");
+		const label = serverLabel(server);
+		const password = typeof server.password === "function" ? await callPasswordFunction("postgres", label, server.password) : server.password;
 		signal.throwIfAborted();
-		const client = new pg.Client({
-			host: server.host,
-			port: server.port,
-			user: server.user,
-			password,
-			database: server.database,
-			ssl: server.ssl,
-			application_name: server.applicationName,
-			options: server.startupOptions,
-			keepAlive: server.keepAlive,
-		});
-		// Listeners first: from here on no error of this client can go unhandled.
-		const conn = new PostgresConnection(client);
-		// pg's connect timeout leaves the socket open when the server accepts but never answers (node-postgres #3543): cut it ourselves.
-		const abort = () => conn.destroySocket();
-		signal.addEventListener("abort", abort, { once: true });
 		try {
-			await client.connect();
+			return await open(pg, server, password, server.ssl, signal);
 		} catch (error) {
-			conn.destroySocket();
-			throw error;
-		} finally {
-			signal.removeEventListener("abort", abort);
+			// sslmode=prefer: a server without TLS gets a plain connection, as libpq does; any other TLS failure is not downgraded.
+			if (server.sslFallback && isNoTls(error) && !signal.aborted)
+				return open(pg, server, password, false, signal).catch((e) => Promise.reject(permanentOrAsIs(e, label)));
+			throw permanentOrAsIs(error, label);
 		}
-		return conn;
 	}
 
 	async close(conn: PostgresConnection): Promise<void> {
-		if (conn.dead || conn.busy) return conn.destroySocket();
+		if (conn.dead) return conn.destroySocket();
+		if (conn.busy) {
+			// Closing the socket alone leaves the statement running on the server until it next writes to the client: cancel it first.
+			await this.cancel(conn);
+			return conn.destroySocket();
+		}
 		const timer = setTimeout(() => conn.destroySocket(), CLOSE_GRACE_MS);
 		try {
 			await conn.client.end();
@@ -96,7 +86,7 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 
 	needsReset(conn: PostgresConnection): boolean {
 		if (conn.dead) return false;
-		return this.#discard || conn.busy || conn.awaitingReady || conn.transactionStatus !== "I" || conn.advisoryLocks;
+		return this.#discard || conn.busy || conn.awaitingReady || conn.transactionStatus !== "I" || conn.advisoryLocks || conn.listening || conn.rawLent;
 	}
 
 	async reset(conn: PostgresConnection): Promise<void> {
@@ -104,22 +94,55 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 		// After a failed statement pg reports the error before the server's ReadyForQuery: wait for it, so the status is current.
 		if (conn.awaitingReady) await conn.client.query("");
 		if (conn.transactionStatus !== "I") await conn.client.query("ROLLBACK");
+		if (conn.rawLent) {
+			// The borrower may have added listeners of its own: the next one must not get its notifications or copy streams.
+			conn.client.removeAllListeners("notification");
+			conn.client.removeAllListeners("notice");
+		}
 		if (this.#discard) {
-			// DISCARD ALL also releases advisory locks.
+			// DISCARD ALL also releases advisory locks and LISTENs.
 			await conn.client.query("DISCARD ALL");
 			conn.forgetPreparedStatements();
-		} else if (conn.advisoryLocks) await conn.client.query("SELECT pg_advisory_unlock_all()");
+		} else {
+			if (conn.advisoryLocks || conn.rawLent) await conn.client.query("SELECT pg_advisory_unlock_all()");
+			if (conn.listening || conn.rawLent) await conn.client.query("UNLISTEN *");
+		}
 		conn.advisoryLocks = false;
+		conn.listening = false;
+		conn.rawLent = false;
+	}
+
+	/** A cancel request for the statement running on `conn` (resolves once delivered, or after CANCEL_DELIVERY_MS; never rejects). */
+	cancel(conn: PostgresConnection): Promise<void> {
+		const target = conn.cancelTarget;
+		return target === undefined || conn.dead ? Promise.resolve() : sendCancelRequest(target);
+	}
+
+	inTransaction(conn: PostgresConnection): boolean {
+		return conn.transactionStatus !== "I";
+	}
+
+	raw(conn: PostgresConnection): Client {
+		conn.rawLent = true;
+		return conn.client;
 	}
 
 	run(conn: PostgresConnection, sql: string, params: readonly unknown[], mode: FetchMode, limit: number, timeoutMs: number | undefined): Promise<DriverResult> {
-		noteAdvisoryLocks(conn, sql);
+		if (params.length > MAX_PARAMETERS) return Promise.reject(tooManyParameters(params.length));
+		noteSessionState(conn, sql);
 		const work = mode === "one" || mode === "many" ? this.#runLimited(conn.client, sql, params, limit) : runAll(conn.client, sql, params);
 		return timeoutMs === undefined ? work : cancelAfter(conn, work, timeoutMs);
 	}
 
 	runBatch(conn: PostgresConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
-		noteAdvisoryLocks(conn, sql);
+		if (statementWords(sql, "postgres")?.[0] === "COPY") {
+			const cause = new Error(
+				"COPY cannot run in batch() (it streams data, it takes no parameter sets); for COPY … FROM STDIN / TO STDOUT use a pinned connection's raw pg client (db.acquire(), then conn.raw with pg-copy-streams)",
+			);
+			return Promise.reject(new QueryFailedError(cause, undefined));
+		}
+		for (const set of paramSets) if (set.length > MAX_PARAMETERS) return Promise.reject(tooManyParameters(set.length));
+		noteSessionState(conn, sql);
 		const pg = this.#loaded();
 		const work = new Promise<number>((resolve, reject) => {
 			const batch = new BatchQuery(pg, sql, paramSets, (error, affected) => (error === undefined ? resolve(affected) : reject(error)));
@@ -185,12 +208,111 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 	}
 }
 
+async function open(
+	pg: PgModule,
+	server: ResolvedServer,
+	password: string | undefined,
+	ssl: ResolvedServer["ssl"],
+	signal: AbortSignal,
+): Promise<PostgresConnection> {
+	const client = new pg.Client({
+		host: server.host,
+		port: server.port,
+		user: server.user,
+		password,
+		database: server.database,
+		ssl,
+		application_name: server.applicationName,
+		options: server.startupOptions,
+		keepAlive: server.keepAlive,
+	});
+	// Listeners first: from here on no error of this client can go unhandled.
+	const conn = new PostgresConnection(client);
+	// pg's connect timeout leaves the socket open when the server accepts but never answers (node-postgres #3543): cut it ourselves.
+	const abort = () => conn.destroySocket();
+	signal.addEventListener("abort", abort, { once: true });
+	try {
+		await client.connect();
+	} catch (error) {
+		conn.destroySocket();
+		throw error;
+	} finally {
+		signal.removeEventListener("abort", abort);
+	}
+	return conn;
+}
+
+/** host:port/database for messages (never credentials). */
+function serverLabel(server: ResolvedServer): string {
+	return `${server.host ?? "localhost"}:${server.port ?? 5432}/${server.database ?? server.user ?? ""}`;
+}
+
+const NO_TLS = "The server does not support SSL connections";
+
+function isNoTls(error: unknown): boolean {
+	return error instanceof Error && error.message === NO_TLS;
+}
+
+/** Connect errors no retry can fix (the server refused who we are, or has no such database, or no TLS where it is required), as CONFIG_INVALID saying what to fix. */
+function permanentOrAsIs(error: unknown, label: string): unknown {
+	if (isNoTls(error)) {
+		return new PermanentConnectError(
+			"postgres",
+			label,
+			"the server has no TLS, and the connection requires it (sslmode require/verify-*, or ssl)",
+			"enable ssl on the server, or use sslmode=prefer or disable",
+			error,
+		);
+	}
+	const code = (error as { code?: unknown } | null)?.code;
+	if (code === "28P01") return new PermanentConnectError("postgres", label, "password authentication failed", "check the user's password", error);
+	if (code === "28000") {
+		return new PermanentConnectError(
+			"postgres",
+			label,
+			`the server refused the login (${messageOf(error)})`,
+			"check that the role exists and pg_hba.conf allows it from here",
+			error,
+		);
+	}
+	if (code === "3D000") return new PermanentConnectError("postgres", label, `${messageOf(error)}`, "create the database or fix its name", error);
+	if (code === "42704" || code === "22023") {
+		// An unknown or invalid setting in sessionParameters: the startup packet is refused every time.
+		return new PermanentConnectError(
+			"postgres",
+			label,
+			`a session parameter was refused (${messageOf(error)})`,
+			"fix sessionParameters or the URL's options",
+			error,
+		);
+	}
+	return error;
+}
+
 /** The functions that take session-level advisory locks (pg_advisory_lock, pg_try_advisory_lock_shared…), not the transaction-level `_xact_` ones. */
 const SESSION_ADVISORY_LOCK = /pg_(?:try_)?advisory_lock/i;
 
-/** Notes a statement that may take advisory locks held past its transaction, so that the release unlocks them; a text that only unlocks or takes `_xact_` locks costs nothing. */
-function noteAdvisoryLocks(conn: PostgresConnection, sql: string): void {
+/** LISTEN (a text that merely mentions it costs one UNLISTEN * at the release, never a missed one). */
+const LISTEN = /listen/i;
+
+/** The protocol counts a statement's parameters in 16 bits. */
+const MAX_PARAMETERS = 65_535;
+
+function tooManyParameters(count: number): QueryFailedError {
+	const cause = new Error(
+		`PostgreSQL takes at most ${MAX_PARAMETERS} parameters in one statement, got ${count}; nothing was sent. Split the statement, or pass one array parameter (WHERE id = ANY($1))`,
+	);
+	return new QueryFailedError(cause, "54000");
+}
+
+/**
+ * Notes a statement that may leave state on the session past its transaction, so that the release
+ * undoes it: session advisory locks (a text that only unlocks or takes `_xact_` locks costs
+ * nothing) and LISTEN. Clean connections still cost no round trip.
+ */
+function noteSessionState(conn: PostgresConnection, sql: string): void {
 	if (SESSION_ADVISORY_LOCK.test(sql)) conn.advisoryLocks = true;
+	if (LISTEN.test(sql)) conn.listening = true;
 }
 
 function runAll(client: Client, sql: string, params: readonly unknown[]): Promise<DriverResult> {

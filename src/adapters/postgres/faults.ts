@@ -1,7 +1,12 @@
-/** Which PostgreSQL errors mean the connection is dead, and which are only the statement's. */
+/**
+ * Which PostgreSQL errors mean the connection is dead, and which are only the statement's. The
+ * answer is what the server did to the session, not the SQLSTATE's class: a protocol violation
+ * (08P01) sent with severity ERROR (a wrong number of parameters, more than 65,535 of them) fails
+ * the statement and leaves the session usable, while any FATAL or PANIC ends it.
+ */
 import { isSocketFaultCode } from "../socket-faults.ts";
 
-/** SQLSTATEs after which the server has ended the session (class 08 is matched by prefix). */
+/** SQLSTATEs after which the server has ended the session, whatever the severity it reported (class 08 is matched by prefix, unless the severity is ERROR). */
 const FATAL_SQLSTATES = new Set([
 	"57P01", // admin_shutdown: pg_terminate_backend, server stop
 	"57P02", // crash_shutdown
@@ -22,11 +27,13 @@ const PG_DEAD_MESSAGES = [
 export function isConnectionFault(error: unknown): boolean {
 	if (error === null || typeof error !== "object") return false;
 	const e = error as { code?: unknown; severity?: unknown; message?: unknown };
-	if (typeof e.code === "string") {
-		if (isSocketFaultCode(e.code) || FATAL_SQLSTATES.has(e.code) || (e.code.length === 5 && e.code.startsWith("08"))) return true;
-	}
 	// The server ends the session after every FATAL or PANIC error, whatever its SQLSTATE.
 	if (e.severity === "FATAL" || e.severity === "PANIC") return true;
+	if (typeof e.code === "string") {
+		if (isSocketFaultCode(e.code) || FATAL_SQLSTATES.has(e.code)) return true;
+		// An ERROR is the statement's: the server answers it, then waits for the next one on the same session.
+		if (e.code.length === 5 && e.code.startsWith("08") && e.severity !== "ERROR") return true;
+	}
 	if (typeof e.message === "string") {
 		for (const m of PG_DEAD_MESSAGES) if (e.message.startsWith(m)) return true;
 	}

@@ -26,7 +26,7 @@ export interface PostgresClientOptions extends SqlClientOptions<PostgresServer> 
 }
 
 /**
- * Creates a PostgreSQL client. Nothing connects until the first statement or `initialize()`.
+ * Creates a PostgreSQL client. Nothing connects until the first statement or `start()`.
  *
  * @example
  * const db = createPostgresClient({ primary: "postgres://app@db:5432/app", pool: { max: 10 } });

@@ -5,13 +5,17 @@
  * pub/sub, long scripts) leases one from the same pool.
  */
 import type { Redis } from "ioredis";
+import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
+import { quoteValue } from "../../core/quote-value.ts";
 import type { PoolStats } from "../../core/stats.ts";
+import type { ClientPool, ManagedClient } from "../../manager/client.ts";
+import { runWithLease } from "../kit/run-with-lease.ts";
 import { normalizeName, type RedisArg, Route, routeOf } from "./commands.ts";
-import { RedisConnector } from "./connection.ts";
-import { classifyRedisError, RedisCommandError, RedisTimeoutError, toRedisError, toRedisErrorIfDriver } from "./errors.ts";
+import { closeNow, RedisConnector } from "./connection.ts";
+import { classifyRedisError, RedisCommandError, RedisConnectionLostError, RedisTimeoutError, toRedisError, toRedisErrorIfDriver } from "./errors.ts";
 import { Multiplexer } from "./multiplexer.ts";
 import { acquireOpen } from "./open-lease.ts";
 import { type RedisClientOptions, type RedisSettings, resolveRedisOptions } from "./options.ts";
@@ -20,9 +24,17 @@ import { type MessageHandler, type SubscribeOptions, Subscription } from "./subs
 import { type CommandResult, type RedisTransaction, runTransaction, type TransactionOptions, type TransactionOutcome } from "./transaction.ts";
 
 export interface CommandOptions {
-	/** No reply within this: QUERY_TIMEOUT, and the connection is destroyed. Default `commandTimeoutMs` (0: none) for non-blocking commands. */
+	/**
+	 * No reply within this: REDIS_TIMEOUT, and the connection is destroyed. A positive number of
+	 * milliseconds (0, negative, NaN or a string is CONFIG_INVALID: leave it out for the default).
+	 * Default `commandTimeoutMs` (0: none) for non-blocking commands, none for blocking ones.
+	 */
 	timeoutMs?: number;
-	/** Abandons waiting for a connection. */
+	/**
+	 * Abandons the call: waiting for a connection, or a command running on a dedicated connection
+	 * (BLPOP, XREAD BLOCK…), whose connection is then closed (the only way to stop a blocked command).
+	 * The call rejects at once with `signal.reason`.
+	 */
 	signal?: AbortSignal;
 }
 
@@ -48,8 +60,9 @@ export interface RedisClientStats {
 	subscriptions: number;
 }
 
-export class RedisClient {
+export class RedisClient implements ManagedClient {
 	readonly name: string;
+	readonly kind = "redis" as const;
 	/** The core pool under the client: events, `health()`, `stats()`. */
 	readonly pool: Pool<Redis>;
 	readonly #settings: RedisSettings;
@@ -126,8 +139,10 @@ export class RedisClient {
 	 */
 	async pipeline(commands: readonly PipelineCommand[], options?: CommandOptions): Promise<CommandResult[]> {
 		if (commands.length === 0) return [];
+		checkTimeout(options);
 		let route: Route = Route.shared;
 		for (const [name, ...args] of commands) {
+			checkCommand(name, args, undefined);
 			const r = routeOf(normalizeName(name), args);
 			if (r === Route.session) throw sessionCommandRefused(name);
 			if (r === Route.dedicated) route = r;
@@ -144,6 +159,7 @@ export class RedisClient {
 			const replies = route === Route.shared ? await this.#multiplexer.run(send, options?.signal) : await this.#useDedicated(send, { signal: options?.signal });
 			return replies.map(([error, value], i) => [error === null ? null : new RedisCommandError(commands[i][0].toUpperCase(), error), value]);
 		} catch (error) {
+			if (error instanceof RedisAbortedError) throw error.reason;
 			throw toRedisError(error, this.name, "PIPELINE");
 		}
 	}
@@ -161,6 +177,7 @@ export class RedisClient {
 		try {
 			return await this.#useDedicated(fn, options);
 		} catch (error) {
+			if (error instanceof RedisAbortedError) throw error.reason;
 			throw toRedisErrorIfDriver(error, this.name);
 		}
 	}
@@ -190,6 +207,11 @@ export class RedisClient {
 		return subscription;
 	}
 
+	/** The client's one pool, labelled `primary`. */
+	pools(): ClientPool[] {
+		return [{ label: "primary", pool: this.pool }];
+	}
+
 	stats(): RedisClientStats {
 		return { pool: this.pool.stats(), shared: this.#multiplexer.held, subscriptions: this.#subscriptions.size };
 	}
@@ -201,7 +223,13 @@ export class RedisClient {
 		await this.pool.close(options);
 	}
 
+	/** `close()` with the default timeout, for `await using redis = createRedisClient(…)`. */
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
+	}
+
 	async #send(name: string, args: readonly RedisArg[], options: CommandOptions | undefined): Promise<unknown> {
+		checkCommand(name, args, options);
 		const route = routeOf(normalizeName(name), args);
 		if (route === Route.session) throw sessionCommandRefused(name);
 		const timeoutMs = options?.timeoutMs ?? (route === Route.shared ? this.#settings.commandTimeoutMs : 0);
@@ -209,6 +237,7 @@ export class RedisClient {
 		try {
 			return route === Route.shared ? await this.#multiplexer.run(send, options?.signal) : await this.#useDedicated(send, { signal: options?.signal });
 		} catch (error) {
+			if (error instanceof RedisAbortedError) throw error.reason;
 			throw toRedisError(error, this.name, name.toUpperCase());
 		}
 	}
@@ -216,21 +245,72 @@ export class RedisClient {
 	/** Runs `fn` on a leased connection: released after, destroyed when `fn` fails with a connection fault. */
 	async #useDedicated<R>(fn: (redis: Redis) => R | Promise<R>, options: AcquireOptions | undefined): Promise<R> {
 		const lease = await acquireOpen(this.pool, options);
-		let result: R;
-		try {
-			result = await fn(lease.resource);
-		} catch (error) {
-			if (classifyRedisError(error) === "connection") lease.destroy(error);
-			else lease.release();
-			throw error;
-		}
-		lease.release();
-		return result;
+		const signal = options?.signal;
+		return runWithLease(lease, (redis) => (signal === undefined ? fn(redis) : closedOnAbort(redis, fn, signal)), classifyRedisError);
 	}
 
 	#timedOut(command: string, timeoutMs: number): RedisTimeoutError {
 		return new RedisTimeoutError(this.name, command, timeoutMs);
 	}
+}
+
+/**
+ * Runs `fn` on the leased connection; when `signal` aborts first, the connection is closed (a
+ * blocked BLPOP cannot be withdrawn any other way) and the call rejects at once with the reason.
+ */
+function closedOnAbort<R>(redis: Redis, fn: (redis: Redis) => R | Promise<R>, signal: AbortSignal): Promise<R> {
+	signal.throwIfAborted();
+	return new Promise<R>((resolve, reject) => {
+		const onAbort = () => {
+			closeNow(redis);
+			reject(new RedisAbortedError(signal.reason));
+		};
+		signal.addEventListener("abort", onAbort, { once: true });
+		Promise.resolve()
+			.then(() => fn(redis))
+			.then(
+				(value) => {
+					signal.removeEventListener("abort", onAbort);
+					resolve(value);
+				},
+				(error: unknown) => {
+					signal.removeEventListener("abort", onAbort);
+					reject(error);
+				},
+			);
+	});
+}
+
+/** A dedicated command its signal aborted: its connection was closed. A connection fault for the lease, the signal's reason for the caller. */
+class RedisAbortedError extends RedisConnectionLostError {
+	readonly reason: unknown;
+	constructor(reason: unknown) {
+		super("", "a command", reason);
+		this.reason = reason;
+	}
+}
+
+/** Refuses what Redis cannot take, before anything is sent: arguments other than strings, numbers and Buffers (`undefined` and objects would go out as "" and "[object Object]"), and a bad timeout. */
+function checkCommand(name: unknown, args: readonly unknown[], options: CommandOptions | undefined): void {
+	const problems: ConfigProblem[] = [];
+	if (typeof name !== "string" || name === "") problems.push({ path: "name", message: `must be a command name, got ${quoteValue(name)}` });
+	for (let i = 0; i < args.length; i++) {
+		const arg = args[i];
+		if (typeof arg === "string" || Buffer.isBuffer(arg)) continue;
+		if (typeof arg === "number" && Number.isFinite(arg)) continue;
+		problems.push({
+			path: `args[${i}]`,
+			message: `is ${quoteValue(arg)}: Redis takes strings, finite numbers and Buffers (serialize objects with JSON.stringify; leave out what is undefined)`,
+		});
+	}
+	if (problems.length > 0) throw new ConfigError(`redis ${typeof name === "string" ? name.toUpperCase() : "command"}`, problems);
+	checkTimeout(options);
+}
+
+function checkTimeout(options: CommandOptions | undefined): void {
+	if (options?.timeoutMs === undefined) return;
+	const problem = durationProblem(options.timeoutMs);
+	if (problem !== undefined) throw new ConfigError("redis command", [{ path: "timeoutMs", message: `${problem} (leave it out for the default)` }]);
 }
 
 function sessionCommandRefused(name: string): RedisCommandError {

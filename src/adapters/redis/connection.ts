@@ -5,6 +5,7 @@
  * RESET and the session set up again).
  */
 import type { Redis } from "ioredis";
+import { callPasswordFunction, PermanentConnectError } from "../kit/permanent-error.ts";
 import { needsReset, normalizeName, TRANSACTION_COMMANDS } from "./commands.ts";
 import { loadIoredis } from "./driver.ts";
 import type { RedisSettings } from "./options.ts";
@@ -61,19 +62,22 @@ export class RedisConnector {
 	readonly #connectTimeoutMs: number;
 	readonly #onDead: (redis: Redis, error: Error) => void;
 	readonly #sessions = new WeakMap<Redis, Session>();
+	/** host:port (or the socket path) for messages; never credentials. */
+	readonly #label: string;
 
 	/** `onDead` is called, possibly more than once, when a connection errors or closes: the client calls `pool.invalidate`. */
 	constructor(settings: RedisSettings, connectTimeoutMs: number, onDead: (redis: Redis, error: Error) => void) {
 		this.#settings = settings;
 		this.#connectTimeoutMs = connectTimeoutMs;
 		this.#onDead = onDead;
+		this.#label = `${settings.host}:${settings.port}`;
 	}
 
 	/** The pool's `create`: connects, runs `afterCreate`, and gives up (socket closed) when `signal` aborts. */
 	readonly create = async (signal: AbortSignal): Promise<Redis> => {
 		const { Redis } = await loadIoredis();
 		const s = this.#settings;
-		const password = typeof s.password === "function" ? await s.password() : s.password;
+		const password = typeof s.password === "function" ? await callPasswordFunction("redis", this.#label, s.password) : s.password;
 		signal.throwIfAborted();
 		const redis = new Redis({
 			...s.driverOptions,
@@ -111,7 +115,9 @@ export class RedisConnector {
 			if (s.afterCreate !== undefined) await s.afterCreate(redis, signal);
 		} catch (error) {
 			closeNow(redis);
-			throw error;
+			// A refused AUTH or SELECT arrives as an 'error' event; connect() then only says the connection closed.
+			const permanent = permanentOrAsIs(session.lastError, this.#label, s.db);
+			throw permanent instanceof PermanentConnectError ? permanent : permanentOrAsIs(error, this.#label, s.db);
 		} finally {
 			signal.removeEventListener("abort", abort);
 		}
@@ -174,11 +180,46 @@ export class RedisConnector {
 	}
 }
 
+/** Server answers to the handshake that no retry can change: the error the pool fails its waiters with at once. */
+function permanentOrAsIs(error: unknown, label: string, db: number): unknown {
+	const message = error instanceof Error ? error.message : "";
+	// ioredis attaches the command to its reply errors, AUTH's password among the arguments: only the server's words are kept.
+	const cause = new Error(message);
+	if (/^ERR (DB index is out of range|invalid DB index)/.test(message)) {
+		return new PermanentConnectError(
+			"redis",
+			label,
+			`database ${db} does not exist on the server`,
+			"use a db below the server's `databases` setting (16 by default)",
+			cause,
+		);
+	}
+	if (/^(WRONGPASS|NOAUTH|ERR (invalid password|AUTH|Client sent AUTH))/.test(message)) {
+		return new PermanentConnectError(
+			"redis",
+			label,
+			"the server refused the credentials",
+			"check username and password (the ACL user must exist and be enabled)",
+			cause,
+		);
+	}
+	if (/^NOPERM/.test(message)) {
+		return new PermanentConnectError(
+			"redis",
+			label,
+			"the user may not run the connection's setup commands",
+			"grant the ACL user SELECT/CLIENT or remove db/connectionName",
+			cause,
+		);
+	}
+	return error;
+}
+
 /**
  * Closes the socket at once. `disconnect()` alone ends it politely and keeps a 2 s timer (which
  * holds the process open) for a server that never closes its side, or for a socket already gone.
  */
-function closeNow(redis: Redis): void {
+export function closeNow(redis: Redis): void {
 	const stream = redis.stream as Redis["stream"] | undefined;
 	if (stream?.destroyed) return;
 	redis.disconnect();

@@ -3,10 +3,28 @@
  * is the connection's fault (destroy it) or the caller's (the connection stays reusable).
  */
 import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+
+/**
+ * The Redis adapter's own codes: a Redis command is not a query, and matching `QUERY_FAILED` for a
+ * WRONGTYPE would mix it with SQL errors. A lost connection stays `CONNECTION_LOST`, as in every adapter.
+ */
+export const RedisErrorCode = {
+	/** The server refused the command (WRONGTYPE, ERR syntax, NOSCRIPT, EXECABORT…), or lifeguard refused it before sending (a session command on the shared path). */
+	REDIS_COMMAND_FAILED: "REDIS_COMMAND_FAILED",
+	/** No reply within the call's `timeoutMs`. */
+	REDIS_TIMEOUT: "REDIS_TIMEOUT",
+} as const;
+export type RedisErrorCode = (typeof RedisErrorCode)[keyof typeof RedisErrorCode];
+
+/** The core types `code` as its own codes; an adapter's codes are strings of the same kind. */
+function adapterCode(code: RedisErrorCode): ErrorCode {
+	return code as unknown as ErrorCode;
+}
+
 import type { ErrorClass } from "../../core/options.ts";
 import { isSocketFaultCode } from "../socket-faults.ts";
 
-/** The server rejected a command (WRONGTYPE, ERR syntax, NOSCRIPT, …): the caller's error; the connection stays in use. */
+/** The server rejected a command (WRONGTYPE, ERR syntax, NOSCRIPT, …): the caller's error (REDIS_COMMAND_FAILED); the connection stays in use. */
 export class RedisCommandError extends LifeguardError {
 	/** The command, upper case (`GET`); never its arguments, which may hold secrets. */
 	readonly command: string;
@@ -14,7 +32,7 @@ export class RedisCommandError extends LifeguardError {
 	readonly serverCode: string | undefined;
 	constructor(command: string, cause: unknown) {
 		const message = messageOf(cause);
-		super(ErrorCode.QUERY_FAILED, `redis ${command}: ${message}`, { cause });
+		super(adapterCode(RedisErrorCode.REDIS_COMMAND_FAILED), `redis ${command}: ${message}`, { cause });
 		this.command = command;
 		this.serverCode = isReplyError(cause) ? /^[A-Z]+/.exec(message)?.[0] : undefined;
 	}
@@ -33,13 +51,13 @@ export class RedisConnectionLostError extends LifeguardError {
 	}
 }
 
-/** No reply within the call's `timeoutMs`. The connection was destroyed: its replies are out of step with its commands. */
+/** No reply within the call's `timeoutMs` (REDIS_TIMEOUT). The connection was destroyed: its replies are out of step with its commands. */
 export class RedisTimeoutError extends LifeguardError {
 	readonly command: string;
 	readonly timeoutMs: number;
 	constructor(pool: string, command: string, timeoutMs: number) {
 		super(
-			ErrorCode.QUERY_TIMEOUT,
+			adapterCode(RedisErrorCode.REDIS_TIMEOUT),
 			`redis pool "${pool}": ${command} got no reply within ${timeoutMs} ms (timeoutMs); the connection was closed because a late reply would answer the wrong command. ${command} may still run on the server`,
 		);
 		this.command = command;
@@ -73,7 +91,7 @@ function isReplyError(error: unknown): boolean {
 /** Connection faults destroy the connection; everything else is the caller's (see the adapter docs). */
 export function classifyRedisError(error: unknown): ErrorClass {
 	if (error instanceof LifeguardError) {
-		return error.code === ErrorCode.CONNECTION_LOST || error.code === ErrorCode.QUERY_TIMEOUT ? "connection" : "caller";
+		return error.code === ErrorCode.CONNECTION_LOST || (error.code as string) === RedisErrorCode.REDIS_TIMEOUT ? "connection" : "caller";
 	}
 	if (!(error instanceof Error)) return "caller";
 	if (isReplyError(error)) return CONNECTION_REPLY_PREFIXES.some((p) => error.message.startsWith(p)) ? "connection" : "caller";
@@ -105,4 +123,9 @@ export function toRedisErrorIfDriver(error: unknown, pool: string): unknown {
 function commandOf(error: Error): string {
 	const name = (error as Error & { command?: { name?: unknown } }).command?.name;
 	return typeof name === "string" ? name.toUpperCase() : "a command";
+}
+
+/** True when the error means the connection is dead (the name every adapter's faults check shares). */
+export function isConnectionFault(error: unknown): boolean {
+	return classifyRedisError(error) === "connection";
 }

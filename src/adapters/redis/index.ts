@@ -11,7 +11,15 @@ export {
 	type SetOptions,
 } from "./client.ts";
 export type { RedisArg } from "./commands.ts";
-export { classifyRedisError, RedisCommandError, RedisConnectionLostError, RedisDriverMissingError, RedisTimeoutError } from "./errors.ts";
+export {
+	classifyRedisError,
+	isConnectionFault,
+	RedisCommandError,
+	RedisConnectionLostError,
+	RedisDriverMissingError,
+	RedisErrorCode,
+	RedisTimeoutError,
+} from "./errors.ts";
 export { REDIS_DEFAULTS, type RedisClientOptions, type RedisPassword, type RedisPoolOptions } from "./options.ts";
 export { type MessageHandler, type SubscribeOptions, Subscription } from "./subscription.ts";
 export { type CommandResult, RedisTransaction, type TransactionOptions, type TransactionOutcome } from "./transaction.ts";

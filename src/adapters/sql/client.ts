@@ -7,12 +7,14 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
 import { ConfigError, type ConfigProblem, LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
-import { type AcquireOptions, createPool, type Pool } from "../../core/pool.ts";
+import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
+import type { ClientPool } from "../../manager/client.ts";
 import { ConnectionIds, type IdLease } from "./connection-ids.ts";
+import { ConnectionLostError, TransactionClosedError, TransactionTimeoutError } from "./errors.ts";
 import { ConnectionExecutor, type ConnectionReturn, PinnedConnection } from "./executor.ts";
-import { fetchModeOf, rowLimitOf, shapeResult } from "./fetch.ts";
+import { BATCH_OPTION_KEYS, checkCall, checkCallOptions, fetchModeOf, rowLimitOf, shapeResult } from "./fetch.ts";
 import { Caller, Router } from "./router.ts";
-import { mustDiscard, NO_PARAMS, StatementRunner } from "./runner.ts";
+import { mustDiscard, NO_PARAMS, StatementAborted, StatementRunner } from "./runner.ts";
 import { Session, type SessionHost } from "./session.ts";
 import type {
 	DriverResult,
@@ -57,6 +59,8 @@ export const SQL_CLIENT_OPTION_KEYS: readonly (keyof SqlClientOptions<unknown>)[
 const CLIENT_OPTION_KEYS: ReadonlySet<string> = new Set(SQL_CLIENT_OPTION_KEYS);
 
 class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements SqlClient, SessionHost, ConnectionReturn<C> {
+	readonly name: string;
+	readonly kind: SqlDialect;
 	readonly dialect: SqlDialect;
 	readonly #driver: SqlDriver<C, Config>;
 	readonly #runner: StatementRunner<C>;
@@ -68,15 +72,19 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	readonly #setUpSession: ((conn: C, signal?: AbortSignal) => Promise<void>) | undefined;
 	/** The caller of calls made outside every session. */
 	readonly #anyone = new Caller();
+	/** close() was called: a transaction whose connection it closes fails with POOL_CLOSED. */
+	#closing = false;
 
 	constructor(driver: SqlDriver<C, Config>, options: SqlClientOptions<Config>) {
 		super({ captureRejections: false });
 		checkOptions(options);
 		this.dialect = driver.dialect;
+		this.kind = driver.dialect;
 		this.#driver = driver;
 		this.#runner = new StatementRunner<C>(driver as SqlDriver<C, unknown>, options.statementTimeoutMs);
 		this.#setUpSession = this.#sessionSetup(options);
 		const name = options.pool?.name ?? driver.dialect;
+		this.name = name;
 		const primary = this.#makePool(options, options.primary, name);
 		const replicas = (options.replicas ?? []).map((config, i) => this.#makePool(options, config, `${name}/replica-${i + 1}`));
 		this.#pools = [primary, ...replicas];
@@ -133,7 +141,14 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	}
 
 	/** @internal The hot path: acquire, run, give back; no more awaits than those two. */
-	async queryAs(caller: Caller | undefined, sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): Promise<unknown> {
+	async queryAs(
+		caller: Caller | undefined,
+		sql: string,
+		params: readonly unknown[] | undefined,
+		options: QueryOptions | undefined,
+		retried = false,
+	): Promise<unknown> {
+		if (!retried) checkCall("query", sql, params, options);
 		const mode = fetchModeOf(options);
 		const limit = rowLimitOf(mode, options);
 		const router = this.#router;
@@ -142,10 +157,20 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		const runner = this.#runner;
 		let result: DriverResult;
 		try {
-			result = await runner.run(lease.resource, sql, params ?? NO_PARAMS, mode, limit, options?.timeoutMs ?? runner.statementTimeoutMs);
+			result = await runner.run(lease.resource, sql, params ?? NO_PARAMS, mode, limit, options?.timeoutMs ?? runner.statementTimeoutMs, options?.signal);
 		} catch (error) {
+			if (error instanceof StatementAborted) throw this.#abandoned(lease, error);
 			const wrapped = runner.wrap(error);
 			this.#afterFailure(lease, wrapped);
+			// A connection found dead before the statement was sent (its death not yet seen by the pool): nothing ran, so it runs once more, on another; so does a sure read where the driver says reads lost with their connection are safe to repeat.
+			if (
+				!retried &&
+				!this.#closing &&
+				wrapped instanceof ConnectionLostError &&
+				(!wrapped.sent || (this.#driver.retryLostReads === true && router.isRead(sql)))
+			) {
+				return this.queryAs(caller, sql, params, options, true);
+			}
 			// The write may have taken effect even though the call failed: its caller reads from the primary either way.
 			if (caller !== undefined) this.#noteWrite(caller, pool, sql);
 			throw wrapped;
@@ -162,14 +187,16 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		paramSets: readonly (readonly unknown[])[],
 		options: Pick<QueryOptions, "timeoutMs" | "signal"> | undefined,
 	): Promise<number> {
+		checkCall("batch", sql, paramSets, options, BATCH_OPTION_KEYS);
 		if (paramSets.length === 0) return 0;
 		const router = this.#router;
 		const pool = router.route(sql, undefined, caller);
 		const lease = await router.acquire(pool, undefined, options?.signal);
 		let affected: number;
 		try {
-			affected = await this.#runner.batch(lease.resource, sql, paramSets, options?.timeoutMs);
+			affected = await this.#runner.batch(lease.resource, sql, paramSets, options?.timeoutMs, options?.signal);
 		} catch (error) {
+			if (error instanceof StatementAborted) throw this.#abandoned(lease, error);
 			this.#afterFailure(lease, error);
 			if (caller !== undefined) this.#noteWrite(caller, pool, sql);
 			throw error;
@@ -206,29 +233,70 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 
 	/** @internal */
 	async transactionAs<R>(caller: Caller | undefined, fn: (tx: SqlExecutor) => Promise<R>, options: TransactionOptions | undefined): Promise<R> {
+		checkTransactionOptions(options);
+		const timeoutMs = options?.timeoutMs;
+		const deadline = timeoutMs === undefined ? undefined : new AbortController();
+		const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(new TransactionTimeoutError(timeoutMs as number)), timeoutMs);
+		const own = options?.signal;
+		const signal = deadline === undefined ? own : own === undefined ? deadline.signal : AbortSignal.any([own, deadline.signal]);
+		try {
+			return await this.#transact(caller, fn, options, signal);
+		} catch (error) {
+			// Cut by close(): its timeout closed the connection under the transaction, which the server rolled back.
+			if (this.#closing && (error instanceof ConnectionLostError || error instanceof LeaseError)) throw new TransactionClosedError(this.name, error);
+			throw error;
+		} finally {
+			clearTimeout(timer);
+		}
+	}
+
+	async #transact<R>(
+		caller: Caller | undefined,
+		fn: (tx: SqlExecutor) => Promise<R>,
+		options: TransactionOptions | undefined,
+		signal: AbortSignal | undefined,
+	): Promise<R> {
 		const pool = this.#router.routeConnection("primary");
-		const lease = await pool.acquire(options?.signal === undefined ? undefined : { signal: options.signal });
+		const lease = await pool.acquire(signal === undefined ? undefined : { signal });
 		const conn = lease.resource;
 		const runner = this.#runner;
 		try {
-			for (const sql of this.#driver.beginSql(options ?? {})) await runner.run(conn, sql, NO_PARAMS, "none", 0, runner.statementTimeoutMs);
+			for (const sql of this.#driver.beginSql(options ?? {})) await runner.run(conn, sql, NO_PARAMS, "none", 0, runner.statementTimeoutMs, signal);
 		} catch (error) {
+			if (error instanceof StatementAborted) throw this.#abandoned(lease, error);
 			const wrapped = runner.wrap(error);
 			this.#afterFailure(lease, wrapped);
 			throw wrapped;
 		}
-		const tx = new ConnectionExecutor(runner, conn, lease, "transaction");
+		const tx = new ConnectionExecutor(runner, conn, lease, "transaction", true, signal);
 		let result: R;
 		try {
-			result = await fn(tx);
+			result = await (signal === undefined ? fn(tx) : untilAborted(fn(tx), signal));
 		} catch (error) {
+			if (signal?.aborted) {
+				// Answered at once; the rollback follows once the statements fn issued have settled (their cancel answered).
+				void tx.settled().then(() => {
+					tx.close();
+					return this.#rollback(lease);
+				});
+				throw signal.reason;
+			}
 			tx.close();
+			// close() took the connection (its timeout passed, the statement was cancelled and the socket cut): the server rolled back.
+			const cut = this.#closing && !lease.active;
 			await this.#rollback(lease);
-			throw error;
+			throw cut ? new TransactionClosedError(this.name, error) : error;
 		}
 		// Statements fn issued without awaiting them run first, as they were issued before the COMMIT (whose timeout must not count their time).
 		await tx.settled();
 		tx.close();
+		const ended = tx.ended ?? (signal?.aborted ? signal.reason : undefined);
+		if (ended !== undefined) {
+			// The session left the transaction (fn caught that statement's error), or the deadline passed while fn's last statements ran: nothing is committed.
+			await this.#rollback(lease);
+			if (caller !== undefined && options?.readOnly !== true) caller.wrote();
+			throw ended;
+		}
 		try {
 			// COMMIT gets the ordinary statement timeout, not a short one: a long commit (deferred checks, synchronous replication) is legitimate.
 			await runner.commit(conn, runner.statementTimeoutMs);
@@ -332,6 +400,12 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		);
 	}
 
+	/** A statement its caller's signal aborted: the connection goes back (or is closed) once the server has answered the cancel; the caller gets the signal's reason now. */
+	#abandoned(lease: Lease<C>, aborted: StatementAborted): unknown {
+		void aborted.outcome.then((error) => (error === undefined ? this.giveBack(lease) : this.#afterFailure(lease, this.#runner.wrap(error))));
+		return aborted.reason;
+	}
+
 	/** After a failed statement on a per-call lease: a dead connection is closed, a healthy one returned. */
 	#afterFailure(lease: Lease<C>, error: unknown): void {
 		if (mustDiscard(error)) {
@@ -341,8 +415,13 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 
 	// ── lifecycle ─────────────────────────────────────────────────────────────────────────────
 
-	async initialize(): Promise<void> {
+	async start(): Promise<void> {
 		await Promise.all(this.#pools.map((pool) => pool.start()));
+	}
+
+	pools(): ClientPool[] {
+		const router = this.#router;
+		return [{ label: "primary", pool: router.primary }, ...router.replicas.map((pool, i) => ({ label: `replica[${i}]`, pool }))];
 	}
 
 	stats(): SqlClientStats {
@@ -355,7 +434,12 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		};
 	}
 
-	async close(options?: { timeoutMs?: number }): Promise<void> {
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
+	}
+
+	async close(options?: CloseOptions): Promise<void> {
+		this.#closing = true;
 		this.#router.stop();
 		// Nobody can release an id once the client is closing: their connections are closed now rather than waited for.
 		for (const entry of this.#ids.clear()) {
@@ -364,6 +448,39 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		}
 		await Promise.all(this.#pools.map((pool) => pool.close(options)));
 	}
+}
+
+const TRANSACTION_KEYS = { isolation: true, readOnly: true, signal: true, timeoutMs: true } as const satisfies Record<keyof TransactionOptions, true>;
+const TRANSACTION_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(TRANSACTION_KEYS));
+
+function checkTransactionOptions(options: TransactionOptions | undefined): void {
+	checkCallOptions("transaction", options, TRANSACTION_OPTION_KEYS);
+}
+
+/** Settles with `work`, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<R>(work: Promise<R>, signal: AbortSignal): Promise<R> {
+	if (signal.aborted) {
+		work.catch(() => {});
+		return Promise.reject(signal.reason);
+	}
+	return new Promise<R>((resolve, reject) => {
+		const onAbort = () => {
+			// fn's own rejection, once the abort has been answered, is nobody's to handle.
+			work.catch(() => {});
+			reject(signal.reason);
+		};
+		signal.addEventListener("abort", onAbort, { once: true });
+		work.then(
+			(value) => {
+				signal.removeEventListener("abort", onAbort);
+				resolve(value);
+			},
+			(error) => {
+				signal.removeEventListener("abort", onAbort);
+				reject(error);
+			},
+		);
+	});
 }
 
 function checkOptions<Config>(options: SqlClientOptions<Config>): void {

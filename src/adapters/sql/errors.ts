@@ -33,14 +33,23 @@ export class QueryTimeoutError extends LifeguardError {
 	}
 }
 
-/** The connection died during a statement (server terminated it, socket closed, protocol error). The statement may or may not have run. */
+/**
+ * The connection died (server terminated it, socket closed, protocol error). `sent` false: it was
+ * already dead when the statement came, which therefore never reached the server (safe to retry);
+ * otherwise the statement may or may not have run.
+ */
 export class ConnectionLostError extends LifeguardError {
-	constructor(cause: unknown) {
-		super(
-			ErrorCode.CONNECTION_LOST,
-			`connection lost during the statement: ${messageOf(cause)}; the connection was discarded, and the statement may or may not have been applied (retry only if it is idempotent)`,
-			{ cause },
-		);
+	/** False when the statement was never sent: the connection had died before it. */
+	readonly sent: boolean;
+	constructor(cause: unknown, options?: { sent?: boolean }) {
+		const sent = options?.sent !== false;
+		// The error that killed the connection, not the statement's report of it.
+		const root = !sent && cause instanceof ConnectionLostError ? cause.cause : cause;
+		const what = sent
+			? `connection lost during the statement: ${messageOf(cause)}; the connection was discarded, and the statement may or may not have been applied (retry only if it is idempotent)`
+			: `the connection was already lost (${messageOf(root)}), so the statement was not sent; the connection was discarded (a retry on a new connection is safe)`;
+		super(ErrorCode.CONNECTION_LOST, what, { cause: root });
+		this.sent = sent;
 	}
 }
 
@@ -51,6 +60,43 @@ export class QueryFailedError extends LifeguardError {
 	constructor(cause: unknown, sqlState: string | undefined) {
 		super(ErrorCode.QUERY_FAILED, `query failed: ${messageOf(cause)}${sqlState === undefined ? "" : ` (SQLSTATE ${sqlState})`}`, { cause });
 		this.sqlState = sqlState;
+	}
+}
+
+/** invalid_transaction_state: the SQLSTATE of lifeguard's own transaction refusals. */
+export const INVALID_TRANSACTION_STATE = "25000";
+
+/**
+ * A statement on a transaction handle that would end or replace the transaction (refused before it
+ * is sent), or one after which the server reported the session outside the transaction (an implicit
+ * commit: MySQL DDL, LOCK TABLES). QUERY_FAILED: the connection is fine.
+ */
+export class TransactionStateError extends QueryFailedError {
+	constructor(message: string) {
+		super(new Error(message), INVALID_TRANSACTION_STATE);
+	}
+}
+
+/** A transaction that ran past its `timeoutMs`: its running statement was cancelled and it was rolled back. */
+export class TransactionTimeoutError extends LifeguardError {
+	readonly timeoutMs: number;
+	constructor(timeoutMs: number) {
+		super(
+			ErrorCode.QUERY_TIMEOUT,
+			`transaction timed out after ${timeoutMs} ms (its timeoutMs): its running statement was cancelled and it was rolled back; raise timeoutMs or do less inside the transaction`,
+		);
+		this.timeoutMs = timeoutMs;
+	}
+}
+
+/** A transaction whose connection `close()` closed (its timeout passed) while it ran: the server rolled it back. */
+export class TransactionClosedError extends LifeguardError {
+	constructor(client: string, cause: unknown) {
+		super(
+			ErrorCode.POOL_CLOSED,
+			`client "${client}" was closed while the transaction ran (close()'s timeoutMs passed): its connection was closed, and the server rolled the transaction back`,
+			{ cause },
+		);
 	}
 }
 

@@ -1,8 +1,66 @@
-/** What a query returns, by fetch mode: the options are read and the driver's result shaped here, once for every dialect. */
-import { ConfigError } from "../../core/errors.ts";
+/**
+ * A statement's call options, read and checked here once for every dialect (unknown keys, fetch
+ * mode, row limit, timeout, signal), and the driver's result shaped by the fetch mode.
+ */
+import { durationProblem } from "../../core/duration.ts";
+import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { DriverResult, FetchMode, QueryOptions, StatementResult } from "./types.ts";
 
 const FETCH_MODES: ReadonlySet<string> = new Set<FetchMode>(["all", "one", "many", "none", "result"]);
+
+/** Every key of {@link QueryOptions}: an object, so that `satisfies` fails the build when the type gains one not listed here. */
+const QUERY_KEYS = { fetch: true, limit: true, timeoutMs: true, route: true, signal: true } as const satisfies Record<keyof QueryOptions, true>;
+const QUERY_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(QUERY_KEYS));
+/** What `batch` takes. */
+export const BATCH_OPTION_KEYS: ReadonlySet<string> = new Set(["timeoutMs", "signal"]);
+
+/**
+ * Refuses what a statement call cannot honour, before anything runs: options that are not an
+ * object, unknown keys (a misspelt `fetchMode` would silently fetch every row), a timeout that is
+ * not a usable duration (0, negative, NaN, a string, past 2^31-1 ms) and a signal that is not one.
+ */
+export function checkCallOptions(what: string, options: unknown, known: ReadonlySet<string> = QUERY_OPTION_KEYS): void {
+	if (options === undefined) return;
+	const problems: ConfigProblem[] = [];
+	if (options === null || typeof options !== "object") {
+		problems.push({ path: "options", message: `must be an object (${[...known].join(", ")}) or undefined` });
+	} else {
+		const o = options as Record<string, unknown>;
+		for (const key in o) {
+			if (!known.has(key)) problems.push({ path: key, message: `unknown option; known: ${[...known].join(", ")}` });
+		}
+		if (o.timeoutMs !== undefined) {
+			const problem = durationProblem(o.timeoutMs);
+			if (problem !== undefined) problems.push({ path: "timeoutMs", message: problem });
+		}
+		if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) problems.push({ path: "signal", message: "must be an AbortSignal" });
+	}
+	if (problems.length > 0) throw new ConfigError(what, problems);
+}
+
+/** Checks one statement call: its text, its parameters (an array), its options (see {@link checkCallOptions}). */
+export function checkCall(what: string, sql: unknown, params: unknown, options: unknown, known: ReadonlySet<string> = QUERY_OPTION_KEYS): void {
+	if (typeof sql !== "string") checkStatementText(sql);
+	if (params !== undefined && !Array.isArray(params)) {
+		throw new ConfigError(what, [
+			{ path: "params", message: `must be an array of parameter values (or undefined), got ${params === null ? "null" : typeof params}` },
+		]);
+	}
+	if (options !== undefined) checkCallOptions(what, options, known);
+}
+
+/** Refuses pg-style `query({ text, values })` and any other non-string statement with a message saying what to call instead. */
+function checkStatementText(sql: unknown): void {
+	const pgStyle = sql !== null && typeof sql === "object" && "text" in sql;
+	throw new ConfigError("query", [
+		{
+			path: "sql",
+			message: pgStyle
+				? "takes the statement text as a string: call query(text, values, options) instead of pg's query({ text, values })"
+				: `must be the statement text (a string), got ${sql === null ? "null" : typeof sql}`,
+		},
+	]);
+}
 
 export function fetchModeOf(options: QueryOptions | undefined): FetchMode {
 	const fetch = options?.fetch;

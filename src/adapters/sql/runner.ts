@@ -25,34 +25,82 @@ export class StatementRunner<C> {
 		this.statementTimeoutMs = statementTimeoutMs;
 	}
 
-	/** One statement, shaped by its fetch mode; rejects with a typed error. */
-	async query(conn: C, sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): Promise<unknown> {
+	/** One statement, shaped by its fetch mode; rejects with a typed error (or {@link StatementAborted} when `signal` aborts it). */
+	async query(conn: C, sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined, signal?: AbortSignal): Promise<unknown> {
 		const mode = fetchModeOf(options);
 		const limit = rowLimitOf(mode, options);
 		let result: DriverResult;
 		try {
-			result = await this.run(conn, sql, params ?? NO_PARAMS, mode, limit, options?.timeoutMs ?? this.statementTimeoutMs);
+			result = await this.run(conn, sql, params ?? NO_PARAMS, mode, limit, options?.timeoutMs ?? this.statementTimeoutMs, signal);
 		} catch (error) {
+			if (error instanceof StatementAborted) throw error;
 			throw this.wrap(error);
 		}
 		return shapeResult(result, mode);
 	}
 
 	/** One statement for many parameter sets; the total of affected rows. */
-	async batch(conn: C, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
+	async batch(conn: C, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined, signal?: AbortSignal): Promise<number> {
 		const ms = timeoutMs ?? this.statementTimeoutMs;
 		try {
+			signal?.throwIfAborted();
 			const work = this.driver.runBatch(conn, sql, paramSets, ms);
-			return await (ms === undefined ? work : withBackstop(work, ms));
+			const bounded = ms === undefined ? work : withBackstop(work, ms);
+			return await (signal === undefined ? bounded : this.#abortable(conn, bounded, signal));
 		} catch (error) {
+			if (error instanceof StatementAborted) throw error;
 			throw this.wrap(error);
 		}
 	}
 
-	/** The driver's run, with the client-side backstop when there is a timeout. Rejects with the driver's raw error. */
-	run(conn: C, sql: string, params: readonly unknown[], mode: FetchMode, limit: number, timeoutMs: number | undefined): Promise<DriverResult> {
+	/**
+	 * The driver's run, with the client-side backstop when there is a timeout. Rejects with the
+	 * driver's raw error, or with {@link StatementAborted} at once when `signal` aborts (the statement
+	 * is cancelled on the server; a signal aborted before sends nothing).
+	 */
+	run(
+		conn: C,
+		sql: string,
+		params: readonly unknown[],
+		mode: FetchMode,
+		limit: number,
+		timeoutMs: number | undefined,
+		signal?: AbortSignal,
+	): Promise<DriverResult> {
+		if (signal?.aborted) return Promise.reject(signal.reason);
 		const work = this.driver.run(conn, sql, params, mode, limit, timeoutMs);
-		return timeoutMs === undefined ? work : withBackstop(work, timeoutMs);
+		const bounded = timeoutMs === undefined ? work : withBackstop(work, timeoutMs);
+		return signal === undefined ? bounded : this.#abortable(conn, bounded, signal);
+	}
+
+	/** Settles with `work`, or rejects at once with {@link StatementAborted} when `signal` aborts, after asking the driver to stop the statement. */
+	#abortable<R>(conn: C, work: Promise<R>, signal: AbortSignal): Promise<R> {
+		return new Promise<R>((resolve, reject) => {
+			const onAbort = () => {
+				this.cancel(conn);
+				reject(new StatementAborted(signal.reason, work));
+			};
+			signal.addEventListener("abort", onAbort, { once: true });
+			work.then(
+				(value) => {
+					signal.removeEventListener("abort", onAbort);
+					resolve(value);
+				},
+				(error) => {
+					signal.removeEventListener("abort", onAbort);
+					reject(error);
+				},
+			);
+		});
+	}
+
+	/** Asks the server to stop what runs on `conn` (never throws; a driver without cancel has its statement run to its end). */
+	cancel(conn: C): void {
+		try {
+			void this.driver.cancel?.(conn)?.catch(() => {});
+		} catch {
+			// A cancel that cannot be sent leaves the statement to its timeout or the connection's close.
+		}
 	}
 
 	/** Commits the transaction open on `conn` (the driver's commit, or a `COMMIT` statement), with the backstop. Rejects with the driver's raw error. */
@@ -68,6 +116,24 @@ export class StatementRunner<C> {
 		if (error instanceof LifeguardError) return error;
 		if (this.driver.isConnectionFault(error)) return new ConnectionLostError(error);
 		return new QueryFailedError(error, this.driver.sqlStateOf?.(error));
+	}
+}
+
+/**
+ * A running statement a caller's signal aborted: the caller gets `reason` at once, while the
+ * connection stays busy until `outcome` settles (the server's answer to the cancel), so nothing
+ * else runs on it before then.
+ */
+export class StatementAborted {
+	readonly reason: unknown;
+	/** Resolves with the statement's error, or undefined when it completed after all; never rejects. */
+	readonly outcome: Promise<unknown>;
+	constructor(reason: unknown, work: Promise<unknown>) {
+		this.reason = reason;
+		this.outcome = work.then(
+			() => undefined,
+			(error: unknown) => error,
+		);
 	}
 }
 

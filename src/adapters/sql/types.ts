@@ -4,8 +4,9 @@
  * connection ids and statistics are written once (in `client.ts`).
  */
 import type { PoolOptions } from "../../core/options.ts";
-import type { AcquireOptions } from "../../core/pool.ts";
+import type { AcquireOptions, CloseOptions } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";
+import type { ClientPool, ManagedClient } from "../../manager/client.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -52,7 +53,11 @@ export interface QueryOptions {
 	timeoutMs?: number;
 	/** Override of read/write routing for this call. */
 	route?: Route;
-	/** Abandons waiting for a connection. */
+	/**
+	 * Abandons the call: waiting for a connection, or the running statement, which is cancelled on the
+	 * server (PostgreSQL cancel request, MySQL KILL QUERY, SQLite's host stopped). The call rejects at
+	 * once with `signal.reason`; the connection goes back once the server has answered the cancel.
+	 */
 	signal?: AbortSignal;
 }
 
@@ -71,6 +76,14 @@ export interface SqlExecutor {
 /** A connection pinned to one caller until released. */
 export interface SqlConnection extends SqlExecutor {
 	readonly connectionId: number;
+	/**
+	 * The driver's own connection, for what the executor does not cover: a `pg.Client` (LISTEN with
+	 * `on("notification")`, COPY through pg-copy-streams), a mysql2 `Connection`. Touching it makes the
+	 * release clean up everything a session can keep (PostgreSQL: listeners it added, UNLISTEN *,
+	 * advisory locks; MySQL: transaction, autocommit, table and named locks). Do not close it or
+	 * keep it past `release()`. SQLite has none (LEASE_INVALID).
+	 */
+	readonly raw: unknown;
 	release(): void;
 	destroy(error?: unknown): void;
 	[Symbol.asyncDispose](): Promise<void>;
@@ -79,7 +92,14 @@ export interface SqlConnection extends SqlExecutor {
 export interface TransactionOptions {
 	isolation?: IsolationLevel;
 	readOnly?: boolean;
+	/** Abandons the transaction: waiting for a connection, or the transaction itself (its running statement is cancelled, it is rolled back, and `transaction()` rejects at once with `signal.reason`). */
 	signal?: AbortSignal;
+	/**
+	 * The whole transaction's deadline, from the connection's acquisition to COMMIT: past it the
+	 * running statement is cancelled, the transaction rolled back, and `transaction()` rejects at once
+	 * with QUERY_TIMEOUT. None by default.
+	 */
+	timeoutMs?: number;
 }
 
 export interface SqlClientStats {
@@ -114,14 +134,18 @@ export interface SqlClientEvents {
 	leaseReclaimed: [LeaseReclaimedEvent];
 }
 
-export interface SqlClient extends SqlExecutor {
+export interface SqlClient extends SqlExecutor, ManagedClient {
+	/** The pools' name (`pool.name`, default the dialect); replicas' pools are named `<name>/replica-<n>`. */
+	readonly name: string;
+	/** The dialect, as the manager and metrics label the client. */
+	readonly kind: SqlDialect;
 	readonly dialect: SqlDialect;
 	/** A new read-your-writes caller (see `readYourWritesMs`). */
 	session(): SqlSession;
 	on<K extends keyof SqlClientEvents>(event: K, listener: (...args: SqlClientEvents[K]) => void): this;
 	off<K extends keyof SqlClientEvents>(event: K, listener: (...args: SqlClientEvents[K]) => void): this;
 	/** Opens the pools' `min` connections; rejects on the first failure when `failFast`. */
-	initialize(): Promise<void>;
+	start(): Promise<void>;
 	/** A pinned connection: release it, or `await using` it. */
 	acquire(options?: AcquireOptions & { route?: Route }): Promise<SqlConnection>;
 	/** Runs `fn` in a transaction on the primary: commit on return, rollback on throw; the connection goes back clean. */
@@ -133,7 +157,12 @@ export interface SqlClient extends SqlExecutor {
 	releaseId(connectionId: string): void;
 
 	stats(): SqlClientStats;
-	close(options?: { timeoutMs?: number }): Promise<void>;
+	/** The primary's pool labelled `primary`, then each replica's as `replica[0]`, `replica[1]`… */
+	pools(): ClientPool[];
+	/** Stops routing, closes connection ids' connections, lets statements in flight finish until `timeoutMs`, then closes every pool. */
+	close(options?: CloseOptions): Promise<void>;
+	/** `close()` with the default timeout, for `await using db = createPostgresClient(…)`. */
+	[Symbol.asyncDispose](): Promise<void>;
 }
 
 export type SqlDialect = "postgres" | "mysql" | "sqlite";
@@ -190,6 +219,26 @@ export interface SqlDriver<C, Config> {
 	 * (most releases). Absent: `reset` runs on every release.
 	 */
 	needsReset?(conn: C): boolean;
+	/**
+	 * Optional: whether the session is inside a transaction now, from what the server reported after
+	 * the last statement (PostgreSQL's ReadyForQuery status, MySQL's status flags). A transaction
+	 * handle checks it after every statement: a session that left the transaction is refused further work.
+	 */
+	inTransaction?(conn: C): boolean;
+	/**
+	 * Optional: asks the server to stop the statement running on `conn` (PostgreSQL's cancel request,
+	 * MySQL's KILL QUERY; SQLite stops its host). The statement then fails as the server reports it.
+	 * Used when a caller's signal aborts, a transaction times out, and before a busy connection is closed.
+	 */
+	cancel?(conn: C): Promise<void>;
+	/** Optional: the driver's own connection object for a pinned connection's `raw`; the driver then cleans up after what its holder did. */
+	raw?(conn: C): unknown;
+	/**
+	 * Optional: a sure read (see the router) on a per-call connection that is lost runs once more on a
+	 * fresh one. SQLite sets it: a host killed from outside is only seen dead after the next request
+	 * went to it, and a read repeated on a local file has no effect to duplicate.
+	 */
+	readonly retryLostReads?: boolean;
 	/** Optional: the server's SQLSTATE of a query error (`23505`), shown in QueryFailedError. */
 	sqlStateOf?(error: unknown): string | undefined;
 }

@@ -12,8 +12,20 @@ import { errorFromHost } from "./errors.ts";
 import { type Host, type HostKind, spawnHost } from "./host.ts";
 import type { HostReply, HostRequest, OpenSettings } from "./protocol.ts";
 
-/** How long a host has to close its database before it is killed. */
+/** Errors of a send to a host that is gone: the IPC channel closed, the pipe broke. */
+function isChannelGone(error: unknown): boolean {
+	const code = (error as { code?: unknown } | null)?.code;
+	return code === "EPIPE" || code === "ERR_IPC_CHANNEL_CLOSED" || code === "ECONNRESET" || code === "ERR_IPC_DISCONNECTED";
+}
+
+/** How long an idle host has to close its database before it is killed. */
 const CLOSE_TIMEOUT_MS = 5_000;
+
+/**
+ * How long close() waits for a killed thread host to exit: a terminated worker only exits when its
+ * running statement returns, which may be never; the thread is left to finish on its own (unref'd).
+ */
+const THREAD_EXIT_WAIT_MS = 100;
 
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 type RequestBody = WithoutId<HostRequest>;
@@ -36,20 +48,16 @@ export class SqliteConnection {
 	readonly #host: Host;
 	readonly #pending = new Map<number, Pending>();
 	readonly #deadListeners: ((error: unknown) => void)[] = [];
-	readonly #exited: Promise<void>;
 	#nextId = 1;
 	#death: LifeguardError | undefined;
 	#closing = false;
 	#dirty = false;
 
 	private constructor(kind: HostKind) {
-		let exited!: () => void;
-		this.#exited = new Promise((resolve) => (exited = resolve));
 		this.#host = spawnHost(kind, {
 			onReply: (reply) => this.#settle(reply),
 			onExit: (description, error) => {
 				this.#die(new ConnectionLostError(new Error(`the SQLite connection's host is gone: ${description}`, { cause: error })));
-				exited();
 			},
 		});
 		// An idle connection never keeps the application alive; a pending request does (see request()).
@@ -81,6 +89,16 @@ export class SqliteConnection {
 	/** False once the host is gone (timeout, crash, close). */
 	get alive(): boolean {
 		return this.#death === undefined;
+	}
+
+	/** A request is in the host: a statement runs there. */
+	get busy(): boolean {
+		return this.#pending.size > 0;
+	}
+
+	/** Stops the host now (the only way to stop a running statement); every pending request fails with CONNECTION_LOST naming `why`. */
+	stop(why: string): void {
+		this.#die(new ConnectionLostError(new Error(`the SQLite connection's host was stopped: ${why}`)));
 	}
 
 	/** True when the last statement left a transaction open or the read-only switch on: `reset` has work to do. */
@@ -116,14 +134,20 @@ export class SqliteConnection {
 				pending.cleanup = () => signal.removeEventListener("abort", onAbort);
 				if (signal.aborted) return onAbort();
 			}
-			// A parameter that cannot be cloned (a function, a symbol) is the caller's error: the connection is fine.
-			this.#host.send({ ...body, id } as HostRequest, (error) => this.#take(id)?.reject(error));
+			this.#host.send({ ...body, id } as HostRequest, (error) => {
+				// A host whose channel is gone (killed from outside, its exit not seen yet): the connection's fault, and the request was never delivered.
+				if (isChannelGone(error)) return this.#die(new ConnectionLostError(error, { sent: false }));
+				// A parameter that cannot be cloned (a function, a symbol) is the caller's error: the connection is fine.
+				this.#take(id)?.reject(error);
+			});
 		});
 	}
 
 	/** Closes the database and stops the host; never throws. A host that does not close in time is killed. */
 	async close(): Promise<void> {
 		this.#closing = true;
+		// A busy host cannot close its database before its statement returns: it is stopped at once, so that close() keeps its deadline.
+		if (this.#pending.size > 0) this.#die(new ConnectionLostError(new Error("the SQLite connection was closed while a statement ran: its host was stopped")));
 		if (this.#death === undefined) {
 			try {
 				await this.request({ kind: "close" }, { timeoutMs: CLOSE_TIMEOUT_MS });
@@ -132,10 +156,14 @@ export class SqliteConnection {
 			}
 			this.#die(new ConnectionLostError(new Error("the SQLite connection was closed")));
 		}
+		this.#host.kill();
+		if (this.#host.kind === "thread") {
+			await Promise.race([this.#host.exited, new Promise((resolve) => setTimeout(resolve, THREAD_EXIT_WAIT_MS).unref())]);
+			return;
+		}
 		// Referenced until it is gone: whoever awaits close() must not see the application exit first.
 		this.#host.ref();
-		this.#host.kill();
-		await this.#exited;
+		await this.#host.exited;
 	}
 
 	#take(id: number): Pending | undefined {

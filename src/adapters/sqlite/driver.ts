@@ -7,6 +7,7 @@ import { resolveSqliteConfig, type SqliteConfig } from "./config.ts";
 import { SqliteConnection } from "./connection.ts";
 import { isConnectionFault } from "./errors.ts";
 import { rowidSourceOf } from "./insert-id.ts";
+import { checkParameters } from "./parameters.ts";
 
 const NO_PARAMS: readonly unknown[] = [];
 
@@ -23,6 +24,7 @@ function beginSql(options: TransactionOptions): string[] {
 
 export const sqliteDriver: SqlDriver<SqliteConnection, SqliteConfig> = {
 	dialect: "sqlite",
+	retryLostReads: true,
 	connect(config, signal) {
 		const { host, settings } = resolveSqliteConfig(config);
 		return SqliteConnection.open(host, settings, signal);
@@ -36,10 +38,21 @@ export const sqliteDriver: SqlDriver<SqliteConnection, SqliteConfig> = {
 		// A dead connection rejects here, so the pool closes it instead of lending it again.
 		await conn.request({ kind: "reset" });
 	},
-	run: (conn, sql, params, mode, limit, timeoutMs) =>
-		conn.request({ kind: "query", sql, params, mode, limit, rowid: mode === "result" ? rowidSourceOf(sql) : undefined }, { timeoutMs }),
+	run(conn, sql, params, mode, limit, timeoutMs) {
+		try {
+			checkParameters(params);
+		} catch (error) {
+			return Promise.reject(error);
+		}
+		return conn.request({ kind: "query", sql, params, mode, limit, rowid: mode === "result" ? rowidSourceOf(sql) : undefined }, { timeoutMs });
+	},
 	async runBatch(conn, sql, paramSets, timeoutMs) {
+		for (let i = 0; i < paramSets.length; i++) checkParameters(paramSets[i], i);
 		return (await conn.request({ kind: "batch", sql, paramSets }, { timeoutMs })).affectedRows;
+	},
+	/** A running statement cannot be interrupted in node:sqlite: the host is stopped (the connection is then replaced). */
+	async cancel(conn) {
+		if (conn.busy) conn.stop("its statement was cancelled (a signal aborted it, or its client closed)");
 	},
 	beginSql,
 	isConnectionFault,

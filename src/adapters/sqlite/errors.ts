@@ -3,6 +3,8 @@
  * mean the connection (not the statement) is broken. Statement errors come back as SQLite's own
  * error (message, `errcode`, `errstr`), which the SQL client wraps as QUERY_FAILED, keeping it as `cause`.
  */
+
+import { isSocketFaultCode } from "../socket-faults.ts";
 import { ConnectionLostError, DriverMissingError, QueryTimeoutError } from "../sql/errors.ts";
 import type { HostError } from "./protocol.ts";
 
@@ -36,6 +38,8 @@ export function errorFromHost(reported: HostError): Error {
 export function isConnectionFault(error: unknown): boolean {
 	if (error instanceof ConnectionLostError) return true;
 	if (error instanceof QueryTimeoutError) return error.connectionClosed;
+	// A host whose pipe broke is gone, whatever reported it.
+	if (isSocketFaultCode((error as { code?: unknown } | null)?.code)) return true;
 	const errcode = (error as SqliteError | null)?.errcode;
 	return typeof errcode === "number" && CONNECTION_FAULT_CODES.has(errcode & 0xff);
 }

@@ -27,6 +27,8 @@ export interface Host {
 	send(request: HostRequest, onError: (error: Error) => void): void;
 	/** Stops the host now; `onExit` follows. */
 	kill(): void;
+	/** Resolves once the host has really ended (the process reaped, the thread exited): later than `onExit` when its channel closed first. */
+	readonly exited: Promise<void>;
 	/** Keeps the application alive while a request is pending, and only then. */
 	ref(): void;
 	unref(): void;
@@ -69,9 +71,16 @@ function spawnProcess(listeners: HostListeners): Host {
 	child.on("message", (reply: HostReply) => listeners.onReply(reply));
 	child.on("exit", (code, signal) => onExit(signal === null ? `its process exited with code ${code}` : `its process was killed by ${signal}`));
 	child.on("error", (error) => onExit(`its process failed: ${error.message}`, error));
+	let reaped!: () => void;
+	const exited = new Promise<void>((resolve) => (reaped = resolve));
+	child.on("exit", () => reaped());
+	child.on("error", () => reaped());
+	// The channel may close before 'exit' is seen: the connection is retired then too, before anyone borrows it. 'exit' gets a moment to come first, with its signal for the message.
+	child.on("disconnect", () => setTimeout(() => onExit("its process closed its channel (it exited or was killed)"), 20).unref());
 	return {
 		kind: "process",
 		pid: child.pid,
+		exited,
 		send(request, onError) {
 			try {
 				child.send(request, (error: Error | null) => {
@@ -98,12 +107,14 @@ function spawnProcess(listeners: HostListeners): Host {
 function spawnThread(listeners: HostListeners): Host {
 	const onExit = once(listeners.onExit);
 	const worker = new Worker(WORKER_URL, { execArgv: hostExecArgv() });
+	const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
 	worker.on("message", (reply: HostReply) => listeners.onReply(reply));
 	worker.on("error", (error) => onExit(`its worker thread crashed: ${error.message}`, error));
 	worker.on("exit", (code) => onExit(`its worker thread exited with code ${code}`));
 	return {
 		kind: "thread",
 		pid: undefined,
+		exited,
 		send(request, onError) {
 			try {
 				worker.postMessage(request);

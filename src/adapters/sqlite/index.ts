@@ -40,7 +40,7 @@ const CLIENT_OPTIONS: ReadonlySet<string> = new Set(SQL_CLIENT_OPTION_KEYS.filte
 export interface SqliteClientOptions extends SqliteConfig, Omit<SqlClientOptions<SqliteConfig>, (typeof SERVER_OPTIONS)[number]> {}
 
 /**
- * Creates a SQLite client. Nothing opens until the first statement or `initialize()`.
+ * Creates a SQLite client. Nothing opens until the first statement or `start()`.
  *
  * Defaults: `:memory:` (one connection, the database lives as long as the client); a file database
  * gets WAL, a 5 s busy timeout and up to {@link SQLITE_FILE_MAX_CONNECTIONS} connections.

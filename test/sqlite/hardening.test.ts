@@ -1,0 +1,102 @@
+/**
+ * SQLite hosts under the conditions a new user met: values SQLite cannot store, close() while a
+ * statement runs, and hosts killed from outside.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { after, describe, it } from "node:test";
+import { createSqliteClient, type SqlClient, type SqliteHostKind } from "../../src/adapters/sqlite/index.ts";
+import { ErrorCode } from "../../src/core/errors.ts";
+import { countTo, tempDirectory } from "./helpers.ts";
+
+const dir = tempDirectory("hardening");
+const clients: SqlClient[] = [];
+
+function client(options: Parameters<typeof createSqliteClient>[0] = {}): SqlClient {
+	const db = createSqliteClient(options);
+	clients.push(db);
+	return db;
+}
+
+function childPids(): number[] {
+	try {
+		return execFileSync("pgrep", ["-P", String(process.pid)], { encoding: "utf8" })
+			.trim()
+			.split("\n")
+			.filter(Boolean)
+			.map(Number);
+	} catch {
+		return [];
+	}
+}
+
+after(async () => {
+	await Promise.all(clients.map((db) => db.close({ timeoutMs: 500 })));
+	dir.remove();
+});
+
+describe("sqlite: parameters SQLite cannot store", () => {
+	const unsupported: [string, unknown][] = [
+		["a Date", new Date(0)],
+		["a Map", new Map([["a", 1]])],
+		["a plain object", { a: 1 }],
+		["a Set", new Set([1])],
+	];
+
+	for (const host of ["process", "thread"] as const) {
+		it(`${host} host: a Date, a Map, a plain object are QUERY_FAILED before anything runs, the host and its data kept`, async () => {
+			const db = client({ host });
+			await db.query("CREATE TABLE t (v)", [], { fetch: "none" });
+			const created = db.stats().primary.created;
+			for (const [what, value] of unsupported) {
+				await assert.rejects(db.query("INSERT INTO t (v) VALUES (?)", [value]), (error: Error & { code?: string }) => {
+					assert.equal(error.code, ErrorCode.QUERY_FAILED, what);
+					assert.match(error.message, /parameter 1 is a/);
+					assert.match(error.message, /nothing was sent/);
+					return true;
+				});
+			}
+			await assert.rejects(db.batch("INSERT INTO t (v) VALUES (?)", [[1], [new Date()]]), /parameter 1 of set 2 is a Date/);
+			// Nothing was stored as NULL, nothing of the batch ran, and the in-memory database (which lives in its host) is still there.
+			assert.deepEqual(await db.query("SELECT count(*) AS n FROM t", [], { fetch: "one" }), { n: 0 });
+			assert.equal(db.stats().primary.created, created);
+			// What SQLite does store still works.
+			await db.query("INSERT INTO t (v) VALUES (?), (?), (?), (?)", [null, true, 2n, Buffer.from("x")], { fetch: "none" });
+			assert.deepEqual(await db.query("SELECT count(*) AS n FROM t", [], { fetch: "one" }), { n: 4 });
+		});
+	}
+});
+
+describe("sqlite: close() keeps its deadline while a statement runs", () => {
+	for (const host of ["process", "thread"] as SqliteHostKind[]) {
+		it(`${host} host: close({ timeoutMs: 500 }) returns in about 500 ms, not after the host's own close timeout`, async () => {
+			const db = createSqliteClient({ filename: dir.file(`close-${host}.db`), host });
+			await db.start();
+			// A terminated thread runs its statement to the end (and holds the test process until then): a few seconds' worth there, endless in a process.
+			const running = db.query(countTo(host === "thread" ? 20_000_000 : 1_000_000_000)).catch((error: unknown) => error);
+			// The statement is in its host (the connection is leased), and runs there.
+			while (db.stats().primary.active === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			const started = performance.now();
+			await db.close({ timeoutMs: 500 });
+			const took = performance.now() - started;
+			assert.ok(took < 1_500, `close took ${Math.round(took)} ms`);
+			assert.equal(((await running) as { code?: string }).code, ErrorCode.CONNECTION_LOST);
+		});
+	}
+});
+
+describe("sqlite: a host killed from outside", () => {
+	it("the next query right after the kill gets a fresh connection, never a QUERY_FAILED 'write EPIPE'", async () => {
+		const db = client({ filename: dir.file("killed.db"), pool: { min: 2, max: 2 } });
+		const before = new Set(childPids());
+		await db.start();
+		await db.query("CREATE TABLE IF NOT EXISTS k (v)", [], { fetch: "none" });
+		const mine = childPids().filter((pid) => !before.has(pid));
+		assert.equal(mine.length, 2);
+		for (const pid of mine) process.kill(pid, "SIGKILL");
+		// No wait: the kill is not yet seen when these run.
+		const results = await Promise.all(Array.from({ length: 4 }, () => db.query("SELECT count(*) AS n FROM k", [], { fetch: "one" })));
+		assert.deepEqual(results, Array(4).fill({ n: 0 }));
+	});
+});
