@@ -15,7 +15,8 @@ import type { Pool as PromisePool } from "mysql2/promise";
 import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
-import { type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type CloseOptions, type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
 
 /** mysql2's pool messages, word for word: callers match on them. */
 export const Mysql2PoolMessage = {
@@ -132,7 +133,7 @@ class Checkout {
  * mysql2's callback `Pool` backed by a lifeguard pool (`pool.core`). `pool.promise()` returns
  * mysql2's own `PromisePool` around it.
  */
-export class Pool extends EventEmitter {
+export class Pool extends EventEmitter implements ManagedClient {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<Connection>;
 	/** The pool settings, as mysql2's `pool.config`. */
@@ -341,6 +342,40 @@ export class Pool extends EventEmitter {
 		if (!this._closed) this.end();
 	}
 
+	// ── ManagedClient: what the manager, metrics and health endpoints read ───────────────────
+
+	/** The pool's name (the `name` option, else the core's `pool-<n>`). */
+	get name(): string {
+		return this.core.name;
+	}
+
+	get kind(): ClientKind {
+		return Kind.mysql;
+	}
+
+	pools(): ClientPool[] {
+		return [{ label: "primary", pool: this.core }];
+	}
+
+	/** mysql2 opens connections on demand: there is nothing to warm. */
+	start(): Promise<void> {
+		return Promise.resolve();
+	}
+
+	/**
+	 * `end()` with a deadline: unlike `end()`, connections checked out may finish their work
+	 * until `timeoutMs` before they are ended.
+	 */
+	close(options?: CloseOptions): Promise<void> {
+		this._closed = true;
+		clearTimeout(this.#idleTimer);
+		return this.core.close(options);
+	}
+
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
+	}
+
 	/** Called by a connection that failed, ended or was destroyed: it leaves the pool now (idle) or when its borrower is done. */
 	_removeConnection(connection: PoolConnection): void {
 		const conn = connection as Connection;
@@ -450,12 +485,14 @@ export class Pool extends EventEmitter {
 
 /**
  * What `createPool` returns, typed as mysql2's own `Pool` (so that it goes wherever a mysql2 pool
- * is expected: Kysely's MysqlDialect, drizzle({ client })), plus `core`.
+ * is expected: Kysely's MysqlDialect, drizzle({ client })), plus `core` and the ManagedClient
+ * members (`name`, `kind`, `pools()`, `start()`, `close({ timeoutMs })`, `Symbol.asyncDispose`).
  */
-export type CompatPool = Mysql2Pool & {
-	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
-	readonly core: CorePool<PoolConnection>;
-};
+export type CompatPool = Mysql2Pool &
+	ManagedClient & {
+		/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
+		readonly core: CorePool<PoolConnection>;
+	};
 
 /** Creates a pool with mysql2's API on the lifeguard core: `createPool(options)`, as `mysql.createPool`. */
 export function createPool(options: PoolOptions | string): CompatPool {

@@ -24,7 +24,8 @@ import type {
 import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError, PoolTimeoutError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
-import { type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type CloseOptions, type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
 
 /** pg-pool's messages, word for word: callers and libraries match on them. */
 export const PgPoolMessage = {
@@ -134,7 +135,7 @@ class Checkout {
  * A pg-pool `Pool` backed by a lifeguard pool (`pool.core`). Clients are pg clients, created
  * with the pool's config; checked out, they carry `release()` as with pg-pool.
  */
-export class Pool extends EventEmitter {
+export class Pool extends EventEmitter implements ManagedClient {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<PgClient>;
 	/** The options with pg-pool's defaults filled in; the password is not enumerable. */
@@ -319,6 +320,40 @@ export class Pool extends EventEmitter {
 			cb(undefined);
 		});
 		return result;
+	}
+
+	// ── ManagedClient: what the manager, metrics and health endpoints read ───────────────────
+
+	/** The pool's name (the `name` option, else the core's `pool-<n>`). */
+	get name(): string {
+		return this.core.name;
+	}
+
+	get kind(): ClientKind {
+		return Kind.postgres;
+	}
+
+	pools(): ClientPool[] {
+		return [{ label: "primary", pool: this.core }];
+	}
+
+	/** pg-pool opens clients on demand: there is nothing to warm. */
+	start(): Promise<void> {
+		return Promise.resolve();
+	}
+
+	/** `end()` with a deadline: clients still checked out after `timeoutMs` are closed under their borrowers. */
+	async close(options?: CloseOptions): Promise<void> {
+		if (!this.ending) {
+			this.ending = true;
+			await this.core.close(options);
+			this.ended = true;
+		}
+		await this.core.close();
+	}
+
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
 	}
 
 	// ── internals ────────────────────────────────────────────────────────────────────────────

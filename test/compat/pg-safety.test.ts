@@ -207,6 +207,35 @@ describe("the lifeguard core underneath (pool.core)", () => {
 		await assert.rejects(pool.connect(), { message: "Cannot use a pool after calling end on the pool" });
 	});
 
+	it("is a ManagedClient: name, kind postgres, its pool labelled primary, close({ timeoutMs }) closes a client still checked out at the deadline", async () => {
+		const pool = new compat.Pool(config({ name: "compat-pg-client" }));
+		assert.equal(pool.name, "compat-pg-client");
+		assert.equal(pool.kind, "postgres");
+		assert.deepEqual(
+			pool.pools().map((p) => p.label),
+			["primary"],
+		);
+		assert.equal(pool.pools()[0].pool, pool.core);
+		await pool.start();
+		const client = await pool.connect();
+		const started = performance.now();
+		await pool.close({ timeoutMs: 100 });
+		assert.ok(performance.now() - started < 2_000);
+		assert.equal(pool.ended, true);
+		assert.equal(pool.totalCount, 0);
+		client.release();
+	});
+
+	it("await using ends the pool at scope exit", async () => {
+		let outer: compat.Pool | undefined;
+		{
+			await using pool = new compat.Pool(config());
+			outer = pool;
+			await pool.query("SELECT 1");
+		}
+		assert.equal(outer?.ended, true);
+	});
+
 	it("pool.core.name is the name option", async () => {
 		const pool = new compat.Pool(config({ name: "compat-pg-named" }));
 		assert.equal(pool.core.name, "compat-pg-named");
