@@ -123,10 +123,21 @@ function loadMysql2(): Mysql2Module {
 	}
 }
 
-/** A `getConnection()` that may start a connection: its signal lets that connection's failure fail it, as in mysql2. */
+/**
+ * One `getConnection()` waiting in the core's queue. mysql2 fails the caller whose connection
+ * could not be opened; here a failed attempt fails the first caller still waiting: through its
+ * abort signal when it has one, else at once by its callback, its place in the core's queue
+ * kept as a `stale` one whose connection, when it comes, goes straight back (as compat/pg).
+ */
 class Checkout {
-	readonly controller = new AbortController();
+	readonly callback: GetConnectionCallback;
+	readonly controller: AbortController | undefined;
 	failure: Error | undefined = undefined;
+	stale = false;
+	constructor(callback: GetConnectionCallback, signalled: boolean) {
+		this.callback = callback;
+		this.controller = signalled ? new AbortController() : undefined;
+	}
 }
 
 /**
@@ -149,6 +160,10 @@ export class Pool extends EventEmitter implements ManagedClient {
 	/** Idle connections are tracked only for mysql2's idle removal, which runs when `maxIdle < connectionLimit`. */
 	readonly #trackIdle: boolean;
 	#idleTimer: NodeJS.Timeout | undefined;
+	/** Checkouts failed while waiting without a signal: still in the core's queue, not waiting for anyone. */
+	#stale = 0;
+	/** A connection attempt failed and none has succeeded since: new checkouts take signals. */
+	#failing = false;
 
 	constructor(options: PoolOptions | string) {
 		super({ captureRejections: false });
@@ -198,12 +213,8 @@ export class Pool extends EventEmitter implements ManagedClient {
 			}
 			if (this.config.queueLimit && this.#waiting() >= this.config.queueLimit) return callback(new Error(Mysql2PoolMessage.queueLimit));
 			this.emit("enqueue");
-			// Queued behind a full pool: served by a release, no connection attempt of its own to fail it, so no signal.
-			core.acquire().then(
-				(lease) => this.#handOut(lease, callback, true),
-				(error: unknown) => callback(translate(error)),
-			);
-			return;
+			// Queued behind a full pool of healthy connections: no abort signal (it costs a microsecond per checkout).
+			return this.#wait(callback, true, this.#failing);
 		}
 		if (idle) {
 			core.acquire().then(
@@ -212,18 +223,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 			);
 			return;
 		}
-		const checkout = new Checkout();
-		this.#checkouts.add(checkout);
-		core.acquire({ signal: checkout.controller.signal }).then(
-			(lease) => {
-				this.#checkouts.delete(checkout);
-				this.#handOut(lease, callback, false);
-			},
-			(error: unknown) => {
-				this.#checkouts.delete(checkout);
-				callback(checkout.failure ?? translate(error));
-			},
-		);
+		this.#wait(callback, false, true);
 	}
 
 	/** Called by `connection.release()`: the connection goes back to the pool (reset first with `resetOnRelease`). */
@@ -389,7 +389,26 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	/** Callers waiting for a release, as mysql2's queue counts them (not those whose connection is being opened). */
 	#waiting(): number {
-		return Math.max(0, this.core.pendingCount - this.core.creatingCount);
+		return Math.max(0, this.core.pendingCount - this.core.creatingCount - this.#stale);
+	}
+
+	#wait(callback: GetConnectionCallback, queued: boolean, signalled: boolean): void {
+		const checkout = new Checkout(callback, signalled);
+		this.#checkouts.add(checkout);
+		const signal = checkout.controller?.signal;
+		this.core.acquire(signal === undefined ? undefined : { signal }).then(
+			(lease) => {
+				this.#checkouts.delete(checkout);
+				if (!checkout.stale) return this.#handOut(lease, callback, queued);
+				this.#stale--;
+				lease.release();
+			},
+			(error: unknown) => {
+				this.#checkouts.delete(checkout);
+				if (checkout.stale) this.#stale--;
+				else callback(checkout.failure ?? translate(error));
+			},
+		);
 	}
 
 	#handOut(lease: Lease<Connection>, callback: GetConnectionCallback, queued: boolean): void {
@@ -422,6 +441,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 					return reject(error);
 				}
 				if (this._closed) return reject(new Error(Mysql2PoolMessage.closed));
+				this.#failing = false;
 				conn[FRESH] = true;
 				resolve(conn);
 			});
@@ -430,7 +450,16 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	/** mysql2 fails the caller whose connection could not be opened: the first one still waiting (see compat/pg for why). */
 	#failFirstCheckout(error: Error): void {
+		this.#failing = true;
 		for (const checkout of this.#checkouts) {
+			if (checkout.stale) continue;
+			if (checkout.controller === undefined) {
+				checkout.stale = true;
+				this.#stale++;
+				checkout.callback(error);
+				return;
+			}
+			// The abort takes effect only if the core had not already served this checkout: then its waiter count drops.
 			const before = this.core.pendingCount;
 			checkout.failure = error;
 			checkout.controller.abort(error);
