@@ -15,7 +15,8 @@ import type { Pool as PromisePool } from "mysql2/promise";
 import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
-import { type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type CloseOptions, type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
 
 /** mysql2's pool messages, word for word: callers match on them. */
 export const Mysql2PoolMessage = {
@@ -122,17 +123,28 @@ function loadMysql2(): Mysql2Module {
 	}
 }
 
-/** A `getConnection()` that may start a connection: its signal lets that connection's failure fail it, as in mysql2. */
+/**
+ * One `getConnection()` waiting in the core's queue. mysql2 fails the caller whose connection
+ * could not be opened; here a failed attempt fails the first caller still waiting: through its
+ * abort signal when it has one, else at once by its callback, its place in the core's queue
+ * kept as a `stale` one whose connection, when it comes, goes straight back (as compat/pg).
+ */
 class Checkout {
-	readonly controller = new AbortController();
+	readonly callback: GetConnectionCallback;
+	readonly controller: AbortController | undefined;
 	failure: Error | undefined = undefined;
+	stale = false;
+	constructor(callback: GetConnectionCallback, signalled: boolean) {
+		this.callback = callback;
+		this.controller = signalled ? new AbortController() : undefined;
+	}
 }
 
 /**
  * mysql2's callback `Pool` backed by a lifeguard pool (`pool.core`). `pool.promise()` returns
  * mysql2's own `PromisePool` around it.
  */
-export class Pool extends EventEmitter {
+export class Pool extends EventEmitter implements ManagedClient {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<Connection>;
 	/** The pool settings, as mysql2's `pool.config`. */
@@ -148,6 +160,10 @@ export class Pool extends EventEmitter {
 	/** Idle connections are tracked only for mysql2's idle removal, which runs when `maxIdle < connectionLimit`. */
 	readonly #trackIdle: boolean;
 	#idleTimer: NodeJS.Timeout | undefined;
+	/** Checkouts failed while waiting without a signal: still in the core's queue, not waiting for anyone. */
+	#stale = 0;
+	/** A connection attempt failed and none has succeeded since: new checkouts take signals. */
+	#failing = false;
 
 	constructor(options: PoolOptions | string) {
 		super({ captureRejections: false });
@@ -197,12 +213,8 @@ export class Pool extends EventEmitter {
 			}
 			if (this.config.queueLimit && this.#waiting() >= this.config.queueLimit) return callback(new Error(Mysql2PoolMessage.queueLimit));
 			this.emit("enqueue");
-			// Queued behind a full pool: served by a release, no connection attempt of its own to fail it, so no signal.
-			core.acquire().then(
-				(lease) => this.#handOut(lease, callback, true),
-				(error: unknown) => callback(translate(error)),
-			);
-			return;
+			// Queued behind a full pool of healthy connections: no abort signal (it costs a microsecond per checkout).
+			return this.#wait(callback, true, this.#failing);
 		}
 		if (idle) {
 			core.acquire().then(
@@ -211,18 +223,7 @@ export class Pool extends EventEmitter {
 			);
 			return;
 		}
-		const checkout = new Checkout();
-		this.#checkouts.add(checkout);
-		core.acquire({ signal: checkout.controller.signal }).then(
-			(lease) => {
-				this.#checkouts.delete(checkout);
-				this.#handOut(lease, callback, false);
-			},
-			(error: unknown) => {
-				this.#checkouts.delete(checkout);
-				callback(checkout.failure ?? translate(error));
-			},
-		);
+		this.#wait(callback, false, true);
 	}
 
 	/** Called by `connection.release()`: the connection goes back to the pool (reset first with `resetOnRelease`). */
@@ -341,6 +342,40 @@ export class Pool extends EventEmitter {
 		if (!this._closed) this.end();
 	}
 
+	// ── ManagedClient: what the manager, metrics and health endpoints read ───────────────────
+
+	/** The pool's name (the `name` option, else the core's `pool-<n>`). */
+	get name(): string {
+		return this.core.name;
+	}
+
+	get kind(): ClientKind {
+		return Kind.mysql;
+	}
+
+	pools(): ClientPool[] {
+		return [{ label: "primary", pool: this.core }];
+	}
+
+	/** mysql2 opens connections on demand: there is nothing to warm. */
+	start(): Promise<void> {
+		return Promise.resolve();
+	}
+
+	/**
+	 * `end()` with a deadline: unlike `end()`, connections checked out may finish their work
+	 * until `timeoutMs` before they are ended.
+	 */
+	close(options?: CloseOptions): Promise<void> {
+		this._closed = true;
+		clearTimeout(this.#idleTimer);
+		return this.core.close(options);
+	}
+
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
+	}
+
 	/** Called by a connection that failed, ended or was destroyed: it leaves the pool now (idle) or when its borrower is done. */
 	_removeConnection(connection: PoolConnection): void {
 		const conn = connection as Connection;
@@ -354,7 +389,26 @@ export class Pool extends EventEmitter {
 
 	/** Callers waiting for a release, as mysql2's queue counts them (not those whose connection is being opened). */
 	#waiting(): number {
-		return Math.max(0, this.core.pendingCount - this.core.creatingCount);
+		return Math.max(0, this.core.pendingCount - this.core.creatingCount - this.#stale);
+	}
+
+	#wait(callback: GetConnectionCallback, queued: boolean, signalled: boolean): void {
+		const checkout = new Checkout(callback, signalled);
+		this.#checkouts.add(checkout);
+		const signal = checkout.controller?.signal;
+		this.core.acquire(signal === undefined ? undefined : { signal }).then(
+			(lease) => {
+				this.#checkouts.delete(checkout);
+				if (!checkout.stale) return this.#handOut(lease, callback, queued);
+				this.#stale--;
+				lease.release();
+			},
+			(error: unknown) => {
+				this.#checkouts.delete(checkout);
+				if (checkout.stale) this.#stale--;
+				else callback(checkout.failure ?? translate(error));
+			},
+		);
 	}
 
 	#handOut(lease: Lease<Connection>, callback: GetConnectionCallback, queued: boolean): void {
@@ -387,6 +441,7 @@ export class Pool extends EventEmitter {
 					return reject(error);
 				}
 				if (this._closed) return reject(new Error(Mysql2PoolMessage.closed));
+				this.#failing = false;
 				conn[FRESH] = true;
 				resolve(conn);
 			});
@@ -395,7 +450,16 @@ export class Pool extends EventEmitter {
 
 	/** mysql2 fails the caller whose connection could not be opened: the first one still waiting (see compat/pg for why). */
 	#failFirstCheckout(error: Error): void {
+		this.#failing = true;
 		for (const checkout of this.#checkouts) {
+			if (checkout.stale) continue;
+			if (checkout.controller === undefined) {
+				checkout.stale = true;
+				this.#stale++;
+				checkout.callback(error);
+				return;
+			}
+			// The abort takes effect only if the core had not already served this checkout: then its waiter count drops.
 			const before = this.core.pendingCount;
 			checkout.failure = error;
 			checkout.controller.abort(error);
@@ -450,12 +514,14 @@ export class Pool extends EventEmitter {
 
 /**
  * What `createPool` returns, typed as mysql2's own `Pool` (so that it goes wherever a mysql2 pool
- * is expected: Kysely's MysqlDialect, drizzle({ client })), plus `core`.
+ * is expected: Kysely's MysqlDialect, drizzle({ client })), plus `core` and the ManagedClient
+ * members (`name`, `kind`, `pools()`, `start()`, `close({ timeoutMs })`, `Symbol.asyncDispose`).
  */
-export type CompatPool = Mysql2Pool & {
-	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
-	readonly core: CorePool<PoolConnection>;
-};
+export type CompatPool = Mysql2Pool &
+	ManagedClient & {
+		/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
+		readonly core: CorePool<PoolConnection>;
+	};
 
 /** Creates a pool with mysql2's API on the lifeguard core: `createPool(options)`, as `mysql.createPool`. */
 export function createPool(options: PoolOptions | string): CompatPool {

@@ -24,7 +24,8 @@ import type {
 import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError, PoolTimeoutError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
-import { type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type CloseOptions, type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
 
 /** pg-pool's messages, word for word: callers and libraries match on them. */
 export const PgPoolMessage = {
@@ -124,17 +125,28 @@ const END_WAIT_MS = 2 ** 31 - 1;
 
 const requireCjs = createRequire(import.meta.url);
 
-/** One `connect()` that may wait: its signal lets a failed connection attempt fail it, as pg-pool fails the caller that started it. */
+/**
+ * One `connect()` waiting in the core's queue. pg-pool fails the caller whose new client could
+ * not connect; here a failed attempt fails the first caller still waiting (#failFirstCheckout):
+ * through its abort signal when it has one, else at once by its callback, its place in the
+ * core's queue kept as a `stale` one whose client, when it comes, goes straight back.
+ */
 class Checkout {
-	readonly controller = new AbortController();
+	readonly callback: ConnectCallback;
+	readonly controller: AbortController | undefined;
 	failure: Error | undefined = undefined;
+	stale = false;
+	constructor(callback: ConnectCallback, signalled: boolean) {
+		this.callback = callback;
+		this.controller = signalled ? new AbortController() : undefined;
+	}
 }
 
 /**
  * A pg-pool `Pool` backed by a lifeguard pool (`pool.core`). Clients are pg clients, created
  * with the pool's config; checked out, they carry `release()` as with pg-pool.
  */
-export class Pool extends EventEmitter {
+export class Pool extends EventEmitter implements ManagedClient {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<PgClient>;
 	/** The options with pg-pool's defaults filled in; the password is not enumerable. */
@@ -152,6 +164,10 @@ export class Pool extends EventEmitter {
 	readonly #fresh = new WeakSet<PgClient>();
 	readonly #expired = new Set<PgClient>();
 	readonly #connectMs: number;
+	/** Checkouts failed while waiting without a signal: still in the core's queue, not waiting for anyone. */
+	#stale = 0;
+	/** A connection attempt failed and none has succeeded since: new checkouts take signals. */
+	#failing = false;
 
 	constructor(config?: PoolConfig, Client?: ClientConstructor) {
 		super({ captureRejections: false });
@@ -204,7 +220,7 @@ export class Pool extends EventEmitter {
 
 	/** Callers waiting for a client to be released (not those whose new client is connecting). */
 	get waitingCount(): number {
-		return Math.max(0, this.core.pendingCount - this.core.creatingCount);
+		return Math.max(0, this.core.pendingCount - this.core.creatingCount - this.#stale);
 	}
 
 	/** Clients past `maxLifetimeSeconds`, closed when next idle or released. */
@@ -321,39 +337,77 @@ export class Pool extends EventEmitter {
 		return result;
 	}
 
+	// ── ManagedClient: what the manager, metrics and health endpoints read ───────────────────
+
+	/** The pool's name (the `name` option, else the core's `pool-<n>`). */
+	get name(): string {
+		return this.core.name;
+	}
+
+	get kind(): ClientKind {
+		return Kind.postgres;
+	}
+
+	pools(): ClientPool[] {
+		return [{ label: "primary", pool: this.core }];
+	}
+
+	/** pg-pool opens clients on demand: there is nothing to warm. */
+	start(): Promise<void> {
+		return Promise.resolve();
+	}
+
+	/** `end()` with a deadline: clients still checked out after `timeoutMs` are closed under their borrowers. */
+	async close(options?: CloseOptions): Promise<void> {
+		if (!this.ending) {
+			this.ending = true;
+			await this.core.close(options);
+			this.ended = true;
+		}
+		await this.core.close();
+	}
+
+	[Symbol.asyncDispose](): Promise<void> {
+		return this.close();
+	}
+
 	// ── internals ────────────────────────────────────────────────────────────────────────────
 
 	#checkout(callback: ConnectCallback): void {
 		const core = this.core;
 		const o = this.options;
-		const full = core.size >= o.max;
-		// pg-pool fails the caller whose new client could not connect, so a caller that may start one needs a signal the
-		// failure can abort (#failFirstCheckout). A caller queued behind a full pool, or served by an idle client, does not:
-		// skipping the signal there keeps a checkout as cheap as pg-pool's (an AbortController costs a microsecond).
-		if (full || (core.idleCount > 0 && core.pendingCount === 0 && o.maxLifetimeSeconds === 0)) {
-			const request = o.connectionTimeoutMillis ? core.acquire({ timeoutMs: o.connectionTimeoutMillis }) : core.acquire();
-			request.then(
+		// An idle client and nobody ahead: lent at once, nothing to fail. With a lifetime the idle client may be retired on
+		// the way out, and the caller then waits like any other.
+		if (core.idleCount > 0 && core.pendingCount === 0 && o.maxLifetimeSeconds === 0) {
+			core.acquire().then(
 				(lease) => this.#handOut(lease, callback),
 				(error: unknown) => callback(translate(error), undefined, NOOP),
 			);
 			return;
 		}
-		const checkout = new Checkout();
+		// Behind a full pool of healthy connections the caller waits for a release: no abort signal (it costs a
+		// microsecond per checkout); if a reconnect for it fails after all, it is failed by its callback instead.
+		const full = core.size >= o.max;
+		const checkout = new Checkout(callback, !full || this.#failing);
 		// A caller that starts a connection gets the connection's own timeout error (pg's message); one that queues gets the queue's.
 		const timeoutMs = o.connectionTimeoutMillis
-			? core.idleCount > 0
+			? full || core.idleCount > 0
 				? o.connectionTimeoutMillis
 				: o.connectionTimeoutMillis + BACKSTOP_MS
 			: Number.POSITIVE_INFINITY;
 		this.#checkouts.add(checkout);
-		core.acquire({ signal: checkout.controller.signal, timeoutMs }).then(
+		const signal = checkout.controller?.signal;
+		core.acquire(signal === undefined ? { timeoutMs } : { signal, timeoutMs }).then(
 			(lease) => {
 				this.#checkouts.delete(checkout);
-				this.#handOut(lease, callback);
+				if (!checkout.stale) return this.#handOut(lease, callback);
+				this.#stale--;
+				lease.release();
 			},
 			(error: unknown) => {
 				this.#checkouts.delete(checkout);
-				callback(checkout.failure ?? translate(error), undefined, NOOP);
+				if (checkout.stale) this.#stale--;
+				else callback(checkout.failure ?? translate(error), undefined, NOOP);
 			},
 		);
 	}
@@ -436,6 +490,7 @@ export class Pool extends EventEmitter {
 				// Listening from here on, as pg-pool does: an error while onConnect runs must not crash the process either.
 				this.#watchIdle(client);
 				const ready = () => {
+					this.#failing = false;
 					this.#fresh.add(client);
 					this.#watchLifetime(client);
 					resolve(client);
@@ -457,11 +512,19 @@ export class Pool extends EventEmitter {
 
 	/**
 	 * pg-pool fails the caller whose client could not connect. The core hands clients to waiters
-	 * first come first served, so the first waiter still waiting is failed: its abort takes
-	 * effect only if the core had not already served it (then its waiter count drops).
+	 * first come first served, so the first checkout still waiting is failed (see Checkout).
 	 */
 	#failFirstCheckout(error: Error): void {
+		this.#failing = true;
 		for (const checkout of this.#checkouts) {
+			if (checkout.stale) continue;
+			if (checkout.controller === undefined) {
+				checkout.stale = true;
+				this.#stale++;
+				checkout.callback(error, undefined, NOOP);
+				return;
+			}
+			// The abort takes effect only if the core had not already served this checkout: then its waiter count drops.
 			const before = this.core.pendingCount;
 			checkout.failure = error;
 			checkout.controller.abort(error);

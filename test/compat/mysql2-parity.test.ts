@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import mysql from "mysql2";
 import * as compat from "../../src/compat/mysql2.ts";
 import { requireService, services } from "../support/services.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
 
 type AnyPool = compat.Pool;
 type MakePool = (options: compat.PoolOptions | string) => AnyPool;
@@ -288,6 +289,41 @@ describe("failures and shutdown", () => {
 		await assert.rejects(getConnection(pool), (e: NodeJS.ErrnoException) => e.code === "ECONNREFUSED");
 		await assert.rejects(query(pool, "SELECT 1"), (e: NodeJS.ErrnoException) => e.code === "ECONNREFUSED");
 		await end(pool);
+	});
+
+	both("with connectionLimit 1 and a refusing server, every one of three concurrent callers fails", async (make) => {
+		const proxy = await TcpProxy.start(port, host);
+		proxy.setMode("refuse");
+		const pool = make(options({ host: "127.0.0.1", port: proxy.port, connectionLimit: 1 }));
+		try {
+			const results = await Promise.allSettled([getConnection(pool), getConnection(pool), getConnection(pool)]);
+			assert.deepEqual(
+				results.map((r) => r.status),
+				["rejected", "rejected", "rejected"],
+			);
+		} finally {
+			await end(pool);
+			await proxy.close();
+		}
+	});
+
+	both("a queued caller fails when the connection it waits for is destroyed and its replacement cannot connect", async (make) => {
+		const proxy = await TcpProxy.start(port, host);
+		const pool = make(options({ host: "127.0.0.1", port: proxy.port, connectionLimit: 1 }));
+		try {
+			const holder = await getConnection(pool);
+			const queued = getConnection(pool);
+			await sleep(20);
+			proxy.setMode("refuse");
+			holder.destroy();
+			await assert.rejects(queued);
+			proxy.setMode("pass");
+			const next = await getConnection(pool);
+			next.release();
+		} finally {
+			await end(pool);
+			await proxy.close();
+		}
 	});
 
 	both("a wrong password reaches the caller with the server's error", async (make) => {

@@ -90,6 +90,29 @@ describe("the lifeguard core underneath (pool.core)", () => {
 		await pool.end();
 	});
 
+	it("is a ManagedClient: name, kind mysql, its pool labelled primary, close({ timeoutMs }) and await using", async () => {
+		const pool = createPool({ host, port, user, database, name: "compat-mysql2-client" });
+		assert.equal(pool.name, "compat-mysql2-client");
+		assert.equal(pool.kind, "mysql");
+		assert.deepEqual(
+			pool.pools().map((p) => p.label),
+			["primary"],
+		);
+		await pool.start();
+		const conn = await getConnection(pool);
+		await pool.close({ timeoutMs: 100 });
+		assert.equal(pool.core.closed, true);
+		conn.release();
+		let outer: typeof pool | undefined;
+		{
+			await using scoped = createPool({ host, port, user, database });
+			outer = scoped;
+			await scoped.promise().query("SELECT 1");
+		}
+		assert.equal(outer?.core.closed, true);
+		await assert.rejects(getConnection(outer), { message: "Pool is closed." });
+	});
+
 	it("joins a PoolManager with its statistics", async () => {
 		const manager = new PoolManager();
 		const pool = createPool({ host, port, user, database, name: "compat-mysql2-managed" });

@@ -15,6 +15,7 @@ import QueryStream from "pg-query-stream";
 import * as compat from "../../src/compat/pg.ts";
 import { admin, appName, server } from "../postgres/helpers.ts";
 import { requireService } from "../support/services.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
 
 /** pg-cursor ships no typings: what the tests use of it. */
 interface CursorLike extends pg.Submittable {
@@ -256,6 +257,44 @@ describe("timeouts and failures", () => {
 		assert.equal(pool.totalCount, 0);
 		await pool.end();
 	});
+
+	both("with max 1 and a refusing server, every one of three concurrent callers fails with the driver's error", async (make) => {
+		const proxy = await TcpProxy.start(server.port, server.host);
+		proxy.setMode("refuse");
+		const pool = make(config({ host: "127.0.0.1", port: proxy.port, max: 1 }));
+		try {
+			const results = await Promise.allSettled([pool.connect(), pool.connect(), pool.connect()]);
+			assert.deepEqual(
+				results.map((r) => r.status),
+				["rejected", "rejected", "rejected"],
+			);
+		} finally {
+			await pool.end();
+			await proxy.close();
+		}
+	});
+
+	both(
+		"a caller queued behind a full pool fails with the driver's error when the client it waits for is closed and its replacement cannot connect",
+		async (make) => {
+			const proxy = await TcpProxy.start(server.port, server.host);
+			const pool = make(config({ host: "127.0.0.1", port: proxy.port, max: 1 }));
+			try {
+				const holder = await pool.connect();
+				const queued = pool.connect();
+				await sleep(20);
+				proxy.setMode("refuse");
+				holder.release(new Error("compat broken client"));
+				await assert.rejects(
+					queued,
+					(error: Error & { code?: string }) => error.code === "ECONNRESET" || error.code === "ECONNREFUSED" || /terminated/.test(error.message),
+				);
+			} finally {
+				await pool.end();
+				await proxy.close();
+			}
+		},
+	);
 
 	both("a wrong database fails the connect at once with PostgreSQL's error (3D000)", async (make) => {
 		const pool = make(config({ database: "compat_no_such_db" }));

@@ -114,21 +114,24 @@ describe("connection failures", () => {
 		}
 	});
 
-	it("a caller queued behind a full pool is not failed by its replacement's failed connect: it waits, and is served once the server answers", async () => {
+	it("callers failed while queued behind a full pool leave no trace: waitingCount is 0, and the pool serves again once the server answers", async () => {
 		const proxy = await TcpProxy.start(server.port, server.host);
-		const pool = new compat.Pool(config({ host: "127.0.0.1", port: proxy.port, max: 1, connectionTimeoutMillis: 3_000 }));
+		proxy.setMode("refuse");
+		const pool = new compat.Pool(config({ host: "127.0.0.1", port: proxy.port, max: 1 }));
 		try {
-			const holder = await pool.connect();
-			const queued = pool.connect();
-			await sleep(20);
-			proxy.setMode("refuse");
-			holder.release(new Error("compat broken client"));
-			await sleep(100);
-			assert.ok(pool.core.stats().createFailures >= 1, "the replacement failed to connect");
+			const results = await Promise.allSettled([pool.connect(), pool.connect(), pool.connect()]);
+			assert.deepEqual(
+				results.map((r) => r.status),
+				["rejected", "rejected", "rejected"],
+			);
+			assert.equal(pool.waitingCount, 0);
 			proxy.setMode("pass");
-			const client = await queued;
+			const client = await pool.connect();
 			assert.equal((await client.query("SELECT 1 AS one")).rows[0].one, 1);
 			client.release();
+			await sleep(50);
+			assert.equal(pool.totalCount, 1);
+			assert.equal(pool.waitingCount, 0);
 		} finally {
 			await pool.end();
 			await proxy.close();
@@ -205,6 +208,35 @@ describe("the lifeguard core underneath (pool.core)", () => {
 		assert.ok(pool.core.health().score > 0);
 		await manager.close();
 		await assert.rejects(pool.connect(), { message: "Cannot use a pool after calling end on the pool" });
+	});
+
+	it("is a ManagedClient: name, kind postgres, its pool labelled primary, close({ timeoutMs }) closes a client still checked out at the deadline", async () => {
+		const pool = new compat.Pool(config({ name: "compat-pg-client" }));
+		assert.equal(pool.name, "compat-pg-client");
+		assert.equal(pool.kind, "postgres");
+		assert.deepEqual(
+			pool.pools().map((p) => p.label),
+			["primary"],
+		);
+		assert.equal(pool.pools()[0].pool, pool.core);
+		await pool.start();
+		const client = await pool.connect();
+		const started = performance.now();
+		await pool.close({ timeoutMs: 100 });
+		assert.ok(performance.now() - started < 2_000);
+		assert.equal(pool.ended, true);
+		assert.equal(pool.totalCount, 0);
+		client.release();
+	});
+
+	it("await using ends the pool at scope exit", async () => {
+		let outer: compat.Pool | undefined;
+		{
+			await using pool = new compat.Pool(config());
+			outer = pool;
+			await pool.query("SELECT 1");
+		}
+		assert.equal(outer?.ended, true);
 	});
 
 	it("pool.core.name is the name option", async () => {
