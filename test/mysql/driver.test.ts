@@ -125,14 +125,15 @@ describe("MySQL driver: connect", () => {
 		assert.equal(await value(viaUrl, "SELECT 1"), 1);
 		await assert.rejects(
 			driver.connect(resolveMysqlConfig({ ...account, password: "wrong-Pa55word" }), AbortSignal.timeout(2_000)),
-			rejectsWith(ErrorCode.CREATE_FAILED, (error) => assert.doesNotMatch(error.message, /wrong-Pa55word/)),
+			// Permanent: CONFIG_INVALID, which the pool fails its waiters with at once.
+			rejectsWith(ErrorCode.CONFIG_INVALID, (error) => assert.doesNotMatch(error.message, /wrong-Pa55word/)),
 		);
 	});
 
 	it("passes SSL options through to mysql2 (this server has TLS disabled, so asking for it fails the handshake)", async () => {
 		await assert.rejects(
 			driver.connect(resolveMysqlConfig({ url, ssl: { rejectUnauthorized: false } }), AbortSignal.timeout(2_000)),
-			rejectsWith(ErrorCode.CREATE_FAILED, (error) => assert.equal(driverError(error).code, "HANDSHAKE_NO_SSL_SUPPORT")),
+			rejectsWith(ErrorCode.CONFIG_INVALID, (error) => assert.equal(driverError(error).code, "HANDSHAKE_NO_SSL_SUPPORT")),
 		);
 	});
 

@@ -1,9 +1,11 @@
 /**
  * "Run with a lease": run `fn` on the leased connection, destroy the connection when `fn` failed
  * with a connection fault, give it back otherwise. The SQL and Redis clients' per-call paths go
- * through here, so the rule is written once. (The core's `Pool.use` applies the same rule for
- * users of the bare pool; the adapters keep this small copy because they hand back through their
- * own `giveBack`, which may reset first.)
+ * through here, so the rule is written once. The core's `withLease(pool, fn)` is the same rule
+ * with the acquire included; the adapters start from a lease they already hold (the SQL router
+ * picked the pool and may have moved a read to the primary, the Redis client re-acquires
+ * connections found closed) and may hand back through their own `giveBack`, so they share this
+ * half of it.
  */
 import type { ErrorClass } from "../../core/options.ts";
 

@@ -5,6 +5,7 @@
  */
 import type { ConnectionOptions, SslOptions } from "mysql2";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+import { callPasswordFunction } from "../kit/permanent-error.ts";
 import { parseConnectionUrl } from "../url-credentials.ts";
 
 /** Session variables every connection starts with (applied after connect and after every session reset). */
@@ -180,11 +181,10 @@ export function resolveMysqlConfig(config: MysqlConfig | string, path = "mysql")
 
 /** mysql2 options for one new connection; calls the password function if there is one. */
 export async function connectionOptions(config: ResolvedMysqlConfig): Promise<ConnectionOptions> {
-	const password = typeof config.password === "function" ? await config.password() : config.password;
-	if (password !== undefined && typeof password !== "string") {
-		throw new ConfigError("MySQL connection config", [{ path: "password", message: `the password function must return a string, got ${typeof password}` }]);
-	}
+	const password = typeof config.password === "function" ? await callPasswordFunction("MySQL", config.label, config.password) : config.password;
 	return {
+		// BIGINT past 2^53 comes back as an exact string (mysql2 rounds it to a number by default); smaller values stay numbers.
+		supportBigNumbers: true,
 		...config.driverOptions,
 		host: config.host,
 		port: config.port,

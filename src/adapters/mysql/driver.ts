@@ -12,6 +12,7 @@
  * keeps the connection, its session and its transaction.
  */
 import { ConfigError, ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { PermanentConnectError } from "../kit/permanent-error.ts";
 import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
 import { isSureRead, statementWords } from "../sql/statement.ts";
 import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from "../sql/types.ts";
@@ -75,6 +76,35 @@ function raw(conn: MysqlConnection): unknown {
 	return conn.raw;
 }
 
+/** Handshake answers no retry can change: refused credentials, an unknown database, TLS the server lacks. */
+function permanentConnectError(error: unknown, label: string): PermanentConnectError | undefined {
+	const errno = (error as { errno?: unknown } | null)?.errno;
+	const message = messageOf(error);
+	// 1698: MariaDB's access denied for a user that does not exist or may not log in this way.
+	if (errno === 1045 || errno === 1698) {
+		return new PermanentConnectError(
+			"MySQL",
+			label,
+			"access denied for this user and password",
+			"check the user, its password and the host it may connect from",
+			error,
+		);
+	}
+	if (errno === 1049) return new PermanentConnectError("MySQL", label, message, "create the database or fix its name", error);
+	if (errno === 1044) return new PermanentConnectError("MySQL", label, message, "GRANT the user access to the database", error);
+	if (errno === 1251) return new PermanentConnectError("MySQL", label, message, "use a user with password authentication the driver supports", error);
+	if ((error as { code?: unknown } | null)?.code === "HANDSHAKE_NO_SSL_SUPPORT" || /does not support secure connection/i.test(message)) {
+		return new PermanentConnectError(
+			"MySQL",
+			label,
+			"the server has no TLS and the connection requires it",
+			"enable TLS on the server or drop the ssl option",
+			error,
+		);
+	}
+	return undefined;
+}
+
 /** Opens a connection and applies the config's session settings; `signal` aborting destroys the socket. */
 async function connect(config: ResolvedMysqlConfig, signal: AbortSignal): Promise<MysqlConnection> {
 	const conn = await open(config, signal);
@@ -104,7 +134,10 @@ async function open(config: ResolvedMysqlConfig, signal: AbortSignal): Promise<M
 	} catch (error) {
 		conn.destroySocket();
 		if (signal.aborted) throw signal.reason;
-		throw new LifeguardError(ErrorCode.CREATE_FAILED, `MySQL ${config.label}: could not connect: ${messageOf(error)}`, { cause: error });
+		throw (
+			permanentConnectError(error, config.label) ??
+			new LifeguardError(ErrorCode.CREATE_FAILED, `MySQL ${config.label}: could not connect: ${messageOf(error)}`, { cause: error })
+		);
 	}
 	return conn;
 }

@@ -5,6 +5,7 @@
  */
 import type { ConnectionOptions } from "node:tls";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+import { quoteValue } from "../../core/quote-value.ts";
 import { parseConnectionUrl } from "../url-credentials.ts";
 
 /** A password, or a function called for every new connection (rotating credentials, IAM tokens). */
@@ -22,6 +23,13 @@ export interface PostgresServerOptions {
 	database?: string;
 	/** TLS: `true`, or Node's `tls.connect` options (ca, cert, key, rejectUnauthorized, servername…), passed to pg as is. */
 	ssl?: boolean | ConnectionOptions;
+	/**
+	 * libpq's `sslmode` (also read from the URL); `ssl` wins when both are given. `prefer` tries TLS
+	 * and falls back to a plain connection only when the server says it has no TLS (as libpq does);
+	 * `require` encrypts without checking the certificate; `verify-ca` checks the certificate chain
+	 * but not the host name; `verify-full` checks both.
+	 */
+	sslmode?: SslMode;
 	/** Shown in pg_stat_activity. Default `lifeguard`. */
 	applicationName?: string;
 	/**
@@ -32,6 +40,8 @@ export interface PostgresServerOptions {
 	/** TCP keepalive on the socket. Default true. */
 	keepAlive?: boolean;
 }
+
+export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
 /** A server given as a URL string or as options. */
 export type PostgresServer = string | PostgresServerOptions;
@@ -44,6 +54,8 @@ export interface ResolvedServer {
 	password: PasswordSource | undefined;
 	database: string | undefined;
 	ssl: boolean | ConnectionOptions | undefined;
+	/** `prefer`: try `ssl`, and connect without TLS when the server has none. */
+	sslFallback: boolean;
 	applicationName: string;
 	/** The startup `options` string (`-c name=value …`), or undefined. */
 	startupOptions: string | undefined;
@@ -52,6 +64,45 @@ export interface ResolvedServer {
 
 const DEFAULT_APPLICATION_NAME = "lifeguard";
 
+/** Every field of {@link PostgresServerOptions}: an object, so that `satisfies` fails the build when the type gains a field not listed. */
+const SERVER_KEYS = {
+	url: true,
+	host: true,
+	port: true,
+	user: true,
+	password: true,
+	database: true,
+	ssl: true,
+	sslmode: true,
+	applicationName: true,
+	sessionParameters: true,
+	keepAlive: true,
+} as const satisfies Record<keyof PostgresServerOptions, true>;
+
+/** pg and libpq spellings users copy, with the field that takes their place. */
+const FIELD_HINTS: Record<string, string> = {
+	connectionString: "url",
+	hostname: "host",
+	username: "user",
+	dbname: "database",
+	application_name: "applicationName",
+	connectionTimeoutMillis: "the pool's createTimeoutMs",
+	connect_timeout: "the pool's createTimeoutMs",
+	statement_timeout: "statementTimeoutMs (or sessionParameters.statement_timeout)",
+	options: "sessionParameters",
+};
+
+/** libpq URL parameters that other options of lifeguard cover: refused with where their setting goes. */
+const URL_PARAMETER_HINTS: Record<string, string> = {
+	connect_timeout: "set the pool's createTimeoutMs (milliseconds) instead: it bounds the whole connect, TLS and authentication included",
+	sslrootcert: "pass ssl: { ca } (the certificate's contents) in the server options",
+	sslcert: "pass ssl: { cert } in the server options",
+	sslkey: "pass ssl: { key } in the server options",
+	target_session_attrs: "give replicas in `replicas`; lifeguard routes reads itself",
+	keepalives: "set keepAlive in the server options",
+	password: "put the password in the URL's user info (percent-encoded) or the password field",
+};
+
 /** Checks and resolves one server's options; `path` names it in errors (`primary`, `replicas[0]`). */
 export function resolveServer(server: PostgresServer, path: string): ResolvedServer {
 	const options: PostgresServerOptions = typeof server === "string" ? { url: server } : server;
@@ -59,6 +110,14 @@ export function resolveServer(server: PostgresServer, path: string): ResolvedSer
 		throw new ConfigError("createPostgresClient", [{ path, message: "expected a postgres:// URL or an object with host, user, database…" }]);
 	}
 	const problems: ConfigProblem[] = [];
+	for (const key of Object.keys(options)) {
+		if (key in SERVER_KEYS) continue;
+		const hint = FIELD_HINTS[key];
+		problems.push({
+			path: `${path}.${key}`,
+			message: `unknown field${hint === undefined ? "" : `; use ${hint}`}; known: ${Object.keys(SERVER_KEYS).join(", ")}`,
+		});
+	}
 	const fromUrl = options.url === undefined ? {} : parseUrl(options.url, `${path}.url`, problems);
 	const port = options.port ?? fromUrl.port;
 	if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65_535))
@@ -70,6 +129,13 @@ export function resolveServer(server: PostgresServer, path: string): ResolvedSer
 	for (const name of Object.keys(parameters)) {
 		if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name)) problems.push({ path: `${path}.sessionParameters`, message: `${JSON.stringify(name)} is not a setting name` });
 	}
+	let tls: { ssl: boolean | ConnectionOptions | undefined; fallback: boolean } = { ssl: fromUrl.ssl, fallback: fromUrl.sslFallback ?? false };
+	if (options.sslmode !== undefined) {
+		const mode = sslFromMode(options.sslmode);
+		if (mode === null) problems.push({ path: `${path}.sslmode`, message: `must be one of ${SSL_MODES}, got ${quoteValue(options.sslmode)}` });
+		else tls = mode;
+	}
+	if (options.ssl !== undefined) tls = { ssl: options.ssl, fallback: false };
 	if (problems.length > 0) throw new ConfigError("createPostgresClient", problems);
 	return {
 		host: options.host ?? fromUrl.host,
@@ -77,14 +143,15 @@ export function resolveServer(server: PostgresServer, path: string): ResolvedSer
 		user: options.user ?? fromUrl.user,
 		password: options.password ?? fromUrl.password,
 		database: options.database ?? fromUrl.database,
-		ssl: options.ssl ?? fromUrl.ssl,
+		ssl: tls.ssl,
+		sslFallback: tls.fallback,
 		applicationName: options.applicationName ?? fromUrl.applicationName ?? DEFAULT_APPLICATION_NAME,
 		startupOptions: startupOptions(parameters),
 		keepAlive: options.keepAlive ?? true,
 	};
 }
 
-type UrlFields = Partial<Omit<ResolvedServer, "startupOptions" | "keepAlive" | "applicationName">> & {
+type UrlFields = Partial<Omit<ResolvedServer, "startupOptions" | "keepAlive" | "applicationName" | "sslFallback">> & { sslFallback?: boolean } & {
 	applicationName?: string;
 	sessionParameters?: Record<string, string>;
 };
@@ -118,32 +185,51 @@ function parseUrl(url: string, path: string, problems: ConfigProblem[]): UrlFiel
 		else if (key === "dbname") fields.database = value;
 		else if (key === "application_name") fields.applicationName = value;
 		else if (key === "sslmode") {
-			const ssl = sslFromMode(value);
-			if (ssl === null) problems.push({ path, message: `unknown sslmode ${JSON.stringify(value)} (disable, prefer, require, verify-ca, verify-full)` });
-			else fields.ssl = ssl;
+			const mode = sslFromMode(value);
+			if (mode === null) problems.push({ path, message: `unknown sslmode ${JSON.stringify(value)} (${SSL_MODES})` });
+			else {
+				fields.ssl = mode.ssl;
+				fields.sslFallback = mode.fallback;
+			}
 		} else if (key === "options") {
 			// The libpq form: options=-c search_path=app -c TimeZone=UTC
 			for (const match of value.matchAll(/-c\s*([A-Za-z_][A-Za-z0-9_.]*)=(\S+)/g)) {
 				fields.sessionParameters ??= {};
 				fields.sessionParameters[match[1]] = match[2];
 			}
-		} else problems.push({ path, message: `unsupported URL parameter ${JSON.stringify(key)}` });
+		} else {
+			const hint = URL_PARAMETER_HINTS[key];
+			problems.push({
+				path,
+				message: `unsupported URL parameter ${JSON.stringify(key)}${hint === undefined ? " (supported: host, port, user, dbname, application_name, sslmode, options)" : `: ${hint}`}`,
+			});
+		}
 	}
 	return fields;
 }
 
-/** libpq's sslmode as pg's `ssl` option; null when unknown. `prefer` cannot fall back in pg, so it means no TLS (as `disable`). */
-function sslFromMode(mode: string): boolean | ConnectionOptions | null {
+const SSL_MODES = "disable, allow, prefer, require, verify-ca, verify-full";
+
+/**
+ * libpq's sslmode as pg's `ssl` option, and whether a server without TLS is still accepted; null
+ * when unknown. `allow` (plain first, TLS if the server insists) connects plain: pg cannot retry the
+ * other way round, and a server that insists refuses the plain attempt with a clear error.
+ */
+function sslFromMode(mode: string): { ssl: boolean | ConnectionOptions; fallback: boolean } | null {
 	switch (mode) {
 		case "disable":
 		case "allow":
+			return { ssl: false, fallback: false };
 		case "prefer":
-			return false;
+			// Encryption when the server offers it, as libpq: the certificate is not checked (prefer is no authentication).
+			return { ssl: { rejectUnauthorized: false }, fallback: true };
 		case "require":
-			return { rejectUnauthorized: false };
+			return { ssl: { rejectUnauthorized: false }, fallback: false };
 		case "verify-ca":
+			// The chain is checked, the host name is not: what verify-ca means in libpq.
+			return { ssl: { rejectUnauthorized: true, checkServerIdentity: () => undefined }, fallback: false };
 		case "verify-full":
-			return { rejectUnauthorized: true };
+			return { ssl: { rejectUnauthorized: true }, fallback: false };
 		default:
 			return null;
 	}

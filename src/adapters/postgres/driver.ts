@@ -4,7 +4,8 @@
  * `one`/`many` read only the rows asked for; `batch` is one round trip.
  */
 import type { Client, QueryResult } from "pg";
-import { ConfigError } from "../../core/errors.ts";
+import { ConfigError, messageOf } from "../../core/errors.ts";
+import { callPasswordFunction, PermanentConnectError } from "../kit/permanent-error.ts";
 import { QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
 import { NO_PARAMS } from "../sql/runner.ts";
 import { statementWords } from "../sql/statement.ts";
@@ -44,34 +45,17 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 	async connect(server: ResolvedServer, signal: AbortSignal): Promise<PostgresConnection> {
 		const pg = await loadPg();
 		this.#pg = pg;
-		const password = typeof server.password === "function" ? await server.password() : server.password;
-		if (password !== undefined && typeof password !== "string") throw new TypeError("the password function must return a string (or a promise of one)");
+		const label = serverLabel(server);
+		const password = typeof server.password === "function" ? await callPasswordFunction("postgres", label, server.password) : server.password;
 		signal.throwIfAborted();
-		const client = new pg.Client({
-			host: server.host,
-			port: server.port,
-			user: server.user,
-			password,
-			database: server.database,
-			ssl: server.ssl,
-			application_name: server.applicationName,
-			options: server.startupOptions,
-			keepAlive: server.keepAlive,
-		});
-		// Listeners first: from here on no error of this client can go unhandled.
-		const conn = new PostgresConnection(client);
-		// pg's connect timeout leaves the socket open when the server accepts but never answers (node-postgres #3543): cut it ourselves.
-		const abort = () => conn.destroySocket();
-		signal.addEventListener("abort", abort, { once: true });
 		try {
-			await client.connect();
+			return await open(pg, server, password, server.ssl, signal);
 		} catch (error) {
-			conn.destroySocket();
-			throw error;
-		} finally {
-			signal.removeEventListener("abort", abort);
+			// sslmode=prefer: a server without TLS gets a plain connection, as libpq does; any other TLS failure is not downgraded.
+			if (server.sslFallback && isNoTls(error) && !signal.aborted)
+				return open(pg, server, password, false, signal).catch((e) => Promise.reject(permanentOrAsIs(e, label)));
+			throw permanentOrAsIs(error, label);
 		}
-		return conn;
 	}
 
 	async close(conn: PostgresConnection): Promise<void> {
@@ -222,6 +206,87 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 		if (this.#pg === undefined) throw new Error("pg is not loaded: no connection was ever opened");
 		return this.#pg;
 	}
+}
+
+async function open(
+	pg: PgModule,
+	server: ResolvedServer,
+	password: string | undefined,
+	ssl: ResolvedServer["ssl"],
+	signal: AbortSignal,
+): Promise<PostgresConnection> {
+	const client = new pg.Client({
+		host: server.host,
+		port: server.port,
+		user: server.user,
+		password,
+		database: server.database,
+		ssl,
+		application_name: server.applicationName,
+		options: server.startupOptions,
+		keepAlive: server.keepAlive,
+	});
+	// Listeners first: from here on no error of this client can go unhandled.
+	const conn = new PostgresConnection(client);
+	// pg's connect timeout leaves the socket open when the server accepts but never answers (node-postgres #3543): cut it ourselves.
+	const abort = () => conn.destroySocket();
+	signal.addEventListener("abort", abort, { once: true });
+	try {
+		await client.connect();
+	} catch (error) {
+		conn.destroySocket();
+		throw error;
+	} finally {
+		signal.removeEventListener("abort", abort);
+	}
+	return conn;
+}
+
+/** host:port/database for messages (never credentials). */
+function serverLabel(server: ResolvedServer): string {
+	return `${server.host ?? "localhost"}:${server.port ?? 5432}/${server.database ?? server.user ?? ""}`;
+}
+
+const NO_TLS = "The server does not support SSL connections";
+
+function isNoTls(error: unknown): boolean {
+	return error instanceof Error && error.message === NO_TLS;
+}
+
+/** Connect errors no retry can fix (the server refused who we are, or has no such database, or no TLS where it is required), as CONFIG_INVALID saying what to fix. */
+function permanentOrAsIs(error: unknown, label: string): unknown {
+	if (isNoTls(error)) {
+		return new PermanentConnectError(
+			"postgres",
+			label,
+			"the server has no TLS, and the connection requires it (sslmode require/verify-*, or ssl)",
+			"enable ssl on the server, or use sslmode=prefer or disable",
+			error,
+		);
+	}
+	const code = (error as { code?: unknown } | null)?.code;
+	if (code === "28P01") return new PermanentConnectError("postgres", label, "password authentication failed", "check the user's password", error);
+	if (code === "28000") {
+		return new PermanentConnectError(
+			"postgres",
+			label,
+			`the server refused the login (${messageOf(error)})`,
+			"check that the role exists and pg_hba.conf allows it from here",
+			error,
+		);
+	}
+	if (code === "3D000") return new PermanentConnectError("postgres", label, `${messageOf(error)}`, "create the database or fix its name", error);
+	if (code === "42704" || code === "22023") {
+		// An unknown or invalid setting in sessionParameters: the startup packet is refused every time.
+		return new PermanentConnectError(
+			"postgres",
+			label,
+			`a session parameter was refused (${messageOf(error)})`,
+			"fix sessionParameters or the URL's options",
+			error,
+		);
+	}
+	return error;
 }
 
 /** The functions that take session-level advisory locks (pg_advisory_lock, pg_try_advisory_lock_shared…), not the transaction-level `_xact_` ones. */

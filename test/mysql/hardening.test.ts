@@ -1,0 +1,95 @@
+/** What users expect from mysql2 that the MySQL client now gives: exact BIGINTs, and connect errors no retry fixes failing at once. */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createMysqlClient, type SqlClient } from "../../src/adapters/mysql/index.ts";
+import { ErrorCode } from "../../src/core/errors.ts";
+import { requireService } from "../support/services.ts";
+import { server, url } from "./helpers.ts";
+
+const SECRET = "my-S3cret-never-shown";
+
+describe("MySQL: BIGINT values are exact by default", () => {
+	let db: SqlClient;
+
+	before(async () => {
+		await requireService("mysql");
+		db = createMysqlClient({ primary: url });
+	});
+
+	after(() => db?.close());
+
+	it("past 2^53 a BIGINT is an exact string (signed and unsigned); within it, a number", async () => {
+		const row = await db.query(
+			"SELECT CAST(9007199254740993 AS SIGNED) AS big, CAST(-9223372036854775808 AS SIGNED) AS low, CAST(18446744073709551615 AS UNSIGNED) AS ubig, CAST(42 AS SIGNED) AS small",
+			[],
+			{ fetch: "one" },
+		);
+		assert.deepEqual(row, { big: "9007199254740993", low: "-9223372036854775808", ubig: "18446744073709551615", small: 42 });
+		// The same through the streaming path (fetch 'many').
+		assert.deepEqual(await db.query("SELECT CAST(9007199254740993 AS SIGNED) AS big", [], { fetch: "many", limit: 1 }), [{ big: "9007199254740993" }]);
+	});
+
+	it("driverOptions can ask for mysql2's own behaviour back", async () => {
+		const rounded = createMysqlClient({ primary: { url, driverOptions: { supportBigNumbers: false } } });
+		try {
+			assert.deepEqual(await rounded.query("SELECT CAST(9007199254740993 AS SIGNED) AS big", [], { fetch: "one" }), { big: 9007199254740992 });
+		} finally {
+			await rounded.close();
+		}
+	});
+});
+
+describe("MySQL: connect errors no retry can fix fail at once", () => {
+	before(() => requireService("mysql"));
+
+	const failsAtOnce = async (db: SqlClient, message: RegExp) => {
+		const started = performance.now();
+		try {
+			const error = await db.query("SELECT 1").then(
+				() => assert.fail("expected a failure"),
+				(e: Error & { code?: string; cause?: Error & { code?: string } }) => e,
+			);
+			assert.ok(performance.now() - started < 2_000, `failed after ${Math.round(performance.now() - started)} ms`);
+			assert.equal(error.code, ErrorCode.CREATE_FAILED, error.message);
+			assert.equal(error.cause?.code, ErrorCode.CONFIG_INVALID);
+			assert.match(String(error.cause?.message), message);
+			assert.ok(!String(error.message).includes(SECRET) && !String(error.cause?.message).includes(SECRET));
+		} finally {
+			await db.close();
+		}
+	};
+
+	it("a wrong password", async () => {
+		await failsAtOnce(
+			createMysqlClient({ primary: { host: server.host, port: server.port, user: "lg_no_such_user", password: SECRET }, pool: { acquireTimeoutMs: 10_000 } }),
+			/access denied for this user and password; check the user/,
+		);
+	});
+
+	it("an unknown database", async () => {
+		await failsAtOnce(
+			createMysqlClient({
+				primary: { host: server.host, port: server.port, user: server.user, database: "lg_no_such_db" },
+				pool: { acquireTimeoutMs: 10_000 },
+			}),
+			/lg_no_such_db.*create the database or fix its name/,
+		);
+	});
+
+	it("a password function that throws", async () => {
+		await failsAtOnce(
+			createMysqlClient({
+				primary: {
+					host: server.host,
+					port: server.port,
+					user: server.user,
+					password: () => {
+						throw new Error("vault sealed");
+					},
+				},
+				pool: { acquireTimeoutMs: 10_000 },
+			}),
+			/the password function threw \(vault sealed\)/,
+		);
+	});
+});
