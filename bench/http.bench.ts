@@ -15,8 +15,8 @@ import { selfSignedCert } from "../test/http/support/cert.ts";
 export const name = "http";
 
 const CALLERS = 32;
-const ROUNDS = 5;
-const REQUESTS = 20_000;
+const ROUNDS = 7;
+const REQUESTS = 10_000;
 const REQUESTS_NO_KEEPALIVE = 2_000;
 
 interface Contender {
@@ -96,9 +96,18 @@ function contenders(port: number): Contender[] {
 	];
 }
 
-async function drive(c: Contender): Promise<{ perSecond: number; p50Ms: number; p99Ms: number }> {
+interface Run {
+	perSecond: number;
+	p50Ms: number;
+	p99Ms: number;
+	/** The client process's CPU per request: less noisy than throughput on a shared machine, since the server runs elsewhere. */
+	cpuUsPerRequest: number;
+}
+
+async function drive(c: Contender): Promise<Run> {
 	let next = 0;
 	const latencies: number[] = [];
+	const cpu = process.cpuUsage();
 	const start = performance.now();
 	await Promise.all(
 		Array.from({ length: CALLERS }, async () => {
@@ -110,8 +119,10 @@ async function drive(c: Contender): Promise<{ perSecond: number; p50Ms: number; 
 		}),
 	);
 	const elapsed = performance.now() - start;
+	const used = process.cpuUsage(cpu);
 	latencies.sort((a, b) => a - b);
 	return {
+		cpuUsPerRequest: round((used.user + used.system) / c.requests),
 		perSecond: Math.round((c.requests / elapsed) * 1000),
 		p50Ms: round(latencies[Math.floor(latencies.length * 0.5)]),
 		p99Ms: round(latencies[Math.floor(latencies.length * 0.99)]),
@@ -130,22 +141,29 @@ function median(values: number[]): number {
 async function throughput(port: number): Promise<Record<string, unknown>> {
 	const all = contenders(port);
 	for (const c of all) await drive({ ...c, requests: Math.min(c.requests, 1_000) });
-	const runs = new Map<string, { perSecond: number; p50Ms: number; p99Ms: number }[]>();
+	const runs = new Map<string, Run[]>();
 	for (let round = 0; round < ROUNDS; round++) {
-		for (const c of all) {
+		// A different contender goes first each round, so none always meets the machine's quietest (or busiest) moment.
+		const order = [...all.slice(round % all.length), ...all.slice(0, round % all.length)];
+		for (const c of order) {
 			const r = await drive(c);
 			runs.set(c.name, [...(runs.get(c.name) ?? []), r]);
-			console.error(`  round ${round + 1} ${c.name}: ${r.perSecond}/s`);
+			console.error(`  round ${round + 1} ${c.name}: ${r.perSecond}/s, ${r.cpuUsPerRequest} µs CPU/request`);
 		}
 	}
 	for (const c of all) await c.close();
 	const result: Record<string, unknown> = {};
 	for (const [name, rs] of runs) {
-		result[name] = { perSecond: median(rs.map((r) => r.perSecond)), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)) };
+		result[name] = {
+			perSecond: median(rs.map((r) => r.perSecond)),
+			p50Ms: median(rs.map((r) => r.p50Ms)),
+			p99Ms: median(rs.map((r) => r.p99Ms)),
+			cpuUsPerRequest: median(rs.map((r) => r.cpuUsPerRequest)),
+		};
 	}
-	const lg = (result.lifeguard as { perSecond: number }).perSecond;
-	const undici = (result["undici.Pool"] as { perSecond: number }).perSecond;
-	result.lifeguardVsUndiciPool = round(lg / undici);
+	const lg = result.lifeguard as Run;
+	const undici = result["undici.Pool"] as Run;
+	result.lifeguardVsUndiciPool = { throughput: round(lg.perSecond / undici.perSecond), cpuPerRequest: round(lg.cpuUsPerRequest / undici.cpuUsPerRequest) };
 	return result;
 }
 

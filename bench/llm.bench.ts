@@ -5,6 +5,9 @@
  * - time to first byte: sequential streaming requests, from the call to the first chunk in hand;
  * - throughput: one long stream, and 8 concurrent streams, read to the end.
  *
+ * - plain calls: 32 callers of non-streaming chat completions, requests/s and p50 latency
+ *   (raw undici vs `forward()`, the gateway's path).
+ *
  * Contenders: `raw-undici` (request + read the body's bytes), `raw-undici-parsed` (the same, plus
  * SSE framing and JSON.parse of each chunk: what a typed consumer must do anyway),
  * `lifeguard-forward` (the gateway path: bytes unchanged, framed, watched for the terminator and
@@ -20,6 +23,8 @@ const TTFB_REQUESTS = 300;
 const LONG_CHUNKS = 20_000;
 const CONCURRENT = 8;
 const CONCURRENT_CHUNKS = 4_000;
+const PLAIN_CALLERS = 32;
+const PLAIN_REQUESTS = 4_000;
 
 interface Contender {
 	name: string;
@@ -166,6 +171,46 @@ export async function run(): Promise<Record<string, unknown>> {
 			concurrentMs.get(c.name)?.push(performance.now() - t0);
 		}
 	}
+
+	// Plain (JSON) calls, 32 callers: what a gateway's non-streaming traffic costs.
+	const plainBody = JSON.stringify({ model: "short", messages: [{ role: "user", content: "hi" }] });
+	const plain: Record<string, (latencies: number[]) => Promise<void>> = {
+		"raw-undici": async (latencies) => {
+			const t0 = performance.now();
+			const res = await agent.request({
+				origin,
+				path: "/v1/chat/completions",
+				method: "POST",
+				headers: { "content-type": "application/json" },
+				body: plainBody,
+			});
+			await res.body.arrayBuffer();
+			latencies.push(performance.now() - t0);
+		},
+		"lifeguard-forward": async (latencies) => {
+			const t0 = performance.now();
+			const r = await llm.forward({ api: "openai.chat", body: { model: "short", messages: [{ role: "user", content: "hi" }] } });
+			for await (const _ of r.body);
+			latencies.push(performance.now() - t0);
+		},
+	};
+	const plainRps = new Map<string, number[]>(Object.keys(plain).map((k) => [k, []]));
+	const plainLatency = new Map<string, number[]>(Object.keys(plain).map((k) => [k, []]));
+	const plainRound = async (call: (l: number[]) => Promise<void>, n: number, latencies: number[]) => {
+		let started = 0;
+		const t0 = performance.now();
+		await Promise.all(
+			Array.from({ length: PLAIN_CALLERS }, async () => {
+				while (started++ < n) await call(latencies);
+			}),
+		);
+		return n / ((performance.now() - t0) / 1000);
+	};
+	for (const call of Object.values(plain)) await plainRound(call, 500, []);
+	for (let round = 0; round < ROUNDS; round++) {
+		for (const [k, call] of Object.entries(plain)) plainRps.get(k)?.push(await plainRound(call, PLAIN_REQUESTS / ROUNDS, plainLatency.get(k) as number[]));
+	}
+
 	await llm.close();
 	await agent.close();
 	await upstream.close();
@@ -191,6 +236,13 @@ export async function run(): Promise<Record<string, unknown>> {
 		const as = m.get(a) ?? [];
 		const bs = m.get(b) ?? [];
 		return Math.round(median(bs.map((x, i) => x / as[i])) * 100) / 100;
+	};
+	result.plain = {
+		callers: PLAIN_CALLERS,
+		requests: PLAIN_REQUESTS,
+		requestsPerSec: Object.fromEntries([...plainRps].map(([k, v]) => [k, Math.round(median(v))])),
+		p50Ms: Object.fromEntries([...plainLatency].map(([k, v]) => [k, round2(percentile(v, 50))])),
+		p99Ms: Object.fromEntries([...plainLatency].map(([k, v]) => [k, round2(percentile(v, 99))])),
 	};
 	result.throughputRatios = {
 		forwardVsRaw: ratio(longMs, "lifeguard-forward", "raw-undici"),

@@ -20,7 +20,7 @@ describe("examples", () => {
 	});
 
 	it("there is an example for the core, the keyed pool, every adapter, the compat layer and the manager", () => {
-		for (const name of ["pool", "keyed-pool", "postgres", "mysql", "sqlite", "redis", "generic-pool", "manager", "custom-connection", "llm"]) {
+		for (const name of ["pool", "keyed-pool", "postgres", "mysql", "sqlite", "redis", "http", "llm", "generic-pool", "manager", "custom-connection"]) {
 			assert.ok(examples.includes(`${name}.ts`), `examples/${name}.ts`);
 		}
 	});

@@ -82,6 +82,14 @@ describe("HTTP client as an undici Dispatcher", () => {
 		assert.equal(JSON.parse(Buffer.concat(chunks).toString()).path, "/new-style");
 	});
 
+	it("composes with undici interceptors", async () => {
+		await using client = createHttpClient({ name: "compose" });
+		const tagged = client.compose((dispatch) => (opts, handler) => dispatch({ ...opts, path: `${opts.path}?composed=1` }, handler));
+		const res = await tagged.request({ origin: server.origin, path: "/c", method: "GET" });
+		assert.equal(((await res.body.json()) as { path: string }).path, "/c?composed=1");
+		assert.equal(client.stats().origins[server.origin].requests, 1);
+	});
+
 	it("a request without an origin, or to a non-http origin, fails with a clear error", async () => {
 		await using client = createHttpClient({ name: "bad" });
 		await assert.rejects(client.request({ origin: "ftp://x", path: "/", method: "GET" }), /not an http\(s\) origin/);

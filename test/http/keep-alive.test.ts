@@ -59,6 +59,10 @@ describe("keep-alive", () => {
 		assert.equal(s.created, 1);
 		assert.equal(s.reuseRatio, 0.8);
 		assert.equal(client.stats().reuseRatio, 0.8);
+		assert.equal(s.connectMs.count, 1);
+		assert.ok(s.connectMs.p50 > 0);
+		assert.equal(s.waitMs.count, 5);
+		assert.deepEqual([s.connected, s.free, s.running, s.pending, s.responses["2xx"], s.errors], [1, 1, 0, 0, 5, 0]);
 		await server.close();
 	});
 

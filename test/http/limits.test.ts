@@ -95,7 +95,7 @@ describe("connection caps", () => {
 				{ waiters: e.state.waiters, maxWaiters: e.state.maxWaiters, connections: e.state.connections, origin: e.state.origin },
 				{ waiters: 2, maxWaiters: 2, connections: 1, origin: a.server.origin },
 			);
-			assert.match(e.message, /http client "queue": 2 requests already wait/);
+			assert.match(e.message, /http client "queue": the wait queue is full \(maxWaiters 2, 2 requests waiting\), refused at once/);
 			return true;
 		});
 		assert.ok(Date.now() - started < 100, "refused at once");

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Agent } from "undici";
-import { createLlmClient, type LlmClient, LlmError, LlmErrorCode } from "../../src/adapters/llm/index.ts";
+import { createHttpClient } from "../../src/adapters/http/index.ts";
+import { apiForPath, createLlmClient, formatOf, type LlmClient, LlmError, LlmErrorCode } from "../../src/adapters/llm/index.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { chat, clientFor, message, OPENAI_KEY } from "./fixtures.ts";
 import { type LlmUpstream, startLlmUpstream } from "./servers/llm-upstream.ts";
@@ -96,6 +97,39 @@ describe("configuration", () => {
 });
 
 describe("provider presets on the wire", () => {
+	it("each preset has its provider's base URL and sends the key the way that provider expects", async () => {
+		const expected = {
+			openai: ["https://api.openai.com", "authorization"],
+			openrouter: ["https://openrouter.ai", "authorization"],
+			groq: ["https://api.groq.com", "authorization"],
+			together: ["https://api.together.xyz", "authorization"],
+			mistral: ["https://api.mistral.ai", "authorization"],
+			vllm: ["http://127.0.0.1:8000", "authorization"],
+			ollama: ["http://127.0.0.1:11434", "authorization"],
+			anthropic: ["https://api.anthropic.com", "x-api-key"],
+		} as const;
+		const presets = Object.keys(expected) as (keyof typeof expected)[];
+		const defaults = createLlmClient({
+			providers: Object.fromEntries(presets.map((p) => [p, { preset: p, apiKey: `key-${p}-123456` }])),
+			models: Object.fromEntries(presets.map((p) => [`m-${p}`, [{ provider: p }]])),
+		});
+		for (const d of defaults.details().deployments as { preset: keyof typeof expected; origin: string }[])
+			assert.equal(d.origin, expected[d.preset][0], d.preset);
+		await defaults.close();
+		const local = createLlmClient({
+			providers: Object.fromEntries(presets.map((p) => [p, { preset: p, baseUrl: `${upstream.origin}/v1`, apiKey: `key-${p}-123456` }])),
+			models: Object.fromEntries(presets.map((p) => [`m-${p}`, [{ provider: p }]])),
+		});
+		for (const p of presets) {
+			if (p === "anthropic") await local.messages(message(`m-${p}`));
+			else await local.chat(chat(`m-${p}`));
+			const sent = upstream.requests.at(-1)?.headers ?? {};
+			const header = expected[p][1];
+			assert.equal(sent[header], header === "authorization" ? `Bearer key-${p}-123456` : `key-${p}-123456`, p);
+		}
+		await local.close();
+	});
+
 	it("Azure: the deployment in the path, api-version in the query, the key in api-key", async () => {
 		const azure = createLlmClient({
 			providers: { az: { preset: "azure", baseUrl: upstream.origin, apiKey: "azure-key-123456" } },
@@ -122,6 +156,25 @@ describe("provider presets on the wire", () => {
 		await c.close();
 	});
 
+	it("a provider's headers may set a newer anthropic-version, never the key header", async () => {
+		const c = createLlmClient({
+			providers: {
+				a: {
+					preset: "anthropic",
+					baseUrl: `${upstream.origin}/v1`,
+					apiKey: "real-key-123456",
+					headers: { "anthropic-version": "2024-10-22", "x-api-key": "other", "anthropic-beta": "tools" },
+				},
+			},
+			models: { claude: [{ provider: "a" }] },
+		});
+		await c.messages(message("claude"));
+		assert.equal(upstream.requests[0].headers["anthropic-version"], "2024-10-22");
+		assert.equal(upstream.requests[0].headers["anthropic-beta"], "tools");
+		assert.equal(upstream.requests[0].headers["x-api-key"], "real-key-123456");
+		await c.close();
+	});
+
 	it("lists a provider's own models through GET /models", async () => {
 		const list = await llm.upstreamModels("local");
 		assert.deepEqual(
@@ -136,6 +189,34 @@ describe("provider presets on the wire", () => {
 		assert.ok(Array.isArray(e.data[0].embedding));
 		const c = await llm.completions({ model: "gpt-test", prompt: "say" });
 		assert.equal(c.choices[0].text, "wordwordword");
+	});
+
+	it("a shared HTTP client refusing calls (its queue is full) is busy, not failing: no cooldown, UNAVAILABLE when every deployment is refused", async () => {
+		const http = createHttpClient({ maxConnections: 1, maxConnectionsPerOrigin: 1, maxWaiters: 0 });
+		const c = createLlmClient({
+			dispatcher: http,
+			providers: {
+				a: { preset: "vllm", baseUrl: `${upstream.origin}/v1` },
+				b: { preset: "vllm", baseUrl: `http://localhost:${new URL(upstream.origin).port}/v1` },
+			},
+			models: {
+				m: {
+					routing: "weighted",
+					deployments: [
+						{ provider: "a", model: "hog", weight: 1000 },
+						{ provider: "b", model: "other", weight: 0.001 },
+					],
+				},
+			},
+		});
+		upstream.script("hog", { kind: "ok", chunks: 100, delayMs: 10 });
+		const holding = await c.chatStream(chat("m"));
+		assert.equal(holding.deployment, "a/hog");
+		await assert.rejects(c.chat(chat("m")), (e: unknown) => e instanceof LlmError && e.code === LlmErrorCode.UNAVAILABLE);
+		assert.equal(c.breakers()[0].state, "closed", "the HTTP client's limit is not the deployment's fault");
+		await holding.cancel();
+		await c.close();
+		await http.close();
 	});
 
 	it("uses the dispatcher it is given (lifeguard's HTTP client, an Agent) and leaves it open on close", async () => {
@@ -162,6 +243,10 @@ describe("a managed client", () => {
 		);
 		const origin = llm.pools()[3].pool.stats();
 		assert.ok(origin.total >= 1, "requests went through lifeguard's HTTP client, pooled per origin");
+		const deployment = (llm.details().deployments as Record<string, unknown>[])[0];
+		assert.equal(deployment.label, "local/gpt-test");
+		assert.ok((deployment.headersMs as { count: number }).count >= 1, "time to headers per deployment");
+		assert.ok((deployment.tokens as { prompt: number }).prompt > 0, "tokens per deployment");
 		assert.equal(llm.pools()[0].pool.stats().total <= 3, true);
 		assert.deepEqual(
 			llm.breakers().map((b) => [b.label, b.state]),
@@ -193,6 +278,20 @@ describe("a managed client", () => {
 		assert.equal(upstream.active, 3);
 		await Promise.all(streams.map((s) => s.text()));
 		assert.equal((await waiting).object, "chat.completion");
+	});
+
+	it("close({ timeoutMs }) does not wait past its deadline for a stream still running, and ends it", async () => {
+		const c = clientFor(upstream, { m: [{ provider: "local", model: "endless" }] });
+		upstream.script("endless", { kind: "ok", chunks: 10_000, delayMs: 10 });
+		const stream = await c.chatStream(chat("m"));
+		const reading = stream.text().then(
+			() => "ended",
+			(e: unknown) => (e as LlmError).code,
+		);
+		const started = Date.now();
+		await c.close({ timeoutMs: 100 });
+		assert.ok(Date.now() - started < 2_000, `closed in ${Date.now() - started} ms`);
+		assert.notEqual(await reading, "ended", "the stream did not end cleanly");
 	});
 
 	it("closes its pools; requests after close are refused", async () => {
@@ -277,5 +376,16 @@ describe("seed 000's shape: execute and pooled connections", () => {
 			assert.equal((await held.execute("complete", { prompt: "hi" })).text, "wordwordword");
 		}
 		assert.equal(llm.pools()[1].pool.stats().active, 0);
+	});
+});
+
+describe("helpers for gateways", () => {
+	it("maps gateway routes to APIs and APIs to wire formats", () => {
+		assert.equal(apiForPath("/v1/chat/completions"), "openai.chat");
+		assert.equal(apiForPath("/v1/messages?beta=true"), "anthropic.messages");
+		assert.equal(apiForPath("/v1/embeddings/"), "openai.embeddings");
+		assert.equal(apiForPath("/v1/responses"), undefined);
+		assert.equal(formatOf("anthropic.messages"), "anthropic");
+		assert.equal(formatOf("openai.completions"), "openai");
 	});
 });

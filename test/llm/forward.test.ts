@@ -57,6 +57,17 @@ describe("forward(): bytes passed through unchanged", () => {
 		assert.equal((await r.usage)?.completionTokens, 3);
 	});
 
+	it("passes each event on as it arrives, not when the upstream is done", async () => {
+		upstream.script("gpt-test", { kind: "ok", chunks: 4, delayMs: 150 });
+		const started = Date.now();
+		const r = await llm.forward({ api: "openai.chat", body: chatBody("gpt-test", { stream: true }) });
+		const arrivals: number[] = [];
+		for await (const chunk of r.body) if (Buffer.from(chunk).toString().includes('"content":"word"')) arrivals.push(Date.now() - started);
+		assert.equal(arrivals.length, 4);
+		assert.ok(arrivals[0] < 120, `first content after ${arrivals[0]} ms`);
+		assert.ok(arrivals[3] - arrivals[0] >= 400, "the later ones followed the upstream's pace");
+	});
+
 	it("an Anthropic stream arrives byte for byte, usage from message_start and message_delta", async () => {
 		const r = await llm.forward({ api: "anthropic.messages", body: messageBody("claude-test", { stream: true }) });
 		const text = await collect(r.body);

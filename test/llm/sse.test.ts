@@ -75,3 +75,35 @@ describe("frame-aligned pass-through (property)", () => {
 		);
 	});
 });
+
+describe("the stream watch", () => {
+	it("takes OpenAI's usage from the final chunk, not the usage: null of the others, and sees [DONE]", () => {
+		const watch = new StreamWatch("openai");
+		const text =
+			'data: {"choices":[{"delta":{"content":"a"}}],"usage":null}\n\n' +
+			'data: {"choices":[{"delta":{"content":"the \\"usage\\" word"}}],"usage": null}\n\n' +
+			'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}\n\ndata: [DONE]\n\n';
+		cut(Buffer.from(text), { rest: undefined }, watch);
+		assert.deepEqual(watch.usage, { promptTokens: 5, completionTokens: 2, totalTokens: 7 });
+		assert.equal(watch.terminal, "done");
+	});
+
+	it("reads Anthropic's input tokens from message_start and the cumulative output from the last message_delta", () => {
+		const watch = new StreamWatch("anthropic");
+		const frame = (type: string, o: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`;
+		cut(
+			Buffer.from(frame("message_start", { message: { usage: { input_tokens: 10, cache_read_input_tokens: 4, output_tokens: 1 } } })),
+			{ rest: undefined },
+			watch,
+		);
+		cut(
+			Buffer.from(frame("message_delta", { delta: {}, usage: { output_tokens: 3 } }) + frame("message_delta", { delta: {}, usage: { output_tokens: 9 } })),
+			{ rest: undefined },
+			watch,
+		);
+		assert.equal(watch.terminal, undefined);
+		cut(Buffer.from(frame("message_stop", {})), { rest: undefined }, watch);
+		assert.deepEqual(watch.usage, { promptTokens: 14, completionTokens: 9, totalTokens: 23, cachedTokens: 4 });
+		assert.equal(watch.terminal, "done");
+	});
+});

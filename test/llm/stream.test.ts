@@ -100,6 +100,9 @@ describe("Anthropic streams", () => {
 		upstream.script("claude-error", { kind: "errorEvent", afterChunks: 2, errorType: "overloaded_error", delayMs: 20 });
 		const stream = await llm.messagesStream(message("claude-error"));
 		await assert.rejects(stream.text(), (e: unknown) => e instanceof LlmError && e.code === LlmErrorCode.OVERLOADED);
+		const breaker = llm.breakers().find((b) => b.label === "claude/claude-error");
+		assert.equal(breaker?.state, "open", "overloaded mid-stream cools the deployment down");
+		assert.match(breaker?.lastError ?? "", /^LLM_OVERLOADED/);
 	});
 });
 

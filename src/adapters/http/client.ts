@@ -103,7 +103,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			breakers,
 			cooldowns,
 			limiter,
-			acquire: (origin, timeoutMs, signal) => this.#acquire(origin, timeoutMs, signal),
+			acquire: (origin, timeoutMs, waiter) => this.#acquire(origin, timeoutMs, waiter),
 			finished: (exchange) => this.#inflight.delete(exchange),
 		};
 	}
@@ -249,15 +249,16 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		if (this.#pool.has(conn.origin)) this.#pool.pool(conn.origin).invalidate(conn, error);
 	}
 
-	#acquire(origin: string, timeoutMs: number, signal: AbortSignal): Promise<Slot> {
-		if (this.options.allowH2 && origin.startsWith("https:")) return this.#acquireH2(origin, timeoutMs, signal);
-		return this.#lease(origin, timeoutMs, signal).then((lease) => new LeaseSlot(lease));
+	#acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Slot> {
+		if (this.options.allowH2 && origin.startsWith("https:")) return this.#acquireH2(origin, timeoutMs, waiter.signal);
+		return this.#lease(origin, timeoutMs, waiter).then((lease) => new LeaseSlot(lease));
 	}
 
-	#lease(origin: string, timeoutMs: number, signal: AbortSignal): Promise<Lease<HttpConnection>> {
+	#lease(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Lease<HttpConnection>> {
 		const pool = this.#pool.pool(origin);
-		// An idle connection is lent at once; only callers that may wait for a connect need to hear that it failed.
-		if (pool.idleCount > 0) return this.#pool.acquire(origin, { timeoutMs, signal }).catch((e) => this.#mapAcquireError(origin, e));
+		// An idle connection is lent at once: no wait to abort, no connect to fail.
+		if (pool.idleCount > 0) return this.#pool.acquire(origin, { timeoutMs }).catch((e) => this.#mapAcquireError(origin, e));
+		const signal = waiter.signal;
 		const controller = new AbortController();
 		const onAbort = () => controller.abort(signal.reason);
 		signal.addEventListener("abort", onAbort, { once: true });
@@ -312,7 +313,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			const max = this.options.maxConcurrentStreams;
 			const session = state.sessions.find((s) => !s.conn.closed && s.conn.streams < max);
 			if (session !== undefined) return this.#streamSlot(state, session);
-			if (state.protocol === "http/1.1") return new LeaseSlot(await this.#lease(origin, Math.max(1, deadline - Date.now()), signal));
+			if (state.protocol === "http/1.1") return new LeaseSlot(await this.#lease(origin, Math.max(1, deadline - Date.now()), { signal }));
 			if (state.opening !== undefined) {
 				await waitFor(state.opening, deadline, signal);
 				continue;
@@ -320,7 +321,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			let opened!: () => void;
 			state.opening = new Promise<void>((resolve) => (opened = resolve));
 			try {
-				const lease = await this.#lease(origin, Math.max(1, deadline - Date.now()), signal);
+				const lease = await this.#lease(origin, Math.max(1, deadline - Date.now()), { signal });
 				state.protocol = lease.resource.protocol;
 				if (lease.resource.protocol !== "h2") return new LeaseSlot(lease);
 				const entry = { conn: lease.resource, lease };

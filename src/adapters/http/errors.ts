@@ -26,7 +26,7 @@ export class HttpQueueFullError extends LifeguardError {
 	constructor(client: string, state: HttpClientState) {
 		super(
 			ErrorCode.POOL_QUEUE_FULL,
-			`http client "${client}": ${state.waiters} requests already wait (maxWaiters ${state.maxWaiters}), refused at once; connections ${state.connections}/${state.maxConnections}, ${state.origin}: ${state.originConnections}/${state.maxConnectionsPerOrigin} open, ${state.originBusy} busy. Shed load or raise maxWaiters / maxConnections`,
+			`http client "${client}": the wait queue is full (maxWaiters ${state.maxWaiters}, ${state.waiters} requests waiting), refused at once; connections ${state.connections}/${state.maxConnections}, ${state.origin}: ${state.originConnections}/${state.maxConnectionsPerOrigin} open, ${state.originBusy} busy. Shed load or raise maxWaiters / maxConnections`,
 		);
 		this.state = state;
 	}

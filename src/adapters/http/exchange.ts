@@ -11,7 +11,7 @@ import { ErrorCode, messageOf } from "../../core/errors.ts";
 import type { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
 import type { Cooldowns } from "../../resilience/cooldowns.ts";
 import { Deadline, sleep } from "../../resilience/deadline.ts";
-import { DeadlineExceededError, RequestAbortedError } from "../../resilience/errors.ts";
+import { CircuitOpenError, DeadlineExceededError, RequestAbortedError } from "../../resilience/errors.ts";
 import type { RateLimiter, Reservation } from "../../resilience/rate-limiter.ts";
 import { retryAfterMs } from "../../resilience/retry-after.ts";
 import { isRepeatableRequest, isReplayableBody, type RetryPolicy, type RetryState } from "../../resilience/retry-policy.ts";
@@ -52,11 +52,11 @@ export interface ExchangeHost {
 	readonly breakers: CircuitBreakers | undefined;
 	readonly cooldowns: Cooldowns | undefined;
 	readonly limiter: RateLimiter | undefined;
-	acquire(origin: string, timeoutMs: number, signal: AbortSignal): Promise<Slot>;
+	/** A connection for `origin`; `waiter.signal` is read only when the call may have to wait. */
+	acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Slot>;
 	finished(exchange: Exchange): void;
 }
 
-const EXTRA_KEYS = ["timeoutMs", "headersTimeoutMs", "bodyTimeoutMs", "retryable", "tokens", "policyKey", "onReservation", "headersTimeout", "bodyTimeout"];
 /** Re-sends of requests that never reached the server, per call: enough for a GOAWAY and an expiring connection, not a loop. */
 const MAX_RESENDS = 3;
 
@@ -73,7 +73,8 @@ export class Exchange {
 	readonly #deadline: Deadline;
 	readonly #repeatable: boolean;
 	readonly #replayable: boolean;
-	readonly #controller = new AbortController();
+	/** Created on first need (a wait, a policy): most calls find an idle connection and never wait. */
+	#controller: AbortController | undefined;
 	#retry: RetryState | undefined;
 	#timer: NodeJS.Timeout | undefined;
 	#attempt: Attempt | undefined;
@@ -82,6 +83,8 @@ export class Exchange {
 	#done = false;
 	#staleRetried = false;
 	#resends = 0;
+	/** Attempts sent so far, re-sends included. */
+	attempts = 0;
 
 	constructor(host: ExchangeHost, origin: string, counters: OriginCounters, opts: Dispatcher.DispatchOptions & HttpCallOptions, user: LegacyHandler) {
 		this.#host = host;
@@ -89,13 +92,25 @@ export class Exchange {
 		this.#counters = counters;
 		this.#user = user;
 		const o = host.options;
-		const extras = opts as HttpCallOptions & { headersTimeout?: number; bodyTimeout?: number };
+		const extras = opts as HttpCallOptions;
 		this.#call = extras;
-		const send: Record<string, unknown> = {};
-		for (const key in opts) if (!EXTRA_KEYS.includes(key)) send[key] = (opts as unknown as Record<string, unknown>)[key];
-		send.headersTimeout = extras.headersTimeoutMs ?? extras.headersTimeout ?? o.headersTimeoutMs;
-		send.bodyTimeout = extras.bodyTimeoutMs ?? extras.bodyTimeout ?? o.bodyTimeoutMs;
-		this.#send = send as unknown as Dispatcher.DispatchOptions;
+		const {
+			timeoutMs: _t,
+			headersTimeoutMs,
+			bodyTimeoutMs,
+			retryable: _r,
+			tokens: _k,
+			policyKey: _p,
+			onReservation: _o,
+			headersTimeout,
+			bodyTimeout,
+			...send
+		} = opts as Dispatcher.DispatchOptions & HttpCallOptions;
+		this.#send = {
+			...send,
+			headersTimeout: headersTimeoutMs ?? headersTimeout ?? o.headersTimeoutMs,
+			bodyTimeout: bodyTimeoutMs ?? bodyTimeout ?? o.bodyTimeoutMs,
+		};
 		this.#key = extras.policyKey ?? origin;
 		this.#deadline = new Deadline(extras.timeoutMs ?? o.timeoutMs);
 		const method = opts.method ?? "GET";
@@ -111,7 +126,7 @@ export class Exchange {
 		this.#user.onConnect?.((reason) => this.abort(reason instanceof Error ? reason : new RequestAbortedError(reason)));
 		if (this.#abortReason !== undefined) return this.#fail(this.#abortReason);
 		if (this.#deadline.finite) {
-			this.#timer = setTimeout(() => this.abort(new DeadlineExceededError(this.#deadline.timeoutMs, this.#retry?.attempts ?? 1)), this.#deadline.remainingMs);
+			this.#timer = setTimeout(() => this.abort(new DeadlineExceededError(this.#deadline.timeoutMs, this.attempts)), this.#deadline.remainingMs);
 			this.#timer.unref();
 		}
 		if (this.#host.cooldowns === undefined && this.#host.limiter === undefined && this.#host.breakers === undefined) this.#attemptOnce();
@@ -122,8 +137,15 @@ export class Exchange {
 	abort(reason: Error): void {
 		if (this.#done || this.#abortReason !== undefined) return;
 		this.#abortReason = reason;
-		this.#controller.abort(reason);
+		this.#controller?.abort(reason);
 		this.#attempt?.abort(reason);
+	}
+
+	/** Aborted when the call is: for waits (a connection, a backoff, a rate limit). */
+	get signal(): AbortSignal {
+		this.#controller ??= new AbortController();
+		if (this.#abortReason !== undefined && !this.#controller.signal.aborted) this.#controller.abort(this.#abortReason);
+		return this.#controller.signal;
 	}
 
 	get deadline(): Deadline {
@@ -141,7 +163,7 @@ export class Exchange {
 	#afterAttempt(outcome: Outcome): void {
 		if (!outcome.retry) return;
 		if (outcome.delayMs <= 0) return this.#next();
-		sleep(outcome.delayMs, { signal: this.#controller.signal, deadline: this.#deadline }).then(
+		sleep(outcome.delayMs, { signal: this.signal, deadline: this.#deadline }).then(
 			() => this.#next(),
 			(error) => this.#fail(error),
 		);
@@ -155,11 +177,12 @@ export class Exchange {
 	async #runPolicies(): Promise<void> {
 		const { cooldowns, limiter, breakers } = this.#host;
 		let outcome: Outcome;
+		let reservation: Reservation | undefined;
 		try {
-			const signal = this.#controller.signal;
+			const signal = this.signal;
 			if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline: this.#deadline, signal });
 			if (limiter !== undefined) {
-				const reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline: this.#deadline, signal });
+				reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline: this.#deadline, signal });
 				this.#call.onReservation?.(reservation);
 			}
 			outcome =
@@ -170,6 +193,8 @@ export class Exchange {
 							(o) => o.failure,
 						);
 		} catch (error) {
+			// Refused by an open breaker: the request never left, so it used none of the budget.
+			if (error instanceof CircuitOpenError) reservation?.cancel();
 			return this.#fail(error);
 		}
 		this.#afterAttempt(outcome);
@@ -181,7 +206,7 @@ export class Exchange {
 		const remaining = this.#deadline.remainingMs;
 		const acquireMs = Math.max(1, Math.min(this.#host.options.acquireTimeoutMs, remaining));
 		return new Promise<Outcome>((resolve, reject) => {
-			this.#host.acquire(this.origin, acquireMs, this.#controller.signal).then(
+			this.#host.acquire(this.origin, acquireMs, this).then(
 				(slot) => {
 					if (this.#abortReason !== undefined) {
 						slot.release(false);
@@ -368,6 +393,7 @@ class Attempt implements LegacyHandler {
 		// Every stream but the first on an HTTP/2 connection shares it with others: a GOAWAY may cut it before it started.
 		this.#reused = conn.requests > 0 || conn.protocol === "h2";
 		conn.requests++;
+		exchange.attempts++;
 		const c = exchange.counters();
 		c.sends++;
 		if (this.#reused) c.reusedSends++;

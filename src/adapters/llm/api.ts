@@ -41,3 +41,16 @@ export function endpointOf(api: LlmApi): string {
 export function streams(api: LlmApi, body: Record<string, unknown>): boolean {
 	return api !== LlmApi.openaiEmbeddings && body.stream === true;
 }
+
+const PATHS: Record<string, LlmApi> = {
+	"/v1/chat/completions": LlmApi.openaiChat,
+	"/v1/completions": LlmApi.openaiCompletions,
+	"/v1/embeddings": LlmApi.openaiEmbeddings,
+	"/v1/messages": LlmApi.anthropicMessages,
+};
+
+/** The API a gateway route serves (`/v1/chat/completions` → `openai.chat`), query and trailing slash ignored; undefined for others. */
+export function apiForPath(path: string): LlmApi | undefined {
+	const bare = path.split("?")[0].replace(/\/+$/, "");
+	return PATHS[bare];
+}

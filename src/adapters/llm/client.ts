@@ -611,8 +611,10 @@ export class LlmClient implements ManagedClient {
 		reservation: Reservation | undefined,
 	): Dispatched {
 		const started = performance.now() - res.headersMs;
+		d.headersMs.record(res.headersMs);
 		const done = (o: { usage: LlmUsage | undefined; error: LlmError | undefined }) => {
 			lease?.release();
+			d.recordUsage(o.usage);
 			if (o.usage !== undefined) reservation?.settle(o.usage.totalTokens);
 			if (o.error?.deploymentFault) d.fail(o.error, this.#options.maxCooldownMs);
 			const onUsage = this.#onUsage;

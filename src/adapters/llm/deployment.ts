@@ -6,6 +6,7 @@
  * (half-open) and its success closes it. A deployment alone in its group cools down too.
  */
 
+import { Histogram } from "../../core/histogram.ts";
 import { createPool, type Pool } from "../../core/pool.ts";
 import type { BreakerView } from "../../manager/client.ts";
 import type { LlmError } from "./errors.ts";
@@ -37,6 +38,10 @@ export class Deployment {
 	#lastError: string | undefined;
 	#requests = 0;
 	#errors = 0;
+	/** Time to the response headers of the requests it answered. */
+	readonly headersMs = new Histogram();
+	#promptTokens = 0;
+	#completionTokens = 0;
 
 	constructor(clientName: string, d: ResolvedDeployment) {
 		this.label = d.label;
@@ -80,6 +85,13 @@ export class Deployment {
 	/** Requests in flight plus waiting for a slot: what least-busy routing compares. */
 	get busy(): number {
 		return this.pool.activeCount + this.pool.pendingCount;
+	}
+
+	/** Counts the tokens a request reported. */
+	recordUsage(usage: { promptTokens: number; completionTokens: number } | undefined): void {
+		if (usage === undefined) return;
+		this.#promptTokens += usage.promptTokens;
+		this.#completionTokens += usage.completionTokens;
 	}
 
 	/** Marks the start of an attempt; a half-open deployment's first attempt is its probe. */
@@ -137,6 +149,8 @@ export class Deployment {
 			maxConcurrent: this.tuning.maxConcurrent,
 			requests: this.#requests,
 			errors: this.#errors,
+			headersMs: this.headersMs.summary(),
+			tokens: { prompt: this.#promptTokens, completion: this.#completionTokens },
 			...(this.tuning.rpm === undefined ? {} : { rpm: this.tuning.rpm }),
 			...(this.tuning.tpm === undefined ? {} : { tpm: this.tuning.tpm }),
 		};

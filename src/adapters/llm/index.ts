@@ -3,7 +3,7 @@
  * routing over deployments, cooldown, fallback before the first byte, typed errors and typed
  * streams, and `forward()` for gateways. See docs/adapters/llm.md.
  */
-export { isLlmApi, LlmApi, type WireFormat } from "./api.ts";
+export { apiForPath, formatOf, isLlmApi, LlmApi, type WireFormat } from "./api.ts";
 export {
 	type CallOptions,
 	createLlmClient,

@@ -7,7 +7,7 @@ import type { Dispatcher } from "undici";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { HttpClientOptions } from "../http/index.ts";
 import type { WireFormat } from "./api.ts";
-import { authHeaders, PRESETS, ProviderPreset, type ResolvedProvider } from "./providers.ts";
+import { authHeaders, defaultHeaders, PRESETS, ProviderPreset, type ResolvedProvider } from "./providers.ts";
 import type { LlmUsageRecord } from "./usage.ts";
 
 /** Per-provider tuning; a deployment may override any of it. */
@@ -200,7 +200,7 @@ function resolveProvider(name: string, o: Record<string, unknown>, problems: Con
 	}
 	if (url.search !== "" || url.hash !== "") problems.push({ path: `${path}.baseUrl`, message: "must not have a query or fragment" });
 	const auth = authHeaders(preset, apiKey);
-	const all = { ...headers, ...auth };
+	const all = { ...defaultHeaders(preset), ...headers, ...auth };
 	const secrets = [
 		apiKey,
 		...Object.entries(headers)

@@ -80,6 +80,12 @@ export function modelsPathOf(provider: ResolvedProvider): string {
 	return `${provider.basePath}/models`;
 }
 
+/** Headers a provider sends unless its `headers` option says otherwise. */
+export function defaultHeaders(preset: ProviderPreset): Record<string, string> {
+	return preset === ProviderPreset.anthropic ? { "anthropic-version": ANTHROPIC_VERSION } : {};
+}
+
+/** The key, as the preset sends it; it overrides any header of the same name. */
 export function authHeaders(preset: ProviderPreset, apiKey: string | undefined): Record<string, string> {
 	const spec = PRESETS[preset];
 	const headers: Record<string, string> = {};
@@ -87,6 +93,5 @@ export function authHeaders(preset: ProviderPreset, apiKey: string | undefined):
 		if (spec.auth === "bearer") headers.authorization = `Bearer ${apiKey}`;
 		else headers[spec.auth] = apiKey;
 	}
-	if (preset === ProviderPreset.anthropic) headers["anthropic-version"] = ANTHROPIC_VERSION;
 	return headers;
 }

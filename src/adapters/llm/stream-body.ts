@@ -81,10 +81,12 @@ export class StreamWatch {
 	#scan(b: Buffer, marker: Buffer): void {
 		let at = b.indexOf(marker);
 		while (at !== -1) {
-			const start = frameStart(b, at);
 			let end = b.indexOf("\n\n", at);
 			end = end === -1 ? b.length : end + 2;
-			for (const f of parseFrames(textOf(b, start, end))) this.#frame(f);
+			// OpenAI sends `"usage":null` in every chunk once include_usage is on: nothing to parse there.
+			if (marker !== USAGE || !nullFollows(b, at + USAGE.length)) {
+				for (const f of parseFrames(textOf(b, frameStart(b, at), end))) this.#frame(f);
+			}
 			at = end >= b.length ? -1 : b.indexOf(marker, end);
 		}
 	}
@@ -131,6 +133,15 @@ export class StreamWatch {
 		} else if (type === "message_start") this.usage = anthropicUsage(o.message?.usage, this.usage);
 		else if (type === "message_delta") this.usage = anthropicUsage(o.usage, this.usage);
 	}
+}
+
+/** Whether `: null` (any spacing) follows offset `i`. */
+function nullFollows(b: Buffer, i: number): boolean {
+	while (b[i] === 0x20) i++;
+	if (b[i] !== 0x3a) return false;
+	i++;
+	while (b[i] === 0x20) i++;
+	return b[i] === 0x6e && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c;
 }
 
 /** Where the frame holding byte `at` starts: just after the blank line before it. */

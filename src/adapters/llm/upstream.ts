@@ -140,10 +140,18 @@ async function streamResponse(
 		format,
 		subject,
 		{ deployment: deployment.label, model: req.model },
-		(end) => settle({ usage: watch.usage, error: end.error, inBandError: watch.terminal === "error" }),
+		(end) => {
+			// The provider's own error event ends the stream: that, not the reader stopping after it, is what happened.
+			const inBand = watch.terminal === "error" && watch.errorData !== undefined;
+			const error = inBand ? streamEventError(watch.errorData as string, deployment.label, req.model, deployment.provider.secrets) : end.error;
+			settle({ usage: watch.usage, error, inBandError: inBand });
+		},
 	);
 	return { status, headers, headersMs, bytes: undefined, blocks, outcome };
 }
+
+/** Codes of lifeguard's HTTP client refusing a call before sending it. */
+const DISPATCHER_BUSY = new Set(["POOL_QUEUE_FULL", "POOL_TIMEOUT", "CIRCUIT_OPEN", "RATE_LIMITED", "DEADLINE_EXCEEDED"]);
 
 /** A failure below HTTP (connect, timeout, a broken body, an abort) as a typed error. */
 export function transportError(error: unknown, phase: "headers" | "body", subject: string, deployment: Deployment, req: AttemptRequest): LlmError {
@@ -152,6 +160,10 @@ export function transportError(error: unknown, phase: "headers" | "body", subjec
 	const code = e?.code ?? e?.cause?.code;
 	if (req.signal?.aborted || code === "UND_ERR_ABORTED" || e?.name === "AbortError") {
 		return llmError(LlmErrorCode.ABORTED, subject, "the upstream request was aborted", details);
+	}
+	if (phase === "headers" && code !== undefined && DISPATCHER_BUSY.has(code)) {
+		// The HTTP client's own limits (its queue, its breaker, its rate limits) said no: busy, not this deployment's fault.
+		return llmError(LlmErrorCode.UNAVAILABLE, subject, `the HTTP client refused the request (${code}: ${e?.message ?? ""})`, { ...details, status: 503 });
 	}
 	if (code === "UND_ERR_HEADERS_TIMEOUT") {
 		return llmError(LlmErrorCode.TIMEOUT, subject, `no response headers within ${deployment.tuning.headersTimeoutMs} ms (headersTimeoutMs)`, details);

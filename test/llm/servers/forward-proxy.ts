@@ -7,14 +7,7 @@
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { LlmApi, LlmClient } from "../../../src/adapters/llm/index.ts";
-
-const ROUTES: Record<string, LlmApi> = {
-	"/v1/chat/completions": "openai.chat",
-	"/v1/completions": "openai.completions",
-	"/v1/embeddings": "openai.embeddings",
-	"/v1/messages": "anthropic.messages",
-};
+import { apiForPath, type LlmClient } from "../../../src/adapters/llm/index.ts";
 
 export interface ForwardProxy {
 	readonly origin: string;
@@ -36,7 +29,7 @@ export async function startForwardProxy(llm: LlmClient): Promise<ForwardProxy> {
 			res.end(JSON.stringify({ object: "list", data }));
 			return;
 		}
-		const api = ROUTES[path];
+		const api = apiForPath(path);
 		if (api === undefined) {
 			res.writeHead(404, { "content-type": "application/json" });
 			res.end(JSON.stringify({ error: { message: `no route ${path}`, type: "invalid_request_error", param: null, code: null } }));
