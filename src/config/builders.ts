@@ -2,6 +2,9 @@ import { ConfigError } from "../core/errors.ts";
 import type { ManagedClient } from "../manager/client.ts";
 import { PoolManager } from "../manager/manager.ts";
 import { isManagedClient } from "../manager/views.ts";
+import { attachLogger } from "../observe/logging/attach.ts";
+import { logConfigSummary } from "../observe/logging/config-summary.ts";
+import { type Logger, loggerFromEnv } from "../observe/logging/logger.ts";
 import { redactSecrets } from "../observe/redact.ts";
 import type { ResolvedConfig } from "./load.ts";
 import { commonPoolShape, type PoolConfig, type PoolConfigOf, type PoolKind } from "./schema.ts";
@@ -82,6 +85,11 @@ export interface CreatePoolsOptions {
 	manager?: PoolManager;
 	/** Call `start()` on every client (warm `min`). Default false. */
 	start?: boolean;
+	/**
+	 * Log the configuration's sources and the pools' life here (`monitoring.statsIntervalMs`
+	 * adds periodic stats lines). Default: the JSON logger LIFEGUARD_LOG_LEVEL asks for, else none.
+	 */
+	logger?: Logger;
 }
 
 /**
@@ -122,6 +130,11 @@ export async function createPools(config: ResolvedConfig, options: CreatePoolsOp
 		);
 	}
 	for (const client of built) manager.add(client);
+	const logger = options.logger ?? loggerFromEnv();
+	if (logger !== undefined) {
+		logConfigSummary(logger, config);
+		attachLogger(manager, { logger, statsIntervalMs: config.monitoring.statsIntervalMs });
+	}
 	if (options.start === true) await manager.start();
 	return manager;
 }
