@@ -66,6 +66,17 @@ gateway:
 				},
 			},
 		};
+		// One caller: the latency a request pays going through the gateway, without queueing on a saturated machine.
+		results.oneCaller = {};
+		for (const target of ["direct", "lifeguard"] as const) {
+			const t = targets[target];
+			results.oneCaller[target] = await httpLoad(
+				t.origin,
+				{ path: t.path, headers: t.headers, body: body(false) },
+				{ callers: 1, durationMs: DURATION_MS / 2 },
+			);
+			console.error(`gateway oneCaller ${target}: ${JSON.stringify(results.oneCaller[target])}`);
+		}
 		for (const mode of ["plain", "stream"] as const) {
 			for (const [target, t] of Object.entries(targets)) {
 				try {
@@ -86,6 +97,8 @@ gateway:
 		rmSync(dir, { recursive: true, force: true });
 	}
 	const summary: Record<string, unknown> = { callers: CALLERS, durationMs: DURATION_MS, ...results };
+	const one = results.oneCaller as Record<string, LoadResult>;
+	summary.oneCallerOverheadP50Ms = Number((one.lifeguard.p50Ms - one.direct.p50Ms).toFixed(3));
 	for (const mode of ["plain", "stream"] as const) {
 		const direct = results[mode].direct as LoadResult;
 		const lg = results[mode].lifeguard as LoadResult;

@@ -4,6 +4,7 @@
  * shutdown on SIGTERM/SIGINT.
  */
 import { resolve } from "node:path";
+import { attachLogger } from "../observe/logging/attach.ts";
 import { loadAdminToken } from "./admin-token.ts";
 import { clientsOf, readConfigFile } from "./config-file.ts";
 import { embeddedDefault } from "./embedded.ts";
@@ -43,6 +44,8 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 	const token = loadAdminToken(settings.dataDir, env.LIFEGUARD_ADMIN_TOKEN);
 	const embedded = file === undefined ? await embeddedDefault(settings.dataDir) : undefined;
 	const clients = embedded?.clients ?? (file === undefined ? new ServedClients() : await clientsOf(file));
+	// createPools attached lifeguard/logging to a config's pools; the embedded default gets the same (quiet unless LIFEGUARD_LOG_LEVEL).
+	if (embedded !== undefined) attachLogger(clients.manager);
 	const gateway = file?.gateway ?? (embedded === undefined ? undefined : { keys: [{ name: "demo", key: embedded.gatewayKey.value }], llm: {} });
 	const service = new Service({
 		settings,

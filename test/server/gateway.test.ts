@@ -15,6 +15,7 @@ import { type Json, type ServiceProcess, startServiceProcess } from "./service-p
 
 const TEAM_KEY = "lg-team-a-0123456789abcdef";
 const LIMITED_KEY = "lg-limited-0123456789abcdef";
+const FRUGAL_KEY = "lg-frugal-0123456789abcdef";
 
 describe("the LLM gateway", () => {
 	let upstream: LlmUpstream;
@@ -36,6 +37,7 @@ gateway:
   keys:
     - { name: team-a, key: ${TEAM_KEY} }
     - { name: limited, key: ${LIMITED_KEY}, models: [gpt-test], rpm: 2 }
+    - { name: frugal, key: ${FRUGAL_KEY}, tpm: 10 }
   llm:
     svc_llm:
       providers:
@@ -45,6 +47,7 @@ gateway:
         gpt-test: [{ provider: local }]
         embed-test: [{ provider: local }]
         slow-stream: [{ provider: local }]
+        big-stream: [{ provider: local }]
         claude-test: [{ provider: claude }]
         cut-stream: [{ provider: local }]
         claude-cut: [{ provider: claude, model: cut-stream }]
@@ -148,6 +151,31 @@ gateway:
 		});
 	});
 
+	describe("backpressure", () => {
+		it("a caller that reads slowly slows the upstream down instead of the gateway buffering the stream", async () => {
+			upstream.script("big-stream", { kind: "ok", chunks: 400, padding: 16_000 });
+			const drainsBefore = upstream.drainWaits;
+			const response = await fetch(`${service.url}/v1/chat/completions`, {
+				method: "POST",
+				headers: { authorization: `Bearer ${TEAM_KEY}`, "content-type": "application/json" },
+				body: JSON.stringify({ model: "big-stream", messages: [{ role: "user", content: "hi" }], stream: true }),
+			});
+			const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+			await reader.read();
+			// Nobody reads for a while: the socket buffers fill, the gateway stops reading, and the upstream has to wait for drain.
+			const until = Date.now() + 5_000;
+			while (upstream.drainWaits === drainsBefore && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+			assert.ok(upstream.drainWaits > drainsBefore, "the upstream waited for drain");
+			let bytes = 0;
+			for (;;) {
+				const { done, value } = await reader.read();
+				if (done) break;
+				bytes += value.byteLength;
+			}
+			assert.ok(bytes > 400 * 16_000, `the whole stream arrived in the end (${bytes} bytes)`);
+		});
+	});
+
 	describe("Anthropic-compatible", () => {
 		it("answers messages whole", async () => {
 			const message = await anthropic.messages.create({ model: "claude-test", max_tokens: 50, messages: [{ role: "user", content: "hi" }] });
@@ -209,6 +237,18 @@ gateway:
 			await assert.rejects(call(), (e: Json) => {
 				assert.equal(e.status, 429);
 				assert.ok(Number(e.headers.get("retry-after")) >= 1);
+				return true;
+			});
+		});
+
+		it("a key over its tokens per minute gets a 429 once the provider's reported usage has spent it", async () => {
+			const frugal = new OpenAI({ baseURL: `${service.url}/v1`, apiKey: FRUGAL_KEY, maxRetries: 0 });
+			const first = await frugal.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "hi" }] });
+			assert.ok((first.usage?.total_tokens ?? 0) > 10, "the first call spends more than the budget of 10");
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			await assert.rejects(frugal.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "hi" }] }), (e: Json) => {
+				assert.equal(e.status, 429);
+				assert.match(e.message, /tokens per minute/);
 				return true;
 			});
 		});

@@ -198,6 +198,15 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 	);
 	// The bytes are written by hand from here: Fastify would buffer or re-serialise them.
 	reply.hijack();
+	if (!result.stream) {
+		// A whole answer is one chunk: headers and body in one write.
+		const first = await result.body.next();
+		const bytes = first.done === true ? undefined : first.value;
+		res.writeHead(result.status, { ...result.headers, "content-length": String(bytes?.byteLength ?? 0) });
+		res.end(bytes);
+		await result.body.return?.();
+		return reply;
+	}
 	res.writeHead(result.status, result.headers);
 	try {
 		for await (const chunk of result.body) {
