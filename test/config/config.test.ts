@@ -97,6 +97,7 @@ describe("sources and precedence", () => {
 		assert.equal(loadConfig({ file: path, env: { ...env, LIFEGUARD_POOLS__ORDERS__MAX: "7" }, environment: "production" }).pools.orders.max, 7);
 	});
 
+	// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
 	it("substitutes ${VAR} and ${VAR:-default} in YAML values", () => {
 		const config = loadConfig({ file: file(BASE), env: { ORDERS_PASSWORD: SECRET } });
 		assert.equal((config.pools.orders as { url: string }).url, `postgres://app:${SECRET}@db:5432/orders`);
@@ -211,7 +212,9 @@ monitorng:
 		assert.equal(byPath["pools.ordres"].source, "env LIFEGUARD_POOLS__ORDRES__MAX");
 	});
 
+	// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
 	it("an unset ${VAR} without a default is a problem at its key; YAML syntax errors give their position", () => {
+		// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
 		const unset = problemsOf(() => loadConfig({ yaml: "pools:\n  orders:\n    kind: postgres\n    url: ${NOPE_URL}\n", env: {} }));
 		assert.ok(unset.some((p) => p.path === "pools.orders.url" && /NOPE_URL is not set/.test(p.message) && p.source === "inline:4:5"));
 		const syntax = problemsOf(() => loadConfig({ yaml: `pools:\n  orders: [\n    password: ${SECRET}\n`, env: {} }));
