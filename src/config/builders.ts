@@ -112,8 +112,11 @@ export async function createPools(config: ResolvedConfig, options: CreatePoolsOp
 			});
 			continue;
 		}
+		// CONNECTION_POOL_HEALTH_CHECK / monitoring.healthCheckIntervalMs is every pool's keepalive unless the pool sets its own.
+		const interval = config.monitoring.healthCheckIntervalMs;
+		const options = interval !== undefined && pool.healthCheckIntervalMs === undefined ? { ...pool, healthCheckIntervalMs: interval } : pool;
 		try {
-			const client = await builder(name, pool as never);
+			const client = await builder(name, options as never);
 			if (!isManagedClient(client)) throw new TypeError(`the ${pool.kind} builder returned something that is not a ManagedClient`);
 			built.push(client);
 		} catch (error) {

@@ -259,7 +259,9 @@ describe("createPools()", () => {
 			const keyed = createKeyedPool({ name, create: () => ({}), maxPerKey: c.maxPerHost, maxTotal: c.maxTotal });
 			return { ...keyedClient(keyed as never), kind: "http" };
 		});
+		const seen: Record<string, { healthCheckIntervalMs?: number }> = {};
 		registerPoolBuilder("websocket", (name, c) => {
+			seen[name] = c;
 			const pool = createPool({ name, create: () => ({}), max: c.maxConnections ?? 10 });
 			return {
 				name,
@@ -274,8 +276,9 @@ describe("createPools()", () => {
 			config: { pools: { api: { kind: "http", maxPerHost: 3 }, feed: { kind: "websocket", url: "wss://feed.example", maxConnections: 4 } } },
 			env: {},
 		});
-		const manager = await createPools(config);
+		const manager = await createPools({ ...config, monitoring: { healthCheckIntervalMs: 15_000 } });
 		assert.deepEqual(manager.list(), ["api", "feed"]);
+		assert.equal(seen.feed?.healthCheckIntervalMs, 15_000, "monitoring.healthCheckIntervalMs reaches pools that set none");
 		assert.equal(manager.health().clients.feed.kind, "websocket");
 		assert.equal(manager.stats()["feed/wss://feed.example"].max, 4);
 		await manager.close();
