@@ -1,6 +1,6 @@
 /**
  * Pooled LLM clients: two deployments of one model with least-busy routing, a fallback to another
- * provider, typed streams in both wire formats, typed errors, seed 000's `execute`, and
+ * provider, typed streams in both wire formats, chat across formats, typed errors, seed 000's `execute`, and
  * `forward()` as a gateway uses it (bytes unchanged; a cut stream ends in an error event).
  * Run: npx node examples/llm.ts
  * It starts a local stand-in for the providers (real SSE on node:http) so it needs no key; for the
@@ -50,6 +50,15 @@ try {
 
 	const claude = await llm.messagesStream({ model: "claude", max_tokens: 64, messages: [{ role: "user", content: "Hi" }] });
 	console.log("anthropic stream:", await claude.text());
+	// An OpenAI-shaped chat request to the Anthropic model: translated both ways.
+	const translated = await llm.chat({
+		model: "claude",
+		messages: [
+			{ role: "system", content: "Be brief" },
+			{ role: "user", content: "Hi" },
+		],
+	});
+	console.log("openai chat on claude:", translated.object, translated.choices[0].message.content);
 
 	// The overloaded deployment is cooled down and the fallback answers; nothing reached the caller before.
 	const fallback = await llm.chat({ model: "flaky", messages: [{ role: "user", content: "Hi" }] });

@@ -25,6 +25,7 @@ export {
 	HEALTH_THRESHOLDS,
 	type HealthReport,
 	HealthStatus,
+	installShutdown,
 	type ManagedClient,
 	ManagerClosedError,
 	type ManagerEvents,
@@ -34,6 +35,7 @@ export {
 	type PoolManagerOptions,
 	PoolNotFoundError,
 	type PoolView,
+	type ShutdownOptions,
 	type SignalOptions,
 	worstStatus,
 } from "./manager/index.ts";

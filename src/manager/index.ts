@@ -23,4 +23,5 @@ export {
 	type Readiness,
 	type SignalOptions,
 } from "./manager.ts";
+export { type ClosableServer, installShutdown, type ShutdownHandle, type ShutdownOptions, type ShutdownStep } from "./shutdown.ts";
 export { isManagedClient, keyedClient, type Manageable, poolClient, poolId, toManagedClient } from "./views.ts";

@@ -107,6 +107,14 @@ describe("retries", () => {
 		assert.equal(client.stats().origins[server.origin].retries, 0);
 	});
 
+	it("a call waiting for its retry when the client closes ends with POOL_CLOSED, not a hang", async () => {
+		const client = createHttpClient({ name: "retry-close", retry: { initialDelayMs: 200, maxDelayMs: 200 } });
+		const call = get(client, `/flaky?id=${id()}&fail=5`);
+		await new Promise((r) => setTimeout(r, 50));
+		await client.close();
+		await assert.rejects(call, { code: "POOL_CLOSED" });
+	});
+
 	it("retries a refused connection, then reports it", async () => {
 		const probe = net.createServer();
 		await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));

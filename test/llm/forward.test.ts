@@ -148,8 +148,8 @@ describe("forward(): failures in the caller's format", () => {
 		const r = await llm.forward({ api: "openai.chat", body: { messages: [] } });
 		assert.equal(r.status, 400);
 		assert.equal(JSON.parse(await collect(r.body)).error.type, "invalid_request_error");
-		const wrongFormat = await llm.forward({ api: "openai.chat", body: chatBody("claude-test") });
-		assert.equal(wrongFormat.status, 400);
+		const wrongFormat = await llm.forward({ api: "openai.embeddings", body: { model: "claude-test", input: "x" } });
+		assert.equal(wrongFormat.status, 400, "embeddings have no Anthropic counterpart");
 	});
 
 	it("the caller's signal aborts the upstream mid-stream and frees the slot", async () => {

@@ -26,10 +26,18 @@ function topology(replicaCount: number, options: Partial<PostgresClientOptions> 
 	const db = createPostgresClient({
 		primary: serverOptions(primary),
 		replicas: replicas.map((name) => serverOptions(name)),
-		pool: { max: 3 },
+		// min 1, opened by start(): reads go to a replica only once a connection to it is ready.
+		pool: { max: 3, min: 1 },
 		...options,
 	});
 	return { db, primary, replicas };
+}
+
+/** A topology whose replicas are ready to take reads. */
+async function started(replicaCount: number, options: Partial<PostgresClientOptions> = {}): Promise<Topology> {
+	const t = topology(replicaCount, options);
+	await t.db.start();
+	return t;
 }
 
 /** Where a read ran. */
@@ -53,7 +61,7 @@ describe("postgres: read/write routing", () => {
 		await a.query(`CREATE TABLE ${TABLE} (id serial PRIMARY KEY, v int)`);
 		await a.query("DROP SEQUENCE IF EXISTS lg_pg_routing_seq");
 		await a.query("CREATE SEQUENCE lg_pg_routing_seq");
-		t = topology(2);
+		t = await started(2);
 	});
 
 	after(async () => {
@@ -149,7 +157,7 @@ describe("postgres: least-busy replica selection", () => {
 
 	before(async () => {
 		await requireService("postgres");
-		t = topology(2, { replicaSelection: "least-busy" });
+		t = await started(2, { replicaSelection: "least-busy" });
 	});
 
 	after(async () => {
@@ -180,7 +188,7 @@ describe("postgres: read-your-writes", () => {
 		await requireService("postgres");
 		a = await admin();
 		await a.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id serial PRIMARY KEY, v int)`);
-		t = topology(1, { readYourWritesMs: WINDOW_MS });
+		t = await started(1, { readYourWritesMs: WINDOW_MS });
 	});
 
 	after(async () => {
@@ -230,7 +238,7 @@ describe("postgres: read-your-writes", () => {
 	});
 
 	it("without readYourWritesMs, reads go to replicas right after a write", async () => {
-		const plain = topology(1);
+		const plain = await started(1);
 		try {
 			await writesTo(plain.db);
 			assert.equal(await readsFrom(plain.db), plain.replicas[0]);
@@ -314,6 +322,8 @@ describe("postgres: a replica whose host vanishes (connections die, new connects
 			replicas: [serverOptions(replica, { port: proxy.port })],
 			pool: { max: 2, createTimeoutMs: 5_000 },
 		});
+		// A connection to the replica, so that reads go there (not min: the pool would keep reconnecting after the cut).
+		await db.query("SELECT 1", [], { route: "replica" });
 	});
 
 	after(async () => {
@@ -365,8 +375,9 @@ describe("postgres: what a read-only replica would refuse stays on the primary",
 		db = createPostgresClient({
 			primary: serverOptions(appName("ro-primary")),
 			replicas: [serverOptions(appName("ro-replica"), { sessionParameters: { default_transaction_read_only: "on" } })],
-			pool: { max: 2 },
+			pool: { max: 2, min: 1 },
 		});
+		await db.start();
 	});
 
 	after(async () => {
@@ -400,5 +411,43 @@ describe("postgres: what a read-only replica would refuse stays on the primary",
 	it("a quoted function name, a line comment, then `(`: nextval is a call", async () => {
 		const rows = (await db.query(`SELECT "nextval" -- the next id\n('${sequence}') AS n`)) as { n: string }[];
 		assert.equal(rows.length, 1);
+	});
+});
+
+describe("postgres: a replica whose first connect is pending", () => {
+	let proxy: TcpProxy;
+	let db: SqlClient;
+	const primary = appName("pending-primary");
+	const replica = appName("pending-replica");
+
+	before(async () => {
+		await requireService("postgres");
+		proxy = await TcpProxy.start(server.port, server.host);
+		// Accepts TCP, never answers: its first connect hangs until createTimeoutMs.
+		proxy.setMode("stall");
+		db = createPostgresClient({
+			primary: serverOptions(primary),
+			replicas: [serverOptions(replica, { port: proxy.port })],
+			pool: { max: 2, createTimeoutMs: 3_000 },
+		});
+	});
+
+	after(async () => {
+		await db?.close();
+		await proxy?.close();
+	});
+
+	it("gets no reads while its first connection is not ready: they go to the primary at once", async () => {
+		const started = performance.now();
+		for (let i = 0; i < 3; i++) assert.equal(await readsFrom(db), primary);
+		assert.ok(performance.now() - started < 1_000, `took ${Math.round(performance.now() - started)} ms`);
+		// The first read started a connection to it in the background.
+		assert.ok(db.stats().replicas[0].creating + db.stats().replicas[0].total >= 1, JSON.stringify(db.stats().replicas[0]));
+	});
+
+	it("takes reads once a connection to it is ready", async () => {
+		proxy.setMode("pass");
+		proxy.cutAll();
+		assert.ok(await eventually(async () => (await readsFrom(db)) === replica, 8_000));
 	});
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type pg from "pg";
-import type { SqlClient, SqlExecutor } from "../../src/adapters/sql/types.ts";
+import type { SqlClient } from "../../src/adapters/sql/types.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
 import { admin, eventually, pidOf, sleep, testClient } from "./helpers.ts";
@@ -38,7 +38,7 @@ describe("postgres: transactions and pinned connections", () => {
 			},
 		);
 
-	it("commits when the function returns, and returns its result", async () => {
+	it("commits when the function returns, and returns its result (the rows the tests below count on)", async () => {
 		const result = await db.transaction(async (tx) => {
 			await tx.query(`INSERT INTO ${TABLE} VALUES (1, 100), (2, 50)`);
 			return tx.query(`SELECT sum(balance)::int AS s FROM ${TABLE}`, [], { fetch: "one" });
@@ -139,14 +139,6 @@ describe("postgres: transactions and pinned connections", () => {
 		);
 	});
 
-	it("refuses statements on the transaction object after it ended", async () => {
-		let leaked: SqlExecutor | undefined;
-		await db.transaction(async (tx) => {
-			leaked = tx;
-		});
-		await assert.rejects(leaked!.query("SELECT 1"), { code: ErrorCode.LEASE_INVALID });
-	});
-
 	it("a connection whose rollback fails is destroyed, not reused", async () => {
 		const pid = await pidOf(db);
 		const destroyedBefore = db.stats().primary.destroyed;
@@ -226,16 +218,6 @@ describe("postgres: transactions and pinned connections", () => {
 		await assert.rejects(conn.query("SELECT 1/0"), { sqlState: "22012" });
 		conn.release();
 		assert.deepEqual(await db.query("SELECT 1 AS ok", [], { fetch: "one" }), { ok: 1 });
-	});
-
-	it("`await using` releases a pinned connection at the end of the scope", async () => {
-		{
-			await using conn = await db.acquire();
-			await conn.query("SELECT 1");
-			assert.equal(db.stats().primary.active, 1);
-		}
-		await eventually(() => db.stats().primary.active === 0, 1_000);
-		assert.equal(db.stats().primary.active, 0);
 	});
 
 	it("destroy() closes a pinned connection instead of reusing it", async () => {

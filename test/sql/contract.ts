@@ -64,6 +64,106 @@ export function sqlContract(target: SqlContractTarget): void {
 
 		const clear = () => db.query(`DELETE FROM ${table}`, [], { fetch: "none" });
 
+		describe("statements, transactions, pinned connections, connection ids", () => {
+			it("fetch modes: all rows, one row or undefined, at most limit rows, the affected count, the full result", async () => {
+				await clear();
+				assert.equal(
+					await db.batch(insert, [
+						[1, "a"],
+						[2, "b"],
+						[3, "c"],
+					]),
+					3,
+				);
+				assert.deepEqual(await ids(), [1, 2, 3]);
+				const one = await db.query<{ note: string }>(`SELECT note FROM ${table} WHERE id = ${param(1)}`, [2], { fetch: "one" });
+				assert.deepEqual(one, { note: "b" });
+				assert.equal(await db.query(`SELECT note FROM ${table} WHERE id = ${param(1)}`, [99], { fetch: "one" }), undefined);
+				assert.equal((await db.query(`SELECT id FROM ${table} ORDER BY id`, [], { fetch: "many", limit: 2 })).length, 2);
+				assert.equal(await db.query(`UPDATE ${table} SET note = ${param(1)}`, ["x"], { fetch: "none" }), 3);
+				const result = await db.query(`DELETE FROM ${table} WHERE id = ${param(1)}`, [3], { fetch: "result" });
+				assert.equal(result.affectedRows, 1);
+				assert.deepEqual(result.rows, []);
+			});
+
+			it("a batch outside a transaction is all or nothing", async () => {
+				await clear();
+				await assert.rejects(
+					db.batch(insert, [
+						[1, "a"],
+						[1, "duplicate"],
+					]),
+					{ code: ErrorCode.QUERY_FAILED },
+				);
+				assert.deepEqual(await ids(), []);
+			});
+
+			it("a transaction commits when fn returns (with its result) and rolls back when it throws (rethrowing its error)", async () => {
+				await clear();
+				assert.equal(await db.transaction(async (tx) => (await tx.query(insert, [1, "kept"], { fetch: "none" })) + 41), 42);
+				const boom = new Error("changed my mind");
+				await assert.rejects(
+					db.transaction(async (tx) => {
+						await tx.query(insert, [2, "undone"]);
+						throw boom;
+					}),
+					(error) => error === boom,
+				);
+				assert.deepEqual(await ids(), [1]);
+			});
+
+			it("a read-only transaction refuses writes; an unknown isolation level is CONFIG_INVALID", async () => {
+				await assert.rejects(
+					db.transaction((tx) => tx.query(insert, [5, "no"]), { readOnly: true }),
+					{ code: ErrorCode.QUERY_FAILED },
+				);
+				await assert.rejects(
+					db.transaction(async () => {}, { isolation: "snapshot" as never }),
+					{ code: ErrorCode.CONFIG_INVALID },
+				);
+			});
+
+			it("the transaction handle refuses statements once the transaction ended", async () => {
+				let leaked: { query(sql: string): Promise<unknown> } | undefined;
+				await db.transaction(async (tx) => {
+					leaked = tx;
+				});
+				await assert.rejects((leaked as { query(sql: string): Promise<unknown> }).query("SELECT 1"), { code: ErrorCode.LEASE_INVALID });
+			});
+
+			it("a pinned connection released inside its own open transaction goes back rolled back; await using releases it", async () => {
+				await clear();
+				const conn = await db.acquire();
+				assert.equal(typeof conn.connectionId, "number");
+				await conn.query("BEGIN");
+				await conn.query(insert, [7, "left open"]);
+				conn.release();
+				await assert.rejects(conn.query("SELECT 1"), { code: ErrorCode.LEASE_INVALID });
+				assert.deepEqual(await ids(), []);
+				const active = db.stats().primary.active;
+				{
+					await using pinned = await db.acquire();
+					await pinned.query("SELECT 1");
+					assert.equal(db.stats().primary.active, active + 1);
+				}
+				assert.equal(db.stats().primary.active, active);
+			});
+
+			it("a connection id runs statements on one connection until released, then is CONNECTION_ID_UNKNOWN", async () => {
+				await clear();
+				const id = await db.acquireId();
+				await db.execute(id, "BEGIN");
+				await db.execute(id, insert, [8, "via id"]);
+				await db.execute(id, "COMMIT");
+				assert.equal(db.stats().leases.open, 1);
+				db.releaseId(id);
+				assert.equal(db.stats().leases.open, 0);
+				await assert.rejects(db.execute(id, "SELECT 1"), { code: ErrorCode.CONNECTION_ID_UNKNOWN });
+				assert.throws(() => db.releaseId(id), { code: ErrorCode.CONNECTION_ID_UNKNOWN });
+				assert.deepEqual(await ids(), [8]);
+			});
+		});
+
 		describe("statement calls are checked before anything runs", () => {
 			it("an unknown query option is CONFIG_INVALID naming it (a misspelt fetchMode does not fetch every row)", async () => {
 				await assert.rejects(db.query("SELECT 1 AS one", [], { fetchMode: "one" } as never), (error: Error & { code?: string }) => {
@@ -75,6 +175,7 @@ export function sqlContract(target: SqlContractTarget): void {
 			});
 
 			it("a per-call timeoutMs that is not a usable duration is CONFIG_INVALID, quoted as given, and the connection is kept", async () => {
+				await clear();
 				await db.query("SELECT 1 AS one");
 				const created = db.stats().primary.created;
 				for (const timeoutMs of [0, -1, Number.NaN, "100", Number.POSITIVE_INFINITY, 2 ** 31]) {

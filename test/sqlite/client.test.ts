@@ -94,26 +94,6 @@ describe("createSqliteClient on the default in-memory database", () => {
 		assert.equal(db.stats().primary.destroyed, 0);
 	});
 
-	it("a transaction commits when its function returns", async () => {
-		const id = await db.transaction(async (tx) => {
-			await tx.query("INSERT INTO notes (body) VALUES (?)", ["committed"], { fetch: "none" });
-			return (await tx.query<{ id: number }>("SELECT id FROM notes WHERE body = ?", ["committed"], { fetch: "one" }))?.id;
-		});
-		assert.deepEqual(await db.query("SELECT body FROM notes WHERE id = ?", [id], { fetch: "one" }), { body: "committed" });
-	});
-
-	it("a transaction rolls back when its function throws, and rethrows", async () => {
-		const boom = new Error("changed my mind");
-		await assert.rejects(
-			db.transaction(async (tx) => {
-				await tx.query("INSERT INTO notes (body) VALUES (?)", ["rolled back"], { fetch: "none" });
-				throw boom;
-			}),
-			(error) => error === boom,
-		);
-		assert.equal(await db.query("SELECT 1 FROM notes WHERE body = ?", ["rolled back"], { fetch: "one" }), undefined);
-	});
-
 	it("a read-only transaction refuses writes, and the connection is writable afterwards", async () => {
 		await assert.rejects(
 			db.transaction((tx) => tx.query("DELETE FROM notes", [], { fetch: "none" }), { readOnly: true }),
@@ -132,14 +112,6 @@ describe("createSqliteClient on the default in-memory database", () => {
 		} finally {
 			conn.release();
 		}
-	});
-
-	it("a pinned connection left inside a transaction goes back rolled back", async () => {
-		const conn = await db.acquire();
-		await conn.query("BEGIN", [], { fetch: "none" });
-		await conn.query("INSERT INTO notes (body) VALUES ('left open')", [], { fetch: "none" });
-		conn.release();
-		assert.equal(await db.query("SELECT 1 FROM notes WHERE body = 'left open'", [], { fetch: "one" }), undefined);
 	});
 
 	it("connection ids: acquireId, execute on it, releaseId; an unknown or released id is CONNECTION_ID_UNKNOWN", async () => {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConnectionLostError, DriverMissingError, QueryTimeoutError } from "../../src/adapters/sql/errors.ts";
 import { isPrivateDatabase, resolveSqliteConfig, SQLITE_DEFAULTS } from "../../src/adapters/sqlite/config.ts";
-import { errorFromHost, isConnectionFault, type SqliteError } from "../../src/adapters/sqlite/errors.ts";
+import { errorFromHost, type SqliteError } from "../../src/adapters/sqlite/errors.ts";
+import { isConnectionFault } from "../../src/adapters/sqlite/faults.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 
 describe("sqlite configuration", () => {

@@ -332,12 +332,12 @@ describe("sqlite driver: what only a process host can do", () => {
 		await assert.rejects(driver.connect({}, controller.signal), (error) => error === reason);
 	});
 
-	it("a file that is not a database fails the connect with SQLite's error", async () => {
+	it("a file that is not a database fails the connect as permanent (CONFIG_INVALID), with SQLite's error as cause", async () => {
 		const dir = tempDirectory("not-a-db");
 		after(() => dir.remove());
 		writeFileSync(dir.file("notes.txt"), "these are not the pages you are looking for\n".repeat(100));
 		const error = await driver.connect({ filename: dir.file("notes.txt") }, AbortSignal.timeout(10_000)).catch((e: unknown) => e);
-		assert.equal((error as { errcode?: number }).errcode, 26, String(error));
-		assert.equal(driver.isConnectionFault(error), true);
+		assert.equal((error as { code?: string }).code, "CONFIG_INVALID", String(error));
+		assert.equal(((error as Error).cause as { errcode?: number }).errcode, 26, String(error));
 	});
 });

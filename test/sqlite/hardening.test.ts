@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { createSqliteClient, type SqlClient, type SqliteHostKind } from "../../src/adapters/sqlite/index.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
@@ -98,5 +99,30 @@ describe("sqlite: a host killed from outside", () => {
 		// No wait: the kill is not yet seen when these run.
 		const results = await Promise.all(Array.from({ length: 4 }, () => db.query("SELECT count(*) AS n FROM k", [], { fetch: "one" })));
 		assert.deepEqual(results, Array(4).fill({ n: 0 }));
+	});
+});
+
+describe("sqlite: a database that cannot be opened fails at once, saying what to fix", () => {
+	const failsAtOnce = async (db: SqlClient, message: RegExp) => {
+		const started = performance.now();
+		const error = (await db.query("SELECT 1").catch((e: unknown) => e)) as Error & { code?: string; cause?: Error & { code?: string } };
+		assert.ok(performance.now() - started < 3_000, `failed after ${Math.round(performance.now() - started)} ms`);
+		assert.equal(error.code, ErrorCode.CREATE_FAILED, error.message);
+		assert.equal(error.cause?.code, ErrorCode.CONFIG_INVALID);
+		assert.match(String(error.cause?.message), message);
+	};
+
+	it("a file in a directory that does not exist", async () => {
+		await failsAtOnce(client({ filename: dir.file("no/such/dir/app.db"), pool: { acquireTimeoutMs: 20_000 } }), /cannot be opened.*create the directory/);
+	});
+
+	it("a missing file opened read-only", async () => {
+		await failsAtOnce(client({ filename: dir.file("missing.db"), readOnly: true, pool: { acquireTimeoutMs: 20_000 } }), /cannot be opened/);
+	});
+
+	it("a file that is not a SQLite database", async () => {
+		const file = dir.file("not-a-db.txt");
+		writeFileSync(file, "this is not a database, it is a text file long enough to have a header");
+		await failsAtOnce(client({ filename: file, pool: { acquireTimeoutMs: 20_000 } }), /not a SQLite database/);
 	});
 });

@@ -129,10 +129,10 @@ describe("sqlite file database: one writer, concurrent readers (WAL)", () => {
 		await close(conn);
 	});
 
-	it("a read-only open of a missing file fails with SQLITE_CANTOPEN, a connection fault", async () => {
+	it("a read-only open of a missing file fails as permanent (CONFIG_INVALID), with SQLITE_CANTOPEN as cause", async () => {
 		const error = await driver.connect({ filename: dir.file("missing.db"), readOnly: true }, AbortSignal.timeout(10_000)).catch((e: unknown) => e);
-		assert.equal(((error as { errcode?: number }).errcode ?? 0) & 0xff, 14, String(error));
-		assert.equal(driver.isConnectionFault(error), true);
+		assert.equal((error as { code?: string }).code, "CONFIG_INVALID", String(error));
+		assert.equal((((error as Error).cause as { errcode?: number }).errcode ?? 0) & 0xff, 14, String(error));
 	});
 
 	it("leaves no -wal or -shm file behind once the last connection is closed alone", async () => {

@@ -19,7 +19,7 @@ import { RateLimiter } from "../../resilience/rate-limiter.ts";
 import { RetryPolicy } from "../../resilience/retry-policy.ts";
 import { type Connector, type HttpConnection, makeConnector, openConnection, type SocketCloseReason } from "./connection.ts";
 import { HttpQueueFullError } from "./errors.ts";
-import { Exchange, type ExchangeHost, type HttpCallOptions, type Slot } from "./exchange.ts";
+import { Exchange, type ExchangeHost, type HttpCallOptions, type Slot, type StreamSlot } from "./exchange.ts";
 import { toLegacyHandler } from "./legacy-handler.ts";
 import { type HttpClientOptions, type ResolvedHttpOptions, resolveHttpOptions, toOrigin } from "./options.ts";
 import { type HttpClientStats, OriginCounters, type OriginStats, originStats } from "./origin-stats.ts";
@@ -59,7 +59,8 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	readonly #connector: Connector;
 	readonly #pool: KeyedPool<string, HttpConnection>;
 	readonly #counters = new Map<string, OriginCounters>();
-	readonly #origins = new Map<string, string>();
+	/** The origin and counters of each origin string seen, so a request costs one map lookup. */
+	readonly #origins = new Map<string, { origin: string; counters: OriginCounters }>();
 	readonly #h2 = new Map<string, H2Origin>();
 	/** Per origin, the acquires waiting for a connect: a failed connect fails them at once rather than at their deadline. */
 	readonly #connectWaiters = new Map<string, Set<AbortController>>();
@@ -110,15 +111,15 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
 		const user = toLegacyHandler(handler);
-		let origin: string;
+		let target: { origin: string; counters: OriginCounters };
 		try {
 			if (this.#closed) throw new PoolClosedError(this.name);
-			origin = this.#originOf(opts.origin);
+			target = this.#originOf(opts.origin);
 		} catch (error) {
 			user.onError?.(error as Error);
 			return true;
 		}
-		const exchange = new Exchange(this.#host, origin, this.#countersOf(origin), opts as Dispatcher.DispatchOptions & HttpCallOptions, user);
+		const exchange = new Exchange(this.#host, target.origin, target.counters, opts as Dispatcher.DispatchOptions & HttpCallOptions, user);
 		this.#inflight.add(exchange);
 		exchange.start();
 		return true;
@@ -251,13 +252,17 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	#acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Slot> {
 		if (this.options.allowH2 && origin.startsWith("https:")) return this.#acquireH2(origin, timeoutMs, waiter.signal);
-		return this.#lease(origin, timeoutMs, waiter).then((lease) => new LeaseSlot(lease));
+		return this.#lease(origin, timeoutMs, waiter);
 	}
 
 	#lease(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Lease<HttpConnection>> {
 		const pool = this.#pool.pool(origin);
 		// An idle connection is lent at once: no wait to abort, no connect to fail.
-		if (pool.idleCount > 0) return this.#pool.acquire(origin, { timeoutMs }).catch((e) => this.#mapAcquireError(origin, e));
+		if (pool.idleCount > 0) {
+			// The pool's own default deadline is acquireTimeoutMs: no options object for the common call.
+			const served = timeoutMs === this.options.acquireTimeoutMs ? this.#pool.acquire(origin) : this.#pool.acquire(origin, { timeoutMs });
+			return served.catch((e) => this.#mapAcquireError(origin, e));
+		}
 		const signal = waiter.signal;
 		const controller = new AbortController();
 		const onAbort = () => controller.abort(signal.reason);
@@ -311,9 +316,9 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		for (;;) {
 			if (signal.aborted) throw signal.reason;
 			const max = this.options.maxConcurrentStreams;
-			const session = state.sessions.find((s) => !s.conn.closed && s.conn.streams < max);
+			const session = state.sessions.find((s) => s.conn.streams < max && !s.conn.closed && !s.conn.socket.destroyed);
 			if (session !== undefined) return this.#streamSlot(state, session);
-			if (state.protocol === "http/1.1") return new LeaseSlot(await this.#lease(origin, Math.max(1, deadline - Date.now()), { signal }));
+			if (state.protocol === "http/1.1") return await this.#lease(origin, Math.max(1, deadline - Date.now()), { signal });
 			if (state.opening !== undefined) {
 				await waitFor(state.opening, deadline, signal);
 				continue;
@@ -323,7 +328,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			try {
 				const lease = await this.#lease(origin, Math.max(1, deadline - Date.now()), { signal });
 				state.protocol = lease.resource.protocol;
-				if (lease.resource.protocol !== "h2") return new LeaseSlot(lease);
+				if (lease.resource.protocol !== "h2") return lease;
 				const entry = { conn: lease.resource, lease };
 				state.sessions.push(entry);
 				return this.#streamSlot(state, entry);
@@ -334,7 +339,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		}
 	}
 
-	#streamSlot(state: H2Origin, session: { conn: HttpConnection; lease: Lease<HttpConnection> }): Slot {
+	#streamSlot(state: H2Origin, session: { conn: HttpConnection; lease: Lease<HttpConnection> }): StreamSlot {
 		const conn = session.conn;
 		conn.streams++;
 		const c = this.#countersOf(conn.origin);
@@ -360,15 +365,17 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	// --- bookkeeping ---
 
-	#originOf(value: string | URL | undefined): string {
+	#originOf(value: string | URL | undefined): { origin: string; counters: OriginCounters } {
 		if (value === undefined) throw new TypeError(`http client "${this.name}": the request has no origin`);
-		if (typeof value !== "string") return toOrigin(value);
-		let origin = this.#origins.get(value);
-		if (origin === undefined) {
-			origin = toOrigin(value);
-			if (this.#origins.size < 10_000) this.#origins.set(value, origin);
+		const text = typeof value === "string" ? value : value.href;
+		let target = this.#origins.get(text);
+		if (target === undefined) {
+			const origin = toOrigin(value);
+			target = { origin, counters: this.#countersOf(origin) };
+			// Bounded: a caller passing full URLs as origins must not grow this without end.
+			if (this.#origins.size < 10_000) this.#origins.set(text, target);
 		}
-		return origin;
+		return target;
 	}
 
 	#countersOf(origin: string): OriginCounters {
@@ -380,20 +387,6 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	async #shutdown(timeoutMs: number): Promise<void> {
 		this.#closed = true;
 		await this.#pool.close({ timeoutMs });
-	}
-}
-
-/** An HTTP/1.1 connection lent to one request. */
-class LeaseSlot implements Slot {
-	readonly #lease: Lease<HttpConnection>;
-	readonly conn: HttpConnection;
-	constructor(lease: Lease<HttpConnection>) {
-		this.#lease = lease;
-		this.conn = lease.resource;
-	}
-	release(broken: boolean, error?: unknown): void {
-		if (broken) this.#lease.destroy(error);
-		else this.#lease.release();
 	}
 }
 

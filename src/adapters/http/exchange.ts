@@ -8,6 +8,7 @@
  */
 import type { Dispatcher } from "undici";
 import { ErrorCode, messageOf } from "../../core/errors.ts";
+import { Lease } from "../../core/lease.ts";
 import type { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
 import type { Cooldowns } from "../../resilience/cooldowns.ts";
 import { Deadline, sleep } from "../../resilience/deadline.ts";
@@ -40,10 +41,19 @@ export interface HttpCallOptions {
 	onReservation?: (reservation: Reservation) => void;
 }
 
-/** A connection lent to one attempt: a leased HTTP/1.1 connection, or a stream slot on a shared HTTP/2 one. */
-export interface Slot {
+/** A stream slot on a shared HTTP/2 connection. */
+export interface StreamSlot {
 	conn: HttpConnection;
 	release(broken: boolean, error?: unknown): void;
+}
+
+/** A connection lent to one attempt: a leased HTTP/1.1 connection (the lease itself, no wrapper), or a stream slot. */
+export type Slot = Lease<HttpConnection> | StreamSlot;
+
+function releaseSlot(slot: Slot, broken: boolean, error?: unknown): void {
+	if (!(slot instanceof Lease)) return slot.release(broken, error);
+	if (broken) slot.destroy(error);
+	else slot.release();
 }
 
 export interface ExchangeHost {
@@ -70,9 +80,10 @@ export class Exchange {
 	readonly #send: Dispatcher.DispatchOptions;
 	readonly #key: string;
 	readonly #call: HttpCallOptions;
-	readonly #deadline: Deadline;
-	readonly #repeatable: boolean;
-	readonly #replayable: boolean;
+	readonly #opts: Dispatcher.DispatchOptions;
+	readonly #timeoutMs: number | undefined;
+	#deadline: Deadline | undefined;
+	#repeatable: boolean | undefined;
 	/** Created on first need (a wait, a policy): most calls find an idle connection and never wait. */
 	#controller: AbortController | undefined;
 	#retry: RetryState | undefined;
@@ -91,33 +102,44 @@ export class Exchange {
 		this.origin = origin;
 		this.#counters = counters;
 		this.#user = user;
-		const o = host.options;
-		const extras = opts as HttpCallOptions;
-		this.#call = extras;
-		const {
-			timeoutMs: _t,
-			headersTimeoutMs,
-			bodyTimeoutMs,
-			retryable: _r,
-			tokens: _k,
-			policyKey: _p,
-			onReservation: _o,
-			headersTimeout,
-			bodyTimeout,
-			...send
-		} = opts as Dispatcher.DispatchOptions & HttpCallOptions;
-		this.#send = {
-			...send,
-			headersTimeout: headersTimeoutMs ?? headersTimeout ?? o.headersTimeoutMs,
-			bodyTimeout: bodyTimeoutMs ?? bodyTimeout ?? o.bodyTimeoutMs,
-		};
-		this.#key = extras.policyKey ?? origin;
-		this.#deadline = new Deadline(extras.timeoutMs ?? o.timeoutMs);
-		const method = opts.method ?? "GET";
-		this.#replayable = isReplayableBody(opts.body) && opts.upgrade == null;
-		this.#repeatable = this.#replayable && isRepeatableRequest({ method, headers: opts.headers, body: opts.body, retryable: extras.retryable });
-		if (host.retry !== undefined)
-			this.#retry = host.retry.start({ method, headers: opts.headers, body: opts.body, retryable: extras.retryable }, this.#deadline);
+		this.#opts = opts;
+		this.#call = opts;
+		this.#key = opts.policyKey ?? origin;
+		this.#timeoutMs = opts.timeoutMs ?? host.options.timeoutMs;
+		// The Client already has the client's default timeouts: copy the options only to strip lifeguard's or to override those.
+		const plain =
+			opts.timeoutMs === undefined &&
+			opts.headersTimeoutMs === undefined &&
+			opts.bodyTimeoutMs === undefined &&
+			opts.retryable === undefined &&
+			opts.tokens === undefined &&
+			opts.policyKey === undefined &&
+			opts.onReservation === undefined;
+		if (plain) {
+			this.#send = opts;
+		} else {
+			const { timeoutMs: _t, headersTimeoutMs, bodyTimeoutMs, retryable: _r, tokens: _k, policyKey: _p, onReservation: _o, ...send } = opts;
+			if (headersTimeoutMs !== undefined) send.headersTimeout = headersTimeoutMs;
+			if (bodyTimeoutMs !== undefined) send.bodyTimeout = bodyTimeoutMs;
+			this.#send = send;
+		}
+		if (host.retry !== undefined) this.#retry = host.retry.start(this.#request(), this.deadline);
+	}
+
+	#request(): { method: string; headers: unknown; body: unknown; retryable: boolean | undefined } {
+		const o = this.#opts;
+		return { method: o.method ?? "GET", headers: o.headers, body: o.body, retryable: this.#call.retryable };
+	}
+
+	/** The body can be sent again byte for byte (and the request is not an upgrade). */
+	get #replayable(): boolean {
+		return isReplayableBody(this.#opts.body) && this.#opts.upgrade == null;
+	}
+
+	/** Safe to send twice: replayable, and idempotent or marked retryable. Worked out only when an attempt failed. */
+	get #isRepeatable(): boolean {
+		this.#repeatable ??= this.#replayable && isRepeatableRequest(this.#request());
+		return this.#repeatable;
 	}
 
 	/** Starts the call; the caller's handler hears about it only through its callbacks. */
@@ -125,8 +147,9 @@ export class Exchange {
 		this.#counters.requests++;
 		this.#user.onConnect?.((reason) => this.abort(reason instanceof Error ? reason : new RequestAbortedError(reason)));
 		if (this.#abortReason !== undefined) return this.#fail(this.#abortReason);
-		if (this.#deadline.finite) {
-			this.#timer = setTimeout(() => this.abort(new DeadlineExceededError(this.#deadline.timeoutMs, this.attempts)), this.#deadline.remainingMs);
+		if (this.#timeoutMs !== undefined) {
+			const deadline = this.deadline;
+			this.#timer = setTimeout(() => this.abort(new DeadlineExceededError(deadline.timeoutMs, this.attempts)), deadline.remainingMs);
 			this.#timer.unref();
 		}
 		if (this.#host.cooldowns === undefined && this.#host.limiter === undefined && this.#host.breakers === undefined) this.#attemptOnce();
@@ -149,12 +172,13 @@ export class Exchange {
 	}
 
 	get deadline(): Deadline {
+		this.#deadline ??= new Deadline(this.#timeoutMs);
 		return this.#deadline;
 	}
 
-	/** The fast path: no policy before the attempt, so no promise chain either. */
+	/** The fast path: no policy before the attempt, so no promise around it either. */
 	#attemptOnce(): void {
-		this.#launch().then(
+		this.#launch(
 			(outcome) => this.#afterAttempt(outcome),
 			(error) => this.#fail(error),
 		);
@@ -163,7 +187,7 @@ export class Exchange {
 	#afterAttempt(outcome: Outcome): void {
 		if (!outcome.retry) return;
 		if (outcome.delayMs <= 0) return this.#next();
-		sleep(outcome.delayMs, { signal: this.signal, deadline: this.#deadline }).then(
+		sleep(outcome.delayMs, { signal: this.signal, deadline: this.deadline }).then(
 			() => this.#next(),
 			(error) => this.#fail(error),
 		);
@@ -180,16 +204,17 @@ export class Exchange {
 		let reservation: Reservation | undefined;
 		try {
 			const signal = this.signal;
-			if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline: this.#deadline, signal });
+			const deadline = this.deadline;
+			if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline, signal });
 			if (limiter !== undefined) {
-				reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline: this.#deadline, signal });
+				reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline, signal });
 				this.#call.onReservation?.(reservation);
 			}
 			outcome =
 				breakers === undefined
-					? await this.#launch()
+					? await new Promise<Outcome>((resolve, reject) => this.#launch(resolve, reject))
 					: await breakers.get(this.#key).execute(
-							() => this.#launch(),
+							() => new Promise<Outcome>((resolve, reject) => this.#launch(resolve, reject)),
 							(o) => o.failure,
 						);
 		} catch (error) {
@@ -200,29 +225,36 @@ export class Exchange {
 		this.#afterAttempt(outcome);
 	}
 
-	/** One attempt: resolves when its outcome is known (headers delivered, or a retry decided); rejects with a final error. */
-	#launch(): Promise<Outcome> {
-		if (this.#abortReason !== undefined) return Promise.reject(this.#abortReason);
-		const remaining = this.#deadline.remainingMs;
-		const acquireMs = Math.max(1, Math.min(this.#host.options.acquireTimeoutMs, remaining));
-		return new Promise<Outcome>((resolve, reject) => {
-			this.#host.acquire(this.origin, acquireMs, this).then(
-				(slot) => {
-					if (this.#abortReason !== undefined) {
-						slot.release(false);
-						return reject(this.#abortReason);
-					}
-					const attempt = new Attempt(this, slot, resolve, reject);
-					this.#attempt = attempt;
-					attempt.send(this.#send);
-				},
-				(error) => {
-					// An acquire aborted by the pool for a failed connect carries the connect error: that is what the caller should see.
-					const cause = (error as { code?: string; cause?: unknown }).code === ErrorCode.ACQUIRE_ABORTED ? (error as { cause?: unknown }).cause : undefined;
-					this.#decideError(cause instanceof Error && this.#abortReason === undefined ? cause : error, false, resolve, reject);
-				},
-			);
-		});
+	/** One attempt: `resolve` when its outcome is known (headers delivered, or a retry decided); `reject` with a final error. */
+	#launch(resolve: (o: Outcome) => void, reject: (e: unknown) => void): void {
+		if (this.#abortReason !== undefined) return reject(this.#abortReason);
+		const acquireMs =
+			this.#timeoutMs === undefined
+				? this.#host.options.acquireTimeoutMs
+				: Math.max(1, Math.min(this.#host.options.acquireTimeoutMs, this.deadline.remainingMs));
+		let acquiring: Promise<Slot>;
+		try {
+			acquiring = this.#host.acquire(this.origin, acquireMs, this);
+		} catch (error) {
+			// The client closed while this call waited for its retry: the pool of its origin is gone.
+			return reject(error);
+		}
+		acquiring.then(
+			(slot) => {
+				if (this.#abortReason !== undefined) {
+					releaseSlot(slot, false);
+					return reject(this.#abortReason);
+				}
+				const attempt = new Attempt(this, slot, resolve, reject);
+				this.#attempt = attempt;
+				attempt.send(this.#send);
+			},
+			(error) => {
+				// An acquire aborted by the pool for a failed connect carries the connect error: that is what the caller should see.
+				const cause = (error as { code?: string; cause?: unknown }).code === ErrorCode.ACQUIRE_ABORTED ? (error as { cause?: unknown }).cause : undefined;
+				this.#decideError(cause instanceof Error && this.#abortReason === undefined ? cause : error, false, resolve, reject);
+			},
+		);
 	}
 
 	// --- called by the attempt ---
@@ -264,14 +296,14 @@ export class Exchange {
 		if (this.#abortReason !== undefined) return reject(this.#abortReason);
 		const c = this.#counters;
 		// Never written: safe to send again whatever the method, when the body can be replayed.
-		if (error instanceof ConnectionRetiredError && this.#replayable && this.#resends < MAX_RESENDS) {
+		if (error instanceof ConnectionRetiredError && this.#resends < MAX_RESENDS && this.#replayable) {
 			this.#resends++;
 			c.resends++;
 			return resolve({ retry: true, delayMs: 0, failure: undefined });
 		}
 		// A keep-alive connection the server had already closed, or an HTTP/2 connection that went away under
 		// its streams: the request most likely never arrived, and it is safe to repeat.
-		if (reused && this.#repeatable && !this.#staleRetried && isRetryableError(error)) {
+		if (reused && !this.#staleRetried && isRetryableError(error) && this.#isRepeatable) {
 			this.#staleRetried = true;
 			c.staleRetries++;
 			return resolve({ retry: true, delayMs: 0, failure: undefined });
@@ -374,6 +406,7 @@ function timeoutKind(error: Error): TimeoutKind | undefined {
 class Attempt implements LegacyHandler {
 	readonly #exchange: Exchange;
 	readonly #slot: Slot;
+	readonly #conn: HttpConnection;
 	readonly #reused: boolean;
 	readonly #resolve: (o: Outcome) => void;
 	readonly #reject: (e: unknown) => void;
@@ -389,7 +422,8 @@ class Attempt implements LegacyHandler {
 		this.#slot = slot;
 		this.#resolve = resolve;
 		this.#reject = reject;
-		const conn = slot.conn;
+		const conn = slot instanceof Lease ? slot.resource : slot.conn;
+		this.#conn = conn;
 		// Every stream but the first on an HTTP/2 connection shares it with others: a GOAWAY may cut it before it started.
 		this.#reused = conn.requests > 0 || conn.protocol === "h2";
 		conn.requests++;
@@ -400,9 +434,11 @@ class Attempt implements LegacyHandler {
 	}
 
 	send(opts: Dispatcher.DispatchOptions): void {
-		this.#slot.conn.adopt();
+		// Its socket is gone and the pool has not heard yet (the close event is on its way): never written, so re-sent.
+		if (this.#conn.socket.destroyed) return this.onError(new ConnectionRetiredError(this.#conn.origin));
+		this.#conn.adopt();
 		try {
-			this.#slot.conn.client.dispatch(opts, this as Dispatcher.DispatchHandler);
+			this.#conn.client.dispatch(opts, this as Dispatcher.DispatchHandler);
 		} catch (error) {
 			this.onError(error as Error);
 		}
@@ -447,7 +483,7 @@ class Attempt implements LegacyHandler {
 	}
 
 	onError(error: Error): void {
-		const broken = this.#slot.conn.socket.destroyed || this.#slot.conn.closed;
+		const broken = this.#conn.socket.destroyed || this.#conn.closed;
 		this.#release(broken, error);
 		if (this.#dropping !== undefined) return this.resolveOutcome(this.#dropping);
 		if (this.#exchange.delivered) return this.#exchange.end(error);
@@ -458,7 +494,7 @@ class Attempt implements LegacyHandler {
 
 	onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: import("node:stream").Duplex): void {
 		// The socket now belongs to the caller: the pooled connection is gone.
-		this.#slot.conn.closing = true;
+		this.#conn.closing = true;
 		this.#release(true);
 		this.resolveOutcome({ retry: false, delayMs: 0, failure: undefined });
 		this.#exchange.upgraded();
@@ -476,6 +512,6 @@ class Attempt implements LegacyHandler {
 	#release(broken: boolean, error?: unknown): void {
 		if (this.#released) return;
 		this.#released = true;
-		this.#slot.release(broken, error);
+		releaseSlot(this.#slot, broken, error);
 	}
 }

@@ -7,7 +7,14 @@
  */
 import type { WireFormat } from "./api.ts";
 import { type LlmError, LlmErrorCode, llmError } from "./errors.ts";
-import { cut, type StreamBlock, type StreamWatch } from "./stream-body.ts";
+import { cut, StreamBlock, type StreamWatch } from "./stream-body.ts";
+import type { FrameTranslator } from "./translate.ts";
+import type { LlmUsage } from "./usage.ts";
+
+/** A stream's frames as the caller pulls them; `return()` aborts the upstream. */
+export interface Blocks extends AsyncIterableIterator<StreamBlock, undefined> {
+	return(): Promise<IteratorResult<StreamBlock, undefined>>;
+}
 
 export interface BlockSource {
 	iterator: AsyncIterator<Uint8Array>;
@@ -21,7 +28,7 @@ export interface StreamEnd {
 	error: LlmError | undefined;
 }
 
-export class BlockStream implements AsyncIterableIterator<StreamBlock> {
+export class BlockStream implements Blocks {
 	readonly #source: BlockSource;
 	readonly #watch: StreamWatch;
 	readonly #format: WireFormat;
@@ -105,5 +112,36 @@ export class BlockStream implements AsyncIterableIterator<StreamBlock> {
 		this.#source.destroy();
 		this.#onEnd({ error });
 		return error;
+	}
+}
+
+/** A stream's blocks in the caller's format when a deployment of the other format serves it. */
+export class TranslatedBlocks implements Blocks {
+	readonly #inner: Blocks;
+	readonly #translator: FrameTranslator;
+	readonly #usage: () => LlmUsage | undefined;
+
+	constructor(inner: Blocks, translator: FrameTranslator, usage: () => LlmUsage | undefined) {
+		this.#inner = inner;
+		this.#translator = translator;
+		this.#usage = usage;
+	}
+
+	[Symbol.asyncIterator](): this {
+		return this;
+	}
+
+	async next(): Promise<IteratorResult<StreamBlock, undefined>> {
+		for (;;) {
+			const r = await this.#inner.next();
+			if (r.done) return r;
+			const text = this.#translator.translate(r.value.frames, this.#usage);
+			// Pings and block boundaries have no OpenAI counterpart: read on.
+			if (text !== "") return { done: false, value: new StreamBlock(Buffer.from(text)) };
+		}
+	}
+
+	return(): Promise<IteratorResult<StreamBlock, undefined>> {
+		return this.#inner.return();
 	}
 }

@@ -342,13 +342,9 @@ export class LlmClient implements ManagedClient {
 				break;
 			case "chat":
 				if (!Array.isArray(rest.messages)) throw invalid(this.name, 'execute("chat") needs params.messages (an array)');
-				if (format === "anthropic") {
-					api = Api.anthropicMessages;
-					body = { max_tokens: 1024, ...toAnthropic(rest), model };
-				} else {
-					api = Api.openaiChat;
-					body = { ...rest, model };
-				}
+				// OpenAI-style messages for either format: an Anthropic model gets them translated.
+				api = Api.openaiChat;
+				body = { ...rest, model };
 				break;
 			case "embed":
 				api = Api.openaiEmbeddings;
@@ -441,7 +437,7 @@ export class LlmClient implements ManagedClient {
 		const model = body.model;
 		if (typeof model !== "string" || model === "") throw invalid(this.name, "the body has no model");
 		const group = this.#group(model);
-		if (group.format !== formatOf(api)) {
+		if (!servable(api, group)) {
 			throw invalid(
 				this.name,
 				`model ${JSON.stringify(model)} is served in the ${group.format} format; call it through ${group.format === "anthropic" ? Api.anthropicMessages : Api.openaiChat}`,
@@ -469,6 +465,7 @@ export class LlmClient implements ManagedClient {
 		let attempts = 0;
 		let last: LlmError | undefined;
 		for (const g of chain) {
+			if (!servable(api, g)) continue;
 			const now = Date.now();
 			const ready: { d: Deployment; weight: number; busy: number }[] = [];
 			for (const m of g.members) {
@@ -489,7 +486,7 @@ export class LlmClient implements ManagedClient {
 		// wait on (a 5xx, a reset) is retried as a last resort, after a jittered backoff. One the
 		// provider asked to wait (Retry-After) is left alone.
 		for (let retry = 0; attempts < this.#options.maxAttempts; retry++) {
-			const d = this.#lastResort(chain);
+			const d = this.#lastResort(api, chain);
 			// Without an attempt of its own yet (everything was cooling down), the request tries at once.
 			if (d === undefined || (last !== undefined && !RETRY_SAME.has(last.code))) break;
 			if (last !== undefined) {
@@ -509,9 +506,10 @@ export class LlmClient implements ManagedClient {
 	}
 
 	/** The deployment of the chain back soonest among those cooling down with no wait asked by the provider. */
-	#lastResort(chain: ResolvedModel[]): Deployment | undefined {
+	#lastResort(api: LlmApi, chain: ResolvedModel[]): Deployment | undefined {
 		let best: Deployment | undefined;
 		for (const g of chain) {
+			if (!servable(api, g)) continue;
 			for (const m of g.members) {
 				const d = this.#deployments.get(m.label) as Deployment;
 				if (d.retryableNow && (best === undefined || d.openUntil < best.openUntil)) best = d;
@@ -644,6 +642,11 @@ export class LlmClient implements ManagedClient {
 	}
 }
 
+/** A model serves an API of its own format, and the other format's chat API (translated). */
+function servable(api: LlmApi, model: ResolvedModel): boolean {
+	return model.format === formatOf(api) || api === Api.openaiChat || api === Api.anthropicMessages;
+}
+
 /** A rough token count for a rate-limit reservation: the prompt's characters / 4, plus the completion it may ask for. */
 function estimateTokens(body: Record<string, unknown>): number {
 	const prompt = JSON.stringify(body.messages ?? body.prompt ?? body.input ?? "").length + (typeof body.system === "string" ? body.system.length : 0);
@@ -694,15 +697,6 @@ function resultOf(api: LlmApi, raw: unknown): { text: string; embeddings?: numbe
 	}
 	const choice = (r.choices as { text?: string; message?: { content?: string | null } }[] | undefined)?.[0];
 	return { text: choice?.message?.content ?? choice?.text ?? "" };
-}
-
-/** OpenAI-style messages as an Anthropic body: system messages move to `system`. */
-function toAnthropic(params: Omit<ExecuteParams, "model">): Record<string, unknown> {
-	const { messages: given, ...rest } = params;
-	const messages = (given ?? []) as ChatMessage[];
-	const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => String(m.content ?? ""));
-	const turns = messages.filter((m) => m.role === "user" || m.role === "assistant").map((m) => ({ role: m.role, content: m.content ?? "" }));
-	return { ...rest, ...(system.length > 0 ? { system: system.join("\n") } : {}), messages: turns };
 }
 
 /** Creates an {@link LlmClient}. See {@link LlmClientOptions} and docs/adapters/llm.md. */

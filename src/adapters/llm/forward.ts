@@ -5,7 +5,7 @@
  * SDKs raise as an error.
  */
 import type { LlmApi, WireFormat } from "./api.ts";
-import type { BlockStream } from "./block-stream.ts";
+import type { Blocks } from "./block-stream.ts";
 import { type LlmError, LlmErrorCode } from "./errors.ts";
 import type { ResponseHeaders } from "./upstream.ts";
 import type { LlmUsage } from "./usage.ts";
@@ -95,11 +95,11 @@ export class OneChunk implements AsyncIterableIterator<Uint8Array> {
 
 /** A stream's bytes for a gateway: the upstream's frames, then an error event if the upstream cut it. */
 export class ForwardBody implements AsyncIterableIterator<Uint8Array> {
-	readonly #blocks: BlockStream;
+	readonly #blocks: Blocks;
 	readonly #format: WireFormat;
 	#done = false;
 
-	constructor(blocks: BlockStream, format: WireFormat) {
+	constructor(blocks: Blocks, format: WireFormat) {
 		this.#blocks = blocks;
 		this.#format = format;
 	}

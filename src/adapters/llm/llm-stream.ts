@@ -6,7 +6,7 @@
  * `cancel()`) aborts the upstream request.
  */
 import type { WireFormat } from "./api.ts";
-import type { BlockStream } from "./block-stream.ts";
+import type { Blocks } from "./block-stream.ts";
 import { streamEventError } from "./errors.ts";
 import type { BodyOutcome, ResponseHeaders } from "./upstream.ts";
 import type { LlmUsage } from "./usage.ts";
@@ -18,7 +18,7 @@ export class LlmStream<E> implements AsyncIterable<E> {
 	readonly model: string;
 	readonly status: number;
 	readonly headers: ResponseHeaders;
-	readonly #blocks: BlockStream;
+	readonly #blocks: Blocks;
 	readonly #format: WireFormat;
 	readonly #outcome: Promise<BodyOutcome>;
 	readonly #secrets: readonly string[];
@@ -30,7 +30,7 @@ export class LlmStream<E> implements AsyncIterable<E> {
 		model: string;
 		status: number;
 		headers: ResponseHeaders;
-		blocks: BlockStream;
+		blocks: Blocks;
 		format: WireFormat;
 		outcome: Promise<BodyOutcome>;
 		secrets: readonly string[];

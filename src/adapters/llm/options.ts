@@ -348,11 +348,6 @@ export function resolveLlmOptions(options: LlmClientOptions): ResolvedLlmOptions
 				const path = `models.${model.name}.fallbacks[${i}]`;
 				if (target === undefined) {
 					if (!(options.models as Record<string, unknown>)[f]) problems.push({ path, message: `unknown model ${JSON.stringify(f)}` });
-				} else if (target.format !== model.format) {
-					problems.push({
-						path,
-						message: `${JSON.stringify(f)} speaks the ${target.format} format, ${model.name} the ${model.format} one: responses are passed through, not translated`,
-					});
 				} else if (f === model.name) problems.push({ path, message: "a model cannot fall back to itself" });
 			});
 		}

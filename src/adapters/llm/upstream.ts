@@ -5,12 +5,13 @@
  * point a failure is a typed error thrown by the stream's iterator.
  */
 import type { Dispatcher } from "undici";
-import { formatOf, type LlmApi, type WireFormat } from "./api.ts";
-import { BlockStream } from "./block-stream.ts";
+import { formatOf, LlmApi, type WireFormat } from "./api.ts";
+import { BlockStream, type Blocks, TranslatedBlocks } from "./block-stream.ts";
 import type { Deployment } from "./deployment.ts";
 import { type LlmError, LlmErrorCode, llmError, streamEventError, upstreamError } from "./errors.ts";
 import { pathOf } from "./providers.ts";
 import { firstBlock, type StreamBlock, StreamWatch } from "./stream-body.ts";
+import { ChunkTranslator, chatToMessage, chatToMessages, messagesToChat, messageToChat, StreamTranslator } from "./translate.ts";
 import { type LlmUsage, usageOfBody } from "./usage.ts";
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -40,7 +41,7 @@ export interface UpstreamResponse {
 	/** A JSON body, read whole. */
 	bytes: Uint8Array | undefined;
 	/** A stream's complete frames, starting with the first; throws a typed error on a cut. Undefined for JSON bodies. */
-	blocks: BlockStream | undefined;
+	blocks: Blocks | undefined;
 	/** Settles when the body has been read to its end, failed, or been abandoned by the caller. */
 	outcome: Promise<BodyOutcome>;
 }
@@ -49,10 +50,15 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 
 export async function attempt(dispatcher: Dispatcher, deployment: Deployment, req: AttemptRequest): Promise<UpstreamResponse> {
 	const provider = deployment.provider;
-	const format = formatOf(req.api);
+	// A chat request to a deployment of the other format is translated; everything else passes through.
+	const toAnthropic = req.api === LlmApi.openaiChat && provider.format === "anthropic";
+	const toOpenAi = req.api === LlmApi.anthropicMessages && provider.format === "openai";
+	const translated = toAnthropic || toOpenAi;
+	const api = toAnthropic ? LlmApi.anthropicMessages : toOpenAi ? LlmApi.openaiChat : req.api;
+	const format = formatOf(api);
 	const subject = `llm deployment "${deployment.label}"`;
-	const body = req.body.model === deployment.upstreamModel ? req.body : { ...req.body, model: deployment.upstreamModel };
-	const payload = JSON.stringify(body);
+	const named = req.body.model === deployment.upstreamModel ? req.body : { ...req.body, model: deployment.upstreamModel };
+	const payload = JSON.stringify(toAnthropic ? chatToMessages(named) : toOpenAi ? messagesToChat(named) : named);
 	const headers: Record<string, string> = {
 		...req.headers,
 		...provider.headers,
@@ -64,7 +70,7 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 	try {
 		res = await dispatcher.request({
 			origin: provider.origin,
-			path: pathOf(provider, req.api, deployment.upstreamModel),
+			path: pathOf(provider, api, deployment.upstreamModel),
 			method: "POST",
 			headers,
 			body: payload,
@@ -91,9 +97,25 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 			throw transportError(error, "body", subject, deployment, req);
 		}
 		const usage = usageOfBody(format, bytes);
-		return { status, headers: resHeaders, headersMs, bytes, blocks: undefined, outcome: Promise.resolve({ usage, error: undefined, inBandError: false }) };
+		const outcome = Promise.resolve({ usage, error: undefined, inBandError: false });
+		if (translated) {
+			let message: Record<string, unknown>;
+			try {
+				message = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8")) as Record<string, unknown>;
+			} catch (error) {
+				throw llmError(LlmErrorCode.SERVER, subject, "the response is not JSON", { deployment: deployment.label, model: req.model, status: 502, cause: error });
+			}
+			const chat = Buffer.from(JSON.stringify(toAnthropic ? messageToChat(message, usage) : chatToMessage(message, usage)));
+			return { status, headers: { ...resHeaders, "content-length": String(chat.length) }, headersMs, bytes: chat, blocks: undefined, outcome };
+		}
+		return { status, headers: resHeaders, headersMs, bytes, blocks: undefined, outcome };
 	}
-	return streamResponse(res, status, resHeaders, headersMs, format, subject, deployment, req);
+	const response = await streamResponse(res, status, resHeaders, headersMs, format, subject, deployment, req);
+	if (!translated || response.blocks === undefined) return response;
+	const includeUsage = (req.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+	const watchUsage = response.usage;
+	const translator = toAnthropic ? new StreamTranslator(includeUsage) : new ChunkTranslator();
+	return { ...response, blocks: new TranslatedBlocks(response.blocks, translator, watchUsage) };
 }
 
 async function streamResponse(
@@ -105,7 +127,7 @@ async function streamResponse(
 	subject: string,
 	deployment: Deployment,
 	req: AttemptRequest,
-): Promise<UpstreamResponse> {
+): Promise<UpstreamResponse & { usage: () => LlmUsage | undefined }> {
 	const source = res.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
 	const watch = new StreamWatch(format);
 	const carry: { rest: Uint8Array | undefined } = { rest: undefined };
@@ -147,7 +169,7 @@ async function streamResponse(
 			settle({ usage: watch.usage, error, inBandError: inBand });
 		},
 	);
-	return { status, headers, headersMs, bytes: undefined, blocks, outcome };
+	return { status, headers, headersMs, bytes: undefined, blocks, outcome, usage: () => watch.usage };
 }
 
 /** Codes of lifeguard's HTTP client refusing a call before sending it. */

@@ -5,8 +5,8 @@
  */
 import type { ConnectionOptions, SslOptions } from "mysql2";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+import { parseConnectionUrl, urlEndpoint } from "../kit/connection-url.ts";
 import { callPasswordFunction } from "../kit/permanent-error.ts";
-import { parseConnectionUrl } from "../url-credentials.ts";
 
 /** Session variables every connection starts with (applied after connect and after every session reset). */
 export interface MysqlSessionSettings {
@@ -266,13 +266,12 @@ function parseMysqlUrl(url: unknown, path: string, problems: ConfigProblem[]): P
 		return {};
 	}
 	const out: Partial<MysqlConfig> & { charset?: string } = {};
-	const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
-	if (host !== "") out.host = decodeURIComponent(host);
-	if (parsed.port !== "") out.port = Number(parsed.port);
+	const { host, port, database } = urlEndpoint(parsed);
+	if (host !== undefined) out.host = host;
+	if (port !== undefined) out.port = port;
 	if (read.username !== undefined) out.user = read.username;
 	if (read.password !== undefined) out.password = read.password;
-	const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
-	if (database !== "") out.database = database;
+	if (database !== undefined) out.database = database;
 	for (const [key, value] of parsed.searchParams) {
 		if (!URL_PARAMS.has(key)) {
 			problems.push({ path: `${path}?${key}`, message: `unknown URL parameter (known: ${[...URL_PARAMS].join(", ")})` });

@@ -11,7 +11,8 @@
  * larger LIMIT of its own) the driver stops reading, ends the statement with `KILL QUERY` and
  * keeps the connection, its session and its transaction.
  */
-import { ConfigError, ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { isolationSql } from "../kit/isolation.ts";
 import { PermanentConnectError } from "../kit/permanent-error.ts";
 import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
 import { isSureRead, statementWords } from "../sql/statement.ts";
@@ -19,17 +20,9 @@ import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from
 import { insertShape, multiRowStatements } from "./batch-text.ts";
 import { connectionOptions, type ResolvedMysqlConfig, sessionStatement } from "./config.ts";
 import { MysqlConnection } from "./connection.ts";
-import {
-	alreadyLost,
-	connectionLost,
-	isMysqlConnectionFault,
-	isQueryInterrupted,
-	isServerTimeout,
-	mysqlSqlStateOf,
-	statementError,
-	transactionEnded,
-} from "./errors.ts";
-import { loadMysql2 } from "./load-driver.ts";
+import { alreadyLost, connectionLost, isQueryInterrupted, isServerTimeout, mysqlSqlStateOf, statementError, transactionEnded } from "./errors.ts";
+import { isConnectionFault } from "./faults.ts";
+import { loadMysql2 } from "./load.ts";
 import { planStatementText } from "./statement-text.ts";
 
 /** Deadline of the side connection that sends `KILL QUERY`. */
@@ -47,7 +40,7 @@ export const mysqlDriver: SqlDriver<MysqlConnection, ResolvedMysqlConfig> = {
 	runBatch,
 	beginSql,
 	commit,
-	isConnectionFault: isMysqlConnectionFault,
+	isConnectionFault,
 	onDead: (conn, callback) => conn.onDead(callback),
 	needsReset,
 	sqlStateOf: mysqlSqlStateOf,
@@ -526,21 +519,4 @@ function beginSql(options: TransactionOptions): string[] {
 	if (options.isolation !== undefined) statements.push(`SET TRANSACTION ISOLATION LEVEL ${isolationSql(options.isolation)}`);
 	statements.push(options.readOnly === true ? "START TRANSACTION READ ONLY" : "START TRANSACTION");
 	return statements;
-}
-
-const ISOLATION_SQL = {
-	"read uncommitted": "READ UNCOMMITTED",
-	"read committed": "READ COMMITTED",
-	"repeatable read": "REPEATABLE READ",
-	serializable: "SERIALIZABLE",
-} as const;
-
-function isolationSql(level: TransactionOptions["isolation"] & string): string {
-	const sql = ISOLATION_SQL[level];
-	if (sql === undefined) {
-		throw new ConfigError("transaction", [
-			{ path: "isolation", message: `must be one of ${Object.keys(ISOLATION_SQL).join(", ")}, got ${JSON.stringify(level)}` },
-		]);
-	}
-	return sql;
 }

@@ -14,7 +14,8 @@ export type { MysqlConfig, MysqlDriverOptions, MysqlSessionSettings, MysqlTimeou
 export { resolveMysqlConfig } from "./config.ts";
 export { MysqlConnection, type ServerFlavor } from "./connection.ts";
 export { mysqlDriver } from "./driver.ts";
-export { isMysqlConnectionFault, MysqlErrno } from "./errors.ts";
+export { MysqlErrno } from "./errno.ts";
+export { isConnectionFault, isMysqlConnectionFault } from "./faults.ts";
 
 /** A server: a `mysql://` URL or a {@link MysqlConfig}. */
 export type MysqlServer = MysqlConfig | string;

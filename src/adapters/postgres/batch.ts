@@ -4,7 +4,7 @@
  * ordinary connection). Everything before the Sync is one implicit transaction, so outside an
  * explicit transaction the batch is all-or-nothing; inside one, an error aborts that transaction.
  */
-import type { PgModule } from "./pg-module.ts";
+import type { PgModule } from "./load.ts";
 
 /** The part of pg's Connection a batch writes to. */
 interface WireConnection {

@@ -6,7 +6,7 @@
 import type { ConnectionOptions } from "node:tls";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import { quoteValue } from "../../core/quote-value.ts";
-import { parseConnectionUrl } from "../url-credentials.ts";
+import { parseConnectionUrl, urlEndpoint } from "../kit/connection-url.ts";
 
 /** A password, or a function called for every new connection (rotating credentials, IAM tokens). */
 export type PasswordSource = string | (() => string | Promise<string>);
@@ -171,13 +171,12 @@ function parseUrl(url: string, path: string, problems: ConfigProblem[]): UrlFiel
 		return {};
 	}
 	const fields: UrlFields = {};
-	const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
-	if (host !== "" && host !== NO_HOST) fields.host = decodeURIComponent(host);
-	if (parsed.port !== "") fields.port = Number(parsed.port);
+	const { host, port, database } = urlEndpoint(parsed);
+	if (host !== undefined && host !== NO_HOST) fields.host = host;
+	if (port !== undefined) fields.port = port;
 	if (read.username !== undefined) fields.user = read.username;
 	if (read.password !== undefined) fields.password = read.password;
-	const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
-	if (database !== "") fields.database = database;
+	if (database !== undefined) fields.database = database;
 	for (const [key, value] of parsed.searchParams) {
 		if (key === "host") fields.host = value;
 		else if (key === "port") fields.port = Number(value);

@@ -4,28 +4,22 @@
  * `one`/`many` read only the rows asked for; `batch` is one round trip.
  */
 import type { Client, QueryResult } from "pg";
-import { ConfigError, messageOf } from "../../core/errors.ts";
-import { callPasswordFunction, PermanentConnectError } from "../kit/permanent-error.ts";
+import { isolationSql } from "../kit/isolation.ts";
+import { callPasswordFunction } from "../kit/permanent-error.ts";
 import { QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
 import { NO_PARAMS } from "../sql/runner.ts";
 import { statementWords } from "../sql/statement.ts";
-import type { DriverResult, FetchMode, IsolationLevel, SqlDriver, TransactionOptions } from "../sql/types.ts";
+import type { DriverResult, FetchMode, SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { BatchQuery } from "./batch.ts";
 import { sendCancelRequest } from "./cancel.ts";
 import type { ResolvedServer } from "./config.ts";
 import { PostgresConnection } from "./connection.ts";
+import { isNoTls, MAX_PARAMETERS, permanentOrAsIs, serverLabel, tooManyParameters } from "./errors.ts";
 import { IN_FAILED_SQL_TRANSACTION, isConnectionFault, QUERY_CANCELED, sqlStateOf } from "./faults.ts";
-import { loadPg, type PgModule } from "./pg-module.ts";
+import { loadPg, type PgModule } from "./load.ts";
 
 /** A clean `end()` that gets no answer (a stalled socket) is cut after this long. */
 const CLOSE_GRACE_MS = 1_000;
-
-const ISOLATION_SQL: Record<IsolationLevel, string> = {
-	"read uncommitted": "READ UNCOMMITTED",
-	"read committed": "READ COMMITTED",
-	"repeatable read": "REPEATABLE READ",
-	serializable: "SERIALIZABLE",
-};
 
 export interface PostgresDriverOptions {
 	/** Also run DISCARD ALL when a connection is released (drops session state; one round trip per release). */
@@ -169,15 +163,7 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 
 	beginSql(options: TransactionOptions): string[] {
 		let sql = "BEGIN";
-		if (options.isolation !== undefined) {
-			const level = ISOLATION_SQL[options.isolation];
-			if (level === undefined) {
-				throw new ConfigError("transaction", [
-					{ path: "isolation", message: `must be one of ${Object.keys(ISOLATION_SQL).join(", ")}; got ${JSON.stringify(options.isolation)}` },
-				]);
-			}
-			sql += ` ISOLATION LEVEL ${level}`;
-		}
+		if (options.isolation !== undefined) sql += ` ISOLATION LEVEL ${isolationSql(options.isolation)}`;
 		if (options.readOnly === true) sql += " READ ONLY";
 		return [sql];
 	}
@@ -242,68 +228,11 @@ async function open(
 	return conn;
 }
 
-/** host:port/database for messages (never credentials). */
-function serverLabel(server: ResolvedServer): string {
-	return `${server.host ?? "localhost"}:${server.port ?? 5432}/${server.database ?? server.user ?? ""}`;
-}
-
-const NO_TLS = "The server does not support SSL connections";
-
-function isNoTls(error: unknown): boolean {
-	return error instanceof Error && error.message === NO_TLS;
-}
-
-/** Connect errors no retry can fix (the server refused who we are, or has no such database, or no TLS where it is required), as CONFIG_INVALID saying what to fix. */
-function permanentOrAsIs(error: unknown, label: string): unknown {
-	if (isNoTls(error)) {
-		return new PermanentConnectError(
-			"postgres",
-			label,
-			"the server has no TLS, and the connection requires it (sslmode require/verify-*, or ssl)",
-			"enable ssl on the server, or use sslmode=prefer or disable",
-			error,
-		);
-	}
-	const code = (error as { code?: unknown } | null)?.code;
-	if (code === "28P01") return new PermanentConnectError("postgres", label, "password authentication failed", "check the user's password", error);
-	if (code === "28000") {
-		return new PermanentConnectError(
-			"postgres",
-			label,
-			`the server refused the login (${messageOf(error)})`,
-			"check that the role exists and pg_hba.conf allows it from here",
-			error,
-		);
-	}
-	if (code === "3D000") return new PermanentConnectError("postgres", label, `${messageOf(error)}`, "create the database or fix its name", error);
-	if (code === "42704" || code === "22023") {
-		// An unknown or invalid setting in sessionParameters: the startup packet is refused every time.
-		return new PermanentConnectError(
-			"postgres",
-			label,
-			`a session parameter was refused (${messageOf(error)})`,
-			"fix sessionParameters or the URL's options",
-			error,
-		);
-	}
-	return error;
-}
-
 /** The functions that take session-level advisory locks (pg_advisory_lock, pg_try_advisory_lock_shared…), not the transaction-level `_xact_` ones. */
 const SESSION_ADVISORY_LOCK = /pg_(?:try_)?advisory_lock/i;
 
 /** LISTEN (a text that merely mentions it costs one UNLISTEN * at the release, never a missed one). */
 const LISTEN = /listen/i;
-
-/** The protocol counts a statement's parameters in 16 bits. */
-const MAX_PARAMETERS = 65_535;
-
-function tooManyParameters(count: number): QueryFailedError {
-	const cause = new Error(
-		`PostgreSQL takes at most ${MAX_PARAMETERS} parameters in one statement, got ${count}; nothing was sent. Split the statement, or pass one array parameter (WHERE id = ANY($1))`,
-	);
-	return new QueryFailedError(cause, "54000");
-}
 
 /**
  * Notes a statement that may leave state on the session past its transaction, so that the release

@@ -4,7 +4,7 @@
  * (08P01) sent with severity ERROR (a wrong number of parameters, more than 65,535 of them) fails
  * the statement and leaves the session usable, while any FATAL or PANIC ends it.
  */
-import { isSocketFaultCode } from "../socket-faults.ts";
+import { isSocketFaultCode } from "../kit/socket-faults.ts";
 
 /** SQLSTATEs after which the server has ended the session, whatever the severity it reported (class 08 is matched by prefix, unless the severity is ERROR). */
 const FATAL_SQLSTATES = new Set([

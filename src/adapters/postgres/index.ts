@@ -8,10 +8,10 @@ import type { SqlClient, SqlClientOptions } from "../sql/types.ts";
 import { type PostgresServer, resolveServer } from "./config.ts";
 import { PostgresDriver } from "./driver.ts";
 
+/** A URL with its credentials replaced by `***`, safe for logs (also when the password holds an unencoded `/`, `?`, `#` or `@`). */
+export { redactUrlCredentials as redactUrl } from "../kit/connection-url.ts";
 export * from "../sql/errors.ts";
 export type * from "../sql/types.ts";
-/** A URL with its credentials replaced by `***`, safe for logs (also when the password holds an unencoded `/`, `?`, `#` or `@`). */
-export { redactUrlCredentials as redactUrl } from "../url-credentials.ts";
 export type { PasswordSource, PostgresServer, PostgresServerOptions } from "./config.ts";
 export { isConnectionFault } from "./faults.ts";
 

@@ -1,28 +1,18 @@
 /**
- * The Redis adapter's typed errors, and the one place that decides whether an ioredis error
- * is the connection's fault (destroy it) or the caller's (the connection stays reusable).
+ * The Redis adapter's typed errors, and how an ioredis failure becomes one (which kind is
+ * decided in faults.ts).
  */
 import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { DriverMissingError } from "../kit/optional-driver.ts";
+import { RedisErrorCode } from "./error-codes.ts";
+import { classifyRedisError, isReplyError } from "./faults.ts";
 
-/**
- * The Redis adapter's own codes: a Redis command is not a query, and matching `QUERY_FAILED` for a
- * WRONGTYPE would mix it with SQL errors. A lost connection stays `CONNECTION_LOST`, as in every adapter.
- */
-export const RedisErrorCode = {
-	/** The server refused the command (WRONGTYPE, ERR syntax, NOSCRIPT, EXECABORT…), or lifeguard refused it before sending (a session command on the shared path). */
-	REDIS_COMMAND_FAILED: "REDIS_COMMAND_FAILED",
-	/** No reply within the call's `timeoutMs`. */
-	REDIS_TIMEOUT: "REDIS_TIMEOUT",
-} as const;
-export type RedisErrorCode = (typeof RedisErrorCode)[keyof typeof RedisErrorCode];
+export { RedisErrorCode };
 
 /** The core types `code` as its own codes; an adapter's codes are strings of the same kind. */
 function adapterCode(code: RedisErrorCode): ErrorCode {
 	return code as unknown as ErrorCode;
 }
-
-import type { ErrorClass } from "../../core/options.ts";
-import { isSocketFaultCode } from "../socket-faults.ts";
 
 /** The server rejected a command (WRONGTYPE, ERR syntax, NOSCRIPT, …): the caller's error (REDIS_COMMAND_FAILED); the connection stays in use. */
 export class RedisCommandError extends LifeguardError {
@@ -65,41 +55,11 @@ export class RedisTimeoutError extends LifeguardError {
 	}
 }
 
-/** `ioredis` is an optional peer dependency and is not installed. */
-export class RedisDriverMissingError extends LifeguardError {
+/** `ioredis` is an optional peer dependency and is not installed (the kit's DriverMissingError, with the version needed). */
+export class RedisDriverMissingError extends DriverMissingError {
 	constructor(cause: unknown) {
-		super(ErrorCode.DRIVER_MISSING, 'lifeguard/redis needs the "ioredis" package (>= 5): run `npm install ioredis`', { cause });
+		super("ioredis", "redis", cause, 'install the "ioredis" package (>= 5): npm install ioredis');
 	}
-}
-
-/** What ioredis says when a command meets a closed or closing connection. */
-const CONNECTION_ERROR_MESSAGES = [
-	"Connection is closed",
-	"Stream isn't writeable",
-	"Command aborted due to connection close",
-	"Command timed out",
-	"Socket closed unexpectedly",
-];
-
-/** Server replies that mean this connection's session is unusable rather than the command being wrong. */
-const CONNECTION_REPLY_PREFIXES = ["NOAUTH"];
-
-function isReplyError(error: unknown): boolean {
-	return error instanceof Error && error.name === "ReplyError";
-}
-
-/** Connection faults destroy the connection; everything else is the caller's (see the adapter docs). */
-export function classifyRedisError(error: unknown): ErrorClass {
-	if (error instanceof LifeguardError) {
-		return error.code === ErrorCode.CONNECTION_LOST || (error.code as string) === RedisErrorCode.REDIS_TIMEOUT ? "connection" : "caller";
-	}
-	if (!(error instanceof Error)) return "caller";
-	if (isReplyError(error)) return CONNECTION_REPLY_PREFIXES.some((p) => error.message.startsWith(p)) ? "connection" : "caller";
-	// A reply the parser cannot read leaves the stream out of step; an ioredis AbortError means the socket closed.
-	if (error.name === "ParserError" || error.name === "AbortError" || error.name === "MaxRetriesPerRequestError") return "connection";
-	const code = (error as NodeJS.ErrnoException).code;
-	if (isSocketFaultCode(code)) return "connection";
-	return CONNECTION_ERROR_MESSAGES.some((m) => error.message.startsWith(m)) ? "connection" : "caller";
 }
 
 /**
@@ -123,9 +83,4 @@ export function toRedisErrorIfDriver(error: unknown, pool: string): unknown {
 function commandOf(error: Error): string {
 	const name = (error as Error & { command?: { name?: unknown } }).command?.name;
 	return typeof name === "string" ? name.toUpperCase() : "a command";
-}
-
-/** True when the error means the connection is dead (the name every adapter's faults check shares). */
-export function isConnectionFault(error: unknown): boolean {
-	return classifyRedisError(error) === "connection";
 }

@@ -11,15 +11,14 @@ export {
 	type SetOptions,
 } from "./client.ts";
 export type { RedisArg } from "./commands.ts";
+export { REDIS_DEFAULTS, type RedisClientOptions, type RedisPassword, type RedisPoolOptions } from "./config.ts";
 export {
-	classifyRedisError,
-	isConnectionFault,
 	RedisCommandError,
 	RedisConnectionLostError,
 	RedisDriverMissingError,
 	RedisErrorCode,
 	RedisTimeoutError,
 } from "./errors.ts";
-export { REDIS_DEFAULTS, type RedisClientOptions, type RedisPassword, type RedisPoolOptions } from "./options.ts";
+export { classifyRedisError, isConnectionFault } from "./faults.ts";
 export { type MessageHandler, type SubscribeOptions, Subscription } from "./subscription.ts";
 export { type CommandResult, RedisTransaction, type TransactionOptions, type TransactionOutcome } from "./transaction.ts";

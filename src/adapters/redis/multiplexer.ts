@@ -11,7 +11,7 @@ import type { Redis } from "ioredis";
 import { AcquireAbortedError, PoolClosedError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import type { Pool } from "../../core/pool.ts";
-import { classifyRedisError } from "./errors.ts";
+import { classifyRedisError } from "./faults.ts";
 import { acquireOpen, isOpen } from "./open-lease.ts";
 
 /**

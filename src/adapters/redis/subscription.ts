@@ -9,7 +9,8 @@ import { Backoff } from "../../core/backoff.ts";
 import { messageOf } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import type { AcquireOptions, Pool } from "../../core/pool.ts";
-import { classifyRedisError, RedisConnectionLostError, RedisTimeoutError, toRedisError } from "./errors.ts";
+import { RedisConnectionLostError, RedisTimeoutError, toRedisError } from "./errors.ts";
+import { classifyRedisError } from "./faults.ts";
 import { acquireOpen } from "./open-lease.ts";
 import { replyWithin } from "./reply-deadline.ts";
 

@@ -124,6 +124,11 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 				return true;
 			},
 			afterCreate: setUpSession,
+			// The one reset path: the core runs it on every release, bounded by validateTimeoutMs, and closes a connection it fails on.
+			reset:
+				driver.needsReset === undefined
+					? (conn) => driver.reset(conn, setUpSession)
+					: (conn) => (driver.needsReset?.(conn) ? driver.reset(conn, setUpSession) : undefined),
 			classifyError: (error) => (driver.isConnectionFault(error) ? "connection" : "caller"),
 		});
 		return pool;
@@ -140,7 +145,12 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		return this.batchAs(this.#currentCaller(), sql, paramSets, options);
 	}
 
-	/** @internal The hot path: acquire, run, give back; no more awaits than those two. */
+	/**
+	 * @internal The hot path: acquire, run, give back; no more awaits than those two. Written out
+	 * rather than through the kit's runWithLease: an aborted statement keeps its lease until the
+	 * server has answered the cancel, and a statement never sent runs once more, neither of which is
+	 * release-or-destroy (and the hot path allocates no closure).
+	 */
 	async queryAs(
 		caller: Caller | undefined,
 		sql: string,
@@ -371,33 +381,9 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 
 	// ── returning connections ─────────────────────────────────────────────────────────────────
 
-	/** @internal Returns a connection clean: reset when the driver says it needs it (bounded in time), destroyed when reset fails. */
+	/** @internal Returns a connection; the pool's reset hook (the driver's reset, when it says one is needed) makes it clean first, and closes it if that fails. */
 	giveBack(lease: Lease<C>): void {
-		if (!lease.active) return;
-		const driver = this.#driver;
-		const conn = lease.resource;
-		if (driver.needsReset !== undefined && !driver.needsReset(conn)) return lease.release();
-		const limitMs = this.#router.primary.options.validateTimeoutMs;
-		const timer = setTimeout(() => {
-			if (lease.active) lease.destroy(new Error(`resetting the connection took longer than validateTimeoutMs (${limitMs} ms)`));
-		}, limitMs);
-		timer.unref();
-		let resetting: Promise<void>;
-		try {
-			resetting = driver.reset(conn, this.#setUpSession);
-		} catch (error) {
-			resetting = Promise.reject(error);
-		}
-		resetting.then(
-			() => {
-				clearTimeout(timer);
-				if (lease.active) lease.release();
-			},
-			(error) => {
-				clearTimeout(timer);
-				if (lease.active) lease.destroy(error);
-			},
-		);
+		if (lease.active) lease.release();
 	}
 
 	/** A statement its caller's signal aborted: the connection goes back (or is closed) once the server has answered the cancel; the caller gets the signal's reason now. */

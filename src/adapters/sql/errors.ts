@@ -113,28 +113,8 @@ export class ConnectionIdUnknownError extends LifeguardError {
 	}
 }
 
-/** The adapter's driver is missing: a package that is not installed, or a built-in module this Node.js lacks. */
-export class DriverMissingError extends LifeguardError {
-	/**
-	 * `hint` is the fix when it is not `npm install <driver>` (node:sqlite: a newer Node.js); without
-	 * it the message says to install the package.
-	 */
-	constructor(driver: string, adapter: string, cause: unknown, hint?: string) {
-		const what = hint === undefined ? `the "${driver}" package, which is not installed; run: npm install ${driver}` : `"${driver}", which is missing: ${hint}`;
-		super(ErrorCode.DRIVER_MISSING, `the ${adapter} adapter needs ${what}`, { cause });
-	}
-}
-
-/** Imports an optional driver, turning "module not found" into DRIVER_MISSING. */
-export async function importDriver<M>(load: () => Promise<M>, driver: string, adapter: string): Promise<M> {
-	try {
-		return await load();
-	} catch (error) {
-		const code = (error as { code?: unknown } | null)?.code;
-		if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") throw new DriverMissingError(driver, adapter, error);
-		throw error;
-	}
-}
+/** The optional-driver loader lives in the adapter kit; the SQL adapters' users import these from here. */
+export { DriverMissingError, importDriver } from "../kit/optional-driver.ts";
 
 /** Ids are echoed in errors only in part: enough to match a log line, too little to reuse. */
 function shorten(id: string): string {

@@ -5,6 +5,11 @@
  * ready again. While one is down, a probe asks its pool for a connection every second, so it
  * comes back even when nothing else would connect to it. Reads already waiting for a replica that
  * goes down move to the primary at once, instead of waiting out their deadline.
+ *
+ * A replica is not up either before its first connection is ready: a replica that accepts TCP but
+ * never answers would otherwise cost each of the first reads a whole `createTimeoutMs`. The first
+ * read that would have gone there starts a connection to it in the background and goes to the
+ * primary; reads go to the replica once that connection is ready.
  */
 import type { Lease } from "../../core/lease.ts";
 import type { Pool } from "../../core/pool.ts";
@@ -16,12 +21,15 @@ export class ReplicaHealth<C> {
 	readonly #down = new Set<Pool<C>>();
 	readonly #waiting = new Map<Pool<C>, Set<AbortController>>();
 	readonly #probing = new Set<Pool<C>>();
+	/** Replicas no connection to has been ready yet. */
+	readonly #unproven = new Set<Pool<C>>();
 	#probeTimer: NodeJS.Timeout | undefined;
 	#stopped = false;
 
 	constructor(replicas: readonly Pool<C>[]) {
 		for (const pool of replicas) {
 			this.#waiting.set(pool, new Set());
+			this.#unproven.add(pool);
 			// Not `pool.unavailable`: it turns true only once a create fails, so a replica whose host vanished (its connections
 			// dead, new connects hanging) would keep reads waiting out a whole connect timeout before they moved.
 			pool.on("connectionClosed", ({ reason }) => {
@@ -32,6 +40,14 @@ export class ReplicaHealth<C> {
 	}
 
 	isUp(pool: Pool<C>): boolean {
+		if (this.#unproven.has(pool)) {
+			// Connections already open (warmed by start()) prove it; otherwise one is opened in the background.
+			if (pool.idleCount + pool.activeCount > 0) this.#unproven.delete(pool);
+			else {
+				this.#connect(pool);
+				return false;
+			}
+		}
 		return !this.#down.has(pool);
 	}
 
@@ -71,6 +87,7 @@ export class ReplicaHealth<C> {
 	}
 
 	#markUp(pool: Pool<C>): void {
+		this.#unproven.delete(pool);
 		this.#down.delete(pool);
 		if (this.#down.size === 0) {
 			clearInterval(this.#probeTimer);
@@ -80,16 +97,19 @@ export class ReplicaHealth<C> {
 
 	/** One connection attempt per down replica at a time; success marks it up (connectionReady). */
 	#probe(): void {
-		for (const pool of this.#down) {
-			if (this.#probing.has(pool) || pool.closed) continue;
-			this.#probing.add(pool);
-			pool
-				.acquire({ timeoutMs: pool.options.createTimeoutMs })
-				.then(
-					(lease) => lease.release(),
-					() => {},
-				)
-				.finally(() => this.#probing.delete(pool));
-		}
+		for (const pool of this.#down) this.#connect(pool);
+	}
+
+	/** Asks `pool` for a connection in the background (one attempt at a time); its connectionReady marks the replica up. */
+	#connect(pool: Pool<C>): void {
+		if (this.#stopped || this.#probing.has(pool) || pool.closed) return;
+		this.#probing.add(pool);
+		pool
+			.acquire({ timeoutMs: pool.options.createTimeoutMs })
+			.then(
+				(lease) => lease.release(),
+				() => {},
+			)
+			.finally(() => this.#probing.delete(pool));
 	}
 }

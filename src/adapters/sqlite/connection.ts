@@ -6,11 +6,33 @@
  * listens (`onDead`: the pool) replaces it.
  */
 import type { LifeguardError } from "../../core/errors.ts";
+import { PermanentConnectError } from "../kit/permanent-error.ts";
 import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
 import type { DriverResult } from "../sql/types.ts";
 import { errorFromHost } from "./errors.ts";
 import { type Host, type HostKind, spawnHost } from "./host.ts";
 import type { HostReply, HostRequest, OpenSettings } from "./protocol.ts";
+
+/** SQLite result codes of an open that no retry fixes, with what to do about each. */
+const PERMANENT_OPEN_ERRORS: Record<number, [problem: string, fix: string]> = {
+	14: [
+		"the database file cannot be opened (it, or its directory, does not exist, or is not accessible)",
+		"create the directory, check the path and its permissions, or drop readOnly to let SQLite create the file",
+	],
+	8: [
+		"the database file is read-only",
+		"make the file and its directory writable (WAL needs to create -wal and -shm files next to it), or open it with readOnly: true",
+	],
+	26: ["the file is not a SQLite database", "point filename at a SQLite database"],
+	23: ["the process may not open the file", "check the file's permissions"],
+};
+
+function permanentOpenError(error: unknown, settings: OpenSettings): PermanentConnectError | undefined {
+	const errcode = (error as { errcode?: unknown } | null)?.errcode;
+	if (typeof errcode !== "number") return undefined;
+	const known = PERMANENT_OPEN_ERRORS[errcode & 0xff];
+	return known === undefined ? undefined : new PermanentConnectError("sqlite", JSON.stringify(settings.filename), known[0], known[1], error);
+}
 
 /** Errors of a send to a host that is gone: the IPC channel closed, the pipe broke. */
 function isChannelGone(error: unknown): boolean {
@@ -73,7 +95,7 @@ export class SqliteConnection {
 			return connection;
 		} catch (error) {
 			await connection.close();
-			throw signal.aborted ? signal.reason : error;
+			throw signal.aborted ? signal.reason : (permanentOpenError(error, settings) ?? error);
 		}
 	}
 

@@ -2,10 +2,11 @@
  * What SQLite (node:sqlite) teaches the generic SQL client: how to open, check, reset and run
  * statements on a {@link SqliteConnection}, and how its transactions begin.
  */
+import { isolationSql } from "../kit/isolation.ts";
 import type { SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { resolveSqliteConfig, type SqliteConfig } from "./config.ts";
 import { SqliteConnection } from "./connection.ts";
-import { isConnectionFault } from "./errors.ts";
+import { isConnectionFault } from "./faults.ts";
 import { rowidSourceOf } from "./insert-id.ts";
 import { checkParameters } from "./parameters.ts";
 
@@ -19,6 +20,8 @@ const NO_PARAMS: readonly unknown[] = [];
  * `PRAGMA query_only`, which makes writes fail; `reset` turns it off when the connection comes back.
  */
 function beginSql(options: TransactionOptions): string[] {
+	// Checked like the other dialects' (a misspelt level is refused), though every level runs serializable here.
+	if (options.isolation !== undefined) isolationSql(options.isolation);
 	return options.readOnly === true ? ["BEGIN DEFERRED", "PRAGMA query_only = ON"] : ["BEGIN IMMEDIATE"];
 }
 

@@ -4,17 +4,8 @@
  * error (message, `errcode`, `errstr`), which the SQL client wraps as QUERY_FAILED, keeping it as `cause`.
  */
 
-import { isSocketFaultCode } from "../socket-faults.ts";
-import { ConnectionLostError, DriverMissingError, QueryTimeoutError } from "../sql/errors.ts";
+import { ConnectionLostError, DriverMissingError } from "../sql/errors.ts";
 import type { HostError } from "./protocol.ts";
-
-/** SQLite primary result codes that mean the connection, not the statement, is broken. */
-const CONNECTION_FAULT_CODES = new Set([
-	10, // SQLITE_IOERR: the file went away or the disk failed under this connection
-	11, // SQLITE_CORRUPT
-	14, // SQLITE_CANTOPEN
-	26, // SQLITE_NOTADB
-]);
 
 /** SQLite's error as thrown in the host: `errcode` is the extended result code (1555 SQLITE_CONSTRAINT_PRIMARYKEY), `errstr` its name. */
 export interface SqliteError extends Error {
@@ -32,14 +23,4 @@ export function errorFromHost(reported: HostError): Error {
 	// "database is not open": only a closed connection says this.
 	if (reported.code === "ERR_INVALID_STATE") return new ConnectionLostError(error);
 	return error;
-}
-
-/** True when the error means the connection must be replaced; false for the caller's errors (syntax, constraint, busy, a bad parameter). */
-export function isConnectionFault(error: unknown): boolean {
-	if (error instanceof ConnectionLostError) return true;
-	if (error instanceof QueryTimeoutError) return error.connectionClosed;
-	// A host whose pipe broke is gone, whatever reported it.
-	if (isSocketFaultCode((error as { code?: unknown } | null)?.code)) return true;
-	const errcode = (error as SqliteError | null)?.errcode;
-	return typeof errcode === "number" && CONNECTION_FAULT_CODES.has(errcode & 0xff);
 }

@@ -15,7 +15,8 @@ export type * from "../sql/types.ts";
 export { type ResolvedSqliteConfig, resolveSqliteConfig, SQLITE_DEFAULTS, SQLITE_JOURNAL_MODES, type SqliteConfig, type SqliteJournalMode } from "./config.ts";
 export { SqliteConnection } from "./connection.ts";
 export { sqliteDriver } from "./driver.ts";
-export { isConnectionFault as isSqliteConnectionFault, type SqliteError } from "./errors.ts";
+export type { SqliteError } from "./errors.ts";
+export { isConnectionFault, isConnectionFault as isSqliteConnectionFault } from "./faults.ts";
 export type { HostKind as SqliteHostKind } from "./host.ts";
 
 /** Most connections to a file database unless `pool.max` says otherwise: each is a process, and SQLite writes one at a time anyway. */

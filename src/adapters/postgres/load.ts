@@ -3,7 +3,7 @@
  * two query classes built on it: a row-limited query (fetch `one` / `many`) and a batch.
  */
 import type { Client, ClientConfig, Connection, Query as PgQuery, QueryResult } from "pg";
-import { importDriver } from "../sql/errors.ts";
+import { optionalDriver } from "../kit/optional-driver.ts";
 
 /** pg's value serialisation (Dates, Buffers, arrays, JSON), as its own queries use it. */
 type PrepareValue = (value: unknown) => unknown;
@@ -21,23 +21,18 @@ export interface PgModule {
 	prepareValue: PrepareValue;
 }
 
-let loading: Promise<PgModule> | undefined;
-
 /** pg, loaded once; DRIVER_MISSING when it is not installed. */
-export function loadPg(): Promise<PgModule> {
-	loading ??= load().catch((error) => {
-		loading = undefined;
-		throw error;
-	});
-	return loading;
-}
-
-async function load(): Promise<PgModule> {
-	const pg = (await importDriver(() => import("pg"), "pg", "postgres")).default;
-	// pg's own value serialiser; pg-cursor imports the same module.
-	const utils = (await import("pg/lib/utils.js" as string)) as { default: { prepareValue: PrepareValue } };
-	return { Client: pg.Client, RowLimitedQuery: rowLimitedQueryClass(pg.Query), prepareValue: utils.default.prepareValue };
-}
+export const loadPg: () => Promise<PgModule> = optionalDriver(
+	() => import("pg"),
+	"pg",
+	"postgres",
+	async (module) => {
+		const pg = module.default;
+		// pg's own value serialiser; pg-cursor imports the same module.
+		const utils = (await import("pg/lib/utils.js" as string)) as { default: { prepareValue: PrepareValue } };
+		return { Client: pg.Client, RowLimitedQuery: rowLimitedQueryClass(pg.Query), prepareValue: utils.default.prepareValue };
+	},
+);
 
 /**
  * A pg Query that reads at most `limit` rows: Parse, Bind, Describe, Execute with a row limit,

@@ -7,7 +7,7 @@ import type { ConnectionOptions as TlsOptions } from "node:tls";
 import type { Redis, RedisOptions } from "ioredis";
 import type { ConfigProblem } from "../../core/errors.ts";
 import type { PoolOptions } from "../../core/options.ts";
-import { parseConnectionUrl } from "../url-credentials.ts";
+import { parseConnectionUrl, urlEndpoint } from "../kit/connection-url.ts";
 
 /** A password, or a function that returns one (called for every new connection: rotating tokens, secret stores). */
 export type RedisPassword = string | (() => string | Promise<string>);
@@ -143,13 +143,13 @@ function parseRedisUrl(url: unknown, problems: ConfigProblem[]): UrlParts {
 		return {};
 	}
 	const parts: UrlParts = {};
-	if (parsed.hostname) parts.host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-	if (parsed.port) parts.port = Number(parsed.port);
+	const endpoint = urlEndpoint(parsed);
+	if (endpoint.host !== undefined) parts.host = endpoint.host;
+	if (endpoint.port !== undefined) parts.port = endpoint.port;
 	if (read.username !== undefined) parts.username = read.username;
 	if (read.password !== undefined) parts.password = read.password;
-	const path = parsed.pathname.replace(/^\//, "");
-	if (path !== "") {
-		const db = Number(path);
+	if (endpoint.database !== undefined) {
+		const db = Number(endpoint.database);
 		if (Number.isInteger(db) && db >= 0) parts.db = db;
 		else problems.push({ path: "url", message: `the path must be a database index like /0 ${hidden}` });
 	}

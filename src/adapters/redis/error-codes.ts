@@ -1,0 +1,11 @@
+/**
+ * The Redis adapter's own codes: a Redis command is not a query, and matching `QUERY_FAILED` for a
+ * WRONGTYPE would mix it with SQL errors. A lost connection stays `CONNECTION_LOST`, as in every adapter.
+ */
+export const RedisErrorCode = {
+	/** The server refused the command (WRONGTYPE, ERR syntax, NOSCRIPT, EXECABORT…), or lifeguard refused it before sending (a session command on the shared path). */
+	REDIS_COMMAND_FAILED: "REDIS_COMMAND_FAILED",
+	/** No reply within the call's `timeoutMs`. */
+	REDIS_TIMEOUT: "REDIS_TIMEOUT",
+} as const;
+export type RedisErrorCode = (typeof RedisErrorCode)[keyof typeof RedisErrorCode];
