@@ -1,3 +1,4 @@
+import { DecayingCounter, TROUBLE_HALF_LIFE_MS } from "./decay.ts";
 import type { Lease } from "./lease.ts";
 
 /** Where a pooled connection is in its life. */
@@ -10,7 +11,8 @@ export const ConnState = {
 } as const;
 export type ConnState = (typeof ConnState)[keyof typeof ConnState];
 
-const ERROR_HALF_LIFE_MS = 60_000;
+/** The lowest score a connection without faults can have (all the latency and age penalties): 100 - 30 - 15. */
+export const FAULTLESS_MIN_SCORE = 55;
 
 /** The pool's record of one connection: the resource plus what the pool knows about it. */
 export class PooledConnection<T> {
@@ -22,8 +24,8 @@ export class PooledConnection<T> {
 	readonly retireAt: number;
 	state: ConnState = ConnState.busy;
 	lease: Lease<T> | null = null;
-	/** When it last became idle (or was created). */
-	idleSince: number;
+	/** When it last became idle (or was created); undefined after an untimed release, until the housekeeper stamps it. */
+	idleSince: number | undefined;
 	/** When it was last validated successfully (borrow check or keepalive). */
 	checkedAt: number;
 	uses = 0;
@@ -34,8 +36,7 @@ export class PooledConnection<T> {
 	expired = false;
 	/** Round-trip latency (validation), smoothed; NaN until measured. */
 	latencyMs = Number.NaN;
-	#recentErrors = 0;
-	#recentErrorsAt = 0;
+	readonly #recentFaults = new DecayingCounter(TROUBLE_HALF_LIFE_MS);
 
 	constructor(id: number, resource: T, generation: number, now: number, lifetimeMs: number) {
 		this.id = id;
@@ -50,8 +51,7 @@ export class PooledConnection<T> {
 	/** A connection fault (reset, timeout, protocol error, failed validation) seen on this connection. */
 	recordFault(now: number): void {
 		this.faults++;
-		this.#recentErrors = this.recentErrors(now) + 1;
-		this.#recentErrorsAt = now;
+		this.#recentFaults.bump(now);
 	}
 
 	recordLatency(ms: number): void {
@@ -60,8 +60,7 @@ export class PooledConnection<T> {
 
 	/** Faults with exponential decay (half-life one minute): recent trouble weighs, old trouble fades. */
 	recentErrors(now: number): number {
-		if (this.#recentErrors === 0) return 0;
-		return this.#recentErrors * 0.5 ** ((now - this.#recentErrorsAt) / ERROR_HALF_LIFE_MS);
+		return this.#recentFaults.valueAt(now);
 	}
 
 	/**

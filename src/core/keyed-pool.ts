@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import { ConfigError, type ConfigProblem, PoolClosedError, QueueFullError } from "./errors.ts";
 import { PoolEvent, type PoolEventName, type PoolEvents } from "./events.ts";
 import type { Lease } from "./lease.ts";
@@ -6,6 +5,7 @@ import { type ErrorClass, type PoolOptions, resolvePoolOptions } from "./options
 import { type AcquireOptions, type CloseOptions, closeTimeout, Pool, type PoolBudget } from "./pool.ts";
 import { quoteValue } from "./quote-value.ts";
 import type { PoolStats } from "./stats.ts";
+import { WatchedEmitter } from "./watched-emitter.ts";
 
 type SharedOptions = Omit<PoolOptions<unknown>, "name" | "create" | "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "max" | "maxWaiters">;
 
@@ -49,7 +49,7 @@ type KeyedEvents = { [E in keyof PoolEvents]: [PoolEvents[E][0] & { key: string 
  * and one global budget. When the budget is spent, a key that needs a connection waits in one
  * FIFO line of blocked keys, and an idle connection of another key is closed to make room.
  */
-export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
+export class KeyedPool<K, T> extends WatchedEmitter<KeyedEvents> {
 	readonly name: string;
 	readonly maxTotal: number;
 	readonly maxWaiters: number;
@@ -59,23 +59,29 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 	/** Pools that have waiters but could not create because the budget is spent, first come first served. */
 	readonly #blocked: Pool<T>[] = [];
 	readonly #forwarded = new Set<PoolEventName>();
+	/** Every resource open in any key's pool: one object must not serve two keys at once. */
+	readonly #resources = new Set<unknown>();
 	#used = 0;
 	#closed = false;
 	#serving = false;
 
 	constructor(options: KeyedPoolOptions<K, T>) {
-		super();
+		super(Object.values(PoolEvent), `keyed pool ${JSON.stringify(options?.name ?? "keyed")}`);
 		this.#options = options;
 		this.name = options.name ?? "keyed";
 		this.maxTotal = options.maxTotal ?? 100;
 		this.maxWaiters = options.maxWaiters ?? Number.POSITIVE_INFINITY;
 		this.#keyToString = options.keyToString ?? ((key) => defaultKeyString(this.name, key));
 		validateKeyedOptions(options, this.maxTotal, this.maxWaiters);
-		(this as EventEmitter).on("newListener", (event: string) => {
-			if (!(event in PoolEvent) || this.#forwarded.has(event as PoolEventName)) return;
-			this.#forwarded.add(event as PoolEventName);
-			for (const [label, entry] of this.#pools) this.#forward(entry.pool, event as PoolEventName, label);
-		});
+	}
+
+	/** A key's pool events are forwarded from the first listener on: a pool nobody watches builds no payload. */
+	protected override watchChanged(): void {
+		for (const event of Object.values(PoolEvent)) {
+			if (!this.watching[event] || this.#forwarded.has(event)) continue;
+			this.#forwarded.add(event);
+			for (const [label, entry] of this.#pools) this.#forward(entry.pool, event, label);
+		}
 	}
 
 	/** Borrows a connection for `key`; same contract as `Pool.acquire`. */
@@ -238,6 +244,12 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 		},
 		// Deferred: the pool reports from inside its own bookkeeping, and a caller may be about to use it again this tick.
 		empty: (pool) => queueMicrotask(() => this.#forgetIfEmpty(pool as Pool<T>)),
+		claim: (resource) => {
+			if (this.#resources.has(resource)) return false;
+			this.#resources.add(resource);
+			return true;
+		},
+		unclaim: (resource) => void this.#resources.delete(resource),
 		blocked: (pool) => {
 			const p = pool as Pool<T>;
 			if (!this.#blocked.includes(p)) this.#blocked.push(p);
@@ -286,7 +298,7 @@ export class KeyedPool<K, T> extends EventEmitter<KeyedEvents> {
 	}
 
 	#forward(pool: Pool<T>, event: PoolEventName, key: string): void {
-		(pool as EventEmitter).on(event, (payload: object) => (this as EventEmitter).emit(event, { ...payload, key }));
+		pool.on(event, (payload: object) => this.emitSafely(event, { ...payload, key }));
 	}
 }
 

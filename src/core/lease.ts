@@ -14,6 +14,16 @@ export interface LeaseOwner<T> {
  * A borrowed connection. Give it back with `release()`, or `destroy(err?)` when it is broken;
  * `await using lease = await pool.acquire()` releases on scope exit. Both are idempotent.
  */
+/** Where a lease is in its life: the one field that says whether its borrower may still use it. */
+export const LeaseState = {
+	active: "active",
+	/** Given back by its borrower (release or destroy). */
+	released: "released",
+	/** Ended by the pool under its borrower (reclaim, close deadline, clear of a dead connection); the borrower's first release is expected and silent. */
+	reclaimed: "reclaimed",
+} as const;
+export type LeaseState = (typeof LeaseState)[keyof typeof LeaseState];
+
 /** Recognises leases from another copy of lifeguard (see LifeguardError's brand). */
 const LEASE_BRAND = Symbol.for("lifeguard.lease");
 
@@ -28,20 +38,18 @@ export class Lease<T> {
 	readonly #owner: LeaseOwner<T>;
 	/** @internal */
 	readonly conn: PooledConnection<T>;
-	/** performance.now() when the lease was granted; NaN for a lease the pool did not time (see PoolStats.useMs). */
-	readonly acquiredAt: number;
+	/** performance.now() when the lease was granted; undefined for a lease the pool did not time (see PoolStats.useMs). */
+	readonly acquiredAt: number | undefined;
 	/** The borrower's stack, captured only when leak detection is on. */
 	stack: string | undefined = undefined;
 	/** @internal */
-	done = false;
-	/** @internal */
+	state: LeaseState = LeaseState.active;
+	/** @internal Counted as a leak already (leak detection, reclaim). */
 	leakReported = false;
-	/** @internal Set when the pool closed the connection under the borrower (close deadline, reclaim). */
-	closedByPool = false;
 	/** @internal The pool that lent it. */
 	readonly pool: object;
 
-	constructor(owner: LeaseOwner<T>, conn: PooledConnection<T>, acquiredAt: number, pool: object) {
+	constructor(owner: LeaseOwner<T>, conn: PooledConnection<T>, acquiredAt: number | undefined, pool: object) {
 		this.#owner = owner;
 		this.pool = pool;
 		this.conn = conn;
@@ -50,7 +58,7 @@ export class Lease<T> {
 
 	/** The pooled resource (driver client, socket, …). Throws LEASE_INVALID once the lease is over: the connection may be someone else's by then. */
 	get resource(): T {
-		if (this.done) {
+		if (this.state !== LeaseState.active) {
 			throw new LeaseError(
 				`lease.resource read after the lease ended (released, destroyed, or taken back by the pool) on connection ${this.conn.id}; acquire a new lease`,
 			);
@@ -65,18 +73,18 @@ export class Lease<T> {
 
 	/** True until the lease is released, destroyed or reclaimed. */
 	get active(): boolean {
-		return !this.done && this.conn.lease === this;
+		return this.state === LeaseState.active;
 	}
 
 	/** Gives the connection back to the pool. A second call is a no-op that warns once. */
 	release(): void {
-		if (this.done) return this.#owner.misuse(this, "release");
+		if (this.state !== LeaseState.active) return this.#owner.misuse(this, "release");
 		this.#owner.release(this);
 	}
 
 	/** Closes the connection instead of reusing it; pass the error that broke it. Idempotent. */
 	destroy(error?: unknown): void {
-		if (this.done) return this.#owner.misuse(this, "destroy");
+		if (this.state !== LeaseState.active) return this.#owner.misuse(this, "destroy");
 		this.#owner.destroy(this, error);
 	}
 
@@ -90,7 +98,7 @@ export class Lease<T> {
 
 	/** Releases unless already released or destroyed, silently: `await using` after `destroy()` is safe. */
 	[Symbol.asyncDispose](): Promise<void> {
-		if (!this.done) this.#owner.release(this);
+		if (this.state === LeaseState.active) this.#owner.release(this);
 		return Promise.resolve();
 	}
 
@@ -99,6 +107,6 @@ export class Lease<T> {
 	}
 
 	[Symbol.dispose](): void {
-		if (!this.done) this.#owner.release(this);
+		if (this.state === LeaseState.active) this.#owner.release(this);
 	}
 }

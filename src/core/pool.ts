@@ -1,6 +1,7 @@
-import { EventEmitter } from "node:events";
 import { Backoff } from "./backoff.ts";
-import { ConnState, PooledConnection } from "./connection.ts";
+import { ConnState, FAULTLESS_MIN_SCORE, PooledConnection } from "./connection.ts";
+import { isThenable, settleBySignal, withDeadline } from "./deadline.ts";
+import { DecayingCounter, TROUBLE_HALF_LIFE_MS } from "./decay.ts";
 import { Deque } from "./deque.ts";
 import { type DurationRules, durationProblem, MAX_DURATION_MS } from "./duration.ts";
 import {
@@ -18,12 +19,16 @@ import {
 	QueueFullError,
 	ValidationFailedError,
 } from "./errors.ts";
-import { AcquireFailReason, CloseReason, PoolEvent, type PoolEventName, type PoolEvents } from "./events.ts";
-import { Lease, type LeaseOwner } from "./lease.ts";
+import { AcquireFailReason, CloseReason, PoolEvent, type PoolEvents } from "./events.ts";
+import { medianLatency, poolHealthScore } from "./health-score.ts";
+import { Housekeeper } from "./housekeeper.ts";
+import { Lease, type LeaseOwner, LeaseState } from "./lease.ts";
+import { LeaseClock } from "./lease-clock.ts";
 import { type ErrorClass, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.ts";
 import { quoteValue } from "./quote-value.ts";
-import { PoolCounters, type PoolStats } from "./stats.ts";
+import { PoolCounters, type PoolStats, statsSnapshot } from "./stats.ts";
 import { Waiter, Waiters } from "./waiters.ts";
+import { WatchedEmitter } from "./watched-emitter.ts";
 import { withLease } from "./with-lease.ts";
 
 export interface AcquireOptions {
@@ -70,24 +75,22 @@ export interface PoolBudget {
 	idle(pool: Pool<unknown>): void;
 	/** The pool may hold nothing now (no connection, no waiter): the keyed pool may forget it. */
 	empty(pool: Pool<unknown>): void;
+	/** A new resource arrived; false when another key's pool holds it already (a factory returning one object twice). */
+	claim(resource: unknown): boolean;
+	/** A resource the pool claimed is closed. */
+	unclaim(resource: unknown): void;
 }
 
-const EMPTY_WATCH = (): Record<PoolEventName, boolean> => Object.fromEntries(Object.values(PoolEvent).map((e) => [e, false])) as Record<PoolEventName, boolean>;
-
-const DECAY_HALF_LIFE_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 30_000;
 /** Infinity waits for as long as it takes; 0 is refused: it used to time out at once, which nobody means. */
 const ACQUIRE_TIMEOUT_RULES: DurationRules = { allowInfinity: true };
 const CLOSE_TIMEOUT_RULES: DurationRules = { allowInfinity: true, allowZero: true };
-/** Above this many acquires per second, durations are timed for a sample of leases (see #clock). */
-const TIMED_LEASES_PER_SECOND = 100_000;
-const SAMPLING_WINDOW_MS = 100;
 
 /**
- * A pool of reusable resources. See DESIGN.md for the contract and its invariants; the hot
+ * A pool of reusable resources. See docs/design.md for the contract and its invariants; the hot
  * path is `acquire` → `#lend` and `release` → `#offer`.
  */
-export class Pool<T> extends EventEmitter<PoolEvents> {
+export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	readonly name: string;
 	readonly options: ResolvedPoolOptions<T>;
 	readonly #all = new Set<PooledConnection<T>>();
@@ -98,7 +101,6 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	readonly #counters = new PoolCounters();
 	readonly #backoff: Backoff;
 	readonly #owner: LeaseOwner<T>;
-	readonly #watch = EMPTY_WATCH();
 	readonly #budget: PoolBudget | undefined;
 	readonly #lifo: boolean;
 	/** Creates in flight; they count toward `max`. */
@@ -116,8 +118,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#startWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 	#retryAt = 0;
 	#retryTimer: NodeJS.Timeout | undefined;
-	#housekeeper: NodeJS.Timeout | undefined;
-	readonly #housekeepingMs: number;
+	readonly #housekeeper: Housekeeper;
 	readonly #createControllers = new Set<AbortController>();
 	readonly #pendingWork = new Set<Promise<unknown>>();
 	#lastCreateError: unknown;
@@ -125,38 +126,31 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#pumping = false;
 	#pumpAgain = false;
 	#misuseWarned = false;
-	#recentFailures = 0;
-	#recentFailuresAt = 0;
-	/** Time 1 lease in #timeEvery (a power of two); 1 while the pool is below TIMED_LEASES_PER_SECOND. */
-	#timeEvery = 1;
-	#untilTimed = 1;
-	#windowStart = 0;
-	#windowAcquires = 0;
-	/** Every lease is timed when a feature needs the time on each borrow (validate, leak detection) or someone listens to `acquired`. */
-	#alwaysTimed: boolean;
+	/** Failed creates, timed-out acquires, connections lost to errors: what lowers the pool's health beyond its connections'. */
+	readonly #trouble = new DecayingCounter(TROUBLE_HALF_LIFE_MS);
+	readonly #clock: LeaseClock;
 	readonly #mustTime: boolean;
 	readonly #validateAfterMs: number;
 
 	constructor(options: PoolOptions<T>, budget?: PoolBudget) {
-		super({ captureRejections: false });
-		this.options = resolvePoolOptions(options);
+		const resolved = resolvePoolOptions(options);
+		super(Object.values(PoolEvent), `pool "${resolved.name}"`);
+		this.options = resolved;
 		this.name = this.options.name;
 		this.#budget = budget;
 		this.#lifo = this.options.idleOrder === "lifo";
 		this.#mustTime = this.options.validate !== undefined || this.options.leakDetectionMs > 0 || this.options.reclaimAfterMs > 0;
-		this.#alwaysTimed = this.#mustTime;
+		this.#clock = new LeaseClock(this.#mustTime);
 		this.#validateAfterMs = this.options.validate !== undefined ? this.options.validateAfterIdleMs : Number.POSITIVE_INFINITY;
 		this.#backoff = new Backoff(this.options.createRetryInitialMs, this.options.createRetryMaxMs);
 		this.#waiters = new Waiters<Lease<T>>(this.options.priorityLevels, (w, now) => this.#expireWaiter(w, now));
-		this.#housekeepingMs = housekeepingPeriod(this.options);
+		this.#housekeeper = new Housekeeper(this.options as ResolvedPoolOptions<unknown>, () => this.#housekeep());
 		this.#owner = {
 			release: (lease) => this.#release(lease, undefined, false),
 			destroy: (lease, error) => this.#release(lease, error, true),
 			reportError: (lease, error) => this.#reportError(lease, error),
 			misuse: (lease, what) => this.#misuse(lease, what),
 		};
-		// Events cost nothing when nobody listens: the payload is built only if #watch says so.
-		this.#watchListeners();
 		// Deferred so that listeners attached right after construction see it.
 		process.nextTick(() => this.#announceCreated());
 	}
@@ -164,19 +158,10 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#announceCreated(): void {
 		if (this.#announced) return;
 		this.#announced = true;
-		if (this.#watch.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
+		if (this.watching.poolCreated) this.#emit(PoolEvent.poolCreated, { pool: this.name, options: describeOptions(this.options) });
 	}
 
 	// ── public API ────────────────────────────────────────────────────────────────────────────
-
-	/** Also re-arms the pool's own bookkeeping of who listens, which this call would otherwise remove. */
-	override removeAllListeners(event?: Parameters<EventEmitter["removeAllListeners"]>[0]): this {
-		super.removeAllListeners(event as never);
-		if (event === undefined || event === "newListener" || event === "removeListener") this.#watchListeners();
-		for (const name of Object.values(PoolEvent)) this.#watch[name] = this.listenerCount(name) > 0;
-		this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
-		return this;
-	}
 
 	/**
 	 * Borrows a connection: an idle one at once, else a new one (up to `max`), else the next
@@ -184,15 +169,14 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * ACQUIRE_ABORTED when the signal aborts, POOL_QUEUE_FULL or POOL_CLOSED at once.
 	 */
 	acquire(options?: AcquireOptions): Promise<Lease<T>> {
-		if (this.#watch.acquireStarted) this.#emit(PoolEvent.acquireStarted, { pool: this.name });
+		if (this.watching.acquireStarted) this.#emit(PoolEvent.acquireStarted, { pool: this.name });
 		if (this.#state !== "open") return this.#rejectNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), performance.now());
 		const stack = this.options.leakDetectionMs > 0 ? new Error("lease acquired here").stack : undefined;
 		if (this.#waiters.length === 0 && (options === undefined || this.#fastPathAllowed(options))) {
-			const now = this.#alwaysTimed || --this.#untilTimed === 0 ? this.#clock() : Number.NaN;
+			const now = this.#clock.sample(this.#counters.acquiredOk);
 			const conn = this.#takeIdle(now);
-			// An untimed borrow records no wait either, so that zero waits are sampled like the others.
-			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, Number.isNaN(now) ? now : 0, stack));
-			return this.#enqueue(options, !Number.isNaN(now) ? now : performance.now(), stack);
+			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, now === undefined ? undefined : 0, stack));
+			return this.#enqueue(options, now ?? performance.now(), stack);
 		}
 		return this.#enqueue(options, performance.now(), stack);
 	}
@@ -223,7 +207,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (!this.#started) {
 			this.#started = true;
 			// CMAP's order: the pool is marked ready first, then its min connections are created.
-			if (this.#watch.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
+			if (this.watching.poolReady) this.#emit(PoolEvent.poolReady, { pool: this.name });
 		}
 		this.#ensureHousekeeping();
 		const ready = new Promise<void>((resolve, reject) => this.#startWaiters.push({ resolve, reject }));
@@ -236,7 +220,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	clear(): void {
 		if (this.#state !== "open") return;
 		this.#generation++;
-		if (this.#watch.poolCleared) this.#emit(PoolEvent.poolCleared, { pool: this.name, generation: this.#generation });
+		if (this.watching.poolCleared) this.#emit(PoolEvent.poolCleared, { pool: this.name, generation: this.#generation });
 		let conn = this.#idle.shift();
 		while (conn !== undefined) {
 			this.#retire(conn, CloseReason.stale);
@@ -315,12 +299,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	reclaim(lease: Lease<T>, error?: unknown): void {
 		this.#checkOwn(lease);
 		if (!lease.active) return;
-		if (!lease.leakReported) {
-			lease.leakReported = true;
-			this.#counters.leaks++;
-		}
+		this.#countLeak(lease);
 		this.#retire(lease.conn, CloseReason.leaked, error);
-		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+		this.#notifyIfDrained();
 	}
 
 	/** True while the pool has no connection and its creates are failing: the backend looks down. */
@@ -352,43 +333,23 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	stats(): PoolStats {
-		const c = this.#counters;
-		const now = performance.now();
-		const acquires = c.acquiredOk;
-		return {
-			name: this.name,
-			state: this.#state,
-			generation: this.#generation,
-			min: this.options.min,
-			max: this.options.max,
-			total: this.size,
-			active: this.#active,
-			idle: this.#idle.length,
-			creating: this.#creating,
-			pending: this.#waiters.length,
-			peak: { total: c.peakTotal, active: c.peakActive, pending: c.peakPending },
-			created: c.created,
-			createFailures: c.createFailures,
-			destroyed: c.destroyed,
-			destroyedByReason: { ...c.destroyedByReason },
-			validationFailures: c.validationFailures,
-			acquires: {
-				ok: acquires,
-				failed: c.acquireFailed,
-				timeouts: c.timeouts,
-				aborted: c.aborted,
-				queueFull: c.queueFull,
-				closed: c.closedRejects,
+		return statsSnapshot(
+			{
+				name: this.name,
+				state: this.#state,
+				generation: this.#generation,
+				min: this.options.min,
+				max: this.options.max,
+				total: this.size,
+				active: this.#active,
+				idle: this.#idle.length,
+				creating: this.#creating,
+				pending: this.#waiters.length,
+				healthScore: this.#healthScore(performance.now()),
+				lastCreateError: this.#lastCreateError === undefined ? undefined : messageOf(this.#lastCreateError),
 			},
-			leaks: c.leaks,
-			waitMs: c.wait.summary(),
-			useMs: c.use.summary(),
-			createMs: c.create.summary(),
-			reuseRatio: acquires === 0 ? 0 : (acquires - c.lentFresh) / acquires,
-			utilization: this.#active / this.options.max,
-			healthScore: this.#healthScore(now),
-			lastCreateError: this.#lastCreateError === undefined ? undefined : messageOf(this.#lastCreateError),
-		};
+			this.#counters,
+		);
 	}
 
 	/** Starts a new statistics window (histograms, peaks). Cumulative counters keep counting. */
@@ -399,7 +360,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	/** Health 0-100 of the pool and of each connection. */
 	health(): PoolHealth {
 		const now = performance.now();
-		const reference = this.#medianLatency();
+		const reference = medianLatency(this.#all);
 		const connections: ConnectionHealth[] = [];
 		for (const conn of this.#all) {
 			connections.push({
@@ -426,34 +387,15 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		);
 	}
 
-	/** Keeps #watch (who listens to what) current, so that payloads are built only for listeners. */
-	#watchListeners(): void {
-		const untyped = this as EventEmitter;
-		untyped.on("newListener", (event: string) => {
-			if (event in this.#watch) this.#watch[event as PoolEventName] = true;
-			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
-		});
-		untyped.on("removeListener", (event: string) => {
-			if (event in this.#watch) this.#watch[event as PoolEventName] = untyped.listenerCount(event) > 0;
-			this.#alwaysTimed = this.#mustTime || this.#watch.acquired;
-		});
-	}
-
-	/**
-	 * Emits without letting a listener's throw interrupt the state change around it (a lost
-	 * connection, an unsettled waiter): the error becomes a process warning instead.
-	 */
+	/** Events cost nothing when nobody listens: callers check `watching` before building a payload. */
 	#emit<E extends keyof PoolEvents>(event: E, ...payload: PoolEvents[E]): void {
 		// poolCreated is deferred a tick for late listeners, yet must still come first when work starts sooner.
 		if (!this.#announced) this.#announceCreated();
-		try {
-			(this as EventEmitter).emit(event, ...payload);
-		} catch (error) {
-			process.emitWarning(`pool "${this.name}": a "${event}" listener threw: ${messageOf(error)}`, {
-				code: "LIFEGUARD_LISTENER_ERROR",
-				detail: error instanceof Error ? error.stack : undefined,
-			});
-		}
+		this.emitSafely(event, ...payload);
+	}
+
+	protected override watchChanged(): void {
+		this.#clock.always = this.#mustTime || this.watching.acquired;
 	}
 
 	#enqueue(options: AcquireOptions | undefined, now: number, stack: string | undefined): Promise<Lease<T>> {
@@ -496,42 +438,41 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		});
 	}
 
-	/** Takes an idle connection that is ready to lend; retires stale and expired ones, starts validation of long-idle ones. */
-	/** `now` is NaN on an untimed borrow: the housekeeper then catches expired connections instead. */
-	#takeIdle(now: number): PooledConnection<T> | undefined {
+	/**
+	 * Takes an idle connection that is ready to lend; retires perished ones, starts validation of
+	 * long-idle ones. `now` is undefined on an untimed borrow: the housekeeper then catches
+	 * expired connections instead.
+	 */
+	#takeIdle(now: number | undefined): PooledConnection<T> | undefined {
 		for (;;) {
 			const conn = this.#lifo ? this.#idle.pop() : this.#idle.shift();
 			if (conn === undefined) return undefined;
-			if (conn.generation !== this.#generation) this.#retire(conn, CloseReason.stale);
-			else if (conn.expired || now >= conn.retireAt) this.#retire(conn, CloseReason.lifetime);
-			else if (now - conn.idleSince > this.#validateAfterMs) this.#validate(conn);
+			const reason = this.#retireReason(conn, now);
+			if (reason !== undefined) this.#retire(conn, reason);
+			else if (now !== undefined && conn.idleSince !== undefined && now - conn.idleSince > this.#validateAfterMs) this.#validate(conn);
 			else return conn;
 		}
 	}
 
 	/**
-	 * Reads the clock for a timed lease and adapts the sampling. performance.now() costs about
-	 * as much as the rest of an acquire+release, so above TIMED_LEASES_PER_SECOND only 1 lease
-	 * in N is timed (N a power of two): percentiles stay representative, and `count` in the
-	 * duration summaries says how many leases were timed. Counters are always exact.
+	 * Whether a connection must be closed rather than lent or kept, and why: the one decision
+	 * every path (borrow, return, arrival, housekeeping) asks. `now` undefined skips the checks
+	 * that need the time (an untimed borrow); the housekeeper marks expired connections then.
 	 */
-	#clock(): number {
-		const now = performance.now();
-		const elapsed = now - this.#windowStart;
-		if (elapsed >= SAMPLING_WINDOW_MS) {
-			const rate = ((this.#counters.acquiredOk - this.#windowAcquires) * 1000) / elapsed;
-			let every = 1;
-			while (every < 1024 && rate / every > TIMED_LEASES_PER_SECOND) every *= 2;
-			this.#timeEvery = every;
-			this.#windowStart = now;
-			this.#windowAcquires = this.#counters.acquiredOk;
+	#retireReason(conn: PooledConnection<T>, now: number | undefined, referenceLatencyMs = Number.NaN): CloseReason | undefined {
+		if (conn.dead) return CloseReason.error;
+		if (this.#state !== "open") return CloseReason.poolClosed;
+		if (conn.generation !== this.#generation) return CloseReason.stale;
+		if (conn.expired || (now !== undefined && now >= conn.retireAt)) return CloseReason.lifetime;
+		// Without faults a connection scores at least FAULTLESS_MIN_SCORE: the score, which costs a few
+		// Math.pow, is only worth computing when it could fall below the threshold.
+		if (conn.faults > 0 || this.options.unhealthyThreshold > FAULTLESS_MIN_SCORE) {
+			if (conn.healthScore(now ?? performance.now(), referenceLatencyMs) < this.options.unhealthyThreshold) return CloseReason.unhealthy;
 		}
-		this.#untilTimed = this.#timeEvery;
-		return now;
+		return undefined;
 	}
-
-	/** `acquiredAt` is NaN for an untimed lease, `waitMs` NaN when the wait was not timed. */
-	#lend(conn: PooledConnection<T>, acquiredAt: number, waitMs: number, stack: string | undefined): Lease<T> {
+	/** `acquiredAt` is undefined for an untimed lease, `waitMs` when the wait was not timed. */
+	#lend(conn: PooledConnection<T>, acquiredAt: number | undefined, waitMs: number | undefined, stack: string | undefined): Lease<T> {
 		conn.state = ConnState.leased;
 		conn.uses++;
 		if (this.options.allowExitOnIdle) this.options.ref?.(conn.resource);
@@ -541,23 +482,18 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (++this.#active > c.peakActive) c.peakActive = this.#active;
 		c.acquiredOk++;
 		if (waitMs === 0) c.wait.recordZero();
-		else if (!Number.isNaN(waitMs)) c.wait.record(waitMs);
+		else if (waitMs !== undefined) c.wait.record(waitMs);
 		lease.stack = stack;
-		if (this.#watch.acquired) this.#emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs });
+		if (this.watching.acquired) this.#emit(PoolEvent.acquired, { pool: this.name, connectionId: conn.id, durationMs: waitMs ?? Number.NaN });
 		return lease;
 	}
 
-	/**
-	 * Whether the new lease is timed is the sampler's decision even when `now` is at hand:
-	 * a timed lease costs a clock read at its release, and timing would otherwise pass from
-	 * each released lease to the next through the handoff.
-	 */
-	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number): void {
+	/** `now`: the time if the caller has read it (the pump has; an untimed release has not). */
+	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number | undefined): void {
 		waiter.settle();
-		let acquiredAt = Number.NaN;
-		if (this.#alwaysTimed) acquiredAt = !Number.isNaN(now) ? now : (now = performance.now());
-		else if (--this.#untilTimed === 0) acquiredAt = now = this.#clock();
-		waiter.resolve(this.#lend(conn, acquiredAt, now - waiter.startedAt, waiter.stack));
+		const acquiredAt = this.#clock.sample(this.#counters.acquiredOk, now);
+		const known = acquiredAt ?? now;
+		waiter.resolve(this.#lend(conn, acquiredAt, known === undefined ? undefined : known - waiter.startedAt, waiter.stack));
 	}
 
 	#rejectNow(reason: AcquireFailReason, error: Error, now: number): Promise<Lease<T>> {
@@ -575,11 +511,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const c = this.#counters;
 		if (reason === AcquireFailReason.timeout || reason === AcquireFailReason.createError) {
 			c.timeouts++;
-			this.#bumpRecentFailures(now);
+			this.#trouble.bump(now);
 		} else if (reason === AcquireFailReason.aborted) c.aborted++;
 		else if (reason === AcquireFailReason.queueFull) c.queueFull++;
 		else c.closedRejects++;
-		if (this.#watch.acquireFailed) this.#emit(PoolEvent.acquireFailed, { pool: this.name, reason, durationMs: now - startedAt, error });
+		if (this.watching.acquireFailed) this.#emit(PoolEvent.acquireFailed, { pool: this.name, reason, durationMs: now - startedAt, error });
 	}
 
 	#expireWaiter(waiter: Waiter<Lease<T>>, now: number): void {
@@ -594,44 +530,31 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	// ── release ───────────────────────────────────────────────────────────────────────────────
 
 	#release(lease: Lease<T>, error: unknown, destroy: boolean): void {
-		lease.done = true;
+		lease.state = LeaseState.released;
 		const conn = lease.conn;
-		// Reclaimed as leaked, or destroyed by close(): the late release is a no-op.
-		if (conn.lease !== lease) return;
 		conn.lease = null;
 		this.#active--;
-		// An untimed lease is released untimed too: NaN flows into the checks below as "unknown".
-		const timed = !Number.isNaN(lease.acquiredAt);
-		let now = timed ? performance.now() : Number.NaN;
-		if (timed) this.#counters.use.record(now - lease.acquiredAt);
-		if (this.#watch.released) this.#emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
+		// An untimed lease is released untimed too: undefined flows into the checks below as "unknown".
+		let now = lease.acquiredAt === undefined ? undefined : performance.now();
+		if (now !== undefined) this.#counters.use.record(now - (lease.acquiredAt as number));
+		if (this.watching.released) this.#emit(PoolEvent.released, { pool: this.name, connectionId: conn.id });
 		if (destroy) {
-			if (error !== undefined) conn.recordFault(now);
+			if (error !== undefined) conn.recordFault((now ??= performance.now()));
 			this.#retire(conn, error === undefined ? CloseReason.destroyed : CloseReason.error, error);
-		} else if (conn.dead) {
-			this.#retire(conn, CloseReason.error);
-		} else if (this.#state !== "open") {
-			this.#retire(conn, CloseReason.poolClosed);
-		} else if (conn.generation !== this.#generation) {
-			this.#retire(conn, CloseReason.stale);
-		} else if (conn.expired || now >= conn.retireAt) {
-			this.#retire(conn, CloseReason.lifetime);
-		} else if (conn.faults > 0 && conn.healthScore(timed ? now : (now = performance.now())) < this.options.unhealthyThreshold) {
-			this.#retire(conn, CloseReason.unhealthy);
-		} else if (this.options.reset !== undefined) {
-			this.#resetThenOffer(conn, now);
 		} else {
-			this.#offer(conn, now);
+			const reason = this.#retireReason(conn, now);
+			if (reason !== undefined) this.#retire(conn, reason);
+			else if (this.options.reset !== undefined) this.#resetThenOffer(conn, now);
+			else this.#offer(conn, now);
 		}
-		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+		this.#notifyIfDrained();
 	}
-
 	/** Hands a free connection to the first waiter, or makes it idle. */
-	#offer(conn: PooledConnection<T>, now: number): void {
+	#offer(conn: PooledConnection<T>, now: number | undefined): void {
 		const waiter = this.#waiters.shift();
 		if (waiter !== undefined) return this.#lendTo(waiter, conn, now);
 		conn.state = ConnState.idle;
-		// NaN when untimed: the housekeeper stamps it on its next run (idle eviction can only be late, never early).
+		// Undefined when untimed: the housekeeper stamps it on its next run (idle eviction can only be late, never early).
 		conn.idleSince = now;
 		this.#idle.push(conn);
 		if (this.options.allowExitOnIdle) this.options.unref?.(conn.resource);
@@ -655,9 +578,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	}
 
 	#misuse(lease: Lease<T>, what: "release" | "destroy"): void {
-		// Closed by the pool (close deadline, reclaim): the borrower's first release is expected, not misuse.
-		if (lease.closedByPool) {
-			lease.closedByPool = false;
+		// Ended by the pool (close deadline, reclaim): the borrower's first release is expected, not misuse.
+		if (lease.state === LeaseState.reclaimed) {
+			lease.state = LeaseState.released;
 			return;
 		}
 		if (this.#misuseWarned) return;
@@ -667,10 +590,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			{ code: "LIFEGUARD_DOUBLE_RELEASE" },
 		);
 	}
-
 	#checkOwn(lease: Lease<T>): void {
 		// A finished lease of this pool is fine whatever became of its connection: the call is then a no-op.
-		if (lease instanceof Lease && lease.done && lease.pool === this) return;
+		if (lease instanceof Lease && lease.state !== LeaseState.active && lease.pool === this) return;
 		if (!(lease instanceof Lease) || !this.#all.has(lease.conn) || lease.conn.lease !== lease) {
 			throw new LeaseError(`pool "${this.name}": release/destroy got something that is not a lease of this pool; pass the object acquire() resolved with`);
 		}
@@ -747,7 +669,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		if (size > this.#counters.peakTotal) this.#counters.peakTotal = size;
 		const id = ++this.#nextId;
 		const generation = this.#generation;
-		if (this.#watch.connectionCreated) this.#emit(PoolEvent.connectionCreated, { pool: this.name, connectionId: id });
+		if (this.watching.connectionCreated) this.#emit(PoolEvent.connectionCreated, { pool: this.name, connectionId: id });
 		const started = performance.now();
 		const controller = new AbortController();
 		this.#createControllers.add(controller);
@@ -789,8 +711,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#created(id: number, resource: T, generation: number, started: number): void {
 		const twin = this.#byResource.get(resource);
 		// Lending it would give one connection to two borrowers; it belongs to its twin, so it is not destroyed either.
-		if (twin !== undefined) {
-			const problem = `create() returned an object already in the pool (connection ${twin.id}); it must return a new connection each time`;
+		if (twin !== undefined || (this.#budget !== undefined && !this.#budget.claim(resource))) {
+			const where = twin !== undefined ? `already in the pool (connection ${twin.id})` : "already in another key's pool";
+			const problem = `create() returned an object ${where}; it must return a new connection each time`;
 			return this.#createFailed(id, new CreateFailedError(this.name, new Error(problem)), true);
 		}
 		this.#creating--;
@@ -805,13 +728,12 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#all.add(conn);
 		this.#byResource.set(resource, conn);
 		this.#ensureHousekeeping();
-		if (this.#watch.connectionReady) this.#emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
-		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
-		else if (generation !== this.#generation) this.#retire(conn, CloseReason.stale);
-		else if (typeof resource === "object" && resource !== null && this.#invalidatedEarly.has(resource)) {
-			conn.dead = true;
-			this.#retire(conn, CloseReason.error);
-		} else {
+		if (this.watching.connectionReady) this.#emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
+		// A socket that died during setup was reported before the pool knew it.
+		if (typeof resource === "object" && resource !== null && this.#invalidatedEarly.has(resource)) conn.dead = true;
+		const reason = this.#retireReason(conn, now);
+		if (reason !== undefined) this.#retire(conn, reason);
+		else {
 			// Handed straight to a waiter, it serves an acquire no existing connection could (see reuseRatio).
 			if (this.#waiters.length > 0) this.#counters.lentFresh++;
 			this.#offer(conn, now);
@@ -829,9 +751,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#lastCreateError = error;
 		this.#createFailing = true;
 		this.#counters.createFailures++;
-		this.#bumpRecentFailures(now);
+		this.#trouble.bump(now);
 		this.#retryAt = now + this.#backoff.fail();
-		if (this.#watch.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: id, reason: CloseReason.error, error });
+		if (this.watching.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: id, reason: CloseReason.error, error });
 		if ((this.options.failFast || permanent) && this.#startWaiters.length > 0) {
 			const waiting = this.#startWaiters;
 			this.#startWaiters = [];
@@ -895,7 +817,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	 * (a timer, a controller, promises) cost a quarter of the throughput of a trivial reset.
 	 * An asynchronous one is bounded by validateTimeoutMs.
 	 */
-	#resetThenOffer(conn: PooledConnection<T>, now: number): void {
+	#resetThenOffer(conn: PooledConnection<T>, now: number | undefined): void {
 		const reset = this.options.reset;
 		if (reset === undefined) return;
 		let result: void | Promise<void>;
@@ -931,16 +853,14 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 
 	#returnToService(conn: PooledConnection<T>): void {
 		const now = performance.now();
-		if (this.#state !== "open") this.#retire(conn, CloseReason.poolClosed);
-		else if (conn.dead) this.#retire(conn, CloseReason.error);
-		else if (conn.generation !== this.#generation) this.#retire(conn, CloseReason.stale);
-		else if (conn.expired || now >= conn.retireAt) this.#retire(conn, CloseReason.lifetime);
+		const reason = this.#retireReason(conn, now);
+		if (reason !== undefined) this.#retire(conn, reason);
 		else this.#offer(conn, now);
 		this.#afterReturn();
 	}
 
 	#afterReturn(): void {
-		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+		this.#notifyIfDrained();
 		this.#pump();
 	}
 
@@ -948,8 +868,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	#retire(conn: PooledConnection<T>, reason: CloseReason, error?: unknown): void {
 		if (conn.state === ConnState.closed) return;
 		if (conn.lease !== null) {
-			conn.lease.done = true;
-			conn.lease.closedByPool = true;
+			conn.lease.state = LeaseState.reclaimed;
 			conn.lease = null;
 			this.#active--;
 		}
@@ -959,10 +878,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		const c = this.#counters;
 		c.destroyed++;
 		c.destroyedByReason[reason]++;
-		if (reason === CloseReason.error || reason === CloseReason.unhealthy) this.#bumpRecentFailures(performance.now());
-		if (this.#watch.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
+		if (reason === CloseReason.error || reason === CloseReason.unhealthy) this.#trouble.bump(performance.now());
+		if (this.watching.connectionClosed) this.#emit(PoolEvent.connectionClosed, { pool: this.name, connectionId: conn.id, reason, error });
 		this.#destroyResource(conn.resource);
 		if (this.#budget !== undefined) {
+			this.#budget.unclaim(conn.resource);
 			this.#budget.release();
 			this.#reportIfEmpty(this.#budget);
 		}
@@ -993,9 +913,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 	// ── housekeeping: idle eviction, lifetime, keepalive, leaks, min ──────────────────────────
 
 	#ensureHousekeeping(): void {
-		if (this.#housekeeper !== undefined || this.#state !== "open") return;
-		this.#housekeeper = setInterval(() => this.#housekeep(), this.#housekeepingMs);
-		this.#housekeeper.unref();
+		if (this.#state === "open") this.#housekeeper.start();
 	}
 
 	#housekeep(): void {
@@ -1007,12 +925,11 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			const due: PooledConnection<T>[] = [];
 			let excess = this.size - o.min;
 			const keepalive = o.healthCheckIntervalMs > 0 && o.validate !== undefined;
-			const reference = this.#medianLatency();
+			const reference = medianLatency(this.#all);
 			this.#idle.filter((conn) => {
-				if (Number.isNaN(conn.idleSince)) conn.idleSince = now;
-				if (conn.generation !== this.#generation) retired.push([conn, CloseReason.stale]);
-				else if (now >= conn.retireAt) retired.push([conn, CloseReason.lifetime]);
-				else if (conn.healthScore(now, reference) < o.unhealthyThreshold) retired.push([conn, CloseReason.unhealthy]);
+				conn.idleSince ??= now;
+				const reason = this.#retireReason(conn, now, reference);
+				if (reason !== undefined) retired.push([conn, reason]);
 				else if (o.idleTimeoutMs > 0 && excess > 0 && now - conn.idleSince >= o.idleTimeoutMs) {
 					excess--;
 					retired.push([conn, CloseReason.idle]);
@@ -1033,11 +950,10 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		for (const conn of this.#all) {
 			const lease = conn.lease;
 			if (lease === null) continue;
-			const heldMs = now - lease.acquiredAt;
-			if (o.leakDetectionMs > 0 && heldMs >= o.leakDetectionMs && !lease.leakReported) {
-				lease.leakReported = true;
-				this.#counters.leaks++;
-				if (this.#watch.leakDetected) {
+			// Leak detection times every lease (LeaseClock.always), so acquiredAt is known.
+			const heldMs = now - (lease.acquiredAt ?? now);
+			if (o.leakDetectionMs > 0 && heldMs >= o.leakDetectionMs && this.#countLeak(lease)) {
+				if (this.watching.leakDetected) {
 					this.#emit(PoolEvent.leakDetected, { pool: this.name, connectionId: conn.id, heldMs, stack: lease.stack });
 				} else {
 					process.emitWarning(
@@ -1049,14 +965,19 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 				}
 			}
 			if (o.reclaimAfterMs > 0 && heldMs >= o.reclaimAfterMs) {
-				if (!lease.leakReported) {
-					lease.leakReported = true;
-					this.#counters.leaks++;
-				}
+				this.#countLeak(lease);
 				this.#retire(conn, CloseReason.leaked);
 			}
 		}
-		if (this.#active === 0 && this.#returning === 0) this.#notifyDrained();
+		this.#notifyIfDrained();
+	}
+
+	/** Counts a lease as leaked once, whichever of leak detection and reclaim sees it first; true the first time. */
+	#countLeak(lease: Lease<T>): boolean {
+		if (lease.leakReported) return false;
+		lease.leakReported = true;
+		this.#counters.leaks++;
+		return true;
 	}
 
 	// ── close ─────────────────────────────────────────────────────────────────────────────────
@@ -1069,7 +990,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#startWaiters = [];
 		for (const w of starting) w.reject(new PoolClosedError(this.name));
 		for (const controller of this.#createControllers) controller.abort(new PoolClosedError(this.name));
-		clearInterval(this.#housekeeper);
+		this.#housekeeper.stop();
 		clearTimeout(this.#retryTimer);
 		let conn = this.#idle.shift();
 		while (conn !== undefined) {
@@ -1077,7 +998,7 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 			conn = this.#idle.shift();
 		}
 		// CMAP's order: marked closed once the idle connections are gone, before the leased ones come back.
-		if (this.#watch.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
+		if (this.watching.poolClosed) this.#emit(PoolEvent.poolClosed, { pool: this.name });
 		if (this.#active > 0 || this.#returning > 0) {
 			let timer: NodeJS.Timeout | undefined;
 			await Promise.race([
@@ -1096,8 +1017,9 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 		this.#state = "closed";
 	}
 
-	#notifyDrained(): void {
-		if (this.#drainedWaiters.length === 0) return;
+	/** Wakes close() once no lease is out and nothing is being validated or reset. */
+	#notifyIfDrained(): void {
+		if (this.#active > 0 || this.#returning > 0 || this.#drainedWaiters.length === 0) return;
 		const waiting = this.#drainedWaiters;
 		this.#drainedWaiters = [];
 		for (const resolve of waiting) resolve();
@@ -1105,38 +1027,14 @@ export class Pool<T> extends EventEmitter<PoolEvents> {
 
 	// ── health ────────────────────────────────────────────────────────────────────────────────
 
-	#bumpRecentFailures(now: number): void {
-		this.#recentFailures = this.#decayedFailures(now) + 1;
-		this.#recentFailuresAt = now;
-	}
-
-	#decayedFailures(now: number): number {
-		if (this.#recentFailures === 0) return 0;
-		return this.#recentFailures * 0.5 ** ((now - this.#recentFailuresAt) / DECAY_HALF_LIFE_MS);
-	}
-
 	/**
-	 * Pool health 0-100: the mean score of its connections, less up to 50 for recent trouble
-	 * (failed creates, timed-out acquires, connections lost to errors; 10 each, decaying with a
-	 * one-minute half-life), and 0 while every create fails and no connection is open.
+	 * Pool health 0-100 (see poolHealthScore), and 0 while every create fails and no connection
+	 * is open, or once closed.
 	 */
-	#healthScore(now: number, reference = this.#medianLatency()): number {
+	#healthScore(now: number, reference = medianLatency(this.#all)): number {
 		if (this.#state === "closed") return 0;
 		if (this.#createFailing && this.#all.size === 0) return 0;
-		let sum = 0;
-		for (const conn of this.#all) sum += conn.healthScore(now, reference);
-		const mean = this.#all.size === 0 ? 100 : sum / this.#all.size;
-		const penalty = Math.min(50, 10 * this.#decayedFailures(now));
-		return Math.max(0, Math.round(mean - penalty));
-	}
-
-	/** The median validation latency of this pool's connections: what "slow" is measured against. */
-	#medianLatency(): number {
-		const known: number[] = [];
-		for (const conn of this.#all) if (!Number.isNaN(conn.latencyMs)) known.push(conn.latencyMs);
-		if (known.length === 0) return Number.NaN;
-		known.sort((a, b) => a - b);
-		return known[known.length >> 1];
+		return poolHealthScore(this.#all, now, reference, this.#trouble.valueAt(now));
 	}
 
 	#snapshot(): PoolStateSnapshot {
@@ -1172,56 +1070,9 @@ function isPermanentCreateError(error: unknown): boolean {
 	return error instanceof LifeguardError && (error.code === ErrorCode.DRIVER_MISSING || error.code === ErrorCode.CONFIG_INVALID);
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-	return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function";
-}
-
-/** Runs `fn` with a signal that aborts after `ms`; rejects with `onTimeout()` then, even if `fn` ignores the signal. */
-function withDeadline<R>(fn: (signal: AbortSignal) => R | Promise<R>, ms: number, onTimeout: () => Error): Promise<R> {
-	const controller = new AbortController();
-	const timer = setTimeout(() => controller.abort(onTimeout()), ms);
-	timer.unref();
-	const attempt = (async () => fn(controller.signal))();
-	return settleBySignal(attempt, controller.signal).finally(() => clearTimeout(timer));
-}
-
-/** Settles with `work`, or rejects with the signal's reason when it aborts first; a value that arrives late goes to `onLate`. */
-function settleBySignal<R>(work: Promise<R>, signal: AbortSignal, onLate?: (value: R) => void): Promise<R> {
-	return new Promise<R>((resolve, reject) => {
-		let done = false;
-		const onAbort = () => {
-			if (done) return;
-			done = true;
-			reject(signal.reason);
-		};
-		if (signal.aborted) onAbort();
-		else signal.addEventListener("abort", onAbort, { once: true });
-		work.then(
-			(value) => {
-				if (done) return onLate?.(value);
-				done = true;
-				signal.removeEventListener("abort", onAbort);
-				resolve(value);
-			},
-			(error) => {
-				if (done) return;
-				done = true;
-				signal.removeEventListener("abort", onAbort);
-				reject(error);
-			},
-		);
-	});
-}
-
 /** The options without functions, for the poolCreated event. */
 function describeOptions<T>(o: ResolvedPoolOptions<T>): Record<string, unknown> {
 	return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v !== "function"));
-}
-
-function housekeepingPeriod<T>(o: ResolvedPoolOptions<T>): number {
-	const periods = [o.idleTimeoutMs, o.maxLifetimeMs, o.healthCheckIntervalMs, o.leakDetectionMs, o.reclaimAfterMs].filter((ms) => ms > 0);
-	const shortest = periods.length === 0 ? 30_000 : Math.min(...periods);
-	return Math.min(30_000, Math.max(5, Math.floor(shortest / 2)));
 }
 
 /** The deadline `close(options)` gives leases; throws CONFIG_INVALID for a bad one (0 destroys them at once, Infinity waits). @internal */

@@ -85,3 +85,30 @@ export class PoolCounters {
 		this.peakPending = pending;
 	}
 }
+
+/** What only the pool knows at the moment of a snapshot; the rest comes from its counters. */
+export type PoolGauges = Pick<
+	PoolStats,
+	"name" | "state" | "generation" | "min" | "max" | "total" | "active" | "idle" | "creating" | "pending" | "healthScore" | "lastCreateError"
+>;
+
+/** One pool's statistics: its gauges now, plus copies of its counters (a snapshot never changes after). */
+export function statsSnapshot(gauges: PoolGauges, c: PoolCounters): PoolStats {
+	const acquires = c.acquiredOk;
+	return {
+		...gauges,
+		peak: { total: c.peakTotal, active: c.peakActive, pending: c.peakPending },
+		created: c.created,
+		createFailures: c.createFailures,
+		destroyed: c.destroyed,
+		destroyedByReason: { ...c.destroyedByReason },
+		validationFailures: c.validationFailures,
+		acquires: { ok: acquires, failed: c.acquireFailed, timeouts: c.timeouts, aborted: c.aborted, queueFull: c.queueFull, closed: c.closedRejects },
+		leaks: c.leaks,
+		waitMs: c.wait.summary(),
+		useMs: c.use.summary(),
+		createMs: c.create.summary(),
+		reuseRatio: acquires === 0 ? 0 : (acquires - c.lentFresh) / acquires,
+		utilization: gauges.active / gauges.max,
+	};
+}

@@ -1,6 +1,5 @@
 import { Deque } from "./deque.ts";
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_DURATION_MS } from "./duration.ts";
 
 /** One caller waiting for a connection. */
 export class Waiter<T> {
@@ -116,7 +115,7 @@ export class Waiters<T> {
 		if (!Number.isFinite(at)) return;
 		// +1: Node rounds timer delays to whole milliseconds and may fire a fraction early.
 		// Delays above 2^31-1 ms overflow to 1 ms in Node: cap them, the expiry pass re-arms.
-		this.#timer = setTimeout(this.#expire, Math.min(MAX_TIMER_MS, Math.max(0, at - performance.now()) + 1));
+		this.#timer = setTimeout(this.#expire, Math.min(MAX_DURATION_MS, Math.max(0, at - performance.now()) + 1));
 	}
 
 	#disarm(): void {

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import { type ConfigError, createKeyedPool, createPool, ErrorCode, type LifeguardError, MAX_DURATION_MS, type PoolOptions } from "../../src/index.ts";
+import { waitFor } from "../support/wait.ts";
 
 const INDEX = JSON.stringify(new URL("../../src/index.ts", import.meta.url).href);
 
@@ -97,9 +98,7 @@ describe("keyed pools: per-key pools that hold nothing are forgotten", () => {
 		const keyed = createKeyedPool<string, object>({ create: () => ({}), maxTotal: 2_000, idleTimeoutMs: 20 });
 		for (let i = 0; i < 1_000; i++) (await keyed.acquire(`one-off-${i}`)).release();
 		assert.equal(keyed.keys().length, 1_000);
-		const deadline = performance.now() + 3_000;
-		while (keyed.keys().length > 0 && performance.now() < deadline) await sleep(20);
-		assert.equal(keyed.keys().length, 0);
+		await waitFor("every one-off key's pool to be forgotten", () => keyed.keys().length === 0, 3_000);
 		assert.equal(keyed.size, 0);
 		await keyed.close();
 	});
@@ -305,6 +304,21 @@ describe("a factory that returns an object already in the pool", () => {
 		assert.equal(pool.size, 1);
 		first.release();
 		await pool.close();
+	});
+});
+
+describe("a keyed factory that returns one object for two keys", () => {
+	it("fails the second key's acquire with CREATE_FAILED instead of lending the object under both keys", async () => {
+		const shared = { id: 1 };
+		const keyed = createKeyedPool<string, object>({ create: () => shared });
+		const a = await keyed.acquire("a");
+		await assert.rejects(keyed.acquire("b", { timeoutMs: 5_000 }), { code: ErrorCode.CREATE_FAILED, message: /already in another key's pool/ });
+		a.destroy();
+		await sleep(0);
+		const b = await keyed.acquire("b");
+		assert.equal(b.resource, shared, "once closed under key a, the object may serve key b");
+		b.release();
+		await keyed.close();
 	});
 });
 

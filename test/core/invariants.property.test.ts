@@ -1,5 +1,5 @@
 /**
- * DESIGN.md's invariants under random sequences of acquire / release / destroy / double release /
+ * docs/design.md's invariants under random sequences of acquire / release / destroy / double release /
  * create failure / create hang / timeout / abort / clear / close, checked after every step and
  * on every event the pool emits.
  */

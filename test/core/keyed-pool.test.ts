@@ -118,3 +118,22 @@ describe("keyed pool", () => {
 		);
 	});
 });
+
+describe("keyed events through the shared listener-aware emitter", () => {
+	it("forwards a key's events with its key from the first listener on, and a throwing listener only warns", async () => {
+		const keyed = createKeyedPool<string, object>({ create: () => ({}) });
+		(await keyed.acquire("early")).release();
+		const seen: string[] = [];
+		keyed.on("acquired", (e) => seen.push(e.key));
+		keyed.on("released", () => {
+			throw new Error("listener bug");
+		});
+		const warned = new Promise<Error & { code?: string }>((resolve) => process.once("warning", resolve));
+		(await keyed.acquire("early")).release();
+		(await keyed.acquire("late")).release();
+		assert.deepEqual(seen, ["early", "late"]);
+		assert.equal((await warned).code, "LIFEGUARD_LISTENER_ERROR");
+		assert.equal(keyed.size, 2, "both connections are back, idle");
+		await keyed.close();
+	});
+});

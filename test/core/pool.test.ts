@@ -1,4 +1,4 @@
-/** The pool core, feature by feature, invariant by invariant (DESIGN.md). */
+/** The pool core, feature by feature, invariant by invariant (docs/design.md). */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
