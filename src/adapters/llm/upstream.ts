@@ -29,9 +29,8 @@ export interface AttemptRequest {
 /** How a response's body ended: cleanly, or with the error the caller saw. */
 export interface BodyOutcome {
 	usage: LlmUsage | undefined;
+	/** Why it did not end cleanly: a cut, an abort, or the provider's own in-band error event. */
 	error: LlmError | undefined;
-	/** The stream ended with the provider's own in-band error event (passed through as it was). */
-	inBandError: boolean;
 }
 
 export interface UpstreamResponse {
@@ -97,7 +96,7 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 			throw transportError(error, "body", subject, deployment, req);
 		}
 		const usage = usageOfBody(format, bytes);
-		const outcome = Promise.resolve({ usage, error: undefined, inBandError: false });
+		const outcome = Promise.resolve({ usage, error: undefined });
 		if (translated) {
 			let message: Record<string, unknown>;
 			try {
@@ -166,7 +165,7 @@ async function streamResponse(
 			// The provider's own error event ends the stream: that, not the reader stopping after it, is what happened.
 			const inBand = watch.terminal === "error" && watch.errorData !== undefined;
 			const error = inBand ? streamEventError(watch.errorData as string, deployment.label, req.model, deployment.provider.secrets) : end.error;
-			settle({ usage: watch.usage, error, inBandError: inBand });
+			settle({ usage: watch.usage, error });
 		},
 	);
 	return { status, headers, headersMs, bytes: undefined, blocks, outcome, usage: () => watch.usage };
