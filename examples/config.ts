@@ -1,13 +1,13 @@
 /**
  * One YAML file with a production section, environment variables over it, the effective value
- * and source of every key (secrets masked), a config error listing every problem, and the
- * pool-size calculator.
+ * and source of every key (secrets masked), a config error listing every problem, a client built
+ * into a manager, and the pool-size calculator.
  * Run: npx node examples/config.ts
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { explain, formatExplanation, loadConfig, recommendPoolSize } from "../src/config/index.ts";
+import { createPools, explain, formatExplanation, loadConfig, recommendPoolSize } from "../src/config/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lifeguard-example-"));
 const file = join(dir, "lifeguard.yaml");
@@ -39,6 +39,12 @@ try {
 } catch (error) {
 	console.log(`\n${(error as Error).message}`);
 }
+
+// The SQLite pool built through its adapter into a manager (the Redis one would connect on first use).
+const { cache: _cache, ...local } = config.pools;
+const manager = await createPools({ ...config, pools: local }, { start: true });
+console.log("\nbuilt:", Object.keys(manager.stats()).join(", "));
+await manager.close();
 
 console.log("\n", recommendPoolSize({ arrivalRatePerSecond: 300, holdTimeMs: 20 }).explanation);
 rmSync(dir, { recursive: true, force: true });

@@ -48,16 +48,16 @@ const sqlOptions = (name: string, c: PoolConfigOf<"postgres"> | PoolConfigOf<"my
 const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
 	postgres: async (name, c) => {
 		const { createPostgresClient } = await import("../adapters/postgres/index.ts");
-		return createPostgresClient({ ...sqlOptions(name, c), primary: server(c), replicas: c.replicas }) as unknown as ManagedClient;
+		return createPostgresClient({ ...sqlOptions(name, c), primary: server(c), replicas: c.replicas });
 	},
 	mysql: async (name, c) => {
 		const { createMysqlClient } = await import("../adapters/mysql/index.ts");
-		return createMysqlClient({ ...sqlOptions(name, c), primary: server(c), replicas: c.replicas }) as unknown as ManagedClient;
+		return createMysqlClient({ ...sqlOptions(name, c), primary: server(c), replicas: c.replicas });
 	},
 	sqlite: async (name, c) => {
 		const { createSqliteClient } = await import("../adapters/sqlite/index.ts");
 		const { filename, readOnly, busyTimeoutMs, journalMode } = c;
-		return createSqliteClient({ ...sqlOptions(name, c), filename, readOnly, busyTimeoutMs, journalMode }) as unknown as ManagedClient;
+		return createSqliteClient({ ...sqlOptions(name, c), filename, readOnly, busyTimeoutMs, journalMode });
 	},
 	redis: async (name, c) => {
 		const { createRedisClient } = await import("../adapters/redis/index.ts");
@@ -75,7 +75,7 @@ const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
 			commandTimeoutMs,
 			keepaliveMs,
 			sharedConnections,
-		}) as unknown as ManagedClient;
+		});
 	},
 };
 for (const [kind, builder] of Object.entries(BUILT_IN)) builders.set(kind, builder as PoolBuilder<never>);
@@ -112,8 +112,11 @@ export async function createPools(config: ResolvedConfig, options: CreatePoolsOp
 			});
 			continue;
 		}
+		// CONNECTION_POOL_HEALTH_CHECK / monitoring.healthCheckIntervalMs is every pool's keepalive unless the pool sets its own.
+		const interval = config.monitoring.healthCheckIntervalMs;
+		const options = interval !== undefined && pool.healthCheckIntervalMs === undefined ? { ...pool, healthCheckIntervalMs: interval } : pool;
 		try {
-			const client = await builder(name, pool as never);
+			const client = await builder(name, options as never);
 			if (!isManagedClient(client)) throw new TypeError(`the ${pool.kind} builder returned something that is not a ManagedClient`);
 			built.push(client);
 		} catch (error) {

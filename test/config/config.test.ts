@@ -97,6 +97,7 @@ describe("sources and precedence", () => {
 		assert.equal(loadConfig({ file: path, env: { ...env, LIFEGUARD_POOLS__ORDERS__MAX: "7" }, environment: "production" }).pools.orders.max, 7);
 	});
 
+	// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
 	it("substitutes ${VAR} and ${VAR:-default} in YAML values", () => {
 		const config = loadConfig({ file: file(BASE), env: { ORDERS_PASSWORD: SECRET } });
 		assert.equal((config.pools.orders as { url: string }).url, `postgres://app:${SECRET}@db:5432/orders`);
@@ -211,7 +212,9 @@ monitorng:
 		assert.equal(byPath["pools.ordres"].source, "env LIFEGUARD_POOLS__ORDRES__MAX");
 	});
 
+	// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
 	it("an unset ${VAR} without a default is a problem at its key; YAML syntax errors give their position", () => {
+		// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
 		const unset = problemsOf(() => loadConfig({ yaml: "pools:\n  orders:\n    kind: postgres\n    url: ${NOPE_URL}\n", env: {} }));
 		assert.ok(unset.some((p) => p.path === "pools.orders.url" && /NOPE_URL is not set/.test(p.message) && p.source === "inline:4:5"));
 		const syntax = problemsOf(() => loadConfig({ yaml: `pools:\n  orders: [\n    password: ${SECRET}\n`, env: {} }));
@@ -256,7 +259,9 @@ describe("createPools()", () => {
 			const keyed = createKeyedPool({ name, create: () => ({}), maxPerKey: c.maxPerHost, maxTotal: c.maxTotal });
 			return { ...keyedClient(keyed as never), kind: "http" };
 		});
+		const seen: Record<string, { healthCheckIntervalMs?: number }> = {};
 		registerPoolBuilder("websocket", (name, c) => {
+			seen[name] = c;
 			const pool = createPool({ name, create: () => ({}), max: c.maxConnections ?? 10 });
 			return {
 				name,
@@ -271,8 +276,9 @@ describe("createPools()", () => {
 			config: { pools: { api: { kind: "http", maxPerHost: 3 }, feed: { kind: "websocket", url: "wss://feed.example", maxConnections: 4 } } },
 			env: {},
 		});
-		const manager = await createPools(config);
+		const manager = await createPools({ ...config, monitoring: { healthCheckIntervalMs: 15_000 } });
 		assert.deepEqual(manager.list(), ["api", "feed"]);
+		assert.equal(seen.feed?.healthCheckIntervalMs, 15_000, "monitoring.healthCheckIntervalMs reaches pools that set none");
 		assert.equal(manager.health().clients.feed.kind, "websocket");
 		assert.equal(manager.stats()["feed/wss://feed.example"].max, 4);
 		await manager.close();

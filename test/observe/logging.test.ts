@@ -108,6 +108,7 @@ describe("a logger of one's own", () => {
 	it("logs a config source summary at start: files, section, variable names, pools by kind, never values", () => {
 		const logger = capture();
 		const config: ResolvedConfig = loadConfig({
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
 			yaml: "pools:\n  cache:\n    kind: redis\n    password: ${REDIS_PASSWORD}\nproduction:\n  pools:\n    cache:\n      max: 4\n",
 			env: { REDIS_PASSWORD: SECRET, CONNECTION_POOL_REDIS_MAX: "9", NODE_ENV: "production" },
 		});
