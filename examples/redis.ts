@@ -71,7 +71,7 @@ try {
 		console.log("leased connection", lease.connectionId, "goes back unwatched, on its own database again");
 	}
 
-	// Typed errors: the server's rejection is QUERY_FAILED (the connection stays), no reply in time is QUERY_TIMEOUT.
+	// Typed errors: the server's rejection is REDIS_COMMAND_FAILED (the connection stays), no reply in time is REDIS_TIMEOUT.
 	try {
 		await redis.command("lpush", "greeting", "x");
 	} catch (error) {

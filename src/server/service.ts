@@ -5,6 +5,7 @@
  * the clients close under the shutdown deadline.
  */
 import Fastify, { type FastifyInstance } from "fastify";
+import { installShutdown, type ShutdownHandle } from "../manager/shutdown.ts";
 import type { AdminToken } from "./admin-token.ts";
 import { bearerMatches } from "./admin-token.ts";
 import { ClientKeys } from "./gateway/client-keys.ts";
@@ -49,6 +50,7 @@ export class Service {
 	readonly #onClosed: (() => Promise<void>) | undefined;
 	#ready = false;
 	#shuttingDown: Promise<void> | undefined;
+	readonly #drain: ShutdownHandle;
 
 	constructor(options: ServiceOptions) {
 		this.settings = options.settings;
@@ -68,6 +70,14 @@ export class Service {
 			forceCloseConnections: "idle",
 		});
 		this.#routes();
+		this.#drain = installShutdown(this.clients.manager, {
+			signals: [],
+			exit: false,
+			servers: [this.app.server],
+			drainDelayMs: this.settings.notReadyGraceMs,
+			timeoutMs: this.settings.shutdownTimeoutMs,
+			beforeClose: () => this.sessions.closeAll(),
+		});
 	}
 
 	/** LLM usage per client key and model, for the dashboard (empty until the gateway is configured). */
@@ -93,19 +103,17 @@ export class Service {
 		return address;
 	}
 
-	/** Not ready, drain HTTP, release sessions, close clients. Idempotent. */
+	/**
+	 * The manager's graceful shutdown (lifeguard's installShutdown): not ready while still serving
+	 * for `notReadyGraceMs`, the HTTP server drains, sessions are released (rolled back), clients
+	 * close, all under `shutdownTimeoutMs`. Signals are the caller's to handle (`lifeguard serve`
+	 * does). Idempotent.
+	 */
 	shutdown(): Promise<void> {
 		this.#shuttingDown ??= (async () => {
 			this.#ready = false;
-			this.clients.manager.beginShutdown();
-			if (this.settings.notReadyGraceMs > 0) await new Promise((resolve) => setTimeout(resolve, this.settings.notReadyGraceMs));
 			this.watch.stop();
-			const deadline = AbortSignal.timeout(this.settings.shutdownTimeoutMs);
-			// app.close() waits for requests in flight; past the deadline they are cut so that shutdown always ends.
-			await Promise.race([this.app.close(), new Promise((resolve) => deadline.addEventListener("abort", resolve, { once: true }))]);
-			this.app.server.closeAllConnections();
-			this.sessions.closeAll();
-			await this.clients.close(this.settings.shutdownTimeoutMs);
+			await this.#drain.shutdown();
 			await this.#onClosed?.();
 		})();
 		return this.#shuttingDown;

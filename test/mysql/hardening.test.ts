@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { createMysqlClient, type SqlClient } from "../../src/adapters/mysql/index.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
-import { server, url } from "./helpers.ts";
+import { admin, eventually, server, statementRunning, url } from "./helpers.ts";
 
 const SECRET = "my-S3cret-never-shown";
 
@@ -91,5 +91,22 @@ describe("MySQL: connect errors no retry can fix fail at once", () => {
 			}),
 			/the password function threw \(vault sealed\)/,
 		);
+	});
+});
+
+describe("MySQL: closing the client stops what still runs on the server", () => {
+	it("a statement still running when close({ timeoutMs })'s deadline passes is killed on the server, not left running", async () => {
+		await requireService("mysql");
+		const a = await admin();
+		const db = createMysqlClient({ primary: url, pool: { max: 1 } });
+		try {
+			const running = db.query("SELECT SLEEP(30) AS lg_close_kills_marker").catch((error: unknown) => error);
+			assert.ok(await eventually(() => statementRunning(a, "lg_close_kills_marker"), 3_000));
+			await db.close({ timeoutMs: 200 });
+			assert.ok(await eventually(async () => !(await statementRunning(a, "lg_close_kills_marker")), 2_000), "the statement still runs on the server");
+			await running;
+		} finally {
+			await a.end();
+		}
 	});
 });

@@ -35,12 +35,5 @@ export async function statementRunning(a: Admin, marker: string): Promise<boolea
 	return (await countRunning(a, marker)) > 0;
 }
 
-/** Polls `check` until it is true or `timeoutMs` passes; returns the last answer. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, everyMs = 20): Promise<boolean> {
-	const until = performance.now() + timeoutMs;
-	for (;;) {
-		if (await check()) return true;
-		if (performance.now() > until) return false;
-		await new Promise((r) => setTimeout(r, everyMs));
-	}
-}
+/** The shared waiting helper, re-exported where the MySQL tests always found it. */
+export { eventually } from "../support/wait.ts";

@@ -61,32 +61,9 @@ export async function statementRunning(a: pg.Client, marker: string): Promise<bo
 	return rows[0].n > 0;
 }
 
-/** Polls `check` until it is true or `timeoutMs` passes; returns the last answer. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, everyMs = 20): Promise<boolean> {
-	const until = performance.now() + timeoutMs;
-	for (;;) {
-		if (await check()) return true;
-		if (performance.now() > until) return false;
-		await new Promise((r) => setTimeout(r, everyMs));
-	}
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Collects uncaught exceptions and unhandled rejections while a test runs; call `stop()` to read them. */
-export function watchCrashes(): { stop(): unknown[] } {
-	const seen: unknown[] = [];
-	const onError = (error: unknown) => seen.push(error);
-	process.on("uncaughtException", onError);
-	process.on("unhandledRejection", onError);
-	return {
-		stop() {
-			process.off("uncaughtException", onError);
-			process.off("unhandledRejection", onError);
-			return seen;
-		},
-	};
-}
+/** The shared waiting and crash-watching helpers, re-exported where the PostgreSQL tests always found them. */
+export { watchCrashes } from "../support/crashes.ts";
+export { eventually, sleep } from "../support/wait.ts";
 
 /** The backend pid a query ran on. */
 export async function pidOf(db: { query: SqlClient["query"] }): Promise<number> {

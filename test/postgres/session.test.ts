@@ -8,7 +8,7 @@ import type pg from "pg";
 import type { SqlClient } from "../../src/adapters/sql/types.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { requireService } from "../support/services.ts";
-import { admin, eventually, pidOf, testClient } from "./helpers.ts";
+import { admin, eventually, pidOf, statementRunning, testClient } from "./helpers.ts";
 
 const TABLE = "lg_pg_session";
 
@@ -62,10 +62,13 @@ describe("postgres: protocol errors the session survives", () => {
 
 	it("a session the server really ended (pg_terminate_backend, FATAL) is still CONNECTION_LOST", async () => {
 		const pid = await pidOf(db);
-		const running = db.query("SELECT pg_sleep(5)");
-		await eventually(async () => (await a.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", [pid])).rowCount === 1, 2_000);
+		const running = db.query("SELECT pg_sleep(5), 'lg-pg-fatal-marker'").then(
+			() => undefined,
+			(error: Error & { code?: string }) => error,
+		);
+		assert.ok(await eventually(() => statementRunning(a, "lg-pg-fatal-marker"), 3_000));
 		await a.query("SELECT pg_terminate_backend($1)", [pid]);
-		await assert.rejects(running, { code: ErrorCode.CONNECTION_LOST });
+		assert.equal((await running)?.code, ErrorCode.CONNECTION_LOST);
 		assert.notEqual(await pidOf(db), pid);
 	});
 });
@@ -110,5 +113,27 @@ describe("postgres: a session leaves nothing for the next borrower", () => {
 		} finally {
 			again.release();
 		}
+	});
+});
+
+describe("postgres: closing the client stops what still runs on the server", () => {
+	let a: pg.Client;
+
+	before(async () => {
+		await requireService("postgres");
+		a = await admin();
+	});
+
+	after(() => a?.end());
+
+	it("a statement still running when close({ timeoutMs })'s deadline passes is cancelled on the server, not left running", async () => {
+		const { db } = testClient("close-cancels", { pool: { max: 1 } });
+		const running = db.query("SELECT pg_sleep(30), 'lg-close-cancels-marker'").catch((error: unknown) => error);
+		assert.ok(await eventually(() => statementRunning(a, "lg-close-cancels-marker"), 3_000));
+		const started = performance.now();
+		await db.close({ timeoutMs: 200 });
+		assert.ok(performance.now() - started < 2_000);
+		assert.ok(await eventually(async () => !(await statementRunning(a, "lg-close-cancels-marker")), 2_000), "the statement still runs on the server");
+		assert.ok(await running);
 	});
 });

@@ -64,15 +64,5 @@ export function recordProcessErrors(): { errors: unknown[]; stop(): void } {
 	};
 }
 
-export function sleep(ms: number): Promise<void> {
-	return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `condition` every 10 ms until it holds; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-	const deadline = performance.now() + timeoutMs;
-	while (!(await condition())) {
-		if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-		await sleep(10);
-	}
-}
+/** The shared waiting helpers, re-exported where the Redis tests always found them. */
+export { sleep, waitFor } from "../support/wait.ts";

@@ -276,6 +276,7 @@ gateway:
 			const limited = usage.find((r) => r.clientKey === "limited" && r.model === "gpt-test");
 			assert.ok(limited.errors >= 1, "the rate-limited call counts as an error");
 			const deployments = providers.body.providers[0].deployments as Json[];
+			for (const d of deployments) assert.equal(d.inFlight, 0, `${d.label}: nothing left in flight after cut, aborted and refused requests`);
 			const flaky = deployments.find((d) => d.model === "error-500");
 			assert.equal(flaky.breaker.state, "open", "the failing deployment cools down");
 			const text = JSON.stringify(providers.body) + service.stdout() + service.stderr();

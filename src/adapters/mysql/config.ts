@@ -5,6 +5,7 @@
  */
 import type { ConnectionOptions, SslOptions } from "mysql2";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+import { quoteValue } from "../../core/quote-value.ts";
 import { parseConnectionUrl, urlEndpoint } from "../kit/connection-url.ts";
 import { callPasswordFunction } from "../kit/permanent-error.ts";
 
@@ -141,7 +142,7 @@ export function resolveMysqlConfig(config: MysqlConfig | string, path = "mysql")
 	text("database");
 	const port = merged.port ?? DEFAULT_PORT;
 	if (!Number.isInteger(port) || port < 1 || port > 65535)
-		problems.push({ path: `${path}.port`, message: `must be an integer from 1 to 65535, got ${JSON.stringify(port)}` });
+		problems.push({ path: `${path}.port`, message: `must be an integer from 1 to 65535, got ${quoteValue(port)}` });
 	const password = merged.password;
 	if (password !== undefined && typeof password !== "string" && typeof password !== "function") {
 		problems.push({ path: `${path}.password`, message: `must be a string or a function returning one, got ${typeof password}` });

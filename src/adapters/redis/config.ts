@@ -5,8 +5,10 @@
  */
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import type { Redis, RedisOptions } from "ioredis";
+import { durationProblem } from "../../core/duration.ts";
 import type { ConfigProblem } from "../../core/errors.ts";
 import type { PoolOptions } from "../../core/options.ts";
+import { quoteValue } from "../../core/quote-value.ts";
 import { parseConnectionUrl, urlEndpoint } from "../kit/connection-url.ts";
 
 /** A password, or a function that returns one (called for every new connection: rotating tokens, secret stores). */
@@ -175,7 +177,7 @@ export function resolveRedisOptions(options: RedisClientOptions): {
 		if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
 			problems.push({
 				path: key,
-				message: `must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? " up" : ` to ${max}`}, got ${JSON.stringify(value)}`,
+				message: `must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? " up" : ` to ${max}`}, got ${quoteValue(value)}`,
 			});
 			return undefined;
 		}
@@ -205,7 +207,7 @@ export function resolveRedisOptions(options: RedisClientOptions): {
 		problems.push({ path: "afterCreate", message: `must be a function (redis, signal) => void, got ${typeof raw.afterCreate}` });
 	}
 	if (raw.tls !== undefined && (raw.tls === null || typeof raw.tls !== "object")) {
-		problems.push({ path: "tls", message: `must be an object of tls.connect options (use {} for defaults), got ${JSON.stringify(raw.tls)}` });
+		problems.push({ path: "tls", message: `must be an object of tls.connect options (use {} for defaults), got ${quoteValue(raw.tls)}` });
 	}
 	const driverOptions = (raw.driverOptions ?? {}) as Record<string, unknown>;
 	if (typeof driverOptions !== "object" || driverOptions === null) {
@@ -252,9 +254,11 @@ export function resolveRedisOptions(options: RedisClientOptions): {
 
 function nonNegative(key: string, value: unknown, problems: ConfigProblem[]): number | undefined {
 	if (value === undefined) return undefined;
-	if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-		problems.push({ path: key, message: `must be a number of milliseconds >= 0, got ${JSON.stringify(value)}` });
+	// 0 means "off" for these (no command timeout, no keepalive); NaN, strings and values past 2^31-1 ms are refused as everywhere.
+	const problem = durationProblem(value, { allowZero: true });
+	if (problem !== undefined) {
+		problems.push({ path: key, message: problem });
 		return undefined;
 	}
-	return value;
+	return value as number;
 }

@@ -5,9 +5,11 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
+import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem, LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
+import { quoteValue } from "../../core/quote-value.ts";
 import type { ClientPool } from "../../manager/client.ts";
 import { ConnectionIds, type IdLease } from "./connection-ids.ts";
 import { ConnectionLostError, TransactionClosedError, TransactionTimeoutError } from "./errors.ts";
@@ -481,17 +483,16 @@ function checkOptions<Config>(options: SqlClientOptions<Config>): void {
 	if (options.primary === undefined || options.primary === null) problems.push({ path: "primary", message: "required: how to reach the primary server" });
 	if (options.replicas !== undefined && !Array.isArray(options.replicas)) problems.push({ path: "replicas", message: "must be an array of server configs" });
 	if (options.replicaSelection !== undefined && options.replicaSelection !== "round-robin" && options.replicaSelection !== "least-busy") {
-		problems.push({ path: "replicaSelection", message: `must be "round-robin" or "least-busy", got ${JSON.stringify(options.replicaSelection)}` });
+		problems.push({ path: "replicaSelection", message: `must be "round-robin" or "least-busy", got ${quoteValue(options.replicaSelection)}` });
 	}
 	const durations = [
-		["readYourWritesMs", options.readYourWritesMs, 0],
-		["leaseTimeoutMs", options.leaseTimeoutMs, 1],
-		["statementTimeoutMs", options.statementTimeoutMs, 1],
+		["readYourWritesMs", options.readYourWritesMs, true],
+		["leaseTimeoutMs", options.leaseTimeoutMs, false],
+		["statementTimeoutMs", options.statementTimeoutMs, false],
 	] as const;
-	for (const [path, value, min] of durations) {
-		if (value !== undefined && (typeof value !== "number" || Number.isNaN(value) || value < min)) {
-			problems.push({ path, message: `must be a number of milliseconds >= ${min}, got ${JSON.stringify(value)}` });
-		}
+	for (const [path, value, allowZero] of durations) {
+		const problem = value === undefined ? undefined : durationProblem(value, { allowZero });
+		if (problem !== undefined) problems.push({ path, message: problem });
 	}
 	if (options.afterCreate !== undefined && typeof options.afterCreate !== "function")
 		problems.push({ path: "afterCreate", message: "must be a function (session) => Promise" });

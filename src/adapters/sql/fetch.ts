@@ -4,6 +4,7 @@
  */
 import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+import { quoteValue } from "../../core/quote-value.ts";
 import type { DriverResult, FetchMode, QueryOptions, StatementResult } from "./types.ts";
 
 const FETCH_MODES: ReadonlySet<string> = new Set<FetchMode>(["all", "one", "many", "none", "result"]);
@@ -67,7 +68,7 @@ export function fetchModeOf(options: QueryOptions | undefined): FetchMode {
 	if (fetch === undefined) return "all";
 	if (!FETCH_MODES.has(fetch)) {
 		throw new ConfigError("query", [
-			{ path: "fetch", message: `must be one of ${[...FETCH_MODES].map((m) => JSON.stringify(m)).join(", ")}; got ${JSON.stringify(fetch)}` },
+			{ path: "fetch", message: `must be one of ${[...FETCH_MODES].map((m) => JSON.stringify(m)).join(", ")}; got ${quoteValue(fetch)}` },
 		]);
 	}
 	return fetch;
@@ -80,7 +81,7 @@ export function rowLimitOf(mode: FetchMode, options: QueryOptions | undefined): 
 	const limit = options?.limit;
 	if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
 		throw new ConfigError("query", [
-			{ path: "limit", message: `fetch "many" needs limit, a whole number >= 1 (the most rows read), got ${JSON.stringify(limit)}` },
+			{ path: "limit", message: `fetch "many" needs limit, a whole number >= 1 (the most rows read), got ${quoteValue(limit)}` },
 		]);
 	}
 	return limit;

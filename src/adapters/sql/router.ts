@@ -7,6 +7,7 @@
 import { ConfigError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import type { Pool } from "../../core/pool.ts";
+import { quoteValue } from "../../core/quote-value.ts";
 import { ReplicaHealth } from "./replica-health.ts";
 import { isSureRead } from "./statement.ts";
 import type { Route, SqlDialect } from "./types.ts";
@@ -147,5 +148,5 @@ export class Router<C> {
 const ROUTES: ReadonlySet<string> = new Set<Route>(["auto", "primary", "replica"]);
 
 function checkRoute(route: string): void {
-	if (!ROUTES.has(route)) throw new ConfigError("route", [{ path: "route", message: `must be "auto", "primary" or "replica", got ${JSON.stringify(route)}` }]);
+	if (!ROUTES.has(route)) throw new ConfigError("route", [{ path: "route", message: `must be "auto", "primary" or "replica", got ${quoteValue(route)}` }]);
 }
