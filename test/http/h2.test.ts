@@ -18,36 +18,37 @@ async function get(client: ReturnType<typeof createHttpClient>, origin: string) 
 }
 
 describe("TLS", () => {
-	it("talks to a server whose certificate the client trusts through tls.ca", async () => {
+	it("talks to a server whose certificate the client trusts through tls.ca", async (t) => {
 		const server = await startHttps((_req, res) => res.end("secure"));
+		t.after(() => server.close());
 		await using client = createHttpClient({ name: "tls", tls: tlsOptions() });
 		assert.deepEqual(await get(client, server.origin), { status: 200, body: "secure" });
 		assert.ok(client.stats().origins[server.origin].connectMs.count >= 1);
-		await server.close();
 	});
 
-	it("refuses a certificate it does not trust", async () => {
+	it("refuses a certificate it does not trust", async (t) => {
 		const server = await startHttps((_req, res) => res.end("secure"));
+		t.after(() => server.close());
 		await using client = createHttpClient({ name: "tls-untrusted" });
 		await assert.rejects(get(client, server.origin), (e: Error & { code?: string }) => /SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/.test(e.code ?? ""));
-		await server.close();
 	});
 });
 
 describe("HTTP/2", () => {
-	it("is off by default: an HTTP/2 server that also speaks HTTP/1.1 is used over HTTP/1.1", async () => {
+	it("is off by default: an HTTP/2 server that also speaks HTTP/1.1 is used over HTTP/1.1", async (t) => {
 		const server = await startHttp2((stream) => reply(stream), { allowHTTP1: true });
+		t.after(() => server.close());
 		(server.server as unknown as http2.Http2SecureServer).on("request", (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
 			if (req.httpVersion === "1.1") res.end("h1");
 		});
 		await using client = createHttpClient({ name: "h2-off", tls: tlsOptions() });
 		assert.deepEqual(await get(client, server.origin), { status: 200, body: "h1" });
 		assert.equal(client.stats().origins[server.origin].protocol, "http/1.1");
-		await server.close();
 	});
 
-	it("with allowH2, a cold burst of 20 requests opens one connection and runs them as streams", async () => {
+	it("with allowH2, a cold burst of 20 requests opens one connection and runs them as streams", async (t) => {
 		const server = await startHttp2((stream) => reply(stream, 30));
+		t.after(() => server.close());
 		await using client = createHttpClient({ name: "h2-burst", tls: tlsOptions(), allowH2: true });
 		const results = await Promise.all(Array.from({ length: 20 }, () => get(client, server.origin)));
 		assert.ok(results.every((r) => r.status === 200 && r.body.startsWith("stream ")));
@@ -60,19 +61,18 @@ describe("HTTP/2", () => {
 		assert.equal(s.streams.running, 0);
 		assert.equal(s.running, 0, "an HTTP/2 connection whose streams ended is back in the pool as idle");
 		assert.equal(s.free, 1);
-		await server.close();
 	});
 
-	it("opens another connection only when maxConcurrentStreams are running", async () => {
+	it("opens another connection only when maxConcurrentStreams are running", async (t) => {
 		const server = await startHttp2((stream) => reply(stream, 50));
+		t.after(() => server.close());
 		await using client = createHttpClient({ name: "h2-streams", tls: tlsOptions(), allowH2: true, maxConcurrentStreams: 4 });
 		await Promise.all(Array.from({ length: 8 }, () => get(client, server.origin)));
 		assert.equal(server.sessions(), 2);
 		assert.equal(client.stats().origins[server.origin].streams.peak, 8);
-		await server.close();
 	});
 
-	it("a GOAWAY re-sends the streams the server never started, on a new connection", async () => {
+	it("a GOAWAY re-sends the streams the server never started, on a new connection", async (t) => {
 		let first: http2.ServerHttp2Session | undefined;
 		let onFirst = 0;
 		const server = await startHttp2((stream, _headers, session) => {
@@ -86,6 +86,7 @@ describe("HTTP/2", () => {
 				setTimeout(() => session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id), 100);
 			}
 		});
+		t.after(() => server.close());
 		await using client = createHttpClient({ name: "h2-goaway", tls: tlsOptions(), allowH2: true });
 		const results = await Promise.all(Array.from({ length: 5 }, () => get(client, server.origin)));
 		assert.deepEqual(
@@ -98,6 +99,5 @@ describe("HTTP/2", () => {
 		assert.equal(s.errors, 0);
 		assert.ok(s.resends + s.staleRetries >= 4, `re-sent ${s.resends} + ${s.staleRetries}`);
 		assert.equal(s.socketClosedBy.goaway, 1);
-		await server.close();
 	});
 });

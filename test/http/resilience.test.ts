@@ -147,6 +147,20 @@ describe("circuit breaker per origin", () => {
 		);
 	});
 
+	it("policyKey gives calls to one origin breakers of their own (a deployment, an API key)", async () => {
+		await using client = createHttpClient({ name: "breaker-key", circuitBreaker: { failureThreshold: 1 } });
+		assert.equal((await get(client, `/flaky?id=${id()}`, { policyKey: "deployment-a" })).status, 503);
+		await assert.rejects(get(client, "/", { policyKey: "deployment-a" }), { code: "CIRCUIT_OPEN" });
+		assert.equal((await get(client, "/", { policyKey: "deployment-b" })).status, 200);
+		assert.deepEqual(
+			client.breakers().map((b) => [b.label, b.state]),
+			[
+				["deployment-a", "open"],
+				["deployment-b", "closed"],
+			],
+		);
+	});
+
 	it("a 429 is not a breaker failure", async () => {
 		await using client = createHttpClient({ name: "breaker-429", circuitBreaker: { failureThreshold: 1 }, cooldownOn429: false });
 		assert.equal((await get(client, `/flaky?id=${id()}&status=429`)).status, 429);

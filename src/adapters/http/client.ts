@@ -257,12 +257,9 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	#lease(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Lease<HttpConnection>> {
 		const pool = this.#pool.pool(origin);
-		// An idle connection is lent at once: no wait to abort, no connect to fail.
-		if (pool.idleCount > 0) {
-			// The pool's own default deadline is acquireTimeoutMs: no options object for the common call.
-			const served = timeoutMs === this.options.acquireTimeoutMs ? this.#pool.acquire(origin) : this.#pool.acquire(origin, { timeoutMs });
-			return served.catch((e) => this.#mapAcquireError(origin, e));
-		}
+		// An idle connection is lent at once: no wait to abort, no connect to fail, no queue to be full.
+		// The pool's own default deadline is acquireTimeoutMs: no options object for the common call.
+		if (pool.idleCount > 0) return timeoutMs === this.options.acquireTimeoutMs ? this.#pool.acquire(origin) : this.#pool.acquire(origin, { timeoutMs });
 		const signal = waiter.signal;
 		const controller = new AbortController();
 		const onAbort = () => controller.abort(signal.reason);

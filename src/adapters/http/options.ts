@@ -60,7 +60,7 @@ export interface HttpClientOptions {
 	retry?: RetryOptions | boolean;
 	/** A circuit breaker per origin. Default off. */
 	circuitBreaker?: BreakerOptions | boolean;
-	/** Requests/tokens per minute, for every origin or per origin. Default none. */
+	/** Requests/tokens per minute, for every key or per key (the origin, or the call's `policyKey`). Default none. */
 	rateLimit?: RateLimit | ((origin: string) => RateLimit | undefined);
 	/** After a 429, hold the origin's other calls until its Retry-After. Default: on when retry, circuitBreaker or rateLimit is. */
 	cooldownOn429?: boolean;
