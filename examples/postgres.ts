@@ -1,7 +1,7 @@
 /**
  * A pooled PostgreSQL client with a read replica: fetch modes, a one-round-trip batch, a
  * transaction, a pinned connection, a connection id, a statement timeout cancelled on the server,
- * and read-your-writes sessions. The "replica" is the same local server under another
+ * a statement stopped by an AbortSignal, a transaction deadline, and read-your-writes sessions. The "replica" is the same local server under another
  * application_name, so the example shows where each statement ran.
  * Run: npx node examples/postgres.ts   (PG_URL, default postgres://postgres@127.0.0.1:5432/test)
  */
@@ -73,6 +73,26 @@ try {
 		if (!(error instanceof QueryTimeoutError)) throw error;
 		console.log(`timeout: ${error.code} after ${error.timeoutMs} ms; the server cancelled the statement, the connection is reused`);
 	}
+
+	// A signal stops the running statement on the server (a cancel request) and the call rejects at once.
+	const controller = new AbortController();
+	setTimeout(() => controller.abort(new Error("the user navigated away")), 100);
+	const started = performance.now();
+	await db.query("SELECT pg_sleep(5)", [], { signal: controller.signal }).catch((error: Error) => {
+		console.log(`aborted after ${Math.round(performance.now() - started)} ms: ${error.message}; the connection goes back once the server answered the cancel`);
+	});
+
+	// A transaction has a deadline of its own, and refuses transaction control inside it.
+	await db
+		.transaction(
+			async (tx) => {
+				await tx.query("UPDATE example_products SET stock = stock - 1 WHERE id = 1", [], { fetch: "none" });
+				await tx.query("COMMIT").catch((error: Error) => console.log("inside transaction(fn):", error.message.split(":")[1]?.trim()));
+				await tx.query("SELECT pg_sleep(5)");
+			},
+			{ timeoutMs: 300 },
+		)
+		.catch((error: Error & { code?: string }) => console.log(`transaction: ${error.code}, rolled back`));
 
 	await db.query("DROP TABLE example_products", [], { fetch: "none" });
 	const { primary, replicas, routed, leases } = db.stats();

@@ -264,7 +264,8 @@ describe("MySQL client: timeouts", () => {
 		await assert.rejects(db.query("SELECT SLEEP(5) AS lifeguard_client_timeout", [], { timeoutMs: 150 }), (error: unknown) => {
 			return error instanceof QueryTimeoutError && !error.connectionClosed;
 		});
-		assert.equal(await statementRunning(a, "lifeguard_client_timeout"), false);
+		// Gone well before the 5 s it would run (the killed thread can linger in the process list for a moment on a loaded machine).
+		assert.ok(await eventually(async () => !(await statementRunning(a, "lifeguard_client_timeout")), 1_000));
 		assert.equal((await db.query<{ id: number }>("SELECT CONNECTION_ID() AS id", [], { fetch: "one" }))?.id, before?.id);
 	});
 

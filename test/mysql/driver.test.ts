@@ -257,7 +257,8 @@ describe("MySQL driver: statement timeouts", () => {
 		);
 		const took = performance.now() - started;
 		assert.ok(took >= 190 && took < 2_000, `took ${took} ms`);
-		assert.equal(await statementRunning(a, "lifeguard_timeout_a"), false);
+		// Gone well before the 5 s it would run (the stopped thread can linger in the process list for a moment on a loaded machine).
+		assert.ok(await eventually(async () => !(await statementRunning(a, "lifeguard_timeout_a")), 1_000));
 		assert.equal(await value(conn, "SELECT 7"), 7);
 	});
 

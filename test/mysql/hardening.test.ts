@@ -110,3 +110,27 @@ describe("MySQL: closing the client stops what still runs on the server", () => 
 		}
 	});
 });
+
+describe("MySQL: a pinned connection's raw mysql2 connection", () => {
+	it("is the mysql2 connection; whatever ran on it is undone at the release (transaction, autocommit)", async () => {
+		await requireService("mysql");
+		const a = await admin();
+		const db = createMysqlClient({ primary: url, pool: { max: 1 } });
+		try {
+			await a.query("CREATE TABLE IF NOT EXISTS lg_mysql_raw (id INT PRIMARY KEY) ENGINE=InnoDB");
+			await a.query("DELETE FROM lg_mysql_raw");
+			const conn = await db.acquire();
+			const raw = conn.raw as import("mysql2").Connection;
+			await raw.promise().query("SET autocommit = 0");
+			await raw.promise().query("INSERT INTO lg_mysql_raw VALUES (1)");
+			conn.release();
+			assert.throws(() => conn.raw, { code: ErrorCode.LEASE_INVALID });
+			const next = await db.query("SELECT @@autocommit AS autocommit, @@in_transaction AS tx, (SELECT COUNT(*) FROM lg_mysql_raw) AS n", [], { fetch: "one" });
+			assert.deepEqual(next, { autocommit: 1, tx: 0, n: 0 });
+		} finally {
+			await db.close();
+			await a.query("DROP TABLE IF EXISTS lg_mysql_raw");
+			await a.end();
+		}
+	});
+});

@@ -126,3 +126,18 @@ describe("sqlite: a database that cannot be opened fails at once, saying what to
 		await failsAtOnce(client({ filename: file, pool: { acquireTimeoutMs: 20_000 } }), /not a SQLite database/);
 	});
 });
+
+describe("sqlite: a pinned connection has no raw driver connection", () => {
+	it("reading raw is LEASE_INVALID saying so (the database lives in another process)", async () => {
+		const db = client();
+		const conn = await db.acquire();
+		try {
+			assert.throws(
+				() => conn.raw,
+				(error: Error & { code?: string }) => error.code === ErrorCode.LEASE_INVALID && /exposes no raw driver connection/.test(error.message),
+			);
+		} finally {
+			conn.release();
+		}
+	});
+});

@@ -12,6 +12,7 @@ import { type AcquireOptions, type CloseOptions, createPool, type Pool } from ".
 import { quoteValue } from "../../core/quote-value.ts";
 import type { PoolStats } from "../../core/stats.ts";
 import type { ClientPool, ManagedClient } from "../../manager/client.ts";
+import { raceAbort } from "../kit/abortable.ts";
 import { runWithLease } from "../kit/run-with-lease.ts";
 import { normalizeName, type RedisArg, Route, routeOf } from "./commands.ts";
 import { type RedisClientOptions, type RedisSettings, resolveRedisOptions } from "./config.ts";
@@ -261,25 +262,14 @@ export class RedisClient implements ManagedClient {
  */
 function closedOnAbort<R>(redis: Redis, fn: (redis: Redis) => R | Promise<R>, signal: AbortSignal): Promise<R> {
 	signal.throwIfAborted();
-	return new Promise<R>((resolve, reject) => {
-		const onAbort = () => {
+	return raceAbort(
+		Promise.resolve().then(() => fn(redis)),
+		signal,
+		() => {
 			closeNow(redis);
-			reject(new RedisAbortedError(signal.reason));
-		};
-		signal.addEventListener("abort", onAbort, { once: true });
-		Promise.resolve()
-			.then(() => fn(redis))
-			.then(
-				(value) => {
-					signal.removeEventListener("abort", onAbort);
-					resolve(value);
-				},
-				(error: unknown) => {
-					signal.removeEventListener("abort", onAbort);
-					reject(error);
-				},
-			);
-	});
+			return new RedisAbortedError(signal.reason);
+		},
+	);
 }
 
 /** A dedicated command its signal aborted: its connection was closed. A connection fault for the lease, the signal's reason for the caller. */

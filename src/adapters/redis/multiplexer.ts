@@ -11,6 +11,7 @@ import type { Redis } from "ioredis";
 import { AcquireAbortedError, PoolClosedError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import type { Pool } from "../../core/pool.ts";
+import { raceAbort } from "../kit/abortable.ts";
 import { classifyRedisError } from "./faults.ts";
 import { acquireOpen, isOpen } from "./open-lease.ts";
 
@@ -208,19 +209,5 @@ export class Multiplexer {
 
 /** `work`, or ACQUIRE_ABORTED as soon as `signal` aborts. */
 function abortable<R>(work: Promise<R>, signal: AbortSignal, pool: string): Promise<R> {
-	if (signal.aborted) return Promise.reject(new AcquireAbortedError(pool, signal.reason));
-	return new Promise<R>((resolve, reject) => {
-		const onAbort = () => reject(new AcquireAbortedError(pool, signal.reason));
-		signal.addEventListener("abort", onAbort, { once: true });
-		work.then(
-			(value) => {
-				signal.removeEventListener("abort", onAbort);
-				resolve(value);
-			},
-			(error: unknown) => {
-				signal.removeEventListener("abort", onAbort);
-				reject(error);
-			},
-		);
-	});
+	return raceAbort(work, signal, () => new AcquireAbortedError(pool, signal.reason));
 }

@@ -11,6 +11,7 @@ import type { Lease } from "../../core/lease.ts";
 import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
 import { quoteValue } from "../../core/quote-value.ts";
 import type { ClientPool } from "../../manager/client.ts";
+import { raceAbort } from "../kit/abortable.ts";
 import { ConnectionIds, type IdLease } from "./connection-ids.ts";
 import { ConnectionLostError, TransactionClosedError, TransactionTimeoutError } from "./errors.ts";
 import { ConnectionExecutor, type ConnectionReturn, PinnedConnection } from "./executor.ts";
@@ -447,27 +448,10 @@ function checkTransactionOptions(options: TransactionOptions | undefined): void 
 
 /** Settles with `work`, or rejects with the signal's reason as soon as it aborts. */
 function untilAborted<R>(work: Promise<R>, signal: AbortSignal): Promise<R> {
-	if (signal.aborted) {
+	return raceAbort(work, signal, () => {
+		// fn's own rejection, once the abort has been answered, is nobody's to handle.
 		work.catch(() => {});
-		return Promise.reject(signal.reason);
-	}
-	return new Promise<R>((resolve, reject) => {
-		const onAbort = () => {
-			// fn's own rejection, once the abort has been answered, is nobody's to handle.
-			work.catch(() => {});
-			reject(signal.reason);
-		};
-		signal.addEventListener("abort", onAbort, { once: true });
-		work.then(
-			(value) => {
-				signal.removeEventListener("abort", onAbort);
-				resolve(value);
-			},
-			(error) => {
-				signal.removeEventListener("abort", onAbort);
-				reject(error);
-			},
-		);
+		return signal.reason;
 	});
 }
 

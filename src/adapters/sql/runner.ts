@@ -3,6 +3,7 @@
  * QUERY_TIMEOUT, CONNECTION_LOST (the connection must be discarded) or QUERY_FAILED (it is fine).
  */
 import { LifeguardError } from "../../core/errors.ts";
+import { raceAbort } from "../kit/abortable.ts";
 import { ConnectionLostError, QueryFailedError, QueryTimeoutError } from "./errors.ts";
 import { fetchModeOf, rowLimitOf, shapeResult } from "./fetch.ts";
 import type { DriverResult, FetchMode, QueryOptions, SqlDriver } from "./types.ts";
@@ -75,22 +76,9 @@ export class StatementRunner<C> {
 
 	/** Settles with `work`, or rejects at once with {@link StatementAborted} when `signal` aborts, after asking the driver to stop the statement. */
 	#abortable<R>(conn: C, work: Promise<R>, signal: AbortSignal): Promise<R> {
-		return new Promise<R>((resolve, reject) => {
-			const onAbort = () => {
-				this.cancel(conn);
-				reject(new StatementAborted(signal.reason, work));
-			};
-			signal.addEventListener("abort", onAbort, { once: true });
-			work.then(
-				(value) => {
-					signal.removeEventListener("abort", onAbort);
-					resolve(value);
-				},
-				(error) => {
-					signal.removeEventListener("abort", onAbort);
-					reject(error);
-				},
-			);
+		return raceAbort(work, signal, () => {
+			this.cancel(conn);
+			return new StatementAborted(signal.reason, work);
 		});
 	}
 
