@@ -33,6 +33,8 @@ describe("examples", () => {
 			"websocket",
 			"llm",
 			"comfyui",
+			"firestore",
+			"mongodb",
 		]) {
 			assert.ok(examples.includes(`${name}.ts`), `examples/${name}.ts`);
 		}
