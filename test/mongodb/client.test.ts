@@ -155,6 +155,27 @@ describe("lifeguard/mongodb against the wire-protocol test server", () => {
 		});
 	});
 
+	describe("a server that is down", () => {
+		it("fails health by its deadline and names the client without the URL's password", async () => {
+			await using client = await createMongoClient({
+				url: "mongodb://app:hunter2-s3cret@127.0.0.1:1/db",
+				healthTimeoutMs: 400,
+				healthCheckIntervalMs: 0,
+				driverOptions: { serverSelectionTimeoutMS: 200 },
+			});
+			assert.equal(client.name, "mongodb 127.0.0.1:1");
+			const started = performance.now();
+			await assert.rejects(client.health(), (error: Error & { code?: string }) => {
+				assert.ok([MongoErrorCode.MONGO_HEALTH_FAILED, MongoErrorCode.MONGO_HEALTH_TIMEOUT].includes(error.code as never), error.code);
+				assert.doesNotMatch(error.message, /hunter2/);
+				return true;
+			});
+			assert.ok(performance.now() - started < 1_000, "settled by its deadline");
+			assert.equal(client.stats().healthChecks.failed, 1);
+			assert.doesNotMatch(JSON.stringify(client.details()), /hunter2/);
+		});
+	});
+
 	describe("through lifeguard and alone", () => {
 		it("the driver reads and writes the same through lifeguard as on its own", async () => {
 			await using managed = await createMongoClient({ url, healthCheckIntervalMs: 0, driverOptions: quick });
