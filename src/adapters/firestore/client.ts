@@ -69,10 +69,11 @@ export interface FirestoreClientStats {
 
 /**
  * How long a retired channel waits for driver calls abandoned at their deadline before it is
- * terminated anyway. Longer than the driver's own call deadlines (60 s for reads), so that in
- * practice they always settle first: terminating under them is an unhandled rejection.
+ * terminated anyway: past the driver's own limits (a read retries UNAVAILABLE for up to its
+ * 600 s total timeout), so in practice they always settle first. Terminating under them makes
+ * the driver's next retry an unhandled rejection, which ends a process by default.
  */
-const ABANDONED_WORK_CAP_MS = 120_000;
+const ABANDONED_WORK_CAP_MS = 660_000;
 
 async function terminateWhenSettled(db: Firestore): Promise<void> {
 	await workSettled(db, ABANDONED_WORK_CAP_MS);
