@@ -33,10 +33,9 @@ describe("examples", () => {
 			"websocket",
 			"llm",
 			"comfyui",
-			"http",
-		]) {
+		for (const name of ["http", "firestore", "mongodb"]) {
+		]) 
 			assert.ok(examples.includes(`${name}.ts`), `examples/${name}.ts`);
-		}
 	});
 
 	it("the main job (npm start) is the service on its embedded default: it prints its address and token, serves, and stops on SIGTERM", async () => {
