@@ -33,9 +33,12 @@ describe("examples", () => {
 			"websocket",
 			"llm",
 			"comfyui",
-		for (const name of ["http", "firestore", "mongodb"]) {
-		]) 
+			"http",
+			"firestore",
+			"mongodb",
+		]) {
 			assert.ok(examples.includes(`${name}.ts`), `examples/${name}.ts`);
+		}
 	});
 
 	it("the main job (npm start) is the service on its embedded default: it prints its address and token, serves, and stops on SIGTERM", async () => {
