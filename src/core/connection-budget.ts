@@ -7,6 +7,8 @@ export interface BudgetedPool {
 	wake(): void;
 	/** Closes one idle connection (reason `idle`) so its slot goes back; false when none is idle. */
 	evictIdle(): boolean;
+	/** Callers waiting in the pool now: the demand a budget may ask more slots for. */
+	pending(): number;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface ConnectionBudget {
 
 /** Adapts a public budget to the pool's internal hooks (the keyed pool's budget has more of them). @internal */
 export function externalBudget(budget: ConnectionBudget, pool: Pool<unknown>): PoolBudget {
-	budget.attach?.({ name: pool.name, wake: () => pool.poke(), evictIdle: () => pool.evictOneIdle() });
+	budget.attach?.({ name: pool.name, wake: () => pool.poke(), evictIdle: () => pool.evictOneIdle(), pending: () => pool.pendingCount });
 	return {
 		tryReserve: () => budget.tryReserve(),
 		release: () => budget.release(),
