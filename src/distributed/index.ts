@@ -5,3 +5,10 @@
 
 export type { RedisLike } from "./redis-connection.ts";
 export { createSharedBudget, SharedBudget, type SharedBudgetOptions, type SharedBudgetStats } from "./shared-budget.ts";
+export {
+	createSharedRateLimit,
+	SharedRateLimit,
+	type SharedRateLimitOptions,
+	type SharedRateLimitStats,
+	type TakeOptions,
+} from "./shared-rate-limit.ts";
