@@ -3,6 +3,7 @@
  * pools take slots from, and rate limits per key. See docs/distributed.md.
  */
 
+export { AdaptiveSizer, type AdaptiveSizingOptions, adaptPoolSize, type SizingBudget, type SizingSample } from "./adaptive-sizer.ts";
 export type { RedisLike } from "./redis-connection.ts";
 export { createSharedBudget, SharedBudget, type SharedBudgetOptions, type SharedBudgetStats } from "./shared-budget.ts";
 export {
