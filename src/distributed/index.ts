@@ -5,6 +5,15 @@
 
 export { AdaptiveSizer, type AdaptiveSizingOptions, adaptPoolSize, type SizingBudget, type SizingSample } from "./adaptive-sizer.ts";
 export type { RedisLike } from "./redis-connection.ts";
+export {
+	AFFINITIES,
+	type Affinity,
+	type DistributedPoolConfig,
+	ShardMap,
+	type ShardMapEvents,
+	type ShardMapOptions,
+	shardMapFromConfig,
+} from "./shard-map.ts";
 export { createSharedBudget, SharedBudget, type SharedBudgetOptions, type SharedBudgetStats } from "./shared-budget.ts";
 export {
 	createSharedRateLimit,
