@@ -4,6 +4,7 @@
  */
 
 export { AdaptiveSizer, type AdaptiveSizingOptions, adaptPoolSize, type SizingBudget, type SizingSample } from "./adaptive-sizer.ts";
+export { budgetPoolView, type DistributedClientOptions, distributedClient } from "./managed-client.ts";
 export type { RedisLike } from "./redis-connection.ts";
 export {
 	AFFINITIES,

@@ -73,7 +73,15 @@ describe("shared rate limit", () => {
 			const from = performance.now();
 			await sleep(3_500);
 			const to = performance.now();
-			await Promise.all(children.map((c) => new Promise<void>((resolve) => (c.once("exit", () => resolve()), c.kill("SIGTERM")))));
+			await Promise.all(
+				children.map(
+					(c) =>
+						new Promise<void>((resolve) => {
+							c.once("exit", () => resolve());
+							c.kill("SIGTERM");
+						}),
+				),
+			);
 			const shortened = WINDOW - Math.ceil(transit.max) - 5;
 			const busiest = busiestWindow(arrivals, shortened);
 			const steady = arrivals.filter((t) => t >= from && t < to).length;
