@@ -1,0 +1,43 @@
+/** The distributed parts as a ManagedClient: a budget reads as a pool to the manager, metrics and admin API. */
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { distributedClient, SharedBudget } from "../../src/distributed/index.ts";
+import { createPool } from "../../src/index.ts";
+import { isManagedClient } from "../../src/manager/views.ts";
+import { requireService, services } from "../support/services.ts";
+import { eventually } from "../support/wait.ts";
+import { testPrefix } from "./own-redis.ts";
+
+describe("distributed client", () => {
+	before(() => requireService("redis"));
+
+	it("lists each budget as a pool whose gauges are the budget's figures, and every statistic in details()", async () => {
+		const budget = new SharedBudget({
+			redis: `redis://${services.redis.host}:${services.redis.port}`,
+			keyPrefix: testPrefix("distributed"),
+			resource: "db",
+			limit: 5,
+		});
+		const client = distributedClient({ budgets: [budget] });
+		let next = 0;
+		const pool = createPool({ max: 10, budget, create: () => ({ id: ++next }) });
+		try {
+			assert.ok(isManagedClient(client));
+			await client.start();
+			const leases = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+			const view = client.pools()[0];
+			assert.equal(view?.label, "budget:db");
+			assert.ok(await eventually(() => view?.pool.stats().active === 3, 2_000));
+			const stats = view?.pool.stats();
+			assert.equal(stats?.max, 5);
+			assert.equal(stats?.healthScore, 100);
+			assert.ok((stats?.total ?? 0) >= 3);
+			const details = JSON.parse(JSON.stringify(client.details?.())) as { budgets: { used: number; processes: number; fallback: boolean }[] };
+			assert.deepEqual([details.budgets[0]?.used, details.budgets[0]?.processes, details.budgets[0]?.fallback], [3, 1, false]);
+			for (const l of leases) l.release();
+		} finally {
+			await pool.close();
+			await client.close();
+		}
+	});
+});
