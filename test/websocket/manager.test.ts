@@ -148,6 +148,24 @@ describe("limits and errors", () => {
 		);
 	});
 
+	it("durations a timer cannot honour are refused with their path: past 2^31-1 ms, NaN, Infinity", () => {
+		// Node fires a timer longer than 2^31-1 ms after 1 ms: a "24.9-day" ping interval would ping every millisecond.
+		assert.throws(
+			() => createWebSocketManager({ pingIntervalMs: 2 ** 31, reconnectMaxMs: Number.POSITIVE_INFINITY, handshakeTimeoutMs: Number.NaN }),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), ["handshakeTimeoutMs", "pingIntervalMs", "reconnectMaxMs"]);
+				assert.match(e.message, /NaN/);
+				return true;
+			},
+		);
+		const ws = createWebSocketManager();
+		assert.throws(
+			() => ws.add({ url: "ws://127.0.0.1:1/x", pongTimeoutMs: 2 ** 32 }),
+			(e: unknown) => e instanceof ConfigError && e.problems[0]?.path === "pongTimeoutMs",
+		);
+	});
+
 	it("a token in the URL appears in no label, statistic or error", async () => {
 		await using ws = createWebSocketManager();
 		const url = `ws://user:s3cret@127.0.0.1:${server.port}/feed?token=t0ps3cret`;

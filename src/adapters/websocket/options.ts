@@ -2,6 +2,7 @@
  * Options of the WebSocket manager and of each connection, their defaults, and the validation
  * that lists every problem at once.
  */
+import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { CloseInfo } from "./close-info.ts";
 
@@ -117,8 +118,9 @@ export function checkConnectionOptions(raw: Record<string, unknown>, prefix: str
 	}
 	for (const key of DURATIONS) {
 		const v = raw[key];
-		if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 0))
-			problems.push({ path: `${prefix}${key}`, message: `must be an integer >= 0 (ms), got ${JSON.stringify(v)}` });
+		// 0 means "off" (no handshake deadline, no heartbeat, no wait); past 2^31-1 a Node timer fires after 1 ms.
+		const problem = v === undefined ? undefined : durationProblem(v, { allowZero: true });
+		if (problem !== undefined) problems.push({ path: `${prefix}${key}`, message: problem });
 	}
 	for (const key of COUNTS) {
 		const v = raw[key];
