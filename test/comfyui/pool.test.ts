@@ -150,6 +150,25 @@ describe("errors", () => {
 		const pool = createComfyUIPool({ instances: ["http://user:secret@127.0.0.1:1"] });
 		assert.doesNotMatch(JSON.stringify([pool.stats(), pool.details(), pool.pools().map((p) => p.label)]), /secret|user/);
 	});
+
+	it("durations a timer cannot honour are refused with their path: past 2^31-1 ms, NaN, Infinity", () => {
+		// Node fires a timer longer than 2^31-1 ms after 1 ms: a "25-day" stall timeout would fail every job at once.
+		assert.throws(
+			() =>
+				createComfyUIPool({
+					instances: ["http://127.0.0.1:1"],
+					stallTimeoutMs: 2 ** 31,
+					timeoutMs: Number.NaN,
+					healthCheckIntervalMs: Number.POSITIVE_INFINITY,
+				}),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), ["healthCheckIntervalMs", "stallTimeoutMs", "timeoutMs"]);
+				assert.match(e.message, /NaN/);
+				return true;
+			},
+		);
+	});
 });
 
 describe("cancellation and deadlines", () => {

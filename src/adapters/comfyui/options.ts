@@ -3,6 +3,7 @@
  * that lists every problem at once.
  */
 import type { Dispatcher } from "undici";
+import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import { parseConnectionUrl } from "../url-credentials.ts";
 
@@ -125,7 +126,9 @@ export function resolvePoolOptions(options: ComfyUIPoolOptions): ResolvedPoolOpt
 	const merged = { ...COMFYUI_DEFAULTS, ...options } as Record<string, unknown>;
 	for (const key of DURATIONS) {
 		const v = merged[key];
-		if (!(Number.isInteger(v) && (v as number) >= 0)) problems.push({ path: key, message: `must be an integer >= 0 (ms), got ${JSON.stringify(v)}` });
+		// 0 turns a timer off; past 2^31-1 a Node timer fires after 1 ms, so such a value must be refused, not armed.
+		const problem = durationProblem(v, { allowZero: true });
+		if (problem !== undefined) problems.push({ path: key, message: problem });
 	}
 	for (const key of ["concurrency", "maxAttempts", "maxQueued"] as const) {
 		const v = merged[key];
