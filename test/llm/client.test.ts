@@ -70,6 +70,27 @@ describe("configuration", () => {
 		);
 	});
 
+	it("durations a timer cannot honour are refused under their own path: past 2^31-1 ms, on a deployment too", () => {
+		// Node fires a timer longer than 2^31-1 ms after 1 ms; the error must name the option the user wrote, not a pool internal.
+		assert.throws(
+			() =>
+				createLlmClient({
+					providers: { p: { preset: "openai", apiKey: "k", cooldownMs: 2 ** 31, headersTimeoutMs: 2 ** 32, bodyTimeoutMs: 2 ** 31 } },
+					models: { m: [{ provider: "p", queueTimeoutMs: 2 ** 31 }] },
+				}),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), [
+					"models.m.deployments[0].queueTimeoutMs",
+					"providers.p.bodyTimeoutMs",
+					"providers.p.cooldownMs",
+					"providers.p.headersTimeoutMs",
+				]);
+				return true;
+			},
+		);
+	});
+
 	it("takes HTTP client options only for the HTTP client it makes itself", () => {
 		assert.throws(
 			() => createLlmClient({ dispatcher: new Agent(), http: { maxConnections: 5 }, providers: { o: { preset: "vllm" } }, models: { m: [{ provider: "o" }] } }),
