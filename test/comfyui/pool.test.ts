@@ -151,6 +151,33 @@ describe("errors", () => {
 		assert.doesNotMatch(JSON.stringify([pool.stats(), pool.details(), pool.pools().map((p) => p.label)]), /secret|user/);
 	});
 
+	it("zero where it would spin or fail everything is refused: probe delays, the job deadline, the HTTP deadline", async () => {
+		// probeInitialMs: 0 made every probe of a down instance follow the last at once (633 in one second, measured).
+		assert.throws(
+			() =>
+				createComfyUIPool({
+					instances: ["http://127.0.0.1:1"],
+					probeInitialMs: 0,
+					probeMaxMs: 0,
+					timeoutMs: 0,
+					requestTimeoutMs: 0,
+					cooldownMs: 0,
+					healthCheckIntervalMs: 0,
+					pingIntervalMs: 0,
+				}),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), ["probeInitialMs", "probeMaxMs", "requestTimeoutMs", "timeoutMs"]);
+				return true;
+			},
+		);
+		assert.throws(
+			() => createComfyUIPool({ instances: ["http://127.0.0.1:1"], pongTimeoutMs: 0 }),
+			(e: unknown) => e instanceof ConfigError && e.problems.map((p) => p.path).join() === "pongTimeoutMs",
+		);
+		await createComfyUIPool({ instances: ["http://127.0.0.1:1"], pingIntervalMs: 0, pongTimeoutMs: 0 }).close();
+	});
+
 	it("durations a timer cannot honour are refused with their path: past 2^31-1 ms, NaN, Infinity", () => {
 		// Node fires a timer longer than 2^31-1 ms after 1 ms: a "25-day" stall timeout would fail every job at once.
 		assert.throws(
