@@ -199,6 +199,23 @@ describe("errors", () => {
 });
 
 describe("cancellation and deadlines", () => {
+	it("a per-call timeoutMs no timer can honour is CONFIG_INVALID, and nothing is sent", async () => {
+		// Before: -1, NaN and 2^31 armed a 1 ms timer (a QUERY_TIMEOUT "within NaN ms"), and "500" was accepted.
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		await pool.start();
+		for (const timeoutMs of [-1, 0, Number.NaN, 2 ** 31, "500"]) {
+			await assert.rejects(pool.run(txt2img(1), { timeoutMs: timeoutMs as number }), (e: unknown) => {
+				assert.ok(e instanceof ConfigError, `${String(timeoutMs)}: ${String(e)}`);
+				assert.equal(e.problems[0]?.path, "timeoutMs");
+				return true;
+			});
+			await assert.rejects(pool.getConnection({ timeoutMs: timeoutMs as number }), ConfigError);
+		}
+		assert.equal(server.log.prompts, 0);
+		assert.equal(pool.stats().running, 0);
+	});
+
 	it("cancelled while waiting in the pool: rejected at once, nothing is sent", async () => {
 		await using server = await ComfyServer.start();
 		await using pool = createComfyUIPool({ instances: [server.url] });
