@@ -335,6 +335,27 @@ describe("ManagedClient and statistics", () => {
 	});
 });
 
+describe("statistics tell what happened", () => {
+	it("an instance's pool view: peak is the most jobs run there at once (0 before any), total never below active", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [{ url: server.url, concurrency: 3 }] });
+		await pool.start();
+		const view = () => pool.pools()[0].pool.stats();
+		// Before: peak was the instance's concurrency whatever had run.
+		assert.deepEqual(view().peak, { total: 0, active: 0, pending: 0 });
+		const held = await pool.getConnection();
+		assert.equal(view().active, 1);
+		assert.equal(view().total, 1);
+		await Promise.all([pool.run(txt2img(2)), pool.run(txt2img(2))]);
+		held.release();
+		assert.equal(view().peak.active, 3);
+		assert.equal(view().peak.total, 3);
+		assert.equal(view().active, 0);
+		pool.pools()[0].pool.resetStats();
+		assert.equal(view().peak.active, 0, "a new window");
+	});
+});
+
 describe("transport", () => {
 	it("basic auth from the URL and bearer tokens go on every HTTP call and on the socket's handshake", async () => {
 		await using basic = await ComfyServer.start({ authorization: `Basic ${Buffer.from("render:s3cret").toString("base64")}` });

@@ -41,6 +41,8 @@ export interface ComfyUIInstanceStats {
 	queueDepth: number;
 	/** Jobs of this pool on the instance now. */
 	running: number;
+	/** The most jobs of this pool on the instance at once. */
+	peakRunning: number;
 	concurrency: number;
 	dispatched: number;
 	completed: number;
@@ -86,6 +88,8 @@ export class ComfyInstance {
 	queueRemaining = 0;
 	/** Slots taken by the pool's jobs. */
 	busy = 0;
+	/** The most slots taken at once (what the pool view reports as its peak). */
+	peakBusy = 0;
 	dispatched = 0;
 	completed = 0;
 	failed = 0;
@@ -156,6 +160,7 @@ export class ComfyInstance {
 			state: this.state,
 			queueDepth: this.queueRemaining,
 			running: this.busy,
+			peakRunning: this.peakBusy,
 			concurrency: this.concurrency,
 			dispatched: this.dispatched,
 			completed: this.completed,

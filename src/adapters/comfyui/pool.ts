@@ -381,6 +381,7 @@ export class ComfyUIPool implements ManagedClient {
 			}
 			this.#waiting.splice(i, 1);
 			instance.busy++;
+			if (instance.busy > instance.peakBusy) instance.peakBusy = instance.busy;
 			this.#running++;
 			waiter.resolve(instance);
 		}
