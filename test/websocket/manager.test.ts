@@ -100,6 +100,25 @@ describe("limits and errors", () => {
 	});
 	after(() => server.close());
 
+	it("a per-call timeoutMs no timer can honour (connect, receive) is CONFIG_INVALID, not a timeout after 1 ms", async () => {
+		// Before: -1, NaN and 2^31 armed a 1 ms timer ("not open after NaN ms"), and "500" was taken as a number.
+		await using ws = createWebSocketManager();
+		const c = await ws.connect({ url: server.url, name: "deadlines" });
+		for (const timeoutMs of [-1, Number.NaN, 2 ** 31, "500"]) {
+			await assert.rejects(ws.connect({ url: server.url, name: "deadlines" }, { timeoutMs: timeoutMs as number }), (e: unknown) => {
+				assert.ok(e instanceof ConfigError, `connect ${String(timeoutMs)}: ${String(e)}`);
+				assert.equal(e.problems[0]?.path, "timeoutMs");
+				return true;
+			});
+			await assert.rejects(c.receive({ timeoutMs: timeoutMs as number }), ConfigError, `receive ${String(timeoutMs)}`);
+			await assert.rejects(c.opened({ timeoutMs: timeoutMs as number }), ConfigError, `opened ${String(timeoutMs)}`);
+		}
+		await assert.rejects(ws.close({ timeoutMs: -1 }), ConfigError);
+		// The connection is untouched by the refused calls.
+		await ws.send("deadlines", "still here");
+		assert.equal(await c.receive({ timeoutMs: 2_000 }), "still here");
+	});
+
 	it("refuses a connection past maxConnections with POOL_QUEUE_FULL; disconnect frees the slot", async () => {
 		await using ws = createWebSocketManager({ maxConnections: 2 });
 		await ws.connect({ url: server.url, name: "a" });
@@ -175,7 +194,12 @@ describe("limits and errors", () => {
 		const ws = createWebSocketManager();
 		assert.throws(
 			() => ws.add({ url: "ws://127.0.0.1:1/x", reconnectInitialMs: 0, reconnectMaxMs: 0 }),
-			(e: unknown) => e instanceof ConfigError && e.problems.map((p) => p.path).sort().join() === "reconnectInitialMs,reconnectMaxMs",
+			(e: unknown) =>
+				e instanceof ConfigError &&
+				e.problems
+					.map((p) => p.path)
+					.sort()
+					.join() === "reconnectInitialMs,reconnectMaxMs",
 		);
 	});
 

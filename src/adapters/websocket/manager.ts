@@ -12,7 +12,7 @@ import type { CloseInfo } from "./close-info.ts";
 import { ConnectionState, type Subscription, WebSocketConnection, type WebSocketConnectionStats } from "./connection.ts";
 import { displayUrl } from "./display-url.ts";
 import { WebSocketClosedError, WebSocketLimitError, WebSocketNotFoundError, type WebSocketStoppedError } from "./errors.ts";
-import type { TakeOptions } from "./message-stream.ts";
+import { type TakeOptions, timeoutProblem } from "./message-stream.ts";
 import {
 	checkConnectionOptions,
 	type Outgoing,
@@ -113,6 +113,8 @@ export class WebSocketManager extends EventEmitter<WebSocketManagerEvents> imple
 
 	/** Adds the connection and resolves when it is open (seed 001's `connect(url)`). */
 	async connect(target: string | ConnectTarget, options: ConnectOptions = {}): Promise<WebSocketConnection> {
+		const badTimeout = timeoutProblem(`websocket manager "${this.name}": connect()`, options.timeoutMs);
+		if (badTimeout !== undefined) throw badTimeout;
 		const connection = this.add(target);
 		const handshake = (typeof target === "object" ? target.handshakeTimeoutMs : undefined) ?? this.#defaults.handshakeTimeoutMs ?? 10_000;
 		await connection.opened({ timeoutMs: options.timeoutMs ?? handshake * CONNECT_WAIT_HANDSHAKES, signal: options.signal });
@@ -215,6 +217,8 @@ export class WebSocketManager extends EventEmitter<WebSocketManagerEvents> imple
 
 	/** Closes every connection (close frame 1001 "going away"); later calls to add/connect throw POOL_CLOSED. */
 	async close(options?: CloseOptions): Promise<void> {
+		const badTimeout = timeoutProblem(`websocket manager "${this.name}": close()`, options?.timeoutMs);
+		if (badTimeout !== undefined) throw badTimeout;
 		this.#closed = true;
 		const all = this.connections();
 		this.#connections.clear();
