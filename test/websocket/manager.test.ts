@@ -119,6 +119,16 @@ describe("limits and errors", () => {
 		assert.equal(await c.receive({ timeoutMs: 2_000 }), "still here");
 	});
 
+	it("a name already taken by another URL is a CONFIG_INVALID, not the other connection handed back", async () => {
+		await using ws = createWebSocketManager();
+		const first = await ws.connect({ url: server.url, name: "feed" });
+		assert.equal(ws.add({ url: server.url, name: "feed" }), first, "the same name and URL: the same connection");
+		assert.throws(
+			() => ws.add({ url: `${server.url}?token=s3cret`, name: "feed" }),
+			(e: unknown) => e instanceof ConfigError && e.problems[0]?.path === "name" && !/s3cret/.test(e.message),
+		);
+	});
+
 	it("refuses a connection past maxConnections with POOL_QUEUE_FULL; disconnect frees the slot", async () => {
 		await using ws = createWebSocketManager({ maxConnections: 2 });
 		await ws.connect({ url: server.url, name: "a" });

@@ -157,6 +157,11 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 		this.label = label ?? (key === url ? displayUrl(url) : key);
 	}
 
+	/** @internal Whether this connection was added for `url` (compared whole; the URL itself stays private: it may hold a token). */
+	isFor(url: string): boolean {
+		return this.#url === url;
+	}
+
 	get state(): ConnectionState {
 		return this.#state;
 	}

@@ -89,7 +89,16 @@ export class WebSocketManager extends EventEmitter<WebSocketManagerEvents> imple
 		const { url, name, ...own } = typeof target === "string" ? { url: target } : target;
 		const key = name ?? url;
 		const existing = this.#connections.get(key);
-		if (existing !== undefined) return existing;
+		if (existing !== undefined) {
+			if (existing.isFor(url)) return existing;
+			// Handing back the connection to another URL would send this caller's messages to the wrong server.
+			throw new ConfigError(`websocket manager "${this.name}": connect(${JSON.stringify(key.includes("://") ? displayUrl(key) : key)})`, [
+				{
+					path: "name",
+					message: "is already the name of a connection to another URL (not shown: it may hold a token); disconnect it first or pick another name",
+				},
+			]);
+		}
 		const problems: ConfigProblem[] = [];
 		if (typeof url !== "string" || !/^wss?:\/\//i.test(url))
 			problems.push({ path: "url", message: "must be a ws:// or wss:// URL (not shown: it may hold a token)" });
