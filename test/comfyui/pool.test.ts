@@ -464,6 +464,23 @@ describe("ComfyUI's traps", () => {
 		assert.ok(performance.now() - started < 1_000, "by its events, not by the stall timeout");
 	});
 
+	it("a prompt another client clears from the queue (no event, no history) is noticed at the stall timeout and re-queued", async () => {
+		await using server = await ComfyServer.start({ stepMs: 20 });
+		await using pool = createComfyUIPool({ instances: [{ url: server.url, concurrency: 2 }], stallTimeoutMs: 1_000 });
+		await pool.start();
+		const first = pool.run(txt2img(15));
+		const second = pool.run(txt2img(1));
+		await until(() => server.queueRemaining === 2, 2_000, "the second prompt pending behind the first");
+		const cleared = await fetch(`${server.url}/queue`, { method: "POST", body: JSON.stringify({ clear: true }) });
+		assert.equal(cleared.status, 200);
+		const started = performance.now();
+		const result = await second;
+		assert.equal(result.attempts, 2, "sent again: its first prompt vanished");
+		assert.equal(result.images.length, 1);
+		assert.ok(performance.now() - started < 4_000, "within a stall timeout or so, not never");
+		assert.equal((await first).images.length, 1);
+	});
+
 	it("/interrupt and POST /queue answer 200 with an empty body, and a cancel still settles", async () => {
 		await using server = await ComfyServer.start({ neverStart: true });
 		const answer = await fetch(`${server.url}/api/interrupt`, { method: "POST", body: "{}" });
