@@ -489,18 +489,25 @@ export class LlmClient implements ManagedClient {
 			const d = this.#lastResort(api, chain);
 			// Without an attempt of its own yet (everything was cooling down), the request tries at once.
 			if (d === undefined || (last !== undefined && !RETRY_SAME.has(last.code))) break;
-			if (last !== undefined) {
-				const capMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** retry);
-				try {
-					await sleep(Math.random() * capMs, { signal });
-				} catch (error) {
-					throw llmError(LlmErrorCode.ABORTED, subject, "while waiting to retry", { model, cause: error });
+			// A retry (this request already had its attempt) is one at a time per deployment: others fail with their error.
+			const retrying = last !== undefined;
+			if (retrying && !d.claimRetry()) break;
+			try {
+				if (retrying) {
+					const capMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** retry);
+					try {
+						await sleep(Math.random() * capMs, { signal });
+					} catch (error) {
+						throw llmError(LlmErrorCode.ABORTED, subject, "while waiting to retry", { model, cause: error });
+					}
 				}
+				attempts++;
+				const outcome = await this.#try(d, request);
+				if (!(outcome instanceof LlmError)) return outcome;
+				last = outcome;
+			} finally {
+				if (retrying) d.releaseRetry();
 			}
-			attempts++;
-			const outcome = await this.#try(d, request);
-			if (!(outcome instanceof LlmError)) return outcome;
-			last = outcome;
 		}
 		throw last ?? this.#unavailable(group, Date.now(), chain);
 	}
