@@ -1,5 +1,8 @@
 /** The ComfyUI pool against real test servers speaking ComfyUI's HTTP + /ws protocol: running jobs, errors, cancellation, the seed's shape, statistics. */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { describe, it } from "node:test";
 import type { Dispatcher } from "undici";
 import {
@@ -433,6 +436,28 @@ describe("bounds", () => {
 		);
 		assert.ok(performance.now() - started < 1_000);
 		assert.equal(pool.breakers()[0].state === "closed", false);
+	});
+
+	it("close() ends an event socket still in its handshake, instead of leaving it open until requestTimeoutMs", async () => {
+		// Before: the process stayed alive for the whole handshake timeout (30 s by default) after close() resolved.
+		const upgrades: Socket[] = [];
+		const server = http.createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+		server.on("upgrade", (_req, socket: Socket) => {
+			socket.on("error", () => {});
+			upgrades.push(socket); // never answered: a proxy or a wedged server
+		});
+		server.listen(0, "127.0.0.1");
+		await once(server, "listening");
+		try {
+			const pool = createComfyUIPool({ instances: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`], requestTimeoutMs: 20_000 });
+			void pool.start().catch(() => {});
+			await until(() => upgrades.length === 1, 2_000, "the handshake under way");
+			await pool.close();
+			await until(() => upgrades[0].destroyed || upgrades[0].readableEnded, 1_000, "the client gave up its half-done handshake");
+		} finally {
+			for (const socket of upgrades) socket.destroy();
+			server.close();
+		}
 	});
 
 	it("an interrupt the server ignores (during the last node) still cancels the job, and the slot waits for the prompt to leave", async () => {

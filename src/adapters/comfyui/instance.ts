@@ -99,6 +99,8 @@ export class ComfyInstance {
 	readonly #options: ResolvedPoolOptions;
 	readonly #onChange: () => void;
 	#socket: WebSocket | undefined;
+	/** The socket whose handshake is under way, so that close() can end it rather than leave it to its handshake timeout. */
+	#opening: WebSocket | undefined;
 	#heartbeat: Heartbeat | undefined;
 	#probeTimer: NodeJS.Timeout | undefined;
 	#healthTimer: NodeJS.Timeout | undefined;
@@ -183,6 +185,9 @@ export class ComfyInstance {
 		this.state = InstanceState.closed;
 		this.#clearTimers();
 		this.#dropSocket();
+		// Its error and close listeners reject the probe, which sees the instance closed and stops.
+		this.#opening?.terminate();
+		this.#opening = undefined;
 	}
 
 	// ── probe, socket, health ──────────────────────────────────────────────────────────────
@@ -259,11 +264,16 @@ export class ComfyInstance {
 		});
 		// The server's first status message can arrive in the same tick as the open: listen before it.
 		socket.on("message", (data, isBinary) => this.#received(data as Buffer, isBinary));
-		await new Promise<void>((resolve, reject) => {
-			socket.once("open", resolve);
-			socket.once("error", (error) => reject(new ComfyUIInstanceError(this.label, "opening the WebSocket", undefined, error)));
-			socket.once("close", () => reject(new ComfyUIInstanceError(this.label, "opening the WebSocket", undefined)));
-		});
+		this.#opening = socket;
+		try {
+			await new Promise<void>((resolve, reject) => {
+				socket.once("open", resolve);
+				socket.once("error", (error) => reject(new ComfyUIInstanceError(this.label, "opening the WebSocket", undefined, error)));
+				socket.once("close", () => reject(new ComfyUIInstanceError(this.label, "opening the WebSocket", undefined)));
+			});
+		} finally {
+			if (this.#opening === socket) this.#opening = undefined;
+		}
 		socket.on("error", () => {});
 		this.#socket = socket;
 		this.clientId = clientId;
