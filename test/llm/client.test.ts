@@ -398,6 +398,30 @@ describe("seed 000's shape: execute and pooled connections", () => {
 	});
 });
 
+describe("a released connection", () => {
+	it("refuses execute() after release: it holds no slot, so a call would go past maxConcurrent unseen by the statistics", async () => {
+		const c = clientFor(upstream, { gpt: [{ provider: "local", model: "one-slot", maxConcurrent: 1 }] });
+		try {
+			const connection = await c.getConnection("gpt");
+			connection.release();
+			connection.release(); // idempotent (the pool warns once)
+			const holder = await c.getConnection("gpt"); // the only slot, now someone else's
+			const before = upstream.hits("one-slot");
+			await assert.rejects(connection.execute("chat", { messages: [{ role: "user", content: "hi" }] }), (e: unknown) => {
+				assert.ok(e instanceof LlmError);
+				assert.equal(e.code, LlmErrorCode.CLOSED);
+				assert.match(e.message, /released/);
+				return true;
+			});
+			assert.equal(upstream.hits("one-slot"), before, "nothing was sent");
+			assert.equal((await holder.execute("chat", { messages: [{ role: "user", content: "hi" }] })).text, "wordwordword");
+			holder.release();
+		} finally {
+			await c.close();
+		}
+	});
+});
+
 describe("helpers for gateways", () => {
 	it("maps gateway routes to APIs and APIs to wire formats", () => {
 		assert.equal(apiForPath("/v1/chat/completions"), "openai.chat");

@@ -315,11 +315,21 @@ export class LlmClient implements ManagedClient {
 	}
 
 	#connection(deployment: Deployment, lease: Lease<LlmSlot>, model: string): LlmConnection {
+		let released = false;
+		const release = () => {
+			released = true;
+			lease.release();
+		};
 		return {
 			deployment: deployment.label,
-			execute: (operation, params, options) => this.#execute(operation, { model, ...params }, options, { deployment }),
-			release: () => lease.release(),
-			[Symbol.asyncDispose]: async () => lease.release(),
+			execute: async (operation, params, options) => {
+				// A pinned call uses the connection's slot instead of taking one: once given back, there is none to use.
+				if (released)
+					throw llmError(LlmErrorCode.CLOSED, `llm connection to "${deployment.label}"`, "it was released; take another with getConnection()", { model });
+				return this.#execute(operation, { model, ...params }, options, { deployment });
+			},
+			release,
+			[Symbol.asyncDispose]: async () => release(),
 		};
 	}
 
