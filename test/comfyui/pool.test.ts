@@ -1,5 +1,8 @@
 /** The ComfyUI pool against real test servers speaking ComfyUI's HTTP + /ws protocol: running jobs, errors, cancellation, the seed's shape, statistics. */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { describe, it } from "node:test";
 import type { Dispatcher } from "undici";
 import {
@@ -150,9 +153,72 @@ describe("errors", () => {
 		const pool = createComfyUIPool({ instances: ["http://user:secret@127.0.0.1:1"] });
 		assert.doesNotMatch(JSON.stringify([pool.stats(), pool.details(), pool.pools().map((p) => p.label)]), /secret|user/);
 	});
+
+	it("zero where it would spin or fail everything is refused: probe delays, the job deadline, the HTTP deadline", async () => {
+		// probeInitialMs: 0 made every probe of a down instance follow the last at once (633 in one second, measured).
+		assert.throws(
+			() =>
+				createComfyUIPool({
+					instances: ["http://127.0.0.1:1"],
+					probeInitialMs: 0,
+					probeMaxMs: 0,
+					timeoutMs: 0,
+					requestTimeoutMs: 0,
+					cooldownMs: 0,
+					healthCheckIntervalMs: 0,
+					pingIntervalMs: 0,
+				}),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), ["probeInitialMs", "probeMaxMs", "requestTimeoutMs", "timeoutMs"]);
+				return true;
+			},
+		);
+		assert.throws(
+			() => createComfyUIPool({ instances: ["http://127.0.0.1:1"], pongTimeoutMs: 0 }),
+			(e: unknown) => e instanceof ConfigError && e.problems.map((p) => p.path).join() === "pongTimeoutMs",
+		);
+		await createComfyUIPool({ instances: ["http://127.0.0.1:1"], pingIntervalMs: 0, pongTimeoutMs: 0 }).close();
+	});
+
+	it("durations a timer cannot honour are refused with their path: past 2^31-1 ms, NaN, Infinity", () => {
+		// Node fires a timer longer than 2^31-1 ms after 1 ms: a "25-day" stall timeout would fail every job at once.
+		assert.throws(
+			() =>
+				createComfyUIPool({
+					instances: ["http://127.0.0.1:1"],
+					stallTimeoutMs: 2 ** 31,
+					timeoutMs: Number.NaN,
+					healthCheckIntervalMs: Number.POSITIVE_INFINITY,
+				}),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), ["healthCheckIntervalMs", "stallTimeoutMs", "timeoutMs"]);
+				assert.match(e.message, /NaN/);
+				return true;
+			},
+		);
+	});
 });
 
 describe("cancellation and deadlines", () => {
+	it("a per-call timeoutMs no timer can honour is CONFIG_INVALID, and nothing is sent", async () => {
+		// Before: -1, NaN and 2^31 armed a 1 ms timer (a QUERY_TIMEOUT "within NaN ms"), and "500" was accepted.
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [server.url] });
+		await pool.start();
+		for (const timeoutMs of [-1, 0, Number.NaN, 2 ** 31, "500"]) {
+			await assert.rejects(pool.run(txt2img(1), { timeoutMs: timeoutMs as number }), (e: unknown) => {
+				assert.ok(e instanceof ConfigError, `${String(timeoutMs)}: ${String(e)}`);
+				assert.equal(e.problems[0]?.path, "timeoutMs");
+				return true;
+			});
+			await assert.rejects(pool.getConnection({ timeoutMs: timeoutMs as number }), ConfigError);
+		}
+		assert.equal(server.log.prompts, 0);
+		assert.equal(pool.stats().running, 0);
+	});
+
 	it("cancelled while waiting in the pool: rejected at once, nothing is sent", async () => {
 		await using server = await ComfyServer.start();
 		await using pool = createComfyUIPool({ instances: [server.url] });
@@ -272,6 +338,27 @@ describe("ManagedClient and statistics", () => {
 	});
 });
 
+describe("statistics tell what happened", () => {
+	it("an instance's pool view: peak is the most jobs run there at once (0 before any), total never below active", async () => {
+		await using server = await ComfyServer.start();
+		await using pool = createComfyUIPool({ instances: [{ url: server.url, concurrency: 3 }] });
+		await pool.start();
+		const view = () => pool.pools()[0].pool.stats();
+		// Before: peak was the instance's concurrency whatever had run.
+		assert.deepEqual(view().peak, { total: 0, active: 0, pending: 0 });
+		const held = await pool.getConnection();
+		assert.equal(view().active, 1);
+		assert.equal(view().total, 1);
+		await Promise.all([pool.run(txt2img(2)), pool.run(txt2img(2))]);
+		held.release();
+		assert.equal(view().peak.active, 3);
+		assert.equal(view().peak.total, 3);
+		assert.equal(view().active, 0);
+		pool.pools()[0].pool.resetStats();
+		assert.equal(view().peak.active, 0, "a new window");
+	});
+});
+
 describe("transport", () => {
 	it("basic auth from the URL and bearer tokens go on every HTTP call and on the socket's handshake", async () => {
 		await using basic = await ComfyServer.start({ authorization: `Basic ${Buffer.from("render:s3cret").toString("base64")}` });
@@ -351,6 +438,28 @@ describe("bounds", () => {
 		assert.equal(pool.breakers()[0].state === "closed", false);
 	});
 
+	it("close() ends an event socket still in its handshake, instead of leaving it open until requestTimeoutMs", async () => {
+		// Before: the process stayed alive for the whole handshake timeout (30 s by default) after close() resolved.
+		const upgrades: Socket[] = [];
+		const server = http.createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+		server.on("upgrade", (_req, socket: Socket) => {
+			socket.on("error", () => {});
+			upgrades.push(socket); // never answered: a proxy or a wedged server
+		});
+		server.listen(0, "127.0.0.1");
+		await once(server, "listening");
+		try {
+			const pool = createComfyUIPool({ instances: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`], requestTimeoutMs: 20_000 });
+			void pool.start().catch(() => {});
+			await until(() => upgrades.length === 1, 2_000, "the handshake under way");
+			await pool.close();
+			await until(() => upgrades[0].destroyed || upgrades[0].readableEnded, 1_000, "the client gave up its half-done handshake");
+		} finally {
+			for (const socket of upgrades) socket.destroy();
+			server.close();
+		}
+	});
+
 	it("an interrupt the server ignores (during the last node) still cancels the job, and the slot waits for the prompt to leave", async () => {
 		await using server = await ComfyServer.start();
 		await using pool = createComfyUIPool({ instances: [server.url] });
@@ -378,6 +487,23 @@ describe("ComfyUI's traps", () => {
 		const result = await pool.run({ "9": { class_type: "SaveImage", inputs: {} } });
 		assert.equal(result.images.length, 1);
 		assert.ok(performance.now() - started < 1_000, "by its events, not by the stall timeout");
+	});
+
+	it("a prompt another client clears from the queue (no event, no history) is noticed at the stall timeout and re-queued", async () => {
+		await using server = await ComfyServer.start({ stepMs: 20 });
+		await using pool = createComfyUIPool({ instances: [{ url: server.url, concurrency: 2 }], stallTimeoutMs: 1_000 });
+		await pool.start();
+		const first = pool.run(txt2img(15));
+		const second = pool.run(txt2img(1));
+		await until(() => server.queueRemaining === 2, 2_000, "the second prompt pending behind the first");
+		const cleared = await fetch(`${server.url}/queue`, { method: "POST", body: JSON.stringify({ clear: true }) });
+		assert.equal(cleared.status, 200);
+		const started = performance.now();
+		const result = await second;
+		assert.equal(result.attempts, 2, "sent again: its first prompt vanished");
+		assert.equal(result.images.length, 1);
+		assert.ok(performance.now() - started < 4_000, "within a stall timeout or so, not never");
+		assert.equal((await first).images.length, 1);
 	});
 
 	it("/interrupt and POST /queue answer 200 with an empty body, and a cancel still settles", async () => {

@@ -70,6 +70,27 @@ describe("configuration", () => {
 		);
 	});
 
+	it("durations a timer cannot honour are refused under their own path: past 2^31-1 ms, on a deployment too", () => {
+		// Node fires a timer longer than 2^31-1 ms after 1 ms; the error must name the option the user wrote, not a pool internal.
+		assert.throws(
+			() =>
+				createLlmClient({
+					providers: { p: { preset: "openai", apiKey: "k", cooldownMs: 2 ** 31, headersTimeoutMs: 2 ** 32, bodyTimeoutMs: 2 ** 31 } },
+					models: { m: [{ provider: "p", queueTimeoutMs: 2 ** 31 }] },
+				}),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), [
+					"models.m.deployments[0].queueTimeoutMs",
+					"providers.p.bodyTimeoutMs",
+					"providers.p.cooldownMs",
+					"providers.p.headersTimeoutMs",
+				]);
+				return true;
+			},
+		);
+	});
+
 	it("takes HTTP client options only for the HTTP client it makes itself", () => {
 		assert.throws(
 			() => createLlmClient({ dispatcher: new Agent(), http: { maxConnections: 5 }, providers: { o: { preset: "vllm" } }, models: { m: [{ provider: "o" }] } }),
@@ -374,6 +395,30 @@ describe("seed 000's shape: execute and pooled connections", () => {
 			assert.equal((await held.execute("complete", { prompt: "hi" })).text, "wordwordword");
 		}
 		assert.equal(llm.pools()[1].pool.stats().active, 0);
+	});
+});
+
+describe("a released connection", () => {
+	it("refuses execute() after release: it holds no slot, so a call would go past maxConcurrent unseen by the statistics", async () => {
+		const c = clientFor(upstream, { gpt: [{ provider: "local", model: "one-slot", maxConcurrent: 1 }] });
+		try {
+			const connection = await c.getConnection("gpt");
+			connection.release();
+			connection.release(); // idempotent (the pool warns once)
+			const holder = await c.getConnection("gpt"); // the only slot, now someone else's
+			const before = upstream.hits("one-slot");
+			await assert.rejects(connection.execute("chat", { messages: [{ role: "user", content: "hi" }] }), (e: unknown) => {
+				assert.ok(e instanceof LlmError);
+				assert.equal(e.code, LlmErrorCode.CLOSED);
+				assert.match(e.message, /released/);
+				return true;
+			});
+			assert.equal(upstream.hits("one-slot"), before, "nothing was sent");
+			assert.equal((await holder.execute("chat", { messages: [{ role: "user", content: "hi" }] })).text, "wordwordword");
+			holder.release();
+		} finally {
+			await c.close();
+		}
 	});
 });
 

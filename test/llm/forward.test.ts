@@ -22,6 +22,8 @@ before(async () => {
 			"gpt-down": { deployments: [{ provider: "local", model: "error-500" }], fallbacks: ["gpt-test"] },
 			"claude-test": [{ provider: "claude" }],
 			"claude-cut": [{ provider: "claude", model: "cut-stream", cooldownMs: 1 }],
+			"gpt-slow": [{ provider: "local", model: "gpt-slow", bodyTimeoutMs: 200, cooldownMs: 1 }],
+			"claude-slow": [{ provider: "claude", model: "claude-slow", bodyTimeoutMs: 200, cooldownMs: 1 }],
 			"claude-overloaded": [{ provider: "claude", model: "error-529" }],
 			"claude-overloaded-sdk": [{ provider: "claude", model: "error-529-sdk" }],
 			"text-embed": [{ provider: "local" }],
@@ -121,6 +123,23 @@ describe("forward(): failures in the caller's format", () => {
 		const last = text.trimEnd().split("\n\n").at(-1) ?? "";
 		assert.match(last, /^event: error\ndata: /);
 		assert.equal(JSON.parse(last.split("\ndata: ")[1]).error.type, "api_error");
+	});
+
+	it("a stream that falls silent after the first byte for bodyTimeoutMs ends with an error event in either format, never a clean end", async () => {
+		for (const [api, model, body] of [
+			["openai.chat", "gpt-slow", chatBody("gpt-slow", { stream: true })],
+			["anthropic.messages", "claude-slow", messageBody("claude-slow", { stream: true })],
+		] as const) {
+			// undici arms its body timer at a 1 s resolution (fast timers): the silence must exceed that.
+			upstream.script(model, { kind: "ok", chunks: 3, delayMs: 3_000 });
+			const r = await llm.forward({ api, body });
+			assert.equal(r.status, 200, model);
+			const text = await collect(r.body);
+			assert.ok(!text.includes("[DONE]") && !text.includes("message_stop"), `${model}: no clean end`);
+			const last = text.trimEnd().split("\n\n").at(-1) ?? "";
+			if (api === "openai.chat") assert.ok(JSON.parse(last.replace(/^data: /, "")).error, `${model}: ${last}`);
+			else assert.match(last, /^event: error\ndata: /, model);
+		}
 	});
 
 	it("failures before the first byte fall back; the caller sees only the fallback's answer", async () => {

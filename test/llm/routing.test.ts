@@ -140,6 +140,25 @@ describe("cooldown and fallback before the first byte", () => {
 		assert.equal((await llm.chat(chat("gpt"))).model, "shaky", "not refused for a minute after one 500");
 	});
 
+	it("a burst against a lone deployment that keeps failing: one request at a time retries it, not every request maxAttempts times", async () => {
+		// Before: 20 concurrent requests made 60 upstream calls (each retried twice on its own), and 20 more, while it
+		// cooled down, 60 again: the failing backend got maxAttempts times the traffic it was already failing under.
+		const llm = client(upstream, { gpt: [{ provider: "local", model: "down-hard" }] });
+		upstream.script("down-hard", { kind: "error", status: 500 });
+		const burst = () => Promise.allSettled(Array.from({ length: 20 }, () => llm.chat(chat("gpt"))));
+		for (const round of [1, 2]) {
+			upstream.reset();
+			upstream.script("down-hard", { kind: "error", status: 500 });
+			const results = await burst();
+			assert.ok(
+				results.every((r) => r.status === "rejected" && (r.reason as LlmError).code === LlmErrorCode.SERVER),
+				"each fails with the upstream's error",
+			);
+			const hits = upstream.hits("down-hard");
+			assert.ok(hits >= 20 && hits <= 24, `round ${round}: ${hits} upstream calls for 20 requests`);
+		}
+	});
+
 	it("never falls back after the first byte: a cut stream ends in an error", async () => {
 		const llm = client(upstream, {
 			cutter: { deployments: [{ provider: "local", model: "cut-stream-1" }], fallbacks: ["backup"] },

@@ -100,6 +100,35 @@ describe("limits and errors", () => {
 	});
 	after(() => server.close());
 
+	it("a per-call timeoutMs no timer can honour (connect, receive) is CONFIG_INVALID, not a timeout after 1 ms", async () => {
+		// Before: -1, NaN and 2^31 armed a 1 ms timer ("not open after NaN ms"), and "500" was taken as a number.
+		await using ws = createWebSocketManager();
+		const c = await ws.connect({ url: server.url, name: "deadlines" });
+		for (const timeoutMs of [-1, Number.NaN, 2 ** 31, "500"]) {
+			await assert.rejects(ws.connect({ url: server.url, name: "deadlines" }, { timeoutMs: timeoutMs as number }), (e: unknown) => {
+				assert.ok(e instanceof ConfigError, `connect ${String(timeoutMs)}: ${String(e)}`);
+				assert.equal(e.problems[0]?.path, "timeoutMs");
+				return true;
+			});
+			await assert.rejects(c.receive({ timeoutMs: timeoutMs as number }), ConfigError, `receive ${String(timeoutMs)}`);
+			await assert.rejects(c.opened({ timeoutMs: timeoutMs as number }), ConfigError, `opened ${String(timeoutMs)}`);
+		}
+		await assert.rejects(ws.close({ timeoutMs: -1 }), ConfigError);
+		// The connection is untouched by the refused calls.
+		await ws.send("deadlines", "still here");
+		assert.equal(await c.receive({ timeoutMs: 2_000 }), "still here");
+	});
+
+	it("a name already taken by another URL is a CONFIG_INVALID, not the other connection handed back", async () => {
+		await using ws = createWebSocketManager();
+		const first = await ws.connect({ url: server.url, name: "feed" });
+		assert.equal(ws.add({ url: server.url, name: "feed" }), first, "the same name and URL: the same connection");
+		assert.throws(
+			() => ws.add({ url: `${server.url}?token=s3cret`, name: "feed" }),
+			(e: unknown) => e instanceof ConfigError && e.problems[0]?.path === "name" && !/s3cret/.test(e.message),
+		);
+	});
+
 	it("refuses a connection past maxConnections with POOL_QUEUE_FULL; disconnect frees the slot", async () => {
 		await using ws = createWebSocketManager({ maxConnections: 2 });
 		await ws.connect({ url: server.url, name: "a" });
@@ -145,6 +174,42 @@ describe("limits and errors", () => {
 		assert.throws(
 			() => ws.add({ url: "http://x", maxQueuedMessages: 0 }),
 			(e: unknown) => e instanceof ConfigError && e.problems.length === 2,
+		);
+	});
+
+	it("durations a timer cannot honour are refused with their path: past 2^31-1 ms, NaN, Infinity", () => {
+		// Node fires a timer longer than 2^31-1 ms after 1 ms: a "24.9-day" ping interval would ping every millisecond.
+		assert.throws(
+			() => createWebSocketManager({ pingIntervalMs: 2 ** 31, reconnectMaxMs: Number.POSITIVE_INFINITY, handshakeTimeoutMs: Number.NaN }),
+			(e: unknown) => {
+				assert.ok(e instanceof ConfigError);
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), ["handshakeTimeoutMs", "pingIntervalMs", "reconnectMaxMs"]);
+				assert.match(e.message, /NaN/);
+				return true;
+			},
+		);
+		const ws = createWebSocketManager();
+		assert.throws(
+			() => ws.add({ url: "ws://127.0.0.1:1/x", pongTimeoutMs: 2 ** 32 }),
+			(e: unknown) => e instanceof ConfigError && e.problems[0]?.path === "pongTimeoutMs",
+		);
+	});
+
+	it("a zero reconnect delay is refused: the backoff doubles it, so it would stay 0 and hammer a failing server", () => {
+		// Measured before the fix: 557 handshakes in one second against a server answering 503.
+		assert.throws(
+			() => createWebSocketManager({ reconnectInitialMs: 0 }),
+			(e: unknown) => e instanceof ConfigError && e.problems.map((p) => p.path).join() === "reconnectInitialMs",
+		);
+		const ws = createWebSocketManager();
+		assert.throws(
+			() => ws.add({ url: "ws://127.0.0.1:1/x", reconnectInitialMs: 0, reconnectMaxMs: 0 }),
+			(e: unknown) =>
+				e instanceof ConfigError &&
+				e.problems
+					.map((p) => p.path)
+					.sort()
+					.join() === "reconnectInitialMs,reconnectMaxMs",
 		);
 	});
 

@@ -41,6 +41,8 @@ export interface ComfyUIInstanceStats {
 	queueDepth: number;
 	/** Jobs of this pool on the instance now. */
 	running: number;
+	/** The most jobs of this pool on the instance at once. */
+	peakRunning: number;
 	concurrency: number;
 	dispatched: number;
 	completed: number;
@@ -86,6 +88,8 @@ export class ComfyInstance {
 	queueRemaining = 0;
 	/** Slots taken by the pool's jobs. */
 	busy = 0;
+	/** The most slots taken at once (what the pool view reports as its peak). */
+	peakBusy = 0;
 	dispatched = 0;
 	completed = 0;
 	failed = 0;
@@ -95,6 +99,8 @@ export class ComfyInstance {
 	readonly #options: ResolvedPoolOptions;
 	readonly #onChange: () => void;
 	#socket: WebSocket | undefined;
+	/** The socket whose handshake is under way, so that close() can end it rather than leave it to its handshake timeout. */
+	#opening: WebSocket | undefined;
 	#heartbeat: Heartbeat | undefined;
 	#probeTimer: NodeJS.Timeout | undefined;
 	#healthTimer: NodeJS.Timeout | undefined;
@@ -156,6 +162,7 @@ export class ComfyInstance {
 			state: this.state,
 			queueDepth: this.queueRemaining,
 			running: this.busy,
+			peakRunning: this.peakBusy,
 			concurrency: this.concurrency,
 			dispatched: this.dispatched,
 			completed: this.completed,
@@ -178,6 +185,9 @@ export class ComfyInstance {
 		this.state = InstanceState.closed;
 		this.#clearTimers();
 		this.#dropSocket();
+		// Its error and close listeners reject the probe, which sees the instance closed and stops.
+		this.#opening?.terminate();
+		this.#opening = undefined;
 	}
 
 	// ── probe, socket, health ──────────────────────────────────────────────────────────────
@@ -254,11 +264,16 @@ export class ComfyInstance {
 		});
 		// The server's first status message can arrive in the same tick as the open: listen before it.
 		socket.on("message", (data, isBinary) => this.#received(data as Buffer, isBinary));
-		await new Promise<void>((resolve, reject) => {
-			socket.once("open", resolve);
-			socket.once("error", (error) => reject(new ComfyUIInstanceError(this.label, "opening the WebSocket", undefined, error)));
-			socket.once("close", () => reject(new ComfyUIInstanceError(this.label, "opening the WebSocket", undefined)));
-		});
+		this.#opening = socket;
+		try {
+			await new Promise<void>((resolve, reject) => {
+				socket.once("open", resolve);
+				socket.once("error", (error) => reject(new ComfyUIInstanceError(this.label, "opening the WebSocket", undefined, error)));
+				socket.once("close", () => reject(new ComfyUIInstanceError(this.label, "opening the WebSocket", undefined)));
+			});
+		} finally {
+			if (this.#opening === socket) this.#opening = undefined;
+		}
 		socket.on("error", () => {});
 		this.#socket = socket;
 		this.clientId = clientId;

@@ -3,6 +3,7 @@
  * that lists every problem at once.
  */
 import type { Dispatcher } from "undici";
+import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import { parseConnectionUrl } from "../url-credentials.ts";
 
@@ -116,6 +117,9 @@ const DURATIONS = [
 	"pongTimeoutMs",
 ] as const;
 
+// stallTimeoutMs and pongTimeoutMs pass here: each has its own rule for 0 below.
+const ZERO_MEANS_OFF = new Set<string>(["cooldownMs", "healthCheckIntervalMs", "pingIntervalMs", "pongTimeoutMs", "stallTimeoutMs"]);
+
 export function resolvePoolOptions(options: ComfyUIPoolOptions): ResolvedPoolOptions {
 	if (typeof options !== "object" || options === null)
 		throw new ConfigError("createComfyUIPool", [{ path: "options", message: "expected an object with `instances`" }]);
@@ -125,7 +129,10 @@ export function resolvePoolOptions(options: ComfyUIPoolOptions): ResolvedPoolOpt
 	const merged = { ...COMFYUI_DEFAULTS, ...options } as Record<string, unknown>;
 	for (const key of DURATIONS) {
 		const v = merged[key];
-		if (!(Number.isInteger(v) && (v as number) >= 0)) problems.push({ path: key, message: `must be an integer >= 0 (ms), got ${JSON.stringify(v)}` });
+		// 0 turns the health check, the heartbeat and the cooldown off; elsewhere it would fail every job at once or
+		// probe a down instance in a tight loop. Past 2^31-1 a Node timer fires after 1 ms: refused, not armed.
+		const problem = durationProblem(v, { allowZero: ZERO_MEANS_OFF.has(key) });
+		if (problem !== undefined) problems.push({ path: key, message: problem });
 	}
 	for (const key of ["concurrency", "maxAttempts", "maxQueued"] as const) {
 		const v = merged[key];
@@ -139,6 +146,8 @@ export function resolvePoolOptions(options: ComfyUIPoolOptions): ResolvedPoolOpt
 	if (merged.fetchImages !== "eager" && merged.fetchImages !== "lazy") problems.push({ path: "fetchImages", message: `must be "eager" or "lazy"` });
 	if (merged.stallTimeoutMs === 0)
 		problems.push({ path: "stallTimeoutMs", message: "must be > 0: ComfyUI sends no heartbeat, a lost job is noticed only by this" });
+	if (merged.pongTimeoutMs === 0 && merged.pingIntervalMs !== 0)
+		problems.push({ path: "pongTimeoutMs", message: "must be > 0 while the heartbeat is on (pingIntervalMs > 0): every ping would take the instance out" });
 	const instances: ResolvedInstance[] = [];
 	const list = options.instances;
 	if (!Array.isArray(list) || list.length === 0) problems.push({ path: "instances", message: "at least one instance URL is needed" });

@@ -19,6 +19,8 @@ export function instancePoolView(pool: string, instance: ComfyInstance): PoolVie
 			instance.jobMs.reset();
 			instance.waitMs.reset();
 			instance.probeMs.reset();
+			// A new window starts its peak from what is held now, as the core pool's does.
+			instance.peakBusy = instance.busy;
 		},
 		// Nothing to retire: slots hold no connection of their own. The socket is the instance's, and its health decides.
 		clear: () => {},
@@ -39,12 +41,13 @@ export function instancePoolStats(pool: string, instance: ComfyInstance): PoolSt
 		generation: s.socketOpens,
 		min: 0,
 		max: s.concurrency,
-		total: up ? s.running : 0,
+		// A slot held while the instance is down is still held: total counts it, or active would exceed total.
+		total: s.running,
 		active: s.running,
 		idle: 0,
 		creating: s.state === InstanceState.probing ? 1 : 0,
 		pending: 0,
-		peak: { total: s.concurrency, active: s.concurrency, pending: 0 },
+		peak: { total: s.peakRunning, active: s.peakRunning, pending: 0 },
 		created: s.socketOpens,
 		createFailures: s.healthFailures,
 		destroyed: Math.max(0, s.socketOpens - (up ? 1 : 0)),

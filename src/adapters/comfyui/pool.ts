@@ -5,7 +5,8 @@
  * moves to another instance (at most `maxAttempts`). Workflow errors are final.
  */
 import type { Dispatcher } from "undici";
-import { messageOf } from "../../core/errors.ts";
+import { durationProblem } from "../../core/duration.ts";
+import { ConfigError, messageOf } from "../../core/errors.ts";
 import type { CloseOptions } from "../../core/pool.ts";
 import { type BreakerView, ClientKind, type ClientPool, type ManagedClient } from "../../manager/client.ts";
 import { Attempt, type AttemptOutcome, type ComfyUIUpload } from "./attempt.ts";
@@ -117,6 +118,11 @@ export class ComfyUIPool implements ManagedClient {
 			job.reject(new ComfyUIClosedError(this.name));
 			return job;
 		}
+		const badTimeout = this.#timeoutProblem("run", options.timeoutMs);
+		if (badTimeout !== undefined) {
+			job.reject(badTimeout);
+			return job;
+		}
 		if (this.#waiting.length >= this.#options.maxQueued) {
 			job.reject(new ComfyUIQueueFullError(this.name, this.#options.maxQueued));
 			return job;
@@ -132,6 +138,8 @@ export class ComfyUIPool implements ManagedClient {
 	 */
 	async getConnection(options: AcquireSlotOptions = {}): Promise<ComfyUIConnection> {
 		if (this.#closed) throw new ComfyUIClosedError(this.name);
+		const badTimeout = this.#timeoutProblem("getConnection", options.timeoutMs);
+		if (badTimeout !== undefined) throw badTimeout;
 		this.#ensureStarted();
 		const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
 		const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal === undefined ? [] : [options.signal])];
@@ -147,7 +155,9 @@ export class ComfyUIPool implements ManagedClient {
 	/** @internal A job on a slot the caller already holds (a connection's). */
 	runOn(instance: ComfyInstance, workflow: ComfyUIWorkflow, options: RunOptions): Promise<ComfyUIResult> {
 		const job = new ComfyUIJob(options.onProgress);
+		const badTimeout = this.#timeoutProblem("execute", options.timeoutMs);
 		if (this.#closed) job.reject(new ComfyUIClosedError(this.name));
+		else if (badTimeout !== undefined) job.reject(badTimeout);
 		else this.#follow(job, workflow, options, instance);
 		return job.result;
 	}
@@ -206,6 +216,13 @@ export class ComfyUIPool implements ManagedClient {
 
 	[Symbol.asyncDispose](): Promise<void> {
 		return this.close();
+	}
+
+	/** A per-call deadline Node cannot arm as given (negative, NaN, past 2^31-1 ms: each fires after 1 ms; a string) is a ConfigError. */
+	#timeoutProblem(call: string, timeoutMs: unknown): ConfigError | undefined {
+		if (timeoutMs === undefined) return undefined;
+		const problem = durationProblem(timeoutMs);
+		return problem === undefined ? undefined : new ConfigError(`comfyui pool "${this.name}": ${call}()`, [{ path: "timeoutMs", message: problem }]);
 	}
 
 	// ── one job, attempt by attempt ────────────────────────────────────────────────────────
@@ -364,6 +381,7 @@ export class ComfyUIPool implements ManagedClient {
 			}
 			this.#waiting.splice(i, 1);
 			instance.busy++;
+			if (instance.busy > instance.peakBusy) instance.peakBusy = instance.busy;
 			this.#running++;
 			waiter.resolve(instance);
 		}

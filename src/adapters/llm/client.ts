@@ -315,11 +315,21 @@ export class LlmClient implements ManagedClient {
 	}
 
 	#connection(deployment: Deployment, lease: Lease<LlmSlot>, model: string): LlmConnection {
+		let released = false;
+		const release = () => {
+			released = true;
+			lease.release();
+		};
 		return {
 			deployment: deployment.label,
-			execute: (operation, params, options) => this.#execute(operation, { model, ...params }, options, { deployment }),
-			release: () => lease.release(),
-			[Symbol.asyncDispose]: async () => lease.release(),
+			execute: async (operation, params, options) => {
+				// A pinned call uses the connection's slot instead of taking one: once given back, there is none to use.
+				if (released)
+					throw llmError(LlmErrorCode.CLOSED, `llm connection to "${deployment.label}"`, "it was released; take another with getConnection()", { model });
+				return this.#execute(operation, { model, ...params }, options, { deployment });
+			},
+			release,
+			[Symbol.asyncDispose]: async () => release(),
 		};
 	}
 
@@ -489,18 +499,25 @@ export class LlmClient implements ManagedClient {
 			const d = this.#lastResort(api, chain);
 			// Without an attempt of its own yet (everything was cooling down), the request tries at once.
 			if (d === undefined || (last !== undefined && !RETRY_SAME.has(last.code))) break;
-			if (last !== undefined) {
-				const capMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** retry);
-				try {
-					await sleep(Math.random() * capMs, { signal });
-				} catch (error) {
-					throw llmError(LlmErrorCode.ABORTED, subject, "while waiting to retry", { model, cause: error });
+			// A retry (this request already had its attempt) is one at a time per deployment: others fail with their error.
+			const retrying = last !== undefined;
+			if (retrying && !d.claimRetry()) break;
+			try {
+				if (retrying) {
+					const capMs = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** retry);
+					try {
+						await sleep(Math.random() * capMs, { signal });
+					} catch (error) {
+						throw llmError(LlmErrorCode.ABORTED, subject, "while waiting to retry", { model, cause: error });
+					}
 				}
+				attempts++;
+				const outcome = await this.#try(d, request);
+				if (!(outcome instanceof LlmError)) return outcome;
+				last = outcome;
+			} finally {
+				if (retrying) d.releaseRetry();
 			}
-			attempts++;
-			const outcome = await this.#try(d, request);
-			if (!(outcome instanceof LlmError)) return outcome;
-			last = outcome;
 		}
 		throw last ?? this.#unavailable(group, Date.now(), chain);
 	}

@@ -33,6 +33,8 @@ export class Deployment {
 	#halfOpen = false;
 	#probing = false;
 	#failures = 0;
+	/** A request is retrying this deployment while it cools down (the last resort): only one at a time. */
+	#retrying = false;
 	/** The cooldown is the provider's own ask (Retry-After), not a guess. */
 	#waitGiven = false;
 	#lastError: string | undefined;
@@ -80,6 +82,21 @@ export class Deployment {
 	/** Cooling down after a failure the provider put no wait on: worth a last-resort retry when nothing else can serve. */
 	get retryableNow(): boolean {
 		return this.#openUntil > Date.now() && !this.#waitGiven;
+	}
+
+	/**
+	 * Takes the deployment's one last-resort retry; false while another request holds it. Each
+	 * request already tried it once: letting every one of them retry too would multiply the
+	 * traffic of a backend that is failing by maxAttempts.
+	 */
+	claimRetry(): boolean {
+		if (this.#retrying) return false;
+		this.#retrying = true;
+		return true;
+	}
+
+	releaseRetry(): void {
+		this.#retrying = false;
 	}
 
 	/** Requests in flight plus waiting for a slot: what least-busy routing compares. */

@@ -4,6 +4,7 @@
  * validation that lists every problem at once, with its path, never quoting a key or URL.
  */
 import type { Dispatcher } from "undici";
+import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { HttpClientOptions } from "../http/index.ts";
 import type { WireFormat } from "./api.ts";
@@ -147,6 +148,12 @@ function checkTuning(o: Record<string, unknown>, path: string, problems: ConfigP
 	for (const key of TUNING_KEYS) {
 		const v = o[key];
 		if (v === undefined) continue;
+		if (key.endsWith("Ms")) {
+			// Checked here so the error names the option the user wrote; past 2^31-1 a Node (and undici) timer fires after 1 ms.
+			const problem = durationProblem(v);
+			if (problem !== undefined) problems.push({ path: `${path}.${key}`, message: problem });
+			continue;
+		}
 		const integer = key === "maxConcurrent" || key === "maxQueue";
 		const ok = typeof v === "number" && (integer ? Number.isInteger(v) && v >= (key === "maxQueue" ? 0 : 1) : Number.isFinite(v) && v > 0);
 		if (!ok)

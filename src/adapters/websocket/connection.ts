@@ -20,7 +20,7 @@ import {
 } from "./errors.ts";
 import { Heartbeat } from "./heartbeat.ts";
 import { loadWs } from "./load-ws.ts";
-import { MessageStream, type TakeOptions } from "./message-stream.ts";
+import { MessageStream, type TakeOptions, timeoutProblem } from "./message-stream.ts";
 import { type OpenContext, type Outgoing, POLICY_VIOLATION, type ResolvedConnectionOptions, type WebSocketData } from "./options.ts";
 import { fullJitterDelay } from "./reconnect-backoff.ts";
 
@@ -157,6 +157,11 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 		this.label = label ?? (key === url ? displayUrl(url) : key);
 	}
 
+	/** @internal Whether this connection was added for `url` (compared whole; the URL itself stays private: it may hold a token). */
+	isFor(url: string): boolean {
+		return this.#url === url;
+	}
+
 	get state(): ConnectionState {
 		return this.#state;
 	}
@@ -173,6 +178,9 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 
 	/** Resolves when the connection is open; rejects when it stops or closes, or after `timeoutMs` (it keeps trying). */
 	opened(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+		// Checked first, so a bad deadline is found while the connection happens to be open, not later when it is not.
+		const badTimeout = timeoutProblem(`websocket "${this.label}": opened()`, options.timeoutMs);
+		if (badTimeout !== undefined) return Promise.reject(badTimeout);
 		if (this.#state === ConnectionState.open) return Promise.resolve();
 		if (this.#state === ConnectionState.closed) return Promise.reject(new WebSocketClosedError(this.label));
 		if (this.#state === ConnectionState.stopped && this.#stopError !== undefined) return Promise.reject(this.#stopError);

@@ -12,7 +12,7 @@ import type { CloseInfo } from "./close-info.ts";
 import { ConnectionState, type Subscription, WebSocketConnection, type WebSocketConnectionStats } from "./connection.ts";
 import { displayUrl } from "./display-url.ts";
 import { WebSocketClosedError, WebSocketLimitError, WebSocketNotFoundError, type WebSocketStoppedError } from "./errors.ts";
-import type { TakeOptions } from "./message-stream.ts";
+import { type TakeOptions, timeoutProblem } from "./message-stream.ts";
 import {
 	checkConnectionOptions,
 	type Outgoing,
@@ -89,7 +89,16 @@ export class WebSocketManager extends EventEmitter<WebSocketManagerEvents> imple
 		const { url, name, ...own } = typeof target === "string" ? { url: target } : target;
 		const key = name ?? url;
 		const existing = this.#connections.get(key);
-		if (existing !== undefined) return existing;
+		if (existing !== undefined) {
+			if (existing.isFor(url)) return existing;
+			// Handing back the connection to another URL would send this caller's messages to the wrong server.
+			throw new ConfigError(`websocket manager "${this.name}": connect(${JSON.stringify(key.includes("://") ? displayUrl(key) : key)})`, [
+				{
+					path: "name",
+					message: "is already the name of a connection to another URL (not shown: it may hold a token); disconnect it first or pick another name",
+				},
+			]);
+		}
 		const problems: ConfigProblem[] = [];
 		if (typeof url !== "string" || !/^wss?:\/\//i.test(url))
 			problems.push({ path: "url", message: "must be a ws:// or wss:// URL (not shown: it may hold a token)" });
@@ -113,6 +122,8 @@ export class WebSocketManager extends EventEmitter<WebSocketManagerEvents> imple
 
 	/** Adds the connection and resolves when it is open (seed 001's `connect(url)`). */
 	async connect(target: string | ConnectTarget, options: ConnectOptions = {}): Promise<WebSocketConnection> {
+		const badTimeout = timeoutProblem(`websocket manager "${this.name}": connect()`, options.timeoutMs);
+		if (badTimeout !== undefined) throw badTimeout;
 		const connection = this.add(target);
 		const handshake = (typeof target === "object" ? target.handshakeTimeoutMs : undefined) ?? this.#defaults.handshakeTimeoutMs ?? 10_000;
 		await connection.opened({ timeoutMs: options.timeoutMs ?? handshake * CONNECT_WAIT_HANDSHAKES, signal: options.signal });
@@ -215,6 +226,8 @@ export class WebSocketManager extends EventEmitter<WebSocketManagerEvents> imple
 
 	/** Closes every connection (close frame 1001 "going away"); later calls to add/connect throw POOL_CLOSED. */
 	async close(options?: CloseOptions): Promise<void> {
+		const badTimeout = timeoutProblem(`websocket manager "${this.name}": close()`, options?.timeoutMs);
+		if (badTimeout !== undefined) throw badTimeout;
 		this.#closed = true;
 		const all = this.connections();
 		this.#connections.clear();

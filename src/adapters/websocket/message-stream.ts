@@ -3,7 +3,19 @@
  * high-water mark, and while any iterator of a connection is that far behind the connection
  * stops reading its socket (TCP then slows the server) until the iterator has caught up to half.
  */
+import { durationProblem } from "../../core/duration.ts";
+import { ConfigError } from "../../core/errors.ts";
 import { WebSocketReceiveTimeoutError } from "./errors.ts";
+
+/**
+ * A per-call deadline Node cannot arm as given (negative, NaN, past 2^31-1 ms: each fires after
+ * 1 ms; a string) as the ConfigError to fail the call with, or undefined when it is usable.
+ */
+export function timeoutProblem(what: string, timeoutMs: unknown): ConfigError | undefined {
+	if (timeoutMs === undefined) return undefined;
+	const problem = durationProblem(timeoutMs);
+	return problem === undefined ? undefined : new ConfigError(what, [{ path: "timeoutMs", message: problem }]);
+}
 
 interface Taker<T> {
 	resolve(result: IteratorResult<T>): void;
@@ -74,9 +86,11 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 
 	/** The next message; `timeoutMs` and `signal` bound the wait. */
 	take(options: TakeOptions = {}): Promise<IteratorResult<T>> {
+		const { timeoutMs, signal } = options;
+		const badTimeout = timeoutProblem(`websocket "${this.#label}": receive()`, timeoutMs);
+		if (badTimeout !== undefined) return Promise.reject(badTimeout);
 		if (this.buffered > 0) return Promise.resolve({ value: this.#shift(), done: false });
 		if (this.#done) return this.#error === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.#error);
-		const { timeoutMs, signal } = options;
 		if (signal?.aborted) return Promise.reject(signal.reason);
 		return new Promise<IteratorResult<T>>((resolve, reject) => {
 			let timer: NodeJS.Timeout | undefined;

@@ -2,6 +2,7 @@
  * Options of the WebSocket manager and of each connection, their defaults, and the validation
  * that lists every problem at once.
  */
+import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { CloseInfo } from "./close-info.ts";
 
@@ -33,7 +34,7 @@ export interface WebSocketConnectionOptions {
 	pingIntervalMs?: number;
 	/** No pong within this after a ping: the socket is terminated and reconnected. Default 5 000. */
 	pongTimeoutMs?: number;
-	/** The first reconnect waits up to this (full jitter); each failure doubles the ceiling. Default 500. */
+	/** The first reconnect waits up to this (full jitter); each failure doubles the ceiling. Must be > 0. Default 500. */
 	reconnectInitialMs?: number;
 	/** Ceiling of the reconnect delay. Default 30 000. */
 	reconnectMaxMs?: number;
@@ -117,8 +118,11 @@ export function checkConnectionOptions(raw: Record<string, unknown>, prefix: str
 	}
 	for (const key of DURATIONS) {
 		const v = raw[key];
-		if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 0))
-			problems.push({ path: `${prefix}${key}`, message: `must be an integer >= 0 (ms), got ${JSON.stringify(v)}` });
+		// 0 means "off" for the handshake deadline and the heartbeat; a reconnect delay of 0 would stay 0 however
+		// often it doubles (a reconnect loop against a failing server). Past 2^31-1 a Node timer fires after 1 ms.
+		const allowZero = key !== "reconnectInitialMs" && key !== "reconnectMaxMs";
+		const problem = v === undefined ? undefined : durationProblem(v, { allowZero });
+		if (problem !== undefined) problems.push({ path: `${prefix}${key}`, message: problem });
 	}
 	for (const key of COUNTS) {
 		const v = raw[key];
