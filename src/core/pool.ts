@@ -87,8 +87,9 @@ const ACQUIRE_TIMEOUT_RULES: DurationRules = { allowInfinity: true };
 const CLOSE_TIMEOUT_RULES: DurationRules = { allowInfinity: true, allowZero: true };
 
 /**
- * A pool of reusable resources. See docs/design.md for the contract and its invariants; the hot
- * path is `acquire` → `#lend` and `release` → `#offer`.
+ * A pool of reusable resources. See docs/design.md for the contract and its invariants, and
+ * docs/core.md ("Reading acquire → release") for a guided path through this file: the hot path
+ * is `acquire` → `#lend` and `release` → `#offer`.
  */
 export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	readonly name: string;
