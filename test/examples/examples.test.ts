@@ -34,6 +34,8 @@ describe("examples", () => {
 			"llm",
 			"comfyui",
 			"http",
+			"firestore",
+			"mongodb",
 		]) {
 			assert.ok(examples.includes(`${name}.ts`), `examples/${name}.ts`);
 		}

@@ -233,6 +233,28 @@ describe("lifeguard/firestore against the Firestore emulator", () => {
 		});
 	});
 
+	describe("a backend that is down from the start", () => {
+		it("fails an operation by its deadline with FIRESTORE_TIMEOUT carrying the last create error, never hanging", async () => {
+			const previous = process.env.FIRESTORE_EMULATOR_HOST;
+			// A port nothing listens on: every channel's health read fails, the core retries with backoff.
+			process.env.FIRESTORE_EMULATOR_HOST = "127.0.0.1:1";
+			try {
+				await using down = await client({ min: 0, max: 2, healthTimeoutMs: 200, createTimeoutMs: 300 });
+				const started = performance.now();
+				await assert.rejects(down.getDocument("fs_lg_down", "x", { timeoutMs: 700 }), (error: Coded & { cause?: Error }) => {
+					assert.equal(error.code, FirestoreErrorCode.FIRESTORE_TIMEOUT);
+					assert.match(error.message, /no channel could be had in time/);
+					assert.equal((error.cause as Coded | undefined)?.code, ErrorCode.POOL_TIMEOUT);
+					return true;
+				});
+				assert.ok(performance.now() - started < 1_500, "settled by its deadline");
+				assert.ok(down.stats().channels.createFailures >= 1);
+			} finally {
+				process.env.FIRESTORE_EMULATOR_HOST = previous;
+			}
+		});
+	});
+
 	describe("under the manager", () => {
 		it("lists the channel pool in the health report under kind firestore", async () => {
 			await using manager = new PoolManager();

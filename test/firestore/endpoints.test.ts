@@ -4,7 +4,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createFirestoreClient } from "../../src/adapters/firestore/index.ts";
-import { createMongoClient } from "../../src/adapters/mongodb/index.ts";
+import { createMongoClient, type ManagedMongoClient } from "../../src/adapters/mongodb/index.ts";
 import { PoolManager } from "../../src/manager/index.ts";
 import { createHealthHandler, type HealthJson } from "../../src/observe/health/index.ts";
 import { MetricName } from "../../src/observe/metrics/index.ts";
@@ -20,13 +20,15 @@ describe("document stores under the manager, /metrics and /health/connections", 
 	const server = http.createServer((req, res) => void handler(req, res));
 	let base = "";
 	let mongoPool = "";
+	let mongoClient: ManagedMongoClient | undefined;
 
 	before(async () => {
 		await emulator.start();
 		const url = await mongo.start();
 		manager.create("orders", { create: () => ({}), min: 1 });
 		manager.add(await createFirestoreClient({ name: "docs-firestore", settings: { projectId: PROJECT_ID }, min: 2, healthCheckIntervalMs: 0 }));
-		const client = manager.add(await createMongoClient({ url, name: "docs-mongo", min: 1, healthCheckIntervalMs: 0 }));
+		mongoClient = manager.add(await createMongoClient({ url, name: "docs-mongo", min: 1, healthCheckIntervalMs: 0 }));
+		const client = mongoClient;
 		mongoPool = `docs-mongo/127.0.0.1:${mongo.port}`;
 		await manager.start();
 		await client.collection("ep", "mongodb_lg").insertOne({ a: 1 });
@@ -66,5 +68,19 @@ describe("document stores under the manager, /metrics and /health/connections", 
 		for (const id of ["orders", "docs-firestore/channels", mongoPool]) {
 			assert.equal(body.checks[`${id}:connections`]?.[0]?.status, "pass", id);
 		}
+	});
+
+	it("fails the MongoDB check once its pings keep missing their deadline, and its health score metric shows why", async () => {
+		mongo.delay("ping", 1_000);
+		try {
+			for (let i = 0; i < 3; i++) await mongoClient?.health({ timeoutMs: 50 }).catch(() => {});
+		} finally {
+			mongo.delay("ping", 0);
+		}
+		const body = (await (await fetch(`${base}/health/connections`)).json()) as HealthJson;
+		assert.equal(body.checks[`${mongoPool}:connections`]?.[0]?.status, "fail");
+		assert.equal(body.checks["docs-firestore/channels:connections"]?.[0]?.status, "pass");
+		const families = parsePrometheusText(await (await fetch(`${base}/metrics`)).text());
+		assert.ok(sampleOf(families, MetricName.healthScore, { pool: mongoPool, kind: "mongodb" }) < 50);
 	});
 });

@@ -97,8 +97,7 @@ describe("lifeguard/mongodb against the wire-protocol test server", () => {
 			server.delay("find", 0);
 			const pool = client.pools()[0].pool;
 			assert.ok(pool.stats().total >= 2);
-			await until(() => pool.stats().destroyedByReason.idle >= 1 && pool.stats().total >= 1 && pool.stats().idle <= 2);
-			await until(() => pool.stats().total >= 1);
+			await until(() => pool.stats().destroyedByReason.idle >= 1 && pool.stats().total === 1);
 			assert.equal(pool.stats().min, 1);
 		});
 
@@ -114,6 +113,16 @@ describe("lifeguard/mongodb against the wire-protocol test server", () => {
 			assert.equal(after?.k, "before");
 			await until(() => pool.stats().destroyedByReason.error + pool.stats().destroyedByReason.stale >= 1);
 			assert.ok(pool.stats().generation > generation, "the driver cleared the pool");
+		});
+
+		it("clear() asks the driver for a new generation: connections checked in after it are closed as stale", async () => {
+			await using client = await createMongoClient({ url, min: 2, max: 2, healthCheckIntervalMs: 0, driverOptions: quick });
+			await client.start();
+			const pool = client.pools()[0].pool;
+			await until(() => pool.stats().total === 2);
+			pool.clear();
+			await client.collection("clear", DB).findOne({});
+			await until(() => pool.stats().generation === 1 && pool.stats().destroyedByReason.stale >= 1);
 		});
 
 		it("reports a check-out that waited past acquireTimeoutMs as an acquire timeout", async () => {
@@ -152,6 +161,27 @@ describe("lifeguard/mongodb against the wire-protocol test server", () => {
 			}
 			assert.ok(client.pools()[0].pool.stats().healthScore < 50);
 			assert.equal(client.stats().healthChecks.failed, 3);
+		});
+	});
+
+	describe("a server that is down", () => {
+		it("fails health by its deadline and names the client without the URL's password", async () => {
+			await using client = await createMongoClient({
+				url: "mongodb://app:hunter2-s3cret@127.0.0.1:1/db",
+				healthTimeoutMs: 400,
+				healthCheckIntervalMs: 0,
+				driverOptions: { serverSelectionTimeoutMS: 200 },
+			});
+			assert.equal(client.name, "mongodb 127.0.0.1:1");
+			const started = performance.now();
+			await assert.rejects(client.health(), (error: Error & { code?: string }) => {
+				assert.ok([MongoErrorCode.MONGO_HEALTH_FAILED, MongoErrorCode.MONGO_HEALTH_TIMEOUT].includes(error.code as never), error.code);
+				assert.doesNotMatch(error.message, /hunter2/);
+				return true;
+			});
+			assert.ok(performance.now() - started < 1_000, "settled by its deadline");
+			assert.equal(client.stats().healthChecks.failed, 1);
+			assert.doesNotMatch(JSON.stringify(client.details()), /hunter2/);
 		});
 	});
 

@@ -185,7 +185,8 @@ export class ChannelSet {
  */
 const pendingWork = new WeakMap<Firestore, Set<Promise<unknown>>>();
 
-function tracked<R>(db: Firestore, work: Promise<R>): Promise<R> {
+/** Registers a driver call on `db` so that the channel is terminated only once it settles. */
+export function tracked<R>(db: Firestore, work: Promise<R>): Promise<R> {
 	let pending = pendingWork.get(db);
 	if (pending === undefined) pendingWork.set(db, (pending = new Set()));
 	const set = pending;

@@ -18,7 +18,7 @@ import { ErrorCode, LifeguardError } from "../../core/errors.ts";
 import { type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";
 import { ClientKind, type ClientPool, type ManagedClient } from "../../manager/client.ts";
-import { ChannelSet, workSettled } from "./channels.ts";
+import { ChannelSet, tracked, workSettled } from "./channels.ts";
 import { type FirestoreDriver, loadFirestore } from "./driver.ts";
 import { FirestoreOperationError, FirestoreTimeoutError, grpcStatusOf, isChannelFault } from "./errors.ts";
 import { FirestoreOperation, type FirestoreOperationStats, OperationStats } from "./operation-stats.ts";
@@ -67,8 +67,18 @@ export interface FirestoreClientStats {
 	operations: FirestoreOperationStats;
 }
 
-/** How long a retired channel waits for driver calls abandoned at their deadline before it is terminated anyway. */
-const ABANDONED_WORK_CAP_MS = 30_000;
+/**
+ * How long a retired channel waits for driver calls abandoned at their deadline before it is
+ * terminated anyway: past the driver's own limits (a read retries UNAVAILABLE for up to its
+ * 600 s total timeout), so in practice they always settle first. Terminating under them makes
+ * the driver's next retry an unhandled rejection, which ends a process by default.
+ */
+const ABANDONED_WORK_CAP_MS = 660_000;
+
+async function terminateWhenSettled(db: Firestore): Promise<void> {
+	await workSettled(db, ABANDONED_WORK_CAP_MS);
+	await db.terminate().catch(() => {});
+}
 
 /** Gives each channel its own TCP connection: gRPC shares subchannels between channels with the same target otherwise. */
 const OWN_CONNECTION = { "grpc.use_local_subchannel_pool": 1 } as const;
@@ -93,19 +103,16 @@ export class FirestoreClient implements ManagedClient {
 				const db = new driver.Firestore(driverSettings);
 				try {
 					// gRPC connects lazily: a first read makes creation mean "this channel reaches the backend".
-					await untilAborted(healthRead(db, health), signal);
+					await untilAborted(tracked(db, healthRead(db, health)), signal);
 					return db;
 				} catch (error) {
-					void db.terminate().catch(() => {});
+					void terminateWhenSettled(db);
 					throw error;
 				}
 			},
-			destroy: async (db) => {
-				await workSettled(db, ABANDONED_WORK_CAP_MS);
-				await db.terminate();
-			},
+			destroy: terminateWhenSettled,
 			validate: async (db, signal) => {
-				await untilAborted(healthRead(db, health), signal);
+				await untilAborted(tracked(db, healthRead(db, health)), signal);
 				return true;
 			},
 			classifyError: (error) => (isChannelFault(error) ? "connection" : "caller"),

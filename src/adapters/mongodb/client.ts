@@ -181,10 +181,18 @@ export class ManagedMongoClient implements ManagedClient {
 		return pool;
 	}
 
-	/** The driver has no public way to clear one server's pool; its topology holds the pools by address. */
+	/**
+	 * The driver has no public way to clear one server's pool; its topology holds the pools by
+	 * address. A CMAP clear also pauses the pool until the server monitor's next heartbeat (it is
+	 * meant for a server that just failed), so it is marked ready again at once: lifeguard's
+	 * `clear()` retires the connections and keeps serving, as a core pool does.
+	 */
 	#clearServer(address: string): void {
-		const servers = (this.driver as unknown as { topology?: { s?: { servers?: Map<string, { pool?: { clear(): void } }> } } }).topology?.s?.servers;
-		servers?.get(address)?.pool?.clear();
+		type DriverPool = { clear(): void; ready?(): void };
+		const servers = (this.driver as unknown as { topology?: { s?: { servers?: Map<string, { pool?: DriverPool }> } } }).topology?.s?.servers;
+		const pool = servers?.get(address)?.pool;
+		pool?.clear();
+		pool?.ready?.();
 	}
 }
 

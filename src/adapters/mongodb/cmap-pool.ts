@@ -52,6 +52,8 @@ export class CmapPool extends EventEmitter<PoolEvents> implements PoolView {
 	readonly address: string;
 	readonly #counters = new PoolCounters();
 	readonly #connections = new Map<string, Connection>();
+	/** Connections by state, kept as they move so the check-out path never scans them. */
+	readonly #count: Record<ConnectionState, number> = { creating: 0, idle: 0, active: 0 };
 	readonly #score = new OutcomeScore();
 	readonly #clear: () => void;
 	#state: PoolStats["state"] = "open";
@@ -96,11 +98,12 @@ export class CmapPool extends EventEmitter<PoolEvents> implements PoolView {
 				return;
 			case "connectionCreated":
 				this.#connections.set(id, { state: "creating", used: false, checkedOutAt: 0 });
+				this.#count.creating++;
 				this.#emit(PoolEvent.connectionCreated, { pool: this.name, connectionId: numericId });
 				return;
 			case "connectionReady": {
 				const conn = this.#connections.get(id);
-				if (conn !== undefined) conn.state = "idle";
+				if (conn !== undefined) this.#move(conn, "idle");
 				c.created++;
 				c.create.record(e.durationMS ?? 0);
 				this.#peaks();
@@ -110,6 +113,7 @@ export class CmapPool extends EventEmitter<PoolEvents> implements PoolView {
 			case "connectionClosed": {
 				const conn = this.#connections.get(id);
 				this.#connections.delete(id);
+				if (conn !== undefined) this.#count[conn.state]--;
 				const reason = CLOSE_REASONS[e.reason ?? ""] ?? CloseReason.destroyed;
 				if (conn?.state === "creating") {
 					c.createFailures++;
@@ -147,7 +151,7 @@ export class CmapPool extends EventEmitter<PoolEvents> implements PoolView {
 				if (conn !== undefined) {
 					if (!conn.used) c.lentFresh++;
 					conn.used = true;
-					conn.state = "active";
+					this.#move(conn, "active");
 					conn.checkedOutAt = performance.now();
 				}
 				c.acquiredOk++;
@@ -160,7 +164,7 @@ export class CmapPool extends EventEmitter<PoolEvents> implements PoolView {
 			case "connectionCheckedIn": {
 				const conn = this.#connections.get(id);
 				if (conn !== undefined && conn.state === "active") {
-					conn.state = "idle";
+					this.#move(conn, "idle");
 					c.use.record(performance.now() - conn.checkedOutAt);
 				}
 				this.#emit(PoolEvent.released, { pool: this.name, connectionId: numericId });
@@ -177,14 +181,7 @@ export class CmapPool extends EventEmitter<PoolEvents> implements PoolView {
 
 	stats(): PoolStats {
 		const c = this.#counters;
-		let creating = 0;
-		let idle = 0;
-		let active = 0;
-		for (const conn of this.#connections.values()) {
-			if (conn.state === "creating") creating++;
-			else if (conn.state === "idle") idle++;
-			else active++;
-		}
+		const { creating, idle, active } = this.#count;
 		const total = creating + idle + active;
 		const lentReused = c.acquiredOk - c.lentFresh;
 		return {
@@ -235,11 +232,15 @@ export class CmapPool extends EventEmitter<PoolEvents> implements PoolView {
 
 	#peaks(): void {
 		const c = this.#counters;
-		let active = 0;
-		for (const conn of this.#connections.values()) if (conn.state === "active") active++;
 		c.peakTotal = Math.max(c.peakTotal, this.#connections.size);
-		c.peakActive = Math.max(c.peakActive, active);
+		c.peakActive = Math.max(c.peakActive, this.#count.active);
 		c.peakPending = Math.max(c.peakPending, this.#pending);
+	}
+
+	#move(conn: Connection, to: ConnectionState): void {
+		this.#count[conn.state]--;
+		this.#count[to]++;
+		conn.state = to;
 	}
 
 	#emit<E extends keyof PoolEvents>(event: E, ...payload: PoolEvents[E]): void {
