@@ -102,6 +102,16 @@ const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
 		const { kind: _kind, ...options } = c;
 		return createComfyUIPool({ ...options, name });
 	},
+	mongodb: async (name, c) => {
+		const { createMongoClient } = await import("../adapters/mongodb/index.ts");
+		const { kind: _kind, ...options } = c;
+		return createMongoClient({ ...options, name });
+	},
+	firestore: async (name, c) => {
+		const { createFirestoreClient } = await import("../adapters/firestore/index.ts");
+		const { kind: _kind, ...options } = c;
+		return createFirestoreClient({ ...options, name });
+	},
 };
 for (const [kind, builder] of Object.entries(BUILT_IN)) builders.set(kind, builder as PoolBuilder<never>);
 

@@ -1,4 +1,6 @@
+import { FIRESTORE_DEFAULTS } from "../adapters/firestore/options.ts";
 import { HTTP_DEFAULTS } from "../adapters/http/options.ts";
+import { MONGO_DEFAULTS } from "../adapters/mongodb/options.ts";
 import { WEBSOCKET_DEFAULTS } from "../adapters/websocket/options.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { POOL_DEFAULTS } from "../core/options.ts";
@@ -54,6 +56,9 @@ const BUILT_IN: Partial<Record<PoolKind | "common", Record<string, unknown>>> = 
 		maxLifetimeMs: POOL_DEFAULTS.maxLifetimeMs,
 		validateAfterIdleMs: POOL_DEFAULTS.validateAfterIdleMs,
 	},
+	// Not healthCheckIntervalMs: monitoring.healthCheckIntervalMs fills it when a pool sets none.
+	mongodb: { min: MONGO_DEFAULTS.min, max: MONGO_DEFAULTS.max, idleTimeoutMs: MONGO_DEFAULTS.idleTimeoutMs, acquireTimeoutMs: MONGO_DEFAULTS.acquireTimeoutMs },
+	firestore: { min: FIRESTORE_DEFAULTS.min, max: FIRESTORE_DEFAULTS.max, idleTimeoutMs: FIRESTORE_DEFAULTS.idleTimeoutMs },
 	http: { maxConnections: HTTP_DEFAULTS.maxConnections, maxConnectionsPerOrigin: HTTP_DEFAULTS.maxConnectionsPerOrigin },
 	websocket: {
 		maxConnections: WEBSOCKET_DEFAULTS.maxConnections,

@@ -1,10 +1,10 @@
 import { z } from "zod";
 
 /** Every kind of pool a config file can declare. */
-export const POOL_KINDS = ["postgres", "mysql", "sqlite", "redis", "http", "llm", "websocket", "comfyui"] as const;
+export const POOL_KINDS = ["postgres", "mysql", "sqlite", "redis", "http", "llm", "websocket", "comfyui", "mongodb", "firestore"] as const;
 export type PoolKind = (typeof POOL_KINDS)[number];
 
-/** Kinds built on the core's Pool: they take its options (min, max, acquireTimeoutMs...). The others take their client's own. */
+/** Kinds that take the core's Pool options with the core's defaults (min, max, acquireTimeoutMs...). Firestore takes them with its own defaults; the others take their client's own options. */
 export const CORE_POOL_KINDS: readonly PoolKind[] = ["postgres", "mysql", "sqlite", "redis"];
 
 /** Kinds that are SQL databases: `CONNECTION_POOL_DB_*` applies to all of them. */
@@ -254,6 +254,42 @@ export const poolSchemas = {
 		min: count(0).optional(),
 		max: count(1).optional(),
 	}),
+	mongodb: z
+		.strictObject({
+			kind: z.literal("mongodb"),
+			url: z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/i, "must be a mongodb:// or mongodb+srv:// URL"),
+			min: count(0).optional(),
+			max: count(1).optional(),
+			idleTimeoutMs: durationMs().optional(),
+			acquireTimeoutMs: durationMs().optional(),
+			maxConnecting: count(1).optional(),
+			healthTimeoutMs: durationMs().optional(),
+			healthCheckIntervalMs: durationMs().optional(),
+			// The driver's own options, passed as they are (secret-named keys inside, such as auth.password, are masked).
+			driverOptions: z.record(z.string(), z.unknown()).optional(),
+		})
+		.refine(minNotAboveMax, minMessage),
+	firestore: z
+		.strictObject({
+			...commonPoolShape,
+			kind: z.literal("firestore"),
+			settings: z
+				.strictObject({
+					projectId: text().optional(),
+					databaseId: text().optional(),
+					host: text().optional(),
+					port: count(1).optional(),
+					ssl: flag().optional(),
+					keyFilename: text().optional(),
+					credentials: z.strictObject({ client_email: text(), private_key: secret() }).optional(),
+				})
+				.optional(),
+			healthCheck: z.union([z.literal("listCollections"), z.strictObject({ document: text() })]).optional(),
+			healthTimeoutMs: durationMs().optional(),
+			operationTimeoutMs: durationMs().optional(),
+			maxInFlightPerChannel: count(1).optional(),
+		})
+		.refine(minNotAboveMax, minMessage),
 } as const satisfies Record<PoolKind, z.ZodType>;
 
 export type PoolConfigOf<K extends PoolKind> = z.infer<(typeof poolSchemas)[K]>;
@@ -283,7 +319,7 @@ function shapeOf(schema: unknown): Record<string, unknown> {
 }
 
 /** Keys whose values are secrets: never printed, masked by `explain()`. */
-export const SECRET_KEYS = new Set(["password", "apiKey", "token", "headers", "auth"]);
+export const SECRET_KEYS = new Set(["password", "apiKey", "token", "headers", "auth", "private_key", "credentials"]);
 
 /** Top-level keys of a config file; environment sections repeat the same shape. */
 export const ENVIRONMENTS = ["development", "staging", "production", "test"] as const;

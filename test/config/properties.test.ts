@@ -29,6 +29,10 @@ function validPool(kind: (typeof POOL_KINDS)[number], secret: string): Record<st
 			return { kind, url: "wss://feed.example", headers: { Authorization: `Bearer ${secret}` } };
 		case "comfyui":
 			return { kind, instances: [{ url: "http://127.0.0.1:8188", auth: { token: secret } }] };
+		case "mongodb":
+			return { kind, url: `mongodb://app:${secret}@127.0.0.1:27017/app`, driverOptions: { auth: { username: "app", password: secret } } };
+		case "firestore":
+			return { kind, settings: { projectId: "p", credentials: { client_email: "svc@p.iam", private_key: secret } } };
 	}
 }
 
