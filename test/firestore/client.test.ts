@@ -4,7 +4,7 @@ import { Firestore } from "@google-cloud/firestore";
 import { createFirestoreClient, type FirestoreClient, type FirestoreClientOptions, FirestoreErrorCode } from "../../src/adapters/firestore/index.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { PoolManager } from "../../src/manager/index.ts";
-import { Emulator, PROJECT_ID } from "./emulator.ts";
+import { Emulator, freePort, PROJECT_ID } from "./emulator.ts";
 
 const emulator = new Emulator();
 const settings = { projectId: PROJECT_ID };
@@ -234,10 +234,12 @@ describe("lifeguard/firestore against the Firestore emulator", () => {
 	});
 
 	describe("a backend that is down from the start", () => {
-		it("fails an operation by its deadline with FIRESTORE_TIMEOUT carrying the last create error, never hanging", async () => {
+		it("fails an operation by its deadline with FIRESTORE_TIMEOUT carrying the pool's timeout, never hanging, and serves once the backend comes up", async () => {
 			const previous = process.env.FIRESTORE_EMULATOR_HOST;
-			// A port nothing listens on: every channel's health read fails, the core retries with backoff.
-			process.env.FIRESTORE_EMULATOR_HOST = "127.0.0.1:1";
+			const late = new Emulator();
+			late.port = await freePort();
+			// Nothing listens there yet: every channel's health read fails and the core retries with backoff.
+			process.env.FIRESTORE_EMULATOR_HOST = `127.0.0.1:${late.port}`;
 			try {
 				await using down = await client({ min: 0, max: 2, healthTimeoutMs: 200, createTimeoutMs: 300 });
 				const started = performance.now();
@@ -249,7 +251,14 @@ describe("lifeguard/firestore against the Firestore emulator", () => {
 				});
 				assert.ok(performance.now() - started < 1_500, "settled by its deadline");
 				assert.ok(down.stats().channels.createFailures >= 1);
+				// The backend comes up: the driver's own retries of the abandoned reads settle, and the client serves.
+				await late.start();
+				assert.equal((await down.getDocument("fs_lg_down", "x", { timeoutMs: 10_000 })).exists, false);
+				// Time for the driver's own retries of the abandoned reads to succeed, so that their instances are
+				// terminated now rather than when the driver would give up on a down backend (about 45 s here).
+				await new Promise((resolve) => setTimeout(resolve, 3_000));
 			} finally {
+				late.stop();
 				process.env.FIRESTORE_EMULATOR_HOST = previous;
 			}
 		});

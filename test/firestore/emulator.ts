@@ -9,7 +9,7 @@ import { FirestoreServer } from "@firestore-emulator/server";
 
 export const PROJECT_ID = "lifeguard-test";
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
 	return new Promise((resolve, reject) => {
 		const probe = net.createServer();
 		probe.once("error", reject);
