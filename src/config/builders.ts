@@ -1,3 +1,4 @@
+import type { LlmClientOptions } from "../adapters/llm/options.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { ManagedClient } from "../manager/client.ts";
 import { PoolManager } from "../manager/manager.ts";
@@ -7,7 +8,7 @@ import { logConfigSummary } from "../observe/logging/config-summary.ts";
 import { type Logger, loggerFromEnv } from "../observe/logging/logger.ts";
 import { redactSecrets } from "../observe/redact.ts";
 import type { ResolvedConfig } from "./load.ts";
-import { commonPoolShape, type PoolConfig, type PoolConfigOf, type PoolKind } from "./schema.ts";
+import { commonPoolShape, keysOf, type PoolConfig, type PoolConfigOf, type PoolKind } from "./schema.ts";
 
 /** Builds one client from a pool's resolved options; `name` is the pool's key in the config. */
 export type PoolBuilder<K extends PoolKind = PoolKind> = (name: string, config: PoolConfigOf<K>) => ManagedClient | Promise<ManagedClient>;
@@ -15,9 +16,9 @@ export type PoolBuilder<K extends PoolKind = PoolKind> = (name: string, config: 
 const builders = new Map<string, PoolBuilder<never>>();
 
 /**
- * Teaches `createPools()` a kind. The SQL and Redis builders are built in; the HTTP, LLM,
- * WebSocket and ComfyUI adapters register theirs when imported. Registering a kind again
- * replaces its builder.
+ * Replaces the builder `createPools()` uses for a kind (every kind has a built-in one): to
+ * build a kind's clients with options a config file cannot hold (a logger, hooks, a shared
+ * dispatcher).
  */
 export function registerPoolBuilder<K extends PoolKind>(kind: K, builder: PoolBuilder<K>): void {
 	builders.set(kind, builder as PoolBuilder<never>);
@@ -44,7 +45,7 @@ const sqlOptions = (name: string, c: PoolConfigOf<"postgres"> | PoolConfigOf<"my
 	...(c.replicaSelection !== undefined ? { replicaSelection: c.replicaSelection } : {}),
 });
 
-/** The adapters on this branch, imported only when a config names their kind (their drivers are optional). */
+/** Every adapter's builder, each adapter imported only when a config names its kind (their drivers are optional peers). */
 const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
 	postgres: async (name, c) => {
 		const { createPostgresClient } = await import("../adapters/postgres/index.ts");
@@ -76,6 +77,40 @@ const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
 			keepaliveMs,
 			sharedConnections,
 		});
+	},
+	http: async (name, c) => {
+		const { createHttpClient } = await import("../adapters/http/index.ts");
+		const { kind: _kind, ...options } = c;
+		return createHttpClient({ ...options, name });
+	},
+	llm: async (name, c) => {
+		const { createLlmClient } = await import("../adapters/llm/index.ts");
+		const { kind: _kind, ...options } = c;
+		return createLlmClient({ ...options, providers: options.providers as LlmClientOptions["providers"], name });
+	},
+	websocket: async (name, c) => {
+		const { createWebSocketManager } = await import("../adapters/websocket/index.ts");
+		const { kind: _kind, url, connections, ...options } = c;
+		const manager = createWebSocketManager({ ...options, name });
+		// Each connection starts connecting now; the manager's start() waits for them to open.
+		if (url !== undefined) manager.add(url);
+		for (const [key, target] of Object.entries(connections ?? {})) manager.add({ name: key, url: target });
+		return manager;
+	},
+	comfyui: async (name, c) => {
+		const { createComfyUIPool } = await import("../adapters/comfyui/index.ts");
+		const { kind: _kind, ...options } = c;
+		return createComfyUIPool({ ...options, name });
+	},
+	mongodb: async (name, c) => {
+		const { createMongoClient } = await import("../adapters/mongodb/index.ts");
+		const { kind: _kind, ...options } = c;
+		return createMongoClient({ ...options, name });
+	},
+	firestore: async (name, c) => {
+		const { createFirestoreClient } = await import("../adapters/firestore/index.ts");
+		const { kind: _kind, ...options } = c;
+		return createFirestoreClient({ ...options, name });
 	},
 };
 for (const [kind, builder] of Object.entries(BUILT_IN)) builders.set(kind, builder as PoolBuilder<never>);
@@ -112,9 +147,11 @@ export async function createPools(config: ResolvedConfig, options: CreatePoolsOp
 			});
 			continue;
 		}
-		// CONNECTION_POOL_HEALTH_CHECK / monitoring.healthCheckIntervalMs is every pool's keepalive unless the pool sets its own.
+		// CONNECTION_POOL_HEALTH_CHECK / monitoring.healthCheckIntervalMs is the keepalive of every pool whose kind has one, unless the pool sets its own.
 		const interval = config.monitoring.healthCheckIntervalMs;
-		const options = interval !== undefined && pool.healthCheckIntervalMs === undefined ? { ...pool, healthCheckIntervalMs: interval } : pool;
+		const takesInterval =
+			keysOf(pool.kind).includes("healthCheckIntervalMs") && (pool as { healthCheckIntervalMs?: number }).healthCheckIntervalMs === undefined;
+		const options = interval !== undefined && takesInterval ? { ...pool, healthCheckIntervalMs: interval } : pool;
 		try {
 			const client = await builder(name, options as never);
 			if (!isManagedClient(client)) throw new TypeError(`the ${pool.kind} builder returned something that is not a ManagedClient`);

@@ -15,10 +15,11 @@ interface KindVariable {
 
 /** The `CONNECTION_POOL_*` variables: each sets one key for every pool of its kinds. */
 export const KIND_VARIABLES: readonly KindVariable[] = [
-	{ name: "HTTP_TOTAL", kinds: ["http"], key: "maxTotal", value: "count" },
-	{ name: "HTTP_PER_HOST", kinds: ["http"], key: "maxPerHost", value: "count" },
+	{ name: "HTTP_TOTAL", kinds: ["http"], key: "maxConnections", value: "count" },
+	{ name: "HTTP_PER_HOST", kinds: ["http"], key: "maxConnectionsPerOrigin", value: "count" },
 	{ name: "HTTP_KEEPALIVE", kinds: ["http"], key: "keepAliveTimeoutMs", value: "seconds" },
-	{ name: "HTTP_TIMEOUT", kinds: ["http"], key: "requestTimeoutMs", value: "seconds" },
+	// The seed's request timeout is the whole call's deadline (waits, attempts, body), the HTTP client's timeoutMs.
+	{ name: "HTTP_TIMEOUT", kinds: ["http"], key: "timeoutMs", value: "seconds" },
 	{ name: "DB_MIN", kinds: DATABASE_KINDS, key: "min", value: "count" },
 	{ name: "DB_MAX", kinds: DATABASE_KINDS, key: "max", value: "count" },
 	{ name: "DB_IDLE_TIMEOUT", kinds: DATABASE_KINDS, key: "idleTimeoutMs", value: "seconds" },
@@ -26,8 +27,9 @@ export const KIND_VARIABLES: readonly KindVariable[] = [
 	{ name: "REDIS_MAX", kinds: ["redis"], key: "max", value: "count" },
 	{ name: "REDIS_TIMEOUT", kinds: ["redis"], key: "commandTimeoutMs", value: "seconds" },
 	{ name: "WS_MAX", kinds: ["websocket"], key: "maxConnections", value: "count" },
-	{ name: "WS_HEARTBEAT", kinds: ["websocket"], key: "heartbeatIntervalMs", value: "seconds" },
-	{ name: "WS_RECONNECT", kinds: ["websocket"], key: "reconnectDelayMs", value: "seconds" },
+	{ name: "WS_HEARTBEAT", kinds: ["websocket"], key: "pingIntervalMs", value: "seconds" },
+	// The first reconnect's delay ceiling; later ones double from it (full jitter) up to reconnectMaxMs.
+	{ name: "WS_RECONNECT", kinds: ["websocket"], key: "reconnectInitialMs", value: "seconds" },
 ];
 
 /** The `CONNECTION_POOL_*` variables of the monitoring section. */
@@ -124,12 +126,12 @@ function describeExpected(kind: EnvValue): string {
 	return "must be a duration in seconds (a number, e.g. 30 or 0.5)";
 }
 
-/** A value from a `LIFEGUARD_POOLS__` variable: numbers, booleans and JSON arrays as such, anything else a string. */
+/** A value from a `LIFEGUARD_POOLS__` variable: numbers, booleans and JSON arrays and objects as such, anything else a string. */
 function parseLoose(raw: string): unknown {
 	const s = raw.trim();
 	if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
 	if (/^(true|false)$/i.test(s)) return s.toLowerCase() === "true";
-	if (s.startsWith("[")) {
+	if (s.startsWith("[") || s.startsWith("{")) {
 		try {
 			return JSON.parse(s);
 		} catch {

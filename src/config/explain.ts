@@ -15,9 +15,18 @@ export interface ExplainedSetting {
  */
 export function explain(config: ResolvedConfig): ExplainedSetting[] {
 	const out: ExplainedSetting[] = [];
-	const add = (path: string, key: string, value: unknown) => {
+	const add = (path: string, key: string, value: unknown, source?: string) => {
 		if (value === undefined) return;
-		out.push({ path, value: maskValue(key, value), source: config.sources[path] ?? "default" });
+		const from = config.sources[path] ?? source ?? "default";
+		// Nested options (an LLM client's providers, a ComfyUI instance's auth) are listed key by key, so a secret inside is masked by its own name.
+		if (value !== null && typeof value === "object" && !SECRET_KEYS.has(key) && !SECRET_KEY.test(key)) {
+			const entries = Object.entries(value);
+			if (entries.length > 0) {
+				for (const [k, v] of entries) add(`${path}.${k}`, Array.isArray(value) ? key : k, v, from);
+				return;
+			}
+		}
+		out.push({ path, value: maskValue(key, value), source: from });
 	};
 	for (const [name, pool] of Object.entries(config.pools)) {
 		for (const [key, value] of Object.entries(pool)) add(`pools.${name}.${key}`, key, value);

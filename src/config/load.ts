@@ -1,9 +1,14 @@
+import { FIRESTORE_DEFAULTS } from "../adapters/firestore/options.ts";
+import { HTTP_DEFAULTS } from "../adapters/http/options.ts";
+import { MONGO_DEFAULTS } from "../adapters/mongodb/options.ts";
+import { WEBSOCKET_DEFAULTS } from "../adapters/websocket/options.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { POOL_DEFAULTS } from "../core/options.ts";
 import { redactSecrets } from "../observe/redact.ts";
 import { suggestion } from "./did-you-mean.ts";
 import { type EnvSetting, matchesPoolName, POOL_PREFIX, readKindVariables, readPoolVariables } from "./env.ts";
 import {
+	CORE_POOL_KINDS,
 	ENVIRONMENTS,
 	keysOf,
 	type MonitoringConfig,
@@ -40,7 +45,7 @@ export interface ResolvedConfig {
 	summary: { files: string[]; environmentSection: string | undefined; variables: string[] };
 }
 
-/** Built-in defaults shown by `explain()`: the core's (see docs/core.md) and the kinds' own. */
+/** Built-in defaults shown by `explain()`: the core's for the kinds that take the core's options (see docs/core.md), and the kinds' own. */
 const BUILT_IN: Partial<Record<PoolKind | "common", Record<string, unknown>>> = {
 	common: {
 		min: POOL_DEFAULTS.min,
@@ -51,7 +56,15 @@ const BUILT_IN: Partial<Record<PoolKind | "common", Record<string, unknown>>> = 
 		maxLifetimeMs: POOL_DEFAULTS.maxLifetimeMs,
 		validateAfterIdleMs: POOL_DEFAULTS.validateAfterIdleMs,
 	},
-	http: { maxPerHost: 10, maxTotal: 100 },
+	// Not healthCheckIntervalMs: monitoring.healthCheckIntervalMs fills it when a pool sets none.
+	mongodb: { min: MONGO_DEFAULTS.min, max: MONGO_DEFAULTS.max, idleTimeoutMs: MONGO_DEFAULTS.idleTimeoutMs, acquireTimeoutMs: MONGO_DEFAULTS.acquireTimeoutMs },
+	firestore: { min: FIRESTORE_DEFAULTS.min, max: FIRESTORE_DEFAULTS.max, idleTimeoutMs: FIRESTORE_DEFAULTS.idleTimeoutMs },
+	http: { maxConnections: HTTP_DEFAULTS.maxConnections, maxConnectionsPerOrigin: HTTP_DEFAULTS.maxConnectionsPerOrigin },
+	websocket: {
+		maxConnections: WEBSOCKET_DEFAULTS.maxConnections,
+		pingIntervalMs: WEBSOCKET_DEFAULTS.pingIntervalMs,
+		reconnectInitialMs: WEBSOCKET_DEFAULTS.reconnectInitialMs,
+	},
 };
 
 interface Layered {
@@ -172,7 +185,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
 		}
 		const k = kind as PoolKind;
 		const known = new Set(keysOf(k));
-		const builtIn = { ...BUILT_IN.common, ...BUILT_IN[k] };
+		const builtIn = { ...(CORE_POOL_KINDS.includes(k) ? BUILT_IN.common : {}), ...BUILT_IN[k] };
 		set(Object.entries(builtIn).flatMap(([key, value]) => (known.has(key) ? [[key, { value, source: "default" }] as [string, Layered]] : [])));
 		set(fileDefaults.get(k));
 		set([...(kindVariables.byKind.get(k) ?? [])].filter(([key]) => known.has(key)));

@@ -1,8 +1,11 @@
 import { z } from "zod";
 
 /** Every kind of pool a config file can declare. */
-export const POOL_KINDS = ["postgres", "mysql", "sqlite", "redis", "http", "llm", "websocket", "comfyui"] as const;
+export const POOL_KINDS = ["postgres", "mysql", "sqlite", "redis", "http", "llm", "websocket", "comfyui", "mongodb", "firestore"] as const;
 export type PoolKind = (typeof POOL_KINDS)[number];
+
+/** Kinds that take the core's Pool options with the core's defaults (min, max, acquireTimeoutMs...). Firestore takes them with its own defaults; the others take their client's own options. */
+export const CORE_POOL_KINDS: readonly PoolKind[] = ["postgres", "mysql", "sqlite", "redis"];
 
 /** Kinds that are SQL databases: `CONNECTION_POOL_DB_*` applies to all of them. */
 export const DATABASE_KINDS: readonly PoolKind[] = ["postgres", "mysql", "sqlite"];
@@ -23,7 +26,33 @@ const urls = () =>
 		z.array(url()).min(1),
 	);
 
-/** The core pool options every kind takes (see docs/core.md for what each does). */
+/** A secret: never printed (its key is in {@link SECRET_KEYS}, so `explain()` masks it). */
+const secret = () => z.string().min(1);
+/** Extra headers (Authorization...): every value is treated as a secret. */
+const secretHeaders = () => z.record(z.string(), z.string());
+const wsUrl = () => z.string().regex(/^wss?:\/\/\S+$/i, "must be a ws:// or wss:// URL");
+
+// lifeguard/llm's provider presets and per-deployment tuning (src/adapters/llm/options.ts).
+const LLM_PRESETS = ["openai", "azure", "openrouter", "groq", "together", "mistral", "vllm", "ollama", "anthropic", "openai-compatible"] as const;
+const llmRouting = z.enum(["least-busy", "weighted"]);
+const llmTuning = {
+	maxConcurrent: count(1).optional(),
+	maxQueue: count(0).optional(),
+	queueTimeoutMs: durationMs().optional(),
+	headersTimeoutMs: durationMs().optional(),
+	bodyTimeoutMs: durationMs().optional(),
+	cooldownMs: durationMs().optional(),
+	rpm: count(1).optional(),
+	tpm: count(1).optional(),
+};
+const llmDeployment = z.strictObject({
+	...llmTuning,
+	provider: text(),
+	model: text().optional(),
+	weight: z.preprocess(asNumber, z.number().positive()).optional(),
+});
+
+/** The core pool options every pooled kind takes (see docs/core.md for what each does). */
 export const commonPoolShape = {
 	kind: z.enum(POOL_KINDS),
 	min: count(0).optional(),
@@ -106,49 +135,161 @@ export const poolSchemas = {
 		.refine(minNotAboveMax, minMessage),
 	http: z
 		.strictObject({
-			...commonPoolShape,
 			kind: z.literal("http"),
-			origins: urls().optional(),
-			maxPerHost: count(1).optional(),
-			maxTotal: count(1).optional(),
-			keepAliveTimeoutMs: durationMs().optional(),
-			requestTimeoutMs: durationMs().optional(),
+			maxConnections: count(1).optional(),
+			maxConnectionsPerOrigin: count(1).optional(),
+			maxWaiters: count(0).optional(),
+			acquireTimeoutMs: durationMs().optional(),
+			connectTimeoutMs: durationMs().optional(),
 			headersTimeoutMs: durationMs().optional(),
 			bodyTimeoutMs: durationMs().optional(),
-			http2: flag().optional(),
+			timeoutMs: durationMs().optional(),
+			keepAliveTimeoutMs: durationMs().optional(),
+			keepAliveMaxTimeoutMs: durationMs().optional(),
+			keepAliveMarginMs: durationMs().optional(),
+			maxLifetimeMs: durationMs().optional(),
+			maxRequestsPerConnection: count(0).optional(),
+			allowH2: flag().optional(),
+			maxConcurrentStreams: count(1).optional(),
+			tls: z.strictObject({ rejectUnauthorized: flag().optional(), servername: text().optional(), ca: text().optional() }).optional(),
+			prewarm: z
+				.preprocess(
+					fromString((s) => s.split(",").map((part) => part.trim())),
+					z.array(z.union([url(), z.strictObject({ origin: url(), connections: count(1).optional() })])),
+				)
+				.optional(),
+			retry: z.union([flag(), z.record(z.string(), z.unknown())]).optional(),
+			circuitBreaker: z.union([flag(), z.record(z.string(), z.unknown())]).optional(),
+			cooldownOn429: flag().optional(),
+			defaultCooldownMs: durationMs().optional(),
 		})
-		.refine((p) => p.maxPerHost === undefined || p.maxTotal === undefined || p.maxPerHost <= p.maxTotal, {
-			message: "maxPerHost is greater than maxTotal",
-			path: ["maxPerHost"],
+		.refine((p) => p.maxConnectionsPerOrigin === undefined || p.maxConnections === undefined || p.maxConnectionsPerOrigin <= p.maxConnections, {
+			message: "maxConnectionsPerOrigin is greater than maxConnections",
+			path: ["maxConnectionsPerOrigin"],
 		}),
 	llm: z.strictObject({
-		...commonPoolShape,
 		kind: z.literal("llm"),
-		provider: text(),
-		baseUrl: url().optional(),
-		apiKey: z.string().optional(),
-		model: text().optional(),
-		maxConcurrent: count(1).optional(),
-		requestTimeoutMs: durationMs().optional(),
-		maxRetries: count(0).optional(),
+		providers: z
+			.record(
+				z.string(),
+				z.strictObject({
+					...llmTuning,
+					preset: z.enum(LLM_PRESETS),
+					baseUrl: url().optional(),
+					apiKey: secret().optional(),
+					headers: secretHeaders().optional(),
+					apiVersion: text().optional(),
+				}),
+			)
+			.refine((r) => Object.keys(r).length > 0, "at least one provider"),
+		models: z
+			.record(
+				z.string(),
+				z.union([
+					z.array(llmDeployment).min(1),
+					z.strictObject({ deployments: z.array(llmDeployment).min(1), routing: llmRouting.optional(), fallbacks: z.array(text()).optional() }),
+				]),
+			)
+			.refine((r) => Object.keys(r).length > 0, "at least one model"),
+		routing: llmRouting.optional(),
+		maxAttempts: count(1).optional(),
+		maxCooldownMs: durationMs().optional(),
 	}),
-	websocket: z.strictObject({
-		...commonPoolShape,
-		kind: z.literal("websocket"),
-		url: url(),
-		maxConnections: count(1).optional(),
-		heartbeatIntervalMs: durationMs().optional(),
-		reconnectDelayMs: durationMs().optional(),
-		maxQueue: count(0).optional(),
-	}),
+	websocket: z
+		.strictObject({
+			kind: z.literal("websocket"),
+			url: wsUrl().optional(),
+			connections: z.record(z.string(), wsUrl()).optional(),
+			maxConnections: count(1).optional(),
+			protocols: z.union([text(), z.array(text())]).optional(),
+			headers: secretHeaders().optional(),
+			handshakeTimeoutMs: durationMs().optional(),
+			pingIntervalMs: durationMs().optional(),
+			pongTimeoutMs: durationMs().optional(),
+			reconnectInitialMs: durationMs().optional(),
+			reconnectMaxMs: durationMs().optional(),
+			maxRetries: count(0).optional(),
+			maxQueuedMessages: count(1).optional(),
+			maxQueuedBytes: count(1).optional(),
+			receiveHighWaterMark: count(1).optional(),
+			maxPayloadBytes: count(1).optional(),
+		})
+		.refine((p) => p.url !== undefined || (p.connections !== undefined && Object.keys(p.connections).length > 0), {
+			message: "set url or connections (name: ws:// URL)",
+			path: ["url"],
+		}),
 	comfyui: z.strictObject({
-		...commonPoolShape,
 		kind: z.literal("comfyui"),
-		instances: urls(),
-		maxPerInstance: count(1).optional(),
-		requestTimeoutMs: durationMs().optional(),
+		instances: z.preprocess(
+			fromString((s) => s.split(",").map((part) => part.trim())),
+			z
+				.array(
+					z.union([
+						url(),
+						z.strictObject({
+							url: url(),
+							name: text().optional(),
+							auth: z.union([z.strictObject({ token: secret() }), z.strictObject({ username: text(), password: secret() })]).optional(),
+							concurrency: count(1).optional(),
+							verifyTls: flag().optional(),
+						}),
+					]),
+				)
+				.min(1),
+		),
+		concurrency: count(1).optional(),
+		strategy: z.enum(["leastQueued", "idleFirst", "roundRobin"]).optional(),
+		timeoutMs: durationMs().optional(),
 		stallTimeoutMs: durationMs().optional(),
+		maxAttempts: count(1).optional(),
+		cooldownMs: durationMs().optional(),
+		healthCheckIntervalMs: durationMs().optional(),
+		probeInitialMs: durationMs().optional(),
+		probeMaxMs: durationMs().optional(),
+		requestTimeoutMs: durationMs().optional(),
+		pingIntervalMs: durationMs().optional(),
+		pongTimeoutMs: durationMs().optional(),
+		maxQueued: count(1).optional(),
+		fetchImages: z.enum(["eager", "lazy"]).optional(),
+		min: count(0).optional(),
+		max: count(1).optional(),
 	}),
+	mongodb: z
+		.strictObject({
+			kind: z.literal("mongodb"),
+			url: z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/i, "must be a mongodb:// or mongodb+srv:// URL"),
+			min: count(0).optional(),
+			max: count(1).optional(),
+			idleTimeoutMs: durationMs().optional(),
+			acquireTimeoutMs: durationMs().optional(),
+			maxConnecting: count(1).optional(),
+			healthTimeoutMs: durationMs().optional(),
+			healthCheckIntervalMs: durationMs().optional(),
+			// The driver's own options, passed as they are (secret-named keys inside, such as auth.password, are masked).
+			driverOptions: z.record(z.string(), z.unknown()).optional(),
+		})
+		.refine(minNotAboveMax, minMessage),
+	firestore: z
+		.strictObject({
+			...commonPoolShape,
+			kind: z.literal("firestore"),
+			settings: z
+				.strictObject({
+					projectId: text().optional(),
+					databaseId: text().optional(),
+					host: text().optional(),
+					port: count(1).optional(),
+					ssl: flag().optional(),
+					keyFilename: text().optional(),
+					credentials: z.strictObject({ client_email: text(), private_key: secret() }).optional(),
+				})
+				.optional(),
+			healthCheck: z.union([z.literal("listCollections"), z.strictObject({ document: text() })]).optional(),
+			healthTimeoutMs: durationMs().optional(),
+			operationTimeoutMs: durationMs().optional(),
+			maxInFlightPerChannel: count(1).optional(),
+		})
+		.refine(minNotAboveMax, minMessage),
 } as const satisfies Record<PoolKind, z.ZodType>;
 
 export type PoolConfigOf<K extends PoolKind> = z.infer<(typeof poolSchemas)[K]>;
@@ -178,7 +319,7 @@ function shapeOf(schema: unknown): Record<string, unknown> {
 }
 
 /** Keys whose values are secrets: never printed, masked by `explain()`. */
-export const SECRET_KEYS = new Set(["password", "apiKey"]);
+export const SECRET_KEYS = new Set(["password", "apiKey", "token", "headers", "auth", "private_key", "credentials"]);
 
 /** Top-level keys of a config file; environment sections repeat the same shape. */
 export const ENVIRONMENTS = ["development", "staging", "production", "test"] as const;

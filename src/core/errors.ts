@@ -23,6 +23,24 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /**
+ * Every code a LifeguardError can carry, by who declares it: the core's {@link ErrorCode} here;
+ * each adapter adds its own `as const` codes by declaration merging, next to them:
+ *
+ * ```ts
+ * declare module "../../core/errors.ts" {
+ *   interface LifeguardErrorCodes { llm: LlmErrorCode }
+ * }
+ * ```
+ *
+ * so `err.code` of any lifeguard error is typed as the union of the codes that exist, and a
+ * subclass narrows it to its own set with `declare readonly code: LlmErrorCode`.
+ */
+export interface LifeguardErrorCodes {
+	core: ErrorCode;
+}
+export type LifeguardErrorCode = LifeguardErrorCodes[keyof LifeguardErrorCodes];
+
+/**
  * Marks lifeguard errors across copies of the package (two versions in one dependency tree, a
  * bundled copy): `instanceof` compares classes, and each copy has its own. The registry symbol
  * is the same in every copy (undici brands its errors the same way).
@@ -30,8 +48,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 const ERROR_BRAND = Symbol.for("lifeguard.error");
 
 export class LifeguardError extends Error {
-	readonly code: ErrorCode;
-	constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+	readonly code: LifeguardErrorCode;
+	constructor(code: LifeguardErrorCode, message: string, options?: { cause?: unknown }) {
 		super(message, options);
 		this.code = code;
 		this.name = new.target.name;

@@ -1,7 +1,7 @@
 /**
  * The resilience layer's typed errors. Codes are data, like the core's: match on `err.code`.
  */
-import { type ErrorCode, LifeguardError } from "../core/errors.ts";
+import { LifeguardError } from "../core/errors.ts";
 
 export const ResilienceErrorCode = {
 	CIRCUIT_OPEN: "CIRCUIT_OPEN",
@@ -11,10 +11,18 @@ export const ResilienceErrorCode = {
 } as const;
 export type ResilienceErrorCode = (typeof ResilienceErrorCode)[keyof typeof ResilienceErrorCode];
 
-/** Base of the resilience errors; the core's `ErrorCode` list is closed, so the code is widened here once. */
+// Registers these codes as LifeguardError codes (see LifeguardErrorCodes in the core).
+declare module "../core/errors.ts" {
+	interface LifeguardErrorCodes {
+		resilience: ResilienceErrorCode;
+	}
+}
+
+/** Base of the resilience errors: `code` is one of {@link ResilienceErrorCode}. */
 export class ResilienceError extends LifeguardError {
+	declare readonly code: ResilienceErrorCode;
 	constructor(code: ResilienceErrorCode, message: string, options?: { cause?: unknown }) {
-		super(code as unknown as ErrorCode, message, options);
+		super(code, message, options);
 	}
 }
 

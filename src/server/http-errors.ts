@@ -3,7 +3,7 @@
  * message only when it is lifeguard's own (which never holds a secret), and a generic line for
  * anything else, so a driver's or a bug's text (which may quote a URL) never leaves the process.
  */
-import { ErrorCode, LifeguardError } from "../core/errors.ts";
+import { ErrorCode, LifeguardError, type LifeguardErrorCode } from "../core/errors.ts";
 
 /** Codes the service adds to lifeguard's own, for what only HTTP callers can get wrong. */
 export const ServiceErrorCode = {
@@ -34,7 +34,7 @@ export class HttpError extends Error {
 	}
 }
 
-const STATUS_OF_CODE: Partial<Record<ErrorCode, number>> = {
+const STATUS_OF_CODE: Partial<Record<LifeguardErrorCode, number>> = {
 	[ErrorCode.POOL_TIMEOUT]: 503,
 	[ErrorCode.POOL_QUEUE_FULL]: 503,
 	[ErrorCode.POOL_CLOSED]: 503,

@@ -4,7 +4,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { assessPoolSize, createPools, explain, formatExplanation, loadConfig, recommendPoolSize, registerPoolBuilder } from "../../src/config/index.ts";
+import {
+	assessPoolSize,
+	createPools,
+	explain,
+	formatExplanation,
+	loadConfig,
+	type PoolConfig,
+	type PoolConfigOf,
+	recommendPoolSize,
+	registerPoolBuilder,
+} from "../../src/config/index.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { createKeyedPool } from "../../src/core/keyed-pool.ts";
 import { createPool } from "../../src/core/pool.ts";
@@ -21,6 +31,9 @@ function file(yaml: string): string {
 
 const SECRET = "pa55-w0rd-xyz";
 
+/** A pool of a kind built on the core's Pool (its min, max and timeouts). */
+const core = (pool: PoolConfig | undefined) => pool as PoolConfigOf<"postgres">;
+
 const BASE = `
 defaults:
   postgres:
@@ -36,7 +49,7 @@ pools:
     url: \${REDIS_URL:-redis://127.0.0.1:6379}
   api:
     kind: http
-    origins: [https://api.example.com]
+    prewarm: [https://api.example.com]
 production:
   pools:
     orders:
@@ -70,31 +83,31 @@ describe("sources and precedence", () => {
 		assert.equal(config.sources["pools.orders.min"], `${path}:10:5`);
 
 		config = loadConfig({ file: path, env: { ...env, CONNECTION_POOL_DB_MAX: "25", CONNECTION_POOL_DB_MIN: "3", CONNECTION_POOL_DB_IDLE_TIMEOUT: "30" } });
-		assert.equal(config.pools.orders.max, 25, "CONNECTION_POOL_DB_MAX over YAML defaults");
+		assert.equal(core(config.pools.orders).max, 25, "CONNECTION_POOL_DB_MAX over YAML defaults");
 		assert.equal(config.sources["pools.orders.max"], "env CONNECTION_POOL_DB_MAX");
-		assert.equal(config.pools.orders.min, 2, "YAML per pool over CONNECTION_POOL_DB_MIN");
-		assert.equal(config.pools.orders.idleTimeoutMs, 30_000, "durations in seconds");
+		assert.equal(core(config.pools.orders).min, 2, "YAML per pool over CONNECTION_POOL_DB_MIN");
+		assert.equal(core(config.pools.orders).idleTimeoutMs, 30_000, "durations in seconds");
 
 		config = loadConfig({
 			file: path,
 			env: { ...env, CONNECTION_POOL_DB_MAX: "25", LIFEGUARD_POOLS__ORDERS__MAX: "50", LIFEGUARD_POOLS__ORDERS__ACQUIRE_TIMEOUT_MS: "500" },
 		});
-		assert.equal(config.pools.orders.max, 50);
+		assert.equal(core(config.pools.orders).max, 50);
 		assert.equal(config.sources["pools.orders.max"], "env LIFEGUARD_POOLS__ORDERS__MAX");
-		assert.equal(config.pools.orders.acquireTimeoutMs, 500);
+		assert.equal(core(config.pools.orders).acquireTimeoutMs, 500);
 	});
 
 	it("merges the environment section chosen by option or NODE_ENV over the base", () => {
 		const path = file(BASE);
 		const env = { ORDERS_PASSWORD: SECRET };
-		assert.equal(loadConfig({ file: path, env, environment: "production" }).pools.orders.max, 40);
+		assert.equal(core(loadConfig({ file: path, env, environment: "production" }).pools.orders).max, 40);
 		const viaNodeEnv = loadConfig({ file: path, env: { ...env, NODE_ENV: "production" } });
-		assert.equal(viaNodeEnv.pools.orders.max, 40);
+		assert.equal(core(viaNodeEnv.pools.orders).max, 40);
 		assert.equal(viaNodeEnv.sources["pools.orders.max"], `${path}:20:7`);
 		assert.equal(viaNodeEnv.summary.environmentSection, "production");
-		assert.equal(loadConfig({ file: path, env: { ...env, NODE_ENV: "development" } }).pools.orders.max, 15);
+		assert.equal(core(loadConfig({ file: path, env: { ...env, NODE_ENV: "development" } }).pools.orders).max, 15);
 		// Per-pool env variables still beat the section.
-		assert.equal(loadConfig({ file: path, env: { ...env, LIFEGUARD_POOLS__ORDERS__MAX: "7" }, environment: "production" }).pools.orders.max, 7);
+		assert.equal(core(loadConfig({ file: path, env: { ...env, LIFEGUARD_POOLS__ORDERS__MAX: "7" }, environment: "production" }).pools.orders).max, 7);
 	});
 
 	// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
@@ -134,18 +147,18 @@ describe("sources and precedence", () => {
 				CONNECTION_POOL_HEALTH_CHECK: "30",
 			},
 		});
-		const api = config.pools.api as { maxTotal: number; maxPerHost: number };
-		assert.deepEqual([api.maxTotal, api.maxPerHost], [200, 20]);
-		assert.deepEqual([config.pools.db.min, config.pools.db.max], [1, 30]);
-		assert.equal(config.pools.cache.max, 8);
+		const api = config.pools.api as PoolConfigOf<"http">;
+		assert.deepEqual([api.maxConnections, api.maxConnectionsPerOrigin], [200, 20]);
+		assert.deepEqual([core(config.pools.db).min, core(config.pools.db).max], [1, 30]);
+		assert.equal(core(config.pools.cache).max, 8);
 		assert.equal((config.pools.feed as { maxConnections: number }).maxConnections, 50);
 		assert.equal((config.pools.api as { keepAliveTimeoutMs: number }).keepAliveTimeoutMs, 4_000);
-		assert.equal((config.pools.api as { requestTimeoutMs: number }).requestTimeoutMs, 120_000);
+		assert.equal((config.pools.api as { timeoutMs: number }).timeoutMs, 120_000);
 		assert.equal((config.pools.db as { statementTimeoutMs: number }).statementTimeoutMs, 2_500);
-		assert.equal(config.pools.db.idleTimeoutMs, 300_000);
+		assert.equal(core(config.pools.db).idleTimeoutMs, 300_000);
 		assert.equal((config.pools.cache as { commandTimeoutMs: number }).commandTimeoutMs, 1_000);
-		assert.equal((config.pools.feed as { heartbeatIntervalMs: number }).heartbeatIntervalMs, 15_000);
-		assert.equal((config.pools.feed as { reconnectDelayMs: number }).reconnectDelayMs, 2_000);
+		assert.equal((config.pools.feed as PoolConfigOf<"websocket">).pingIntervalMs, 15_000);
+		assert.equal((config.pools.feed as PoolConfigOf<"websocket">).reconnectInitialMs, 2_000);
 		assert.deepEqual(config.monitoring, { enabled: true, healthCheckIntervalMs: 30_000 });
 		assert.equal(loadConfig({ env: { CONNECTION_POOL_MONITORING: "false" } }).monitoring.enabled, false);
 	});
@@ -254,45 +267,62 @@ describe("explain()", () => {
 });
 
 describe("createPools()", () => {
-	it("builds each pool through its kind's builder into a manager; kinds without one are reported together", async () => {
+	it("registerPoolBuilder() replaces a kind's builder; monitoring.healthCheckIntervalMs reaches the pools whose kind has a keepalive", async () => {
 		registerPoolBuilder("http", (name, c) => {
-			const keyed = createKeyedPool({ name, create: () => ({}), maxPerKey: c.maxPerHost, maxTotal: c.maxTotal });
+			const keyed = createKeyedPool({ name, create: () => ({}), maxPerKey: c.maxConnectionsPerOrigin, maxTotal: c.maxConnections });
 			return { ...keyedClient(keyed as never), kind: "http" };
 		});
 		const seen: Record<string, { healthCheckIntervalMs?: number }> = {};
-		registerPoolBuilder("websocket", (name, c) => {
+		const fake = (kind: string, label: string, max: number) => (name: string, c: object) => {
 			seen[name] = c;
-			const pool = createPool({ name, create: () => ({}), max: c.maxConnections ?? 10 });
+			const pool = createPool({ name, create: () => ({}), max });
 			return {
 				name,
-				kind: "websocket",
-				pools: () => [{ label: c.url, pool }],
+				kind,
+				pools: () => [{ label, pool }],
 				start: () => pool.start(),
-				close: (o) => pool.close(o),
+				close: (o?: { timeoutMs?: number }) => pool.close(o),
 				[Symbol.asyncDispose]: () => pool.close(),
 			};
-		});
+		};
+		registerPoolBuilder("websocket", (name, c) => fake("websocket", c.url ?? "", c.maxConnections ?? 10)(name, c));
+		registerPoolBuilder("comfyui", (name, c) => fake("comfyui", "gpu", 1)(name, c));
 		const config = loadConfig({
-			config: { pools: { api: { kind: "http", maxPerHost: 3 }, feed: { kind: "websocket", url: "wss://feed.example", maxConnections: 4 } } },
+			config: {
+				pools: {
+					api: { kind: "http", maxConnectionsPerOrigin: 3 },
+					feed: { kind: "websocket", url: "wss://feed.example", maxConnections: 4 },
+					gpu: { kind: "comfyui", instances: ["http://127.0.0.1:8188"] },
+				},
+			},
 			env: {},
 		});
 		const manager = await createPools({ ...config, monitoring: { healthCheckIntervalMs: 15_000 } });
-		assert.deepEqual(manager.list(), ["api", "feed"]);
-		assert.equal(seen.feed?.healthCheckIntervalMs, 15_000, "monitoring.healthCheckIntervalMs reaches pools that set none");
+		assert.deepEqual(manager.list(), ["api", "feed", "gpu"]);
+		assert.equal(seen.gpu?.healthCheckIntervalMs, 15_000, "a ComfyUI pool probes its instances this often");
+		assert.equal(seen.feed?.healthCheckIntervalMs, undefined, "a WebSocket manager has its own heartbeat (pingIntervalMs), no such option");
 		assert.equal(manager.health().clients.feed.kind, "websocket");
 		assert.equal(manager.stats()["feed/wss://feed.example"].max, 4);
 		await manager.close();
+	});
 
-		const needsLlm = loadConfig({
-			config: { pools: { chat: { kind: "llm", provider: "openai" }, feed: { kind: "websocket", url: "wss://x.example" } } },
+	it("reports every builder that fails in one ConfigError, with the adapter's own problem and no secret", async () => {
+		const config = loadConfig({
+			config: {
+				pools: {
+					cache: { kind: "redis", url: "redis://127.0.0.1:6379" },
+					chat: { kind: "llm", providers: { main: { preset: "azure", apiKey: SECRET } }, models: { gpt: [{ provider: "main" }] } },
+				},
+			},
 			env: {},
 		});
-		await assert.rejects(createPools(needsLlm), (error: Error & { problems: { path: string; message: string }[] }) => {
+		await assert.rejects(createPools(config), (error: Error & { problems: { path: string; message: string }[] }) => {
 			assert.deepEqual(
 				error.problems.map((p) => p.path),
-				["pools.chat.kind"],
+				["pools.chat"],
 			);
-			assert.match(error.problems[0].message, /no builder for kind llm: import the lifeguard\/llm adapter/);
+			assert.match(error.problems[0].message, /could not build: providers\.main\.baseUrl: required for the azure preset/);
+			assert.ok(!error.message.includes(SECRET));
 			return true;
 		});
 	});

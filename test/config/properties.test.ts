@@ -18,13 +18,21 @@ function validPool(kind: (typeof POOL_KINDS)[number], secret: string): Record<st
 		case "redis":
 			return { kind, url: "redis://127.0.0.1:6379", password: secret };
 		case "http":
-			return { kind, origins: ["https://api.example.com"] };
+			return { kind, prewarm: ["https://api.example.com"] };
 		case "llm":
-			return { kind, provider: "openai", apiKey: secret };
+			return {
+				kind,
+				providers: { main: { preset: "openai", apiKey: secret, headers: { "x-org-token": secret } } },
+				models: { gpt: [{ provider: "main" }] },
+			};
 		case "websocket":
-			return { kind, url: "wss://feed.example" };
+			return { kind, url: "wss://feed.example", headers: { Authorization: `Bearer ${secret}` } };
 		case "comfyui":
-			return { kind, instances: ["http://127.0.0.1:8188"] };
+			return { kind, instances: [{ url: "http://127.0.0.1:8188", auth: { token: secret } }] };
+		case "mongodb":
+			return { kind, url: `mongodb://app:${secret}@127.0.0.1:27017/app`, driverOptions: { auth: { username: "app", password: secret } } };
+		case "firestore":
+			return { kind, settings: { projectId: "p", credentials: { client_email: "svc@p.iam", private_key: secret } } };
 	}
 }
 
@@ -90,9 +98,11 @@ describe("generated bad configurations", () => {
 	it("from YAML and environment variables: reported with the file position or variable, no secret printed", () => {
 		fc.assert(
 			fc.property(fc.constantFrom("postgres", "redis", "llm"), fc.constantFrom(...numericKeys), secretArb, fc.boolean(), (kind, key, secret, viaEnv) => {
-				const secretKey = kind === "llm" ? "apiKey" : "password";
-				const base = kind === "llm" ? "provider: openai" : kind === "redis" ? "url: redis://127.0.0.1:6379" : "host: db";
-				const yaml = `pools:\n  p:\n    kind: ${kind}\n    ${base}\n    ${secretKey}: \${SECRET_VALUE}\n${viaEnv ? "" : `    ${key}: "\${SECRET_VALUE}"\n`}`;
+				const base =
+					kind === "llm"
+						? `providers:\n      main:\n        preset: openai\n        apiKey: \${SECRET_VALUE}\n    models:\n      gpt: [{ provider: main }]`
+						: `${kind === "redis" ? "url: redis://127.0.0.1:6379" : "host: db"}\n    password: \${SECRET_VALUE}`;
+				const yaml = `pools:\n  p:\n    kind: ${kind}\n    ${base}\n${viaEnv ? "" : `    ${key}: "\${SECRET_VALUE}"\n`}`;
 				const env: NodeJS.ProcessEnv = { SECRET_VALUE: secret };
 				if (viaEnv) env[`LIFEGUARD_POOLS__P__${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`] = secret;
 				assertRejected(() => loadConfig({ yaml, env }), [`pools.p.${key}`], secret);

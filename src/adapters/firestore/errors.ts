@@ -2,7 +2,7 @@
  * The Firestore adapter's typed errors, each naming the operation and collection, and the one
  * place that decides whether a gRPC failure is the channel's fault (retire it) or the caller's.
  */
-import { type ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { LifeguardError, messageOf } from "../../core/errors.ts";
 
 export const FirestoreErrorCode = {
 	/** The backend refused or failed the operation; `grpcStatus` says how. */
@@ -11,6 +11,13 @@ export const FirestoreErrorCode = {
 	FIRESTORE_TIMEOUT: "FIRESTORE_TIMEOUT",
 } as const;
 export type FirestoreErrorCode = (typeof FirestoreErrorCode)[keyof typeof FirestoreErrorCode];
+
+// Registers these codes as LifeguardError codes (see LifeguardErrorCodes in the core).
+declare module "../../core/errors.ts" {
+	interface LifeguardErrorCodes {
+		firestore: FirestoreErrorCode;
+	}
+}
 
 /** gRPC status codes by number, as the driver's errors carry them in `code`. */
 export const GRPC_STATUS: Record<number, string> = {
@@ -35,10 +42,6 @@ export const GRPC_STATUS: Record<number, string> = {
 
 /** Statuses that say the channel cannot reach the backend: the channel is retired and a new one opened. */
 const CHANNEL_FAULTS = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "CANCELLED"]);
-
-function adapterCode(code: FirestoreErrorCode): ErrorCode {
-	return code as unknown as ErrorCode;
-}
 
 /** The gRPC status name of a driver error (`UNAVAILABLE`), or `UNKNOWN` when it has none. */
 export function grpcStatusOf(error: unknown): string {
@@ -67,7 +70,7 @@ export class FirestoreOperationError extends LifeguardError {
 		const grpcCode = typeof code === "number" ? code : undefined;
 		const grpcStatus = grpcStatusOf(cause);
 		super(
-			adapterCode(FirestoreErrorCode.FIRESTORE_OPERATION_FAILED),
+			FirestoreErrorCode.FIRESTORE_OPERATION_FAILED,
 			`firestore client "${client}": ${operation} on "${collection}" failed (${grpcStatus}): ${messageOf(cause)}`,
 			{ cause },
 		);
@@ -90,7 +93,7 @@ export class FirestoreTimeoutError extends LifeguardError {
 				? "a write may still be applied; the channel was retired in case it is the one stuck"
 				: `no channel could be had in time: ${messageOf(cause)}`;
 		super(
-			adapterCode(FirestoreErrorCode.FIRESTORE_TIMEOUT),
+			FirestoreErrorCode.FIRESTORE_TIMEOUT,
 			`firestore client "${client}": ${operation} on "${collection}" did not finish within ${timeoutMs} ms (timeoutMs); ${why}`,
 			cause === undefined ? undefined : { cause },
 		);

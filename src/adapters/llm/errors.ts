@@ -41,6 +41,13 @@ export const LlmErrorCode = {
 } as const;
 export type LlmErrorCode = (typeof LlmErrorCode)[keyof typeof LlmErrorCode];
 
+// Registers these codes as LifeguardError codes (see LifeguardErrorCodes in the core).
+declare module "../../core/errors.ts" {
+	interface LifeguardErrorCodes {
+		llm: LlmErrorCode;
+	}
+}
+
 export interface LlmErrorDetails {
 	/** HTTP status the upstream answered (or the one a gateway should answer with, for lifeguard's own errors). */
 	status?: number;
@@ -59,11 +66,8 @@ export interface LlmErrorDetails {
 	cause?: unknown;
 }
 
-// LifeguardError types `code` as the core's codes; the LLM codes are a separate set on the same class tree.
-const LlmErrorBase = LifeguardError as unknown as new (code: LlmErrorCode, message: string, options?: { cause?: unknown }) => Omit<LifeguardError, "code">;
-
 /** Every failure of the LLM client. Match on `code` ({@link LlmErrorCode}); it is also a `LifeguardError`. */
-export class LlmError extends LlmErrorBase {
+export class LlmError extends LifeguardError {
 	declare readonly code: LlmErrorCode;
 	readonly status: number | undefined;
 	readonly deployment: string | undefined;

@@ -3,7 +3,7 @@
  * driver's own errors (a `MongoServerError` with its `code`); lifeguard's errors are about what
  * lifeguard adds: the health check and the client's configuration.
  */
-import { type ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
+import { LifeguardError, messageOf } from "../../core/errors.ts";
 import { redactUrlCredentials } from "../url-credentials.ts";
 
 export const MongoErrorCode = {
@@ -14,8 +14,11 @@ export const MongoErrorCode = {
 } as const;
 export type MongoErrorCode = (typeof MongoErrorCode)[keyof typeof MongoErrorCode];
 
-function adapterCode(code: MongoErrorCode): ErrorCode {
-	return code as unknown as ErrorCode;
+// Registers these codes as LifeguardError codes (see LifeguardErrorCodes in the core).
+declare module "../../core/errors.ts" {
+	interface LifeguardErrorCodes {
+		mongodb: MongoErrorCode;
+	}
 }
 
 /** The health check's `ping` failed (MONGO_HEALTH_FAILED) or missed its deadline (MONGO_HEALTH_TIMEOUT). */
@@ -28,13 +31,9 @@ export class MongoHealthError extends LifeguardError {
 			timeoutMs === undefined
 				? `ping failed: ${redactUrlCredentials(messageOf(cause))}`
 				: `ping got no answer within ${timeoutMs} ms (healthTimeoutMs): the server is unreachable or overloaded`;
-		super(
-			adapterCode(timeoutMs === undefined ? MongoErrorCode.MONGO_HEALTH_FAILED : MongoErrorCode.MONGO_HEALTH_TIMEOUT),
-			`mongodb client "${client}": ${what}`,
-			{
-				cause,
-			},
-		);
+		super(timeoutMs === undefined ? MongoErrorCode.MONGO_HEALTH_FAILED : MongoErrorCode.MONGO_HEALTH_TIMEOUT, `mongodb client "${client}": ${what}`, {
+			cause,
+		});
 		this.client = client;
 		this.timeoutMs = timeoutMs;
 	}

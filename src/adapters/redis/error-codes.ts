@@ -9,3 +9,10 @@ export const RedisErrorCode = {
 	REDIS_TIMEOUT: "REDIS_TIMEOUT",
 } as const;
 export type RedisErrorCode = (typeof RedisErrorCode)[keyof typeof RedisErrorCode];
+
+// Registers these codes as LifeguardError codes (see LifeguardErrorCodes in the core).
+declare module "../../core/errors.ts" {
+	interface LifeguardErrorCodes {
+		redis: RedisErrorCode;
+	}
+}

@@ -9,11 +9,6 @@ import { classifyRedisError, isReplyError } from "./faults.ts";
 
 export { RedisErrorCode };
 
-/** The core types `code` as its own codes; an adapter's codes are strings of the same kind. */
-function adapterCode(code: RedisErrorCode): ErrorCode {
-	return code as unknown as ErrorCode;
-}
-
 /** The server rejected a command (WRONGTYPE, ERR syntax, NOSCRIPT, …): the caller's error (REDIS_COMMAND_FAILED); the connection stays in use. */
 export class RedisCommandError extends LifeguardError {
 	/** The command, upper case (`GET`); never its arguments, which may hold secrets. */
@@ -22,7 +17,7 @@ export class RedisCommandError extends LifeguardError {
 	readonly serverCode: string | undefined;
 	constructor(command: string, cause: unknown) {
 		const message = messageOf(cause);
-		super(adapterCode(RedisErrorCode.REDIS_COMMAND_FAILED), `redis ${command}: ${message}`, { cause });
+		super(RedisErrorCode.REDIS_COMMAND_FAILED, `redis ${command}: ${message}`, { cause });
 		this.command = command;
 		this.serverCode = isReplyError(cause) ? /^[A-Z]+/.exec(message)?.[0] : undefined;
 	}
@@ -47,7 +42,7 @@ export class RedisTimeoutError extends LifeguardError {
 	readonly timeoutMs: number;
 	constructor(pool: string, command: string, timeoutMs: number) {
 		super(
-			adapterCode(RedisErrorCode.REDIS_TIMEOUT),
+			RedisErrorCode.REDIS_TIMEOUT,
 			`redis pool "${pool}": ${command} got no reply within ${timeoutMs} ms (timeoutMs); the connection was closed because a late reply would answer the wrong command. ${command} may still run on the server`,
 		);
 		this.command = command;
