@@ -104,7 +104,7 @@ describe("lifeguard (the command line)", () => {
 			}
 			assert.match(r.stderr, /service\.prot: unknown key; did you mean "port"\?/);
 			assert.match(r.stderr, /pools\.cli_pg\.kind: .*did you mean "postgres"/);
-			assert.match(r.stderr, new RegExp(`\\(${file.replaceAll("/", "\\/")}\\)`), "each problem names its source");
+			assert.match(r.stderr, new RegExp(`service\\.prot: .*\\(${file.replaceAll("/", "\\/")}:2:3\\)`), "each problem names its file:line:column");
 			assert.doesNotMatch(r.stderr, /short-s3cret/);
 			assert.equal((await lifeguard("check", join(dir, "missing.yaml"))).code, 1);
 		});
