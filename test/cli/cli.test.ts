@@ -110,6 +110,21 @@ describe("lifeguard (the command line)", () => {
 		});
 	});
 
+	describe("serve", () => {
+		it("a pool that cannot start (failFast, backend down) exits 1 with one line saying so: no stack, no password", async () => {
+			const file = join(dir, "down.yaml");
+			writeFileSync(
+				file,
+				"service:\n  port: 0\npools:\n  cli_down:\n    kind: postgres\n    url: postgres://app:cli-down-s3cret@127.0.0.1:1/app\n    min: 1\n    failFast: true\n",
+			);
+			const r = await lifeguard("serve", "--config", file, "--data-dir", join(dir, "down-data"));
+			assert.equal(r.code, 1, r.stderr);
+			assert.match(r.stderr, /^lifeguard serve: could not start: .*ECONNREFUSED/);
+			assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+			assert.doesNotMatch(r.stderr + r.stdout, /cli-down-s3cret|\n\s+at /);
+		});
+	});
+
 	describe("size", () => {
 		it("applies Little's law with headroom", async () => {
 			const r = await lifeguard("size", "--rate", "200", "--latency-ms", "25", "--json");
