@@ -10,6 +10,7 @@ import { createLlmClient, type LlmClient } from "../adapters/llm/client.ts";
 import type { LlmClientOptions } from "../adapters/llm/options.ts";
 import { createPools } from "../config/builders.ts";
 import { loadConfig, type ResolvedConfig } from "../config/load.ts";
+import { parseYaml } from "../config/yaml-source.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { ServedClients } from "./served-clients.ts";
 import { checkGateway, checkService, type GatewaySettings, type ServiceSettings } from "./service-config.ts";
@@ -55,14 +56,24 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
 			if (start !== undefined && end !== undefined) blanked = blanked.slice(0, start) + blanked.slice(start, end).replace(/[^\n]/g, " ") + blanked.slice(end);
 		}
 	}
-	const service = collect(() => checkService(sections.service ?? {}, path));
-	const gateway = collect(() => checkGateway(sections.gateway, path));
+	// `${VAR}` in the service's sections as in the pool sections (gateway keys come from a secret store, not the file).
+	// lifeguard/config reports the pool sections' own variable and syntax problems: only the service's are kept here.
+	const yamlProblems: ConfigProblem[] = [];
+	const expanded = parseYaml(text, path, env, yamlProblems);
+	const ours = yamlProblems.filter((p) => SERVICE_SECTIONS.some((section) => p.path === section || p.path.startsWith(`${section}.`)));
+	problems.push(...ours);
+	if (expanded !== undefined && expanded.value !== null && typeof expanded.value === "object") {
+		for (const key of SERVICE_SECTIONS) if (key in expanded.value) sections[key] = (expanded.value as Record<string, unknown>)[key] ?? undefined;
+	}
+	const origin = { source: path, positions: expanded?.positions, substituted: expanded?.substituted, reported: new Set(ours.map((p) => p.path)) };
+	const service = collect(() => checkService(sections.service ?? {}, origin));
+	const gateway = collect(() => checkGateway(sections.gateway, origin));
 	const pools = collect(() => renamed(loadConfig({ yaml: blanked, env }), path));
 	if (pools === undefined && problems.length > 0) {
 		// loadConfig's own problems name the text it was given "inline": they are this file's.
 		for (const p of problems) if (p.source?.startsWith("inline")) p.source = p.source.replace(/^inline/, path);
 	}
-	if (service === undefined || gateway === undefined || pools === undefined) throw new ConfigError("lifeguard", problems);
+	if (service === undefined || gateway === undefined || pools === undefined || ours.length > 0) throw new ConfigError("lifeguard", problems);
 	return { source: path, service, gateway, pools };
 }
 

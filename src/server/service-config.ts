@@ -73,16 +73,71 @@ export const GatewaySection = z
 	.strict();
 export type GatewaySettings = z.infer<typeof GatewaySection>;
 
-export function checkGateway(section: unknown, source = "code"): GatewaySettings {
-	const parsed = GatewaySection.safeParse(section ?? {});
-	if (parsed.success) return parsed.data;
-	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "gateway", source, GatewaySection));
+/**
+ * Where a section came from: a file's name, and, when it was read from YAML, where each dotted path
+ * sits (`file:line:column`), which values came from `${VAR}` and which paths already have a problem
+ * (an unset variable) that a schema message would only repeat.
+ */
+export interface SectionOrigin {
+	source: string;
+	positions?: ReadonlyMap<string, string>;
+	substituted?: ReadonlySet<string>;
+	reported?: ReadonlySet<string>;
 }
 
-export function checkService(section: unknown, source = "code"): ServiceSettings {
-	const parsed = ServiceSection.safeParse(section);
+export function checkGateway(section: unknown, origin: string | SectionOrigin = "code"): GatewaySettings {
+	return checkSection(GatewaySection, "gateway", section ?? {}, typeof origin === "string" ? { source: origin } : origin);
+}
+
+export function checkService(section: unknown, origin: string | SectionOrigin = "code"): ServiceSettings {
+	return checkSection(ServiceSection, "service", section ?? {}, typeof origin === "string" ? { source: origin } : origin);
+}
+
+function checkSection<S extends z.ZodType>(schema: S, prefix: string, section: unknown, origin: SectionOrigin): z.infer<S> {
+	let parsed = schema.safeParse(section);
+	if (!parsed.success) {
+		// `${VAR}` always yields text: where the schema wants a number or a boolean, the variable's text is read as one (`port: ${PORT:-7070}`), as lifeguard/config does in pool sections.
+		const coerced = coerceSubstituted(section, parsed.error, prefix, origin.substituted);
+		if (coerced !== undefined) parsed = schema.safeParse(coerced);
+	}
 	if (parsed.success) return parsed.data;
-	throw new ConfigError("lifeguard serve", problemsOf(parsed.error, "service", source, ServiceSection));
+	const problems = problemsOf(parsed.error, prefix, origin.source, schema)
+		.filter((p) => !origin.reported?.has(p.path))
+		.map((p) => ({ ...p, source: positionOf(p.path, origin) }));
+	throw new ConfigError("lifeguard serve", problems);
+}
+
+/** A copy of `section` with substituted strings read as numbers or booleans where the schema asked for one; undefined when there is none. */
+function coerceSubstituted(section: unknown, error: z.ZodError, prefix: string, substituted: ReadonlySet<string> | undefined): unknown {
+	if (substituted === undefined || substituted.size === 0) return undefined;
+	const copy = structuredClone(section) as Record<PropertyKey, unknown>;
+	let changed = false;
+	for (const issue of error.issues) {
+		if (issue.code !== "invalid_type" || (issue.expected !== "number" && issue.expected !== "boolean") || issue.path.length === 0) continue;
+		if (!substituted.has([prefix, ...issue.path.map(String)].join("."))) continue;
+		const parent = issue.path.slice(0, -1).reduce<unknown>((node, step) => (node as Record<PropertyKey, unknown> | undefined)?.[step], copy) as
+			| Record<PropertyKey, unknown>
+			| undefined;
+		const last = issue.path[issue.path.length - 1] as PropertyKey;
+		const text = parent?.[last];
+		if (parent === undefined || typeof text !== "string") continue;
+		const trimmed = text.trim();
+		if (issue.expected === "number" && /^-?\d+(\.\d+)?$/.test(trimmed)) parent[last] = Number(trimmed);
+		else if (issue.expected === "boolean" && /^(true|false)$/i.test(trimmed)) parent[last] = trimmed.toLowerCase() === "true";
+		else continue;
+		changed = true;
+	}
+	return changed ? copy : undefined;
+}
+
+/** The position of `path` in the file, or of its nearest ancestor there (a key the file lacks sits in its parent), else the file. */
+function positionOf(path: string, origin: SectionOrigin): string {
+	if (origin.positions === undefined) return origin.source;
+	for (let at = path; at !== ""; at = at.includes(".") ? at.slice(0, at.lastIndexOf(".")) : "") {
+		const position = origin.positions.get(at);
+		if (position !== undefined) return position;
+	}
+	return origin.source;
 }
 
 /** zod's issues as config problems, each with its dotted path. Values are never quoted: one may be a secret. */

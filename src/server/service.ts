@@ -1,6 +1,7 @@
 /**
  * `lifeguard serve`: one Fastify server in front of the configured clients. It owns the order of
- * things: clients started before it listens; on shutdown, not ready first (so load balancers stop
+ * things: it listens while its clients start (live answers, ready says "starting" until every pool
+ * has its min, so a database that is down never keeps the port closed); on shutdown, not ready first (so load balancers stop
  * sending), then the HTTP server drains (requests in flight finish), sessions are released, and
  * the clients close under the shutdown deadline.
  */
@@ -49,6 +50,7 @@ export class Service {
 	readonly #token: AdminToken;
 	readonly #onClosed: (() => Promise<void>) | undefined;
 	#ready = false;
+	#started: Promise<void> | undefined;
 	#shuttingDown: Promise<void> | undefined;
 	readonly #drain: ShutdownHandle;
 
@@ -93,14 +95,36 @@ export class Service {
 		return this.#shuttingDown !== undefined;
 	}
 
-	/** Starts the clients, then listens. Resolves with the address. */
-	async listen(): Promise<string> {
+	/**
+	 * Listens, and starts the clients. Resolves with the address once they have started, or after
+	 * `startWaitMs` (default 2 s) with them still starting (see `started`); rejects when they fail
+	 * before that (a `failFast` pool).
+	 */
+	async listen(options: { startWaitMs?: number } = {}): Promise<string> {
 		// Watched before they start, so that the first connections' events are in the pools' recent events.
 		this.watch.start();
-		await this.clients.start();
 		const address = await this.app.listen({ host: this.settings.host, port: this.settings.port });
-		this.#ready = true;
+		// A pool waits for its min connections as long as its backend refuses them: serving meanwhile
+		// lets /health/live pass and /health/ready say why it fails, instead of a silent closed port.
+		this.#started = this.clients.start().then(() => {
+			this.#ready = true;
+		});
+		this.#started.catch(() => {});
+		let timer: NodeJS.Timeout | undefined;
+		const waited = new Promise<void>((resolve) => {
+			timer = setTimeout(resolve, options.startWaitMs ?? 2_000);
+		});
+		try {
+			await Promise.race([this.#started, waited]);
+		} finally {
+			clearTimeout(timer);
+		}
 		return address;
+	}
+
+	/** Settles when the clients have started (every pool at its min), or rejects with why they could not. */
+	get started(): Promise<void> {
+		return this.#started ?? Promise.reject(new Error("listen() was not called"));
 	}
 
 	/**

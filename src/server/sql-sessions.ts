@@ -6,6 +6,7 @@
  * as long as the service remembers it.
  */
 
+import { transactionControlIn } from "../adapters/sql/transaction-control.ts";
 import type { FetchMode, IsolationLevel, Route, SqlClient, SqlDialect } from "../adapters/sql/types.ts";
 import { ErrorCode, LifeguardError } from "../core/errors.ts";
 import { HttpError, ServiceErrorCode } from "./http-errors.ts";
@@ -139,9 +140,11 @@ export class SqlSessions {
 		const session = this.#get(pool, id);
 		return this.#use(session, async () => {
 			try {
-				return await runStatement(statement, this.timeoutOf(statement.timeoutMs), (sql, params, options) =>
+				const reply = await runStatement(statement, this.timeoutOf(statement.timeoutMs), (sql, params, options) =>
 					session.client.execute(session.id, sql, params, options),
 				);
+				followControl(session, statement.sql);
+				return reply;
 			} catch (error) {
 				if (session.inTransaction && session.client.dialect === "postgres" && isCode(error, ErrorCode.QUERY_FAILED)) session.aborted = true;
 				throw error;
@@ -264,6 +267,19 @@ export class SqlSessions {
 			if (!isCode(error, ErrorCode.CONNECTION_ID_UNKNOWN)) throw error;
 		}
 	}
+}
+
+/**
+ * A `BEGIN` or `COMMIT` sent through execute changes the connection's transaction as surely as the
+ * transaction endpoint does: the session follows it, so a later commit never reports success for
+ * writes a `ROLLBACK` statement already threw away (and a `BEGIN` statement's transaction can be
+ * committed through the endpoint).
+ */
+function followControl(session: Session, sql: string): void {
+	const control = transactionControlIn(sql, session.client.dialect);
+	if (control === undefined) return;
+	session.inTransaction = control === "BEGIN" || control === "START TRANSACTION";
+	session.aborted = false;
 }
 
 type Run = (sql: string, params: unknown[], options: { fetch: FetchMode; limit?: number; timeoutMs: number; signal?: AbortSignal }) => Promise<unknown>;

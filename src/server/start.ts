@@ -72,6 +72,7 @@ export async function startService(options: StartOptions = {}): Promise<StartedS
 		}${embedded === undefined ? "" : " — the embedded default (no --config)"}`,
 		`  data directory: ${settings.dataDir}`,
 	];
+	if (!service.ready) banner.push("  starting: some pools are below their min yet; /health/ready answers 503 (saying which) until they are not");
 	if (clients.llms().length > 0) banner.push(`  LLM gateway: ${address}/v1 (${service.keys.size} client key${service.keys.size === 1 ? "" : "s"})`);
 	if (embedded?.gatewayKey.created === true) {
 		banner.push(`  demo gateway key (models demo-chat, demo-claude): ${embedded.gatewayKey.value}`);

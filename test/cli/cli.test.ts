@@ -104,9 +104,24 @@ describe("lifeguard (the command line)", () => {
 			}
 			assert.match(r.stderr, /service\.prot: unknown key; did you mean "port"\?/);
 			assert.match(r.stderr, /pools\.cli_pg\.kind: .*did you mean "postgres"/);
-			assert.match(r.stderr, new RegExp(`\\(${file.replaceAll("/", "\\/")}\\)`), "each problem names its source");
+			assert.match(r.stderr, new RegExp(`service\\.prot: .*\\(${file.replaceAll("/", "\\/")}:2:3\\)`), "each problem names its file:line:column");
 			assert.doesNotMatch(r.stderr, /short-s3cret/);
 			assert.equal((await lifeguard("check", join(dir, "missing.yaml"))).code, 1);
+		});
+	});
+
+	describe("serve", () => {
+		it("a pool that cannot start (failFast, backend down) exits 1 with one line saying so: no stack, no password", async () => {
+			const file = join(dir, "down.yaml");
+			writeFileSync(
+				file,
+				"service:\n  port: 0\npools:\n  cli_down:\n    kind: postgres\n    url: postgres://app:cli-down-s3cret@127.0.0.1:1/app\n    min: 1\n    failFast: true\n",
+			);
+			const r = await lifeguard("serve", "--config", file, "--data-dir", join(dir, "down-data"));
+			assert.equal(r.code, 1, r.stderr);
+			assert.match(r.stderr, /^lifeguard serve: could not start: .*ECONNREFUSED/);
+			assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+			assert.doesNotMatch(r.stderr + r.stdout, /cli-down-s3cret|\n\s+at /);
 		});
 	});
 

@@ -1,6 +1,8 @@
 /** `lifeguard serve` as a user runs it: a child process on the embedded default, its token, its security and its shutdown. */
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Json, type ServiceProcess, startServiceProcess } from "./service-process.ts";
 
@@ -134,5 +136,51 @@ describe("lifeguard serve on the embedded default", () => {
 		} finally {
 			assert.equal(await again.stop("SIGINT"), 0);
 		}
+	});
+});
+
+describe("lifeguard serve while a backend is down", () => {
+	let service: ServiceProcess;
+	let dir: string;
+	before(async () => {
+		dir = mkdtempSync(join(tmpdir(), "lifeguard-serve-down-"));
+		const config = join(dir, "lifeguard.yaml");
+		// Port 1 refuses connections: the pool keeps retrying with backoff and never reaches its min.
+		writeFileSync(
+			config,
+			[
+				"service:",
+				"  notReadyGraceMs: 0",
+				"pools:",
+				"  serve_down:",
+				"    kind: postgres",
+				"    url: postgres://postgres@127.0.0.1:1/test",
+				"    min: 1",
+				"",
+			].join("\n"),
+		);
+		service = await startServiceProcess({ args: ["--config", config] });
+	});
+	after(async () => {
+		if (service !== undefined && service.child.exitCode === null) await service.stop();
+		rmSync(dir, { recursive: true, force: true });
+	});
+
+	it("still listens and says it is starting: live passes, ready fails naming the pool below its min", async () => {
+		assert.match(service.stdout(), /starting: /);
+		const live = await fetch(`${service.url}/health/live`);
+		assert.equal(live.status, 200);
+		const ready = await fetch(`${service.url}/health/ready`);
+		assert.equal(ready.status, 503);
+		const notes = ((await ready.json()) as Json).notes as string[];
+		assert.equal(notes[0], "starting");
+		assert.ok(
+			notes.some((note) => /serve_down.*0 of min 1/.test(note)),
+			JSON.stringify(notes),
+		);
+	});
+
+	it("shuts down cleanly on SIGTERM before its pools ever started", async () => {
+		assert.equal(await service.stop(), 0);
 	});
 });

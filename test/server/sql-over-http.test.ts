@@ -183,6 +183,24 @@ describe("SQL over HTTP", () => {
 				await service.request("DELETE", `/api/v1/pools/${pool}/sessions/${id}`);
 			});
 
+			it("transaction control sent as a statement keeps the session's state true: commit after a ROLLBACK statement is a 409, not a success", async () => {
+				const id = await open(pool);
+				await tx(pool, id, "begin");
+				await exec(pool, id, { sql: `INSERT INTO svc_items (name) VALUES (${p(1)})`, params: ["raw-rollback"], fetch: "none" });
+				assert.equal((await exec(pool, id, { sql: "ROLLBACK", fetch: "none" })).status, 200);
+				const commit = await tx(pool, id, "commit");
+				assert.equal(commit.status, 409, "the write was rolled back: a commit must not report success");
+				assert.match(commit.body.error.message, /no transaction is open/);
+				assert.equal(await count(pool, "raw-rollback"), 0);
+
+				assert.equal((await exec(pool, id, { sql: "BEGIN", fetch: "none" })).status, 200);
+				await exec(pool, id, { sql: `INSERT INTO svc_items (name) VALUES (${p(1)})`, params: ["raw-begin"], fetch: "none" });
+				assert.equal((await tx(pool, id, "begin")).status, 409, "a BEGIN statement opened the transaction");
+				assert.deepEqual((await tx(pool, id, "commit")).body, { action: "commit", inTransaction: false });
+				assert.equal(await count(pool, "raw-begin"), 1);
+				await service.request("DELETE", `/api/v1/pools/${pool}/sessions/${id}`);
+			});
+
 			it("a statement past its per-call timeout is stopped: 504 QUERY_TIMEOUT, and the pool serves the next call", async () => {
 				const sql = pool === PG ? "SELECT pg_sleep(5)" : "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n";
 				const t0 = performance.now();
