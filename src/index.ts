@@ -1,3 +1,4 @@
+export type { BudgetedPool, ConnectionBudget } from "./core/connection-budget.ts";
 export {
 	ConnectionPool,
 	type ConnectionPoolOptions,

@@ -15,6 +15,7 @@ export const PoolEvent = {
 	acquired: "acquired",
 	released: "released",
 	leakDetected: "leakDetected",
+	poolResized: "poolResized",
 } as const;
 export type PoolEventName = (typeof PoolEvent)[keyof typeof PoolEvent];
 
@@ -54,4 +55,6 @@ export interface PoolEvents {
 	acquired: [{ pool: string; connectionId: number; durationMs: number }];
 	released: [{ pool: string; connectionId: number }];
 	leakDetected: [{ pool: string; connectionId: number; heldMs: number; stack: string | undefined }];
+	/** `min`/`max` changed at run time (`pool.resize`); `reason` says who and why ("manual", "adaptive: …"). */
+	poolResized: [{ pool: string; from: { min: number; max: number }; to: { min: number; max: number }; reason: string }];
 }

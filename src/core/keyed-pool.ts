@@ -7,7 +7,10 @@ import { quoteValue } from "./quote-value.ts";
 import type { PoolStats } from "./stats.ts";
 import { WatchedEmitter } from "./watched-emitter.ts";
 
-type SharedOptions = Omit<PoolOptions<unknown>, "name" | "create" | "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "max" | "maxWaiters">;
+type SharedOptions = Omit<
+	PoolOptions<unknown>,
+	"name" | "create" | "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "max" | "maxWaiters" | "budget"
+>;
 
 export interface KeyedPoolOptions<K, T> extends SharedOptions {
 	/** Shown in errors, events and metrics; each key's pool is named `<name>[<key>]`. */

@@ -1,3 +1,4 @@
+import type { ConnectionBudget } from "./connection-budget.ts";
 import { type DurationRules, durationProblem } from "./duration.ts";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
 import { quoteValue } from "./quote-value.ts";
@@ -70,9 +71,14 @@ export interface PoolOptions<T> {
 	unhealthyThreshold?: number;
 	/** Number of priority levels for `acquire({ priority })`; 0 is the most urgent. Default 1. */
 	priorityLevels?: number;
+	/**
+	 * An external connection budget every create must take a slot from (one shared with other
+	 * pools or processes, see `lifeguard/distributed`). `max` still caps this pool. Default none.
+	 */
+	budget?: ConnectionBudget;
 }
 
-type Hook = "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "ref" | "unref";
+type Hook = "destroy" | "validate" | "afterCreate" | "reset" | "classifyError" | "ref" | "unref" | "budget";
 export type ResolvedPoolOptions<T> = Required<Omit<PoolOptions<T>, Hook>> & Pick<PoolOptions<T>, Hook>;
 
 export const POOL_DEFAULTS = {
@@ -143,6 +149,7 @@ const KNOWN_KEYS = new Set<string>([
 	"allowExitOnIdle",
 	"unhealthyThreshold",
 	"priorityLevels",
+	"budget",
 ]);
 
 let poolCounter = 0;
@@ -236,6 +243,10 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 			message: "needs both `ref` and `unref` hooks (the adapter's way to stop an idle connection keeping the process alive)",
 		});
 	}
+	const budget = raw.budget as Partial<ConnectionBudget> | undefined;
+	if (budget !== undefined && (budget === null || typeof budget.tryReserve !== "function" || typeof budget.release !== "function")) {
+		problems.push({ path: "budget", message: "must be an object with tryReserve() and release() (a ConnectionBudget)" });
+	}
 	if (problems.length > 0) throw new ConfigError(`createPool(${typeof name === "string" ? JSON.stringify(name) : ""})`, problems);
 
 	return {
@@ -248,6 +259,7 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 		classifyError: options.classifyError,
 		ref: options.ref,
 		unref: options.unref,
+		budget: options.budget,
 		allowExitOnIdle: (raw.allowExitOnIdle as boolean | undefined) ?? false,
 		min,
 		max,

@@ -1,5 +1,6 @@
 import { Backoff } from "./backoff.ts";
 import { ConnState, FAULTLESS_MIN_SCORE, PooledConnection } from "./connection.ts";
+import { externalBudget } from "./connection-budget.ts";
 import { isThenable, settleBySignal, withDeadline } from "./deadline.ts";
 import { DecayingCounter, TROUBLE_HALF_LIFE_MS } from "./decay.ts";
 import { Deque } from "./deque.ts";
@@ -73,6 +74,8 @@ export interface PoolBudget {
 	blocked(pool: Pool<unknown>): void;
 	/** A connection went idle: the budget may take it for another key's waiter. */
 	idle(pool: Pool<unknown>): void;
+	/** True while the budget wants slots back: a returning connection is closed rather than reused. */
+	overdrawn?(): boolean;
 	/** The pool may hold nothing now (no connection, no waiter): the keyed pool may forget it. */
 	empty(pool: Pool<unknown>): void;
 	/** A new resource arrived; false when another key's pool holds it already (a factory returning one object twice). */
@@ -102,7 +105,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	readonly #counters = new PoolCounters();
 	readonly #backoff: Backoff;
 	readonly #owner: LeaseOwner<T>;
-	readonly #budget: PoolBudget | undefined;
+	#budget: PoolBudget | undefined;
 	readonly #lifo: boolean;
 	/** Creates in flight; they count toward `max`. */
 	#creating = 0;
@@ -152,6 +155,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 			reportError: (lease, error) => this.#reportError(lease, error),
 			misuse: (lease, what) => this.#misuse(lease, what),
 		};
+		if (budget === undefined && this.options.budget !== undefined) this.#budget = externalBudget(this.options.budget, this as Pool<unknown>);
 		// Deferred so that listeners attached right after construction see it.
 		process.nextTick(() => this.#announceCreated());
 	}
@@ -215,6 +219,41 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		this.#pump();
 		this.#checkStarted();
 		return ready;
+	}
+
+	/**
+	 * Changes `min` and/or `max` while running (checked like the options; CONFIG_INVALID lists
+	 * every problem). Growing serves waiters at once; shrinking closes idle connections above the
+	 * new `max` now and leased ones when they come back (reason `idle`), so the pool never lends
+	 * above the new `max`. Emits `poolResized` with the old and new sizes and `reason`
+	 * (default "manual").
+	 */
+	resize(sizes: { min?: number; max?: number; reason?: string }): void {
+		const subject = `pool "${this.name}": resize`;
+		if (sizes === null || typeof sizes !== "object") throw new ConfigError(subject, [{ path: "sizes", message: "expected an object { min?, max? }" }]);
+		if (this.#state !== "open") throw new PoolClosedError(this.name);
+		const from = { min: this.options.min, max: this.options.max };
+		const problems: { path: string; message: string }[] = [];
+		const size = (key: "min" | "max", floor: number): number => {
+			const v = sizes[key];
+			if (v === undefined) return from[key];
+			if (typeof v !== "number" || !Number.isInteger(v) || v < floor) {
+				problems.push({ path: key, message: `must be an integer >= ${floor}, got ${quoteValue(v)}` });
+				return from[key];
+			}
+			return v;
+		};
+		const to = { min: size("min", 0), max: size("max", 1) };
+		if (problems.length === 0 && to.min > to.max) problems.push({ path: "min", message: `min (${to.min}) is greater than max (${to.max})` });
+		if (sizes.reason !== undefined && typeof sizes.reason !== "string") problems.push({ path: "reason", message: "must be a string" });
+		if (problems.length > 0) throw new ConfigError(subject, problems);
+		if (to.min === from.min && to.max === from.max) return;
+		const mutable = this.options as { min: number; max: number };
+		mutable.min = to.min;
+		mutable.max = to.max;
+		if (this.watching.poolResized) this.#emit(PoolEvent.poolResized, { pool: this.name, from, to, reason: sizes.reason ?? "manual" });
+		while (this.size > to.max && this.evictOneIdle()) {}
+		this.#pump();
 	}
 
 	/** Retires every connection: idle ones now, leased ones when released (reason `stale`). */
@@ -543,13 +582,19 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 			if (error !== undefined) conn.recordFault((now ??= performance.now()));
 			this.#retire(conn, error === undefined ? CloseReason.destroyed : CloseReason.error, error);
 		} else {
-			const reason = this.#retireReason(conn, now);
+			const reason = this.#retireReason(conn, now) ?? this.#surplusReason();
 			if (reason !== undefined) this.#retire(conn, reason);
 			else if (this.options.reset !== undefined) this.#resetThenOffer(conn, now);
 			else this.#offer(conn, now);
 		}
 		this.#notifyIfDrained();
 	}
+	/** Above `max` after a shrink, or owed to an overdrawn budget: the connection goes rather than stays. */
+	#surplusReason(): CloseReason | undefined {
+		if (this.size > this.options.max || this.#budget?.overdrawn?.() === true) return CloseReason.idle;
+		return undefined;
+	}
+
 	/** Hands a free connection to the first waiter, or makes it idle. */
 	#offer(conn: PooledConnection<T>, now: number | undefined): void {
 		const waiter = this.#waiters.shift();
@@ -732,7 +777,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		if (this.watching.connectionReady) this.#emit(PoolEvent.connectionReady, { pool: this.name, connectionId: id, durationMs: now - started });
 		// A socket that died during setup was reported before the pool knew it.
 		if (typeof resource === "object" && resource !== null && this.#invalidatedEarly.has(resource)) conn.dead = true;
-		const reason = this.#retireReason(conn, now);
+		const reason = this.#retireReason(conn, now) ?? (this.size > this.options.max ? CloseReason.idle : undefined);
 		if (reason !== undefined) this.#retire(conn, reason);
 		else {
 			// Handed straight to a waiter, it serves an acquire no existing connection could (see reuseRatio).
@@ -1073,7 +1118,7 @@ function isPermanentCreateError(error: unknown): boolean {
 
 /** The options without functions, for the poolCreated event. */
 function describeOptions<T>(o: ResolvedPoolOptions<T>): Record<string, unknown> {
-	return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v !== "function"));
+	return Object.fromEntries(Object.entries(o).filter(([k, v]) => typeof v !== "function" && k !== "budget"));
 }
 
 /** The deadline `close(options)` gives leases; throws CONFIG_INVALID for a bad one (0 destroys them at once, Infinity waits). @internal */

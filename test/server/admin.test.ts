@@ -52,7 +52,7 @@ describe("the admin API", () => {
 		assert.ok(reset.body.stats.acquires.ok >= before.acquires.ok, "cumulative counters keep counting");
 	});
 
-	it("resize is checked against the service's bounds before anything else, and refused where the pool cannot resize", async () => {
+	it("resize is checked against the service's bounds before anything else, then applied to the pool", async () => {
 		const above = await service.request("POST", "/api/v1/admin/connection-pools/demo-upstream", { action: "resize", max: 1_000 });
 		assert.equal(above.status, 400);
 		assert.match(above.body.error.message, /above this service's bound of 100/);
@@ -62,8 +62,8 @@ describe("the admin API", () => {
 		const empty = await service.request("POST", "/api/v1/admin/connection-pools/demo-upstream", { action: "resize" });
 		assert.equal(empty.status, 400);
 		const within = await service.request("POST", "/api/v1/admin/connection-pools/demo-upstream", { action: "resize", max: 8 });
-		assert.equal(within.status, 501, "the core pool has no run-time resize yet");
-		assert.equal(within.body.error.code, "NOT_SUPPORTED");
+		assert.equal(within.status, 200, "the core pool resizes at run time");
+		assert.equal(within.body.stats.max, 8);
 	});
 
 	it("a bad action is a 400 naming it", async () => {

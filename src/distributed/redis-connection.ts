@@ -1,0 +1,62 @@
+import type { Redis } from "ioredis";
+import { loadIoredis } from "../adapters/redis/load.ts";
+
+const READY_TIMEOUT_MS = 2_000;
+
+/** The commands the shared budget and rate limiter send. */
+export type RedisLike = Pick<Redis, "eval" | "quit" | "disconnect">;
+
+/** A Redis the distributed parts own (from a URL) or borrow (the caller's client, left open on close). */
+export interface RedisHandle {
+	readonly redis: RedisLike;
+	readonly owned: boolean;
+}
+
+/**
+ * Opens ioredis for a URL so that commands fail fast while Redis is down (no offline queue, one
+ * try): the budget must fall back at once rather than wait on a queue, and reconnects on its own.
+ */
+export async function openRedis(target: string | RedisLike, name: string): Promise<RedisHandle> {
+	if (typeof target !== "string") return { redis: target, owned: false };
+	const { Redis } = await loadIoredis();
+	const redis = new Redis(target, {
+		connectionName: name,
+		enableOfflineQueue: false,
+		maxRetriesPerRequest: 0,
+		retryStrategy: (times) => Math.min(100 * times, 1_000),
+		lazyConnect: false,
+	});
+	// Connection errors are reported through the budget's fallback state, not as unhandled 'error' events.
+	redis.on("error", () => {});
+	// Without an offline queue a command sent before the connection is up fails: wait for it (bounded; down is fallback).
+	await new Promise<void>((resolve) => {
+		const timer = setTimeout(resolve, READY_TIMEOUT_MS);
+		timer.unref();
+		redis.once("ready", () => {
+			clearTimeout(timer);
+			resolve();
+		});
+	});
+	return { redis, owned: true };
+}
+
+/** Runs one command, bounded: a Redis that does not answer counts as down. */
+export function bounded<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const deadline = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error(`no answer from Redis within ${timeoutMs} ms`)), timeoutMs);
+		timer.unref();
+	});
+	return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Redacts a Redis URL's credentials for errors and stats. */
+export function redisLabel(target: string | RedisLike): string {
+	if (typeof target !== "string") return "(client)";
+	try {
+		const url = new URL(target);
+		return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+	} catch {
+		return "(invalid url)";
+	}
+}
