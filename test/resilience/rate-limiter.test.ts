@@ -83,6 +83,23 @@ describe("rate limiter", () => {
 		await limiter.reserve("k", { deadline: new Deadline(1) });
 	});
 
+	it("refuses a token estimate that is not a number >= 0 with CONFIG_INVALID, and the key's limit still holds after", async () => {
+		const limiter = new RateLimiter({ tokensPerMinute: 1_000 });
+		for (const tokens of [Number.NaN, -500, Number.POSITIVE_INFINITY, "10" as unknown as number]) {
+			await assert.rejects(limiter.reserve("k", { tokens }), (e: Error & { code?: string }) => e.code === "CONFIG_INVALID" && /tokens/.test(e.message));
+		}
+		await limiter.reserve("k", { tokens: 1_000 });
+		await assert.rejects(limiter.reserve("k", { tokens: 1, deadline: new Deadline(1) }), RateLimitedError);
+		assert.equal(limiter.stats().keys.k.tokens, 0);
+	});
+
+	it("settle() ignores a usage that is not a number >= 0 (the estimate stays charged)", async () => {
+		const limiter = new RateLimiter({ tokensPerMinute: 1_000 });
+		const r = await limiter.reserve("k", { tokens: 100 });
+		r.settle(-5_000);
+		assert.equal(limiter.stats().keys.k.tokens, 900);
+	});
+
 	it("rejects bad limits", () => {
 		assert.throws(
 			() => new RateLimiter({ requestsPerMinute: 0, tokensPerMinute: Number.NaN }),
