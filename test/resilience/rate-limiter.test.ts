@@ -131,3 +131,17 @@ describe("rate limiter", () => {
 		);
 	});
 });
+
+describe("rate limiter waits beyond Node's timer range", () => {
+	it("a wait longer than 2^31-1 ms still waits (Node would fire such a timer after 1 ms)", async () => {
+		const limiter = new RateLimiter({ tokensPerMinute: 1 });
+		const controller = new AbortController();
+		let admitted = false;
+		// 100 000 tokens at 1 a minute: about 70 days.
+		const waiting = limiter.reserve("k", { tokens: 100_000, signal: controller.signal }).then(() => (admitted = true));
+		await new Promise((resolve) => setTimeout(resolve, 30));
+		assert.equal(admitted, false);
+		controller.abort();
+		await assert.rejects(waiting, RequestAbortedError);
+	});
+});
