@@ -371,18 +371,22 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 		return request;
 	}
 
-	/** Resolves when nothing is borrowed; the core's `released` event says when a lease comes back. */
+	/**
+	 * Resolves when nothing is borrowed. A lease ends with `released` when the borrower gives it
+	 * back, or with only `connectionClosed` when the core takes it (its close deadline, a reclaim);
+	 * `poolClosed` is no sign: it fires before the leased connections come back (CMAP's order).
+	 */
 	#allReturned(): Promise<void> {
 		return new Promise<void>((resolve) => {
 			if (this.core.activeCount === 0) return resolve();
 			const check = () => {
 				if (this.core.activeCount > 0) return;
 				this.core.off("released", check);
-				this.core.off("poolClosed", check);
+				this.core.off("connectionClosed", check);
 				resolve();
 			};
 			this.core.on("released", check);
-			this.core.on("poolClosed", check);
+			this.core.on("connectionClosed", check);
 		});
 	}
 

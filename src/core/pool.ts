@@ -442,14 +442,18 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		// `=== undefined`, not `??`: a null timeout is a mistake to report, not a request for the default.
 		const timeoutMs = options?.timeoutMs === undefined ? this.options.acquireTimeoutMs : options.timeoutMs;
 		const priority = options?.priority ?? 0;
-		const timeoutProblem = durationProblem(timeoutMs, ACQUIRE_TIMEOUT_RULES);
-		if (timeoutProblem !== undefined) return Promise.reject(new ConfigError(`pool "${this.name}": acquire`, [{ path: "timeoutMs", message: timeoutProblem }]));
-		if (!Number.isInteger(priority) || priority < 0 || priority >= this.options.priorityLevels) {
-			return Promise.reject(
-				new ConfigError(`pool "${this.name}": acquire`, [
-					{ path: "priority", message: `must be an integer from 0 to ${this.options.priorityLevels - 1} (priorityLevels), got ${quoteValue(priority)}` },
-				]),
-			);
+		// The defaults were checked at construction: only a caller's own values need checking on each wait.
+		if (options !== undefined) {
+			const timeoutProblem = options.timeoutMs === undefined ? undefined : durationProblem(timeoutMs, ACQUIRE_TIMEOUT_RULES);
+			if (timeoutProblem !== undefined)
+				return Promise.reject(new ConfigError(`pool "${this.name}": acquire`, [{ path: "timeoutMs", message: timeoutProblem }]));
+			if (!Number.isInteger(priority) || priority < 0 || priority >= this.options.priorityLevels) {
+				return Promise.reject(
+					new ConfigError(`pool "${this.name}": acquire`, [
+						{ path: "priority", message: `must be an integer from 0 to ${this.options.priorityLevels - 1} (priorityLevels), got ${quoteValue(priority)}` },
+					]),
+				);
+			}
 		}
 		const signal = options?.signal;
 		if (signal?.aborted) return this.#rejectNow(AcquireFailReason.aborted, new AcquireAbortedError(this.name, signal.reason), now);

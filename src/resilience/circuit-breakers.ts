@@ -78,6 +78,7 @@ export class KeyBreaker {
 	readonly #policy: CircuitBreakerPolicy;
 	readonly #halfOpenAfterMs: number;
 	readonly #historySize: number;
+	readonly #isFailure: (error: unknown) => boolean;
 	readonly #history: BreakerTransition[] = [];
 	#state: BreakerState = "closed";
 	#consecutive = 0;
@@ -92,6 +93,7 @@ export class KeyBreaker {
 		this.key = key;
 		this.#halfOpenAfterMs = halfOpenAfterMs;
 		this.#historySize = historySize;
+		this.#isFailure = isFailure;
 		this.#policy = circuitBreaker(
 			handleWhen((error) => isFailure(error)).orWhenResult((r) => r instanceof FailedResult),
 			{ halfOpenAfter: halfOpenAfterMs, breaker: new ConsecutiveBreaker(threshold) },
@@ -123,7 +125,8 @@ export class KeyBreaker {
 				this.#rejected++;
 				throw new CircuitOpenError(this.key, this.#openedAtMs + this.#halfOpenAfterMs, this.#lastError);
 			}
-			if (!isCallerError(error)) this.#failure(messageOf(error));
+			// The breaker's own predicate, so the statistics count what the breaker counted.
+			if (this.#isFailure(error)) this.#failure(messageOf(error));
 			throw error;
 		}
 		if (result instanceof FailedResult) {

@@ -2,6 +2,7 @@
  * One deadline for a whole call: every attempt, backoff sleep, rate-limit wait and pool wait of
  * the call draws from it. Time is `Date.now()` so tests can move it with node:test's mock timers.
  */
+import { MAX_DURATION_MS } from "../core/duration.ts";
 import { DeadlineExceededError, RequestAbortedError } from "./errors.ts";
 
 export class Deadline {
@@ -37,15 +38,24 @@ export function sleep(ms: number, options: { signal?: AbortSignal; deadline?: De
 	if (deadline !== undefined && ms > deadline.remainingMs) return Promise.reject(new DeadlineExceededError(deadline.timeoutMs, options.attempts ?? 0));
 	if (ms <= 0) return Promise.resolve();
 	return new Promise((resolve, reject) => {
+		let timer: NodeJS.Timeout | undefined;
 		const onAbort = () => {
 			clearTimeout(timer);
 			reject(new RequestAbortedError(signal?.reason));
 		};
-		const timer = setTimeout(() => {
-			signal?.removeEventListener("abort", onAbort);
-			resolve();
-		}, ms);
-		timer.unref?.();
+		// Node fires a timer longer than 2^31-1 ms after 1 ms: a long wait (a slow rate limit) goes in steps.
+		let left = ms;
+		const arm = (): void => {
+			const step = Math.min(left, MAX_DURATION_MS);
+			left -= step;
+			timer = setTimeout(() => {
+				if (left > 0) return arm();
+				signal?.removeEventListener("abort", onAbort);
+				resolve();
+			}, step);
+			timer.unref?.();
+		};
+		arm();
 		signal?.addEventListener("abort", onAbort, { once: true });
 	});
 }

@@ -7,6 +7,7 @@
  * call, `settle(actual)` corrects the tokens bucket by what the response reports it used.
  */
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
+import { quoteValue } from "../core/quote-value.ts";
 import { type Deadline, sleep } from "./deadline.ts";
 import { RateLimitedError, type RateLimitKind } from "./errors.ts";
 
@@ -93,8 +94,10 @@ export class Reservation {
 	settle(actualTokens: number): void {
 		if (this.#settled) return;
 		this.#settled = true;
+		// A usage that cannot be right (missing, negative) leaves the estimate charged rather than minting tokens.
+		if (typeof actualTokens !== "number" || !Number.isFinite(actualTokens) || actualTokens < 0) return;
 		const delta = actualTokens - this.estimatedTokens;
-		if (!Number.isFinite(delta) || this.#buckets.tokens === undefined) return;
+		if (this.#buckets.tokens === undefined) return;
 		if (delta > 0) this.#buckets.tokens.take(delta);
 		else this.#buckets.tokens.give(-delta);
 	}
@@ -124,6 +127,10 @@ export class RateLimiter {
 	/** Waits until `key` may make one call of `tokens`; RATE_LIMITED at once when that would pass the deadline. */
 	async reserve(key: string, options: ReserveOptions = {}): Promise<Reservation> {
 		const tokens = options.tokens ?? 0;
+		// NaN would poison the bucket for good (every later wait NaN, so admitted at once), a negative estimate would mint tokens.
+		if (typeof tokens !== "number" || !Number.isFinite(tokens) || tokens < 0) {
+			throw new ConfigError(`rate limit of "${key}"`, [{ path: "tokens", message: `must be a finite number >= 0, got ${quoteValue(tokens)}` }]);
+		}
 		const buckets = this.#buckets(key);
 		const now = Date.now();
 		const requestWait = buckets.requests?.waitFor(1, now) ?? 0;

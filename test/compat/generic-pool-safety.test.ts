@@ -323,6 +323,19 @@ describe("ready() and the lifeguard pool underneath", () => {
 		await assert.rejects(ready, PoolDrainingError);
 	});
 
+	it("drain() resolves when the core is closed by someone else and takes back a borrowed resource at its deadline", async () => {
+		const { factory, state } = counting();
+		const pool = track(createPool(factory, { max: 2 }));
+		const borrowed = await pool.acquire();
+		await pool.release(await pool.acquire()); // one idle, one borrowed
+		const drained = pool.drain();
+		// The manager closing the core: poolClosed fires with the borrowed one still out, then close() reclaims it.
+		await pool.core.close({ timeoutMs: 20 });
+		const outcome = await Promise.race([drained.then(() => "drained"), sleep(1_000).then(() => "still waiting")]);
+		assert.equal(outcome, "drained");
+		assert.ok(state.destroyed.includes(borrowed));
+	});
+
 	it("pool.core is the lifeguard pool, named by the name option", async () => {
 		const pool = track(createPool(counting().factory, { name: "legacy", max: 3 }));
 		await pool.release(await pool.acquire());

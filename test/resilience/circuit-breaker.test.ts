@@ -90,6 +90,20 @@ describe("circuit breaker", () => {
 		assert.equal(b.state, "closed");
 	});
 
+	it("an error the isFailure option excludes is not counted as a failure in its statistics either", async () => {
+		const b = new CircuitBreakers({ failureThreshold: 2, isFailure: (e) => !(e instanceof Error && e.message === "HTTP 404") }).get("k");
+		for (let i = 0; i < 3; i++) await assert.rejects(b.execute(() => Promise.reject(new Error("HTTP 404"))));
+		assert.equal(b.state, "closed");
+		const stats = b.stats();
+		assert.equal(stats.failures, 0);
+		assert.equal(stats.totalFailures, 0);
+		assert.equal(stats.lastError, undefined);
+		// and a real failure afterwards opens it with its own reason
+		for (let i = 0; i < 2; i++) await assert.rejects(b.execute(fail));
+		assert.equal(b.state, "open");
+		assert.equal(b.stats().history.at(-1)?.reason, "connect ECONNREFUSED");
+	});
+
 	it("keeps one breaker per key and lists them as BreakerView", async () => {
 		const breakers = new CircuitBreakers({ failureThreshold: 1 });
 		await assert.rejects(breakers.get("a").execute(fail));

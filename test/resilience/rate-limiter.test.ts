@@ -83,6 +83,23 @@ describe("rate limiter", () => {
 		await limiter.reserve("k", { deadline: new Deadline(1) });
 	});
 
+	it("refuses a token estimate that is not a number >= 0 with CONFIG_INVALID, and the key's limit still holds after", async () => {
+		const limiter = new RateLimiter({ tokensPerMinute: 1_000 });
+		for (const tokens of [Number.NaN, -500, Number.POSITIVE_INFINITY, "10" as unknown as number]) {
+			await assert.rejects(limiter.reserve("k", { tokens }), (e: Error & { code?: string }) => e.code === "CONFIG_INVALID" && /tokens/.test(e.message));
+		}
+		await limiter.reserve("k", { tokens: 1_000 });
+		await assert.rejects(limiter.reserve("k", { tokens: 1, deadline: new Deadline(1) }), RateLimitedError);
+		assert.equal(limiter.stats().keys.k.tokens, 0);
+	});
+
+	it("settle() ignores a usage that is not a number >= 0 (the estimate stays charged)", async () => {
+		const limiter = new RateLimiter({ tokensPerMinute: 1_000 });
+		const r = await limiter.reserve("k", { tokens: 100 });
+		r.settle(-5_000);
+		assert.equal(limiter.stats().keys.k.tokens, 900);
+	});
+
 	it("rejects bad limits", () => {
 		assert.throws(
 			() => new RateLimiter({ requestsPerMinute: 0, tokensPerMinute: Number.NaN }),
@@ -112,5 +129,19 @@ describe("rate limiter", () => {
 			}),
 			{ numRuns: 60 },
 		);
+	});
+});
+
+describe("rate limiter waits beyond Node's timer range", () => {
+	it("a wait longer than 2^31-1 ms still waits (Node would fire such a timer after 1 ms)", async () => {
+		const limiter = new RateLimiter({ tokensPerMinute: 1 });
+		const controller = new AbortController();
+		let admitted = false;
+		// 100 000 tokens at 1 a minute: about 70 days.
+		const waiting = limiter.reserve("k", { tokens: 100_000, signal: controller.signal }).then(() => (admitted = true));
+		await new Promise((resolve) => setTimeout(resolve, 30));
+		assert.equal(admitted, false);
+		controller.abort();
+		await assert.rejects(waiting, RequestAbortedError);
 	});
 });
