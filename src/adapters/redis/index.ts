@@ -11,7 +11,7 @@ export {
 	type SetOptions,
 } from "./client.ts";
 export type { RedisArg } from "./commands.ts";
-export { REDIS_DEFAULTS, type RedisClientOptions, type RedisPassword, type RedisPoolOptions } from "./config.ts";
+export { REDIS_DEFAULTS, type RedisClientOptions, type RedisPassword, type RedisPoolOptions, type RedisSentinelOptions } from "./config.ts";
 export {
 	RedisCommandError,
 	RedisConnectionLostError,
