@@ -100,6 +100,9 @@ async function startGroup(count: number, argsFor: (port: number, dir: string) =>
 				dir,
 				"--daemonize",
 				"yes",
+				// A replica's first sync starts at once instead of after 5 s.
+				"--repl-diskless-sync-delay",
+				"0",
 				"--pidfile",
 				path.join(dir, `redis-${port}.pid`),
 				"--logfile",
@@ -126,6 +129,17 @@ export async function startCluster(): Promise<InstanceGroup> {
 				async () => (await run("redis-cli", ["-p", String(port), "CLUSTER", "INFO"])).stdout.includes("cluster_state:ok"),
 				20_000,
 				`cluster state ok on ${port}`,
+			);
+		}
+		// A manual failover times out while a replica is still on its first sync.
+		for (const { port } of group.instances) {
+			await waitUntil(
+				async () => {
+					const info = (await run("redis-cli", ["-p", String(port), "INFO", "replication"])).stdout;
+					return info.includes("role:master") || info.includes("master_link_status:up");
+				},
+				20_000,
+				`replica ${port} in sync`,
 			);
 		}
 	} catch (error) {
