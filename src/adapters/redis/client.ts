@@ -221,6 +221,7 @@ export class RedisClient implements ManagedClient {
 	/** Ends the subscriptions, lets commands in flight finish (until `timeoutMs`), and closes every connection. */
 	async close(options?: CloseOptions): Promise<void> {
 		this.#multiplexer.close();
+		this.#connector.close();
 		await Promise.all([...this.#subscriptions].map((s) => s.unsubscribe()));
 		await this.pool.close(options);
 	}

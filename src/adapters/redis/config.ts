@@ -56,6 +56,22 @@ export interface RedisClientOptions extends RedisPoolOptions {
 	 * pool relies on (reconnects, offline queue, lazy connect, connect timeout) cannot be set here.
 	 */
 	driverOptions?: RedisOptions;
+	/**
+	 * Find the primary through Redis Sentinel instead of `host`/`port`: every new connection asks
+	 * the sentinels where `masterName`'s primary is, so after a failover the connections the pool
+	 * replaces go to the new primary.
+	 */
+	sentinel?: RedisSentinelOptions;
+}
+
+/** Where the sentinels are and which monitored primary to use. */
+export interface RedisSentinelOptions {
+	/** At least one sentinel; they are asked in turn. */
+	sentinels: readonly { host: string; port: number }[];
+	/** The name the sentinels monitor the primary under (`sentinel monitor <name> …`). */
+	masterName: string;
+	/** AUTH for the sentinels themselves (the data nodes use `username`/`password`). */
+	sentinelPassword?: string;
 }
 
 /** Where and how to connect, resolved. */
@@ -72,6 +88,7 @@ export interface RedisSettings {
 	sharedConnections: number;
 	commandTimeoutMs: number;
 	driverOptions: RedisOptions;
+	sentinel: RedisSentinelOptions | undefined;
 }
 
 export const REDIS_DEFAULTS = {
@@ -99,6 +116,7 @@ const REDIS_KEYS = [
 	"sharedConnections",
 	"commandTimeoutMs",
 	"driverOptions",
+	"sentinel",
 ] as const;
 
 /** ioredis options the pool depends on: set by the adapter, refused in `driverOptions`. */
@@ -113,6 +131,7 @@ const FORCED_DRIVER_KEYS = [
 	"autoResendUnfulfilledCommands",
 	"reconnectOnError",
 	"sentinels",
+	"name",
 	"Connector",
 ];
 
@@ -226,6 +245,8 @@ export function resolveRedisOptions(options: RedisClientOptions): {
 		}
 	}
 
+	const sentinel = raw.sentinel === undefined ? undefined : checkSentinel(raw.sentinel, problems);
+
 	const poolOptions: Record<string, unknown> = { name: REDIS_DEFAULTS.name };
 	for (const [key, value] of Object.entries(raw)) {
 		if (!(REDIS_KEYS as readonly string[]).includes(key)) poolOptions[key] = value;
@@ -246,6 +267,7 @@ export function resolveRedisOptions(options: RedisClientOptions): {
 			sharedConnections,
 			commandTimeoutMs,
 			driverOptions: driverOptions as RedisOptions,
+			sentinel,
 		},
 		poolOptions: poolOptions as RedisPoolOptions & { healthCheckIntervalMs: number },
 		problems,
@@ -261,4 +283,31 @@ function nonNegative(key: string, value: unknown, problems: ConfigProblem[]): nu
 		return undefined;
 	}
 	return value as number;
+}
+
+function checkSentinel(value: unknown, problems: ConfigProblem[]): RedisSentinelOptions | undefined {
+	if (value === null || typeof value !== "object") {
+		problems.push({ path: "sentinel", message: "must be an object { sentinels: [{ host, port }], masterName }" });
+		return undefined;
+	}
+	const raw = value as Record<string, unknown>;
+	const before = problems.length;
+	if (!Array.isArray(raw.sentinels) || raw.sentinels.length === 0) {
+		problems.push({ path: "sentinel.sentinels", message: "must be a non-empty array of { host, port }" });
+	} else {
+		raw.sentinels.forEach((entry: unknown, i: number) => {
+			const e = (entry ?? {}) as Record<string, unknown>;
+			if (typeof e.host !== "string" || e.host === "") problems.push({ path: `sentinel.sentinels[${i}].host`, message: "must be a non-empty string" });
+			if (typeof e.port !== "number" || !Number.isInteger(e.port) || e.port < 1 || e.port > 65_535) {
+				problems.push({ path: `sentinel.sentinels[${i}].port`, message: `must be an integer from 1 to 65535, got ${quoteValue(e.port)}` });
+			}
+		});
+	}
+	if (typeof raw.masterName !== "string" || raw.masterName === "") {
+		problems.push({ path: "sentinel.masterName", message: "must be the name the sentinels monitor the primary under, like mymaster" });
+	}
+	if (raw.sentinelPassword !== undefined && typeof raw.sentinelPassword !== "string") {
+		problems.push({ path: "sentinel.sentinelPassword", message: `must be a string, got ${typeof raw.sentinelPassword}` });
+	}
+	return problems.length === before ? (raw as unknown as RedisSentinelOptions) : undefined;
 }

@@ -9,6 +9,7 @@ import { callPasswordFunction, PermanentConnectError } from "../kit/permanent-er
 import { needsReset, normalizeName, TRANSACTION_COMMANDS } from "./commands.ts";
 import type { RedisSettings } from "./config.ts";
 import { loadIoredis } from "./load.ts";
+import { SentinelWatch } from "./sentinel-watch.ts";
 
 /** Events that belong to a lease's pub/sub listeners: removed on release so they never outlive their borrower. */
 const PUBSUB_EVENTS = ["message", "messageBuffer", "pmessage", "pmessageBuffer", "smessage", "smessageBuffer"];
@@ -64,19 +65,29 @@ export class RedisConnector {
 	readonly #sessions = new WeakMap<Redis, SessionState>();
 	/** host:port (or the socket path) for messages; never credentials. */
 	readonly #label: string;
+	/** Every connection open now, so a Sentinel failover can close them all. */
+	readonly #open = new Set<Redis>();
+	#watch: SentinelWatch | undefined;
+	#closed = false;
 
 	/** `onDead` is called, possibly more than once, when a connection errors or closes: the client calls `pool.invalidate`. */
 	constructor(settings: RedisSettings, connectTimeoutMs: number, onDead: (redis: Redis, error: Error) => void) {
 		this.#settings = settings;
 		this.#connectTimeoutMs = connectTimeoutMs;
 		this.#onDead = onDead;
-		this.#label = `${settings.host}:${settings.port}`;
+		this.#label = settings.sentinel === undefined ? `${settings.host}:${settings.port}` : `sentinel primary ${settings.sentinel.masterName}`;
 	}
 
 	/** The pool's `create`: connects, runs `afterCreate`, and gives up (socket closed) when `signal` aborts. */
 	readonly create = async (signal: AbortSignal): Promise<Redis> => {
-		const { Redis } = await loadIoredis();
+		const driver = await loadIoredis();
+		const { Redis } = driver;
 		const s = this.#settings;
+		if (s.sentinel !== undefined && this.#watch === undefined && !this.#closed) {
+			this.#watch = new SentinelWatch(driver, s.sentinel, () => {
+				for (const redis of [...this.#open]) closeNow(redis);
+			});
+		}
 		const password = typeof s.password === "function" ? await callPasswordFunction("redis", this.#label, s.password) : s.password;
 		signal.throwIfAborted();
 		const redis = new Redis({
@@ -97,6 +108,15 @@ export class RedisConnector {
 			autoResubscribe: false,
 			autoResendUnfulfilledCommands: false,
 			reconnectOnError: null,
+			...(s.sentinel === undefined
+				? {}
+				: {
+						sentinels: s.sentinel.sentinels.map(({ host, port }) => ({ host, port })),
+						name: s.sentinel.masterName,
+						sentinelPassword: s.sentinel.sentinelPassword,
+						// One round of asking the sentinels per connection: the pool, not ioredis, retries.
+						sentinelRetryStrategy: () => null,
+					}),
 		});
 		const session = new SessionState(password);
 		this.#sessions.set(redis, session);
@@ -105,7 +125,11 @@ export class RedisConnector {
 			session.lastError = error;
 			this.#onDead(redis, error);
 		});
-		redis.on("close", () => this.#onDead(redis, session.lastError ?? new Error("the connection to Redis closed")));
+		redis.on("close", () => {
+			this.#open.delete(redis);
+			this.#onDead(redis, session.lastError ?? new Error("the connection to Redis closed"));
+		});
+		this.#open.add(redis);
 		const abort = () => closeNow(redis);
 		signal.addEventListener("abort", abort, { once: true });
 		try {
@@ -125,7 +149,16 @@ export class RedisConnector {
 		return redis;
 	};
 
-	readonly destroy = (redis: Redis): void => closeNow(redis);
+	readonly destroy = (redis: Redis): void => {
+		this.#open.delete(redis);
+		closeNow(redis);
+	};
+
+	/** Stops following failovers (the pool closes the connections themselves). */
+	close(): void {
+		this.#closed = true;
+		this.#watch?.close();
+	}
 
 	/** The pool's `validate`: a live connection answers PING. */
 	readonly validate = async (redis: Redis): Promise<boolean> => {

@@ -7,6 +7,8 @@ export const RedisErrorCode = {
 	REDIS_COMMAND_FAILED: "REDIS_COMMAND_FAILED",
 	/** No reply within the call's `timeoutMs`. */
 	REDIS_TIMEOUT: "REDIS_TIMEOUT",
+	/** Redis Cluster: a transaction (or a blocking command) whose keys live in more than one hash slot, so no one node can run it. */
+	REDIS_CROSS_SLOT: "REDIS_CROSS_SLOT",
 } as const;
 export type RedisErrorCode = (typeof RedisErrorCode)[keyof typeof RedisErrorCode];
 

@@ -50,6 +50,25 @@ export class RedisTimeoutError extends LifeguardError {
 	}
 }
 
+/**
+ * Redis Cluster runs a transaction (or a multi-key blocking command) on one node, so all its keys
+ * must hash to one slot (REDIS_CROSS_SLOT). Refused before anything is sent. Give related keys a
+ * common hash tag (`{user:42}:cart`, `{user:42}:total`) to keep them in one slot.
+ */
+export class RedisCrossSlotError extends LifeguardError {
+	readonly command: string;
+	/** The distinct slots the keys hash to. */
+	readonly slots: readonly number[];
+	constructor(pool: string, command: string, slots: readonly number[]) {
+		super(
+			adapterCode(RedisErrorCode.REDIS_CROSS_SLOT),
+			`redis cluster "${pool}": the keys of ${command} hash to ${slots.length} slots (${slots.slice(0, 5).join(", ")}${slots.length > 5 ? ", …" : ""}); a cluster runs it on one node only, so all keys must share a slot: give them a common hash tag like {user:42}`,
+		);
+		this.command = command;
+		this.slots = slots;
+	}
+}
+
 /** `ioredis` is an optional peer dependency and is not installed (the kit's DriverMissingError, with the version needed). */
 export class RedisDriverMissingError extends DriverMissingError {
 	constructor(cause: unknown) {

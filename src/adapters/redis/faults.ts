@@ -13,8 +13,12 @@ const CONNECTION_ERROR_MESSAGES = [
 	"Socket closed unexpectedly",
 ];
 
-/** Server replies that mean this connection's session is unusable rather than the command being wrong. */
-const CONNECTION_REPLY_PREFIXES = ["NOAUTH"];
+/**
+ * Server replies that mean this connection's session is unusable rather than the command being
+ * wrong. READONLY: the server this connection reached is (now) a replica, as a demoted primary is
+ * after a failover; a new connection finds the primary again (through the sentinels).
+ */
+const CONNECTION_REPLY_PREFIXES = ["NOAUTH", "READONLY"];
 
 export function isReplyError(error: unknown): boolean {
 	return error instanceof Error && error.name === "ReplyError";

@@ -10,11 +10,19 @@ export {
 	type RedisClientStats,
 	type SetOptions,
 } from "./client.ts";
+export {
+	type ClusterTransactionOptions,
+	createRedisClusterClient,
+	RedisClusterClient,
+	type RedisClusterOptions,
+	type RedisNodeAddress,
+} from "./cluster.ts";
 export type { RedisArg } from "./commands.ts";
-export { REDIS_DEFAULTS, type RedisClientOptions, type RedisPassword, type RedisPoolOptions } from "./config.ts";
+export { REDIS_DEFAULTS, type RedisClientOptions, type RedisPassword, type RedisPoolOptions, type RedisSentinelOptions } from "./config.ts";
 export {
 	RedisCommandError,
 	RedisConnectionLostError,
+	RedisCrossSlotError,
 	RedisDriverMissingError,
 	RedisErrorCode,
 	RedisTimeoutError,

@@ -51,6 +51,11 @@ export class RedisTransaction {
 		return this;
 	}
 
+	/** @internal The commands queued so far (the cluster client checks their slots before EXEC). */
+	get queued(): readonly (readonly [string, ...RedisArg[]])[] {
+		return this.#queued;
+	}
+
 	/** @internal MULTI … EXEC; null when a watched key changed. Nothing queued: nothing sent. */
 	async commit(): Promise<CommandResult[] | null> {
 		if (this.#queued.length === 0) return [];
@@ -71,12 +76,14 @@ export async function runTransaction<R>(
 	pool: string,
 	fn: (tx: RedisTransaction) => R | Promise<R>,
 	options: TransactionOptions,
+	beforeCommit?: (tx: RedisTransaction) => void,
 ): Promise<TransactionOutcome<R>> {
 	const attempts = options.attempts ?? 1;
 	for (let attempt = 1; ; attempt++) {
 		if (options.watch !== undefined && options.watch.length > 0) await redis.watch(...options.watch);
 		const tx = new RedisTransaction(redis, pool);
 		const value = await fn(tx);
+		beforeCommit?.(tx);
 		const results = await tx.commit();
 		if (results !== null) return { committed: true, value, results, attempts: attempt };
 		if (attempt >= attempts) return { committed: false, value, attempts: attempt };

@@ -1,0 +1,198 @@
+/**
+ * Redis Cluster: a 6-node cluster (3 primaries, 3 replicas) started by the test on spare ports
+ * in a temporary directory, and stopped by the after() hook, failed tests included.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createRedisClusterClient, type RedisClusterClient, RedisCrossSlotError } from "../../src/adapters/redis/index.ts";
+import { type InstanceGroup, startCluster } from "../support/redis-instances.ts";
+
+const PREFIX = "lg-cluster:";
+
+describe("Redis Cluster", () => {
+	let group: InstanceGroup;
+	let cluster: RedisClusterClient;
+
+	before(async () => {
+		group = await startCluster();
+		cluster = createRedisClusterClient({
+			name: "cluster-test",
+			nodes: [{ host: "127.0.0.1", port: group.instances[0].port }],
+			max: 4,
+			commandTimeoutMs: 3_000,
+			acquireTimeoutMs: 3_000,
+		});
+		await cluster.start();
+	});
+	after(async () => {
+		await cluster?.close({ timeoutMs: 2_000 });
+		await group?.stop();
+	});
+
+	/** The primary ("host:port") that owns `key`'s slot, asked of a node directly. */
+	async function ownerOf(key: string): Promise<string> {
+		const admin = group.instances[0].admin();
+		await admin.connect();
+		const slot = (await admin.call("cluster", "keyslot", key)) as number;
+		const ranges = (await admin.call("cluster", "slots")) as [number, number, [string, number]][];
+		admin.disconnect();
+		const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+		assert.ok(range, `slot ${slot} is covered`);
+		return `${range[2][0]}:${range[2][1]}`;
+	}
+
+	describe("configuration", () => {
+		it("refuses single-server options and a missing node list, naming every path", () => {
+			assert.throws(
+				() => createRedisClusterClient({ nodes: [], db: 2, url: "redis://x" } as never),
+				(error: Error & { problems?: { path: string }[] }) => {
+					assert.deepEqual((error.problems ?? []).map((p) => p.path).sort(), ["db", "nodes", "url"]);
+					return true;
+				},
+			);
+		});
+	});
+
+	describe("the command path", () => {
+		it("sends each key to the primary of its slot: keys spread over all three primaries and read back", async () => {
+			const keys = Array.from({ length: 300 }, (_, i) => `${PREFIX}spread:${i}`);
+			await Promise.all(keys.map((key, i) => cluster.set(key, String(i))));
+			const values = await Promise.all(keys.map((key) => cluster.get(key)));
+			assert.deepEqual(
+				values,
+				keys.map((_, i) => String(i)),
+			);
+			let primariesWithKeys = 0;
+			for (const node of group.instances) {
+				const admin = node.admin();
+				await admin.connect();
+				const role = ((await admin.call("role")) as unknown[])[0];
+				if (role === "master" && ((await admin.call("dbsize")) as number) > 0) primariesWithKeys++;
+				admin.disconnect();
+			}
+			assert.equal(primariesWithKeys, 3);
+		});
+	});
+
+	describe("dedicated connections per node", () => {
+		it("runs BLPOP on a connection of its own to the key's primary while other commands go on", async () => {
+			const key = `${PREFIX}queue`;
+			const owner = await ownerOf(key);
+			const popped = cluster.command("blpop", key, 5);
+			// The command path is not blocked by the waiting BLPOP.
+			await cluster.set(`${PREFIX}other`, "x");
+			assert.equal(await cluster.get(`${PREFIX}other`), "x");
+			await cluster.command("rpush", key, "job-1");
+			assert.deepEqual(await popped, [key, "job-1"]);
+			const pool = cluster.pools().find((p) => p.label === `node ${owner}`);
+			assert.ok(pool, `a pool labelled node ${owner} among ${cluster.pools().map((p) => p.label)}`);
+			assert.ok(pool.pool.stats().created >= 1);
+		});
+
+		it("commits a MULTI whose keys share a slot (hash tags) on that slot's primary", async () => {
+			const a = `${PREFIX}{user:1}:balance`;
+			const b = `${PREFIX}{user:1}:log`;
+			await cluster.set(a, "10");
+			const outcome = await cluster.transaction(
+				async (tx) => {
+					const balance = Number(await tx.command("get", a));
+					tx.queue("set", a, String(balance - 3)).queue("rpush", b, "-3");
+					return balance;
+				},
+				{ watch: [a] },
+			);
+			assert.equal(outcome.committed, true);
+			assert.equal(outcome.value, 10);
+			assert.equal(await cluster.get(a), "7");
+			assert.deepEqual(await cluster.command("lrange", b, 0, -1), ["-3"]);
+		});
+
+		it("refuses a MULTI spanning slots with REDIS_CROSS_SLOT and sends none of it", async () => {
+			const a = `${PREFIX}cross:a`;
+			const b = `${PREFIX}cross:b`;
+			await assert.rejects(
+				cluster.transaction((tx) => void tx.queue("set", a, "1").queue("set", b, "1"), { key: a }),
+				(error: unknown) => {
+					assert.ok(error instanceof RedisCrossSlotError);
+					assert.equal(error.code, "REDIS_CROSS_SLOT");
+					assert.equal(error.slots.length, 2);
+					return true;
+				},
+			);
+			assert.equal(await cluster.get(a), null);
+			assert.equal(await cluster.get(b), null);
+			await assert.rejects(
+				cluster.transaction(() => {}, { watch: [a, b] }),
+				{ code: "REDIS_CROSS_SLOT" },
+			);
+		});
+	});
+
+	describe("failover", () => {
+		it("keeps working through CLUSTER FAILOVER on a replica: writes resume within seconds, none acknowledged is lost, blocking reads reach the new primary", async () => {
+			const key = `${PREFIX}failover-queue`;
+			const oldOwner = await ownerOf(key);
+			const acknowledged = new Map<string, string>();
+			let stop = false;
+			let failures = 0;
+			const writer = async (id: number) => {
+				for (let i = 0; !stop; ) {
+					const k = `${PREFIX}fo:${id}:${i}`;
+					try {
+						await cluster.set(k, String(i));
+						acknowledged.set(k, String(i));
+						i++;
+					} catch {
+						failures++;
+						await new Promise((r) => setTimeout(r, 50));
+					}
+				}
+			};
+			const writers = [0, 1, 2, 3].map(writer);
+			let newOwner = oldOwner;
+			let replicaPort = 0;
+			let resumedAfterMs = Number.NaN;
+			try {
+				await new Promise((r) => setTimeout(r, 300));
+				// The replica of the primary that owns `key` takes over (a coordinated, manual failover).
+				for (const node of group.instances) {
+					const admin = node.admin();
+					await admin.connect();
+					const role = (await admin.call("role")) as unknown[];
+					if (role[0] === "slave" && `${role[1]}:${role[2]}` === oldOwner) {
+						replicaPort = node.port;
+						assert.equal(await admin.call("cluster", "failover"), "OK");
+					}
+					admin.disconnect();
+					if (replicaPort !== 0) break;
+				}
+				assert.notEqual(replicaPort, 0, `found the replica of ${oldOwner}`);
+				const failoverAt = Date.now();
+				while (newOwner === oldOwner && Date.now() - failoverAt < 15_000) {
+					await new Promise((r) => setTimeout(r, 100));
+					newOwner = await ownerOf(key);
+				}
+				const countAtSwitch = acknowledged.size;
+				while (acknowledged.size < countAtSwitch + 200 && Date.now() - failoverAt < 15_000) await new Promise((r) => setTimeout(r, 50));
+				resumedAfterMs = Date.now() - failoverAt;
+			} finally {
+				stop = true;
+				await Promise.all(writers);
+			}
+			assert.equal(newOwner, `127.0.0.1:${replicaPort}`, "the replica owns the slot now");
+			assert.ok(resumedAfterMs < 10_000, `writes resumed ${resumedAfterMs} ms after the failover (${failures} failed attempts)`);
+			console.log(`cluster failover: ${acknowledged.size} acknowledged writes, resumed after ${resumedAfterMs} ms, ${failures} failed attempts`);
+
+			const keys = [...acknowledged.keys()];
+			const values = await Promise.all(keys.map((k) => cluster.get(k)));
+			const lost = keys.filter((k, i) => values[i] !== acknowledged.get(k));
+			assert.deepEqual(lost, [], `${lost.length} of ${keys.length} acknowledged writes are missing`);
+
+			// A blocking read for the moved slot now runs on the new primary.
+			const popped = cluster.command("blpop", key, 5);
+			await cluster.command("rpush", key, "after-failover");
+			assert.deepEqual(await popped, [key, "after-failover"]);
+			assert.ok(cluster.pools().some((p) => p.label === `node ${newOwner}`));
+		});
+	});
+});
