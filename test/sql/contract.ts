@@ -201,6 +201,24 @@ export function sqlContract(target: SqlContractTarget): void {
 				await assert.rejects(db.query("SELECT 1", 5 as never), { code: ErrorCode.CONFIG_INVALID });
 			});
 
+			it("every parameter set of a batch must be an array: a flat list is CONFIG_INVALID naming the set, and nothing is written", async () => {
+				await clear();
+				for (const sets of [[1, 2], [[1, "a"], "b"], [[1, "a"], null], [{ id: 1 }]]) {
+					await assert.rejects(db.batch(insert, sets as never), (error: Error & { code?: string }) => {
+						assert.equal(error.code, ErrorCode.CONFIG_INVALID, JSON.stringify(sets));
+						assert.match(error.message, /paramSets\[\d+\]: must be an array/);
+						return true;
+					});
+				}
+				const conn = await db.acquire();
+				try {
+					await assert.rejects(conn.batch(insert, [7] as never), { code: ErrorCode.CONFIG_INVALID });
+				} finally {
+					conn.release();
+				}
+				assert.deepEqual(await ids(), []);
+			});
+
 			it("the same checks hold on a pinned connection and a transaction handle", async () => {
 				const conn = await db.acquire();
 				try {

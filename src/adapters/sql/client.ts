@@ -15,7 +15,7 @@ import { raceAbort } from "../kit/abortable.ts";
 import { ConnectionIds, type IdLease } from "./connection-ids.ts";
 import { ConnectionLostError, TransactionClosedError, TransactionTimeoutError } from "./errors.ts";
 import { ConnectionExecutor, type ConnectionReturn, PinnedConnection } from "./executor.ts";
-import { BATCH_OPTION_KEYS, checkCall, checkCallOptions, fetchModeOf, rowLimitOf, shapeResult } from "./fetch.ts";
+import { checkBatchCall, checkCall, checkCallOptions, fetchModeOf, rowLimitOf, shapeResult } from "./fetch.ts";
 import { Caller, Router } from "./router.ts";
 import { mustDiscard, NO_PARAMS, StatementAborted, StatementRunner } from "./runner.ts";
 import { Session, type SessionHost } from "./session.ts";
@@ -200,7 +200,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		paramSets: readonly (readonly unknown[])[],
 		options: Pick<QueryOptions, "timeoutMs" | "signal"> | undefined,
 	): Promise<number> {
-		checkCall("batch", sql, paramSets, options, BATCH_OPTION_KEYS);
+		checkBatchCall(sql, paramSets, options);
 		if (paramSets.length === 0) return 0;
 		const router = this.#router;
 		const pool = router.route(sql, undefined, caller);
