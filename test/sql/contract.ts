@@ -219,6 +219,19 @@ export function sqlContract(target: SqlContractTarget): void {
 				assert.deepEqual(await ids(), []);
 			});
 
+			it("a close() refused for its options changes nothing: connection ids, transactions and statements go on", async () => {
+				const own = client({ pool: { max: 2 } });
+				const id = await own.acquireId();
+				for (const timeoutMs of [-1, "5", Number.NaN]) {
+					await assert.rejects(own.close({ timeoutMs: timeoutMs as number }), { code: ErrorCode.CONFIG_INVALID });
+				}
+				assert.deepEqual(await own.execute(id, "SELECT 1 AS one", [], { fetch: "one" }), { one: 1 });
+				own.releaseId(id);
+				assert.equal(await own.transaction(async (tx) => (await tx.query("SELECT 1 AS one", [], { fetch: "one" })) !== undefined), true);
+				assert.deepEqual(await own.query("SELECT 1 AS one", [], { fetch: "one" }), { one: 1 });
+				await own.close({ timeoutMs: 1_000 });
+			});
+
 			it("the same checks hold on a pinned connection and a transaction handle", async () => {
 				const conn = await db.acquire();
 				try {

@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem, LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
-import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
+import { type AcquireOptions, type CloseOptions, closeTimeout, createPool, type Pool } from "../../core/pool.ts";
 import { quoteValue } from "../../core/quote-value.ts";
 import type { ClientPool } from "../../manager/client.ts";
 import { raceAbort } from "../kit/abortable.ts";
@@ -428,6 +428,8 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	}
 
 	async close(options?: CloseOptions): Promise<void> {
+		// Checked before anything is stopped: a close() refused for its options must leave the client as it was (connection ids kept, replicas checked).
+		closeTimeout(`SQL client ${JSON.stringify(this.name)}: close`, options);
 		this.#closing = true;
 		this.#router.stop();
 		// Nobody can release an id once the client is closing: their connections are closed now rather than waited for.
