@@ -362,6 +362,36 @@ export function sqlContract(target: SqlContractTarget): void {
 				assert.deepEqual(await ids(), []);
 			});
 
+			it("a transaction's timeoutMs that passes while it waits for a connection is QUERY_TIMEOUT saying so, not an abort by a signal nobody passed", async () => {
+				const own = client({ pool: { max: 1 } });
+				const held = await own.acquire();
+				try {
+					const started = performance.now();
+					let ran = false;
+					await assert.rejects(
+						own.transaction(
+							async () => {
+								ran = true;
+							},
+							{ timeoutMs: 200 },
+						),
+						(error: Error & { code?: string; timeoutMs?: number }) => {
+							assert.equal(error.code, ErrorCode.QUERY_TIMEOUT);
+							assert.equal(error.name, "TransactionTimeoutError");
+							assert.equal(error.timeoutMs, 200);
+							assert.match(error.message, /waiting for a connection/);
+							assert.doesNotMatch(error.message, /signal/);
+							return true;
+						},
+					);
+					assert.equal(ran, false);
+					assert.ok(performance.now() - started < 1_000, `rejected after ${Math.round(performance.now() - started)} ms`);
+				} finally {
+					held.release();
+				}
+				assert.equal(await own.transaction(async () => "next"), "next");
+			});
+
 			it("a transaction's signal rejects it at once, even while fn awaits something else, and nothing commits", async () => {
 				await clear();
 				const controller = new AbortController();

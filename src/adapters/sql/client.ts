@@ -270,7 +270,12 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		signal: AbortSignal | undefined,
 	): Promise<R> {
 		const pool = this.#router.routeConnection("primary");
-		const lease = await pool.acquire(signal === undefined ? undefined : { signal });
+		const lease = await pool.acquire(signal === undefined ? undefined : { signal }).catch((error: unknown) => {
+			// The core reports an aborted wait as ACQUIRE_ABORTED "by its signal"; when the signal is the transaction's own deadline, the caller set a timeout, not a signal.
+			const reason: unknown = signal?.reason;
+			if (reason instanceof TransactionTimeoutError) throw new TransactionTimeoutError(reason.timeoutMs, { waiting: true, cause: error });
+			throw error;
+		});
 		const conn = lease.resource;
 		const runner = this.#runner;
 		try {
