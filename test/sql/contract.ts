@@ -174,6 +174,23 @@ export function sqlContract(target: SqlContractTarget): void {
 				await assert.rejects(db.batch(insert, [[1, "a"]], { fetch: "one" } as never), { code: ErrorCode.CONFIG_INVALID });
 			});
 
+			it('a limit without fetch "many" is CONFIG_INVALID: it would be ignored and every row fetched', async () => {
+				for (const fetch of [undefined, "all", "one", "none", "result"] as const) {
+					await assert.rejects(db.query("SELECT 1 AS one", [], { fetch, limit: 10 } as never), (error: Error & { code?: string }) => {
+						assert.equal(error.code, ErrorCode.CONFIG_INVALID, String(fetch));
+						assert.match(error.message, /limit: .*fetch "many"/);
+						return true;
+					});
+				}
+				const conn = await db.acquire();
+				try {
+					await assert.rejects(conn.query("SELECT 1 AS one", [], { limit: 10 }), { code: ErrorCode.CONFIG_INVALID });
+				} finally {
+					conn.release();
+				}
+				assert.deepEqual(await db.query("SELECT 1 AS one", [], { fetch: "many", limit: 10 }), [{ one: 1 }]);
+			});
+
 			it("a per-call timeoutMs that is not a usable duration is CONFIG_INVALID, quoted as given, and the connection is kept", async () => {
 				await clear();
 				await db.query("SELECT 1 AS one");

@@ -100,11 +100,19 @@ export function fetchModeOf(options: QueryOptions | undefined): FetchMode {
 	return fetch;
 }
 
-/** Rows the driver may read: `limit` for `many` (required), 1 for `one`, 0 (no limit) otherwise. */
+/** Rows the driver may read: `limit` for `many` (required), 1 for `one`, 0 (no limit) otherwise. A `limit` with any other mode is refused: it would be ignored, and every row read. */
 export function rowLimitOf(mode: FetchMode, options: QueryOptions | undefined): number {
+	const limit = options?.limit;
+	if (mode !== "many" && limit !== undefined) {
+		throw new ConfigError("query", [
+			{
+				path: "limit",
+				message: `applies to fetch "many" only (the fetch here is ${JSON.stringify(mode)}, which would ignore it): add fetch: "many", or drop limit`,
+			},
+		]);
+	}
 	if (mode === "one") return 1;
 	if (mode !== "many") return 0;
-	const limit = options?.limit;
 	if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
 		throw new ConfigError("query", [
 			{ path: "limit", message: `fetch "many" needs limit, a whole number >= 1 (the most rows read), got ${quoteValue(limit)}` },
