@@ -236,6 +236,18 @@ export function sqlContract(target: SqlContractTarget): void {
 				assert.deepEqual(await ids(), []);
 			});
 
+			it("a transaction whose fn is not a function is CONFIG_INVALID before a connection is taken", async () => {
+				const acquiresBefore = db.stats().primary.acquires.ok;
+				for (const fn of [undefined, "SELECT 1", { run: true }]) {
+					await assert.rejects(db.transaction(fn as never), (error: Error & { code?: string }) => {
+						assert.equal(error.code, ErrorCode.CONFIG_INVALID, String(fn));
+						assert.match(error.message, /fn: must be a function/);
+						return true;
+					});
+				}
+				assert.equal(db.stats().primary.acquires.ok, acquiresBefore);
+			});
+
 			it("a close() refused for its options changes nothing: connection ids, transactions and statements go on", async () => {
 				const own = client({ pool: { max: 2 } });
 				const id = await own.acquireId();

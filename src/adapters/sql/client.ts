@@ -246,6 +246,8 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 
 	/** @internal */
 	async transactionAs<R>(caller: Caller | undefined, fn: (tx: SqlExecutor) => Promise<R>, options: TransactionOptions | undefined): Promise<R> {
+		// Before a connection is taken and BEGIN sent: a TypeError from calling it would come only after that, with no code.
+		if (typeof fn !== "function") throw new ConfigError("transaction", [{ path: "fn", message: `must be a function (tx) => …, got ${quoteValue(fn)}` }]);
 		checkTransactionOptions(options);
 		const timeoutMs = options?.timeoutMs;
 		const deadline = timeoutMs === undefined ? undefined : new AbortController();
