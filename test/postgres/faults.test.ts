@@ -68,6 +68,27 @@ describe("postgres: connections killed under load", () => {
 		}
 	});
 
+	it("a statement on a connection already known dead is CONNECTION_LOST with sent: false, saying it was not sent (a retry is safe)", async () => {
+		const { db } = testClient("kill-idle-pinned", { pool: { max: 1 } });
+		try {
+			const conn = await db.acquire();
+			const { pid } = (await conn.query<{ pid: number }>("SELECT pg_backend_pid() AS pid", [], { fetch: "one" })) as { pid: number };
+			await a.query("SELECT pg_terminate_backend($1)", [pid]);
+			// pg sees the socket close before the next statement is issued.
+			await sleep(300);
+			await assert.rejects(conn.query("INSERT INTO nowhere VALUES (1)"), (error: Error & { code?: string; sent?: boolean }) => {
+				assert.equal(error.code, ErrorCode.CONNECTION_LOST);
+				assert.equal(error.sent, false);
+				assert.match(error.message, /not sent/);
+				assert.doesNotMatch(error.message, /may or may not/);
+				return true;
+			});
+			conn.release();
+		} finally {
+			await db.close();
+		}
+	});
+
 	it("a network cut (sockets reset under the client) is CONNECTION_LOST, and the pool recovers", async () => {
 		const proxy = await TcpProxy.start(server.port, server.host);
 		const db = createPostgresClient({ primary: serverOptions(appName("cut"), { port: proxy.port }), pool: { max: 2 } });

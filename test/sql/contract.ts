@@ -174,6 +174,23 @@ export function sqlContract(target: SqlContractTarget): void {
 				await assert.rejects(db.batch(insert, [[1, "a"]], { fetch: "one" } as never), { code: ErrorCode.CONFIG_INVALID });
 			});
 
+			it('a limit without fetch "many" is CONFIG_INVALID: it would be ignored and every row fetched', async () => {
+				for (const fetch of [undefined, "all", "one", "none", "result"] as const) {
+					await assert.rejects(db.query("SELECT 1 AS one", [], { fetch, limit: 10 } as never), (error: Error & { code?: string }) => {
+						assert.equal(error.code, ErrorCode.CONFIG_INVALID, String(fetch));
+						assert.match(error.message, /limit: .*fetch "many"/);
+						return true;
+					});
+				}
+				const conn = await db.acquire();
+				try {
+					await assert.rejects(conn.query("SELECT 1 AS one", [], { limit: 10 }), { code: ErrorCode.CONFIG_INVALID });
+				} finally {
+					conn.release();
+				}
+				assert.deepEqual(await db.query("SELECT 1 AS one", [], { fetch: "many", limit: 10 }), [{ one: 1 }]);
+			});
+
 			it("a per-call timeoutMs that is not a usable duration is CONFIG_INVALID, quoted as given, and the connection is kept", async () => {
 				await clear();
 				await db.query("SELECT 1 AS one");
@@ -199,6 +216,49 @@ export function sqlContract(target: SqlContractTarget): void {
 					return true;
 				});
 				await assert.rejects(db.query("SELECT 1", 5 as never), { code: ErrorCode.CONFIG_INVALID });
+			});
+
+			it("every parameter set of a batch must be an array: a flat list is CONFIG_INVALID naming the set, and nothing is written", async () => {
+				await clear();
+				for (const sets of [[1, 2], [[1, "a"], "b"], [[1, "a"], null], [{ id: 1 }]]) {
+					await assert.rejects(db.batch(insert, sets as never), (error: Error & { code?: string }) => {
+						assert.equal(error.code, ErrorCode.CONFIG_INVALID, JSON.stringify(sets));
+						assert.match(error.message, /paramSets\[\d+\]: must be an array/);
+						return true;
+					});
+				}
+				const conn = await db.acquire();
+				try {
+					await assert.rejects(conn.batch(insert, [7] as never), { code: ErrorCode.CONFIG_INVALID });
+				} finally {
+					conn.release();
+				}
+				assert.deepEqual(await ids(), []);
+			});
+
+			it("a transaction whose fn is not a function is CONFIG_INVALID before a connection is taken", async () => {
+				const acquiresBefore = db.stats().primary.acquires.ok;
+				for (const fn of [undefined, "SELECT 1", { run: true }]) {
+					await assert.rejects(db.transaction(fn as never), (error: Error & { code?: string }) => {
+						assert.equal(error.code, ErrorCode.CONFIG_INVALID, String(fn));
+						assert.match(error.message, /fn: must be a function/);
+						return true;
+					});
+				}
+				assert.equal(db.stats().primary.acquires.ok, acquiresBefore);
+			});
+
+			it("a close() refused for its options changes nothing: connection ids, transactions and statements go on", async () => {
+				const own = client({ pool: { max: 2 } });
+				const id = await own.acquireId();
+				for (const timeoutMs of [-1, "5", Number.NaN]) {
+					await assert.rejects(own.close({ timeoutMs: timeoutMs as number }), { code: ErrorCode.CONFIG_INVALID });
+				}
+				assert.deepEqual(await own.execute(id, "SELECT 1 AS one", [], { fetch: "one" }), { one: 1 });
+				own.releaseId(id);
+				assert.equal(await own.transaction(async (tx) => (await tx.query("SELECT 1 AS one", [], { fetch: "one" })) !== undefined), true);
+				assert.deepEqual(await own.query("SELECT 1 AS one", [], { fetch: "one" }), { one: 1 });
+				await own.close({ timeoutMs: 1_000 });
 			});
 
 			it("the same checks hold on a pinned connection and a transaction handle", async () => {
@@ -329,6 +389,36 @@ export function sqlContract(target: SqlContractTarget): void {
 				);
 				assert.ok(performance.now() - started < 2_000, `rejected after ${Math.round(performance.now() - started)} ms`);
 				assert.deepEqual(await ids(), []);
+			});
+
+			it("a transaction's timeoutMs that passes while it waits for a connection is QUERY_TIMEOUT saying so, not an abort by a signal nobody passed", async () => {
+				const own = client({ pool: { max: 1 } });
+				const held = await own.acquire();
+				try {
+					const started = performance.now();
+					let ran = false;
+					await assert.rejects(
+						own.transaction(
+							async () => {
+								ran = true;
+							},
+							{ timeoutMs: 200 },
+						),
+						(error: Error & { code?: string; timeoutMs?: number }) => {
+							assert.equal(error.code, ErrorCode.QUERY_TIMEOUT);
+							assert.equal(error.name, "TransactionTimeoutError");
+							assert.equal(error.timeoutMs, 200);
+							assert.match(error.message, /waiting for a connection/);
+							assert.doesNotMatch(error.message, /signal/);
+							return true;
+						},
+					);
+					assert.equal(ran, false);
+					assert.ok(performance.now() - started < 1_000, `rejected after ${Math.round(performance.now() - started)} ms`);
+				} finally {
+					held.release();
+				}
+				assert.equal(await own.transaction(async () => "next"), "next");
 			});
 
 			it("a transaction's signal rejects it at once, even while fn awaits something else, and nothing commits", async () => {

@@ -30,6 +30,8 @@ interface ClientInternals {
 export class PostgresConnection {
 	readonly client: Client;
 	dead = false;
+	/** Why it died, once it did: the cause of a later statement's CONNECTION_LOST (not sent). */
+	deathCause: unknown;
 	/** A statement may have taken session-level advisory locks (pg_advisory_lock…), which outlive transactions. */
 	advisoryLocks = false;
 	/** A statement may have run LISTEN: the channels would keep notifying the next borrower, so the release runs UNLISTEN *. */
@@ -56,6 +58,7 @@ export class PostgresConnection {
 	markDead(error: unknown): void {
 		if (this.dead) return;
 		this.dead = true;
+		this.deathCause = error;
 		this.#onDead?.(error);
 	}
 

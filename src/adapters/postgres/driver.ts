@@ -6,7 +6,7 @@
 import type { Client, QueryResult } from "pg";
 import { isolationSql } from "../kit/isolation.ts";
 import { callPasswordFunction } from "../kit/permanent-error.ts";
-import { QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
+import { ConnectionLostError, QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
 import { NO_PARAMS } from "../sql/runner.ts";
 import { statementWords } from "../sql/statement.ts";
 import type { DriverResult, FetchMode, SqlDriver, TransactionOptions } from "../sql/types.ts";
@@ -122,6 +122,7 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 	}
 
 	run(conn: PostgresConnection, sql: string, params: readonly unknown[], mode: FetchMode, limit: number, timeoutMs: number | undefined): Promise<DriverResult> {
+		if (conn.dead) return Promise.reject(notSent(conn));
 		if (params.length > MAX_PARAMETERS) return Promise.reject(tooManyParameters(params.length));
 		noteSessionState(conn, sql);
 		const work = mode === "one" || mode === "many" ? this.#runLimited(conn.client, sql, params, limit) : runAll(conn.client, sql, params);
@@ -129,6 +130,7 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 	}
 
 	runBatch(conn: PostgresConnection, sql: string, paramSets: readonly (readonly unknown[])[], timeoutMs: number | undefined): Promise<number> {
+		if (conn.dead) return Promise.reject(notSent(conn));
 		if (statementWords(sql, "postgres")?.[0] === "COPY") {
 			const cause = new Error(
 				"COPY cannot run in batch() (it streams data, it takes no parameter sets); for COPY … FROM STDIN / TO STDOUT use a pinned connection's raw pg client (db.acquire(), then conn.raw with pg-copy-streams)",
@@ -151,6 +153,7 @@ export class PostgresDriver implements SqlDriver<PostgresConnection, ResolvedSer
 	 * would lose the transaction's writes silently.
 	 */
 	async commit(conn: PostgresConnection, timeoutMs: number | undefined): Promise<void> {
+		if (conn.dead) throw notSent(conn);
 		const work = send(conn.client, "COMMIT", NO_PARAMS, (result) => result.command);
 		const tag = await (timeoutMs === undefined ? work : cancelAfter(conn, work, timeoutMs));
 		if (tag !== "COMMIT") {
@@ -287,4 +290,13 @@ function cancelAfter<R>(conn: PostgresConnection, work: Promise<R>, timeoutMs: n
 			throw (error as { code?: unknown }).code === QUERY_CANCELED ? new QueryTimeoutError(timeoutMs, { cause: error }) : error;
 		},
 	);
+}
+
+/**
+ * A statement issued on a connection already seen dead: pg would fail it with "not queryable"
+ * without sending it, which reads as a loss during the statement ("may or may not have been
+ * applied"). It certainly was not applied, so a retry on a new connection is safe.
+ */
+function notSent(conn: PostgresConnection): ConnectionLostError {
+	return new ConnectionLostError(conn.deathCause, { sent: false });
 }

@@ -8,14 +8,14 @@ import { EventEmitter } from "node:events";
 import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem, LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
-import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
+import { type AcquireOptions, type CloseOptions, closeTimeout, createPool, type Pool } from "../../core/pool.ts";
 import { quoteValue } from "../../core/quote-value.ts";
 import type { ClientPool } from "../../manager/client.ts";
 import { raceAbort } from "../kit/abortable.ts";
 import { ConnectionIds, type IdLease } from "./connection-ids.ts";
 import { ConnectionLostError, TransactionClosedError, TransactionTimeoutError } from "./errors.ts";
 import { ConnectionExecutor, type ConnectionReturn, PinnedConnection } from "./executor.ts";
-import { BATCH_OPTION_KEYS, checkCall, checkCallOptions, fetchModeOf, rowLimitOf, shapeResult } from "./fetch.ts";
+import { checkBatchCall, checkCall, checkCallOptions, fetchModeOf, rowLimitOf, shapeResult } from "./fetch.ts";
 import { Caller, Router } from "./router.ts";
 import { mustDiscard, NO_PARAMS, StatementAborted, StatementRunner } from "./runner.ts";
 import { Session, type SessionHost } from "./session.ts";
@@ -200,7 +200,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		paramSets: readonly (readonly unknown[])[],
 		options: Pick<QueryOptions, "timeoutMs" | "signal"> | undefined,
 	): Promise<number> {
-		checkCall("batch", sql, paramSets, options, BATCH_OPTION_KEYS);
+		checkBatchCall(sql, paramSets, options);
 		if (paramSets.length === 0) return 0;
 		const router = this.#router;
 		const pool = router.route(sql, undefined, caller);
@@ -246,6 +246,8 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 
 	/** @internal */
 	async transactionAs<R>(caller: Caller | undefined, fn: (tx: SqlExecutor) => Promise<R>, options: TransactionOptions | undefined): Promise<R> {
+		// Before a connection is taken and BEGIN sent: a TypeError from calling it would come only after that, with no code.
+		if (typeof fn !== "function") throw new ConfigError("transaction", [{ path: "fn", message: `must be a function (tx) => …, got ${quoteValue(fn)}` }]);
 		checkTransactionOptions(options);
 		const timeoutMs = options?.timeoutMs;
 		const deadline = timeoutMs === undefined ? undefined : new AbortController();
@@ -270,7 +272,12 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		signal: AbortSignal | undefined,
 	): Promise<R> {
 		const pool = this.#router.routeConnection("primary");
-		const lease = await pool.acquire(signal === undefined ? undefined : { signal });
+		const lease = await pool.acquire(signal === undefined ? undefined : { signal }).catch((error: unknown) => {
+			// The core reports an aborted wait as ACQUIRE_ABORTED "by its signal"; when the signal is the transaction's own deadline, the caller set a timeout, not a signal.
+			const reason: unknown = signal?.reason;
+			if (reason instanceof TransactionTimeoutError) throw new TransactionTimeoutError(reason.timeoutMs, { waiting: true, cause: error });
+			throw error;
+		});
 		const conn = lease.resource;
 		const runner = this.#runner;
 		try {
@@ -428,6 +435,8 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	}
 
 	async close(options?: CloseOptions): Promise<void> {
+		// Checked before anything is stopped: a close() refused for its options must leave the client as it was (connection ids kept, replicas checked).
+		closeTimeout(`SQL client ${JSON.stringify(this.name)}: close`, options);
 		this.#closing = true;
 		this.#router.stop();
 		// Nobody can release an id once the client is closing: their connections are closed now rather than waited for.

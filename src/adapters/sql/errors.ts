@@ -80,10 +80,14 @@ export class TransactionStateError extends QueryFailedError {
 /** A transaction that ran past its `timeoutMs`: its running statement was cancelled and it was rolled back. */
 export class TransactionTimeoutError extends LifeguardError {
 	readonly timeoutMs: number;
-	constructor(timeoutMs: number) {
+	/** `waiting`: the deadline passed before the transaction had a connection, so nothing of it ran; `cause` is the wait's own error. */
+	constructor(timeoutMs: number, options: { waiting?: boolean; cause?: unknown } = {}) {
 		super(
 			ErrorCode.QUERY_TIMEOUT,
-			`transaction timed out after ${timeoutMs} ms (its timeoutMs): its running statement was cancelled and it was rolled back; raise timeoutMs or do less inside the transaction`,
+			options.waiting === true
+				? `transaction timed out after ${timeoutMs} ms (its timeoutMs) while waiting for a connection: nothing of it ran; raise timeoutMs, or pool.max if connections are all busy`
+				: `transaction timed out after ${timeoutMs} ms (its timeoutMs): its running statement was cancelled and it was rolled back; raise timeoutMs or do less inside the transaction`,
+			{ cause: options.cause },
 		);
 		this.timeoutMs = timeoutMs;
 	}

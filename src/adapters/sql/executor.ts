@@ -11,7 +11,7 @@
 import { LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import { ConnectionLostError, TransactionStateError } from "./errors.ts";
-import { BATCH_OPTION_KEYS, checkCall } from "./fetch.ts";
+import { checkBatchCall, checkCall } from "./fetch.ts";
 import { mustDiscard, StatementAborted, type StatementRunner } from "./runner.ts";
 import { transactionControlIn } from "./transaction-control.ts";
 import type { QueryOptions, QueryOutcome, Row, SqlConnection, SqlExecutor } from "./types.ts";
@@ -63,7 +63,7 @@ export class ConnectionExecutor<C> implements SqlExecutor {
 	}
 
 	async batch(sql: string, paramSets: readonly (readonly unknown[])[], options?: Pick<QueryOptions, "timeoutMs" | "signal">): Promise<number> {
-		checkCall("batch", sql, paramSets, options, BATCH_OPTION_KEYS);
+		checkBatchCall(sql, paramSets, options);
 		this.#checkOpen();
 		if (this.#transaction) this.#refuseControl(sql);
 		if (paramSets.length === 0) return 0;

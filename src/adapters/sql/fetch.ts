@@ -13,7 +13,7 @@ const FETCH_MODES: ReadonlySet<string> = new Set<FetchMode>(["all", "one", "many
 const QUERY_KEYS = { fetch: true, limit: true, timeoutMs: true, route: true, signal: true } as const satisfies Record<keyof QueryOptions, true>;
 const QUERY_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(QUERY_KEYS));
 /** What `batch` takes. */
-export const BATCH_OPTION_KEYS: ReadonlySet<string> = new Set(["timeoutMs", "signal"]);
+const BATCH_OPTION_KEYS: ReadonlySet<string> = new Set(["timeoutMs", "signal"]);
 
 /**
  * Refuses what a statement call cannot honour, before anything runs: options that are not an
@@ -50,6 +50,32 @@ export function checkCall(what: string, sql: unknown, params: unknown, options: 
 	if (options !== undefined) checkCallOptions(what, options, known);
 }
 
+/** The most malformed parameter sets one error lists: a batch of 100,000 flat values must not build a 100,000-line message. */
+const MAX_SET_PROBLEMS = 5;
+
+/**
+ * Checks a batch call: as {@link checkCall}, and `paramSets` must be an array of arrays. A flat
+ * list (`[1, 2]` for `[[1], [2]]`) would otherwise reach the driver, which either fails with an
+ * internal TypeError as if the statement had failed, or (mysql2) runs the statement once per
+ * value with the value spread as its parameters.
+ */
+export function checkBatchCall(sql: unknown, paramSets: unknown, options: unknown): void {
+	checkCall("batch", sql, undefined, options, BATCH_OPTION_KEYS);
+	if (!Array.isArray(paramSets)) {
+		throw new ConfigError("batch", [
+			{ path: "paramSets", message: `must be an array of parameter arrays, got ${paramSets === null ? "null" : typeof paramSets}` },
+		]);
+	}
+	const problems: ConfigProblem[] = [];
+	for (let i = 0; i < paramSets.length && problems.length < MAX_SET_PROBLEMS; i++) {
+		const set: unknown = paramSets[i];
+		if (Array.isArray(set)) continue;
+		// The value itself is not quoted: parameters carry user data (a password hash, a token) that has no place in an error.
+		problems.push({ path: `paramSets[${i}]`, message: `must be an array of parameter values, got ${set === null ? "null" : typeof set}` });
+	}
+	if (problems.length > 0) throw new ConfigError("batch", problems);
+}
+
 /** Refuses pg-style `query({ text, values })` and any other non-string statement with a message saying what to call instead. */
 function checkStatementText(sql: unknown): void {
 	const pgStyle = sql !== null && typeof sql === "object" && "text" in sql;
@@ -74,11 +100,19 @@ export function fetchModeOf(options: QueryOptions | undefined): FetchMode {
 	return fetch;
 }
 
-/** Rows the driver may read: `limit` for `many` (required), 1 for `one`, 0 (no limit) otherwise. */
+/** Rows the driver may read: `limit` for `many` (required), 1 for `one`, 0 (no limit) otherwise. A `limit` with any other mode is refused: it would be ignored, and every row read. */
 export function rowLimitOf(mode: FetchMode, options: QueryOptions | undefined): number {
+	const limit = options?.limit;
+	if (mode !== "many" && limit !== undefined) {
+		throw new ConfigError("query", [
+			{
+				path: "limit",
+				message: `applies to fetch "many" only (the fetch here is ${JSON.stringify(mode)}, which would ignore it): add fetch: "many", or drop limit`,
+			},
+		]);
+	}
 	if (mode === "one") return 1;
 	if (mode !== "many") return 0;
-	const limit = options?.limit;
 	if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
 		throw new ConfigError("query", [
 			{ path: "limit", message: `fetch "many" needs limit, a whole number >= 1 (the most rows read), got ${quoteValue(limit)}` },
