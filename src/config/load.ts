@@ -148,6 +148,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
 			names.push(envName.toLowerCase());
 			continue;
 		}
+		// A file that did not parse names no pools: every variable would be reported as naming none.
+		if ((options.file !== undefined || options.yaml !== undefined) && source === undefined) continue;
 		const [first] = keys.values();
 		const near = suggestion(
 			envName,

@@ -171,6 +171,13 @@ describe("sources and precedence", () => {
 });
 
 describe("problems", () => {
+	it("a YAML syntax error is reported alone, not followed by every LIFEGUARD_POOLS__ variable as naming no pool", () => {
+		// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
+		const problems = problemsOf(() => loadConfig({ yaml: "pools:\n  api: { kind: http, x: ${Y} }\n", env: { LIFEGUARD_POOLS__API__MAX_WAITERS: "3" } }));
+		assert.ok(problems.length > 0);
+		assert.deepEqual([...new Set(problems.map((p) => p.path))], ["(syntax)"]);
+	});
+
 	it("lists every problem at once, each with its path and file:line:column, with a did-you-mean for typos", () => {
 		const path = file(`pools:
   orders:
