@@ -128,6 +128,48 @@ describe("Redis Cluster", () => {
 		});
 	});
 
+	describe("slot migration", () => {
+		it("follows a slot moved to another primary: the command path and a blocking read on a stale slot map both reach the new owner", async () => {
+			const key = `${PREFIX}migrating-queue`;
+			await cluster.command("rpush", key, "a", "b");
+			// The client knows the slot's owner now; its map goes stale when the slot moves behind its back.
+			assert.deepEqual(await cluster.command("blpop", key, 1), [key, "a"]);
+			const from = await ownerOf(key);
+			const byAddress = new Map(group.instances.map((i) => [`127.0.0.1:${i.port}`, i]));
+			const source = (byAddress.get(from) as (typeof group.instances)[number]).admin();
+			await source.connect();
+			const slot = (await source.call("cluster", "keyslot", key)) as number;
+			const nodes = ((await source.call("cluster", "nodes")) as string)
+				.trim()
+				.split("\n")
+				.map((line) => line.split(" "));
+			const masters = nodes.filter((n) => n[2].includes("master"));
+			const sourceId = masters.find((n) => n[1].startsWith(from))?.[0] as string;
+			const targetLine = masters.find((n) => !n[1].startsWith(from)) as string[];
+			const [targetId, targetAddress] = [targetLine[0], targetLine[1].split("@")[0]];
+			const target = (byAddress.get(targetAddress) as (typeof group.instances)[number]).admin();
+			await target.connect();
+			await target.call("cluster", "setslot", slot, "importing", sourceId);
+			await source.call("cluster", "setslot", slot, "migrating", targetId);
+			const keys = (await source.call("cluster", "getkeysinslot", slot, 100)) as string[];
+			await source.call("migrate", "127.0.0.1", Number(targetAddress.split(":")[1]), "", 0, 5_000, "KEYS", ...keys);
+			for (const master of masters) {
+				const admin = (byAddress.get(master[1].split("@")[0]) as (typeof group.instances)[number]).admin();
+				await admin.connect();
+				await admin.call("cluster", "setslot", slot, "node", targetId);
+				admin.disconnect();
+			}
+			source.disconnect();
+			target.disconnect();
+			assert.equal(await ownerOf(key), targetAddress);
+
+			assert.deepEqual(await cluster.command("blpop", key, 1), [key, "b"], "the dedicated path got MOVED, refreshed and ran on the new owner");
+			await cluster.command("rpush", key, "c");
+			assert.deepEqual(await cluster.command("lrange", key, 0, -1), ["c"]);
+			assert.ok(cluster.pools().some((p) => p.label === `node ${targetAddress}`));
+		});
+	});
+
 	describe("failover", () => {
 		it("keeps working through CLUSTER FAILOVER on a replica: writes resume within seconds, none acknowledged is lost, blocking reads reach the new primary", async () => {
 			const key = `${PREFIX}failover-queue`;

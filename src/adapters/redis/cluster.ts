@@ -199,7 +199,7 @@ export class RedisClusterClient implements ManagedClient {
 		return [...this.#nodePools].map(([address, pool]) => ({ label: `node ${address}`, pool }));
 	}
 
-	/** The primaries the command path knows and how many slots it has a node for. */
+	/** The node pools' addresses (no credentials). */
 	details(): Record<string, unknown> {
 		return { mode: "cluster", nodePools: [...this.#nodePools.keys()] };
 	}
@@ -300,29 +300,38 @@ export class RedisClusterClient implements ManagedClient {
 			address = cluster.slots[slot]?.[0];
 		}
 		if (address === undefined) throw new RedisCommandError(command, new Error(`no node of the cluster serves slot ${slot} right now`));
+		let asking = false;
 		for (let attempt = 1; ; attempt++) {
 			try {
 				const lease = await acquireOpen(this.#nodePool(address), options);
-				return await runWithLease(lease, fn, classifyRedisError);
+				const run = asking
+					? async (redis: Redis) => {
+							// ASK: the slot is moving and the key is already on the target, which serves it only after ASKING.
+							await redis.call("asking");
+							return fn(redis);
+						}
+					: fn;
+				return await runWithLease(lease, run, classifyRedisError);
 			} catch (error) {
 				const redirect = redirectOf(error);
 				if (redirect === undefined || attempt >= 2) {
 					if (classifyRedisError(error) === "connection") cluster.refreshSlotsCache();
 					throw toRedisErrorIfDriver(error, this.name);
 				}
-				cluster.refreshSlotsCache();
-				address = redirect;
+				if (redirect.kind === "MOVED") cluster.refreshSlotsCache();
+				asking = redirect.kind === "ASK";
+				address = redirect.address;
 			}
 		}
 	}
 }
 
 /** The node a MOVED/ASK reply points to, in the error or in a transaction's queued errors. */
-function redirectOf(error: unknown): string | undefined {
+function redirectOf(error: unknown): { kind: "MOVED" | "ASK"; address: string } | undefined {
 	const candidates = [error, ...(((error as { previousErrors?: unknown[] })?.previousErrors as unknown[]) ?? [])];
 	for (const candidate of candidates) {
 		const match = candidate instanceof Error ? REDIRECT.exec(candidate.message) : null;
-		if (match !== null) return match[3];
+		if (match !== null) return { kind: match[1] as "MOVED" | "ASK", address: match[3] };
 	}
 	return undefined;
 }
