@@ -94,6 +94,25 @@ describe("overall deadline and aborts", () => {
 		assert.equal(client.stats().origins[server.origin].timeouts.deadline, 1);
 	});
 
+	it("timeoutMs of Infinity is no deadline, not one that passes at once (Node fires such a timer after 1 ms)", async () => {
+		await using client = createHttpClient({ name: "no-deadline", timeoutMs: Number.POSITIVE_INFINITY });
+		assert.equal(await call(client, "/slow-headers?delay=50"), "late");
+		assert.equal(await call(client, "/slow-headers?delay=50", { timeoutMs: Number.POSITIVE_INFINITY }), "late");
+		assert.equal(client.stats().origins[server.origin].timeouts.deadline, 0);
+	});
+
+	it("a timeoutMs that is not a duration (0, negative, NaN, a string, above 2^31-1 ms) is CONFIG_INVALID, for the client and per call", async () => {
+		assert.throws(
+			() => createHttpClient({ name: "bad", timeoutMs: 2 ** 32 }),
+			(e: Error & { code?: string }) => e.code === "CONFIG_INVALID" && /Infinity/.test(e.message),
+		);
+		await using client = createHttpClient({ name: "bad-deadline" });
+		for (const timeoutMs of [0, -1, Number.NaN, "100", 2 ** 32]) {
+			await assert.rejects(call(client, "/", { timeoutMs }), (e: Error & { code?: string }) => e.code === "CONFIG_INVALID" && /timeoutMs/.test(e.message));
+		}
+		assert.equal(await call(client, "/"), "ok");
+	});
+
 	it("aborting the caller's signal aborts the upstream request, mid-stream too", async () => {
 		await using client = createHttpClient({ name: "abort" });
 		const before = closedEarly;

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Dispatcher } from "undici";
-import { PoolClosedError } from "../../core/errors.ts";
+import { ConfigError, PoolClosedError } from "../../core/errors.ts";
 import { createKeyedPool, type KeyedPool } from "../../core/keyed-pool.ts";
 import type { Lease } from "../../core/lease.ts";
 import type { CloseOptions } from "../../core/pool.ts";
@@ -21,7 +21,7 @@ import { type Connector, type HttpConnection, makeConnector, openConnection, typ
 import { HttpQueueFullError } from "./errors.ts";
 import { Exchange, type ExchangeHost, type HttpCallOptions, type Slot, type StreamSlot } from "./exchange.ts";
 import { toLegacyHandler } from "./legacy-handler.ts";
-import { type HttpClientOptions, type ResolvedHttpOptions, resolveHttpOptions, toOrigin } from "./options.ts";
+import { callTimeoutProblem, type HttpClientOptions, type ResolvedHttpOptions, resolveHttpOptions, toOrigin } from "./options.ts";
 import { type HttpClientStats, OriginCounters, type OriginStats, originStats } from "./origin-stats.ts";
 import { loadUndici, type UndiciModule } from "./undici-module.ts";
 
@@ -115,6 +115,11 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		try {
 			if (this.#closed) throw new PoolClosedError(this.name);
 			target = this.#originOf(opts.origin);
+			const timeoutMs = (opts as HttpCallOptions).timeoutMs;
+			if (timeoutMs !== undefined) {
+				const problem = callTimeoutProblem(timeoutMs);
+				if (problem !== undefined) throw new ConfigError(`http client "${this.name}": request`, [{ path: "timeoutMs", message: problem }]);
+			}
 		} catch (error) {
 			user.onError?.(error as Error);
 			return true;

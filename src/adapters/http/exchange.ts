@@ -147,7 +147,8 @@ export class Exchange {
 		this.#counters.requests++;
 		this.#user.onConnect?.((reason) => this.abort(reason instanceof Error ? reason : new RequestAbortedError(reason)));
 		if (this.#abortReason !== undefined) return this.#fail(this.#abortReason);
-		if (this.#timeoutMs !== undefined) {
+		// Infinity is no deadline: a timer for it would fire after 1 ms.
+		if (this.#timeoutMs !== undefined && this.#timeoutMs !== Number.POSITIVE_INFINITY) {
 			const deadline = this.deadline;
 			this.#timer = setTimeout(() => this.abort(new DeadlineExceededError(deadline.timeoutMs, this.attempts)), deadline.remainingMs);
 			this.#timer.unref();

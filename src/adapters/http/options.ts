@@ -3,6 +3,7 @@
  * once. Defaults are chosen for API and LLM traffic: no default cuts a long call short.
  */
 import type { ConnectionOptions } from "node:tls";
+import { type DurationRules, durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { BreakerOptions } from "../../resilience/circuit-breakers.ts";
 import type { RateLimit } from "../../resilience/rate-limiter.ts";
@@ -149,6 +150,13 @@ export function toOrigin(value: string | URL): string {
 	return url.origin;
 }
 
+const CALL_TIMEOUT_RULES: DurationRules = { allowInfinity: true };
+
+/** What is wrong with an overall `timeoutMs` (the client's or a call's), or undefined; Infinity means none. */
+export function callTimeoutProblem(value: unknown): string | undefined {
+	return value === undefined ? undefined : durationProblem(value, CALL_TIMEOUT_RULES);
+}
+
 export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHttpOptions {
 	const o = options as Record<string, unknown>;
 	const problems: ConfigProblem[] = [];
@@ -164,9 +172,8 @@ export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHtt
 	if (numbers.maxConnectionsPerOrigin > numbers.maxConnections) {
 		problems.push({ path: "maxConnectionsPerOrigin", message: `is greater than maxConnections (${numbers.maxConnections})` });
 	}
-	if (options.timeoutMs !== undefined && !(typeof options.timeoutMs === "number" && options.timeoutMs > 0)) {
-		problems.push({ path: "timeoutMs", message: `must be a number > 0, got ${String(options.timeoutMs)}` });
-	}
+	const timeoutProblem = callTimeoutProblem(options.timeoutMs);
+	if (timeoutProblem !== undefined) problems.push({ path: "timeoutMs", message: timeoutProblem });
 	if (options.name !== undefined && (typeof options.name !== "string" || options.name === ""))
 		problems.push({ path: "name", message: "must be a non-empty string" });
 	if (options.allowH2 !== undefined && typeof options.allowH2 !== "boolean") problems.push({ path: "allowH2", message: "must be a boolean" });
