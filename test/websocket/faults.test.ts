@@ -143,6 +143,11 @@ describe("reconnect after a server restart", () => {
 			await Promise.all(sends);
 			await until(() => server.received.length === 3, 1_000, "the server to read them");
 			assert.deepEqual(server.received, ["one", "two", "three"]);
+			const view = ws.pools()[0].pool.stats();
+			assert.equal(view.pending, 0);
+			assert.equal(view.peak.pending, 3, "the peak is the most that waited, not what waits now");
+			ws.pools()[0].pool.resetStats();
+			assert.equal(ws.pools()[0].pool.stats().peak.pending, 0, "a new window");
 		} finally {
 			await server.close();
 		}

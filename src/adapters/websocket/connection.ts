@@ -63,6 +63,8 @@ export interface WebSocketConnectionStats {
 	bytesOut: number;
 	/** Sends waiting in the queue. */
 	queued: number;
+	/** The most sends waiting at once since the last `resetStats()`. */
+	peakQueued: number;
 	queuedBytes: number;
 	subscriptions: number;
 	/** True while a consumer is behind and the socket is not being read. */
@@ -133,6 +135,8 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 	readonly #openWaiters = new Set<OpenWaiter>();
 	#queue: QueuedSend[] = [];
 	#queuedBytes = 0;
+	/** The most sends queued at once in this statistics window. */
+	#peakQueued = 0;
 	readonly #subscriptions = new Set<{ message: Outgoing }>();
 	readonly #streams = new Set<MessageStream<WebSocketData>>();
 	#receiver: MessageStream<WebSocketData> | undefined;
@@ -230,6 +234,7 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 		return new Promise<void>((resolve, reject) => {
 			this.#queue.push({ data, bytes, resolve, reject });
 			this.#queuedBytes += bytes;
+			if (this.#queue.length > this.#peakQueued) this.#peakQueued = this.#queue.length;
 		});
 	}
 
@@ -333,6 +338,7 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 			bytesIn: this.#bytesIn,
 			bytesOut: this.#bytesOut,
 			queued: this.#queue.length,
+			peakQueued: this.#peakQueued,
 			queuedBytes: this.#queuedBytes,
 			subscriptions: this.#subscriptions.size,
 			paused: this.#paused,
@@ -349,6 +355,7 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 	resetStats(): void {
 		this.#rtt.reset();
 		this.#handshake.reset();
+		this.#peakQueued = this.#queue.length;
 	}
 
 	// ── one attempt: handshake, hook, subscriptions, queue ─────────────────────────────────

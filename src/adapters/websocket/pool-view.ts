@@ -42,7 +42,7 @@ export function connectionPoolStats(manager: string, connection: WebSocketConnec
 		idle: 0,
 		creating,
 		pending: s.queued,
-		peak: { total: s.opens > 0 ? 1 : open + creating, active: s.opens > 0 ? 1 : 0, pending: s.queued },
+		peak: { total: s.opens > 0 ? 1 : open + creating, active: s.opens > 0 ? 1 : 0, pending: s.peakQueued },
 		created: s.opens,
 		createFailures: s.failedAttempts,
 		destroyed: closedSockets,
