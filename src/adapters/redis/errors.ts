@@ -61,7 +61,7 @@ export class RedisCrossSlotError extends LifeguardError {
 	readonly slots: readonly number[];
 	constructor(pool: string, command: string, slots: readonly number[]) {
 		super(
-			adapterCode(RedisErrorCode.REDIS_CROSS_SLOT),
+			RedisErrorCode.REDIS_CROSS_SLOT,
 			`redis cluster "${pool}": the keys of ${command} hash to ${slots.length} slots (${slots.slice(0, 5).join(", ")}${slots.length > 5 ? ", …" : ""}); a cluster runs it on one node only, so all keys must share a slot: give them a common hash tag like {user:42}`,
 		);
 		this.command = command;
