@@ -139,14 +139,19 @@ describe("Redis Cluster", () => {
 			const source = (byAddress.get(from) as (typeof group.instances)[number]).admin();
 			await source.connect();
 			const slot = (await source.call("cluster", "keyslot", key)) as number;
-			const nodes = ((await source.call("cluster", "nodes")) as string)
-				.trim()
-				.split("\n")
-				.map((line) => line.split(" "));
-			const masters = nodes.filter((n) => n[2].includes("master"));
-			const sourceId = masters.find((n) => n[1].startsWith(from))?.[0] as string;
-			const targetLine = masters.find((n) => !n[1].startsWith(from)) as string[];
-			const [targetId, targetAddress] = [targetLine[0], targetLine[1].split("@")[0]];
+			// Roles asked of each node itself: another node's CLUSTER NODES may still list a fresh replica as a master.
+			const ids = new Map<string, string>();
+			const masters: string[] = [];
+			for (const node of group.instances) {
+				const admin = node.admin();
+				await admin.connect();
+				ids.set(`127.0.0.1:${node.port}`, (await admin.call("cluster", "myid")) as string);
+				if (((await admin.call("role")) as unknown[])[0] === "master") masters.push(`127.0.0.1:${node.port}`);
+				admin.disconnect();
+			}
+			const sourceId = ids.get(from) as string;
+			const targetAddress = masters.find((m) => m !== from) as string;
+			const targetId = ids.get(targetAddress) as string;
 			const target = (byAddress.get(targetAddress) as (typeof group.instances)[number]).admin();
 			await target.connect();
 			await target.call("cluster", "setslot", slot, "importing", sourceId);
@@ -154,7 +159,7 @@ describe("Redis Cluster", () => {
 			const keys = (await source.call("cluster", "getkeysinslot", slot, 100)) as string[];
 			await source.call("migrate", "127.0.0.1", Number(targetAddress.split(":")[1]), "", 0, 5_000, "KEYS", ...keys);
 			for (const master of masters) {
-				const admin = (byAddress.get(master[1].split("@")[0]) as (typeof group.instances)[number]).admin();
+				const admin = (byAddress.get(master) as (typeof group.instances)[number]).admin();
 				await admin.connect();
 				await admin.call("cluster", "setslot", slot, "node", targetId);
 				admin.disconnect();
