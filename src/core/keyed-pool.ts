@@ -34,6 +34,11 @@ export interface KeyedPoolOptions<K, T> extends SharedOptions {
 	 * without this function is refused at its first use.
 	 */
 	keyToString?: (key: K) => string;
+	/**
+	 * Keep a key's pool when it holds nothing, so its statistics stay cumulative. For clients with
+	 * a few long-lived keys (HTTP origins); with one-off keys the map would grow for ever. Default false.
+	 */
+	keepIdleKeys?: boolean;
 }
 
 export interface KeyedPoolStats {
@@ -207,6 +212,7 @@ export class KeyedPool<K, T> extends WatchedEmitter<KeyedEvents> {
 			maxTotal: _maxTotal,
 			maxWaiters: _maxWaiters,
 			keyToString: _keyToString,
+			keepIdleKeys: _keepIdleKeys,
 			...shared
 		} = o;
 		const options: PoolOptions<T> = {
@@ -225,7 +231,7 @@ export class KeyedPool<K, T> extends WatchedEmitter<KeyedEvents> {
 
 	/** Forgets a key's pool that holds nothing: one-off keys would otherwise grow the map for ever. */
 	#forgetIfEmpty(pool: Pool<T>): void {
-		if (this.#closed || !isEmpty(pool as Pool<unknown>)) return;
+		if (this.#closed || this.#options.keepIdleKeys === true || !isEmpty(pool as Pool<unknown>)) return;
 		for (const [label, entry] of this.#pools) {
 			if (entry.pool !== pool) continue;
 			this.#pools.delete(label);
@@ -338,7 +344,23 @@ function validateKeyedOptions<K, T>(o: KeyedPoolOptions<K, T>, maxTotal: number,
 	if (Number.isInteger(maxPerKey) && Number.isInteger(maxTotal) && maxPerKey > maxTotal) {
 		problems.push({ path: "maxPerKey", message: `maxPerKey (${maxPerKey}) is greater than maxTotal (${maxTotal})` });
 	}
-	const { name, create, destroy, validate, afterCreate, reset, classifyError, maxPerKey: _m, maxTotal: _t, maxWaiters: _w, keyToString, ...shared } = o;
+	const {
+		name,
+		create,
+		destroy,
+		validate,
+		afterCreate,
+		reset,
+		classifyError,
+		maxPerKey: _m,
+		maxTotal: _t,
+		maxWaiters: _w,
+		keyToString,
+		keepIdleKeys,
+		...shared
+	} = o;
+	if (keepIdleKeys !== undefined && typeof keepIdleKeys !== "boolean")
+		problems.push({ path: "keepIdleKeys", message: `must be a boolean, got ${quoteValue(keepIdleKeys)}` });
 	if (keyToString !== undefined && typeof keyToString !== "function") problems.push({ path: "keyToString", message: "must be a function" });
 	try {
 		resolvePoolOptions<unknown>({ ...shared, name: name ?? "keyed", max: maxPerKey, create: () => undefined, validate: validate && (() => true) });

@@ -94,6 +94,17 @@ describe("keyed pools: per-key pools that hold nothing are forgotten", () => {
 		await keyed.close();
 	});
 
+	it("with keepIdleKeys a key's pool stays, and its counters with it, after its last connection closed", async () => {
+		const keyed = createKeyedPool<string, object>({ create: () => ({}), keepIdleKeys: true });
+		(await keyed.acquire("origin-a")).destroy();
+		await sleep(0);
+		(await keyed.acquire("origin-a")).release();
+		assert.deepEqual(keyed.keys(), ["origin-a"]);
+		assert.equal(keyed.stats().keys["origin-a"].created, 2);
+		assert.throws(() => createKeyedPool<string, object>({ create: () => ({}), keepIdleKeys: "yes" as unknown as boolean }), /keepIdleKeys: must be a boolean/);
+		await keyed.close();
+	});
+
 	it("1,000 one-off keys whose idle connections time out leave no pool behind", async () => {
 		const keyed = createKeyedPool<string, object>({ create: () => ({}), maxTotal: 2_000, idleTimeoutMs: 20 });
 		for (let i = 0; i < 1_000; i++) (await keyed.acquire(`one-off-${i}`)).release();

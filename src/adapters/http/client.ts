@@ -80,6 +80,8 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			maxTotal: o.maxConnections,
 			maxPerKey: o.maxConnectionsPerOrigin,
 			maxWaiters: o.maxWaiters,
+			// Origins are few and long-lived: their statistics (created, closed by reason) stay cumulative.
+			keepIdleKeys: true,
 			acquireTimeoutMs: o.acquireTimeoutMs,
 			// The connector enforces connectTimeoutMs; the pool's deadline is a backstop for a connector that never calls back.
 			createTimeoutMs: o.connectTimeoutMs + 1_000,
