@@ -42,6 +42,24 @@ function partsOf(content: unknown): unknown[] {
 	});
 }
 
+/**
+ * OpenAI `tool_calls` (a request's assistant turn or a completion's message) as Anthropic
+ * `tool_use` blocks. Arguments that are not JSON become `{}`: Anthropic wants an object, and a
+ * model's malformed arguments should not fail the whole translation.
+ */
+function toolUses(toolCalls: unknown): Json[] {
+	return ((toolCalls as Json[] | undefined) ?? []).map((call) => {
+		const fn = call.function as Json;
+		let input: unknown = {};
+		try {
+			input = JSON.parse(String(fn.arguments ?? "{}"));
+		} catch {
+			input = {};
+		}
+		return { type: "tool_use", id: call.id, name: fn.name, input };
+	});
+}
+
 /** An OpenAI chat-completions body as an Anthropic messages body. */
 export function chatToMessages(body: Json): Json {
 	const system: string[] = [];
@@ -58,16 +76,7 @@ export function chatToMessages(body: Json): Json {
 		else if (role === "tool") push("user", [{ type: "tool_result", tool_use_id: String(m.tool_call_id ?? ""), content: textOfContent(m.content) }]);
 		else if (role === "assistant") {
 			const parts: unknown[] = textOfContent(m.content) === "" ? [] : [{ type: "text", text: textOfContent(m.content) }];
-			for (const call of (m.tool_calls as Json[] | undefined) ?? []) {
-				const fn = call.function as Json;
-				let input: unknown = {};
-				try {
-					input = JSON.parse(String(fn.arguments ?? "{}"));
-				} catch {
-					input = {};
-				}
-				parts.push({ type: "tool_use", id: call.id, name: fn.name, input });
-			}
+			parts.push(...toolUses(m.tool_calls));
 			push("assistant", parts);
 		} else push("user", partsOf(m.content));
 	}
@@ -102,16 +111,24 @@ function openAiUsageOf(u: LlmUsage | undefined): Json | undefined {
 	return u === undefined ? undefined : { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.totalTokens };
 }
 
+/**
+ * Anthropic content blocks (a request's assistant turn or a response's content) as an OpenAI
+ * assistant message: text joined, `tool_use` as `tool_calls`, and content null when there are
+ * calls and no text, as OpenAI writes it.
+ */
+function assistantMessage(blocks: Json[]): Json {
+	const text = blocks
+		.filter((b) => b.type === "text")
+		.map((b) => String(b.text ?? ""))
+		.join("");
+	const calls = blocks
+		.filter((b) => b.type === "tool_use")
+		.map((b) => ({ id: b.id, type: "function", function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }));
+	return { role: "assistant", content: text === "" && calls.length > 0 ? null : text, ...(calls.length > 0 ? { tool_calls: calls } : {}) };
+}
+
 /** An Anthropic message as an OpenAI chat completion. */
 export function messageToChat(message: Json, usage: LlmUsage | undefined): Json {
-	const content = (message.content as Json[] | undefined) ?? [];
-	const text = content
-		.filter((c) => c.type === "text")
-		.map((c) => String(c.text ?? ""))
-		.join("");
-	const calls = content
-		.filter((c) => c.type === "tool_use")
-		.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: JSON.stringify(c.input ?? {}) } }));
 	return {
 		id: message.id,
 		object: "chat.completion",
@@ -120,7 +137,7 @@ export function messageToChat(message: Json, usage: LlmUsage | undefined): Json 
 		choices: [
 			{
 				index: 0,
-				message: { role: "assistant", content: text === "" && calls.length > 0 ? null : text, ...(calls.length > 0 ? { tool_calls: calls } : {}) },
+				message: assistantMessage((message.content as Json[] | undefined) ?? []),
 				logprobs: null,
 				finish_reason: FINISH[String(message.stop_reason)] ?? "stop",
 			},
@@ -221,37 +238,26 @@ function blocksOf(content: unknown): Json[] {
 	return Array.isArray(content) ? (content as Json[]) : [];
 }
 
+/** The text of Anthropic content (a string, or blocks whose texts are joined with `separator`). */
+function textOfBlocks(content: unknown, separator: string): string {
+	return blocksOf(content)
+		.map((b) => String(b.text ?? ""))
+		.join(separator);
+}
+
 /** An Anthropic messages body as an OpenAI chat-completions body. */
 export function messagesToChat(body: Json): Json {
 	const messages: Json[] = [];
-	const system =
-		typeof body.system === "string"
-			? body.system
-			: blocksOf(body.system)
-					.map((b) => String(b.text ?? ""))
-					.join("\n");
+	const system = textOfBlocks(body.system, "\n");
 	if (system !== "") messages.push({ role: "system", content: system });
 	for (const m of (body.messages as Json[] | undefined) ?? []) {
 		const blocks = blocksOf(m.content);
 		if (m.role === "assistant") {
-			const text = blocks
-				.filter((b) => b.type === "text")
-				.map((b) => String(b.text ?? ""))
-				.join("");
-			const calls = blocks
-				.filter((b) => b.type === "tool_use")
-				.map((b) => ({ id: b.id, type: "function", function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }));
-			messages.push({ role: "assistant", content: text === "" && calls.length > 0 ? null : text, ...(calls.length > 0 ? { tool_calls: calls } : {}) });
+			messages.push(assistantMessage(blocks));
 			continue;
 		}
 		for (const b of blocks.filter((x) => x.type === "tool_result")) {
-			const content =
-				typeof b.content === "string"
-					? b.content
-					: blocksOf(b.content)
-							.map((x) => String(x.text ?? ""))
-							.join("");
-			messages.push({ role: "tool", tool_call_id: b.tool_use_id, content });
+			messages.push({ role: "tool", tool_call_id: b.tool_use_id, content: textOfBlocks(b.content, "") });
 		}
 		const parts = blocks
 			.filter((b) => b.type === "text" || b.type === "image")
@@ -292,16 +298,7 @@ export function chatToMessage(completion: Json, usage: LlmUsage | undefined): Js
 	const message = (choice.message as Json | undefined) ?? {};
 	const content: Json[] = [];
 	if (typeof message.content === "string" && message.content !== "") content.push({ type: "text", text: message.content });
-	for (const call of (message.tool_calls as Json[] | undefined) ?? []) {
-		const fn = call.function as Json;
-		let input: unknown = {};
-		try {
-			input = JSON.parse(String(fn.arguments ?? "{}"));
-		} catch {
-			input = {};
-		}
-		content.push({ type: "tool_use", id: call.id, name: fn.name, input });
-	}
+	content.push(...toolUses(message.tool_calls));
 	return {
 		id: completion.id,
 		type: "message",
