@@ -4,8 +4,8 @@
  * `pools:` section (see ./pools-from-config.ts). Every problem is reported at once, with its path.
  */
 import { z } from "zod";
+import { didYouMeanKey } from "../config/did-you-mean.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
-import { didYouMean } from "./did-you-mean.ts";
 import { SQL_SESSION_DEFAULTS } from "./sql-sessions.ts";
 
 export const SERVICE_DEFAULTS = {
@@ -147,7 +147,7 @@ export function problemsOf(error: z.ZodError, prefix: string, source: string, sc
 		if (issue.code === "unrecognized_keys") {
 			const known = knownKeys(schema, issue.path);
 			return issue.keys.map((key) => {
-				const guess = didYouMean(key, known);
+				const guess = didYouMeanKey(key, known);
 				return { path: [...at, key].join("."), message: `unknown key${guess === undefined ? " (check the spelling)" : `; did you mean "${guess}"?`}`, source };
 			});
 		}
