@@ -5,7 +5,7 @@
 import type { Dispatcher } from "undici";
 import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
-import { parseConnectionUrl } from "../url-credentials.ts";
+import { parseConnectionUrl } from "../kit/connection-url.ts";
 
 /** How the pool picks an instance for the next job among those up with a free slot. */
 export const ChoiceStrategy = {

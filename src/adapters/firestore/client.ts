@@ -18,9 +18,10 @@ import { ErrorCode, LifeguardError } from "../../core/errors.ts";
 import { type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";
 import { ClientKind, type ClientPool, type ManagedClient } from "../../manager/client.ts";
+import { raceAbort } from "../kit/abortable.ts";
 import { ChannelSet, tracked, workSettled } from "./channels.ts";
-import { type FirestoreDriver, loadFirestore } from "./driver.ts";
 import { FirestoreOperationError, FirestoreTimeoutError, grpcStatusOf, isChannelFault } from "./errors.ts";
+import { type FirestoreDriver, loadFirestore } from "./load.ts";
 import { FirestoreOperation, type FirestoreOperationStats, OperationStats } from "./operation-stats.ts";
 import { type FirestoreClientOptions, type FirestoreHealthCheck, type FirestoreSettings, resolveFirestoreOptions } from "./options.ts";
 
@@ -103,7 +104,7 @@ export class FirestoreClient implements ManagedClient {
 				const db = new driver.Firestore(driverSettings);
 				try {
 					// gRPC connects lazily: a first read makes creation mean "this channel reaches the backend".
-					await untilAborted(tracked(db, healthRead(db, health)), signal);
+					await healthReadWithin(db, health, signal);
 					return db;
 				} catch (error) {
 					void terminateWhenSettled(db);
@@ -112,7 +113,7 @@ export class FirestoreClient implements ManagedClient {
 			},
 			destroy: terminateWhenSettled,
 			validate: async (db, signal) => {
-				await untilAborted(tracked(db, healthRead(db, health)), signal);
+				await healthReadWithin(db, health, signal);
 				return true;
 			},
 			classifyError: (error) => (isChannelFault(error) ? "connection" : "caller"),
@@ -291,23 +292,9 @@ async function healthRead(db: Firestore, check: FirestoreHealthCheck): Promise<v
 	else await db.doc(check.document).get();
 }
 
-/** `work`, or the signal's reason as soon as it aborts (the core aborts creates and validations at their deadline). */
-function untilAborted<R>(work: Promise<R>, signal: AbortSignal): Promise<R> {
-	if (signal.aborted) return Promise.reject(signal.reason);
-	return new Promise<R>((resolve, reject) => {
-		const onAbort = () => reject(signal.reason);
-		signal.addEventListener("abort", onAbort, { once: true });
-		work.then(
-			(value) => {
-				signal.removeEventListener("abort", onAbort);
-				resolve(value);
-			},
-			(error: unknown) => {
-				signal.removeEventListener("abort", onAbort);
-				reject(error);
-			},
-		);
-	});
+/** The health read, answered with the signal's reason as soon as it aborts (the core aborts creates and validations at their deadline). */
+function healthReadWithin(db: Firestore, check: FirestoreHealthCheck, signal: AbortSignal): Promise<void> {
+	return raceAbort(tracked(db, healthRead(db, check)), signal, () => signal.reason);
 }
 
 /** A Firestore client over a pool of channels (the driver is loaded here: DRIVER_MISSING when it is not installed). */

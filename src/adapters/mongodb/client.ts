@@ -8,8 +8,8 @@ import type { CloseOptions } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";
 import { ClientKind, type ClientPool, type ManagedClient } from "../../manager/client.ts";
 import { type CmapEvent, CmapPool } from "./cmap-pool.ts";
-import { loadMongo } from "./driver.ts";
 import { MongoHealthError } from "./errors.ts";
+import { loadMongo } from "./load.ts";
 import { type MongoClientOptions, type MongoSettings, resolveMongoOptions } from "./options.ts";
 
 /** The driver's connection pool monitoring events (CMAP), all of which feed the statistics. */

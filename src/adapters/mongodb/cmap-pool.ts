@@ -9,8 +9,8 @@ import { messageOf } from "../../core/errors.ts";
 import { AcquireFailReason, CloseReason, PoolEvent, type PoolEvents } from "../../core/events.ts";
 import { PoolCounters, type PoolStats } from "../../core/stats.ts";
 import type { PoolView } from "../../manager/client.ts";
+import { redactUrlCredentials } from "../kit/connection-url.ts";
 import { OutcomeScore } from "../kit/outcome-score.ts";
-import { redactUrlCredentials } from "../url-credentials.ts";
 
 type ConnectionState = "creating" | "idle" | "active";
 

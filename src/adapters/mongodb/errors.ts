@@ -4,7 +4,7 @@
  * lifeguard adds: the health check and the client's configuration.
  */
 import { LifeguardError, messageOf } from "../../core/errors.ts";
-import { redactUrlCredentials } from "../url-credentials.ts";
+import { redactUrlCredentials } from "../kit/connection-url.ts";
 
 export const MongoErrorCode = {
 	/** `ping` failed: the server refused it or no server could be selected. */
