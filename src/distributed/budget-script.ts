@@ -1,3 +1,5 @@
+import { LUA_MEMBER } from "./lua-prelude.ts";
+
 /**
  * The one atomic step of a shared budget, run in Redis (so every process sees one order and one
  * clock, Redis TIME). A process calls it to renew its membership and to say what it uses and
@@ -15,10 +17,7 @@
  * what a process says it uses: the slots it still has open stay counted until closed.
  */
 export const BUDGET_SYNC_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local pid = ARGV[1]
-local ttl = tonumber(ARGV[2])
+${LUA_MEMBER}
 local budget = tonumber(ARGV[3])
 local used = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])

@@ -1,3 +1,5 @@
+import { LUA_NOW } from "./lua-prelude.ts";
+
 /**
  * One atomic rate-limit step in Redis: a sliding log per key of what was spent in the last
  * window (requests and tokens), on Redis TIME, and the membership the fallback share is
@@ -10,8 +12,7 @@
  * Reply: { allowed (1/0), retry after ms, requests in window, tokens in window, processes }
  */
 export const RATE_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+${LUA_NOW}
 local window = tonumber(ARGV[1])
 local rpm = tonumber(ARGV[2])
 local tpm = tonumber(ARGV[3])

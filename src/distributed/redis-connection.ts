@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import { loadIoredis } from "../adapters/redis/load.ts";
 
@@ -59,4 +61,26 @@ export function redisLabel(target: string | RedisLike): string {
 	} catch {
 		return "(invalid url)";
 	}
+}
+
+/** A process id unique across hosts and restarts (host, pid, random), for members that were given none. */
+export function defaultProcessId(): string {
+	return `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+}
+
+/**
+ * Closes a part's Redis: sends its leave step, if it has one (bounded; when Redis does not answer
+ * the member's TTL removes it instead), then disconnects a connection the part opened itself.
+ */
+export async function closeRedis(handle: Promise<RedisHandle> | undefined, timeoutMs: number, leave?: (redis: RedisLike) => Promise<unknown>): Promise<void> {
+	if (handle === undefined) return;
+	const { redis, owned } = await handle;
+	if (leave !== undefined) {
+		try {
+			await bounded(leave(redis), timeoutMs);
+		} catch {
+			// Redis down: the TTL does what leaving would have done.
+		}
+	}
+	if (owned) redis.disconnect();
 }

@@ -1,10 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { hostname } from "node:os";
 import type { ConfigProblem } from "../core/errors.ts";
 import { quoteValue } from "../core/quote-value.ts";
-import { checkPositiveInteger, distributedConfigError } from "./errors.ts";
-import { bounded, openRedis, type RedisHandle, type RedisLike } from "./redis-connection.ts";
+import { checkPositiveInteger, distributedConfigError, redisPartProblems } from "./errors.ts";
+import { bounded, closeRedis, defaultProcessId, openRedis, type RedisHandle, type RedisLike } from "./redis-connection.ts";
 import { SHARD_LUA } from "./shard-script.ts";
 
 export const AFFINITIES = ["sticky", "round_robin", "least_loaded"] as const;
@@ -66,11 +65,7 @@ export class ShardMap extends EventEmitter<ShardMapEvents> {
 
 	constructor(options: ShardMapOptions) {
 		super();
-		const problems: ConfigProblem[] = [];
-		if (options === null || typeof options !== "object") throw distributedConfigError("ShardMap", [{ path: "options", message: "expected an object" }]);
-		if (typeof options.name !== "string" || options.name.length === 0) problems.push({ path: "name", message: "required: a non-empty string" });
-		if (typeof options.redis !== "string" && (options.redis === null || typeof options.redis !== "object"))
-			problems.push({ path: "redis", message: "required: a Redis URL or an ioredis client" });
+		const problems = redisPartProblems("ShardMap", options, "name");
 		checkPositiveInteger(problems, "shardCount", options.shardCount, false);
 		checkPositiveInteger(problems, "healthCheckIntervalMs", options.healthCheckIntervalMs, false, 10);
 		checkPositiveInteger(problems, "failoverTimeoutMs", options.failoverTimeoutMs, false, 20);
@@ -90,7 +85,7 @@ export class ShardMap extends EventEmitter<ShardMapEvents> {
 		this.failoverTimeoutMs = this.failoverEnabled ? failover : 24 * 3_600_000;
 		this.#intervalMs = interval;
 		this.#commandTimeoutMs = options.commandTimeoutMs ?? Math.max(50, Math.min(1_000, Math.floor(interval / 2)));
-		this.processId = options.processId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+		this.processId = options.processId ?? defaultProcessId();
 		const base = `${options.keyPrefix ?? "lifeguard"}:shards:{${options.name}}`;
 		this.#keys = [`${base}:members`, `${base}:owners`, `${base}:loads`];
 	}
@@ -135,14 +130,8 @@ export class ShardMap extends EventEmitter<ShardMapEvents> {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#timer);
-		if (this.#handle === undefined) return;
-		const handle = await this.#handle;
-		try {
-			await bounded(this.#eval(handle.redis, true), this.#commandTimeoutMs);
-		} catch {
-			// The failover timeout moves the shards instead.
-		}
-		if (handle.owned) handle.redis.disconnect();
+		// When Redis does not answer, the failover timeout moves the shards instead.
+		await closeRedis(this.#handle, this.#commandTimeoutMs, (redis) => this.#eval(redis, true));
 	}
 
 	async [Symbol.asyncDispose](): Promise<void> {

@@ -1,3 +1,5 @@
+import { LUA_MEMBER } from "./lua-prelude.ts";
+
 /**
  * Shard ownership over live processes, one atomic step in Redis (Redis TIME): a heartbeat
  * renews this process, drops the dead (past their failover timeout), gives their shards to live
@@ -8,10 +10,7 @@
  * Reply: the owner of each shard, in shard order
  */
 export const SHARD_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local pid = ARGV[1]
-local ttl = tonumber(ARGV[2])
+${LUA_MEMBER}
 local shards = tonumber(ARGV[3])
 local affinity = ARGV[4]
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)

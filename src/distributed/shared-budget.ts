@@ -1,10 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import type { BudgetedPool, ConnectionBudget } from "../core/connection-budget.ts";
-import type { ConfigProblem } from "../core/errors.ts";
 import { BUDGET_SYNC_LUA } from "./budget-script.ts";
-import { checkPositiveInteger, distributedConfigError } from "./errors.ts";
-import { bounded, openRedis, type RedisHandle, type RedisLike } from "./redis-connection.ts";
+import { checkPositiveInteger, distributedConfigError, redisPartProblems } from "./errors.ts";
+import { bounded, closeRedis, defaultProcessId, openRedis, type RedisHandle, type RedisLike } from "./redis-connection.ts";
 
 export interface SharedBudgetOptions {
 	/** A Redis URL (the budget opens its own connection) or an ioredis client (left open on close). */
@@ -99,11 +96,7 @@ export class SharedBudget implements ConnectionBudget {
 	#firstSync: Promise<void> | undefined;
 
 	constructor(options: SharedBudgetOptions) {
-		const problems: ConfigProblem[] = [];
-		if (options === null || typeof options !== "object") throw distributedConfigError("SharedBudget", [{ path: "options", message: "expected an object" }]);
-		if (typeof options.redis !== "string" && (options.redis === null || typeof options.redis !== "object"))
-			problems.push({ path: "redis", message: "required: a Redis URL or an ioredis client" });
-		if (typeof options.resource !== "string" || options.resource.length === 0) problems.push({ path: "resource", message: "required: a non-empty string" });
+		const problems = redisPartProblems("SharedBudget", options, "resource");
 		checkPositiveInteger(problems, "limit", options.limit, true);
 		checkPositiveInteger(problems, "ttlMs", options.ttlMs, false, MIN_TTL_MS);
 		checkPositiveInteger(problems, "renewMs", options.renewMs, false);
@@ -121,7 +114,7 @@ export class SharedBudget implements ConnectionBudget {
 		this.#renewMs = options.renewMs ?? Math.floor(ttlMs / 3);
 		this.#pollMs = options.pollMs ?? Math.max(10, Math.min(200, Math.floor(ttlMs / 10)));
 		this.#commandTimeoutMs = options.commandTimeoutMs ?? Math.max(50, Math.min(1_000, Math.floor(ttlMs / 4)));
-		this.processId = options.processId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+		this.processId = options.processId ?? defaultProcessId();
 		const base = `${options.keyPrefix ?? "lifeguard"}:budget:{${options.resource}}`;
 		this.#keys = [`${base}:members`, `${base}:held`, `${base}:want`];
 		this.#processes = options.expectedProcesses ?? options.limit;
@@ -223,14 +216,8 @@ export class SharedBudget implements ConnectionBudget {
 		clearInterval(this.#renewTimer);
 		clearTimeout(this.#pollTimer);
 		clearTimeout(this.#soonTimer);
-		if (this.#handle === undefined) return;
-		const handle = await this.#handle;
-		try {
-			await bounded(this.#eval(handle.redis, 0, 0, true), this.#commandTimeoutMs);
-		} catch {
-			// Redis down: the TTL frees the slots.
-		}
-		if (handle.owned) handle.redis.disconnect();
+		// When Redis does not answer, the TTL frees the slots.
+		await closeRedis(this.#handle, this.#commandTimeoutMs, (redis) => this.#eval(redis, 0, 0, true));
 	}
 
 	async [Symbol.asyncDispose](): Promise<void> {

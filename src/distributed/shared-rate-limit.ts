@@ -1,11 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
-import type { ConfigProblem } from "../core/errors.ts";
 import { RateLimitedError, RequestAbortedError } from "../resilience/errors.ts";
-import { checkPositiveInteger, distributedConfigError } from "./errors.ts";
+import { checkPositiveInteger, distributedConfigError, redisPartProblems } from "./errors.ts";
 import { LocalWindow } from "./local-window.ts";
 import { RATE_LUA } from "./rate-script.ts";
-import { bounded, openRedis, type RedisHandle, type RedisLike } from "./redis-connection.ts";
+import { bounded, closeRedis, defaultProcessId, openRedis, type RedisHandle, type RedisLike } from "./redis-connection.ts";
 
 export interface SharedRateLimitOptions {
 	/** A Redis URL (its own connection) or an ioredis client (left open on close). */
@@ -75,11 +72,7 @@ export class SharedRateLimit {
 	#closed = false;
 
 	constructor(options: SharedRateLimitOptions) {
-		const problems: ConfigProblem[] = [];
-		if (options === null || typeof options !== "object") throw distributedConfigError("SharedRateLimit", [{ path: "options", message: "expected an object" }]);
-		if (typeof options.name !== "string" || options.name.length === 0) problems.push({ path: "name", message: "required: a non-empty string" });
-		if (typeof options.redis !== "string" && (options.redis === null || typeof options.redis !== "object"))
-			problems.push({ path: "redis", message: "required: a Redis URL or an ioredis client" });
+		const problems = redisPartProblems("SharedRateLimit", options, "name");
 		checkPositiveInteger(problems, "requestsPerWindow", options.requestsPerWindow, false);
 		checkPositiveInteger(problems, "tokensPerWindow", options.tokensPerWindow, false);
 		checkPositiveInteger(problems, "windowMs", options.windowMs, false, 10);
@@ -95,7 +88,7 @@ export class SharedRateLimit {
 		this.windowMs = options.windowMs ?? 60_000;
 		this.#ttlMs = options.ttlMs ?? 10_000;
 		this.#commandTimeoutMs = options.commandTimeoutMs ?? 500;
-		this.processId = options.processId ?? `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+		this.processId = options.processId ?? defaultProcessId();
 		this.#prefix = `${options.keyPrefix ?? "lifeguard"}:rate:${options.name}`;
 		this.#processes = options.expectedProcesses ?? Math.max(1, this.requestsPerWindow || this.tokensPerWindow);
 		this.#handle = openRedis(options.redis, `lifeguard-rate:${options.name}`);
@@ -161,8 +154,7 @@ export class SharedRateLimit {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#renew);
-		const handle = await this.#handle;
-		if (handle.owned) handle.redis.disconnect();
+		await closeRedis(this.#handle, this.#commandTimeoutMs);
 	}
 
 	async [Symbol.asyncDispose](): Promise<void> {
