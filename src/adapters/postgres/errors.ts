@@ -21,38 +21,32 @@ export function isNoTls(error: unknown): boolean {
 
 /** Connect errors no retry can fix (the server refused who we are, or has no such database, or no TLS where it is required), as CONFIG_INVALID saying what to fix. */
 export function permanentOrAsIs(error: unknown, label: string): unknown {
+	const permanent = whyPermanent(error);
+	return permanent === undefined ? error : new PermanentConnectError("postgres", label, permanent.problem, permanent.fix, error);
+}
+
+/** What is wrong and what to fix, when `error` is a connect error that every retry would get again. */
+function whyPermanent(error: unknown): { problem: string; fix: string } | undefined {
 	if (isNoTls(error)) {
-		return new PermanentConnectError(
-			"postgres",
-			label,
-			"the server has no TLS, and the connection requires it (sslmode require/verify-*, or ssl)",
-			"enable ssl on the server, or use sslmode=prefer or disable",
-			error,
-		);
+		return {
+			problem: "the server has no TLS, and the connection requires it (sslmode require/verify-*, or ssl)",
+			fix: "enable ssl on the server, or use sslmode=prefer or disable",
+		};
 	}
-	const code = (error as { code?: unknown } | null)?.code;
-	if (code === "28P01") return new PermanentConnectError("postgres", label, "password authentication failed", "check the user's password", error);
-	if (code === "28000") {
-		return new PermanentConnectError(
-			"postgres",
-			label,
-			`the server refused the login (${messageOf(error)})`,
-			"check that the role exists and pg_hba.conf allows it from here",
-			error,
-		);
-	}
-	if (code === "3D000") return new PermanentConnectError("postgres", label, `${messageOf(error)}`, "create the database or fix its name", error);
-	if (code === "42704" || code === "22023") {
+	switch ((error as { code?: unknown } | null)?.code) {
+		case "28P01":
+			return { problem: "password authentication failed", fix: "check the user's password" };
+		case "28000":
+			return { problem: `the server refused the login (${messageOf(error)})`, fix: "check that the role exists and pg_hba.conf allows it from here" };
+		case "3D000":
+			return { problem: messageOf(error), fix: "create the database or fix its name" };
 		// An unknown or invalid setting in sessionParameters: the startup packet is refused every time.
-		return new PermanentConnectError(
-			"postgres",
-			label,
-			`a session parameter was refused (${messageOf(error)})`,
-			"fix sessionParameters or the URL's options",
-			error,
-		);
+		case "42704":
+		case "22023":
+			return { problem: `a session parameter was refused (${messageOf(error)})`, fix: "fix sessionParameters or the URL's options" };
+		default:
+			return undefined;
 	}
-	return error;
 }
 
 /** The protocol counts a statement's parameters in 16 bits. */
