@@ -199,24 +199,9 @@ export class KeyedPool<K, T> extends WatchedEmitter<KeyedEvents> {
 	}
 
 	#makePool(key: K, label: string): Pool<T> {
-		const o = this.#options;
-		const {
-			name: _name,
-			create,
-			destroy,
-			validate,
-			afterCreate,
-			reset,
-			classifyError,
-			maxPerKey,
-			maxTotal: _maxTotal,
-			maxWaiters: _maxWaiters,
-			keyToString: _keyToString,
-			keepIdleKeys: _keepIdleKeys,
-			...shared
-		} = o;
+		const { create, destroy, validate, afterCreate, reset, classifyError, maxPerKey } = this.#options;
 		const options: PoolOptions<T> = {
-			...(shared as Omit<PoolOptions<T>, "create">),
+			...(sharedPoolOptions(this.#options) as Omit<PoolOptions<T>, "create">),
 			name: `${this.name}[${label}]`,
 			max: maxPerKey ?? Math.min(10, this.maxTotal),
 			create: (signal) => create(key, signal),
@@ -334,6 +319,41 @@ function defaultKeyString(pool: string, key: unknown): string {
 	]);
 }
 
+/** The keyed pool's own options: its key-taking hooks (wrapped per key), its limits and key handling. */
+type KeyedOwnOption =
+	| "name"
+	| "create"
+	| "destroy"
+	| "validate"
+	| "afterCreate"
+	| "reset"
+	| "classifyError"
+	| "maxPerKey"
+	| "maxTotal"
+	| "maxWaiters"
+	| "keyToString"
+	| "keepIdleKeys";
+
+/** The options every key's pool takes as they are (timeouts, sizes, …): all but the keyed pool's own. */
+function sharedPoolOptions<K, T>(o: KeyedPoolOptions<K, T>): Omit<KeyedPoolOptions<K, T>, KeyedOwnOption> {
+	const {
+		name: _name,
+		create: _create,
+		destroy: _destroy,
+		validate: _validate,
+		afterCreate: _afterCreate,
+		reset: _reset,
+		classifyError: _classifyError,
+		maxPerKey: _maxPerKey,
+		maxTotal: _maxTotal,
+		maxWaiters: _maxWaiters,
+		keyToString: _keyToString,
+		keepIdleKeys: _keepIdleKeys,
+		...shared
+	} = o;
+	return shared;
+}
+
 /** Checks the keyed options and the per-key pool options together; one ConfigError lists every problem. */
 function validateKeyedOptions<K, T>(o: KeyedPoolOptions<K, T>, maxTotal: number, maxWaiters: number): void {
 	const problems: ConfigProblem[] = [];
@@ -344,21 +364,8 @@ function validateKeyedOptions<K, T>(o: KeyedPoolOptions<K, T>, maxTotal: number,
 	if (Number.isInteger(maxPerKey) && Number.isInteger(maxTotal) && maxPerKey > maxTotal) {
 		problems.push({ path: "maxPerKey", message: `maxPerKey (${maxPerKey}) is greater than maxTotal (${maxTotal})` });
 	}
-	const {
-		name,
-		create,
-		destroy,
-		validate,
-		afterCreate,
-		reset,
-		classifyError,
-		maxPerKey: _m,
-		maxTotal: _t,
-		maxWaiters: _w,
-		keyToString,
-		keepIdleKeys,
-		...shared
-	} = o;
+	const { name, destroy, validate, afterCreate, reset, classifyError, keyToString, keepIdleKeys } = o;
+	const shared = sharedPoolOptions(o);
 	if (keepIdleKeys !== undefined && typeof keepIdleKeys !== "boolean")
 		problems.push({ path: "keepIdleKeys", message: `must be a boolean, got ${quoteValue(keepIdleKeys)}` });
 	if (keyToString !== undefined && typeof keyToString !== "function") problems.push({ path: "keyToString", message: "must be a function" });
