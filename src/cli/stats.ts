@@ -1,6 +1,7 @@
 /** `lifeguard stats <url>`: a running service's pools as a table, or JSON. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { PoolStats } from "../core/stats.ts";
 import { ADMIN_TOKEN_FILE } from "../server/admin-token.ts";
 import { type CommandResult, ExitCode, UsageError } from "./exit-codes.ts";
 import { parseFlags } from "./flags.ts";
@@ -18,20 +19,11 @@ client's pools with their connections by state, waiters, wait p50/p99, utilizati
 Exit codes: 0 every pool healthy, 1 the service is unreachable, refused the token, or a pool is
 unhealthy, 2 usage.`;
 
-interface PoolStatsJson {
-	name: string;
-	state: string;
-	max: number;
-	total: number;
-	active: number;
-	idle: number;
-	creating: number;
-	pending: number;
-	waitMs: { p50: number; p99: number };
-	utilization: number;
-	healthScore: number;
-	acquires: { ok: number; failed: number };
-}
+/** What the table reads of a pool's statistics: the service sends each pool's `stats()` as JSON. */
+type PoolStatsJson = Pick<
+	PoolStats,
+	"name" | "state" | "max" | "total" | "active" | "idle" | "creating" | "pending" | "waitMs" | "utilization" | "healthScore" | "acquires"
+>;
 
 interface ClientJson {
 	name: string;
