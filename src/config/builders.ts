@@ -45,6 +45,12 @@ const sqlOptions = (name: string, c: PoolConfigOf<"postgres"> | PoolConfigOf<"my
 	...(c.replicaSelection !== undefined ? { replicaSelection: c.replicaSelection } : {}),
 });
 
+/** A pool's config as its adapter's options, for the kinds whose config is those options: `kind` dropped, the pool's key as `name`. */
+function adapterOptions<C extends { kind: string }>(name: string, c: C): Omit<C, "kind"> & { name: string } {
+	const { kind: _kind, ...options } = c;
+	return { ...options, name };
+}
+
 /** Every adapter's builder, each adapter imported only when a config names its kind (their drivers are optional peers). */
 const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
 	postgres: async (name, c) => {
@@ -80,13 +86,11 @@ const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
 	},
 	http: async (name, c) => {
 		const { createHttpClient } = await import("../adapters/http/index.ts");
-		const { kind: _kind, ...options } = c;
-		return createHttpClient({ ...options, name });
+		return createHttpClient(adapterOptions(name, c));
 	},
 	llm: async (name, c) => {
 		const { createLlmClient } = await import("../adapters/llm/index.ts");
-		const { kind: _kind, ...options } = c;
-		return createLlmClient({ ...options, providers: options.providers as LlmClientOptions["providers"], name });
+		return createLlmClient({ ...adapterOptions(name, c), providers: c.providers as LlmClientOptions["providers"] });
 	},
 	websocket: async (name, c) => {
 		const { createWebSocketManager } = await import("../adapters/websocket/index.ts");
@@ -99,18 +103,15 @@ const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
 	},
 	comfyui: async (name, c) => {
 		const { createComfyUIPool } = await import("../adapters/comfyui/index.ts");
-		const { kind: _kind, ...options } = c;
-		return createComfyUIPool({ ...options, name });
+		return createComfyUIPool(adapterOptions(name, c));
 	},
 	mongodb: async (name, c) => {
 		const { createMongoClient } = await import("../adapters/mongodb/index.ts");
-		const { kind: _kind, ...options } = c;
-		return createMongoClient({ ...options, name });
+		return createMongoClient(adapterOptions(name, c));
 	},
 	firestore: async (name, c) => {
 		const { createFirestoreClient } = await import("../adapters/firestore/index.ts");
-		const { kind: _kind, ...options } = c;
-		return createFirestoreClient({ ...options, name });
+		return createFirestoreClient(adapterOptions(name, c));
 	},
 };
 for (const [kind, builder] of Object.entries(BUILT_IN)) builders.set(kind, builder as PoolBuilder<never>);
