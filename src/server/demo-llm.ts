@@ -14,6 +14,11 @@ function usageOf(body: Record<string, unknown>): { prompt: number; completion: n
 	return { prompt: Math.max(1, Math.ceil(JSON.stringify(body.messages ?? "").length / 4)), completion: WORDS.length };
 }
 
+function json(res: http.ServerResponse, body: Record<string, unknown>): void {
+	res.writeHead(200, { "content-type": "application/json" });
+	res.end(JSON.stringify(body));
+}
+
 function sse(res: http.ServerResponse, frames: string[]): void {
 	res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
 	let i = 0;
@@ -34,24 +39,22 @@ function openAiChat(body: Record<string, unknown>, res: http.ServerResponse): vo
 	const { prompt, completion } = usageOf(body);
 	const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 	if (body.stream !== true) {
-		res.writeHead(200, { "content-type": "application/json" });
-		res.end(
-			JSON.stringify({
-				id,
-				object: "chat.completion",
-				created: Math.floor(Date.now() / 1000),
-				model,
-				choices: [{ index: 0, message: { role: "assistant", content: WORDS.join(" ") }, finish_reason: "stop" }],
-				usage,
-			}),
-		);
+		json(res, {
+			id,
+			object: "chat.completion",
+			created: Math.floor(Date.now() / 1000),
+			model,
+			choices: [{ index: 0, message: { role: "assistant", content: WORDS.join(" ") }, finish_reason: "stop" }],
+			usage,
+		});
 		return;
 	}
-	const chunk = (delta: Record<string, unknown>, finish: string | null) =>
-		`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+	const frame = (rest: Record<string, unknown>) =>
+		`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model, ...rest })}\n\n`;
+	const chunk = (delta: Record<string, unknown>, finish: string | null) => frame({ choices: [{ index: 0, delta, finish_reason: finish }] });
 	const frames = [chunk({ role: "assistant", content: "" }, null), ...WORDS.map((w, i) => chunk({ content: i === 0 ? w : ` ${w}` }, null)), chunk({}, "stop")];
 	if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true) {
-		frames.push(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model, choices: [], usage })}\n\n`);
+		frames.push(frame({ choices: [], usage }));
 	}
 	frames.push("data: [DONE]\n\n");
 	sse(res, frames);
@@ -62,19 +65,16 @@ function anthropicMessages(body: Record<string, unknown>, res: http.ServerRespon
 	const model = String(body.model);
 	const { prompt, completion } = usageOf(body);
 	if (body.stream !== true) {
-		res.writeHead(200, { "content-type": "application/json" });
-		res.end(
-			JSON.stringify({
-				id,
-				type: "message",
-				role: "assistant",
-				model,
-				content: [{ type: "text", text: WORDS.join(" ") }],
-				stop_reason: "end_turn",
-				stop_sequence: null,
-				usage: { input_tokens: prompt, output_tokens: completion },
-			}),
-		);
+		json(res, {
+			id,
+			type: "message",
+			role: "assistant",
+			model,
+			content: [{ type: "text", text: WORDS.join(" ") }],
+			stop_reason: "end_turn",
+			stop_sequence: null,
+			usage: { input_tokens: prompt, output_tokens: completion },
+		});
 		return;
 	}
 	const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
