@@ -1,6 +1,6 @@
 /**
  * Every metric lifeguard exports to Prometheus, defined once: the names the seed deployments
- * alert on (DESIGN.md "Names"), then the few the shipped alerts and dashboard also need.
+ * alert on (docs/metrics.md), kept as they are, then the few the shipped alerts and dashboard also need.
  * Every series is labelled `pool` (`orders`, `db/primary`) and `kind` (`postgres`, `http`...),
  * plus `host` for HTTP origins and the extra label listed here.
  */
