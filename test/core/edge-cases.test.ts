@@ -173,7 +173,7 @@ describe("release/destroy through the pool are idempotent", () => {
 		assert.doesNotThrow(() => pool.release(b), "release after destroy");
 	});
 
-	it("pool.release(lease) after close()'s deadline destroyed the connection does not throw (DESIGN: a release after close is quiet)", async () => {
+	it("pool.release(lease) after close()'s deadline destroyed the connection does not throw (docs/design.md: a release after close is quiet)", async () => {
 		const { pool } = makePool();
 		const lease = await pool.acquire();
 		await pool.close({ timeoutMs: 5 });
@@ -189,7 +189,7 @@ describe("release/destroy through the pool are idempotent", () => {
 		lease.release();
 		await sleep(5);
 		const fresh = warnings.slice(before).filter((w) => w.code === "LIFEGUARD_DOUBLE_RELEASE");
-		assert.deepEqual(fresh, [], "DESIGN: a release after close destroys the connection quietly");
+		assert.deepEqual(fresh, [], "docs/design.md: a release after close destroys the connection quietly");
 	});
 });
 

@@ -8,7 +8,7 @@ import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText } from "../metrics/text-f
 import { redactSecrets, redactValue } from "../redact.ts";
 import { type HealthJsonOptions, toHealthJson } from "./health-json.ts";
 
-/** The paths the handler serves (DESIGN "HTTP surface"). */
+/** The paths the handler serves (docs/health.md). */
 export const HealthRoute = {
 	live: "/health/live",
 	ready: "/health/ready",

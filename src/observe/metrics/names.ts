@@ -18,7 +18,7 @@ export const MetricName = {
 	utilization: "connection_pool_utilization",
 	errorRate: "connection_pool_error_rate",
 	efficiency: "connection_pool_efficiency",
-	// Beyond DESIGN's list: what "below min", "creates/closes" and "circuit open" are computed from.
+	// Beyond the seed deployments' list: what "below min", "creates/closes" and "circuit open" are computed from.
 	minConnections: "connection_pool_min_connections",
 	maxConnections: "connection_pool_max_connections",
 	createdTotal: "connection_pool_connections_created_total",
