@@ -21,6 +21,8 @@ export interface AttemptRequest {
 	/** The public model name the caller asked for (for errors and usage). */
 	model: string;
 	body: Record<string, unknown>;
+	/** `body`'s own bytes as the caller sent them (a gateway's), sent as they are when the body needs no rewriting. */
+	raw: Uint8Array | undefined;
 	stream: boolean;
 	signal: AbortSignal | undefined;
 	headers: Record<string, string> | undefined;
@@ -56,8 +58,11 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 	const api = toAnthropic ? LlmApi.anthropicMessages : toOpenAi ? LlmApi.openaiChat : req.api;
 	const format = formatOf(api);
 	const subject = `llm deployment "${deployment.label}"`;
-	const named = req.body.model === deployment.upstreamModel ? req.body : { ...req.body, model: deployment.upstreamModel };
-	const payload = JSON.stringify(toAnthropic ? chatToMessages(named) : toOpenAi ? messagesToChat(named) : named);
+	const renamed = req.body.model !== deployment.upstreamModel;
+	const named = renamed ? { ...req.body, model: deployment.upstreamModel } : req.body;
+	// The caller's own bytes when they say exactly what is to be sent: no second serialisation.
+	const payload =
+		!renamed && !translated && req.raw !== undefined ? req.raw : JSON.stringify(toAnthropic ? chatToMessages(named) : toOpenAi ? messagesToChat(named) : named);
 	const headers: Record<string, string> = {
 		...req.headers,
 		...provider.headers,
