@@ -1,7 +1,9 @@
 /**
  * The LLM gateway: 32 callers of chat completions, whole and streaming, straight to a local
  * upstream, through `lifeguard serve`, and through the Portkey gateway (@portkey-ai/gateway,
- * run locally with a custom host), same run. The upstream, each gateway and the load generator
+ * run locally with a custom host), same run, and through `bench/minimal-proxy.ts` (node:http in
+ * front of an undici Pool and nothing else: the floor for any gateway written in Node, which
+ * tells how much of lifeguard's overhead is the extra hop itself). The upstream, each gateway and the load generator
  * (this process) are separate processes, so every contender pays the same hops: load generator
  * → (gateway →) upstream. Contenders alternate within each round (the order rotates from round
  * to round) and every measurement has its own warm-up, so a burst of load from elsewhere on the
@@ -25,7 +27,7 @@ const UPSTREAM_KEY = "sk-bench-upstream-0123456789";
 
 const body = (stream: boolean) => JSON.stringify({ model: "bench-model", messages: [{ role: "user", content: "hello" }], ...(stream ? { stream: true } : {}) });
 
-type Contender = "direct" | "lifeguard" | "portkey";
+type Contender = "direct" | "lifeguard" | "portkey" | "floor";
 interface Measured extends LoadResult {
 	/** CPU time of the gateway process (user + system) per request, µs; for direct, the upstream's. */
 	serverCpuUsPerRequest?: number;
@@ -74,7 +76,8 @@ gateway:
 	const portkeyPort = 20_000 + Math.floor(Math.random() * 20_000);
 	const portkeyEntry = createRequire(import.meta.url).resolve("@portkey-ai/gateway/build/start-server.js");
 	const portkey = await startChild([portkeyEntry, `--port=${portkeyPort}`, "--headless"], /Ready for connections/);
-	const servers: Record<Contender, Child> = { direct: upstream, lifeguard, portkey };
+	const floor = await startChild([new URL("./minimal-proxy.ts", import.meta.url).pathname, origin, `Bearer ${UPSTREAM_KEY}`], /proxy (http:\/\/\S+)\n/);
+	const servers: Record<Contender, Child> = { direct: upstream, lifeguard, portkey, floor };
 	const targets: Record<Contender, { origin: string; headers: Record<string, string> }> = {
 		direct: { origin, headers: { authorization: `Bearer ${UPSTREAM_KEY}`, "content-type": "application/json" } },
 		lifeguard: { origin: lifeguard.match[1], headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" } },
@@ -87,6 +90,7 @@ gateway:
 				"x-portkey-custom-host": `${origin}/v1`,
 			},
 		},
+		floor: { origin: floor.match[1], headers: { "content-type": "application/json" } },
 	};
 	const measure = async (target: Contender, stream: boolean, callers: number): Promise<Measured | string> => {
 		const t = targets[target];
@@ -106,16 +110,16 @@ gateway:
 	const modes = { oneCaller: { stream: false, callers: 1 }, plain: { stream: false, callers: CALLERS }, stream: { stream: true, callers: CALLERS } } as const;
 	type Mode = keyof typeof modes;
 	const runs: Record<Mode, Record<Contender, (Measured | string)[]>> = {
-		oneCaller: { direct: [], lifeguard: [], portkey: [] },
-		plain: { direct: [], lifeguard: [], portkey: [] },
-		stream: { direct: [], lifeguard: [], portkey: [] },
+		oneCaller: { direct: [], lifeguard: [], portkey: [], floor: [] },
+		plain: { direct: [], lifeguard: [], portkey: [], floor: [] },
+		stream: { direct: [], lifeguard: [], portkey: [], floor: [] },
 	};
-	const order: Contender[] = ["direct", "lifeguard", "portkey"];
+	const order: Contender[] = ["direct", "lifeguard", "portkey", "floor"];
 	try {
 		for (let round = 0; round < ROUNDS; round++) {
 			for (const mode of Object.keys(modes) as Mode[]) {
 				// Rotated each round: no contender always runs first (cold) or right after another one's load.
-				const rotated = [...order.slice(round % 3), ...order.slice(0, round % 3)];
+				const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
 				for (const target of rotated) {
 					// A contender whose path failed once (Portkey's streaming with a custom host) is not timed again.
 					if (runs[mode][target].some((r) => typeof r === "string")) continue;
@@ -126,7 +130,7 @@ gateway:
 			}
 		}
 	} finally {
-		await Promise.all([lifeguard.stop(), portkey.stop(), upstream.stop()]);
+		await Promise.all([lifeguard.stop(), portkey.stop(), floor.stop(), upstream.stop()]);
 		rmSync(dir, { recursive: true, force: true });
 	}
 
@@ -161,6 +165,11 @@ gateway:
 		if (vsPortkey.length > 0) summary[`${mode}VsPortkey`] = Number(median(vsPortkey).toFixed(2));
 		const vsDirect = pairs(lg, direct).map(([l, d]) => l.rps / d.rps);
 		if (vsDirect.length > 0) summary[`${mode}ShareOfDirect`] = Number(median(vsDirect).toFixed(2));
+		const fl = runs[mode].floor;
+		const floorOverheads = pairs(fl, direct).map(([f, d]) => f.p50Ms - d.p50Ms);
+		if (floorOverheads.length > 0) summary[`${mode}FloorOverheadP50Ms`] = round3(median(floorOverheads));
+		const vsFloor = pairs(lg, fl).map(([l, f]) => l.rps / f.rps);
+		if (vsFloor.length > 0) summary[`${mode}ShareOfFloor`] = Number(median(vsFloor).toFixed(2));
 	}
 	return summary;
 }
