@@ -93,8 +93,9 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
 			// body needs rewriting, instead of serialising the parsed body again.
 			const parseJson = gateway.getDefaultJsonParser("error", "error");
 			gateway.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, raw, done) => {
-				request.gatewayRaw = raw as Buffer;
-				parseJson(request, (raw as Buffer).toString("utf8"), done);
+				const text = (raw as Buffer).toString("utf8");
+				if (singleModelKey(text)) request.gatewayRaw = raw as Buffer;
+				parseJson(request, text, done);
 			});
 
 			// Before the body is read or validated: a caller without a key learns nothing about the API.
@@ -135,6 +136,22 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
 		{ prefix: "/v1" },
 	);
 }
+
+/**
+ * The raw bytes may go upstream only if the upstream cannot read another `model` in them than
+ * the parsed body holds: JSON.parse keeps the last of duplicate keys, some parsers keep the
+ * first, and the model is what the key's allow-list checked. So: `"model"` spelled out once, and
+ * no \u escape that could spell it another way (`"mod\u0065l"`). Anything else is serialised
+ * again from the parsed body, which has exactly one. False alarms (the word in a message) only
+ * cost that serialisation.
+ */
+function singleModelKey(text: string): boolean {
+	const at = text.indexOf('"model"');
+	return at !== -1 && text.indexOf('"model"', at + 7) === -1 && !MODEL_ESCAPE.test(text);
+}
+
+/** A \u escape of one of the letters of "model" (d e l m o are U+0064–U+006F). */
+const MODEL_ESCAPE = /\\u006[4-9a-f]/i;
 
 /** Which LLM client serves each model, built once per client list (models are fixed when a client is made). */
 const routing = new WeakMap<LlmClient[], Map<string, LlmClient>>();
