@@ -8,7 +8,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { installShutdown, type ShutdownHandle } from "../manager/shutdown.ts";
 import type { AdminToken } from "./admin-token.ts";
-import { bearerMatches } from "./admin-token.ts";
+import { bearerChecker } from "./admin-token.ts";
 import { ClientKeys } from "./gateway/client-keys.ts";
 import { gatewayRoutes } from "./gateway/gateway-routes.ts";
 import { UsageMeter, type UsageRow } from "./gateway/usage-meter.ts";
@@ -145,19 +145,28 @@ export class Service {
 
 	#routes(): void {
 		const app = this.app;
-		const token = this.#token.value;
 		const metricsPublic = this.settings.metricsPublic;
-		app.addHook("onRequest", async (request) => {
-			const path = request.url.split("?", 1)[0];
-			if (OPEN_PATHS.has(path) || OPEN_PREFIXES.some((p) => path.startsWith(p)) || path.startsWith("/v1/")) return;
-			if (metricsPublic && METRICS_PATHS.has(path)) return;
-			if (!bearerMatches(request.headers.authorization, token)) {
-				throw new HttpError(
-					401,
-					ServiceErrorCode.UNAUTHORIZED,
-					"this endpoint needs the admin token: Authorization: Bearer <token> (printed at first start, stored in the data directory)",
+		const admin = bearerChecker(this.#token.value);
+		// A callback hook, not an async one: it runs on every request, the gateway's included, and an
+		// async hook costs a promise and a microtask turn each time even when it returns at once.
+		app.addHook("onRequest", (request, _reply, done) => {
+			const url = request.url;
+			// The gateway checks its own client keys (gateway-routes.ts).
+			if (url.startsWith("/v1/")) return done();
+			const q = url.indexOf("?");
+			const path = q === -1 ? url : url.slice(0, q);
+			if (OPEN_PATHS.has(path) || OPEN_PREFIXES.some((p) => path.startsWith(p))) return done();
+			if (metricsPublic && METRICS_PATHS.has(path)) return done();
+			if (!admin(request.headers.authorization)) {
+				return done(
+					new HttpError(
+						401,
+						ServiceErrorCode.UNAUTHORIZED,
+						"this endpoint needs the admin token: Authorization: Bearer <token> (printed at first start, stored in the data directory)",
+					),
 				);
 			}
+			done();
 		});
 		app.setErrorHandler((error, request, reply) => {
 			const { statusCode, body } = toHttpError(error);

@@ -253,6 +253,31 @@ gateway:
 			});
 		});
 
+		it("sends the caller's bytes on unchanged, unless the upstream could read another model in them than the allow-list checked", async () => {
+			const send = async (text: string) => {
+				const response = await fetch(`${service.url}/v1/chat/completions`, {
+					method: "POST",
+					headers: { authorization: `Bearer ${TEAM_KEY}`, "content-type": "application/json" },
+					body: text,
+				});
+				assert.equal(response.status, 200, await response.text());
+				return upstream.requests.at(-1) as { headers: Record<string, unknown>; body: Json };
+			};
+			// Spaces JSON.stringify would not write: their length tells the caller's bytes from a re-serialisation.
+			const spaced = '{ "model": "gpt-test", "messages": [ { "role": "user", "content": "hi" } ] }';
+			assert.equal(Number((await send(spaced)).headers["content-length"]), Buffer.byteLength(spaced), "passed on as sent");
+			// A first-wins parser upstream would read claude-test, which the model allow-list never checked: the parsed body (one model) goes instead.
+			for (const twice of [
+				'{ "model": "claude-test", "model": "gpt-test", "messages": [ { "role": "user", "content": "hi" } ] }',
+				'{ "mod\\u0065l": "claude-test", "model": "gpt-test", "messages": [ { "role": "user", "content": "hi" } ] }',
+			]) {
+				const seen = await send(twice);
+				const once = JSON.stringify(JSON.parse(twice));
+				assert.equal(Number(seen.headers["content-length"]), Buffer.byteLength(once), `re-serialised: ${twice}`);
+				assert.equal(seen.body.model, "gpt-test");
+			}
+		});
+
 		it("a bad body is a 400 in the caller's format naming the field", async () => {
 			const response = await fetch(`${service.url}/v1/chat/completions`, {
 				method: "POST",

@@ -188,7 +188,7 @@ export class LlmClient implements ManagedClient {
 		const format = isLlmApi(api) ? formatOf(api) : "openai";
 		let d: Dispatched;
 		try {
-			d = await this.#dispatch(api, request.body, request.signal, request.headers, undefined);
+			d = await this.#dispatch(api, request.body, request.signal, request.headers, undefined, request.raw);
 		} catch (error) {
 			const e = asLlmError(error, this.name);
 			const headers: Record<string, string> = { "content-type": "application/json" };
@@ -439,6 +439,7 @@ export class LlmClient implements ManagedClient {
 		signal: AbortSignal | undefined,
 		headers: Record<string, string> | undefined,
 		pinned: Pinned | undefined,
+		raw?: Uint8Array,
 	): Promise<Dispatched> {
 		const subject = `llm client "${this.name}"`;
 		if (this.#closed) throw llmError(LlmErrorCode.CLOSED, subject, "", { status: 503 });
@@ -461,7 +462,7 @@ export class LlmClient implements ManagedClient {
 			const reservation = await this.#reserve(d, body, model, signal);
 			d.begin();
 			try {
-				const res = await attempt(this.#dispatcher, d, { api, model, body, stream, signal, headers });
+				const res = await attempt(this.#dispatcher, d, { api, model, body, raw, stream, signal, headers });
 				d.succeed();
 				return this.#answered(res, d, model, stream, api, undefined, reservation);
 			} catch (error) {
@@ -471,7 +472,7 @@ export class LlmClient implements ManagedClient {
 
 		const chain = [group, ...group.fallbacks.map((f) => this.#options.models.get(f) as ResolvedModel)];
 		const tried = new Set<Deployment>();
-		const request = { api, model, body, stream, signal, headers };
+		const request = { api, model, body, raw, stream, signal, headers };
 		let attempts = 0;
 		let last: LlmError | undefined;
 		for (const g of chain) {
@@ -556,14 +557,17 @@ export class LlmClient implements ManagedClient {
 			});
 		}
 		let reservation: Reservation | undefined;
-		try {
-			reservation = await this.#reserve(d, request.body, model, signal);
-		} catch (error) {
-			lease.release();
-			const e = error as LlmError;
-			if (e.code === LlmErrorCode.ABORTED) throw e;
-			// Its RPM/TPM budget would hold the request past queueTimeoutMs: busy, not failing.
-			return e;
+		// Without a limiter there is nothing to wait for: no await (and no microtask turn) for it.
+		if (this.#limiter !== undefined) {
+			try {
+				reservation = await this.#reserve(d, request.body, model, signal);
+			} catch (error) {
+				lease.release();
+				const e = error as LlmError;
+				if (e.code === LlmErrorCode.ABORTED) throw e;
+				// Its RPM/TPM budget would hold the request past queueTimeoutMs: busy, not failing.
+				return e;
+			}
 		}
 		d.begin();
 		try {

@@ -14,6 +14,12 @@ export interface ForwardRequest {
 	api: LlmApi;
 	/** The request body as the caller sent it (parsed JSON); `model` picks the deployments, `stream: true` streams. */
 	body: Record<string, unknown>;
+	/**
+	 * The bytes `body` was parsed from, exactly as the caller sent them: sent upstream unchanged
+	 * when nothing in the body needs rewriting (the deployment's model name is the one asked for,
+	 * and no translation), so the body is not serialised again. Must be `body`'s own JSON.
+	 */
+	raw?: Uint8Array;
 	/** The caller went away: the upstream request is aborted. */
 	signal?: AbortSignal;
 	/** Extra request headers for the upstream (`anthropic-beta`); the provider's own auth headers always win. */
@@ -23,7 +29,7 @@ export interface ForwardRequest {
 export interface ForwardResponse {
 	/** The upstream's status, or the status of lifeguard's own error (404 unknown model, 503 nothing available, 502/504 upstream failures). */
 	status: number;
-	/** The upstream's headers without hop-by-hop ones and `set-cookie`; for lifeguard's errors, `content-type` and `retry-after`. */
+	/** The upstream's headers without hop-by-hop ones and `set-cookie`; for lifeguard's errors, `content-type` and `retry-after`. A new object for each response: the gateway may add to it. */
 	headers: Record<string, string>;
 	/** The deployment that answered or failed last (`provider/model`); undefined when none was tried. */
 	deployment: string | undefined;
@@ -55,7 +61,8 @@ const HOP_BY_HOP = new Set([
 /** The upstream headers a gateway may pass on. */
 export function passHeaders(headers: ResponseHeaders): Record<string, string> {
 	const out: Record<string, string> = {};
-	for (const [name, value] of Object.entries(headers)) {
+	for (const name in headers) {
+		const value = headers[name];
 		if (value === undefined || HOP_BY_HOP.has(name)) continue;
 		out[name] = Array.isArray(value) ? value.join(", ") : value;
 	}

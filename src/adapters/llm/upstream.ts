@@ -13,6 +13,7 @@ import { pathOf } from "./providers.ts";
 import { firstBlock, type StreamBlock, StreamWatch } from "./stream-body.ts";
 import { ChunkTranslator, chatToMessage, chatToMessages, messagesToChat, messageToChat, StreamTranslator } from "./translate.ts";
 import { type LlmUsage, usageOfBody } from "./usage.ts";
+import { requestWhole, type WholeResponse } from "./whole-request.ts";
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -21,6 +22,8 @@ export interface AttemptRequest {
 	/** The public model name the caller asked for (for errors and usage). */
 	model: string;
 	body: Record<string, unknown>;
+	/** `body`'s own bytes as the caller sent them (a gateway's), sent as they are when the body needs no rewriting. */
+	raw: Uint8Array | undefined;
 	stream: boolean;
 	signal: AbortSignal | undefined;
 	headers: Record<string, string> | undefined;
@@ -56,27 +59,54 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 	const api = toAnthropic ? LlmApi.anthropicMessages : toOpenAi ? LlmApi.openaiChat : req.api;
 	const format = formatOf(api);
 	const subject = `llm deployment "${deployment.label}"`;
-	const named = req.body.model === deployment.upstreamModel ? req.body : { ...req.body, model: deployment.upstreamModel };
-	const payload = JSON.stringify(toAnthropic ? chatToMessages(named) : toOpenAi ? messagesToChat(named) : named);
+	const renamed = req.body.model !== deployment.upstreamModel;
+	const named = renamed ? { ...req.body, model: deployment.upstreamModel } : req.body;
+	// The caller's own bytes when they say exactly what is to be sent: no second serialisation.
+	const payload =
+		!renamed && !translated && req.raw !== undefined ? req.raw : JSON.stringify(toAnthropic ? chatToMessages(named) : toOpenAi ? messagesToChat(named) : named);
 	const headers: Record<string, string> = {
 		...req.headers,
 		...provider.headers,
 		"content-type": "application/json",
 		accept: req.stream ? "text/event-stream" : "application/json",
 	};
+	const options = {
+		origin: provider.origin,
+		path: pathOf(provider, api, deployment.upstreamModel),
+		method: "POST" as const,
+		headers,
+		body: payload,
+		signal: req.signal,
+		headersTimeout: deployment.tuning.headersTimeoutMs,
+		bodyTimeout: deployment.tuning.bodyTimeoutMs,
+	};
 	const started = performance.now();
+	if (!req.stream) {
+		// Read whole in any case: straight over dispatch(), without request()'s body stream.
+		let whole: WholeResponse;
+		try {
+			whole = await requestWhole(dispatcher, options, ERROR_BODY_LIMIT);
+		} catch (error) {
+			throw transportError(error, "headers", subject, deployment, req);
+		}
+		const headersMs = whole.headersAt - started;
+		if (whole.statusCode >= 400) {
+			const text = whole.body.toString("utf8");
+			throw upstreamError({
+				status: whole.statusCode,
+				bodyText: text,
+				headers: whole.headers,
+				deployment: deployment.label,
+				model: req.model,
+				secrets: provider.secrets,
+			});
+		}
+		if (whole.bodyError !== undefined) throw transportError(whole.bodyError, "body", subject, deployment, req);
+		return wholeResponse(whole.statusCode, whole.headers, headersMs, whole.body, format, translated, toAnthropic, subject, deployment, req);
+	}
 	let res: Dispatcher.ResponseData;
 	try {
-		res = await dispatcher.request({
-			origin: provider.origin,
-			path: pathOf(provider, api, deployment.upstreamModel),
-			method: "POST",
-			headers,
-			body: payload,
-			signal: req.signal,
-			headersTimeout: deployment.tuning.headersTimeoutMs,
-			bodyTimeout: deployment.tuning.bodyTimeoutMs,
-		});
+		res = await dispatcher.request(options);
 	} catch (error) {
 		throw transportError(error, "headers", subject, deployment, req);
 	}
@@ -88,26 +118,15 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 		throw upstreamError({ status, bodyText: text, headers: resHeaders, deployment: deployment.label, model: req.model, secrets: provider.secrets });
 	}
 	const contentType = String(resHeaders["content-type"] ?? "");
-	if (!req.stream || !contentType.includes("text/event-stream")) {
+	if (!contentType.includes("text/event-stream")) {
+		// A stream was asked for and a JSON body came back: passed on as it is.
 		let bytes: Uint8Array;
 		try {
 			bytes = await readAll(res.body);
 		} catch (error) {
 			throw transportError(error, "body", subject, deployment, req);
 		}
-		const usage = usageOfBody(format, bytes);
-		const outcome = Promise.resolve({ usage, error: undefined });
-		if (translated) {
-			let message: Record<string, unknown>;
-			try {
-				message = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8")) as Record<string, unknown>;
-			} catch (error) {
-				throw llmError(LlmErrorCode.SERVER, subject, "the response is not JSON", { deployment: deployment.label, model: req.model, status: 502, cause: error });
-			}
-			const chat = Buffer.from(JSON.stringify(toAnthropic ? messageToChat(message, usage) : chatToMessage(message, usage)));
-			return { status, headers: { ...resHeaders, "content-length": String(chat.length) }, headersMs, bytes: chat, blocks: undefined, outcome };
-		}
-		return { status, headers: resHeaders, headersMs, bytes, blocks: undefined, outcome };
+		return wholeResponse(status, resHeaders, headersMs, bytes, format, translated, toAnthropic, subject, deployment, req);
 	}
 	const response = await streamResponse(res, status, resHeaders, headersMs, format, subject, deployment, req);
 	if (!translated || response.blocks === undefined) return response;
@@ -115,6 +134,32 @@ export async function attempt(dispatcher: Dispatcher, deployment: Deployment, re
 	const watchUsage = response.usage;
 	const translator = toAnthropic ? new StreamTranslator(includeUsage) : new ChunkTranslator();
 	return { ...response, blocks: new TranslatedBlocks(response.blocks, translator, watchUsage) };
+}
+
+/** A JSON answer read whole: its usage, and its translation when the deployment speaks the other format. */
+function wholeResponse(
+	status: number,
+	headers: ResponseHeaders,
+	headersMs: number,
+	bytes: Uint8Array,
+	format: WireFormat,
+	translated: boolean,
+	toAnthropic: boolean,
+	subject: string,
+	deployment: Deployment,
+	req: AttemptRequest,
+): UpstreamResponse {
+	const usage = usageOfBody(format, bytes);
+	const outcome = Promise.resolve({ usage, error: undefined });
+	if (!translated) return { status, headers, headersMs, bytes, blocks: undefined, outcome };
+	let message: Record<string, unknown>;
+	try {
+		message = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8")) as Record<string, unknown>;
+	} catch (error) {
+		throw llmError(LlmErrorCode.SERVER, subject, "the response is not JSON", { deployment: deployment.label, model: req.model, status: 502, cause: error });
+	}
+	const chat = Buffer.from(JSON.stringify(toAnthropic ? messageToChat(message, usage) : chatToMessage(message, usage)));
+	return { status, headers: { ...headers, "content-length": String(chat.length) }, headersMs, bytes: chat, blocks: undefined, outcome };
 }
 
 async function streamResponse(

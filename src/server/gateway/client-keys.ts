@@ -3,7 +3,7 @@
  * which models each key may use, and each key's own requests and tokens per minute. Keys are
  * looked up by their SHA-256, so the table never holds one in the clear after start.
  */
-import { createHash } from "node:crypto";
+import { hash as digest } from "node:crypto";
 
 export interface ClientKeyConfig {
 	/** Shown in metrics, usage and logs instead of the key. */
@@ -98,6 +98,7 @@ export class ClientKeys {
 	}
 }
 
+/** One-shot SHA-256 (no Hash object per request: the lookup runs on every gateway call). */
 function hash(key: string): string {
-	return createHash("sha256").update(key).digest("base64");
+	return digest("sha256", key, "base64");
 }

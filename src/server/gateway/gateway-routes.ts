@@ -46,8 +46,14 @@ function formatOfPath(url: string): WireFormat {
 	return url.startsWith("/v1/messages") ? "anthropic" : "openai";
 }
 
-/** The client key each request authenticated with. */
-const callers = new WeakMap<object, ClientKey>();
+declare module "fastify" {
+	interface FastifyRequest {
+		/** The client key a gateway request authenticated with (set by the gateway's onRequest hook). */
+		gatewayKey: ClientKey | null;
+		/** The request body's bytes as they came (the gateway's JSON parser keeps them for forward()). */
+		gatewayRaw: Buffer | null;
+	}
+}
 
 export interface GatewayDeps {
 	keys: ClientKeys;
@@ -77,15 +83,32 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
 					.send(gatewayError(formatOfPath(request.url), 404, `no route ${request.method} ${request.url.split("?", 1)[0]}`));
 			});
 
+			// Request properties declared up front keep every request object the same shape (a WeakMap
+			// per request would cost an ephemeron the GC has to trace).
+			gateway.decorateRequest("gatewayKey", null);
+			gateway.decorateRequest("gatewayRaw", null);
+
+			// Fastify's own JSON parser (the same errors, the same prototype-poisoning checks), fed from
+			// a buffer that is kept: forward() sends those bytes upstream unchanged when nothing in the
+			// body needs rewriting, instead of serialising the parsed body again.
+			const parseJson = gateway.getDefaultJsonParser("error", "error");
+			gateway.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, raw, done) => {
+				const text = (raw as Buffer).toString("utf8");
+				if (singleModelKey(text)) request.gatewayRaw = raw as Buffer;
+				parseJson(request, text, done);
+			});
+
 			// Before the body is read or validated: a caller without a key learns nothing about the API.
-			gateway.addHook("onRequest", async (request, reply) => {
+			// A callback hook: an async one costs a promise and a microtask turn on every call.
+			gateway.addHook("onRequest", (request, reply, done) => {
 				const key = authenticate(deps.keys, request, reply, formatOfPath(request.url));
-				if (key === undefined) return reply;
-				callers.set(request.raw, key);
+				if (key === undefined) return;
+				request.gatewayKey = key;
+				done();
 			});
 
 			gateway.get("/models", async (request, reply) => {
-				const key = callers.get(request.raw) as ClientKey;
+				const key = request.gatewayKey as ClientKey;
 				const data = [];
 				const seen = new Set<string>();
 				for (const llm of deps.llms()) {
@@ -113,6 +136,22 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
 		{ prefix: "/v1" },
 	);
 }
+
+/**
+ * The raw bytes may go upstream only if the upstream cannot read another `model` in them than
+ * the parsed body holds: JSON.parse keeps the last of duplicate keys, some parsers keep the
+ * first, and the model is what the key's allow-list checked. So: `"model"` spelled out once, and
+ * no \u escape that could spell it another way (`"mod\u0065l"`). Anything else is serialised
+ * again from the parsed body, which has exactly one. False alarms (the word in a message) only
+ * cost that serialisation.
+ */
+function singleModelKey(text: string): boolean {
+	const at = text.indexOf('"model"');
+	return at !== -1 && text.indexOf('"model"', at + 7) === -1 && !MODEL_ESCAPE.test(text);
+}
+
+/** A \u escape of one of the letters of "model" (d e l m o are U+0064–U+006F). */
+const MODEL_ESCAPE = /\\u006[4-9a-f]/i;
 
 /** Which LLM client serves each model, built once per client list (models are fixed when a client is made). */
 const routing = new WeakMap<LlmClient[], Map<string, LlmClient>>();
@@ -150,7 +189,7 @@ function authenticate(keys: ClientKeys, request: FastifyRequest, reply: FastifyR
 
 async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
 	const format: WireFormat = api === "anthropic.messages" ? "anthropic" : "openai";
-	const key = callers.get(request.raw) as ClientKey;
+	const key = request.gatewayKey as ClientKey;
 	const body = request.body as Record<string, unknown>;
 	const model = body.model as string;
 	if (!key.allows(model)) {
@@ -185,7 +224,14 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 	res.once("close", onClose);
 	// The caller's beta flags reach Anthropic; its version header does not: the provider client speaks its own.
 	const beta = request.headers["anthropic-beta"];
-	const result = await llm.forward({ api, body, signal: controller.signal, ...(typeof beta === "string" ? { headers: { "anthropic-beta": beta } } : {}) });
+	const raw = request.gatewayRaw;
+	const result = await llm.forward({
+		api,
+		body,
+		...(raw === null ? {} : { raw }),
+		signal: controller.signal,
+		...(typeof beta === "string" ? { headers: { "anthropic-beta": beta } } : {}),
+	});
 	void result.usage.then(
 		(usage) => {
 			if (usage !== undefined) key.charge(usage.totalTokens);
@@ -202,7 +248,10 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 		// A whole answer is one chunk: headers and body in one write.
 		const first = await result.body.next();
 		const bytes = first.done === true ? undefined : first.value;
-		res.writeHead(result.status, { ...result.headers, "content-length": String(bytes?.byteLength ?? 0) });
+		// forward() hands over headers of this response only: they can take the length as they are.
+		const headers = result.headers;
+		headers["content-length"] = String(bytes?.byteLength ?? 0);
+		res.writeHead(result.status, headers);
 		res.end(bytes);
 		await result.body.return?.();
 		return reply;
