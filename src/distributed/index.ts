@@ -18,6 +18,7 @@ export {
 export { createSharedBudget, SharedBudget, type SharedBudgetOptions, type SharedBudgetStats } from "./shared-budget.ts";
 export {
 	createSharedRateLimit,
+	type RateAdmission,
 	SharedRateLimit,
 	type SharedRateLimitOptions,
 	type SharedRateLimitStats,
