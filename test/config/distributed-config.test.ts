@@ -1,7 +1,7 @@
 /** Seed 002's adaptive sizing and seed 003's distributed_pool in the config: accepted from YAML, env and code, every problem with its path. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadConfig } from "../../src/config/index.ts";
+import { explain, loadConfig } from "../../src/config/index.ts";
 import type { ConfigError } from "../../src/index.ts";
 
 const problemsOf = (load: () => unknown): Map<string, string> => {
@@ -55,6 +55,20 @@ describe("distributed settings in the config", () => {
 		assert.match(config.sources["distributed_pool.connection_affinity"] ?? "", /^inline:\d+:\d+$/);
 		const orders = config.pools.orders as { adaptiveSizing?: boolean; adaptationIntervalMs?: number; sharedBudget?: number };
 		assert.deepEqual([orders.adaptiveSizing, orders.adaptationIntervalMs, orders.sharedBudget], [true, 250, 40]);
+	});
+
+	it("explain() lists distributed_pool with its sources and no credentials of the Redis URL", () => {
+		const config = loadConfig({
+			yaml: YAML.replace("redis://127.0.0.1:6379\n  pool_sharding", "redis://app:hunter2secret@10.0.0.5:6379\n  pool_sharding"),
+			env: {},
+		});
+		const settings = explain(config);
+		const url = settings.find((s) => s.path === "distributed_pool.redis_url");
+		assert.ok(url, settings.map((s) => s.path).join(", "));
+		assert.ok(!url.value.includes("hunter2secret"), url.value);
+		assert.match(url.value, /10\.0\.0\.5:6379/);
+		assert.equal(settings.find((s) => s.path === "distributed_pool.shard_count")?.value, "16");
+		assert.equal(settings.find((s) => s.path === "pools.orders.adaptiveSizing")?.value, "true");
 	});
 
 	it("CONNECTION_POOL_ADAPTIVE_SIZING and _ADAPTATION_INTERVAL (seconds) set every pool with core options; the pool's own key wins", () => {
