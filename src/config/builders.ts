@@ -1,5 +1,9 @@
 import type { LlmClientOptions } from "../adapters/llm/options.ts";
 import { ConfigError } from "../core/errors.ts";
+import type { Pool } from "../core/pool.ts";
+import type { AdaptiveSizer } from "../distributed/adaptive-sizer.ts";
+import type { ShardMap } from "../distributed/shard-map.ts";
+import type { SharedBudget } from "../distributed/shared-budget.ts";
 import type { ManagedClient } from "../manager/client.ts";
 import { PoolManager } from "../manager/manager.ts";
 import { isManagedClient } from "../manager/views.ts";
@@ -34,11 +38,21 @@ export function corePoolOptions(config: PoolConfig): Record<string, unknown> {
 	return out;
 }
 
+/**
+ * The SharedBudget createPools made for a pool's `sharedBudget`, handed to its builder through
+ * the config object (a non-enumerable key: explain() and the logs never see it).
+ */
+const BUDGET = Symbol("lifeguard.sharedBudget");
+const budgetOf = (c: object): { budget?: SharedBudget } => {
+	const budget = (c as { [BUDGET]?: SharedBudget })[BUDGET];
+	return budget === undefined ? {} : { budget };
+};
+
 const server = (c: { url?: string; host?: string; port?: number; user?: string; password?: string; database?: string }) =>
 	c.url !== undefined ? c.url : { host: c.host, port: c.port, user: c.user, password: c.password, database: c.database };
 
 const sqlOptions = (name: string, c: PoolConfigOf<"postgres"> | PoolConfigOf<"mysql"> | PoolConfigOf<"sqlite">) => ({
-	pool: { ...corePoolOptions(c), name },
+	pool: { ...corePoolOptions(c), ...budgetOf(c), name },
 	...(c.statementTimeoutMs !== undefined ? { statementTimeoutMs: c.statementTimeoutMs } : {}),
 	...(c.leaseTimeoutMs !== undefined ? { leaseTimeoutMs: c.leaseTimeoutMs } : {}),
 	...(c.readYourWritesMs !== undefined ? { readYourWritesMs: c.readYourWritesMs } : {}),
@@ -71,6 +85,7 @@ const BUILT_IN: { [K in PoolKind]?: PoolBuilder<K> } = {
 		const { kind: _kind, url, host, port, db, username, password, keyPrefix, commandTimeoutMs, keepaliveMs, sharedConnections } = c;
 		return createRedisClient({
 			...corePoolOptions(c),
+			...budgetOf(c),
 			name,
 			url,
 			host,
@@ -137,6 +152,9 @@ export async function createPools(config: ResolvedConfig, options: CreatePoolsOp
 	const manager = options.manager ?? new PoolManager();
 	const built: ManagedClient[] = [];
 	const problems: { path: string; message: string; source?: string }[] = [];
+	const distributed = config.distributedPool === undefined ? undefined : await import("../distributed/index.ts");
+	const budgets: SharedBudget[] = [];
+	const sizers: { name: string; client: ManagedClient; intervalMs: number | undefined; budget: SharedBudget | undefined }[] = [];
 	for (const [name, pool] of Object.entries(config.pools)) {
 		const builder = builders.get(pool.kind) as PoolBuilder | undefined;
 		const source = config.sources[`pools.${name}.kind`];
@@ -152,18 +170,52 @@ export async function createPools(config: ResolvedConfig, options: CreatePoolsOp
 		const interval = config.monitoring.healthCheckIntervalMs;
 		const takesInterval =
 			keysOf(pool.kind).includes("healthCheckIntervalMs") && (pool as { healthCheckIntervalMs?: number }).healthCheckIntervalMs === undefined;
-		const options = interval !== undefined && takesInterval ? { ...pool, healthCheckIntervalMs: interval } : pool;
+		const options = interval !== undefined && takesInterval ? { ...pool, healthCheckIntervalMs: interval } : { ...pool };
+		const { sharedBudget, adaptiveSizing, adaptationIntervalMs } = pool as { sharedBudget?: number; adaptiveSizing?: boolean; adaptationIntervalMs?: number };
+		let budget: SharedBudget | undefined;
 		try {
+			if (sharedBudget !== undefined && distributed !== undefined && config.distributedPool !== undefined) {
+				// Processes that name the same pool share its budget: the resource is the pool's name.
+				budget = new distributed.SharedBudget({ redis: config.distributedPool.redis_url, resource: name, limit: sharedBudget });
+				budgets.push(budget);
+				Object.defineProperty(options, BUDGET, { value: budget, enumerable: false });
+			}
 			const client = await builder(name, options as never);
 			if (!isManagedClient(client)) throw new TypeError(`the ${pool.kind} builder returned something that is not a ManagedClient`);
 			built.push(client);
+			if (adaptiveSizing === true) sizers.push({ name, client, intervalMs: adaptationIntervalMs, budget });
 		} catch (error) {
 			const message =
 				error instanceof ConfigError ? error.problems.map((p) => `${p.path}: ${p.message}`).join("; ") : error instanceof Error ? error.message : String(error);
 			problems.push({ path: `pools.${name}`, message: `could not build: ${message}`, source });
 		}
 	}
+	// Adaptive sizing: every core pool of the client (a SQL client's primary and replicas), between its min and max, under the budget.
+	const started: AdaptiveSizer[] = [];
+	for (const { name, client, intervalMs, budget } of sizers) {
+		for (const { label, pool } of client.pools()) {
+			if (typeof (pool as Partial<Pool<unknown>>).resize !== "function") continue;
+			try {
+				const { adaptPoolSize } = await import("../distributed/adaptive-sizer.ts");
+				started.push(adaptPoolSize(pool as Pool<unknown>, { intervalMs, budget }));
+			} catch (error) {
+				const message = error instanceof ConfigError ? error.problems.map((p) => `${p.path}: ${p.message}`).join("; ") : String(error);
+				problems.push({ path: `pools.${name}.adaptiveSizing`, message: `${label}: ${message}`, source: config.sources[`pools.${name}.adaptiveSizing`] });
+			}
+		}
+	}
+	let shards: ShardMap | undefined;
+	if (distributed !== undefined && config.distributedPool !== undefined) {
+		try {
+			shards = distributed.shardMapFromConfig("pools", config.distributedPool);
+		} catch (error) {
+			const message = error instanceof ConfigError ? error.problems.map((p) => `${p.path}: ${p.message}`).join("; ") : String(error);
+			problems.push({ path: "distributed_pool", message, source: config.sources["distributed_pool.redis_url"] });
+		}
+	}
 	if (problems.length > 0) {
+		for (const sizer of started) sizer.stop();
+		await Promise.allSettled([...budgets, ...(shards === undefined ? [] : [shards])].map((part) => part.close()));
 		await Promise.allSettled(built.map((client) => client.close({ timeoutMs: 1_000 })));
 		throw new ConfigError(
 			"createPools",
@@ -171,6 +223,9 @@ export async function createPools(config: ResolvedConfig, options: CreatePoolsOp
 		);
 	}
 	for (const client of built) manager.add(client);
+	// The budgets, and the shard map of distributed_pool, as one client: the manager starts and closes them, metrics export them.
+	if (distributed !== undefined && (budgets.length > 0 || shards !== undefined))
+		manager.add(distributed.distributedClient({ name: "distributed", budgets, shards: shards === undefined ? [] : [shards] }));
 	const logger = options.logger ?? loggerFromEnv();
 	if (logger !== undefined) {
 		logConfigSummary(logger, config);

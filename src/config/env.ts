@@ -1,6 +1,6 @@
 import type { ConfigProblem } from "../core/errors.ts";
 import { didYouMean } from "./did-you-mean.ts";
-import { DATABASE_KINDS, type PoolKind } from "./schema.ts";
+import { CORE_POOL_KINDS, DATABASE_KINDS, type PoolKind } from "./schema.ts";
 
 /** How a `CONNECTION_POOL_*` value is read: the seed's meanings (durations in seconds, booleans true/false/1/0). */
 type EnvValue = "count" | "seconds" | "boolean";
@@ -30,6 +30,9 @@ export const KIND_VARIABLES: readonly KindVariable[] = [
 	{ name: "WS_HEARTBEAT", kinds: ["websocket"], key: "pingIntervalMs", value: "seconds" },
 	// The first reconnect's delay ceiling; later ones double from it (full jitter) up to reconnectMaxMs.
 	{ name: "WS_RECONNECT", kinds: ["websocket"], key: "reconnectInitialMs", value: "seconds" },
+	// Seed 002's adaptive_sizing / adaptation_interval, for every pool with core pool options.
+	{ name: "ADAPTIVE_SIZING", kinds: CORE_POOL_KINDS, key: "adaptiveSizing", value: "boolean" },
+	{ name: "ADAPTATION_INTERVAL", kinds: CORE_POOL_KINDS, key: "adaptationIntervalMs", value: "seconds" },
 ];
 
 /** The `CONNECTION_POOL_*` variables of the monitoring section. */

@@ -32,6 +32,7 @@ export function explain(config: ResolvedConfig): ExplainedSetting[] {
 		for (const [key, value] of Object.entries(pool)) add(`pools.${name}.${key}`, key, value);
 	}
 	for (const [key, value] of Object.entries(config.monitoring)) add(`monitoring.${key}`, key, value);
+	for (const [key, value] of Object.entries(config.distributedPool ?? {})) add(`distributed_pool.${key}`, key, value);
 	return out;
 }
 

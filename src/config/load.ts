@@ -9,6 +9,8 @@ import { suggestion } from "./did-you-mean.ts";
 import { type EnvSetting, matchesPoolName, POOL_PREFIX, readKindVariables, readPoolVariables } from "./env.ts";
 import {
 	CORE_POOL_KINDS,
+	type DistributedPoolSettings,
+	distributedPoolSchema,
 	ENVIRONMENTS,
 	keysOf,
 	type MonitoringConfig,
@@ -39,6 +41,8 @@ export interface ResolvedConfig {
 	environment: string | undefined;
 	pools: Record<string, PoolConfig>;
 	monitoring: MonitoringConfig;
+	/** Seed 003's `distributed_pool` block, when the config has one: shared budgets and the shard map go through its Redis. */
+	distributedPool?: DistributedPoolSettings;
 	/** Dotted key (`pools.orders.max`) → its source: `default`, `code`, `file:line:column`, `env NAME`. */
 	sources: Record<string, string>;
 	/** Which sources contributed, for the start-up summary: files read, variables used. */
@@ -99,7 +103,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
 	checkKeys(root, "", TOP_LEVEL_KEYS, where, problems);
 	const section = environment !== undefined && (ENVIRONMENTS as readonly string[]).includes(environment) ? environment : undefined;
 	const sectionValue = section !== undefined ? asObject(root[section], section, where, problems) : undefined;
-	if (sectionValue !== undefined && section !== undefined) checkKeys(sectionValue, section, ["defaults", "pools", "monitoring"], where, problems);
+	if (sectionValue !== undefined && section !== undefined)
+		checkKeys(sectionValue, section, ["defaults", "pools", "monitoring", "distributed_pool"], where, problems);
 
 	/** A section's map (defaults, pools, monitoring) as path-tracked entries: base first, then the environment's over it. */
 	const layered = (key: "defaults" | "pools" | "monitoring") => {
@@ -242,8 +247,56 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
 		}
 	}
 
+	// distributed_pool: the base block, then the environment section's keys over it.
+	const distributedMerged = new Map<string, Layered>();
+	for (const [prefix, block] of [
+		["distributed_pool", root.distributed_pool],
+		[`${section}.distributed_pool`, sectionValue?.distributed_pool],
+	] as const) {
+		const object = asObject(block, prefix, where, problems);
+		for (const [key, value] of Object.entries(object ?? {})) distributedMerged.set(key, { value, source: where(`${prefix}.${key}`) });
+	}
+	let distributedPool: DistributedPoolSettings | undefined;
+	if (distributedMerged.size > 0) {
+		const parsed = distributedPoolSchema.safeParse(Object.fromEntries([...distributedMerged].map(([k, v]) => [k, v.value])));
+		if (parsed.success) {
+			distributedPool = parsed.data;
+			for (const [key, v] of distributedMerged) sources[`distributed_pool.${key}`] = v.source;
+		} else {
+			for (const issue of parsed.error.issues) {
+				const keys = issue.code === "unrecognized_keys" ? issue.keys : [String(issue.path[0] ?? "")];
+				for (const key of keys) {
+					const message =
+						issue.code === "unrecognized_keys"
+							? `unknown option${suggestion(key, Object.keys(distributedPoolSchema.shape))}`
+							: key === "redis_url"
+								? "required: a redis:// or rediss:// URL" // never the value: a URL may hold a password
+								: redactSecrets(issue.message);
+					problems.push({ path: `distributed_pool.${key}`, message, source: distributedMerged.get(key)?.source ?? where("distributed_pool") });
+				}
+			}
+		}
+	}
+	// A shared budget lives in distributed_pool's Redis: a pool that asks for one without it is a problem at the pool's key.
+	for (const [name, pool] of Object.entries(pools)) {
+		if ((pool as { sharedBudget?: number }).sharedBudget !== undefined && distributedMerged.size === 0) {
+			problems.push({
+				path: `pools.${name}.sharedBudget`,
+				message: "needs distributed_pool.redis_url (the Redis the processes share the budget through)",
+				source: sources[`pools.${name}.sharedBudget`],
+			});
+		}
+	}
+
 	if (problems.length > 0) throw new ConfigError("lifeguard configuration", problems);
-	return { environment, pools, monitoring, sources, summary: { files, environmentSection: sectionValue !== undefined ? section : undefined, variables } };
+	return {
+		environment,
+		pools,
+		monitoring,
+		...(distributedPool !== undefined ? { distributedPool } : {}),
+		sources,
+		summary: { files, environmentSection: sectionValue !== undefined ? section : undefined, variables },
+	};
 }
 
 function asObject(value: unknown, path: string, where: (path: string) => string, problems: ConfigProblem[]): Record<string, unknown> | undefined {

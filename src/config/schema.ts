@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AFFINITIES } from "../distributed/shard-map.ts";
 
 /** Every kind of pool a config file can declare. */
 export const POOL_KINDS = ["postgres", "mysql", "sqlite", "redis", "http", "llm", "websocket", "comfyui", "mongodb", "firestore"] as const;
@@ -74,6 +75,19 @@ export const commonPoolShape = {
 	allowExitOnIdle: flag().optional(),
 };
 
+/**
+ * Keys of the core-pool kinds that are not core options: seed 002's `adaptive_sizing` /
+ * `adaptation_interval`, and a slot budget shared through `distributed_pool.redis_url`.
+ */
+export const distributedPoolKeys = {
+	/** Move the pool's effective max between min and max with the load (an AdaptiveSizer). */
+	adaptiveSizing: flag().optional(),
+	/** How often the sizer measures and resizes (at least 10 ms). Default 1 000. */
+	adaptationIntervalMs: z.preprocess(asNumber, z.number().int().min(10)).optional(),
+	/** Most connections of this pool over every process (a SharedBudget named after the pool). */
+	sharedBudget: count(1).optional(),
+};
+
 const server = {
 	url: url().optional(),
 	host: text().optional(),
@@ -85,6 +99,7 @@ const server = {
 
 const sql = {
 	...commonPoolShape,
+	...distributedPoolKeys,
 	replicas: urls().optional(),
 	replicaSelection: z.enum(["round-robin", "least-busy"]).optional(),
 	readYourWritesMs: durationMs().optional(),
@@ -120,6 +135,7 @@ export const poolSchemas = {
 	redis: z
 		.strictObject({
 			...commonPoolShape,
+			...distributedPoolKeys,
 			kind: z.literal("redis"),
 			url: url().optional(),
 			host: text().optional(),
@@ -306,6 +322,26 @@ export const monitoringSchema = z.strictObject({
 });
 export type MonitoringConfig = z.infer<typeof monitoringSchema>;
 
+/**
+ * Seed 003's `distributed_pool` block, with its own key names: the Redis that shared budgets and
+ * the shard map use, and how keys are sharded over the live processes. Durations in ms.
+ */
+export const distributedPoolSchema = z
+	.strictObject({
+		redis_url: z.string().regex(/^rediss?:\/\/\S+$/i, "must be a redis:// or rediss:// URL"),
+		pool_sharding: flag().optional(),
+		shard_count: count(1).optional(),
+		connection_affinity: z.enum(AFFINITIES).optional(),
+		health_check_interval: z.preprocess(asNumber, z.number().int().min(10)).optional(),
+		failover_enabled: flag().optional(),
+		failover_timeout: z.preprocess(asNumber, z.number().int().min(20)).optional(),
+	})
+	.refine((d) => d.failover_timeout === undefined || d.failover_timeout > (d.health_check_interval ?? 1_000), {
+		message: "must exceed health_check_interval (default 1000) or live processes look dead",
+		path: ["failover_timeout"],
+	});
+export type DistributedPoolSettings = z.infer<typeof distributedPoolSchema>;
+
 /** The keys each kind knows, for "did you mean" and for environment variables. */
 export function keysOf(kind: PoolKind): string[] {
 	return Object.keys(shapeOf(poolSchemas[kind]));
@@ -323,4 +359,4 @@ export const SECRET_KEYS = new Set(["password", "apiKey", "token", "headers", "a
 
 /** Top-level keys of a config file; environment sections repeat the same shape. */
 export const ENVIRONMENTS = ["development", "staging", "production", "test"] as const;
-export const TOP_LEVEL_KEYS = ["defaults", "pools", "monitoring", ...ENVIRONMENTS] as const;
+export const TOP_LEVEL_KEYS = ["defaults", "pools", "monitoring", "distributed_pool", ...ENVIRONMENTS] as const;

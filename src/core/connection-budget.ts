@@ -7,7 +7,7 @@ export interface BudgetedPool {
 	wake(): void;
 	/** Closes one idle connection (reason `idle`) so its slot goes back; false when none is idle. */
 	evictIdle(): boolean;
-	/** Callers waiting in the pool now: the demand a budget may ask more slots for. */
+	/** Callers waiting in the pool now, plus the connections `min` still lacks: the demand a budget may ask more slots for. */
 	pending(): number;
 }
 
@@ -33,9 +33,17 @@ export interface ConnectionBudget {
 	attach?(pool: BudgetedPool): void;
 }
 
+/**
+ * Warm-up creates do not report a refusal (only waiters do), so a budget that grants on demand
+ * (SharedBudget) must see `min` as demand or `start()` would wait for a slot nobody asked for.
+ */
+function warmDeficit(pool: Pool<unknown>): number {
+	return Math.max(0, pool.options.min - pool.size);
+}
+
 /** Adapts a public budget to the pool's internal hooks (the keyed pool's budget has more of them). @internal */
 export function externalBudget(budget: ConnectionBudget, pool: Pool<unknown>): PoolBudget {
-	budget.attach?.({ name: pool.name, wake: () => pool.poke(), evictIdle: () => pool.evictOneIdle(), pending: () => pool.pendingCount });
+	budget.attach?.({ name: pool.name, wake: () => pool.poke(), evictIdle: () => pool.evictOneIdle(), pending: () => pool.pendingCount + warmDeficit(pool) });
 	return {
 		tryReserve: () => budget.tryReserve(),
 		release: () => budget.release(),

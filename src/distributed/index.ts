@@ -4,7 +4,14 @@
  */
 
 export { AdaptiveSizer, type AdaptiveSizingOptions, adaptPoolSize, type SizingBudget, type SizingSample } from "./adaptive-sizer.ts";
-export { budgetPoolView, type DistributedClientOptions, distributedClient } from "./managed-client.ts";
+export {
+	budgetPoolView,
+	DISTRIBUTED_KIND,
+	type DistributedClientOptions,
+	type DistributedDetails,
+	distributedClient,
+	type ShardMapDetails,
+} from "./managed-client.ts";
 export type { RedisLike } from "./redis-connection.ts";
 export {
 	AFFINITIES,
@@ -18,6 +25,7 @@ export {
 export { createSharedBudget, SharedBudget, type SharedBudgetOptions, type SharedBudgetStats } from "./shared-budget.ts";
 export {
 	createSharedRateLimit,
+	type RateAdmission,
 	SharedRateLimit,
 	type SharedRateLimitOptions,
 	type SharedRateLimitStats,

@@ -2,8 +2,28 @@ import type { CloseOptions } from "../core/pool.ts";
 import { PoolCounters, type PoolStats, statsSnapshot } from "../core/stats.ts";
 import type { ClientPool, ManagedClient, PoolView } from "../manager/client.ts";
 import type { ShardMap } from "./shard-map.ts";
-import type { SharedBudget } from "./shared-budget.ts";
-import type { SharedRateLimit } from "./shared-rate-limit.ts";
+import type { SharedBudget, SharedBudgetStats } from "./shared-budget.ts";
+import type { SharedRateLimit, SharedRateLimitStats } from "./shared-rate-limit.ts";
+
+/** The client kind of {@link distributedClient}: metrics read its `details()` as {@link DistributedDetails}. */
+export const DISTRIBUTED_KIND = "distributed";
+
+export interface ShardMapDetails {
+	name: string;
+	processId: string;
+	affinity: string;
+	reachable: boolean;
+	shardCount: number;
+	/** Owner process of each shard. */
+	owners: string[];
+}
+
+/** What a distributed client's `details()` returns: the admin API shows it, metrics export it. */
+export interface DistributedDetails {
+	budgets: SharedBudgetStats[];
+	rateLimits: SharedRateLimitStats[];
+	shards: ShardMapDetails[];
+}
 
 export interface DistributedClientOptions {
 	/** Default "distributed". */
@@ -58,12 +78,19 @@ export function distributedClient(options: DistributedClientOptions): ManagedCli
 	};
 	return {
 		name: options.name ?? "distributed",
-		kind: "distributed",
+		kind: DISTRIBUTED_KIND,
 		pools: () => views,
-		details: () => ({
+		details: (): DistributedDetails & Record<string, unknown> => ({
 			budgets: budgets.map((b) => b.stats()),
 			rateLimits: rateLimits.map((r) => r.stats()),
-			shards: shards.map((m) => ({ name: m.name, processId: m.processId, affinity: m.affinity, reachable: m.reachable, owners: [...m.owners] })),
+			shards: shards.map((m) => ({
+				name: m.name,
+				processId: m.processId,
+				affinity: m.affinity,
+				reachable: m.reachable,
+				shardCount: m.shardCount,
+				owners: [...m.owners],
+			})),
 		}),
 		start: async () => {
 			await Promise.all([...budgets.map((b) => b.start()), ...shards.map((m) => m.start())]);

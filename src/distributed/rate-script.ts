@@ -9,7 +9,7 @@ import { LUA_NOW } from "./lua-prelude.ts";
  * ARGV: window ms, requests limit (0 none), tokens limit (0 none), tokens, process id, ttl ms, mode
  *   mode "take": spend 1 request + tokens if both fit; "record": add tokens unconditionally (usage
  *   known after the response); "join": membership only
- * Reply: { allowed (1/0), retry after ms, requests in window, tokens in window, processes }
+ * Reply: { allowed (1/0), retry after ms, requests in window, tokens in window, processes, Redis time ms }
  */
 export const RATE_LUA = `
 ${LUA_NOW}
@@ -22,7 +22,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[5])
 redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[6]) * 2)
 local processes = redis.call('ZCARD', KEYS[3])
-if mode == 'join' then return {1, 0, 0, 0, processes} end
+if mode == 'join' then return {1, 0, 0, 0, processes, now} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
 local requests = redis.call('ZCARD', KEYS[1])
@@ -38,7 +38,7 @@ local member = now .. ':' .. seq
 if mode == 'record' then
   if tokens > 0 then redis.call('ZADD', KEYS[2], now, member .. ':' .. tokens) end
   redis.call('PEXPIRE', KEYS[2], window * 2)
-  return {1, 0, requests, spent + tokens, processes}
+  return {1, 0, requests, spent + tokens, processes, now}
 end
 local retry = 0
 if rpm > 0 and requests + 1 > rpm then
@@ -46,7 +46,7 @@ if rpm > 0 and requests + 1 > rpm then
   retry = math.max(retry, tonumber(oldest[2]) + window - now)
 end
 if tpm > 0 and spent + tokens > tpm then
-  if tokens > tpm then return {0, -1, requests, spent, processes} end
+  if tokens > tpm then return {0, -1, requests, spent, processes, now} end
   local freed = 0
   for i = 1, #log, 2 do
     freed = freed + tonumber(string.match(log[i], ':(%d+)$'))
@@ -56,12 +56,12 @@ if tpm > 0 and spent + tokens > tpm then
     end
   end
 end
-if retry > 0 then return {0, retry, requests, spent, processes} end
+if retry > 0 then return {0, retry, requests, spent, processes, now} end
 redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], window * 2)
 if tokens > 0 then
   redis.call('ZADD', KEYS[2], now, member .. ':' .. tokens)
   redis.call('PEXPIRE', KEYS[2], window * 2)
 end
-return {1, 0, requests + 1, spent + tokens, processes}
+return {1, 0, requests + 1, spent + tokens, processes, now}
 `;

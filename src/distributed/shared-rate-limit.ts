@@ -34,12 +34,23 @@ export interface TakeOptions {
 	signal?: AbortSignal;
 }
 
+/** How one `take` was admitted. */
+export interface RateAdmission {
+	/** "redis": the shared log admitted it; "local": the static share did, Redis being unreachable (or not yet trusted after an outage). */
+	source: "redis" | "local";
+	/** Redis TIME (ms since the epoch) at which the script admitted it; undefined for a local admission. */
+	redisTimeMs: number | undefined;
+}
+
 export interface SharedRateLimitStats {
 	name: string;
 	processId: string;
 	fallback: boolean;
 	processes: number;
+	/** Calls admitted (through Redis or the local share). */
 	allowed: number;
+	/** Of those, admitted by the local static share while Redis was unreachable. */
+	allowedLocally: number;
 	refused: number;
 	waited: number;
 }
@@ -67,6 +78,7 @@ export class SharedRateLimit {
 	#everJoined = false;
 	#localUntil = 0;
 	#allowed = 0;
+	#allowedLocally = 0;
 	#refused = 0;
 	#waited = 0;
 	#closed = false;
@@ -98,18 +110,19 @@ export class SharedRateLimit {
 	}
 
 	/** Waits until `key` may make one call spending `tokens`; RATE_LIMITED at once when the wait would pass the deadline. */
-	async take(key: string, options: TakeOptions = {}): Promise<void> {
+	async take(key: string, options: TakeOptions = {}): Promise<RateAdmission> {
 		const tokens = options.tokens ?? 0;
 		const timeoutMs = options.timeoutMs ?? 30_000;
 		const deadline = performance.now() + timeoutMs;
 		let waited = false;
 		for (;;) {
 			if (options.signal?.aborted) throw new RequestAbortedError(options.signal.reason);
-			const wait = await this.#tryTake(key, tokens);
-			if (wait === 0) {
+			const { wait, admission } = await this.#tryTake(key, tokens);
+			if (admission !== undefined) {
 				this.#allowed++;
+				if (admission.source === "local") this.#allowedLocally++;
 				if (waited) this.#waited++;
-				return;
+				return admission;
 			}
 			const remaining = deadline - performance.now();
 			const kind = this.tokensPerWindow > 0 && tokens > 0 && (wait < 0 || this.requestsPerWindow === 0) ? "tokens" : "requests";
@@ -145,6 +158,7 @@ export class SharedRateLimit {
 			fallback: this.#fallback,
 			processes: this.#processes,
 			allowed: this.#allowed,
+			allowedLocally: this.#allowedLocally,
 			refused: this.#refused,
 			waited: this.#waited,
 		};
@@ -170,8 +184,8 @@ export class SharedRateLimit {
 		return w;
 	}
 
-	/** 0 when taken, the wait in ms otherwise, -1 when it can never fit. */
-	async #tryTake(key: string, tokens: number): Promise<number> {
+	/** The admission when taken; otherwise the wait in ms, -1 when it can never fit. */
+	async #tryTake(key: string, tokens: number): Promise<{ wait: number; admission?: RateAdmission }> {
 		const now = performance.now();
 		const local = this.#window(key);
 		const share = (limit: number) => (limit === 0 ? 0 : Math.max(1, Math.floor(limit / Math.max(1, this.#processes))));
@@ -181,20 +195,21 @@ export class SharedRateLimit {
 			// While Redis may not know what was spent during an outage, the local share must allow it too.
 			if (now < this.#localUntil) {
 				const w = localWait();
-				if (w !== 0) return w;
+				if (w !== 0) return { wait: w };
 			}
 			reply = await this.#call(key, "take", tokens);
 		} catch {
 			const w = localWait();
-			if (w === 0) local.add(performance.now(), tokens);
-			return w;
+			if (w !== 0) return { wait: w };
+			local.add(performance.now(), tokens);
+			return { wait: 0, admission: { source: "local", redisTimeMs: undefined } };
 		}
-		const [allowed, retry] = reply as [number, number];
+		const [allowed, retry, , , , redisTimeMs] = reply as [number, number, number, number, number, number];
 		if (allowed === 1) {
 			local.add(performance.now(), tokens);
-			return 0;
+			return { wait: 0, admission: { source: "redis", redisTimeMs } };
 		}
-		return retry < 0 ? -1 : Math.max(1, retry);
+		return { wait: retry < 0 ? -1 : Math.max(1, retry) };
 	}
 
 	async #call(key: string, mode: "take" | "record" | "join", tokens: number): Promise<number[]> {

@@ -24,6 +24,7 @@ interface Report {
 	timeouts: number;
 	late: number;
 	worstOverMs: number;
+	worstLagMs: number;
 }
 
 describe("shared budget across processes (PostgreSQL)", () => {
@@ -91,6 +92,11 @@ describe("shared budget across processes (PostgreSQL)", () => {
 		})();
 
 		const ids = Array.from({ length: PROCESSES }, (_, slot) => spawnWorker(slot));
+		// Starting a Node process takes seconds on this loaded machine (3 s for one worker alone, more
+		// with eight): the time bounds below run from when a process is up (its first report), not
+		// from the spawn, which is startup time and no part of what the budget guarantees.
+		const STARTUP_MS = 60_000;
+		assert.ok(await eventually(() => ids.every((id) => last.has(id)), STARTUP_MS, 50), "every worker started");
 		assert.ok(await eventually(() => current >= LIMIT - 2, 15_000, 50), `the load fills the budget (at ${current})`);
 		await sleep(1_500);
 
@@ -103,6 +109,7 @@ describe("shared budget across processes (PostgreSQL)", () => {
 
 		// Restarts join and get their fair share back from the borrowers.
 		const restarted = [spawnWorker(0), spawnWorker(1)];
+		assert.ok(await eventually(() => restarted.every((id) => last.has(id)), STARTUP_MS, 50), "the restarted workers started");
 		assert.ok(
 			await eventually(() => restarted.every((id) => (last.get(id)?.open ?? 0) >= Math.floor(LIMIT / PROCESSES) - 1), 8_000, 50),
 			`restarted processes reach their share (${restarted.map((id) => last.get(id)?.open).join(", ")})`,
@@ -121,12 +128,13 @@ describe("shared budget across processes (PostgreSQL)", () => {
 		const ok = reports.reduce((sum, r) => sum + r.ok, 0);
 		const timeouts = reports.reduce((sum, r) => sum + r.timeouts, 0);
 		const worst = Math.max(...reports.map((r) => r.worstOverMs));
+		const worstLag = Math.max(...reports.map((r) => r.worstLagMs ?? 0));
 		console.log(
-			`# peak ${peak}/${LIMIT} connections over ${samples} samples; killed share reused after ${Math.round(reusedMs)} ms (TTL ${TTL_MS}); ${ok} queries, ${timeouts} acquire timeouts, worst ${Math.round(worst)} ms past a deadline`,
+			`# peak ${peak}/${LIMIT} connections over ${samples} samples; killed share reused after ${Math.round(reusedMs)} ms (TTL ${TTL_MS}); ${ok} queries, ${timeouts} acquire timeouts, worst ${Math.round(worst)} ms past a deadline (timers up to ${Math.round(worstLag)} ms late)`,
 		);
 		assert.ok(peak <= LIMIT, `pg_stat_activity showed ${peak} connections, the budget is ${LIMIT}`);
 		assert.ok(reusedMs < TTL_MS + 1_500, `reused after ${Math.round(reusedMs)} ms`);
-		assert.equal(late, 0, `${late} acquires waited past their deadline (worst ${Math.round(worst)} ms over)`);
+		assert.equal(late, 0, `${late} acquires waited past their deadline by more than the event loop's own lateness (worst ${Math.round(worst)} ms over)`);
 		assert.ok(ok > 1_000, "the load did run");
 	});
 });

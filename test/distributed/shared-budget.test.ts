@@ -79,6 +79,17 @@ describe("shared budget", () => {
 		await Promise.all(opened.splice(0).map((o) => o.close()));
 	});
 
+	it("warms a pool's min through the budget: start() resolves without any caller asking", async () => {
+		const budget = new SharedBudget({ redis: REDIS_URL, keyPrefix: testPrefix("distributed"), resource: "warm", limit: 4 });
+		let next = 0;
+		const pool = createPool({ min: 2, max: 10, budget, create: () => ({ id: ++next }) });
+		opened.push({ close: () => pool.close({ timeoutMs: 0 }) }, budget);
+		// Warm-up creates report no refusal (only waiters do): the budget must count min as demand, or no slot is ever granted.
+		await Promise.race([pool.start(), sleep(5_000).then(() => assert.fail(`start() still waiting (${JSON.stringify(budget.stats())})`))]);
+		assert.equal(pool.size, 2);
+		assert.equal(budget.stats().used, 2);
+	});
+
 	it("refuses bad options, listing every problem", () => {
 		assert.throws(
 			() => new SharedBudget({ redis: REDIS_URL, resource: "", limit: 0, ttlMs: 1_000, renewMs: 2_000 }),

@@ -128,6 +128,83 @@ describe("Redis Cluster", () => {
 		});
 	});
 
+	describe("pipelines and pub/sub", () => {
+		it("pipelines commands of one slot in one round trip, each with its own result; refuses one spanning slots before sending", async () => {
+			const counter = `${PREFIX}{order:7}:count`;
+			const name = `${PREFIX}{order:7}:name`;
+			const results = await cluster.pipeline([
+				["set", counter, "1"],
+				["incrby", counter, 4],
+				["set", name, "seven"],
+				["incr", name],
+				["get", counter],
+			]);
+			assert.deepEqual(
+				results.map(([error, value]) => (error === null ? value : error.code)),
+				["OK", 5, "OK", "REDIS_COMMAND_FAILED", "5"],
+				"the failing INCR did not stop the others",
+			);
+			const a = `${PREFIX}pipe:a`;
+			const b = `${PREFIX}pipe:b`;
+			await assert.rejects(
+				cluster.pipeline([
+					["set", a, "1"],
+					["set", b, "1"],
+				]),
+				(error: unknown) => error instanceof RedisCrossSlotError && error.slots.length === 2,
+			);
+			assert.deepEqual([await cluster.get(a), await cluster.get(b)], [null, null], "nothing of it was sent");
+			await assert.rejects(cluster.pipeline([["multi"]]), { code: "REDIS_COMMAND_FAILED" });
+		});
+
+		it("runs a pipeline with a blocking command on a dedicated connection to the slot's primary", async () => {
+			const queue = `${PREFIX}{jobs}:queue`;
+			const owner = await ownerOf(queue);
+			const pool = () =>
+				cluster
+					.pools()
+					.find((p) => p.label === `node ${owner}`)
+					?.pool.stats();
+			const before = pool()?.acquires.ok ?? 0;
+			const results = await cluster.pipeline([
+				["rpush", queue, "j1", "j2"],
+				["blpop", queue, 1],
+				["llen", queue],
+			]);
+			assert.deepEqual(
+				results.map(([, value]) => value),
+				[2, [queue, "j1"], 1],
+			);
+			assert.equal((pool()?.acquires.ok ?? 0) - before, 1, `one lease from node ${owner}'s pool`);
+		});
+
+		it("delivers messages published through any node to a subscription on a dedicated connection, and gives it back on unsubscribe", async () => {
+			const channel = `${PREFIX}events`;
+			const owner = await ownerOf(channel);
+			const nodePool = () => cluster.pools().find((p) => p.label === `node ${owner}`)?.pool;
+			const received: string[] = [];
+			const activeBefore = nodePool()?.stats().active ?? 0;
+			const subscription = await cluster.subscribe(channel, (message, from) => void received.push(`${from}=${message}`));
+			assert.equal(nodePool()?.stats().active, activeBefore + 1, "the subscription holds a connection of the channel's primary");
+			// Through the command path, and straight into a node that is not the subscriber's: the cluster bus carries it.
+			await cluster.publish(channel, "one");
+			const other = group.instances.find((i) => `127.0.0.1:${i.port}` !== owner);
+			assert.ok(other);
+			const admin = other.admin();
+			await admin.connect();
+			await admin.call("publish", channel, "two");
+			admin.disconnect();
+			const deadline = Date.now() + 5_000;
+			while (received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+			assert.deepEqual(received, [`${channel}=one`, `${channel}=two`]);
+			await subscription.unsubscribe();
+			assert.equal(nodePool()?.stats().active, activeBefore, "unsubscribe gave the connection back");
+			await cluster.publish(channel, "three");
+			await new Promise((r) => setTimeout(r, 100));
+			assert.equal(received.length, 2, "nothing arrives after unsubscribe");
+		});
+	});
+
 	describe("slot migration", () => {
 		it("follows a slot moved to another primary: the command path and a blocking read on a stale slot map both reach the new owner", async () => {
 			const key = `${PREFIX}migrating-queue`;

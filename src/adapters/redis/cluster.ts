@@ -21,7 +21,11 @@ import { classifyRedisError } from "./faults.ts";
 import { type IoredisModule, loadIoredis } from "./load.ts";
 import { acquireOpen } from "./open-lease.ts";
 import { replyWithin } from "./reply-deadline.ts";
-import { type RedisTransaction, runTransaction, type TransactionOptions, type TransactionOutcome } from "./transaction.ts";
+import { type MessageHandler, type SubscribeOptions, Subscription } from "./subscription.ts";
+import { type CommandResult, type RedisTransaction, runTransaction, type TransactionOptions, type TransactionOutcome } from "./transaction.ts";
+
+/** One command of a cluster pipeline: its name, then its arguments. */
+export type ClusterPipelineCommand = readonly [name: string, ...args: RedisArg[]];
 
 /** A cluster node's address. */
 export interface RedisNodeAddress {
@@ -71,6 +75,7 @@ export class RedisClusterClient implements ManagedClient {
 	readonly #clusterOptions: ClusterOptions;
 	/** The per-node pools of dedicated connections, by "host:port". */
 	readonly #nodePools = new Map<string, Pool<Redis>>();
+	readonly #subscriptions = new Set<Subscription>();
 	#cluster: Promise<{ cluster: Cluster; driver: IoredisModule }> | undefined;
 	#closed = false;
 
@@ -194,6 +199,74 @@ export class RedisClusterClient implements ManagedClient {
 		return this.#onSlot(slot, (redis) => runTransaction(redis, this.name, fn, options, checkQueued), { signal: options.signal }, "EXEC");
 	}
 
+	/**
+	 * Sends the commands back to back in one round trip to the primary of their slot and returns
+	 * each one's `[error, value]` (a command's error does not stop the others). Every key must hash
+	 * to one slot (REDIS_CROSS_SLOT otherwise, and nothing is sent); a pipeline with a blocking
+	 * command runs on a dedicated connection to that node, the others on the command path, which
+	 * follows MOVED/ASK as for single commands. Not atomic: use `transaction` for MULTI/EXEC.
+	 */
+	async pipeline(commands: readonly ClusterPipelineCommand[], options: { timeoutMs?: number } = {}): Promise<CommandResult[]> {
+		if (commands.length === 0) return [];
+		const { cluster, driver } = await this.#commandPath();
+		let dedicated = false;
+		const keys: (string | Buffer)[] = [];
+		for (const [name, ...args] of commands) {
+			const route = routeOf(normalizeName(name), args);
+			const command = name.toUpperCase();
+			if (route === Route.session) {
+				throw new RedisCommandError(
+					command,
+					new Error(`${command} changes the connection's session: use cluster.transaction, cluster.subscribe or cluster.withNode`),
+				);
+			}
+			if (route === Route.dedicated) dedicated = true;
+			keys.push(...new driver.Command(name, args).getKeys());
+		}
+		const slot = this.#slotOfKeys(driver, "PIPELINE", keys);
+		const timeoutMs = options.timeoutMs ?? (dedicated ? 0 : this.#settings.commandTimeoutMs);
+		const send = async (redis: Redis | Cluster): Promise<[Error | null, unknown][]> => {
+			const replies =
+				(await replyWithin(
+					redis.pipeline(commands as unknown as unknown[][]).exec(),
+					timeoutMs,
+					() => new RedisTimeoutError(this.name, "PIPELINE", timeoutMs),
+				)) ?? [];
+			for (const [error] of replies) {
+				// A dead connection fails every command: the connection's error. A redirect moves the whole pipeline (#onSlot follows it).
+				if (error !== null && (classifyRedisError(error) === "connection" || REDIRECT.test(error.message))) throw error;
+			}
+			return replies;
+		};
+		try {
+			const replies = dedicated ? await this.#onSlot(slot, send, undefined, "PIPELINE") : await send(cluster);
+			return replies.map(([error, value], i) => [error === null ? null : new RedisCommandError(commands[i][0].toUpperCase(), error), value]);
+		} catch (error) {
+			throw toRedisError(error, this.name, "PIPELINE");
+		}
+	}
+
+	/**
+	 * Subscribes on a dedicated connection, leased for the subscription's life from the pool of
+	 * the primary that owns the first channel's slot (so subscriptions spread over the primaries).
+	 * Classic pub/sub is cluster-wide: a PUBLISH on any node reaches subscribers on every node.
+	 * `unsubscribe()` gives the connection back; a lost connection resubscribes on that node.
+	 */
+	async subscribe(channels: string | readonly string[], onMessage: MessageHandler, options: SubscribeOptions = {}): Promise<Subscription> {
+		const list = typeof channels === "string" ? [channels] : [...channels];
+		if (list.length === 0) throw new ConfigError("subscribe", [{ path: "channels", message: "at least one channel (or pattern) is needed" }]);
+		const { cluster, driver } = await this.#commandPath();
+		const address = await this.#ownerOf(cluster, new driver.Command("get", [list[0]]).getSlot(), "SUBSCRIBE");
+		const subscription = await Subscription.open(this.#nodePool(address), list, onMessage, options, (s) => this.#subscriptions.delete(s));
+		this.#subscriptions.add(subscription);
+		return subscription;
+	}
+
+	/** PUBLISH through the command path. The count is the receiving node's subscribers only (Redis Cluster counts per node). */
+	publish(channel: string, message: RedisArg): Promise<number> {
+		return this.command("publish", channel, message) as Promise<number>;
+	}
+
 	/** One pool per node the client has used or found, labelled `node host:port`. */
 	pools(): ClientPool[] {
 		return [...this.#nodePools].map(([address, pool]) => ({ label: `node ${address}`, pool }));
@@ -207,6 +280,7 @@ export class RedisClusterClient implements ManagedClient {
 	/** Stops the command path and every node pool (leases may finish until `timeoutMs`). */
 	async close(options?: CloseOptions): Promise<void> {
 		this.#closed = true;
+		await Promise.all([...this.#subscriptions].map((sub) => sub.unsubscribe()));
 		const path = this.#cluster;
 		if (path !== undefined) {
 			try {
@@ -287,6 +361,17 @@ export class RedisClusterClient implements ManagedClient {
 		return pool;
 	}
 
+	/** The primary ("host:port") that owns `slot` in the slot map, refreshed once when the map has none. */
+	async #ownerOf(cluster: Cluster, slot: number, command: string): Promise<string> {
+		let address = cluster.slots[slot]?.[0];
+		if (address === undefined) {
+			await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+			address = cluster.slots[slot]?.[0];
+		}
+		if (address === undefined) throw new RedisCommandError(command, new Error(`no node of the cluster serves slot ${slot} right now`));
+		return address;
+	}
+
 	/**
 	 * Runs `fn` on a dedicated connection to the primary that owns `slot`. A MOVED or ASK reply
 	 * (the slot moved since the map was read) refreshes the map and runs `fn` once more on the
@@ -294,12 +379,7 @@ export class RedisClusterClient implements ManagedClient {
 	 */
 	async #onSlot<R>(slot: number, fn: (redis: Redis) => R | Promise<R>, options: AcquireOptions | undefined, command: string): Promise<R> {
 		const { cluster } = await this.#commandPath();
-		let address = cluster.slots[slot]?.[0];
-		if (address === undefined) {
-			await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
-			address = cluster.slots[slot]?.[0];
-		}
-		if (address === undefined) throw new RedisCommandError(command, new Error(`no node of the cluster serves slot ${slot} right now`));
+		let address = await this.#ownerOf(cluster, slot, command);
 		let asking = false;
 		for (let attempt = 1; ; attempt++) {
 			try {

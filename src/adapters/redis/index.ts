@@ -11,6 +11,7 @@ export {
 	type SetOptions,
 } from "./client.ts";
 export {
+	type ClusterPipelineCommand,
 	type ClusterTransactionOptions,
 	createRedisClusterClient,
 	RedisClusterClient,

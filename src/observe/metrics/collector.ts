@@ -1,4 +1,5 @@
 import type { PoolStats } from "../../core/stats.ts";
+import type { DistributedDetails } from "../../distributed/managed-client.ts";
 import { ClientKind, type ManagedClient, type PoolView } from "../../manager/client.ts";
 import { RecentErrorRate } from "../../manager/error-rate.ts";
 import type { ManagedPool, PoolManager } from "../../manager/manager.ts";
@@ -134,7 +135,10 @@ export class PoolMetricsCollector {
 				for (const name of [S.waitSeconds, S.usageSeconds, S.requestDurationSeconds]) this.#histogramSamples(add, name, undefined, labels);
 			}
 		}
-		for (const client of this.#manager.clients()) breakerSamples(add, client);
+		for (const client of this.#manager.clients()) {
+			breakerSamples(add, client);
+			distributedSamples(add, client);
+		}
 		return [...families.values()];
 	}
 
@@ -194,5 +198,45 @@ const BREAKER_VALUE = { closed: 0, halfOpen: 0.5, open: 1 } as const;
 function breakerSamples(add: Add, client: ManagedClient): void {
 	for (const breaker of client.breakers?.() ?? []) {
 		add(S.circuitBreakerOpen, { pool: client.name, kind: client.kind, breaker: breaker.label }, BREAKER_VALUE[breaker.state]);
+	}
+}
+
+/**
+ * A distributedClient's budgets, rate limits and shard maps, from its `details()` (the same
+ * figures the admin API shows). Matched by kind so that metrics need not load lifeguard/distributed.
+ */
+function distributedSamples(add: Add, client: ManagedClient): void {
+	if (client.kind !== "distributed" || client.details === undefined) return;
+	const d = client.details() as Partial<DistributedDetails>;
+	const base = { pool: client.name, kind: client.kind };
+	for (const b of d.budgets ?? []) {
+		const labels = { ...base, resource: b.resource };
+		add(S.budgetLimit, labels, b.limit);
+		add(S.budgetHeld, labels, b.held);
+		add(S.budgetUsed, labels, b.used);
+		add(S.budgetBorrowed, labels, b.borrowed);
+		add(S.budgetOwed, labels, b.owed);
+		add(S.budgetShare, labels, b.share);
+		add(S.budgetAllowed, labels, b.allowed);
+		add(S.budgetWaiting, labels, b.waiting);
+		add(S.budgetProcesses, labels, b.processes);
+		add(S.budgetFallback, labels, b.fallback ? 1 : 0);
+		add(S.budgetSyncFailures, labels, b.syncFailures);
+	}
+	for (const r of d.rateLimits ?? []) {
+		const labels = { ...base, limit: r.name };
+		add(S.rateLimitAdmitted, { ...labels, source: "redis" }, r.allowed - r.allowedLocally);
+		add(S.rateLimitAdmitted, { ...labels, source: "local" }, r.allowedLocally);
+		add(S.rateLimitRefused, labels, r.refused);
+		add(S.rateLimitWaited, labels, r.waited);
+		add(S.rateLimitProcesses, labels, r.processes);
+		add(S.rateLimitFallback, labels, r.fallback ? 1 : 0);
+	}
+	for (const m of d.shards ?? []) {
+		const labels = { ...base, shard_map: m.name };
+		add(S.shardCount, labels, m.shardCount);
+		add(S.shardOwned, labels, m.owners.filter((o) => o === m.processId).length);
+		add(S.shardProcesses, labels, new Set(m.owners.filter((o) => o !== "")).size);
+		add(S.shardReachable, labels, m.reachable ? 1 : 0);
 	}
 }

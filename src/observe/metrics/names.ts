@@ -25,6 +25,27 @@ export const MetricName = {
 	closedTotal: "connection_pool_connections_closed_total",
 	healthScore: "connection_pool_health_score",
 	circuitBreakerOpen: "connection_pool_circuit_breaker_open",
+	// lifeguard/distributed (a distributedClient in the manager): labelled by resource, limit or shard map.
+	budgetLimit: "lifeguard_budget_limit_slots",
+	budgetHeld: "lifeguard_budget_held_slots",
+	budgetUsed: "lifeguard_budget_used_slots",
+	budgetBorrowed: "lifeguard_budget_borrowed_slots",
+	budgetOwed: "lifeguard_budget_owed_slots",
+	budgetShare: "lifeguard_budget_share_slots",
+	budgetAllowed: "lifeguard_budget_allowed_slots",
+	budgetWaiting: "lifeguard_budget_waiting_requests",
+	budgetProcesses: "lifeguard_budget_processes",
+	budgetFallback: "lifeguard_budget_fallback",
+	budgetSyncFailures: "lifeguard_budget_sync_failures_total",
+	rateLimitAdmitted: "lifeguard_rate_limit_admitted_total",
+	rateLimitRefused: "lifeguard_rate_limit_refused_total",
+	rateLimitWaited: "lifeguard_rate_limit_waited_total",
+	rateLimitProcesses: "lifeguard_rate_limit_processes",
+	rateLimitFallback: "lifeguard_rate_limit_fallback",
+	shardCount: "lifeguard_shard_map_shards",
+	shardOwned: "lifeguard_shard_map_owned_shards",
+	shardProcesses: "lifeguard_shard_map_processes",
+	shardReachable: "lifeguard_shard_map_redis_reachable",
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
@@ -34,7 +55,7 @@ export interface MetricSpec {
 	readonly name: MetricName;
 	readonly type: MetricType;
 	readonly help: string;
-	/** The label beyond pool, kind (and host), if any. */
+	/** The label beyond pool, kind (and host), if any; the distributed metrics carry pool, kind and this one. */
 	readonly label?: string;
 }
 
@@ -66,6 +87,26 @@ export const METRICS: readonly MetricSpec[] = [
 	{ name: M.closedTotal, type: "counter", help: "Connections closed, by reason", label: "reason" },
 	{ name: M.healthScore, type: "gauge", help: "Pool health score (0-100)" },
 	{ name: M.circuitBreakerOpen, type: "gauge", help: "1 while the circuit breaker guarding `breaker` is open, 0.5 half-open, 0 closed", label: "breaker" },
+	{ name: M.budgetLimit, type: "gauge", help: "Connection slots of the shared budget over every process", label: "resource" },
+	{ name: M.budgetHeld, type: "gauge", help: "Slots this process holds in Redis (in use + granted headroom)", label: "resource" },
+	{ name: M.budgetUsed, type: "gauge", help: "Connections open or being opened here under the budget", label: "resource" },
+	{ name: M.budgetBorrowed, type: "gauge", help: "Slots held above this process's fair share", label: "resource" },
+	{ name: M.budgetOwed, type: "gauge", help: "Slots Redis asked this process to give back (another is owed its share)", label: "resource" },
+	{ name: M.budgetShare, type: "gauge", help: "This process's fair share (limit / processes)", label: "resource" },
+	{ name: M.budgetAllowed, type: "gauge", help: "Slots this process may use now", label: "resource" },
+	{ name: M.budgetWaiting, type: "gauge", help: "Callers waiting for a slot in the pools under the budget", label: "resource" },
+	{ name: M.budgetProcesses, type: "gauge", help: "Live processes sharing the budget, as last seen in Redis", label: "resource" },
+	{ name: M.budgetFallback, type: "gauge", help: "1 while Redis is unreachable and this process keeps to its static share", label: "resource" },
+	{ name: M.budgetSyncFailures, type: "counter", help: "Budget syncs with Redis that failed", label: "resource" },
+	{ name: M.rateLimitAdmitted, type: "counter", help: "Calls admitted by the shared rate limit, by source (redis, local: the static share)", label: "limit" },
+	{ name: M.rateLimitRefused, type: "counter", help: "Calls refused with RATE_LIMITED", label: "limit" },
+	{ name: M.rateLimitWaited, type: "counter", help: "Admitted calls that had to wait for room", label: "limit" },
+	{ name: M.rateLimitProcesses, type: "gauge", help: "Live processes sharing the rate limit, as last seen in Redis", label: "limit" },
+	{ name: M.rateLimitFallback, type: "gauge", help: "1 while Redis is unreachable and this process keeps to its static share", label: "limit" },
+	{ name: M.shardCount, type: "gauge", help: "Shards the keys are spread over", label: "shard_map" },
+	{ name: M.shardOwned, type: "gauge", help: "Shards this process owns", label: "shard_map" },
+	{ name: M.shardProcesses, type: "gauge", help: "Processes owning at least one shard", label: "shard_map" },
+	{ name: M.shardReachable, type: "gauge", help: "1 when the last sync with Redis succeeded", label: "shard_map" },
 ];
 
 /** Histogram bucket upper bounds in seconds: from a pooled hit (sub-millisecond) to an LLM call. */
