@@ -69,9 +69,9 @@ export class DrainLatch {
 		]).finally(() => clearTimeout(timer));
 	}
 
-	/** The pool's count of what is still out (leases, checks); at 0 every waiting close() wakes. */
-	notify(outstanding: number): void {
-		if (outstanding > 0 || this.#waiting.length === 0) return;
+	/** The pool calls it once nothing is out (no lease, no check): every waiting close() wakes. */
+	notify(): void {
+		if (this.#waiting.length === 0) return;
 		const waiting = this.#waiting;
 		this.#waiting = [];
 		for (const resolve of waiting) resolve();

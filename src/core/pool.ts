@@ -744,7 +744,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 
 	/** Wakes close() once no lease is out and nothing is being validated or reset. */
 	#notifyIfDrained(): void {
-		this.#drained.notify(this.#active + this.#checks.inFlight);
+		if (this.#active === 0 && this.#checks.inFlight === 0) this.#drained.notify();
 	}
 
 	// ── health ────────────────────────────────────────────────────────────────────────────────
