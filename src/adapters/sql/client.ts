@@ -152,7 +152,7 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	/**
 	 * @internal The hot path: acquire, then the core's runOnLease (release after, destroy when the
 	 * statement's error means the connection is lost). An aborted statement keeps its lease until
-	 * the server has answered the cancel (`stillRunning` in {@link PER_CALL}); a statement never
+	 * the server has answered the cancel (`stillRunning` in `#perCall`); a statement never
 	 * sent runs once more, on another connection.
 	 */
 	async queryAs(
