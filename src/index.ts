@@ -16,7 +16,7 @@ export { Lease } from "./core/lease.ts";
 export { type ErrorClass, POOL_DEFAULTS, type PoolOptions, type ResolvedPoolOptions } from "./core/options.ts";
 export { type AcquireOptions, type CloseOptions, type ConnectionHealth, createPool, Pool, type PoolHealth } from "./core/pool.ts";
 export type { PoolStats } from "./core/stats.ts";
-export { type WithLeaseOptions, withLease } from "./core/with-lease.ts";
+export { type RunOnLeaseOptions, runOnLease, type WithLeaseOptions, withLease } from "./core/with-lease.ts";
 export {
 	assessPool,
 	type BreakerView,

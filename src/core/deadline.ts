@@ -45,3 +45,13 @@ export function settleBySignal<R>(work: Promise<R>, signal: AbortSignal, onLate?
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
 	return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<unknown>).then === "function";
 }
+
+/** Runs `fn` and resolves when it settles or after `ms`, whichever comes first; never rejects (a destroy whose failure nobody can act on). */
+export function boundedSettle(fn: () => unknown, ms: number): Promise<void> {
+	const attempt = (async () => fn())().then(
+		() => {},
+		() => {},
+	);
+	let timer: NodeJS.Timeout | undefined;
+	return Promise.race([attempt, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()))]).then(() => clearTimeout(timer));
+}

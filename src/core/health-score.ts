@@ -1,4 +1,5 @@
-import type { PooledConnection } from "./connection.ts";
+import { ConnState, type PooledConnection } from "./connection.ts";
+import type { ConnectionHealth } from "./pool-types.ts";
 
 /** The median validation latency of a pool's connections: what "slow" is measured against. NaN when none was measured. */
 export function medianLatency(connections: Iterable<PooledConnection<unknown>>): number {
@@ -24,4 +25,17 @@ export function poolHealthScore(connections: Iterable<PooledConnection<unknown>>
 	const mean = count === 0 ? 100 : sum / count;
 	const penalty = Math.min(50, 10 * recentTrouble);
 	return Math.max(0, Math.round(mean - penalty));
+}
+
+/** One connection's line in `pool.health()`. */
+export function connectionHealth(conn: PooledConnection<unknown>, now: number, referenceLatencyMs: number): ConnectionHealth {
+	return {
+		connectionId: conn.id,
+		state: conn.state === ConnState.idle ? "idle" : conn.state === ConnState.leased ? "active" : "busy",
+		score: conn.healthScore(now, referenceLatencyMs),
+		latencyMs: conn.latencyMs,
+		ageMs: now - conn.createdAt,
+		uses: conn.uses,
+		faults: conn.faults,
+	};
 }

@@ -10,10 +10,6 @@ export interface LeaseOwner<T> {
 	misuse(lease: Lease<T>, what: "release" | "destroy"): void;
 }
 
-/**
- * A borrowed connection. Give it back with `release()`, or `destroy(err?)` when it is broken;
- * `await using lease = await pool.acquire()` releases on scope exit. Both are idempotent.
- */
 /** Where a lease is in its life: the one field that says whether its borrower may still use it. */
 export const LeaseState = {
 	active: "active",
@@ -27,6 +23,10 @@ export type LeaseState = (typeof LeaseState)[keyof typeof LeaseState];
 /** Recognises leases from another copy of lifeguard (see LifeguardError's brand). */
 const LEASE_BRAND = Symbol.for("lifeguard.lease");
 
+/**
+ * A borrowed connection. Give it back with `release()`, or `destroy(err?)` when it is broken;
+ * `await using lease = await pool.acquire()` releases on scope exit. Both are idempotent.
+ */
 export class Lease<T> {
 	/** True for leases from any copy of lifeguard, not only this one. */
 	static [Symbol.hasInstance](value: unknown): boolean {
@@ -108,5 +108,32 @@ export class Lease<T> {
 
 	[Symbol.dispose](): void {
 		if (this.state === LeaseState.active) this.#owner.release(this);
+	}
+}
+
+/**
+ * A release or destroy of a lease that has ended. After the pool ended it (close deadline,
+ * reclaim) the borrower's first call is expected and silent; any other is a double release,
+ * ignored with one warning per pool (`LIFEGUARD_DOUBLE_RELEASE`).
+ */
+export class MisuseGuard {
+	readonly #poolName: string;
+	#warned = false;
+
+	constructor(poolName: string) {
+		this.#poolName = poolName;
+	}
+
+	ended(lease: Lease<unknown>, what: "release" | "destroy"): void {
+		if (lease.state === LeaseState.reclaimed) {
+			lease.state = LeaseState.released;
+			return;
+		}
+		if (this.#warned) return;
+		this.#warned = true;
+		process.emitWarning(
+			`pool "${this.#poolName}": ${what}() called on a lease that was already released, destroyed or reclaimed (connection ${lease.conn.id}); the call was ignored. This warning is shown once per pool.`,
+			{ code: "LIFEGUARD_DOUBLE_RELEASE" },
+		);
 	}
 }

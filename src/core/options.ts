@@ -284,3 +284,13 @@ export function resolvePoolOptions<T>(options: PoolOptions<T>): ResolvedPoolOpti
 		failFast: (raw.failFast as boolean | undefined) ?? POOL_DEFAULTS.failFast,
 	};
 }
+
+/** What `classifyError` says of `error`: every error is the caller's without one, and a classifier that throws means the connection (it cannot be trusted). */
+export function classifyWith(classify: ((error: unknown) => ErrorClass) | undefined, error: unknown): ErrorClass {
+	if (classify === undefined) return "caller";
+	try {
+		return classify(error);
+	} catch {
+		return "connection";
+	}
+}

@@ -21,6 +21,15 @@ export class Waiter<T> {
 		this.deadline = deadline;
 	}
 
+	/** Abandons the wait when `signal` aborts: `onAbort` runs once, unless the waiter was settled first. */
+	watch(signal: AbortSignal, onAbort: () => void): void {
+		this.signal = signal;
+		this.onAbort = () => {
+			if (!this.settled) onAbort();
+		};
+		signal.addEventListener("abort", this.onAbort, { once: true });
+	}
+
 	/** Marks the waiter settled and detaches its abort listener; the caller then resolves or rejects it. */
 	settle(): void {
 		this.settled = true;

@@ -1,7 +1,7 @@
 /** withLease: acquire, run, destroy on a connection fault, else release. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createPool, ErrorCode, withLease } from "../../src/index.ts";
+import { createPool, ErrorCode, runOnLease, withLease } from "../../src/index.ts";
 
 function pool(classifyError?: (error: unknown) => "connection" | "caller") {
 	const closed: string[] = [];
@@ -77,6 +77,73 @@ describe("withLease", () => {
 			withLease(p, () => 1, { timeoutMs: -1 }),
 			{ code: ErrorCode.CONFIG_INVALID },
 		);
+		await p.close();
+	});
+});
+
+/** A failure whose work still runs on the connection (an aborted statement being cancelled). */
+class StillRunning extends Error {
+	readonly outcome: Promise<unknown>;
+	constructor(outcome: Promise<unknown>) {
+		super("aborted by the caller");
+		this.outcome = outcome;
+	}
+}
+
+describe("runOnLease", () => {
+	const options = {
+		isConnectionFault: (error: unknown) => error instanceof Error && error.message === "ECONNRESET",
+		stillRunning: (error: unknown) => (error instanceof StillRunning ? error.outcome : undefined),
+	};
+
+	it("runs on a lease the caller holds, releases it after, and destroys it on a fault", async () => {
+		const { p, closed } = pool();
+		const lease = await p.acquire();
+		assert.equal(await runOnLease(lease, (r) => r.id, options), 1);
+		assert.equal(lease.active, false);
+		assert.equal(p.idleCount, 1);
+		await assert.rejects(
+			runOnLease(await p.acquire(), () => Promise.reject(new Error("ECONNRESET")), options),
+			/ECONNRESET/,
+		);
+		assert.deepEqual(closed, ["error"]);
+		await p.close();
+	});
+
+	it("stillRunning: the caller is answered at once, the lease is kept until the work stops, then released", async () => {
+		const { p, closed } = pool();
+		const lease = await p.acquire();
+		let finish: (error: unknown) => void = () => {};
+		const outcome = new Promise<unknown>((resolve) => (finish = resolve));
+		await assert.rejects(
+			runOnLease(lease, () => Promise.reject(new StillRunning(outcome)), options),
+			/aborted by the caller/,
+		);
+		assert.equal(lease.active, true, "nothing else may run on the connection yet");
+		assert.equal(p.activeCount, 1);
+		finish(undefined);
+		await outcome;
+		await new Promise((resolve) => setImmediate(resolve));
+		assert.equal(lease.active, false);
+		assert.equal(p.idleCount, 1);
+		assert.deepEqual(closed, []);
+		await p.close();
+	});
+
+	it("stillRunning: a late error that broke the connection destroys it", async () => {
+		const { p, closed } = pool();
+		const lease = await p.acquire();
+		let finish: (error: unknown) => void = () => {};
+		const outcome = new Promise<unknown>((resolve) => (finish = resolve));
+		await assert.rejects(
+			runOnLease(lease, () => Promise.reject(new StillRunning(outcome)), options),
+			StillRunning,
+		);
+		finish(new Error("ECONNRESET"));
+		await outcome;
+		await new Promise((resolve) => setImmediate(resolve));
+		assert.equal(p.size, 0);
+		assert.deepEqual(closed, ["error"]);
 		await p.close();
 	});
 });

@@ -11,16 +11,16 @@ import type { Lease } from "../../core/lease.ts";
 import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
 import { quoteValue } from "../../core/quote-value.ts";
 import type { PoolStats } from "../../core/stats.ts";
+import { runOnLease } from "../../core/with-lease.ts";
 import type { ClientPool, ManagedClient } from "../../manager/client.ts";
 import { raceAbort } from "../kit/abortable.ts";
-import { runWithLease } from "../kit/run-with-lease.ts";
 import { normalizeName, type RedisArg, Route, routeOf } from "./commands.ts";
 import { type RedisClientOptions, type RedisSettings, resolveRedisOptions } from "./config.ts";
 import { closeNow, RedisConnector } from "./driver.ts";
 import { RedisCommandError, RedisConnectionLostError, RedisTimeoutError, toRedisError, toRedisErrorIfDriver } from "./errors.ts";
 import { classifyRedisError } from "./faults.ts";
 import { Multiplexer } from "./multiplexer.ts";
-import { acquireOpen } from "./open-lease.ts";
+import { acquireOpen, DEDICATED } from "./open-lease.ts";
 import { replyWithin } from "./reply-deadline.ts";
 import { type MessageHandler, type SubscribeOptions, Subscription } from "./subscription.ts";
 import { type CommandResult, type RedisTransaction, runTransaction, type TransactionOptions, type TransactionOutcome } from "./transaction.ts";
@@ -249,7 +249,7 @@ export class RedisClient implements ManagedClient {
 	async #useDedicated<R>(fn: (redis: Redis) => R | Promise<R>, options: AcquireOptions | undefined): Promise<R> {
 		const lease = await acquireOpen(this.pool, options);
 		const signal = options?.signal;
-		return runWithLease(lease, (redis) => (signal === undefined ? fn(redis) : closedOnAbort(redis, fn, signal)), classifyRedisError);
+		return runOnLease(lease, (redis) => (signal === undefined ? fn(redis) : closedOnAbort(redis, fn, signal)), DEDICATED);
 	}
 
 	#timedOut(command: string, timeoutMs: number): RedisTimeoutError {

@@ -11,15 +11,15 @@ import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { AcquireOptions, CloseOptions, Pool } from "../../core/pool.ts";
 import { createPool } from "../../core/pool.ts";
 import { quoteValue } from "../../core/quote-value.ts";
+import { runOnLease } from "../../core/with-lease.ts";
 import type { ClientPool, ManagedClient } from "../../manager/client.ts";
-import { runWithLease } from "../kit/run-with-lease.ts";
 import { normalizeName, type RedisArg, Route, routeOf } from "./commands.ts";
 import { type RedisClientOptions, type RedisSettings, resolveRedisOptions } from "./config.ts";
 import { RedisConnector } from "./driver.ts";
 import { RedisCommandError, RedisCrossSlotError, RedisTimeoutError, toRedisError, toRedisErrorIfDriver } from "./errors.ts";
 import { classifyRedisError } from "./faults.ts";
 import { type IoredisModule, loadIoredis } from "./load.ts";
-import { acquireOpen } from "./open-lease.ts";
+import { acquireOpen, DEDICATED } from "./open-lease.ts";
 import { replyWithin } from "./reply-deadline.ts";
 import { type MessageHandler, type SubscribeOptions, Subscription } from "./subscription.ts";
 import { type CommandResult, type RedisTransaction, runTransaction, type TransactionOptions, type TransactionOutcome } from "./transaction.ts";
@@ -391,7 +391,7 @@ export class RedisClusterClient implements ManagedClient {
 							return fn(redis);
 						}
 					: fn;
-				return await runWithLease(lease, run, classifyRedisError);
+				return await runOnLease(lease, run, DEDICATED);
 			} catch (error) {
 				const redirect = redirectOf(error);
 				if (redirect === undefined || attempt >= 2) {

@@ -7,6 +7,8 @@
 import type { Redis } from "ioredis";
 import type { Lease } from "../../core/lease.ts";
 import type { AcquireOptions, Pool } from "../../core/pool.ts";
+import type { RunOnLeaseOptions } from "../../core/with-lease.ts";
+import { isConnectionFault } from "./faults.ts";
 
 export function isOpen(redis: Redis): boolean {
 	return redis.status === "ready" && (redis.stream as Redis["stream"] | undefined)?.writable === true;
@@ -22,3 +24,10 @@ export async function acquireOpen(pool: Pool<Redis>, options?: AcquireOptions): 
 	}
 	return lease;
 }
+
+/**
+ * How the dedicated paths (client and cluster) end a lease with the core's runOnLease: destroyed
+ * after a connection fault, released otherwise. The predicate is the pool's classifyError, passed
+ * directly so that a fault is not counted on the connection a second time before its destroy.
+ */
+export const DEDICATED: RunOnLeaseOptions<Redis> = { isConnectionFault };

@@ -10,6 +10,7 @@ import { ConfigError, type ConfigProblem, LeaseError } from "../../core/errors.t
 import type { Lease } from "../../core/lease.ts";
 import { type AcquireOptions, type CloseOptions, closeTimeout, createPool, type Pool } from "../../core/pool.ts";
 import { quoteValue } from "../../core/quote-value.ts";
+import { type RunOnLeaseOptions, runOnLease } from "../../core/with-lease.ts";
 import type { ClientPool } from "../../manager/client.ts";
 import { raceAbort } from "../kit/abortable.ts";
 import { ConnectionIds, type IdLease } from "./connection-ids.ts";
@@ -149,10 +150,10 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 	}
 
 	/**
-	 * @internal The hot path: acquire, run, give back; no more awaits than those two. Written out
-	 * rather than through the kit's runWithLease: an aborted statement keeps its lease until the
-	 * server has answered the cancel, and a statement never sent runs once more, neither of which is
-	 * release-or-destroy (and the hot path allocates no closure).
+	 * @internal The hot path: acquire, then the core's runOnLease (release after, destroy when the
+	 * statement's error means the connection is lost). An aborted statement keeps its lease until
+	 * the server has answered the cancel (`stillRunning` in `#perCall`); a statement never
+	 * sent runs once more, on another connection.
 	 */
 	async queryAs(
 		caller: Caller | undefined,
@@ -168,27 +169,24 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		const pool = router.route(sql, options?.route, caller);
 		const lease = await router.acquire(pool, options?.route, options?.signal);
 		const runner = this.#runner;
+		const timeoutMs = options?.timeoutMs ?? runner.statementTimeoutMs;
 		let result: DriverResult;
 		try {
-			result = await runner.run(lease.resource, sql, params ?? NO_PARAMS, mode, limit, options?.timeoutMs ?? runner.statementTimeoutMs, options?.signal);
+			result = await runOnLease(
+				lease,
+				(conn) => runner.run(conn, sql, params ?? NO_PARAMS, mode, limit, timeoutMs, options?.signal).catch(this.#typed),
+				this.#perCall,
+			);
 		} catch (error) {
-			if (error instanceof StatementAborted) throw this.#abandoned(lease, error);
-			const wrapped = runner.wrap(error);
-			this.#afterFailure(lease, wrapped);
+			if (error instanceof StatementAborted) throw error.reason;
 			// A connection found dead before the statement was sent (its death not yet seen by the pool): nothing ran, so it runs once more, on another; so does a sure read where the driver says reads lost with their connection are safe to repeat.
-			if (
-				!retried &&
-				!this.#closing &&
-				wrapped instanceof ConnectionLostError &&
-				(!wrapped.sent || (this.#driver.retryLostReads === true && router.isRead(sql)))
-			) {
+			if (!retried && !this.#closing && error instanceof ConnectionLostError && (!error.sent || (this.#driver.retryLostReads === true && router.isRead(sql)))) {
 				return this.queryAs(caller, sql, params, options, true);
 			}
 			// The write may have taken effect even though the call failed: its caller reads from the primary either way.
 			if (caller !== undefined) this.#noteWrite(caller, pool, sql);
-			throw wrapped;
+			throw error;
 		}
-		this.giveBack(lease);
 		if (caller !== undefined) this.#noteWrite(caller, pool, sql);
 		return shapeResult(result, mode);
 	}
@@ -205,19 +203,34 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		const router = this.#router;
 		const pool = router.route(sql, undefined, caller);
 		const lease = await router.acquire(pool, undefined, options?.signal);
+		const runner = this.#runner;
 		let affected: number;
 		try {
-			affected = await this.#runner.batch(lease.resource, sql, paramSets, options?.timeoutMs, options?.signal);
+			affected = await runOnLease(lease, (conn) => runner.batch(conn, sql, paramSets, options?.timeoutMs, options?.signal), this.#perCall);
 		} catch (error) {
-			if (error instanceof StatementAborted) throw this.#abandoned(lease, error);
-			this.#afterFailure(lease, error);
+			if (error instanceof StatementAborted) throw error.reason;
 			if (caller !== undefined) this.#noteWrite(caller, pool, sql);
 			throw error;
 		}
-		this.giveBack(lease);
 		if (caller !== undefined) this.#noteWrite(caller, pool, sql);
 		return affected;
 	}
+
+	/** A driver's raw error as the client's typed one; an aborted statement stays as it is (runOnLease keeps its lease). */
+	readonly #typed = (error: unknown): never => {
+		throw error instanceof StatementAborted ? error : this.#runner.wrap(error);
+	};
+
+	/**
+	 * How a per-call statement's lease ends: destroyed when the error means the connection is lost
+	 * (mustDiscard, not the pool's classifyError: a statement timeout that closed the connection is
+	 * one too), kept while an aborted statement's cancel is unanswered. A late error arrives raw,
+	 * hence the wrap (which keeps a typed one as it is).
+	 */
+	readonly #perCall: RunOnLeaseOptions<C> = {
+		isConnectionFault: (error) => mustDiscard(this.#runner.wrap(error)),
+		stillRunning: (error) => (error instanceof StatementAborted ? error.outcome : undefined),
+	};
 
 	/** A statement that ran on the primary and is not a sure read counts as its caller's write (again at its end: it may have run long). */
 	#noteWrite(caller: Caller, pool: Pool<C>, sql: string): void {
