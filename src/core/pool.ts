@@ -1,4 +1,5 @@
 import { Backoff } from "./backoff.ts";
+import { checkCloseOptions } from "./close-options.ts";
 import { ConnState, FAULTLESS_MIN_SCORE, PooledConnection } from "./connection.ts";
 import { externalBudget } from "./connection-budget.ts";
 import { isThenable, settleBySignal, withDeadline } from "./deadline.ts";
@@ -1129,7 +1130,7 @@ function describeOptions<T>(o: ResolvedPoolOptions<T>): Record<string, unknown> 
 export function closeTimeout(subject: string, options: CloseOptions | undefined): number {
 	const timeoutMs = options?.timeoutMs === undefined ? CLOSE_TIMEOUT_MS : options.timeoutMs;
 	const problem = durationProblem(timeoutMs, CLOSE_TIMEOUT_RULES);
-	if (problem !== undefined) throw new ConfigError(subject, [{ path: "timeoutMs", message: problem }]);
+	checkCloseOptions(subject, options, problem);
 	return timeoutMs;
 }
 

@@ -114,6 +114,15 @@ describe("HTTP client as a ManagedClient", () => {
 		await client.close();
 	});
 
+	it("close() refuses an unknown option before closing anything", async () => {
+		const client = createHttpClient({ name: "misspelt-close" });
+		await client.request({ origin: server.origin, path: "/", method: "GET" }).then((r) => r.body.dump());
+		await assert.rejects(client.close({ timoutMs: 0 } as never), /timoutMs: unknown close\(\) option \(did you mean "timeoutMs"\?\)/);
+		// Still open: a request goes through.
+		await client.request({ origin: server.origin, path: "/", method: "GET" }).then((r) => r.body.dump());
+		await client.close();
+	});
+
 	it("close() leaves no socket open", async () => {
 		const client = createHttpClient({ name: "closing" });
 		await Promise.all(Array.from({ length: 4 }, (_, i) => client.request({ origin: server.origin, path: `/${i}`, method: "GET" }).then((r) => r.body.dump())));

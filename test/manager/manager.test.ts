@@ -115,6 +115,22 @@ describe("naming pools", () => {
 		assert.notEqual(again, pool);
 	});
 
+	it("remove() and close() refuse an unknown option before closing anything (a client's own refusal was lost, and close() resolved with every pool open)", async () => {
+		const m = manager();
+		const pool = m.create("orders", backend().options);
+		await assert.rejects(m.remove("orders", { timoutMs: 0 } as never), (error: LifeguardError) => {
+			assert.equal(error.code, ErrorCode.CONFIG_INVALID);
+			assert.match(error.message, /timoutMs: unknown close\(\) option \(did you mean "timeoutMs"\?\)/);
+			return true;
+		});
+		assert.equal(m.has("orders"), true);
+		await assert.rejects(m.close({ timoutMs: 0 } as never), { code: ErrorCode.CONFIG_INVALID });
+		assert.equal(pool.closed, false);
+		assert.equal(m.has("orders"), true);
+		await m.close({ timeoutMs: 0 });
+		assert.equal(pool.closed, true);
+	});
+
 	it("remove() of an unknown name rejects with POOL_NOT_FOUND", async () => {
 		await assert.rejects(manager().remove("ghost"), { code: ErrorCode.POOL_NOT_FOUND });
 	});

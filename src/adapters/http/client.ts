@@ -10,7 +10,7 @@ import type { Dispatcher } from "undici";
 import { ConfigError, PoolClosedError } from "../../core/errors.ts";
 import { createKeyedPool, type KeyedPool } from "../../core/keyed-pool.ts";
 import type { Lease } from "../../core/lease.ts";
-import type { CloseOptions } from "../../core/pool.ts";
+import { type CloseOptions, closeTimeout } from "../../core/pool.ts";
 import type { BreakerView, ClientPool, ManagedClient } from "../../manager/client.ts";
 import { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
 import { Cooldowns } from "../../resilience/cooldowns.ts";
@@ -151,6 +151,11 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	 * then closes every connection. Also undici's `close(callback)`.
 	 */
 	override close(options?: CloseOptions | (() => void)): Promise<void> {
+		try {
+			if (typeof options !== "function") closeTimeout("HTTP client: close", options);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 		const done = this.#shutdown(typeof options === "function" ? 10_000 : (options?.timeoutMs ?? 10_000));
 		if (typeof options === "function") done.then(options, options);
 		return done;
