@@ -1,5 +1,4 @@
 import { Backoff } from "./backoff.ts";
-import { checkCloseOptions } from "./close-options.ts";
 import { ConnState, FAULTLESS_MIN_SCORE, PooledConnection } from "./connection.ts";
 import { externalBudget } from "./connection-budget.ts";
 import { isThenable, settleBySignal, withDeadline } from "./deadline.ts";
@@ -26,7 +25,7 @@ import { medianLatency, poolHealthScore } from "./health-score.ts";
 import { Housekeeper } from "./housekeeper.ts";
 import { Lease, type LeaseOwner, LeaseState } from "./lease.ts";
 import { LeaseClock } from "./lease-clock.ts";
-import { type ErrorClass, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.ts";
+import { checkCloseOptions, type ErrorClass, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.ts";
 import { quoteValue } from "./quote-value.ts";
 import { PoolCounters, type PoolStats, statsSnapshot } from "./stats.ts";
 import { Waiter, Waiters } from "./waiters.ts";
