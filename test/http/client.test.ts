@@ -156,6 +156,58 @@ describe("HTTP client options", () => {
 		assert.throws(() => createHttpClient({ maxConnections: 2, maxConnectionsPerOrigin: 5 }), /maxConnectionsPerOrigin/);
 	});
 
+	it("timeouts a timer cannot honour (Infinity, past 2^31-1 ms, strings) are refused with their paths; 0 stays 'none' where it was", () => {
+		assert.throws(
+			() =>
+				createHttpClient({
+					headersTimeoutMs: Number.POSITIVE_INFINITY,
+					bodyTimeoutMs: 2 ** 31,
+					connectTimeoutMs: Number.POSITIVE_INFINITY,
+					keepAliveTimeoutMs: "4000",
+					defaultCooldownMs: -1,
+				} as never),
+			(e: ConfigError) => {
+				assert.equal(e.code, "CONFIG_INVALID");
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), [
+					"bodyTimeoutMs",
+					"connectTimeoutMs",
+					"defaultCooldownMs",
+					"headersTimeoutMs",
+					"keepAliveTimeoutMs",
+				]);
+				assert.match(e.message, /headersTimeoutMs: must be finite \(at most 2147483647 ms\), got Infinity/);
+				assert.match(e.message, /bodyTimeoutMs: must be at most 2147483647 ms .* got 2147483648/);
+				return true;
+			},
+		);
+		const client = createHttpClient({ headersTimeoutMs: 0, bodyTimeoutMs: 0, maxLifetimeMs: 0, acquireTimeoutMs: Number.POSITIVE_INFINITY });
+		assert.equal(client.options.headersTimeoutMs, 0);
+		void client.close();
+	});
+
+	it("a per-call headers or body timeout past 2^31-1 ms (or Infinity) is CONFIG_INVALID, not a timeout after 1 ms", async () => {
+		const client = createHttpClient({ name: "phase-timeouts" });
+		try {
+			for (const [key, value] of [
+				["headersTimeoutMs", Number.POSITIVE_INFINITY],
+				["bodyTimeoutMs", 2 ** 31],
+				["headersTimeout", 2 ** 32],
+				["bodyTimeout", "5"],
+			] as const) {
+				await assert.rejects(
+					client.request({ origin: server.origin, path: "/", method: "GET", [key]: value } as never),
+					(e: ConfigError) => e.code === "CONFIG_INVALID" && e.problems.some((p) => p.path === key),
+					key,
+				);
+			}
+			const ok = await client.request({ origin: server.origin, path: "/", method: "GET", headersTimeoutMs: 60_000, bodyTimeoutMs: 0 } as never);
+			assert.equal(ok.statusCode, 200);
+			await ok.body.dump();
+		} finally {
+			await client.close();
+		}
+	});
+
 	it("defaults do not cut long LLM calls: headers 15 min (undici's is 5), body silence 5 min, no overall deadline", () => {
 		assert.equal(HTTP_DEFAULTS.headersTimeoutMs, 900_000);
 		assert.ok(HTTP_DEFAULTS.headersTimeoutMs > 300_000);

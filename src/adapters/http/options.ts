@@ -113,25 +113,40 @@ export const HTTP_DEFAULTS = {
 	defaultCooldownMs: 1_000,
 } as const;
 
-const NUMBERS = [
+const COUNTS = [
 	["maxConnections", 1],
 	["maxConnectionsPerOrigin", 1],
 	["maxWaiters", 0],
-	["acquireTimeoutMs", 1],
-	["connectTimeoutMs", 1],
-	["headersTimeoutMs", 0],
-	["bodyTimeoutMs", 0],
-	["keepAliveTimeoutMs", 1],
-	["keepAliveMaxTimeoutMs", 1],
-	["keepAliveMarginMs", 0],
-	["maxLifetimeMs", 0],
 	["maxRequestsPerConnection", 0],
 	["maxConcurrentStreams", 1],
-	["defaultCooldownMs", 0],
 ] as const;
 
+/**
+ * Durations go through the core's validator: each arms a timer (here or in undici), and Node
+ * fires a timer set past 2^31-1 ms, or to Infinity, after 1 ms, so `headersTimeoutMs: Infinity`
+ * meant "fail every request at once". 0 is "none" where undici or the pool says so; only the
+ * wait for a connection may be Infinity, as the core pool's acquireTimeoutMs may.
+ */
+const DURATIONS: readonly (readonly [string, DurationRules])[] = [
+	["acquireTimeoutMs", { allowInfinity: true }],
+	["connectTimeoutMs", {}],
+	["headersTimeoutMs", { allowZero: true }],
+	["bodyTimeoutMs", { allowZero: true }],
+	["keepAliveTimeoutMs", {}],
+	["keepAliveMaxTimeoutMs", {}],
+	["keepAliveMarginMs", { allowZero: true }],
+	["maxLifetimeMs", { allowZero: true }],
+	["defaultCooldownMs", { allowZero: true }],
+];
+
+/** What is wrong with a per-call headers/body timeout (undici's own names included), or undefined. */
+export function phaseTimeoutProblem(value: unknown): string | undefined {
+	return value === undefined ? undefined : durationProblem(value, { allowZero: true });
+}
+
 const KNOWN = new Set<string>([
-	...NUMBERS.map(([k]) => k),
+	...COUNTS.map(([k]) => k),
+	...DURATIONS.map(([k]) => k),
 	"name",
 	"timeoutMs",
 	"allowH2",
@@ -162,11 +177,17 @@ export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHtt
 	const problems: ConfigProblem[] = [];
 	for (const key of Object.keys(o)) if (!KNOWN.has(key)) problems.push({ path: key, message: "unknown option" });
 	const numbers: Record<string, number> = {};
-	for (const [key, min] of NUMBERS) {
+	for (const [key, min] of COUNTS) {
 		const value = o[key] ?? HTTP_DEFAULTS[key];
 		if (typeof value !== "number" || !(value >= min) || (value !== Number.POSITIVE_INFINITY && !Number.isInteger(value))) {
 			problems.push({ path: key, message: `must be an integer >= ${min}, got ${String(value)}` });
 		}
+		numbers[key] = value as number;
+	}
+	for (const [key, rules] of DURATIONS) {
+		const value = o[key] ?? HTTP_DEFAULTS[key as keyof typeof HTTP_DEFAULTS];
+		const problem = durationProblem(value, rules);
+		if (problem !== undefined) problems.push({ path: key, message: problem });
 		numbers[key] = value as number;
 	}
 	if (numbers.maxConnectionsPerOrigin > numbers.maxConnections) {
