@@ -185,6 +185,27 @@ describe("HTTP client options", () => {
 		void client.close();
 	});
 
+	it("retry, circuitBreaker and rateLimit problems are listed with the client's, under their paths", () => {
+		assert.throws(
+			() =>
+				createHttpClient({
+					maxWaiters: -1,
+					retry: { maxDelayMs: 2 ** 31 },
+					circuitBreaker: { halfOpenAfterMs: "5000" },
+					rateLimit: { requestsPerMinute: -1 },
+				} as never),
+			(e: ConfigError) => {
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), [
+					"circuitBreaker.halfOpenAfterMs",
+					"maxWaiters",
+					"rateLimit.requestsPerMinute",
+					"retry.maxDelayMs",
+				]);
+				return true;
+			},
+		);
+	});
+
 	it("a per-call headers or body timeout past 2^31-1 ms (or Infinity) is CONFIG_INVALID, not a timeout after 1 ms", async () => {
 		const client = createHttpClient({ name: "phase-timeouts" });
 		try {

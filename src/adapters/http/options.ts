@@ -5,9 +5,9 @@
 import type { ConnectionOptions } from "node:tls";
 import { type DurationRules, durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
-import type { BreakerOptions } from "../../resilience/circuit-breakers.ts";
-import type { RateLimit } from "../../resilience/rate-limiter.ts";
-import type { RetryOptions } from "../../resilience/retry-policy.ts";
+import { type BreakerOptions, breakerOptionProblems } from "../../resilience/circuit-breakers.ts";
+import { type RateLimit, validateRateLimit } from "../../resilience/rate-limiter.ts";
+import { type RetryOptions, resolveRetryOptions } from "../../resilience/retry-policy.ts";
 
 /** TLS options for every connection (a private CA, a client certificate, `rejectUnauthorized`, `servername`). */
 export type HttpTlsOptions = Pick<
@@ -220,6 +220,21 @@ export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHtt
 	};
 	const retry = objectOrFlag("retry") as RetryOptions | undefined;
 	const circuitBreaker = objectOrFlag("circuitBreaker") as BreakerOptions | undefined;
+	// The resilience options' own problems, listed with the client's under their paths (they used to throw on their own, later, without the prefix).
+	const nested = (prefix: string, check: () => unknown) => {
+		try {
+			check();
+		} catch (error) {
+			if (!(error instanceof ConfigError)) throw error;
+			for (const problem of error.problems) problems.push({ ...problem, path: `${prefix}.${problem.path}` });
+		}
+	};
+	if (retry !== undefined && typeof retry === "object" && retry !== null) nested("retry", () => resolveRetryOptions(retry));
+	if (circuitBreaker !== undefined && typeof circuitBreaker === "object" && circuitBreaker !== null) {
+		for (const problem of breakerOptionProblems(circuitBreaker)) problems.push({ ...problem, path: `circuitBreaker.${problem.path}` });
+	}
+	if (typeof options.rateLimit === "object" && options.rateLimit !== null)
+		nested("rateLimit", () => validateRateLimit(options.rateLimit as RateLimit, "rateLimit"));
 	if (options.rateLimit !== undefined && typeof options.rateLimit !== "object" && typeof options.rateLimit !== "function") {
 		problems.push({ path: "rateLimit", message: "must be { requestsPerMinute, tokensPerMinute } or a function of the origin" });
 	}
