@@ -49,7 +49,8 @@ describe("MySQL: connect errors no retry can fix fail at once", () => {
 				() => assert.fail("expected a failure"),
 				(e: Error & { code?: string; cause?: Error & { code?: string } }) => e,
 			);
-			assert.ok(performance.now() - started < 2_000, `failed after ${Math.round(performance.now() - started)} ms`);
+			// Retried, it would fail only at the acquire deadline (30 s): 10 s is "at once" on a loaded machine too.
+			assert.ok(performance.now() - started < 10_000, `failed after ${Math.round(performance.now() - started)} ms`);
 			assert.equal(error.code, ErrorCode.CREATE_FAILED, error.message);
 			assert.equal(error.cause?.code, ErrorCode.CONFIG_INVALID);
 			assert.match(String(error.cause?.message), message);

@@ -115,7 +115,8 @@ describe("sqlite: close() keeps its deadline while a statement runs", () => {
 			const started = performance.now();
 			await db.close({ timeoutMs: 500 });
 			const took = performance.now() - started;
-			assert.ok(took < 1_500, `close took ${Math.round(took)} ms`);
+			// The bug waited the host's own close timeout (5 s) on top: 4 s tells them apart with room for a loaded machine.
+			assert.ok(took < 4_000, `close took ${Math.round(took)} ms`);
 			assert.equal(((await running) as { code?: string }).code, ErrorCode.CONNECTION_LOST);
 		});
 	}

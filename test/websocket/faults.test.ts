@@ -41,7 +41,7 @@ describe("heartbeat", () => {
 		const [info] = (await once(c, "close")) as [CloseInfo];
 		const noticedMs = performance.now() - stoppedAt;
 		assert.equal(info.heartbeatTimeout, true);
-		assert.ok(noticedMs <= 100 + 150 + 300, `noticed after ${noticedMs.toFixed(0)} ms`);
+		assert.ok(noticedMs <= 100 + 150 + 2_000, `noticed after ${noticedMs.toFixed(0)} ms`);
 		await c.opened({ timeoutMs: 2_000 });
 		assert.equal(c.stats().heartbeatTimeouts, 1);
 		assert.equal(ws.pools()[0].pool.stats().validationFailures, 1);
@@ -59,7 +59,7 @@ describe("heartbeat", () => {
 			const noticedMs = performance.now() - stalledAt;
 			assert.equal(info.heartbeatTimeout, true);
 			assert.equal(info.code, 1006);
-			assert.ok(noticedMs <= 200 + 300 + 300, `noticed after ${noticedMs.toFixed(0)} ms`);
+			assert.ok(noticedMs <= 200 + 300 + 2_000, `noticed after ${noticedMs.toFixed(0)} ms`);
 			proxy.setMode("pass");
 			await c.opened({ timeoutMs: 3_000 });
 		} finally {

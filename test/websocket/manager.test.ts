@@ -88,7 +88,7 @@ describe("connect, send, receive (seed 001's shape)", () => {
 		assert.equal(s.bytesOut, 5);
 		assert.equal(s.bytesIn, 5);
 		const own = s.byKey.counted;
-		assert.ok(own.rttMs.last !== undefined && own.rttMs.last < 500, `rtt ${own.rttMs.last}`);
+		assert.ok(own.rttMs.last !== undefined && own.rttMs.last < 5_000, `rtt ${own.rttMs.last}`);
 		assert.ok(own.rttMs.summary.count >= 2);
 	});
 });
