@@ -26,8 +26,8 @@ function malformedReference(value: string): string | undefined {
 		VARIABLE_AT.lastIndex = at;
 		if (VARIABLE_AT.test(value)) continue;
 		const column = `at character ${at + 1} of the value`;
-		// biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${NAME} syntax, not a template
 		const how =
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${NAME} syntax, not a template
 			"write ${NAME} or ${NAME:-default} (a name is letters, digits and _, not starting with a digit); a literal ${ can come from an environment variable";
 		return value.indexOf("}", at) === -1 ? `unterminated \${ ${column} (no closing }): ${how}` : `malformed variable reference ${column}: ${how}`;
 	}

@@ -244,16 +244,19 @@ monitorng:
 		assert.match(missing[0].message, /cannot read the config file \(ENOENT\)/);
 	});
 
-	// biome-ignore lint/suspicious/noTemplateCurlyInString: a YAML placeholder, not a template
 	it("a malformed ${ (unterminated, or no valid name) is a problem at its key, not a literal value; the value is never quoted", () => {
 		const yaml = [
 			"pools:",
 			"  orders:",
 			"    kind: postgres",
 			`    url: "postgres://app:${SECRET}@db/\${DB_NAME"`,
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: YAML placeholders, not templates
 			"    password: ${1X}",
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: YAML placeholders, not templates
 			"    user: ${}",
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: YAML placeholders, not templates
 			"    application_name: ${APP:default}",
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: YAML placeholders, not templates
 			"    database: ${DB_NAME}",
 			"",
 		].join("\n");
