@@ -15,7 +15,7 @@ import type { Pool as PromisePool } from "mysql2/promise";
 import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
-import { type CloseOptions, type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type CloseOptions, type Pool as CorePool, closeTimeout, createPool as createCorePool } from "../core/pool.ts";
 import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
 
 /** mysql2's pool messages, word for word: callers match on them. */
@@ -367,6 +367,11 @@ export class Pool extends EventEmitter implements ManagedClient {
 	 * until `timeoutMs` before they are ended.
 	 */
 	close(options?: CloseOptions): Promise<void> {
+		try {
+			closeTimeout("mysql2 pool: close", options);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 		this._closed = true;
 		clearTimeout(this.#idleTimer);
 		return this.core.close(options);

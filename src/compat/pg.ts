@@ -24,7 +24,7 @@ import type {
 import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError, PoolTimeoutError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
-import { type CloseOptions, type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
+import { type CloseOptions, type Pool as CorePool, closeTimeout, createPool as createCorePool } from "../core/pool.ts";
 import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
 
 /** pg-pool's messages, word for word: callers and libraries match on them. */
@@ -359,6 +359,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	/** `end()` with a deadline: clients still checked out after `timeoutMs` are closed under their borrowers. */
 	async close(options?: CloseOptions): Promise<void> {
+		closeTimeout("pg pool: close", options);
 		if (!this.ending) {
 			this.ending = true;
 			await this.core.close(options);

@@ -1,5 +1,5 @@
+import { didYouMean } from "../core/did-you-mean.ts";
 import type { ConfigProblem } from "../core/errors.ts";
-import { didYouMean } from "./did-you-mean.ts";
 import { CORE_POOL_KINDS, DATABASE_KINDS, type PoolKind } from "./schema.ts";
 
 /** How a `CONNECTION_POOL_*` value is read: the seed's meanings (durations in seconds, booleans true/false/1/0). */

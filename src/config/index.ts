@@ -4,8 +4,9 @@
  * `explain()` with secrets masked, building the clients into a manager, and pool sizing.
  * See docs/config.md.
  */
+
+export { didYouMean } from "../core/did-you-mean.ts";
 export { type CreatePoolsOptions, corePoolOptions, createPools, type PoolBuilder, registerPoolBuilder } from "./builders.ts";
-export { didYouMean } from "./did-you-mean.ts";
 export { KIND_PREFIX, KIND_VARIABLES, MONITORING_VARIABLES, POOL_PREFIX } from "./env.ts";
 export { type ExplainedSetting, explain, formatExplanation } from "./explain.ts";
 export { type LoadConfigOptions, loadConfig, type ResolvedConfig } from "./load.ts";

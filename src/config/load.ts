@@ -2,10 +2,10 @@ import { FIRESTORE_DEFAULTS } from "../adapters/firestore/options.ts";
 import { HTTP_DEFAULTS } from "../adapters/http/options.ts";
 import { MONGO_DEFAULTS } from "../adapters/mongodb/options.ts";
 import { WEBSOCKET_DEFAULTS } from "../adapters/websocket/options.ts";
+import { suggestion } from "../core/did-you-mean.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { POOL_DEFAULTS } from "../core/options.ts";
 import { redactSecrets } from "../observe/redact.ts";
-import { suggestion } from "./did-you-mean.ts";
 import { type EnvSetting, matchesPoolName, POOL_PREFIX, readKindVariables, readPoolVariables } from "./env.ts";
 import {
 	CORE_POOL_KINDS,

@@ -12,6 +12,27 @@ export interface YamlSource {
 }
 
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** One well-formed reference starting exactly at lastIndex. */
+const VARIABLE_AT = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}/y;
+
+/**
+ * What is wrong with the first `${` of `value` that is no well-formed reference, or undefined.
+ * Such text used to pass through as written (`url: ${DB_URL` connected to the literal string), so
+ * a typo showed up as a baffling connect error far from the file. The message never quotes the
+ * value: it may hold a secret.
+ */
+function malformedReference(value: string): string | undefined {
+	for (let at = value.indexOf("${"); at !== -1; at = value.indexOf("${", at + 2)) {
+		VARIABLE_AT.lastIndex = at;
+		if (VARIABLE_AT.test(value)) continue;
+		const column = `at character ${at + 1} of the value`;
+		const how =
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${NAME} syntax, not a template
+			"write ${NAME} or ${NAME:-default} (a name is letters, digits and _, not starting with a digit); a literal ${ can come from an environment variable";
+		return value.indexOf("}", at) === -1 ? `unterminated \${ ${column} (no closing }): ${how}` : `malformed variable reference ${column}: ${how}`;
+	}
+	return undefined;
+}
 
 /** Reads and parses a YAML file; syntax errors, unset variables and unreadable files become problems (never the file's content). */
 export function readYamlFile(file: string, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): YamlSource | undefined {
@@ -64,6 +85,12 @@ export function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv, pr
 		if (typeof value === "string") {
 			if (!value.includes("${")) return value;
 			substituted.add(path);
+			const malformed = malformedReference(value);
+			if (malformed !== undefined) {
+				problems.push({ path, message: malformed, source: positions.get(path) ?? file });
+				// Left as written: the load fails on this problem anyway, and an emptied value would add a second one at the same key.
+				return value;
+			}
 			return value.replace(VARIABLE, (_, name: string, fallback: string | undefined) => {
 				const set = env[name];
 				if (set !== undefined && set !== "") return set;

@@ -3,6 +3,9 @@ import { type DurationRules, durationProblem } from "./duration.ts";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
 import { quoteValue } from "./quote-value.ts";
 
+/** close(options)'s checks, with the pool's other option validators (pool.ts imports them from here). */
+export { checkCloseOptions } from "./close-options.ts";
+
 /** How an error relates to the connection it happened on. */
 export type ErrorClass = "connection" | "caller";
 

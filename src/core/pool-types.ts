@@ -3,6 +3,7 @@
  * pool.ts so that the pool file is its policy. pool.ts re-exports them.
  */
 
+import { checkCloseOptions } from "./close-options.ts";
 import { type DurationRules, durationProblem } from "./duration.ts";
 import { ConfigError, ErrorCode, LifeguardError } from "./errors.ts";
 import type { ResolvedPoolOptions } from "./options.ts";
@@ -118,7 +119,7 @@ export function resizeTarget(
 export function closeTimeout(subject: string, options: CloseOptions | undefined): number {
 	const timeoutMs = options?.timeoutMs === undefined ? CLOSE_TIMEOUT_MS : options.timeoutMs;
 	const problem = durationProblem(timeoutMs, CLOSE_TIMEOUT_RULES);
-	if (problem !== undefined) throw new ConfigError(subject, [{ path: "timeoutMs", message: problem }]);
+	checkCloseOptions(subject, options, problem);
 	return timeoutMs;
 }
 

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { PoolEvent, type PoolEventName, type PoolEvents } from "../core/events.ts";
 import { KeyedPool } from "../core/keyed-pool.ts";
 import type { PoolOptions } from "../core/options.ts";
-import { type CloseOptions, createPool, Pool } from "../core/pool.ts";
+import { type CloseOptions, closeTimeout, createPool, Pool } from "../core/pool.ts";
 import type { PoolStats } from "../core/stats.ts";
 import type { ManagedClient, PoolView } from "./client.ts";
 import { RecentErrorRate } from "./error-rate.ts";
@@ -163,6 +163,7 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 	async remove(name: string, options?: CloseOptions): Promise<void> {
 		const entry = this.#entries.get(name);
 		if (entry === undefined) throw new PoolNotFoundError(name, this.list());
+		closeTimeout(`manager: remove("${name}")`, options);
 		this.#entries.delete(name);
 		this.emit("poolRemoved", { pool: name });
 		try {
@@ -307,6 +308,12 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 	 * then their connections are destroyed. The manager takes no new clients afterwards. Idempotent.
 	 */
 	close(options?: CloseOptions): Promise<void> {
+		try {
+			// Checked before any client starts closing: each client's own refusal would be lost in allSettled.
+			closeTimeout("manager: close", options);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 		if (this.#closing === undefined) {
 			// Assigned before any client starts closing: a close() from a listener during this one gets the same promise.
 			let done: () => void = () => {};

@@ -6,7 +6,10 @@
  * statistics and the dashboard (`BreakerView` in the manager).
  */
 import { BrokenCircuitError, type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
+import { suggestion } from "../core/did-you-mean.ts";
+import { durationProblem } from "../core/duration.ts";
 import { ConfigError, type ConfigProblem, messageOf } from "../core/errors.ts";
+import { quoteValue } from "../core/quote-value.ts";
 import { CircuitOpenError, RateLimitedError, RequestAbortedError } from "./errors.ts";
 
 export type BreakerState = "closed" | "open" | "halfOpen";
@@ -181,6 +184,38 @@ export class KeyBreaker {
 	}
 }
 
+const BREAKER_KEYS = ["failureThreshold", "halfOpenAfterMs", "historySize", "isFailure"];
+
+/**
+ * Every problem of breaker options, each with its path. Each value's type is checked, not only its
+ * range: `halfOpenAfterMs: "5000"` passed `>= 0` and was then compared as a string, and
+ * Infinity or a value past 2^31-1 ms meant a breaker that never half-opens.
+ */
+export function breakerOptionProblems(options: unknown): ConfigProblem[] {
+	if (options === null || typeof options !== "object" || Array.isArray(options)) {
+		return [{ path: "(options)", message: `must be an object of breaker options, got ${quoteValue(options)}` }];
+	}
+	const o = options as Record<string, unknown>;
+	const problems: ConfigProblem[] = [];
+	for (const key of Object.keys(o)) {
+		if (!BREAKER_KEYS.includes(key)) problems.push({ path: key, message: `unknown option${suggestion(key, BREAKER_KEYS)}` });
+	}
+	const integer = (key: string, min: number) => {
+		const value = o[key];
+		if (value !== undefined && !(Number.isInteger(value) && (value as number) >= min)) {
+			problems.push({ path: key, message: `must be an integer >= ${min}, got ${quoteValue(value)}` });
+		}
+	};
+	integer("failureThreshold", 1);
+	integer("historySize", 0);
+	const halfOpen = o.halfOpenAfterMs === undefined ? undefined : durationProblem(o.halfOpenAfterMs, { allowZero: true });
+	if (halfOpen !== undefined) problems.push({ path: "halfOpenAfterMs", message: halfOpen });
+	if (o.isFailure !== undefined && typeof o.isFailure !== "function") {
+		problems.push({ path: "isFailure", message: `must be a function (error) => boolean, got ${quoteValue(o.isFailure)}` });
+	}
+	return problems;
+}
+
 /** Breakers for any number of keys, created on first use with the same options. */
 export class CircuitBreakers {
 	readonly #breakers = new Map<string, KeyBreaker>();
@@ -190,18 +225,12 @@ export class CircuitBreakers {
 	readonly #isFailure: (error: unknown) => boolean;
 
 	constructor(options: BreakerOptions = {}) {
-		const problems: ConfigProblem[] = [];
-		const known = new Set(["failureThreshold", "halfOpenAfterMs", "historySize", "isFailure"]);
-		for (const key of Object.keys(options)) if (!known.has(key)) problems.push({ path: key, message: "unknown option" });
+		const problems = breakerOptionProblems(options);
+		if (problems.length > 0) throw new ConfigError("circuit breaker", problems);
 		this.#threshold = options.failureThreshold ?? 5;
 		this.#halfOpenAfterMs = options.halfOpenAfterMs ?? 10_000;
 		this.#historySize = options.historySize ?? 20;
 		this.#isFailure = options.isFailure ?? ((error) => !isCallerError(error));
-		if (!Number.isInteger(this.#threshold) || this.#threshold < 1) problems.push({ path: "failureThreshold", message: "must be an integer >= 1" });
-		if (!(this.#halfOpenAfterMs >= 0)) problems.push({ path: "halfOpenAfterMs", message: "must be >= 0" });
-		if (!Number.isInteger(this.#historySize) || this.#historySize < 0) problems.push({ path: "historySize", message: "must be an integer >= 0" });
-		if (typeof this.#isFailure !== "function") problems.push({ path: "isFailure", message: "must be a function" });
-		if (problems.length > 0) throw new ConfigError("circuit breaker", problems);
 	}
 
 	get(key: string): KeyBreaker {

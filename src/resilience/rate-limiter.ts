@@ -185,7 +185,8 @@ export class RateLimiter {
 	}
 }
 
-function validateRateLimit(limit: RateLimit, subject: string): void {
+/** Throws CONFIG_INVALID listing every problem of one rate limit; the HTTP client checks a fixed one up front. */
+export function validateRateLimit(limit: RateLimit, subject: string): void {
 	const problems: ConfigProblem[] = [];
 	for (const key of Object.keys(limit)) {
 		if (key !== "requestsPerMinute" && key !== "tokensPerMinute") problems.push({ path: key, message: "unknown option" });

@@ -6,7 +6,10 @@
  * with a promise-returning attempt uses {@link RetryPolicy.run}.
  */
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from "cockatiel";
+import { suggestion } from "../core/did-you-mean.ts";
+import { durationProblem } from "../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
+import { quoteValue } from "../core/quote-value.ts";
 import { Deadline, sleep } from "./deadline.ts";
 import { RequestAbortedError } from "./errors.ts";
 import { type HeaderBag, retryAfterMs } from "./retry-after.ts";
@@ -89,22 +92,33 @@ export function isRepeatableRequest(request: RetryableRequest): boolean {
 	return IDEMPOTENT_METHODS.has(request.method.toUpperCase()) || hasHeader(request.headers, IDEMPOTENCY_KEY_HEADERS);
 }
 
+const RETRY_KEYS = ["maxAttempts", "initialDelayMs", "maxDelayMs", "statuses", "retryOnError", "maxRetryAfterMs"];
+
 export function resolveRetryOptions(options: RetryOptions | undefined, subject = "retry"): ResolvedRetryOptions {
+	if (options !== undefined && (options === null || typeof options !== "object" || Array.isArray(options))) {
+		throw new ConfigError(subject, [{ path: "(options)", message: `must be an object of retry options, got ${quoteValue(options)}` }]);
+	}
 	const o = options ?? {};
 	const problems: ConfigProblem[] = [];
-	const known = new Set(["maxAttempts", "initialDelayMs", "maxDelayMs", "statuses", "retryOnError", "maxRetryAfterMs"]);
-	for (const key of Object.keys(o)) if (!known.has(key)) problems.push({ path: key, message: "unknown option" });
+	for (const key of Object.keys(o)) if (!RETRY_KEYS.includes(key)) problems.push({ path: key, message: `unknown option${suggestion(key, RETRY_KEYS)}` });
 	const int = (key: keyof typeof RETRY_DEFAULTS, min: number): number => {
 		const value = (o as Record<string, unknown>)[key] ?? RETRY_DEFAULTS[key];
 		if (typeof value !== "number" || !Number.isInteger(value) || value < min)
-			problems.push({ path: key, message: `must be an integer >= ${min}, got ${String(value)}` });
+			problems.push({ path: key, message: `must be an integer >= ${min}, got ${quoteValue(value)}` });
+		return value as number;
+	};
+	// Each delay is slept with a timer: past 2^31-1 ms Node would fire it after 1 ms, retrying at once.
+	const delay = (key: keyof typeof RETRY_DEFAULTS): number => {
+		const value = (o as Record<string, unknown>)[key] ?? RETRY_DEFAULTS[key];
+		const problem = durationProblem(value, { allowZero: true });
+		if (problem !== undefined) problems.push({ path: key, message: problem });
 		return value as number;
 	};
 	const resolved = {
 		maxAttempts: int("maxAttempts", 1),
-		initialDelayMs: int("initialDelayMs", 0),
-		maxDelayMs: int("maxDelayMs", 0),
-		maxRetryAfterMs: int("maxRetryAfterMs", 0),
+		initialDelayMs: delay("initialDelayMs"),
+		maxDelayMs: delay("maxDelayMs"),
+		maxRetryAfterMs: delay("maxRetryAfterMs"),
 		statuses: new Set(o.statuses ?? RETRYABLE_STATUSES),
 		retryOnError: o.retryOnError ?? isRetryableError,
 	};
@@ -112,7 +126,8 @@ export function resolveRetryOptions(options: RetryOptions | undefined, subject =
 		problems.push({ path: "statuses", message: "must be an array of HTTP statuses (100-599)" });
 	}
 	if (typeof resolved.retryOnError !== "function") problems.push({ path: "retryOnError", message: "must be a function (error) => boolean" });
-	if (resolved.maxDelayMs < resolved.initialDelayMs) problems.push({ path: "maxDelayMs", message: `must be >= initialDelayMs (${resolved.initialDelayMs})` });
+	if (typeof resolved.maxDelayMs === "number" && typeof resolved.initialDelayMs === "number" && resolved.maxDelayMs < resolved.initialDelayMs)
+		problems.push({ path: "maxDelayMs", message: `must be >= initialDelayMs (${resolved.initialDelayMs})` });
 	if (problems.length > 0) throw new ConfigError(subject, problems);
 	return resolved;
 }

@@ -4,7 +4,7 @@
  * `pools:` section (see ./pools-from-config.ts). Every problem is reported at once, with its path.
  */
 import { z } from "zod";
-import { didYouMeanKey } from "../config/did-you-mean.ts";
+import { didYouMeanKey } from "../core/did-you-mean.ts";
 import { ConfigError, type ConfigProblem } from "../core/errors.ts";
 import { SQL_SESSION_DEFAULTS } from "./sql-sessions.ts";
 

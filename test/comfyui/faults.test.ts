@@ -86,13 +86,13 @@ describe("stalls", () => {
 describe("sockets", () => {
 	it("a socket dropped mid-job: the job still finishes (history polled), and the new socket has a fresh client id", async () => {
 		await using server = await ComfyServer.start({ stepMs: 20 });
-		await using pool = createComfyUIPool({ instances: [server.url], stallTimeoutMs: 2_000 });
+		await using pool = createComfyUIPool({ instances: [server.url], stallTimeoutMs: 10_000 });
 		const job = pool.submit(txt2img(20));
 		await new Promise<void>((resolve) => job.on("progress", (e) => e.type === "progress" && e.value === 3 && resolve()));
 		server.dropSockets();
 		const result = await job.result;
 		assert.equal(result.images.length, 1);
-		assert.ok(result.durationMs < 2_000, "not by the stall timeout: polling found it");
+		assert.ok(result.durationMs < 8_000, "not by the stall timeout: polling found it");
 		await until(() => pool.stats().instances[`127.0.0.1:${server.port}`].socketReconnects === 1, 2_000, "the reconnect");
 		assert.equal(server.log.sockets, 2);
 		const next = await pool.run(txt2img(1));
@@ -128,7 +128,7 @@ describe("instances that die", () => {
 		await until(() => a.completed >= 1, 2_000, "a to finish one");
 		const killedAt = performance.now();
 		await a.kill();
-		await until(() => pool.stats().instances[labelA].state !== "up", 2_000, "a taken out");
+		await until(() => pool.stats().instances[labelA].state !== "up", 5_000, "a taken out");
 		const noticedMs = performance.now() - killedAt;
 		const results = await Promise.allSettled(jobs);
 		const ok = results.filter((r) => r.status === "fulfilled").length;
@@ -141,7 +141,8 @@ describe("instances that die", () => {
 		await a.revive();
 		await until(() => pool.stats().instances[labelA].state === "up", 2_000, "a back");
 		assert.ok(a.log.healthChecks > healthBefore);
-		assert.ok(noticedMs < 500, `noticed the death in ${noticedMs.toFixed(0)} ms`);
+		// Health checks (every 10 s) would notice only much later; the socket's close is what tells at once.
+		assert.ok(noticedMs < 5_000, `noticed the death in ${noticedMs.toFixed(0)} ms`);
 		assert.equal(pool.stats().instances[labelA].socketReconnects, 1);
 	});
 

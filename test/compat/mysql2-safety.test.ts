@@ -29,6 +29,9 @@ before(async () => {
 describe("acquireTimeout (a lifeguard option)", () => {
 	it("bounds the wait for a connection with POOL_TIMEOUT, which says the pool's state", async () => {
 		const pool = createPool({ host, port, user, database, connectionLimit: 1, acquireTimeout: 100 });
+		// The one connection is opened first with a deadline of its own: on a loaded machine the connect alone took over
+		// 100 ms, and the holder's own acquire failed with the POOL_TIMEOUT meant for the second one.
+		(await pool.core.acquire({ timeoutMs: 10_000 })).release();
 		const holder = await getConnection(pool);
 		const started = performance.now();
 		await assert.rejects(getConnection(pool), (error: Error & { code?: string }) => {
@@ -100,6 +103,9 @@ describe("the lifeguard core underneath (pool.core)", () => {
 		);
 		await pool.start();
 		const conn = await getConnection(pool);
+		// A misspelt option is refused before anything closes (it used to close with the 30 s default).
+		await assert.rejects(pool.close({ timoutMs: 100 } as never), /timoutMs: unknown close\(\) option \(did you mean "timeoutMs"\?\)/);
+		assert.equal(pool.core.closed, false);
 		await pool.close({ timeoutMs: 100 });
 		assert.equal(pool.core.closed, true);
 		conn.release();

@@ -221,6 +221,9 @@ describe("the lifeguard core underneath (pool.core)", () => {
 		assert.equal(pool.pools()[0].pool, pool.core);
 		await pool.start();
 		const client = await pool.connect();
+		// A misspelt option is refused before anything closes (it used to close with the 30 s default).
+		await assert.rejects(pool.close({ timoutMs: 100 } as never), /timoutMs: unknown close\(\) option \(did you mean "timeoutMs"\?\)/);
+		assert.equal(pool.core.closed, false);
 		const started = performance.now();
 		await pool.close({ timeoutMs: 100 });
 		assert.ok(performance.now() - started < 2_000);

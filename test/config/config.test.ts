@@ -244,6 +244,33 @@ monitorng:
 		assert.match(missing[0].message, /cannot read the config file \(ENOENT\)/);
 	});
 
+	it("a malformed ${ (unterminated, or no valid name) is a problem at its key, not a literal value; the value is never quoted", () => {
+		const yaml = [
+			"pools:",
+			"  orders:",
+			"    kind: postgres",
+			`    url: "postgres://app:${SECRET}@db/\${DB_NAME"`,
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: YAML placeholders, not templates
+			"    password: ${1X}",
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: YAML placeholders, not templates
+			"    user: ${}",
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: YAML placeholders, not templates
+			"    application_name: ${APP:default}",
+			// biome-ignore lint/suspicious/noTemplateCurlyInString: YAML placeholders, not templates
+			"    database: ${DB_NAME}",
+			"",
+		].join("\n");
+		const problems = problemsOf(() => loadConfig({ yaml, env: { DB_NAME: "shop" } }));
+		const byPath = Object.fromEntries(problems.filter((p) => /\$\{/.test(p.message)).map((p) => [p.path, p]));
+		assert.match(byPath["pools.orders.url"]?.message ?? "", /unterminated \$\{ at character \d+ of the value \(no closing \}\)/);
+		assert.equal(byPath["pools.orders.url"]?.source, "inline:4:5");
+		for (const key of ["password", "user", "application_name"]) {
+			assert.match(byPath[`pools.orders.${key}`]?.message ?? "", /malformed variable reference at character 1 of the value/, key);
+		}
+		assert.equal(byPath["pools.orders.database"], undefined, "a well-formed reference is still fine");
+		assert.ok(!problems.text.includes(SECRET));
+	});
+
 	it("never prints a secret, even when the secret is what is wrong", () => {
 		const problems = problemsOf(() =>
 			loadConfig({

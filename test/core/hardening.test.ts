@@ -234,6 +234,39 @@ describe("durations: every one the core takes is validated", () => {
 		await keyed.close();
 	});
 
+	it("close() refuses an option it does not know (a misspelt timeoutMs got the 30 s default), saying what was meant, and leaves the pool open", async () => {
+		const pool = createPool({ create: () => ({}) });
+		(await pool.acquire()).release();
+		await assert.rejects(pool.close({ timoutMs: 0 } as never), (error: ConfigError) => {
+			assert.equal(error.code, ErrorCode.CONFIG_INVALID);
+			assert.deepEqual(
+				error.problems.map((p) => p.path),
+				["timoutMs"],
+			);
+			assert.match(error.message, /timoutMs: unknown close\(\) option \(did you mean "timeoutMs"\?\); known: timeoutMs/);
+			return true;
+		});
+		// Every problem at once: the unknown key and the bad value of the known one.
+		await assert.rejects(pool.drain({ timeoutMs: -1, force: true } as never), (error: ConfigError) => {
+			assert.deepEqual(error.problems.map((p) => p.path).sort(), ["force", "timeoutMs"]);
+			return true;
+		});
+		await assert.rejects(pool.close("fast" as never), /options: must be an object/);
+		assert.equal(pool.closed, false);
+		assert.equal(pool.idleCount, 1);
+		await pool.close({ timeoutMs: 0 });
+	});
+
+	it("keyed close() and remove() refuse unknown options before closing anything", async () => {
+		const keyed = createKeyedPool<string, object>({ create: () => ({}) });
+		(await keyed.acquire("a")).release();
+		await assert.rejects(keyed.remove("a", { timeout: 5 } as never), /timeout: unknown close\(\) option \(did you mean "timeoutMs"\?\)/);
+		await assert.rejects(keyed.close({ timeoutMS: 5 } as never), /timeoutMS: unknown close\(\) option \(did you mean "timeoutMs"\?\)/);
+		assert.deepEqual(keyed.keys(), ["a"]);
+		(await keyed.acquire("a")).release();
+		await keyed.close();
+	});
+
 	it("close({ timeoutMs: Infinity }) waits for the lease however long it takes", async () => {
 		const pool = createPool({ create: () => ({}) });
 		const lease = await pool.acquire();

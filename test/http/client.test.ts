@@ -114,6 +114,15 @@ describe("HTTP client as a ManagedClient", () => {
 		await client.close();
 	});
 
+	it("close() refuses an unknown option before closing anything", async () => {
+		const client = createHttpClient({ name: "misspelt-close" });
+		await client.request({ origin: server.origin, path: "/", method: "GET" }).then((r) => r.body.dump());
+		await assert.rejects(client.close({ timoutMs: 0 } as never), /timoutMs: unknown close\(\) option \(did you mean "timeoutMs"\?\)/);
+		// Still open: a request goes through.
+		await client.request({ origin: server.origin, path: "/", method: "GET" }).then((r) => r.body.dump());
+		await client.close();
+	});
+
 	it("close() leaves no socket open", async () => {
 		const client = createHttpClient({ name: "closing" });
 		await Promise.all(Array.from({ length: 4 }, (_, i) => client.request({ origin: server.origin, path: `/${i}`, method: "GET" }).then((r) => r.body.dump())));
@@ -145,6 +154,79 @@ describe("HTTP client options", () => {
 				["maxConnections", "maxConnectionsPerOrigin", "bogus", "prewarm[0]", "retry"].every((p) => e.problems.some((x) => x.path === p)),
 		);
 		assert.throws(() => createHttpClient({ maxConnections: 2, maxConnectionsPerOrigin: 5 }), /maxConnectionsPerOrigin/);
+	});
+
+	it("timeouts a timer cannot honour (Infinity, past 2^31-1 ms, strings) are refused with their paths; 0 stays 'none' where it was", () => {
+		assert.throws(
+			() =>
+				createHttpClient({
+					headersTimeoutMs: Number.POSITIVE_INFINITY,
+					bodyTimeoutMs: 2 ** 31,
+					connectTimeoutMs: Number.POSITIVE_INFINITY,
+					keepAliveTimeoutMs: "4000",
+					defaultCooldownMs: -1,
+				} as never),
+			(e: ConfigError) => {
+				assert.equal(e.code, "CONFIG_INVALID");
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), [
+					"bodyTimeoutMs",
+					"connectTimeoutMs",
+					"defaultCooldownMs",
+					"headersTimeoutMs",
+					"keepAliveTimeoutMs",
+				]);
+				assert.match(e.message, /headersTimeoutMs: must be finite \(at most 2147483647 ms\), got Infinity/);
+				assert.match(e.message, /bodyTimeoutMs: must be at most 2147483647 ms .* got 2147483648/);
+				return true;
+			},
+		);
+		const client = createHttpClient({ headersTimeoutMs: 0, bodyTimeoutMs: 0, maxLifetimeMs: 0, acquireTimeoutMs: Number.POSITIVE_INFINITY });
+		assert.equal(client.options.headersTimeoutMs, 0);
+		void client.close();
+	});
+
+	it("retry, circuitBreaker and rateLimit problems are listed with the client's, under their paths", () => {
+		assert.throws(
+			() =>
+				createHttpClient({
+					maxWaiters: -1,
+					retry: { maxDelayMs: 2 ** 31 },
+					circuitBreaker: { halfOpenAfterMs: "5000" },
+					rateLimit: { requestsPerMinute: -1 },
+				} as never),
+			(e: ConfigError) => {
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), [
+					"circuitBreaker.halfOpenAfterMs",
+					"maxWaiters",
+					"rateLimit.requestsPerMinute",
+					"retry.maxDelayMs",
+				]);
+				return true;
+			},
+		);
+	});
+
+	it("a per-call headers or body timeout past 2^31-1 ms (or Infinity) is CONFIG_INVALID, not a timeout after 1 ms", async () => {
+		const client = createHttpClient({ name: "phase-timeouts" });
+		try {
+			for (const [key, value] of [
+				["headersTimeoutMs", Number.POSITIVE_INFINITY],
+				["bodyTimeoutMs", 2 ** 31],
+				["headersTimeout", 2 ** 32],
+				["bodyTimeout", "5"],
+			] as const) {
+				await assert.rejects(
+					client.request({ origin: server.origin, path: "/", method: "GET", [key]: value } as never),
+					(e: ConfigError) => e.code === "CONFIG_INVALID" && e.problems.some((p) => p.path === key),
+					key,
+				);
+			}
+			const ok = await client.request({ origin: server.origin, path: "/", method: "GET", headersTimeoutMs: 60_000, bodyTimeoutMs: 0 } as never);
+			assert.equal(ok.statusCode, 200);
+			await ok.body.dump();
+		} finally {
+			await client.close();
+		}
 	});
 
 	it("defaults do not cut long LLM calls: headers 15 min (undici's is 5), body silence 5 min, no overall deadline", () => {

@@ -81,7 +81,8 @@ describe("MySQL driver: connect", () => {
 				},
 			);
 			const took = performance.now() - started;
-			assert.ok(took >= 290 && took < 1_500, `rejected after ${took} ms`);
+			// The alternative is no rejection at all (the proxy stalls forever): the upper bound only needs to be finite.
+			assert.ok(took >= 290 && took < 5_000, `rejected after ${took} ms`);
 			assert.ok(await eventually(() => proxy.connections === 0, 1_000), "the proxy still sees the socket open");
 		} finally {
 			await proxy.close();
@@ -206,7 +207,8 @@ describe("MySQL driver: fetch modes", () => {
 			rows.map((r) => r.seq),
 			[1, 2, 3, 4],
 		);
-		assert.ok(took < 2_000, `took ${took} ms: the rest of the result was read`);
+		// Reading the ten billion bytes takes minutes: 15 s is far from that and far above a loaded machine's KILL round trip.
+		assert.ok(took < 15_000, `took ${took} ms: the rest of the result was read`);
 		assert.equal(conn.deathCause, undefined);
 		assert.deepEqual(
 			(await driver.run(conn, `SELECT @kept AS kept, @@in_transaction AS tx, (SELECT COUNT(*) FROM ${TABLE}) AS n`, [], "all", 0, undefined)).rows[0],
@@ -249,15 +251,16 @@ describe("MySQL driver: statement timeouts", () => {
 		const conn = await connect();
 		const started = performance.now();
 		await assert.rejects(
-			driver.run(conn, "SELECT SLEEP(5) AS lifeguard_timeout_a", [], "all", 0, 200),
+			driver.run(conn, "SELECT SLEEP(60) AS lifeguard_timeout_a", [], "all", 0, 200),
 			rejectsWith<QueryTimeoutError>(ErrorCode.QUERY_TIMEOUT, (error) => {
 				assert.equal(error.connectionClosed, false);
 				assert.equal(driverError(error).errno, 1969);
 			}),
 		);
 		const took = performance.now() - started;
-		assert.ok(took >= 190 && took < 2_000, `took ${took} ms`);
-		// Gone well before the 5 s it would run (the stopped thread can linger in the process list for a moment on a loaded machine).
+		// Without the timeout the statement runs 60 s: 10 s tells the two apart on any machine.
+		assert.ok(took >= 190 && took < 10_000, `took ${took} ms`);
+		// Gone well before the 60 s it would run (the stopped thread can linger in the process list for a moment on a loaded machine).
 		assert.ok(await eventually(async () => !(await statementRunning(a, "lifeguard_timeout_a")), 1_000));
 		assert.equal(await value(conn, "SELECT 7"), 7);
 	});
@@ -280,9 +283,9 @@ describe("MySQL driver: statement timeouts", () => {
 	it("timeoutMethod kill: KILL QUERY from a second connection stops any statement at the deadline", async () => {
 		const conn = await connect(resolveMysqlConfig({ url, timeoutMethod: "kill" }));
 		const started = performance.now();
-		await assert.rejects(driver.run(conn, "DO SLEEP(5) /* lifeguard_timeout_b */", [], "none", 0, 200), rejectsWith(ErrorCode.QUERY_TIMEOUT));
+		await assert.rejects(driver.run(conn, "DO SLEEP(60) /* lifeguard_timeout_b */", [], "none", 0, 200), rejectsWith(ErrorCode.QUERY_TIMEOUT));
 		const took = performance.now() - started;
-		assert.ok(took >= 190 && took < 2_000, `took ${took} ms`);
+		assert.ok(took >= 190 && took < 10_000, `took ${took} ms`);
 		assert.equal(await statementRunning(a, "lifeguard_timeout_b"), false);
 		assert.equal(await value(conn, "SELECT 9"), 9);
 	});

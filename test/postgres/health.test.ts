@@ -87,7 +87,7 @@ describe("postgres: connection health", () => {
 			// The caller waits its acquire deadline, and learns why: every create timed out.
 			assert.equal(error.code, ErrorCode.POOL_TIMEOUT);
 			assert.equal(error.cause?.code, ErrorCode.CREATE_TIMEOUT);
-			assert.ok(elapsed >= 950 && elapsed < 1_500, `waited ${elapsed} ms`);
+			assert.ok(elapsed >= 950 && elapsed < 5_000, `waited ${elapsed} ms`);
 			assert.ok(db.stats().primary.createFailures >= 2, `create attempts: ${db.stats().primary.createFailures}`);
 			// The stalled sockets were destroyed at each create deadline, not left open behind it.
 			assert.ok(await eventually(() => establishedTo(proxy.port) === 0, 1_000), `${establishedTo(proxy.port)} sockets still open`);

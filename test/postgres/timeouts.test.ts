@@ -30,13 +30,14 @@ describe("postgres: statement timeouts", () => {
 		const marker = `lg_timeout_${randomUUID().slice(0, 8)}`;
 		const pid = await pidOf(db);
 		const started = performance.now();
-		const error = (await db.query(`SELECT pg_sleep(5) AS ${marker}`, [], { timeoutMs: 200 }).catch((e) => e)) as QueryTimeoutError;
+		const error = (await db.query(`SELECT pg_sleep(60) AS ${marker}`, [], { timeoutMs: 200 }).catch((e) => e)) as QueryTimeoutError;
 		const elapsed = performance.now() - started;
 		assert.equal(error.code, ErrorCode.QUERY_TIMEOUT);
 		assert.equal(error.connectionClosed, false);
 		assert.equal((error.cause as { code: string }).code, "57014");
 		assert.match(error.message, /^statement cancelled after its timeout of 200 ms; raise timeoutMs/);
-		assert.ok(elapsed >= 195 && elapsed < 1_000, `took ${elapsed} ms`);
+		// Uncancelled, the statement runs 60 s: 10 s tells the two apart on a loaded machine.
+		assert.ok(elapsed >= 195 && elapsed < 10_000, `took ${elapsed} ms`);
 		// Cancelled on the server, not merely abandoned by the client.
 		assert.equal(await statementRunning(a, marker), false);
 		// The connection survived the cancel and is reused.
@@ -186,7 +187,7 @@ describe("postgres: statement timeouts when the server does not answer", () => {
 					`timed out after 100 ms and its connection was closed \\(nothing came back ${QUERY_TIMEOUT_GRACE_MS} ms after the timeout: the server did not answer`,
 				),
 			);
-			assert.ok(elapsed >= 100 + QUERY_TIMEOUT_GRACE_MS - 10 && elapsed < 100 + QUERY_TIMEOUT_GRACE_MS + 1_000, `took ${elapsed} ms`);
+			assert.ok(elapsed >= 100 + QUERY_TIMEOUT_GRACE_MS - 10 && elapsed < 100 + QUERY_TIMEOUT_GRACE_MS + 10_000, `took ${elapsed} ms`);
 			assert.ok(await eventually(() => db.stats().primary.destroyed === 1, 1_000));
 			proxy.setMode("pass");
 			assert.deepEqual(await db.query("SELECT 1 AS ok", [], { fetch: "one" }), { ok: 1 });

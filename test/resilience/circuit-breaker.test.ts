@@ -120,6 +120,30 @@ describe("circuit breaker", () => {
 	it("rejects bad options", () => {
 		assert.throws(() => new CircuitBreakers({ failureThreshold: 0, halfOpenAfterMs: -1 }), { code: "CONFIG_INVALID" });
 	});
+
+	it("checks each option's type, not only its range, listing every problem with its path (halfOpenAfterMs: '5000' passed '>= 0')", () => {
+		const problems = (options: unknown) => {
+			try {
+				new CircuitBreakers(options as never);
+			} catch (error) {
+				const e = error as Error & { code: string; problems: { path: string; message: string }[] };
+				assert.equal(e.code, "CONFIG_INVALID");
+				return Object.fromEntries(e.problems.map((p) => [p.path, p.message]));
+			}
+			return assert.fail("expected CONFIG_INVALID");
+		};
+		const all = problems({ halfOpenAfterMs: "5000", failureThreshold: "5", historySize: 1.5, isFailure: "yes", halfOpenAfter: 1 });
+		assert.deepEqual(Object.keys(all).sort(), ["failureThreshold", "halfOpenAfter", "halfOpenAfterMs", "historySize", "isFailure"]);
+		assert.match(all.halfOpenAfterMs, /must be a number of milliseconds, got "5000"/);
+		assert.match(all.failureThreshold, /must be an integer >= 1, got "5"/);
+		assert.match(all.halfOpenAfter, /unknown option \(did you mean "halfOpenAfterMs"\?\)/);
+		// A breaker that would never half-open (Infinity) or whose delay Node cannot time (past 2^31-1 ms).
+		assert.match(problems({ halfOpenAfterMs: Number.POSITIVE_INFINITY }).halfOpenAfterMs, /must be finite/);
+		assert.match(problems({ halfOpenAfterMs: 2 ** 31 }).halfOpenAfterMs, /must be at most 2147483647 ms/);
+		assert.match(problems("fast")["(options)"], /must be an object/);
+		// Valid ones still build, 0 included.
+		new CircuitBreakers({ halfOpenAfterMs: 0, failureThreshold: 1, historySize: 0, isFailure: () => true });
+	});
 });
 
 describe("429 cooldown", () => {

@@ -123,6 +123,16 @@ describe("retry decisions", () => {
 			(e: Error & { code: string; problems: { path: string }[] }) =>
 				e.code === "CONFIG_INVALID" && ["bogus", "maxAttempts", "initialDelayMs", "statuses"].every((p) => e.problems.some((x) => x.path === p)),
 		);
+		// Delays are slept with timers: past 2^31-1 ms Node fires them after 1 ms, i.e. retries at once.
+		assert.throws(
+			() => createRetryPolicy({ maxDelayMs: 2 ** 31, maxRetryAfterMs: Number.POSITIVE_INFINITY, initialDelayMs: "250", maxAttempt: 2 } as never),
+			(e: Error & { code: string; problems: { path: string; message: string }[] }) => {
+				assert.deepEqual(e.problems.map((p) => p.path).sort(), ["initialDelayMs", "maxAttempt", "maxDelayMs", "maxRetryAfterMs"]);
+				assert.match(e.problems.find((p) => p.path === "maxAttempt")?.message ?? "", /did you mean "maxAttempts"/);
+				assert.match(e.problems.find((p) => p.path === "maxDelayMs")?.message ?? "", /at most 2147483647 ms/);
+				return true;
+			},
+		);
 	});
 });
 

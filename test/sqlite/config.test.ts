@@ -59,6 +59,18 @@ describe("sqlite configuration", () => {
 		]);
 	});
 
+	it("busyTimeoutMs past 2^31-1 ms (SQLite's int, where 3e9 became 0: no wait at all), Infinity or a string is refused", () => {
+		for (const busyTimeoutMs of [3_000_000_000, Number.POSITIVE_INFINITY, "5000", -1]) {
+			assert.throws(
+				() => resolveSqliteConfig({ busyTimeoutMs } as never),
+				(e: unknown) => e instanceof ConfigError && e.problems.length === 1 && e.problems[0].path === "busyTimeoutMs",
+				String(busyTimeoutMs),
+			);
+		}
+		assert.equal(resolveSqliteConfig({ busyTimeoutMs: 2_147_483_647 }).settings.busyTimeoutMs, 2_147_483_647);
+		assert.equal(resolveSqliteConfig({ busyTimeoutMs: 0 }).settings.busyTimeoutMs, 0);
+	});
+
 	it("accepts pragmas with a number or a plain word as value", () => {
 		const { settings } = resolveSqliteConfig({ pragmas: { synchronous: "NORMAL", cache_size: -20000, mmap_size: 268435456 } });
 		assert.deepEqual(settings.pragmas, [

@@ -212,7 +212,7 @@ for (const host of ["process", "thread"] as const satisfies readonly HostKind[])
 			const how = host === "process" ? /its host process was killed, which stopped it/ : /its worker thread was terminated, but the statement runs on/;
 			assert.match(error.message, how);
 			assert.doesNotMatch(error.message, /server/);
-			assert.ok(elapsed >= 290 && elapsed < 2_000, `rejected after ${Math.round(elapsed)} ms`);
+			assert.ok(elapsed >= 290 && elapsed < 10_000, `rejected after ${Math.round(elapsed)} ms`);
 			assert.equal(driver.isConnectionFault(error), true);
 			assert.equal(victim.alive, false);
 			assert.deepEqual(deaths, [error], "the pool hears of the death (pool.invalidate)");

@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { describe, it } from "node:test";
-import { type CloseInfo, createWebSocketManager, StopReason, WebSocketQueueFullError, WebSocketStoppedError } from "../../src/adapters/websocket/index.ts";
+import {
+	type CloseInfo,
+	createWebSocketManager,
+	StopReason,
+	WebSocketQueueFullError,
+	WebSocketReceiveOverflowError,
+	WebSocketStoppedError,
+} from "../../src/adapters/websocket/index.ts";
 import { ErrorCode } from "../../src/core/errors.ts";
 import { TcpProxy } from "../support/tcp-proxy.ts";
 import { FaultServer } from "./fault-server.ts";
@@ -34,7 +41,7 @@ describe("heartbeat", () => {
 		const [info] = (await once(c, "close")) as [CloseInfo];
 		const noticedMs = performance.now() - stoppedAt;
 		assert.equal(info.heartbeatTimeout, true);
-		assert.ok(noticedMs <= 100 + 150 + 300, `noticed after ${noticedMs.toFixed(0)} ms`);
+		assert.ok(noticedMs <= 100 + 150 + 2_000, `noticed after ${noticedMs.toFixed(0)} ms`);
 		await c.opened({ timeoutMs: 2_000 });
 		assert.equal(c.stats().heartbeatTimeouts, 1);
 		assert.equal(ws.pools()[0].pool.stats().validationFailures, 1);
@@ -52,7 +59,7 @@ describe("heartbeat", () => {
 			const noticedMs = performance.now() - stalledAt;
 			assert.equal(info.heartbeatTimeout, true);
 			assert.equal(info.code, 1006);
-			assert.ok(noticedMs <= 200 + 300 + 300, `noticed after ${noticedMs.toFixed(0)} ms`);
+			assert.ok(noticedMs <= 200 + 300 + 2_000, `noticed after ${noticedMs.toFixed(0)} ms`);
 			proxy.setMode("pass");
 			await c.opened({ timeoutMs: 3_000 });
 		} finally {
@@ -84,6 +91,73 @@ describe("heartbeat", () => {
 		);
 		assert.equal(c.stats().paused, false);
 		assert.equal(c.stats().heartbeatTimeouts, 0);
+	});
+});
+
+describe("receive() and messages() on one connection", () => {
+	it("a receive() buffer nobody reads any more does not stall messages(): it drops what it cannot keep and says so at the gap", async () => {
+		await using server = await FaultServer.start({
+			onMessage: (socket, text) => {
+				const [from, count] = text.split(" ").map(Number);
+				for (let i = from; i < from + count; i++) socket.send(String(i));
+			},
+		});
+		await using ws = createWebSocketManager({ receiveHighWaterMark: 10 });
+		const c = await ws.connect({ url: server.url, name: "mixed" });
+		// receive() once: from now on its buffer keeps what arrives between calls.
+		const first = c.receive({ timeoutMs: 5_000 });
+		await c.send("0 1");
+		assert.equal(await first, "0");
+		// Then only an iterator reads. Before, the receive() buffer filled to 10, paused the socket, and the iterator waited forever.
+		const reader = c.messages();
+		await c.send("1 200");
+		const got: string[] = [];
+		while (got.length < 200) {
+			// A stall is the failure, not a hang: 10 s is far more than 200 small messages on loopback take under any load.
+			let timer: NodeJS.Timeout | undefined;
+			const stalled = new Promise<never>((_, reject) => {
+				timer = setTimeout(() => reject(new Error(`messages() stalled after ${got.length} messages (paused: ${c.stats().paused})`)), 10_000);
+			});
+			const next = await Promise.race([reader.next(), stalled]).finally(() => clearTimeout(timer));
+			assert.equal(next.done, false);
+			got.push(String(next.value));
+		}
+		assert.equal(c.stats().paused, false, "the full receive() buffer does not hold the socket while the iterator reads");
+		await reader.return?.();
+		assert.deepEqual(
+			got,
+			Array.from({ length: 200 }, (_, i) => String(i + 1)),
+		);
+		// receive() gets the 10 it kept, in order, then is told how many it missed, then goes on with new messages.
+		// (Its reader again the only one, its full buffer holds the socket until it is read down to half.)
+		for (let i = 1; i <= 10; i++) assert.equal(await c.receive({ timeoutMs: 5_000 }), String(i));
+		assert.equal(c.stats().paused, false);
+		await assert.rejects(c.receive({ timeoutMs: 5_000 }), (error: WebSocketReceiveOverflowError) => {
+			assert.ok(error instanceof WebSocketReceiveOverflowError, String(error));
+			assert.equal(error.code, ErrorCode.POOL_QUEUE_FULL);
+			assert.equal(error.dropped, 190);
+			assert.match(error.message, /receive\(\) missed 190 messages/);
+			return true;
+		});
+		const next = c.receive({ timeoutMs: 5_000 });
+		await c.send("500 1");
+		assert.equal(await next, "500");
+	});
+
+	it("with no other reader, a full receive() buffer still holds the socket and loses nothing", async () => {
+		await using server = await FaultServer.start({
+			onMessage: (socket, text) => {
+				for (let i = 0; i < Number(text); i++) socket.send(String(i));
+			},
+		});
+		await using ws = createWebSocketManager({ receiveHighWaterMark: 10 });
+		const c = await ws.connect({ url: server.url, name: "alone" });
+		const first = c.receive({ timeoutMs: 5_000 });
+		await c.send("100");
+		assert.equal(await first, "0");
+		await until(() => c.stats().paused, 5_000, "the socket to pause");
+		for (let i = 1; i < 100; i++) assert.equal(await c.receive({ timeoutMs: 5_000 }), String(i));
+		assert.equal(c.stats().paused, false);
 	});
 });
 

@@ -82,7 +82,8 @@ describe("Redis restarts", () => {
 			);
 			const recoveredMs = performance.now() - back;
 			t.diagnostic(`recovered ${Math.round(recoveredMs)} ms after Redis answered PONG`);
-			assert.ok(recoveredMs < 2_000, `the pool took ${recoveredMs} ms to recover`);
+			// Reconnect backoff is capped at 1 s (createRetryMaxMs): 4 s leaves a loaded machine room and still fails a pool that waits for nothing.
+			assert.ok(recoveredMs < 4_000, `the pool took ${recoveredMs} ms to recover`);
 			assert.equal(await client.get("alive"), "again");
 			await waitFor("min connections again", () => client.pool.size >= 2, 2_000);
 			await client.del("alive");

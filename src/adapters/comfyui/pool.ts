@@ -7,7 +7,7 @@
 import type { Dispatcher } from "undici";
 import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, messageOf } from "../../core/errors.ts";
-import type { CloseOptions } from "../../core/pool.ts";
+import { type CloseOptions, closeTimeout } from "../../core/pool.ts";
 import { type BreakerView, ClientKind, type ClientPool, type ManagedClient } from "../../manager/client.ts";
 import { Attempt, type AttemptOutcome, type ComfyUIUpload } from "./attempt.ts";
 import { ComfyUIConnection } from "./connection.ts";
@@ -195,13 +195,18 @@ export class ComfyUIPool implements ManagedClient {
 	}
 
 	/** Refuses new jobs, fails queued ones (POOL_CLOSED), lets running ones finish until `timeoutMs` (default 30 000), then cancels them. */
-	async close(options: CloseOptions = {}): Promise<void> {
+	async close(options?: CloseOptions): Promise<void> {
+		const timeoutMs = closeTimeout(`comfyui pool "${this.name}": close`, options);
 		if (this.#closed && this.#jobs.size === 0) return;
 		this.#closed = true;
 		for (const waiter of this.#waiting.splice(0)) waiter.reject(new ComfyUIClosedError(this.name));
 		const work = Promise.all([...this.#jobs].map((j) => j.work));
 		let timer: NodeJS.Timeout | undefined;
-		const expired = await Promise.race([work.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), options.timeoutMs ?? 30_000)))]);
+		// Infinity waits for the jobs (a timer cannot be armed for it: Node would fire it after 1 ms).
+		const deadline = new Promise<boolean>((r) => {
+			if (timeoutMs !== Number.POSITIVE_INFINITY) timer = setTimeout(() => r(true), timeoutMs);
+		});
+		const expired = await Promise.race([work.then(() => false), deadline]);
 		clearTimeout(timer);
 		if (expired) {
 			for (const { job } of this.#jobs) job.cancel(new ComfyUIClosedError(this.name));

@@ -15,7 +15,7 @@ import type {
 	WriteResult,
 } from "@google-cloud/firestore";
 import { ErrorCode, LifeguardError } from "../../core/errors.ts";
-import { type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
+import { type CloseOptions, closeTimeout, createPool, type Pool } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";
 import { ClientKind, type ClientPool, type ManagedClient } from "../../manager/client.ts";
 import { raceAbort } from "../kit/abortable.ts";
@@ -237,6 +237,7 @@ export class FirestoreClient implements ManagedClient {
 
 	/** Takes no new operations, lets those in flight finish until `timeoutMs`, then closes every channel. */
 	async close(options?: CloseOptions): Promise<void> {
+		closeTimeout(`firestore client "${this.name}": close`, options);
 		this.#channels.close();
 		await this.pool.close(options);
 	}

@@ -7,10 +7,10 @@
  */
 import { EventEmitter } from "node:events";
 import type { Dispatcher } from "undici";
-import { ConfigError, PoolClosedError } from "../../core/errors.ts";
+import { ConfigError, type ConfigProblem, PoolClosedError } from "../../core/errors.ts";
 import { createKeyedPool, type KeyedPool } from "../../core/keyed-pool.ts";
 import type { Lease } from "../../core/lease.ts";
-import type { CloseOptions } from "../../core/pool.ts";
+import { type CloseOptions, closeTimeout } from "../../core/pool.ts";
 import type { BreakerView, ClientPool, ManagedClient } from "../../manager/client.ts";
 import { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
 import { Cooldowns } from "../../resilience/cooldowns.ts";
@@ -21,7 +21,7 @@ import { type Connector, type HttpConnection, makeConnector, openConnection, typ
 import { HttpQueueFullError } from "./errors.ts";
 import { Exchange, type ExchangeHost, type HttpCallOptions, type Slot, type StreamSlot } from "./exchange.ts";
 import { toLegacyHandler } from "./legacy-handler.ts";
-import { callTimeoutProblem, type HttpClientOptions, type ResolvedHttpOptions, resolveHttpOptions, toOrigin } from "./options.ts";
+import { callTimeoutProblem, type HttpClientOptions, phaseTimeoutProblem, type ResolvedHttpOptions, resolveHttpOptions, toOrigin } from "./options.ts";
 import { type HttpClientStats, OriginCounters, type OriginStats, originStats } from "./origin-stats.ts";
 import { loadUndici, type UndiciModule } from "./undici-module.ts";
 
@@ -117,11 +117,16 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		try {
 			if (this.#closed) throw new PoolClosedError(this.name);
 			target = this.#originOf(opts.origin);
-			const timeoutMs = (opts as HttpCallOptions).timeoutMs;
-			if (timeoutMs !== undefined) {
-				const problem = callTimeoutProblem(timeoutMs);
-				if (problem !== undefined) throw new ConfigError(`http client "${this.name}": request`, [{ path: "timeoutMs", message: problem }]);
+			const call = opts as HttpCallOptions & { headersTimeout?: unknown; bodyTimeout?: unknown };
+			const problems: ConfigProblem[] = [];
+			const timeoutProblem = callTimeoutProblem(call.timeoutMs);
+			if (timeoutProblem !== undefined) problems.push({ path: "timeoutMs", message: timeoutProblem });
+			// The per-call phase timeouts (and undici's own spellings) reach undici's timers as given.
+			for (const key of ["headersTimeoutMs", "bodyTimeoutMs", "headersTimeout", "bodyTimeout"] as const) {
+				const problem = phaseTimeoutProblem(call[key]);
+				if (problem !== undefined) problems.push({ path: key, message: problem });
 			}
+			if (problems.length > 0) throw new ConfigError(`http client "${this.name}": request`, problems);
 		} catch (error) {
 			user.onError?.(error as Error);
 			return true;
@@ -151,6 +156,11 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	 * then closes every connection. Also undici's `close(callback)`.
 	 */
 	override close(options?: CloseOptions | (() => void)): Promise<void> {
+		try {
+			if (typeof options !== "function") closeTimeout("HTTP client: close", options);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 		const done = this.#shutdown(typeof options === "function" ? 10_000 : (options?.timeoutMs ?? 10_000));
 		if (typeof options === "function") done.then(options, options);
 		return done;
@@ -398,11 +408,14 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 function waitFor(promise: Promise<void>, deadline: number, signal: AbortSignal): Promise<void> {
 	return new Promise((resolve, reject) => {
 		const onAbort = () => finish(() => reject(signal.reason));
-		const timer = setTimeout(
-			() => finish(() => reject(Object.assign(new Error("timed out waiting for an HTTP/2 connection to open"), { code: "POOL_TIMEOUT" }))),
-			Math.max(1, deadline - Date.now()),
-		);
-		timer.unref();
+		// acquireTimeoutMs may be Infinity: no timer then (Node would fire it after 1 ms).
+		const timer = Number.isFinite(deadline)
+			? setTimeout(
+					() => finish(() => reject(Object.assign(new Error("timed out waiting for an HTTP/2 connection to open"), { code: "POOL_TIMEOUT" }))),
+					Math.max(1, deadline - Date.now()),
+				)
+			: undefined;
+		timer?.unref();
 		const finish = (then: () => void) => {
 			clearTimeout(timer);
 			signal.removeEventListener("abort", onAbort);

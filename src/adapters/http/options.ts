@@ -5,9 +5,9 @@
 import type { ConnectionOptions } from "node:tls";
 import { type DurationRules, durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
-import type { BreakerOptions } from "../../resilience/circuit-breakers.ts";
-import type { RateLimit } from "../../resilience/rate-limiter.ts";
-import type { RetryOptions } from "../../resilience/retry-policy.ts";
+import { type BreakerOptions, breakerOptionProblems } from "../../resilience/circuit-breakers.ts";
+import { type RateLimit, validateRateLimit } from "../../resilience/rate-limiter.ts";
+import { type RetryOptions, resolveRetryOptions } from "../../resilience/retry-policy.ts";
 
 /** TLS options for every connection (a private CA, a client certificate, `rejectUnauthorized`, `servername`). */
 export type HttpTlsOptions = Pick<
@@ -113,25 +113,40 @@ export const HTTP_DEFAULTS = {
 	defaultCooldownMs: 1_000,
 } as const;
 
-const NUMBERS = [
+const COUNTS = [
 	["maxConnections", 1],
 	["maxConnectionsPerOrigin", 1],
 	["maxWaiters", 0],
-	["acquireTimeoutMs", 1],
-	["connectTimeoutMs", 1],
-	["headersTimeoutMs", 0],
-	["bodyTimeoutMs", 0],
-	["keepAliveTimeoutMs", 1],
-	["keepAliveMaxTimeoutMs", 1],
-	["keepAliveMarginMs", 0],
-	["maxLifetimeMs", 0],
 	["maxRequestsPerConnection", 0],
 	["maxConcurrentStreams", 1],
-	["defaultCooldownMs", 0],
 ] as const;
 
+/**
+ * Durations go through the core's validator: each arms a timer (here or in undici), and Node
+ * fires a timer set past 2^31-1 ms, or to Infinity, after 1 ms, so `headersTimeoutMs: Infinity`
+ * meant "fail every request at once". 0 is "none" where undici or the pool says so; only the
+ * wait for a connection may be Infinity, as the core pool's acquireTimeoutMs may.
+ */
+const DURATIONS: readonly (readonly [string, DurationRules])[] = [
+	["acquireTimeoutMs", { allowInfinity: true }],
+	["connectTimeoutMs", {}],
+	["headersTimeoutMs", { allowZero: true }],
+	["bodyTimeoutMs", { allowZero: true }],
+	["keepAliveTimeoutMs", {}],
+	["keepAliveMaxTimeoutMs", {}],
+	["keepAliveMarginMs", { allowZero: true }],
+	["maxLifetimeMs", { allowZero: true }],
+	["defaultCooldownMs", { allowZero: true }],
+];
+
+/** What is wrong with a per-call headers/body timeout (undici's own names included), or undefined. */
+export function phaseTimeoutProblem(value: unknown): string | undefined {
+	return value === undefined ? undefined : durationProblem(value, { allowZero: true });
+}
+
 const KNOWN = new Set<string>([
-	...NUMBERS.map(([k]) => k),
+	...COUNTS.map(([k]) => k),
+	...DURATIONS.map(([k]) => k),
 	"name",
 	"timeoutMs",
 	"allowH2",
@@ -162,11 +177,17 @@ export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHtt
 	const problems: ConfigProblem[] = [];
 	for (const key of Object.keys(o)) if (!KNOWN.has(key)) problems.push({ path: key, message: "unknown option" });
 	const numbers: Record<string, number> = {};
-	for (const [key, min] of NUMBERS) {
+	for (const [key, min] of COUNTS) {
 		const value = o[key] ?? HTTP_DEFAULTS[key];
 		if (typeof value !== "number" || !(value >= min) || (value !== Number.POSITIVE_INFINITY && !Number.isInteger(value))) {
 			problems.push({ path: key, message: `must be an integer >= ${min}, got ${String(value)}` });
 		}
+		numbers[key] = value as number;
+	}
+	for (const [key, rules] of DURATIONS) {
+		const value = o[key] ?? HTTP_DEFAULTS[key as keyof typeof HTTP_DEFAULTS];
+		const problem = durationProblem(value, rules);
+		if (problem !== undefined) problems.push({ path: key, message: problem });
 		numbers[key] = value as number;
 	}
 	if (numbers.maxConnectionsPerOrigin > numbers.maxConnections) {
@@ -199,6 +220,21 @@ export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHtt
 	};
 	const retry = objectOrFlag("retry") as RetryOptions | undefined;
 	const circuitBreaker = objectOrFlag("circuitBreaker") as BreakerOptions | undefined;
+	// The resilience options' own problems, listed with the client's under their paths (they used to throw on their own, later, without the prefix).
+	const nested = (prefix: string, check: () => unknown) => {
+		try {
+			check();
+		} catch (error) {
+			if (!(error instanceof ConfigError)) throw error;
+			for (const problem of error.problems) problems.push({ ...problem, path: `${prefix}.${problem.path}` });
+		}
+	};
+	if (retry !== undefined && typeof retry === "object" && retry !== null) nested("retry", () => resolveRetryOptions(retry));
+	if (circuitBreaker !== undefined && typeof circuitBreaker === "object" && circuitBreaker !== null) {
+		for (const problem of breakerOptionProblems(circuitBreaker)) problems.push({ ...problem, path: `circuitBreaker.${problem.path}` });
+	}
+	if (typeof options.rateLimit === "object" && options.rateLimit !== null)
+		nested("rateLimit", () => validateRateLimit(options.rateLimit as RateLimit, "rateLimit"));
 	if (options.rateLimit !== undefined && typeof options.rateLimit !== "object" && typeof options.rateLimit !== "function") {
 		problems.push({ path: "rateLimit", message: "must be { requestsPerMinute, tokensPerMinute } or a function of the origin" });
 	}

@@ -6,7 +6,7 @@
  */
 import type { Dispatcher } from "undici";
 import type { Lease } from "../../core/lease.ts";
-import type { CloseOptions } from "../../core/pool.ts";
+import { type CloseOptions, closeTimeout } from "../../core/pool.ts";
 import type { BreakerView, ClientPool, ManagedClient } from "../../manager/client.ts";
 import { Deadline, sleep } from "../../resilience/deadline.ts";
 import { RateLimitedError } from "../../resilience/errors.ts";
@@ -304,6 +304,7 @@ export class LlmClient implements ManagedClient {
 	}
 
 	async close(options?: CloseOptions): Promise<void> {
+		closeTimeout("llm client: close", options);
 		if (this.#closed) return;
 		this.#closed = true;
 		await Promise.all([...this.#deployments.values()].map((d) => d.pool.close(options)));

@@ -4,7 +4,7 @@
  * {@link CmapPool} per server; `health()` pings with a deadline.
  */
 import type { Collection, Db, Document, MongoClient } from "mongodb";
-import type { CloseOptions } from "../../core/pool.ts";
+import { type CloseOptions, closeTimeout } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";
 import { ClientKind, type ClientPool, type ManagedClient } from "../../manager/client.ts";
 import { type CmapEvent, CmapPool } from "./cmap-pool.ts";
@@ -145,7 +145,13 @@ export class ManagedMongoClient implements ManagedClient {
 	}
 
 	/** Stops the health checks and closes the driver (its pools and monitors). */
-	close(_options?: CloseOptions): Promise<void> {
+	close(options?: CloseOptions): Promise<void> {
+		try {
+			// The driver closes its own pools (it takes no deadline), but a misspelt option is still the caller's mistake.
+			closeTimeout(`mongodb client "${this.name}": close`, options);
+		} catch (error) {
+			return Promise.reject(error);
+		}
 		this.#closing ??= this.#close();
 		return this.#closing;
 	}

@@ -56,6 +56,8 @@ export class MysqlConnection {
 	#deathListeners: ((error: unknown) => void)[] = [];
 	/** Fail the statements in flight when the connection dies under them (mysql2 does not tell event-mode queries). */
 	readonly #inflight = new Set<(error: unknown) => void>();
+	/** mysql2's formatter for this connection: what fills `?` and `??` when a statement is sent. */
+	readonly formatter = (sql: string, values: unknown[]): string => this.raw.format(sql, values);
 
 	constructor(raw: Connection, config: ResolvedMysqlConfig) {
 		this.raw = raw;

@@ -14,7 +14,7 @@
 import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
 import { isolationSql } from "../kit/isolation.ts";
 import { PermanentConnectError } from "../kit/permanent-error.ts";
-import { ConnectionLostError, QueryTimeoutError } from "../sql/errors.ts";
+import { ConnectionLostError, QueryFailedError, QueryTimeoutError } from "../sql/errors.ts";
 import { isSureRead, statementWords } from "../sql/statement.ts";
 import type { DriverResult, FetchMode, Row, SqlDriver, TransactionOptions } from "../sql/types.ts";
 import { insertShape, multiRowStatements } from "./batch-text.ts";
@@ -23,6 +23,7 @@ import { MysqlConnection } from "./connection.ts";
 import { alreadyLost, connectionLost, isQueryInterrupted, isServerTimeout, mysqlSqlStateOf, statementError, transactionEnded } from "./errors.ts";
 import { isConnectionFault } from "./faults.ts";
 import { loadMysql2 } from "./load.ts";
+import { parameterMismatch } from "./placeholders.ts";
 import { planStatementText } from "./statement-text.ts";
 
 /** Deadline of the side connection that sends `KILL QUERY`. */
@@ -265,6 +266,8 @@ function run(
 		const refused = refusal(conn, conn.rolledBackBy, sql);
 		if (refused !== undefined) return Promise.reject(refused);
 	}
+	const mismatch = parameterMismatch(sql, params, conn.formatter);
+	if (mismatch !== undefined) return Promise.reject(new QueryFailedError(mismatch, undefined));
 	noteLocks(conn, sql);
 	if (mode === "one" || mode === "many") return streamRows(conn, sql, params, mode === "one" ? 1 : limit, timeoutMs);
 	if (timeoutMs === undefined) return runBuffered(conn, sql, sql, params, undefined);
@@ -486,7 +489,11 @@ async function runBatch(conn: MysqlConnection, sql: string, paramSets: readonly 
 	if (conn.deathCause !== undefined) throw alreadyLost(conn.deathCause);
 	if (conn.rolledBackBy !== undefined) throw transactionEnded(conn.rolledBackBy, "statement");
 	const endsAt = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-	const format = (text: string, values: unknown[]) => conn.raw.format(text, values);
+	const format = conn.formatter;
+	for (let set = 0; set < paramSets.length; set++) {
+		const mismatch = parameterMismatch(sql, paramSets[set], format, set);
+		if (mismatch !== undefined) throw new QueryFailedError(mismatch, undefined);
+	}
 	const shape = insertShape(sql);
 	const statements =
 		shape !== undefined && paramSets.every((params) => params.length === shape.placeholders)

@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
-import { type AcquireOptions, type CloseOptions, createPool, type Pool } from "../../core/pool.ts";
+import { type AcquireOptions, type CloseOptions, closeTimeout, createPool, type Pool } from "../../core/pool.ts";
 import { quoteValue } from "../../core/quote-value.ts";
 import type { PoolStats } from "../../core/stats.ts";
 import { runOnLease } from "../../core/with-lease.ts";
@@ -220,6 +220,7 @@ export class RedisClient implements ManagedClient {
 
 	/** Ends the subscriptions, lets commands in flight finish (until `timeoutMs`), and closes every connection. */
 	async close(options?: CloseOptions): Promise<void> {
+		closeTimeout(`redis client "${this.name}": close`, options);
 		this.#multiplexer.close();
 		this.#connector.close();
 		await Promise.all([...this.#subscriptions].map((s) => s.unsubscribe()));

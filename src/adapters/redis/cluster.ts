@@ -9,7 +9,7 @@
 import type { Cluster, ClusterOptions, Redis } from "ioredis";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { AcquireOptions, CloseOptions, Pool } from "../../core/pool.ts";
-import { createPool } from "../../core/pool.ts";
+import { closeTimeout, createPool } from "../../core/pool.ts";
 import { quoteValue } from "../../core/quote-value.ts";
 import { runOnLease } from "../../core/with-lease.ts";
 import type { ClientPool, ManagedClient } from "../../manager/client.ts";
@@ -279,6 +279,7 @@ export class RedisClusterClient implements ManagedClient {
 
 	/** Stops the command path and every node pool (leases may finish until `timeoutMs`). */
 	async close(options?: CloseOptions): Promise<void> {
+		closeTimeout(`redis cluster "${this.name}": close`, options);
 		this.#closed = true;
 		await Promise.all([...this.#subscriptions].map((sub) => sub.unsubscribe()));
 		const path = this.#cluster;

@@ -1,6 +1,7 @@
 /**
  * How a SQLite database is opened: the options a user writes, their defaults, and their check.
  */
+import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { HostKind } from "./host.ts";
 import type { OpenSettings } from "./protocol.ts";
@@ -72,8 +73,10 @@ export function resolveSqliteConfig(config: SqliteConfig = {}, prefix = ""): Res
 	const filename = config.filename ?? SQLITE_DEFAULTS.filename;
 	if (typeof filename !== "string") problems.push({ path: at("filename"), message: "must be a file path or ':memory:'" });
 	const busyTimeoutMs = config.busyTimeoutMs ?? SQLITE_DEFAULTS.busyTimeoutMs;
-	if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-		problems.push({ path: at("busyTimeoutMs"), message: `must be an integer >= 0, got ${String(busyTimeoutMs)}` });
+	// SQLite keeps busy_timeout in a C int: 3 000 000 000 became 0, i.e. SQLITE_BUSY at once instead of a long wait.
+	const busyProblem = durationProblem(busyTimeoutMs, { allowZero: true });
+	if (busyProblem !== undefined || !Number.isInteger(busyTimeoutMs)) {
+		problems.push({ path: at("busyTimeoutMs"), message: busyProblem ?? `must be a whole number of milliseconds, got ${String(busyTimeoutMs)}` });
 	}
 	const journalMode = config.journalMode ?? SQLITE_DEFAULTS.journalMode;
 	if (!SQLITE_JOURNAL_MODES.includes(journalMode)) {

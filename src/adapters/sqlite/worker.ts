@@ -62,6 +62,60 @@ function prepare(sql: string): StatementSync {
 	return statement;
 }
 
+/** SQLITE_RANGE: a value bound past the statement's last parameter. */
+const SQLITE_RANGE = 25;
+const placeholderCounts = new WeakMap<StatementSync, number>();
+
+/** Whether `statement` binds `count` positional values; binding (which iterate() does at once) runs nothing. */
+function binds(statement: StatementSync, count: number): boolean {
+	try {
+		statement.iterate(...(new Array(count).fill(null) as never[])).return?.();
+		return true;
+	} catch (error) {
+		if ((error as { errcode?: unknown }).errcode === SQLITE_RANGE) return false;
+		throw error;
+	}
+}
+
+/**
+ * How many positional values `statement` takes (sqlite3_bind_parameter_count, which node:sqlite
+ * does not expose): the most it binds without SQLITE_RANGE, found by doubling then halving, once
+ * per prepared statement.
+ */
+function placeholderCount(statement: StatementSync): number {
+	const known = placeholderCounts.get(statement);
+	if (known !== undefined) return known;
+	let fits = 0;
+	let fails = 1;
+	while (binds(statement, fails)) {
+		fits = fails;
+		fails *= 2;
+	}
+	while (fails - fits > 1) {
+		const middle = (fits + fails) >>> 1;
+		if (binds(statement, middle)) fits = middle;
+		else fails = middle;
+	}
+	placeholderCounts.set(statement, fits);
+	return fits;
+}
+
+/**
+ * Refuses parameters that do not fit the statement: node:sqlite binds a missing value as NULL
+ * without a word, and says only "column index out of range" for one too many.
+ */
+function checkCount(statement: StatementSync, params: readonly unknown[], set?: number): void {
+	const expected = placeholderCount(statement);
+	if (expected === params.length) return;
+	const where = set === undefined ? "" : ` in parameter set ${set + 1}`;
+	throw Object.assign(
+		new Error(
+			`the statement has ${expected} placeholder${expected === 1 ? "" : "s"} and ${params.length} parameter${params.length === 1 ? " was" : "s were"} given${where}; nothing was run`,
+		),
+		{ code: "ERR_LIFEGUARD_PARAMETER_COUNT" },
+	);
+}
+
 /** SQLite has no booleans and node:sqlite binds no `undefined`: map them the way SQLite itself spells them. */
 function bindable(params: readonly unknown[]): never[] {
 	return params.map((value) => (value === undefined ? null : typeof value === "boolean" ? Number(value) : value)) as never[];
@@ -118,6 +172,7 @@ interface QueryOutput {
 
 function query(sql: string, params: readonly unknown[], mode: string, limit: number, rowid: RowidSource | undefined): QueryOutput {
 	const statement = prepare(sql);
+	checkCount(statement, params);
 	const values = bindable(params);
 	if (mode === "none") return { rows: [], affectedRows: Number(statement.run(...values).changes) };
 	const before = totalChanges();
@@ -162,6 +217,7 @@ function hasRowids({ table, schema }: RowidSource): boolean {
 function batch(sql: string, paramSets: readonly (readonly unknown[])[]): number {
 	const current = database();
 	const statement = prepare(sql);
+	for (let set = 0; set < paramSets.length; set++) checkCount(statement, paramSets[set], set);
 	const nested = inTransaction();
 	// IMMEDIATE takes the write lock up front (waiting busy_timeout), so the batch cannot fail half-way on a lock.
 	current.exec(nested ? "SAVEPOINT lifeguard_batch" : "BEGIN IMMEDIATE");

@@ -261,7 +261,10 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 
 	/** A new iterator over the messages from now on; `break` out of `for await` to stop it. */
 	messages(): AsyncIterableIterator<WebSocketData> {
-		return this.#openStream();
+		const stream = this.#openStream();
+		// A full receive() buffer that held the socket lets go now that someone else reads.
+		this.#applyPressure();
+		return stream;
 	}
 
 	/**
@@ -272,7 +275,7 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 		if (this.#receiver === undefined) {
 			if (this.#state === ConnectionState.closed) throw new WebSocketClosedError(this.label);
 			if (this.#state === ConnectionState.stopped && this.#stopError !== undefined) throw this.#stopError;
-			this.#receiver = this.#openStream();
+			this.#receiver = this.#openStream(true);
 		}
 		const result = await this.#receiver.take(options);
 		if (result.done) throw this.#stopError ?? new WebSocketClosedError(this.label);
@@ -574,7 +577,13 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 		this.emit("message", data, binary);
 	}
 
-	#openStream(): MessageStream<WebSocketData> {
+	/**
+	 * `forReceive`: receive()'s buffer, which has no end the caller can call. Once full it holds
+	 * the socket only while it is the connection's one reader; with messages() iterators open it
+	 * drops what it cannot keep (the next receive() after the kept ones says how many), so a
+	 * receive() called once and then given up on cannot stall the iterators.
+	 */
+	#openStream(forReceive = false): MessageStream<WebSocketData> {
 		const stream = new MessageStream<WebSocketData>(
 			this.label,
 			this.#options.receiveHighWaterMark,
@@ -584,6 +593,7 @@ export class WebSocketConnection extends EventEmitter<ConnectionEvents> {
 				if (this.#receiver === s) this.#receiver = undefined;
 				this.#applyPressure();
 			},
+			forReceive ? () => this.#streams.size > 1 : undefined,
 		);
 		if (this.#state === ConnectionState.closed) stream.end();
 		else if (this.#state === ConnectionState.stopped && this.#stopError !== undefined) stream.end(this.#stopError);

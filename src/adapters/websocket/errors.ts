@@ -82,6 +82,21 @@ export class WebSocketOpenTimeoutError extends LifeguardError {
 }
 
 /** `receive()` got no message within its `timeoutMs`. */
+/**
+ * receive() could not keep every message since its last call: its buffer was full while
+ * messages() iterators read on, and it dropped the rest rather than stop the socket under them.
+ */
+export class WebSocketReceiveOverflowError extends LifeguardError {
+	readonly dropped: number;
+	constructor(label: string, dropped: number, highWaterMark: number) {
+		super(
+			ErrorCode.POOL_QUEUE_FULL,
+			`websocket "${label}": receive() missed ${dropped} message${dropped === 1 ? "" : "s"}: its buffer held receiveHighWaterMark (${highWaterMark}) unread while messages() iterators were reading, so later ones were not kept for it; the next receive() returns the next message to arrive`,
+		);
+		this.dropped = dropped;
+	}
+}
+
 export class WebSocketReceiveTimeoutError extends LifeguardError {
 	constructor(label: string, timeoutMs: number) {
 		super(ErrorCode.QUERY_TIMEOUT, `websocket "${label}": no message within ${timeoutMs} ms`);

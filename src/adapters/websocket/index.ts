@@ -12,6 +12,7 @@ export {
 	WebSocketNotFoundError,
 	WebSocketOpenTimeoutError,
 	WebSocketQueueFullError,
+	WebSocketReceiveOverflowError,
 	WebSocketReceiveTimeoutError,
 	WebSocketSendFailedError,
 	WebSocketStoppedError,

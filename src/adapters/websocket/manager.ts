@@ -5,6 +5,8 @@
  * connection is one pool (of one) to the manager, metrics and health endpoints.
  */
 import { EventEmitter } from "node:events";
+import { checkCloseOptions } from "../../core/close-options.ts";
+import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
 import type { CloseOptions } from "../../core/pool.ts";
 import { ClientKind, type ClientPool, type ManagedClient } from "../../manager/client.ts";
@@ -226,13 +228,12 @@ export class WebSocketManager extends EventEmitter<WebSocketManagerEvents> imple
 
 	/** Closes every connection (close frame 1001 "going away"); later calls to add/connect throw POOL_CLOSED. */
 	async close(options?: CloseOptions): Promise<void> {
-		const badTimeout = timeoutProblem(`websocket manager "${this.name}": close()`, options?.timeoutMs);
-		if (badTimeout !== undefined) throw badTimeout;
+		const timeoutMs = options?.timeoutMs;
+		checkCloseOptions(`websocket manager "${this.name}": close()`, options, timeoutMs === undefined ? undefined : durationProblem(timeoutMs));
 		this.#closed = true;
 		const all = this.connections();
 		this.#connections.clear();
 		const closing = Promise.all(all.map((c) => c.close(1001, "client shutting down")));
-		const timeoutMs = options?.timeoutMs;
 		if (timeoutMs === undefined) {
 			await closing;
 			return;

@@ -5,7 +5,7 @@
  */
 import { durationProblem } from "../../core/duration.ts";
 import { ConfigError } from "../../core/errors.ts";
-import { WebSocketReceiveTimeoutError } from "./errors.ts";
+import { WebSocketReceiveOverflowError, WebSocketReceiveTimeoutError } from "./errors.ts";
 
 /**
  * A per-call deadline Node cannot arm as given (negative, NaN, past 2^31-1 ms: each fires after
@@ -39,17 +39,25 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 	#done = false;
 	#error: unknown;
 	#full = false;
+	/** For receive()'s buffer: true while other readers are open, whom a full buffer must not stall. */
+	readonly #yields: (() => boolean) | undefined;
+	/** Messages not kept since the buffer was last read empty (only a yielding stream drops any). */
+	#dropped = 0;
 
-	constructor(label: string, highWaterMark: number, onPressure: () => void, onDone: (stream: MessageStream<T>) => void) {
+	constructor(label: string, highWaterMark: number, onPressure: () => void, onDone: (stream: MessageStream<T>) => void, yields?: () => boolean) {
 		this.#label = label;
 		this.#highWaterMark = highWaterMark;
 		this.#onPressure = onPressure;
 		this.#onDone = onDone;
+		this.#yields = yields;
 	}
 
-	/** True while this iterator holds its high-water mark or more. */
+	/**
+	 * True while this iterator holds its high-water mark or more, and so holds the socket. A
+	 * yielding stream (receive()'s) does not while another reader is open: it drops instead.
+	 */
 	get full(): boolean {
-		return this.#full;
+		return this.#full && this.#yields?.() !== true;
 	}
 
 	get buffered(): number {
@@ -61,6 +69,10 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 		if (this.#done) return;
 		const taker = this.#takers.shift();
 		if (taker !== undefined) return taker.resolve({ value, done: false });
+		if (this.buffered >= this.#highWaterMark && this.#yields?.() === true) {
+			this.#dropped++;
+			return;
+		}
 		this.#buffer.push(value);
 		if (!this.#full && this.buffered >= this.#highWaterMark) {
 			this.#full = true;
@@ -90,6 +102,12 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 		const badTimeout = timeoutProblem(`websocket "${this.#label}": receive()`, timeoutMs);
 		if (badTimeout !== undefined) return Promise.reject(badTimeout);
 		if (this.buffered > 0) return Promise.resolve({ value: this.#shift(), done: false });
+		if (this.#dropped > 0) {
+			// Reported where the gap is: after the messages that were kept, before the ones after it.
+			const dropped = this.#dropped;
+			this.#dropped = 0;
+			return Promise.reject(new WebSocketReceiveOverflowError(this.#label, dropped, this.#highWaterMark));
+		}
 		if (this.#done) return this.#error === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.#error);
 		if (signal?.aborted) return Promise.reject(signal.reason);
 		return new Promise<IteratorResult<T>>((resolve, reject) => {
