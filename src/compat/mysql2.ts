@@ -17,6 +17,7 @@ import { ErrorCode, LifeguardError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
 import { type CloseOptions, type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
 import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
+import { CheckoutQueue } from "./checkout.ts";
 
 /** mysql2's pool messages, word for word: callers match on them. */
 export const Mysql2PoolMessage = {
@@ -124,23 +125,6 @@ function loadMysql2(): Mysql2Module {
 }
 
 /**
- * One `getConnection()` waiting in the core's queue. mysql2 fails the caller whose connection
- * could not be opened; here a failed attempt fails the first caller still waiting: through its
- * abort signal when it has one, else at once by its callback, its place in the core's queue
- * kept as a `stale` one whose connection, when it comes, goes straight back (as compat/pg).
- */
-class Checkout {
-	readonly callback: GetConnectionCallback;
-	readonly controller: AbortController | undefined;
-	failure: Error | undefined = undefined;
-	stale = false;
-	constructor(callback: GetConnectionCallback, signalled: boolean) {
-		this.callback = callback;
-		this.controller = signalled ? new AbortController() : undefined;
-	}
-}
-
-/**
  * mysql2's callback `Pool` backed by a lifeguard pool (`pool.core`). `pool.promise()` returns
  * mysql2's own `PromisePool` around it.
  */
@@ -152,7 +136,8 @@ export class Pool extends EventEmitter implements ManagedClient {
 	/** True once `end()` was called. */
 	_closed = false;
 	readonly #mysql2: Mysql2Module;
-	readonly #checkouts = new Set<Checkout>();
+	/** The callers waiting in the core's queue; a failed connection attempt fails the first of them, as mysql2 fails its caller. */
+	readonly #checkouts: CheckoutQueue<Connection, GetConnectionCallback>;
 	/** Idle connections, oldest first: the order of the core's idle list (released last in, lent last in first out). */
 	readonly #idle = new Set<Connection>();
 	readonly #acquireTimeout: number | undefined;
@@ -160,10 +145,6 @@ export class Pool extends EventEmitter implements ManagedClient {
 	/** Idle connections are tracked only for mysql2's idle removal, which runs when `maxIdle < connectionLimit`. */
 	readonly #trackIdle: boolean;
 	#idleTimer: NodeJS.Timeout | undefined;
-	/** Checkouts failed while waiting without a signal: still in the core's queue, not waiting for anyone. */
-	#stale = 0;
-	/** A connection attempt failed and none has succeeded since: new checkouts take signals. */
-	#failing = false;
 
 	constructor(options: PoolOptions | string) {
 		super({ captureRejections: false });
@@ -183,7 +164,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 			destroy: (connection) => this.#close(connection),
 			reset: c.resetOnRelease ? (connection) => this.#reset(connection) : undefined,
 			max,
-			// mysql2 opens a connection per caller at once and fails the caller whose connection failed (#failFirstCheckout).
+			// mysql2 opens a connection per caller at once and fails the caller whose connection failed (CheckoutQueue).
 			maxConnecting: max,
 			createRetryInitialMs: 1,
 			createTimeoutMs: c.connectionConfig.connectTimeout + BACKSTOP_MS,
@@ -192,6 +173,11 @@ export class Pool extends EventEmitter implements ManagedClient {
 			idleTimeoutMs: 0,
 			maxLifetimeMs: 0,
 			idleOrder: "lifo",
+		});
+		this.#checkouts = new CheckoutQueue<Connection, GetConnectionCallback>(this.core, {
+			handOut: (lease, callback, queued) => this.#handOut(lease, callback, queued),
+			fail: (callback, error) => callback(error),
+			translate,
 		});
 		if (this.#trackIdle) this.#scheduleIdleRemoval();
 	}
@@ -211,19 +197,13 @@ export class Pool extends EventEmitter implements ManagedClient {
 				process.nextTick(() => callback(new Error(Mysql2PoolMessage.noConnections)));
 				return;
 			}
-			if (this.config.queueLimit && this.#waiting() >= this.config.queueLimit) return callback(new Error(Mysql2PoolMessage.queueLimit));
+			if (this.config.queueLimit && this.#checkouts.waiting >= this.config.queueLimit) return callback(new Error(Mysql2PoolMessage.queueLimit));
 			this.emit("enqueue");
-			// Queued behind a full pool of healthy connections: no abort signal (it costs a microsecond per checkout).
-			return this.#wait(callback, true, this.#failing);
+			// Queued behind a full pool of healthy connections: it starts no connection (see CheckoutQueue).
+			return this.#checkouts.wait(callback, true, false);
 		}
-		if (idle) {
-			core.acquire().then(
-				(lease) => this.#handOut(lease, callback, false),
-				(error: unknown) => callback(translate(error)),
-			);
-			return;
-		}
-		this.#wait(callback, false, true);
+		if (idle) return this.#checkouts.lendIdle(callback);
+		this.#checkouts.wait(callback, false, true);
 	}
 
 	/** Called by `connection.release()`: the connection goes back to the pool (reset first with `resetOnRelease`). */
@@ -387,30 +367,6 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	// ── internals ────────────────────────────────────────────────────────────────────────────
 
-	/** Callers waiting for a release, as mysql2's queue counts them (not those whose connection is being opened). */
-	#waiting(): number {
-		return Math.max(0, this.core.pendingCount - this.core.creatingCount - this.#stale);
-	}
-
-	#wait(callback: GetConnectionCallback, queued: boolean, signalled: boolean): void {
-		const checkout = new Checkout(callback, signalled);
-		this.#checkouts.add(checkout);
-		const signal = checkout.controller?.signal;
-		this.core.acquire(signal === undefined ? undefined : { signal }).then(
-			(lease) => {
-				this.#checkouts.delete(checkout);
-				if (!checkout.stale) return this.#handOut(lease, callback, queued);
-				this.#stale--;
-				lease.release();
-			},
-			(error: unknown) => {
-				this.#checkouts.delete(checkout);
-				if (checkout.stale) this.#stale--;
-				else callback(checkout.failure ?? translate(error));
-			},
-		);
-	}
-
 	#handOut(lease: Lease<Connection>, callback: GetConnectionCallback, queued: boolean): void {
 		const conn = lease.resource;
 		conn[LEASE] = lease;
@@ -437,35 +393,15 @@ export class Pool extends EventEmitter implements ManagedClient {
 			conn.connect((error) => {
 				signal.removeEventListener("abort", abort);
 				if (error) {
-					this.#failFirstCheckout(error);
+					this.#checkouts.connectFailed(error);
 					return reject(error);
 				}
 				if (this._closed) return reject(new Error(Mysql2PoolMessage.closed));
-				this.#failing = false;
+				this.#checkouts.connected();
 				conn[FRESH] = true;
 				resolve(conn);
 			});
 		});
-	}
-
-	/** mysql2 fails the caller whose connection could not be opened: the first one still waiting (see compat/pg for why). */
-	#failFirstCheckout(error: Error): void {
-		this.#failing = true;
-		for (const checkout of this.#checkouts) {
-			if (checkout.stale) continue;
-			if (checkout.controller === undefined) {
-				checkout.stale = true;
-				this.#stale++;
-				checkout.callback(error);
-				return;
-			}
-			// The abort takes effect only if the core had not already served this checkout: then its waiter count drops.
-			const before = this.core.pendingCount;
-			checkout.failure = error;
-			checkout.controller.abort(error);
-			if (this.core.pendingCount < before) return;
-			checkout.failure = undefined;
-		}
 	}
 
 	#close(conn: Connection): Promise<void> {
