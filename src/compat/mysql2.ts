@@ -8,6 +8,7 @@
  * `connectionLimit`), and `pool.core` gives its statistics, health and events.
  * docs/compat-mysql2.md lists every difference and why.
  */
+import { tracingChannel } from "node:diagnostics_channel";
 import { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 import type { ConnectionOptions, Pool as Mysql2Pool, PoolOptions as Mysql2PoolOptions, PoolConnection, Query, QueryError } from "mysql2";
@@ -78,6 +79,10 @@ interface ConnectionConfigInstance {
 	stringifyObjects?: boolean;
 	timezone?: string;
 	trace?: boolean;
+	database?: string;
+	socketPath?: string;
+	host?: string;
+	port?: number;
 }
 
 /** mysql2's pool settings after its defaults, as `pool.config` shows them. */
@@ -112,6 +117,21 @@ const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const LIFEGUARD_OPTIONS = new Set(["name", "acquireTimeout"]);
 
 const requireCjs = createRequire(import.meta.url);
+
+/**
+ * mysql2's tracing channel for a pool checkout (its lib/tracing.js): APM code subscribed to it
+ * sees the drop-in's checkouts as it sees mysql2's. The connections' own channels
+ * (`mysql2:query`, `mysql2:execute`, `mysql2:connect`) are mysql2's already.
+ */
+const poolConnectChannel = tracingChannel<unknown, PoolConnectContext>("mysql2:pool:connect");
+
+/** What mysql2 puts in a `mysql2:pool:connect` context. */
+interface PoolConnectContext {
+	database: string;
+	serverAddress: string;
+	serverPort: number | undefined;
+}
+
 let mysql2Module: Mysql2Module | undefined;
 
 function loadMysql2(): Mysql2Module {
@@ -186,6 +206,17 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	/** Hands a connection to `callback(err, connection)`; give it back with `connection.release()`. */
 	getConnection(callback: GetConnectionCallback): void {
+		// As mysql2: traced only while someone subscribes (a getter per checkout otherwise).
+		if (!poolConnectChannel.hasSubscribers) return this.#getConnection(callback);
+		const c = this.config.connectionConfig;
+		const context: PoolConnectContext = c.socketPath
+			? { database: c.database || "", serverAddress: c.socketPath, serverPort: undefined }
+			: { database: c.database || "", serverAddress: c.host || "localhost", serverPort: c.port || 3306 };
+		poolConnectChannel.traceCallback(this.#getConnection, 0, context, this, callback);
+	}
+
+	/** getConnection without the tracing: mysql2's `_getConnection`. */
+	#getConnection(callback: GetConnectionCallback): void {
 		if (this._closed) {
 			process.nextTick(() => callback(new Error(Mysql2PoolMessage.closed)));
 			return;

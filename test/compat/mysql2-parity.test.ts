@@ -3,6 +3,7 @@
  * behaviour runs against both and both must pass the same assertions.
  */
 import assert from "node:assert/strict";
+import { tracingChannel } from "node:diagnostics_channel";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -370,5 +371,35 @@ describe("idle removal: maxIdle and idleTimeout", () => {
 		for (const c of conns) c.release();
 		await waitFor("every idle connection to be closed", async () => (await idleThreads()).filter((t) => ids.includes(t)).length === 0);
 		await end(pool);
+	});
+});
+
+describe("diagnostics channel mysql2:pool:connect", () => {
+	both("each checkout, getConnection's and query's, is traced with the server in its context", async (make) => {
+		const channel = tracingChannel<unknown, { database: string; serverAddress: string; serverPort?: number }>("mysql2:pool:connect");
+		const seen: string[] = [];
+		const contexts: object[] = [];
+		const handlers = {
+			start: (ctx: { database: string; serverAddress: string; serverPort?: number }) => {
+				seen.push("start");
+				contexts.push({ database: ctx.database, serverAddress: ctx.serverAddress, serverPort: ctx.serverPort });
+			},
+			end: () => seen.push("end"),
+			asyncStart: () => seen.push("asyncStart"),
+			asyncEnd: () => seen.push("asyncEnd"),
+			error: () => seen.push("error"),
+		};
+		channel.subscribe(handlers);
+		try {
+			const pool = make(options({ connectionLimit: 1 }));
+			(await getConnection(pool)).release();
+			await new Promise<void>((resolve, reject) => pool.query("SELECT 1", (err: Error | null) => (err ? reject(err) : resolve())));
+			const context = { database, serverAddress: host, serverPort: port };
+			assert.deepEqual(contexts, [context, context]);
+			assert.deepEqual(seen, ["start", "end", "asyncStart", "asyncEnd", "start", "end", "asyncStart", "asyncEnd"]);
+			await end(pool);
+		} finally {
+			channel.unsubscribe(handlers);
+		}
 	});
 });
