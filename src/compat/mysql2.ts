@@ -9,7 +9,7 @@
  * docs/compat-mysql2.md lists every difference and why.
  */
 import { tracingChannel } from "node:diagnostics_channel";
-import { EventEmitter } from "node:events";
+import type { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 import type { ConnectionOptions, Pool as Mysql2Pool, PoolOptions as Mysql2PoolOptions, PoolConnection, Query, QueryError } from "mysql2";
 import type { Pool as PromisePool } from "mysql2/promise";
@@ -17,8 +17,9 @@ import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
 import { type CloseOptions, type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
-import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
+import { type ClientKind, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
 import { CheckoutQueue } from "./checkout.ts";
+import { ManagedCompatPool } from "./managed.ts";
 
 /** mysql2's pool messages, word for word: callers match on them. */
 export const Mysql2PoolMessage = {
@@ -148,7 +149,7 @@ function loadMysql2(): Mysql2Module {
  * mysql2's callback `Pool` backed by a lifeguard pool (`pool.core`). `pool.promise()` returns
  * mysql2's own `PromisePool` around it.
  */
-export class Pool extends EventEmitter implements ManagedClient {
+export class Pool extends ManagedCompatPool<Connection> {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<Connection>;
 	/** The pool settings, as mysql2's `pool.config`. */
@@ -167,7 +168,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 	#idleTimer: NodeJS.Timeout | undefined;
 
 	constructor(options: PoolOptions | string) {
-		super({ captureRejections: false });
+		super();
 		this.#mysql2 = loadMysql2();
 		const parsed = typeof options === "string" ? this.#mysql2.ConnectionConfig.parseUrl(options) : options;
 		const connectionOptions = Object.fromEntries(Object.entries(parsed).filter(([key]) => !LIFEGUARD_OPTIONS.has(key))) as ConnectionOptions;
@@ -355,22 +356,8 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	// ── ManagedClient: what the manager, metrics and health endpoints read ───────────────────
 
-	/** The pool's name (the `name` option, else the core's `pool-<n>`). */
-	get name(): string {
-		return this.core.name;
-	}
-
 	get kind(): ClientKind {
 		return Kind.mysql;
-	}
-
-	pools(): ClientPool[] {
-		return [{ label: "primary", pool: this.core }];
-	}
-
-	/** mysql2 opens connections on demand: there is nothing to warm. */
-	start(): Promise<void> {
-		return Promise.resolve();
 	}
 
 	/**
@@ -381,10 +368,6 @@ export class Pool extends EventEmitter implements ManagedClient {
 		this._closed = true;
 		clearTimeout(this.#idleTimer);
 		return this.core.close(options);
-	}
-
-	[Symbol.asyncDispose](): Promise<void> {
-		return this.close();
 	}
 
 	/** Called by a connection that failed, ended or was destroyed: it leaves the pool now (idle) or when its borrower is done. */

@@ -6,7 +6,6 @@
  * `pool.core` gives its statistics, health and events. docs/compat-pg.md lists every
  * difference and why.
  */
-import { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 import type {
 	ClientBase,
@@ -25,8 +24,9 @@ import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError, PoolTimeoutError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
 import { type CloseOptions, type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
-import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
+import { type ClientKind, ClientKind as Kind } from "../manager/client.ts";
 import { CheckoutQueue } from "./checkout.ts";
+import { ManagedCompatPool } from "./managed.ts";
 
 /** pg-pool's messages, word for word: callers and libraries match on them. */
 export const PgPoolMessage = {
@@ -133,7 +133,7 @@ const requireCjs = createRequire(import.meta.url);
  * A pg-pool `Pool` backed by a lifeguard pool (`pool.core`). Clients are pg clients, created
  * with the pool's config; checked out, they carry `release()` as with pg-pool.
  */
-export class Pool extends EventEmitter implements ManagedClient {
+export class Pool extends ManagedCompatPool<PgClient> {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<PgClient>;
 	/** The options with pg-pool's defaults filled in; the password is not enumerable. */
@@ -151,7 +151,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 	readonly #connectMs: number;
 
 	constructor(config?: PoolConfig, Client?: ClientConstructor) {
-		super({ captureRejections: false });
+		super();
 		this.options = resolveConfig(config);
 		this.log = this.options.log ?? NOOP;
 		this.Client = this.options.Client ?? Client ?? loadClient();
@@ -325,22 +325,8 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	// ── ManagedClient: what the manager, metrics and health endpoints read ───────────────────
 
-	/** The pool's name (the `name` option, else the core's `pool-<n>`). */
-	get name(): string {
-		return this.core.name;
-	}
-
 	get kind(): ClientKind {
 		return Kind.postgres;
-	}
-
-	pools(): ClientPool[] {
-		return [{ label: "primary", pool: this.core }];
-	}
-
-	/** pg-pool opens clients on demand: there is nothing to warm. */
-	start(): Promise<void> {
-		return Promise.resolve();
 	}
 
 	/** `end()` with a deadline: clients still checked out after `timeoutMs` are closed under their borrowers. */
@@ -351,10 +337,6 @@ export class Pool extends EventEmitter implements ManagedClient {
 			this.ended = true;
 		}
 		await this.core.close();
-	}
-
-	[Symbol.asyncDispose](): Promise<void> {
-		return this.close();
 	}
 
 	// ── internals ────────────────────────────────────────────────────────────────────────────
