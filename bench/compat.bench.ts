@@ -6,12 +6,13 @@
  * alternating which goes first (bench/rounds.ts). Reports the median of the per-round ratios
  * (target >= 0.98) with their quartiles, and the client CPU per query.
  */
+import { fork } from "node:child_process";
 import mysql from "mysql2";
 import pg from "pg";
 import * as compatMysql from "../src/compat/mysql2.ts";
 import * as compatPg from "../src/compat/pg.ts";
 import { services } from "../test/support/services.ts";
-import { alternate, type Contender, type RoundsOptions, report } from "./rounds.ts";
+import { alternate, type Contender, type RoundsOptions, report, type Sample } from "./rounds.ts";
 
 export const name = "compat";
 
@@ -66,6 +67,43 @@ async function compareMysql(): Promise<Record<string, unknown>> {
 	);
 }
 
+/**
+ * A contender in a process of its own (bench/compat-contender.ts): one pool per process, as in a
+ * service, so that neither pool's garbage, timers or shared driver code touch the other's.
+ */
+async function isolated(name: string): Promise<Contender> {
+	const child = fork(new URL("./compat-contender.ts", import.meta.url), [name], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+	let pending: { resolve(message: unknown): void; reject(error: Error): void } | undefined;
+	child.on("message", (message) => pending?.resolve(message));
+	child.on("exit", (code) => pending?.reject(new Error(`compat bench: the ${name} process exited (${code})`)));
+	const next = () => new Promise<unknown>((resolve, reject) => (pending = { resolve, reject }));
+	if ((await next()) !== "ready") throw new Error(`compat bench: the ${name} process did not start`);
+	return {
+		name,
+		query: () => Promise.reject(new Error("isolated contender: rounds run in its process")),
+		round: (ops, callers) => {
+			const reply = next();
+			child.send({ ops, callers });
+			return reply as Promise<Sample>;
+		},
+		close: async () => {
+			pending = undefined;
+			const exited = new Promise((resolve) => child.once("exit", resolve));
+			child.send({ end: true });
+			await exited;
+		},
+	};
+}
+
+async function compareIsolated(ours: string, theirs: string): Promise<Record<string, unknown>> {
+	return run2(await isolated(ours), await isolated(theirs));
+}
+
 export async function run(): Promise<Record<string, unknown>> {
-	return { pg: await comparePg(), mysql2: await compareMysql() };
+	return {
+		pg: await comparePg(),
+		mysql2: await compareMysql(),
+		/** The same pairs, each pool in a process of its own. */
+		isolated: { pg: await compareIsolated("compat/pg", "pg.Pool"), mysql2: await compareIsolated("compat/mysql2", "mysql2 pool") },
+	};
 }

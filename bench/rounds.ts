@@ -18,6 +18,8 @@ export interface Contender {
 	name: string;
 	query(): Promise<unknown>;
 	close(): Promise<void>;
+	/** Runs a round itself (a contender in another process); otherwise `measure` drives `query`. */
+	round?(ops: number, callers: number): Promise<Sample>;
 }
 
 export interface Sample {
@@ -74,7 +76,7 @@ export async function alternate(contenders: Contender[], o: RoundsOptions): Prom
 		const first = ((round % contenders.length) + contenders.length) % contenders.length;
 		for (let i = 0; i < contenders.length; i++) {
 			const c = contenders[(first + i) % contenders.length];
-			const sample = await measure(c, o.opsPerRound, o.callers);
+			const sample = c.round === undefined ? await measure(c, o.opsPerRound, o.callers) : await c.round(o.opsPerRound, o.callers);
 			if (round >= 0) samples[c.name].push(sample);
 		}
 	}
