@@ -1,76 +1,41 @@
 /**
  * The drop-ins against the pools they replace, `SELECT 1` through each pool's own `query()`:
  * `lifeguard/compat/pg` against `pg.Pool` on the local PostgreSQL, `lifeguard/compat/mysql2`
- * against mysql2's pool on the local MariaDB. 10 connections, 16 concurrent callers, one
- * process, rounds alternating which goes first so that machine drift hits both alike. Reports
- * the median ops/s of each and the median of the per-round ratios (target >= 0.98).
+ * against mysql2's pool on the local MariaDB, both through mysql2's promise wrapper. 10
+ * connections each, opened before timing, 16 concurrent callers, one process, rounds
+ * alternating which goes first (bench/rounds.ts). Reports the median of the per-round ratios
+ * (target >= 0.98) with their quartiles, and the client CPU per query.
  */
+import { fork } from "node:child_process";
 import mysql from "mysql2";
 import pg from "pg";
 import * as compatMysql from "../src/compat/mysql2.ts";
 import * as compatPg from "../src/compat/pg.ts";
 import { services } from "../test/support/services.ts";
+import { alternate, type Contender, type RoundsOptions, report, type Sample } from "./rounds.ts";
 
 export const name = "compat";
 
 const MAX = 10;
-const CALLERS = 16;
-const ROUNDS = 12;
-const OPS_PER_ROUND = 8_000;
-const WARMUP_OPS = 4_000;
 const SQL = "SELECT 1";
-
-interface Contender {
-	name: string;
-	query(): Promise<unknown>;
-	close(): Promise<void>;
-}
-
-/** `CALLERS` loops issue `ops` queries in total; returns queries per second. */
-async function measure(c: Contender, ops: number): Promise<number> {
-	let started = 0;
-	const t0 = performance.now();
-	const loop = async () => {
-		while (started < ops) {
-			started++;
-			await c.query();
-		}
-	};
-	await Promise.all(Array.from({ length: CALLERS }, loop));
-	return ops / ((performance.now() - t0) / 1000);
-}
-
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	const mid = s.length >> 1;
-	return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
+// Many short rounds: under load a round's ratio spreads by a third either side, and the median of 40 is steadier than that of 20.
+const ROUNDS: RoundsOptions = { callers: 16, rounds: 40, opsPerRound: 3_000, warmupRounds: 2 };
 
 /** Runs the pair in alternating rounds; `ours` is the drop-in, `theirs` the original. */
-async function compare(ours: Contender, theirs: Contender): Promise<Record<string, unknown>> {
-	const contenders = [ours, theirs];
+async function run2(ours: Contender, theirs: Contender): Promise<Record<string, unknown>> {
 	try {
-		for (const c of contenders) await measure(c, WARMUP_OPS);
-		const samples: Record<string, number[]> = { [ours.name]: [], [theirs.name]: [] };
-		for (let round = 0; round < ROUNDS; round++) {
-			const order = round % 2 === 0 ? contenders : [...contenders].reverse();
-			for (const c of order) samples[c.name].push(await measure(c, OPS_PER_ROUND));
-		}
-		const ratios = samples[ours.name].map((ops, i) => ops / samples[theirs.name][i]);
-		return {
-			query: SQL,
-			callers: CALLERS,
-			max: MAX,
-			rounds: ROUNDS,
-			opsPerRound: OPS_PER_ROUND,
-			medianOpsPerSec: { [ours.name]: Math.round(median(samples[ours.name])), [theirs.name]: Math.round(median(samples[theirs.name])) },
-			/** drop-in ops/s ÷ original ops/s, median over rounds; target >= 0.98. */
-			ratio: Number(median(ratios).toFixed(3)),
-			target: 0.98,
-		};
+		const samples = await alternate([ours, theirs], ROUNDS);
+		return report(samples, ours.name, theirs.name, ROUNDS, { query: SQL, max: MAX });
 	} finally {
-		for (const c of contenders) await c.close();
+		await ours.close();
+		await theirs.close();
 	}
+}
+
+/** Both pools open every connection before timing, so that neither pays for connecting inside a round. */
+async function openAll(pool: { query(sql: string): Promise<unknown> }, size: () => number, label: string): Promise<void> {
+	await Promise.all(Array.from({ length: MAX }, () => pool.query(SQL)));
+	if (size() !== MAX) throw new Error(`compat bench: ${label} opened ${size()} connections, not ${MAX}: the contenders would not be alike`);
 }
 
 async function comparePg(): Promise<Record<string, unknown>> {
@@ -78,10 +43,9 @@ async function comparePg(): Promise<Record<string, unknown>> {
 	const config = { host, port, user, database, max: MAX };
 	const ours = new compatPg.Pool({ ...config, application_name: "lg-bench-compat-pg" });
 	const theirs = new pg.Pool({ ...config, application_name: "lg-bench-pg" });
-	// Both warmed to MAX connections, so that neither pays for connecting inside a round.
-	await Promise.all(Array.from({ length: MAX }, () => ours.query(SQL)));
-	await Promise.all(Array.from({ length: MAX }, () => theirs.query(SQL)));
-	return compare(
+	await openAll(ours, () => ours.totalCount, "compat/pg");
+	await openAll(theirs, () => theirs.totalCount, "pg.Pool");
+	return run2(
 		{ name: "compat/pg", query: () => ours.query(SQL), close: () => ours.end() },
 		{ name: "pg.Pool", query: () => theirs.query(SQL), close: () => theirs.end() },
 	);
@@ -90,16 +54,56 @@ async function comparePg(): Promise<Record<string, unknown>> {
 async function compareMysql(): Promise<Record<string, unknown>> {
 	const { host, port, user, database } = services.mysql;
 	const config = { host, port, user, database, connectionLimit: MAX };
-	const ours = compatMysql.createPool(config).promise();
-	const theirs = mysql.createPool(config).promise();
-	await Promise.all(Array.from({ length: MAX }, () => ours.query(SQL)));
-	await Promise.all(Array.from({ length: MAX }, () => theirs.query(SQL)));
-	return compare(
+	const oursCallback = compatMysql.createPool(config);
+	const theirsCallback = mysql.createPool(config);
+	const ours = oursCallback.promise();
+	const theirs = theirsCallback.promise();
+	await openAll(ours, () => oursCallback.core.size, "compat/mysql2");
+	// mysql2 keeps its connections in a private list.
+	await openAll(theirs, () => (theirsCallback as unknown as { _allConnections: { length: number } })._allConnections.length, "mysql2 pool");
+	return run2(
 		{ name: "compat/mysql2", query: () => ours.query(SQL), close: () => ours.end() },
 		{ name: "mysql2 pool", query: () => theirs.query(SQL), close: () => theirs.end() },
 	);
 }
 
+/**
+ * A contender in a process of its own (bench/compat-contender.ts): one pool per process, as in a
+ * service, so that neither pool's garbage, timers or shared driver code touch the other's.
+ */
+async function isolated(name: string): Promise<Contender> {
+	const child = fork(new URL("./compat-contender.ts", import.meta.url), [name], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+	let pending: { resolve(message: unknown): void; reject(error: Error): void } | undefined;
+	child.on("message", (message) => pending?.resolve(message));
+	child.on("exit", (code) => pending?.reject(new Error(`compat bench: the ${name} process exited (${code})`)));
+	const next = () => new Promise<unknown>((resolve, reject) => (pending = { resolve, reject }));
+	if ((await next()) !== "ready") throw new Error(`compat bench: the ${name} process did not start`);
+	return {
+		name,
+		query: () => Promise.reject(new Error("isolated contender: rounds run in its process")),
+		round: (ops, callers) => {
+			const reply = next();
+			child.send({ ops, callers });
+			return reply as Promise<Sample>;
+		},
+		close: async () => {
+			pending = undefined;
+			const exited = new Promise((resolve) => child.once("exit", resolve));
+			child.send({ end: true });
+			await exited;
+		},
+	};
+}
+
+async function compareIsolated(ours: string, theirs: string): Promise<Record<string, unknown>> {
+	return run2(await isolated(ours), await isolated(theirs));
+}
+
 export async function run(): Promise<Record<string, unknown>> {
-	return { pg: await comparePg(), mysql2: await compareMysql() };
+	return {
+		pg: await comparePg(),
+		mysql2: await compareMysql(),
+		/** The same pairs, each pool in a process of its own. */
+		isolated: { pg: await compareIsolated("compat/pg", "pg.Pool"), mysql2: await compareIsolated("compat/mysql2", "mysql2 pool") },
+	};
 }

@@ -7,6 +7,7 @@
  */
 import mysql from "mysql2/promise";
 import { createMysqlClient } from "../src/adapters/mysql/index.ts";
+import { alternate, type Contender, median } from "./rounds.ts";
 
 const HOST = "127.0.0.1";
 const PORT = Number(process.env.MYSQL_PORT ?? 3306);
@@ -15,12 +16,6 @@ const CALLERS = 16;
 const QUERIES_PER_ROUND = 10_000;
 const ROUNDS = 7;
 const SQL = "SELECT 1";
-
-interface Contender {
-	name: string;
-	query(): Promise<unknown>;
-	close(): Promise<void>;
-}
 
 async function makeContenders(): Promise<Contender[]> {
 	const server = { host: HOST, port: PORT, user: "root", database: "test" };
@@ -40,37 +35,15 @@ async function makeContenders(): Promise<Contender[]> {
 	];
 }
 
-/** `CALLERS` loops run `count` queries in all; returns queries per second. */
-async function throughput(c: Contender, count: number): Promise<number> {
-	let started = 0;
-	const t0 = performance.now();
-	const loop = async () => {
-		while (started < count) {
-			started++;
-			await c.query();
-		}
-	};
-	await Promise.all(Array.from({ length: CALLERS }, loop));
-	return count / ((performance.now() - t0) / 1000);
-}
-
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.floor(s.length / 2)];
-}
-
 export const name = "mysql";
 
 export async function run(): Promise<Record<string, unknown>> {
 	const contenders = await makeContenders();
-	const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+	let samples: Map<string, number[]>;
 	try {
-		for (const c of contenders) await throughput(c, QUERIES_PER_ROUND / 4); // warm-up: JIT, server caches
-		for (let round = 0; round < ROUNDS; round++) {
-			// Rotate who goes first, so no one always runs on the warmer server.
-			const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]);
-			for (const c of order) samples.get(c.name)?.push(await throughput(c, QUERIES_PER_ROUND));
-		}
+		// Rounds rotate who goes first, so no one always runs on the warmer server; one round of warm-up (JIT, server caches).
+		const byName = await alternate(contenders, { callers: CALLERS, rounds: ROUNDS, opsPerRound: QUERIES_PER_ROUND, warmupRounds: 1 });
+		samples = new Map(Object.entries(byName).map(([key, xs]) => [key, xs.map((x) => x.opsPerSec)]));
 	} finally {
 		await Promise.all(contenders.map((c) => c.close()));
 	}

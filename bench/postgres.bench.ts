@@ -3,54 +3,19 @@
  * with 10 connections and 16 concurrent callers, in one process, rounds alternating which goes
  * first so that machine drift hits both alike. Reports the median ops/s of each, the median of
  * the per-round ratios (robust to drift between rounds), and the client's CPU time per query
- * (what the library itself costs, whatever else the machine is doing).
+ * (what the library itself costs, whatever else the machine is doing). The rounds are
+ * bench/rounds.ts's.
  */
 import pg from "pg";
 import { createPostgresClient } from "../src/adapters/postgres/index.ts";
 import { services } from "../test/support/services.ts";
+import { alternate, type Contender, type RoundsOptions, report } from "./rounds.ts";
 
 export const name = "postgres";
 
 const MAX = 10;
-const CALLERS = 16;
-const ROUNDS = 16;
-const OPS_PER_ROUND = 10_000;
-const WARMUP_OPS = 5_000;
 const SQL = "SELECT 1";
-
-interface Contender {
-	name: string;
-	query(): Promise<unknown>;
-	close(): Promise<void>;
-}
-
-interface Sample {
-	opsPerSec: number;
-	cpuMicrosPerOp: number;
-}
-
-/** `CALLERS` loops issue `ops` queries in total; returns queries per second and this process's CPU time per query. */
-async function measure(c: Contender, ops: number): Promise<Sample> {
-	let started = 0;
-	const cpu0 = process.cpuUsage();
-	const t0 = performance.now();
-	const loop = async () => {
-		while (started < ops) {
-			started++;
-			await c.query();
-		}
-	};
-	await Promise.all(Array.from({ length: CALLERS }, loop));
-	const elapsedMs = performance.now() - t0;
-	const cpu = process.cpuUsage(cpu0);
-	return { opsPerSec: ops / (elapsedMs / 1000), cpuMicrosPerOp: (cpu.user + cpu.system) / ops };
-}
-
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	const mid = s.length >> 1;
-	return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
+const ROUNDS: RoundsOptions = { callers: 16, rounds: 16, opsPerRound: 10_000, warmupRounds: 1 };
 
 export async function run(): Promise<Record<string, unknown>> {
 	const { host, port, user, database } = services.postgres;
@@ -64,33 +29,8 @@ export async function run(): Promise<Record<string, unknown>> {
 		{ name: "pg.Pool", query: () => pgPool.query(SQL), close: () => pgPool.end() },
 	];
 	try {
-		for (const c of contenders) await measure(c, WARMUP_OPS);
-		const samples: Record<string, Sample[]> = Object.fromEntries(contenders.map((c) => [c.name, []]));
-		for (let round = 0; round < ROUNDS; round++) {
-			const order = round % 2 === 0 ? contenders : [...contenders].reverse();
-			for (const c of order) samples[c.name].push(await measure(c, OPS_PER_ROUND));
-		}
-		const ours = samples.lifeguard;
-		const theirs = samples["pg.Pool"];
-		const ratios = ours.map((s, i) => s.opsPerSec / theirs[i].opsPerSec);
-		const cpuRatios = ours.map((s, i) => s.cpuMicrosPerOp / theirs[i].cpuMicrosPerOp);
-		return {
-			query: SQL,
-			callers: CALLERS,
-			max: MAX,
-			rounds: ROUNDS,
-			opsPerRound: OPS_PER_ROUND,
-			medianOpsPerSec: { lifeguard: Math.round(median(ours.map((s) => s.opsPerSec))), "pg.Pool": Math.round(median(theirs.map((s) => s.opsPerSec))) },
-			/** lifeguard ops/s ÷ pg.Pool ops/s, median over rounds; target >= 0.98. */
-			ratio: Number(median(ratios).toFixed(3)),
-			medianCpuMicrosPerOp: {
-				lifeguard: Number(median(ours.map((s) => s.cpuMicrosPerOp)).toFixed(2)),
-				"pg.Pool": Number(median(theirs.map((s) => s.cpuMicrosPerOp)).toFixed(2)),
-			},
-			/** lifeguard CPU per query ÷ pg.Pool CPU per query, median over rounds (lower is better). */
-			cpuRatio: Number(median(cpuRatios).toFixed(3)),
-			target: 0.98,
-		};
+		// ratio: lifeguard ops/s ÷ pg.Pool ops/s, median over rounds (target >= 0.98); cpuRatio: CPU per query, lower is better.
+		return report(await alternate(contenders, ROUNDS), "lifeguard", "pg.Pool", ROUNDS, { query: SQL, max: MAX });
 	} finally {
 		for (const c of contenders) await c.close();
 	}

@@ -8,7 +8,8 @@
  * `connectionLimit`), and `pool.core` gives its statistics, health and events.
  * docs/compat-mysql2.md lists every difference and why.
  */
-import { EventEmitter } from "node:events";
+import { tracingChannel } from "node:diagnostics_channel";
+import type { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 import type { ConnectionOptions, Pool as Mysql2Pool, PoolOptions as Mysql2PoolOptions, PoolConnection, Query, QueryError } from "mysql2";
 import type { Pool as PromisePool } from "mysql2/promise";
@@ -16,7 +17,9 @@ import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
 import { type CloseOptions, type Pool as CorePool, closeTimeout, createPool as createCorePool } from "../core/pool.ts";
-import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
+import { type ClientKind, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
+import { CheckoutQueue } from "./checkout.ts";
+import { ManagedCompatPool } from "./managed.ts";
 
 /** mysql2's pool messages, word for word: callers match on them. */
 export const Mysql2PoolMessage = {
@@ -77,6 +80,10 @@ interface ConnectionConfigInstance {
 	stringifyObjects?: boolean;
 	timezone?: string;
 	trace?: boolean;
+	database?: string;
+	socketPath?: string;
+	host?: string;
+	port?: number;
 }
 
 /** mysql2's pool settings after its defaults, as `pool.config` shows them. */
@@ -111,6 +118,21 @@ const UNLIMITED = Number.MAX_SAFE_INTEGER;
 const LIFEGUARD_OPTIONS = new Set(["name", "acquireTimeout"]);
 
 const requireCjs = createRequire(import.meta.url);
+
+/**
+ * mysql2's tracing channel for a pool checkout (its lib/tracing.js): APM code subscribed to it
+ * sees the drop-in's checkouts as it sees mysql2's. The connections' own channels
+ * (`mysql2:query`, `mysql2:execute`, `mysql2:connect`) are mysql2's already.
+ */
+const poolConnectChannel = tracingChannel<unknown, PoolConnectContext>("mysql2:pool:connect");
+
+/** What mysql2 puts in a `mysql2:pool:connect` context. */
+interface PoolConnectContext {
+	database: string;
+	serverAddress: string;
+	serverPort: number | undefined;
+}
+
 let mysql2Module: Mysql2Module | undefined;
 
 function loadMysql2(): Mysql2Module {
@@ -124,27 +146,10 @@ function loadMysql2(): Mysql2Module {
 }
 
 /**
- * One `getConnection()` waiting in the core's queue. mysql2 fails the caller whose connection
- * could not be opened; here a failed attempt fails the first caller still waiting: through its
- * abort signal when it has one, else at once by its callback, its place in the core's queue
- * kept as a `stale` one whose connection, when it comes, goes straight back (as compat/pg).
- */
-class Checkout {
-	readonly callback: GetConnectionCallback;
-	readonly controller: AbortController | undefined;
-	failure: Error | undefined = undefined;
-	stale = false;
-	constructor(callback: GetConnectionCallback, signalled: boolean) {
-		this.callback = callback;
-		this.controller = signalled ? new AbortController() : undefined;
-	}
-}
-
-/**
  * mysql2's callback `Pool` backed by a lifeguard pool (`pool.core`). `pool.promise()` returns
  * mysql2's own `PromisePool` around it.
  */
-export class Pool extends EventEmitter implements ManagedClient {
+export class Pool extends ManagedCompatPool<Connection> {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<Connection>;
 	/** The pool settings, as mysql2's `pool.config`. */
@@ -152,7 +157,8 @@ export class Pool extends EventEmitter implements ManagedClient {
 	/** True once `end()` was called. */
 	_closed = false;
 	readonly #mysql2: Mysql2Module;
-	readonly #checkouts = new Set<Checkout>();
+	/** The callers waiting in the core's queue; a failed connection attempt fails the first of them, as mysql2 fails its caller. */
+	readonly #checkouts: CheckoutQueue<Connection, GetConnectionCallback>;
 	/** Idle connections, oldest first: the order of the core's idle list (released last in, lent last in first out). */
 	readonly #idle = new Set<Connection>();
 	readonly #acquireTimeout: number | undefined;
@@ -160,13 +166,9 @@ export class Pool extends EventEmitter implements ManagedClient {
 	/** Idle connections are tracked only for mysql2's idle removal, which runs when `maxIdle < connectionLimit`. */
 	readonly #trackIdle: boolean;
 	#idleTimer: NodeJS.Timeout | undefined;
-	/** Checkouts failed while waiting without a signal: still in the core's queue, not waiting for anyone. */
-	#stale = 0;
-	/** A connection attempt failed and none has succeeded since: new checkouts take signals. */
-	#failing = false;
 
 	constructor(options: PoolOptions | string) {
-		super({ captureRejections: false });
+		super();
 		this.#mysql2 = loadMysql2();
 		const parsed = typeof options === "string" ? this.#mysql2.ConnectionConfig.parseUrl(options) : options;
 		const connectionOptions = Object.fromEntries(Object.entries(parsed).filter(([key]) => !LIFEGUARD_OPTIONS.has(key))) as ConnectionOptions;
@@ -183,7 +185,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 			destroy: (connection) => this.#close(connection),
 			reset: c.resetOnRelease ? (connection) => this.#reset(connection) : undefined,
 			max,
-			// mysql2 opens a connection per caller at once and fails the caller whose connection failed (#failFirstCheckout).
+			// mysql2 opens a connection per caller at once and fails the caller whose connection failed (CheckoutQueue).
 			maxConnecting: max,
 			createRetryInitialMs: 1,
 			createTimeoutMs: c.connectionConfig.connectTimeout + BACKSTOP_MS,
@@ -193,6 +195,11 @@ export class Pool extends EventEmitter implements ManagedClient {
 			maxLifetimeMs: 0,
 			idleOrder: "lifo",
 		});
+		this.#checkouts = new CheckoutQueue<Connection, GetConnectionCallback>(this.core, {
+			handOut: (lease, callback, queued) => this.#handOut(lease, callback, queued),
+			fail: (callback, error) => callback(error),
+			translate,
+		});
 		if (this.#trackIdle) this.#scheduleIdleRemoval();
 	}
 
@@ -200,6 +207,17 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	/** Hands a connection to `callback(err, connection)`; give it back with `connection.release()`. */
 	getConnection(callback: GetConnectionCallback): void {
+		// As mysql2: traced only while someone subscribes (a getter per checkout otherwise).
+		if (!poolConnectChannel.hasSubscribers) return this.#getConnection(callback);
+		const c = this.config.connectionConfig;
+		const context: PoolConnectContext = c.socketPath
+			? { database: c.database || "", serverAddress: c.socketPath, serverPort: undefined }
+			: { database: c.database || "", serverAddress: c.host || "localhost", serverPort: c.port || 3306 };
+		poolConnectChannel.traceCallback(this.#getConnection, 0, context, this, callback);
+	}
+
+	/** getConnection without the tracing: mysql2's `_getConnection`. */
+	#getConnection(callback: GetConnectionCallback): void {
 		if (this._closed) {
 			process.nextTick(() => callback(new Error(Mysql2PoolMessage.closed)));
 			return;
@@ -211,19 +229,13 @@ export class Pool extends EventEmitter implements ManagedClient {
 				process.nextTick(() => callback(new Error(Mysql2PoolMessage.noConnections)));
 				return;
 			}
-			if (this.config.queueLimit && this.#waiting() >= this.config.queueLimit) return callback(new Error(Mysql2PoolMessage.queueLimit));
+			if (this.config.queueLimit && this.#checkouts.waiting >= this.config.queueLimit) return callback(new Error(Mysql2PoolMessage.queueLimit));
 			this.emit("enqueue");
-			// Queued behind a full pool of healthy connections: no abort signal (it costs a microsecond per checkout).
-			return this.#wait(callback, true, this.#failing);
+			// Queued behind a full pool of healthy connections: it starts no connection (see CheckoutQueue).
+			return this.#checkouts.wait(callback, true, false);
 		}
-		if (idle) {
-			core.acquire().then(
-				(lease) => this.#handOut(lease, callback, false),
-				(error: unknown) => callback(translate(error)),
-			);
-			return;
-		}
-		this.#wait(callback, false, true);
+		if (idle) return this.#checkouts.lendIdle(callback);
+		this.#checkouts.wait(callback, false, true);
 	}
 
 	/** Called by `connection.release()`: the connection goes back to the pool (reset first with `resetOnRelease`). */
@@ -344,22 +356,8 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	// ── ManagedClient: what the manager, metrics and health endpoints read ───────────────────
 
-	/** The pool's name (the `name` option, else the core's `pool-<n>`). */
-	get name(): string {
-		return this.core.name;
-	}
-
 	get kind(): ClientKind {
 		return Kind.mysql;
-	}
-
-	pools(): ClientPool[] {
-		return [{ label: "primary", pool: this.core }];
-	}
-
-	/** mysql2 opens connections on demand: there is nothing to warm. */
-	start(): Promise<void> {
-		return Promise.resolve();
 	}
 
 	/**
@@ -377,10 +375,6 @@ export class Pool extends EventEmitter implements ManagedClient {
 		return this.core.close(options);
 	}
 
-	[Symbol.asyncDispose](): Promise<void> {
-		return this.close();
-	}
-
 	/** Called by a connection that failed, ended or was destroyed: it leaves the pool now (idle) or when its borrower is done. */
 	_removeConnection(connection: PoolConnection): void {
 		const conn = connection as Connection;
@@ -391,30 +385,6 @@ export class Pool extends EventEmitter implements ManagedClient {
 	}
 
 	// ── internals ────────────────────────────────────────────────────────────────────────────
-
-	/** Callers waiting for a release, as mysql2's queue counts them (not those whose connection is being opened). */
-	#waiting(): number {
-		return Math.max(0, this.core.pendingCount - this.core.creatingCount - this.#stale);
-	}
-
-	#wait(callback: GetConnectionCallback, queued: boolean, signalled: boolean): void {
-		const checkout = new Checkout(callback, signalled);
-		this.#checkouts.add(checkout);
-		const signal = checkout.controller?.signal;
-		this.core.acquire(signal === undefined ? undefined : { signal }).then(
-			(lease) => {
-				this.#checkouts.delete(checkout);
-				if (!checkout.stale) return this.#handOut(lease, callback, queued);
-				this.#stale--;
-				lease.release();
-			},
-			(error: unknown) => {
-				this.#checkouts.delete(checkout);
-				if (checkout.stale) this.#stale--;
-				else callback(checkout.failure ?? translate(error));
-			},
-		);
-	}
 
 	#handOut(lease: Lease<Connection>, callback: GetConnectionCallback, queued: boolean): void {
 		const conn = lease.resource;
@@ -442,35 +412,15 @@ export class Pool extends EventEmitter implements ManagedClient {
 			conn.connect((error) => {
 				signal.removeEventListener("abort", abort);
 				if (error) {
-					this.#failFirstCheckout(error);
+					this.#checkouts.connectFailed(error);
 					return reject(error);
 				}
 				if (this._closed) return reject(new Error(Mysql2PoolMessage.closed));
-				this.#failing = false;
+				this.#checkouts.connected();
 				conn[FRESH] = true;
 				resolve(conn);
 			});
 		});
-	}
-
-	/** mysql2 fails the caller whose connection could not be opened: the first one still waiting (see compat/pg for why). */
-	#failFirstCheckout(error: Error): void {
-		this.#failing = true;
-		for (const checkout of this.#checkouts) {
-			if (checkout.stale) continue;
-			if (checkout.controller === undefined) {
-				checkout.stale = true;
-				this.#stale++;
-				checkout.callback(error);
-				return;
-			}
-			// The abort takes effect only if the core had not already served this checkout: then its waiter count drops.
-			const before = this.core.pendingCount;
-			checkout.failure = error;
-			checkout.controller.abort(error);
-			if (this.core.pendingCount < before) return;
-			checkout.failure = undefined;
-		}
 	}
 
 	#close(conn: Connection): Promise<void> {

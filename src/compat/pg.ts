@@ -6,7 +6,6 @@
  * `pool.core` gives its statistics, health and events. docs/compat-pg.md lists every
  * difference and why.
  */
-import { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 import type {
 	ClientBase,
@@ -25,7 +24,9 @@ import { DriverMissingError } from "../adapters/sql/errors.ts";
 import { ErrorCode, LifeguardError, PoolTimeoutError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
 import { type CloseOptions, type Pool as CorePool, closeTimeout, createPool as createCorePool } from "../core/pool.ts";
-import { type ClientKind, type ClientPool, ClientKind as Kind, type ManagedClient } from "../manager/client.ts";
+import { type ClientKind, ClientKind as Kind } from "../manager/client.ts";
+import { CheckoutQueue } from "./checkout.ts";
+import { ManagedCompatPool } from "./managed.ts";
 
 /** pg-pool's messages, word for word: callers and libraries match on them. */
 export const PgPoolMessage = {
@@ -109,10 +110,13 @@ interface ClientInternals {
 	ref?: () => void;
 	unref?: () => void;
 	[IDLE_LISTENER]?: (error: Error) => void;
+	/** Connected and not yet checked out: its first checkout emits `connect`. */
+	[FRESH]?: boolean;
 }
 
 /** The pool's listener for an idle client's errors, kept on the client as pg-pool keeps it in its idle list. */
 const IDLE_LISTENER = Symbol("lifeguard.pgIdleListener");
+const FRESH = Symbol("lifeguard.pgFresh");
 
 const NOOP = (): void => {};
 
@@ -126,27 +130,10 @@ const END_WAIT_MS = 2 ** 31 - 1;
 const requireCjs = createRequire(import.meta.url);
 
 /**
- * One `connect()` waiting in the core's queue. pg-pool fails the caller whose new client could
- * not connect; here a failed attempt fails the first caller still waiting (#failFirstCheckout):
- * through its abort signal when it has one, else at once by its callback, its place in the
- * core's queue kept as a `stale` one whose client, when it comes, goes straight back.
- */
-class Checkout {
-	readonly callback: ConnectCallback;
-	readonly controller: AbortController | undefined;
-	failure: Error | undefined = undefined;
-	stale = false;
-	constructor(callback: ConnectCallback, signalled: boolean) {
-		this.callback = callback;
-		this.controller = signalled ? new AbortController() : undefined;
-	}
-}
-
-/**
  * A pg-pool `Pool` backed by a lifeguard pool (`pool.core`). Clients are pg clients, created
  * with the pool's config; checked out, they carry `release()` as with pg-pool.
  */
-export class Pool extends EventEmitter implements ManagedClient {
+export class Pool extends ManagedCompatPool<PgClient> {
 	/** The lifeguard pool underneath: `stats()`, `health()`, CMAP events, `PoolManager.add()`. */
 	readonly core: CorePool<PgClient>;
 	/** The options with pg-pool's defaults filled in; the password is not enumerable. */
@@ -158,19 +145,13 @@ export class Pool extends EventEmitter implements ManagedClient {
 	ending = false;
 	/** True once `end()` has closed every client. */
 	ended = false;
-	/** Checkouts that may still be failed by a connection attempt, first come first served. */
-	readonly #checkouts = new Set<Checkout>();
-	/** Clients connected and not yet checked out: their first checkout emits `connect`. */
-	readonly #fresh = new WeakSet<PgClient>();
+	/** The callers waiting in the core's queue; a failed connection attempt fails the first of them, as pg-pool fails its caller. */
+	readonly #checkouts: CheckoutQueue<PgClient, ConnectCallback>;
 	readonly #expired = new Set<PgClient>();
 	readonly #connectMs: number;
-	/** Checkouts failed while waiting without a signal: still in the core's queue, not waiting for anyone. */
-	#stale = 0;
-	/** A connection attempt failed and none has succeeded since: new checkouts take signals. */
-	#failing = false;
 
 	constructor(config?: PoolConfig, Client?: ClientConstructor) {
-		super({ captureRejections: false });
+		super();
 		this.options = resolveConfig(config);
 		this.log = this.options.log ?? NOOP;
 		this.Client = this.options.Client ?? Client ?? loadClient();
@@ -186,7 +167,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 			allowExitOnIdle: o.allowExitOnIdle,
 			min: Math.min(o.min, o.max),
 			max: o.max,
-			// pg-pool opens a client per caller at once and fails the caller whose attempt failed (#failFirstCheckout); the
+			// pg-pool opens a client per caller at once and fails the caller whose attempt failed (CheckoutQueue); the
 			// backoff starts at 1 ms so a lone failure costs no latency, and still grows when every attempt fails.
 			maxConnecting: o.max,
 			createRetryInitialMs: 1,
@@ -196,6 +177,11 @@ export class Pool extends EventEmitter implements ManagedClient {
 			maxLifetimeMs: o.maxLifetimeSeconds > 0 ? o.maxLifetimeSeconds * 1000 : 0,
 			maxLifetimeJitterMs: 0,
 			idleOrder: "lifo",
+		});
+		this.#checkouts = new CheckoutQueue<PgClient, ConnectCallback>(this.core, {
+			handOut: (lease, callback) => this.#handOut(lease, callback),
+			fail: (callback, error) => callback(error, undefined, NOOP),
+			translate,
 		});
 	}
 
@@ -220,7 +206,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	/** Callers waiting for a client to be released (not those whose new client is connecting). */
 	get waitingCount(): number {
-		return Math.max(0, this.core.pendingCount - this.core.creatingCount - this.#stale);
+		return this.#checkouts.waiting;
 	}
 
 	/** Clients past `maxLifetimeSeconds`, closed when next idle or released. */
@@ -339,22 +325,8 @@ export class Pool extends EventEmitter implements ManagedClient {
 
 	// ── ManagedClient: what the manager, metrics and health endpoints read ───────────────────
 
-	/** The pool's name (the `name` option, else the core's `pool-<n>`). */
-	get name(): string {
-		return this.core.name;
-	}
-
 	get kind(): ClientKind {
 		return Kind.postgres;
-	}
-
-	pools(): ClientPool[] {
-		return [{ label: "primary", pool: this.core }];
-	}
-
-	/** pg-pool opens clients on demand: there is nothing to warm. */
-	start(): Promise<void> {
-		return Promise.resolve();
 	}
 
 	/** `end()` with a deadline: clients still checked out after `timeoutMs` are closed under their borrowers. */
@@ -368,10 +340,6 @@ export class Pool extends EventEmitter implements ManagedClient {
 		await this.core.close();
 	}
 
-	[Symbol.asyncDispose](): Promise<void> {
-		return this.close();
-	}
-
 	// ── internals ────────────────────────────────────────────────────────────────────────────
 
 	#checkout(callback: ConnectCallback): void {
@@ -379,45 +347,25 @@ export class Pool extends EventEmitter implements ManagedClient {
 		const o = this.options;
 		// An idle client and nobody ahead: lent at once, nothing to fail. With a lifetime the idle client may be retired on
 		// the way out, and the caller then waits like any other.
-		if (core.idleCount > 0 && core.pendingCount === 0 && o.maxLifetimeSeconds === 0) {
-			core.acquire().then(
-				(lease) => this.#handOut(lease, callback),
-				(error: unknown) => callback(translate(error), undefined, NOOP),
-			);
-			return;
-		}
-		// Behind a full pool of healthy connections the caller waits for a release: no abort signal (it costs a
-		// microsecond per checkout); if a reconnect for it fails after all, it is failed by its callback instead.
+		if (core.idleCount > 0 && core.pendingCount === 0 && o.maxLifetimeSeconds === 0) return this.#checkouts.lendIdle(callback);
+		// Behind a full pool of healthy connections the caller waits for a release, without an abort signal; if a
+		// reconnect for it fails after all, it is failed by its callback instead (see CheckoutQueue).
 		const full = core.size >= o.max;
-		const checkout = new Checkout(callback, !full || this.#failing);
-		// A caller that starts a connection gets the connection's own timeout error (pg's message); one that queues gets the queue's.
+		// A caller that starts a connection gets the connection's own timeout error (pg's message); one that queues gets
+		// the queue's. Without connectionTimeoutMillis the core's own acquire timeout (none) applies.
 		const timeoutMs = o.connectionTimeoutMillis
 			? full || core.idleCount > 0
 				? o.connectionTimeoutMillis
 				: o.connectionTimeoutMillis + BACKSTOP_MS
-			: Number.POSITIVE_INFINITY;
-		this.#checkouts.add(checkout);
-		const signal = checkout.controller?.signal;
-		core.acquire(signal === undefined ? { timeoutMs } : { signal, timeoutMs }).then(
-			(lease) => {
-				this.#checkouts.delete(checkout);
-				if (!checkout.stale) return this.#handOut(lease, callback);
-				this.#stale--;
-				lease.release();
-			},
-			(error: unknown) => {
-				this.#checkouts.delete(checkout);
-				if (checkout.stale) this.#stale--;
-				else callback(checkout.failure ?? translate(error), undefined, NOOP);
-			},
-		);
+			: undefined;
+		this.#checkouts.wait(callback, full, !full, timeoutMs);
 	}
 
 	#handOut(lease: Lease<PgClient>, callback: ConnectCallback): void {
 		const client = lease.resource as PgClient & ClientInternals;
-		const isNew = this.#fresh.has(client);
+		const isNew = client[FRESH] === true;
 		if (isNew) {
-			this.#fresh.delete(client);
+			client[FRESH] = false;
 			this.emit("connect", client as PoolClient);
 		}
 		this.emit("acquire", client as PoolClient);
@@ -477,7 +425,7 @@ export class Pool extends EventEmitter implements ManagedClient {
 			const timer = setTimeout(kill, this.#connectMs);
 			signal.addEventListener("abort", kill, { once: true });
 			const failed = (error: Error) => {
-				this.#failFirstCheckout(error);
+				this.#checkouts.connectFailed(error);
 				reject(error);
 			};
 			client.connect((err?: Error) => {
@@ -491,8 +439,8 @@ export class Pool extends EventEmitter implements ManagedClient {
 				// Listening from here on, as pg-pool does: an error while onConnect runs must not crash the process either.
 				this.#watchIdle(client);
 				const ready = () => {
-					this.#failing = false;
-					this.#fresh.add(client);
+					this.#checkouts.connected();
+					client[FRESH] = true;
 					this.#watchLifetime(client);
 					resolve(client);
 				};
@@ -509,29 +457,6 @@ export class Pool extends EventEmitter implements ManagedClient {
 				});
 			});
 		});
-	}
-
-	/**
-	 * pg-pool fails the caller whose client could not connect. The core hands clients to waiters
-	 * first come first served, so the first checkout still waiting is failed (see Checkout).
-	 */
-	#failFirstCheckout(error: Error): void {
-		this.#failing = true;
-		for (const checkout of this.#checkouts) {
-			if (checkout.stale) continue;
-			if (checkout.controller === undefined) {
-				checkout.stale = true;
-				this.#stale++;
-				checkout.callback(error, undefined, NOOP);
-				return;
-			}
-			// The abort takes effect only if the core had not already served this checkout: then its waiter count drops.
-			const before = this.core.pendingCount;
-			checkout.failure = error;
-			checkout.controller.abort(error);
-			if (this.core.pendingCount < before) return;
-			checkout.failure = undefined;
-		}
 	}
 
 	/** An idle client's error (server restart, network drop) is the pool's: the client leaves, the pool emits `error`. */

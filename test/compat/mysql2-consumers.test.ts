@@ -4,62 +4,35 @@
  * MysqlDialect and Drizzle's mysql2 driver.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { eq, sql } from "drizzle-orm";
+import { describe, it } from "node:test";
+import { eq, type SQL, sql } from "drizzle-orm";
 import { int, mysqlTable, varchar } from "drizzle-orm/mysql-core";
 import { drizzle } from "drizzle-orm/mysql2";
-import { type Generated, Kysely, MysqlDialect } from "kysely";
+import { Kysely, MysqlDialect } from "kysely";
 import mysql from "mysql2/promise";
 import { createPool } from "../../src/compat/mysql2.ts";
 import * as compatPromise from "../../src/compat/mysql2-promise.ts";
-import { requireService, services } from "../support/services.ts";
+import { drizzleUsersFlow, kyselyPeopleFlow, type PeopleDb, scratchTables } from "../support/consumer-flows.ts";
+import { services } from "../support/services.ts";
 
 const { host, port, user, database } = services.mysql;
 const options = { host, port, user, database, connectionLimit: 4 };
 
-let admin: mysql.Pool;
-
-before(async () => {
-	await requireService("mysql");
-	admin = mysql.createPool({ ...options, connectionLimit: 1 });
-	await admin.query("DROP TABLE IF EXISTS compat_kysely_mysql_people, compat_drizzle_mysql_users");
-	await admin.query("CREATE TABLE compat_kysely_mysql_people (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(40) NOT NULL, age INT)");
-	await admin.query("CREATE TABLE compat_drizzle_mysql_users (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL)");
-});
-
-after(async () => {
-	await admin.query("DROP TABLE IF EXISTS compat_kysely_mysql_people, compat_drizzle_mysql_users");
-	await admin.end();
-});
-
-interface KyselyDb {
-	compat_kysely_mysql_people: { id: Generated<number>; name: string; age: number | null };
-}
+scratchTables(
+	"mysql",
+	async () => mysql.createPool({ ...options, connectionLimit: 1 }),
+	["compat_kysely_people", "compat_drizzle_mysql_users"],
+	[
+		"CREATE TABLE compat_kysely_people (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(40) NOT NULL, age INT)",
+		"CREATE TABLE compat_drizzle_mysql_users (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL)",
+	],
+);
 
 describe("Kysely's MysqlDialect on the drop-in", () => {
 	it("inserts, selects, runs a transaction (commit and rollback), streams, and destroys the pool", async () => {
 		const pool = createPool(options);
-		const db = new Kysely<KyselyDb>({ dialect: new MysqlDialect({ pool }) });
-		const inserted = await db.insertInto("compat_kysely_mysql_people").values({ name: "Ada", age: 36 }).executeTakeFirstOrThrow();
-		assert.equal(Number(inserted.insertId), 1);
-		await db.transaction().execute(async (trx) => {
-			await trx.insertInto("compat_kysely_mysql_people").values({ name: "Grace", age: 45 }).execute();
-		});
-		await assert.rejects(
-			db.transaction().execute(async (trx) => {
-				await trx.insertInto("compat_kysely_mysql_people").values({ name: "Rolled back", age: 1 }).execute();
-				throw new Error("compat kysely rollback");
-			}),
-			{ message: "compat kysely rollback" },
-		);
-		const people = await db.selectFrom("compat_kysely_mysql_people").select(["name", "age"]).orderBy("id").execute();
-		assert.deepEqual(people, [
-			{ name: "Ada", age: 36 },
-			{ name: "Grace", age: 45 },
-		]);
-		const streamed: string[] = [];
-		for await (const row of db.selectFrom("compat_kysely_mysql_people").select("name").orderBy("id").stream()) streamed.push(row.name);
-		assert.deepEqual(streamed, ["Ada", "Grace"]);
+		const db = new Kysely<PeopleDb>({ dialect: new MysqlDialect({ pool }) });
+		await kyselyPeopleFlow(db);
 		assert.equal(pool.core.stats().acquires.ok, 5);
 		await db.destroy();
 		assert.equal(pool.core.closed, true);
@@ -73,22 +46,7 @@ describe("Drizzle's mysql2 driver on the drop-in", () => {
 	it("inserts, selects, updates, runs raw SQL and a transaction that rolls back", async () => {
 		const pool = createPool(options);
 		const db = drizzle({ client: pool });
-		await db.insert(users).values([
-			{ id: 1, name: "Ada" },
-			{ id: 2, name: "Linus" },
-		]);
-		await db.update(users).set({ name: "Grace" }).where(eq(users.id, 2));
-		assert.deepEqual(await db.select().from(users).orderBy(users.id), [
-			{ id: 1, name: "Ada" },
-			{ id: 2, name: "Grace" },
-		]);
-		await assert.rejects(
-			db.transaction(async (tx) => {
-				await tx.insert(users).values({ id: 3, name: "Rolled back" });
-				throw new Error("compat drizzle rollback");
-			}),
-			{ message: "compat drizzle rollback" },
-		);
+		await drizzleUsersFlow<typeof users, SQL | undefined>(db, users, (id) => eq(users.id, id));
 		const [rows] = (await db.execute(sql`SELECT count(*) AS n FROM compat_drizzle_mysql_users`)) as unknown as [{ n: number }[]];
 		assert.equal(Number(rows[0].n), 2);
 		assert.equal(pool.core.activeCount, 0, "every connection came back");

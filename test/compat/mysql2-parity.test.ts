@@ -3,6 +3,7 @@
  * behaviour runs against both and both must pass the same assertions.
  */
 import assert from "node:assert/strict";
+import { tracingChannel } from "node:diagnostics_channel";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -10,6 +11,7 @@ import mysql from "mysql2";
 import * as compat from "../../src/compat/mysql2.ts";
 import { requireService, services } from "../support/services.ts";
 import { TcpProxy } from "../support/tcp-proxy.ts";
+import { waitFor } from "../support/wait.ts";
 
 type AnyPool = compat.Pool;
 type MakePool = (options: compat.PoolOptions | string) => AnyPool;
@@ -39,14 +41,6 @@ function query<T = mysql.RowDataPacket[]>(on: { query: AnyPool["query"] }, sql: 
 
 function end(pool: AnyPool): Promise<void> {
 	return new Promise((resolve, reject) => pool.end((err) => (err ? reject(err) : resolve())));
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 4_000): Promise<void> {
-	const deadline = performance.now() + ms;
-	while (!(await check())) {
-		if (performance.now() > deadline) throw new Error("condition not met in time");
-		await sleep(20);
-	}
 }
 
 /** Thread ids of the idle connections to the test database (tests look for their own ids among them). */
@@ -351,7 +345,7 @@ describe("failures and shutdown", () => {
 		await end(pool);
 		await queued;
 		await assert.rejects(getConnection(pool), { message: "Pool is closed." });
-		await until(async () => !(await idleThreads()).includes(id));
+		await waitFor("the held connection to be closed on the server", async () => !(await idleThreads()).includes(id));
 		holder.release();
 	});
 });
@@ -363,7 +357,7 @@ describe("idle removal: maxIdle and idleTimeout", () => {
 		const ids: number[] = [];
 		for (const c of conns) ids.push((await query<{ id: number }[]>(c, "SELECT CONNECTION_ID() AS id"))[0].id);
 		for (const c of conns) c.release();
-		await until(async () => (await idleThreads()).filter((t) => ids.includes(t)).length === 1);
+		await waitFor("all but one of the idle connections to be closed", async () => (await idleThreads()).filter((t) => ids.includes(t)).length === 1);
 		const [{ id }] = await query<{ id: number }[]>(pool, "SELECT CONNECTION_ID() AS id");
 		assert.equal(id, ids[2], "the most recently released one stays");
 		await end(pool);
@@ -375,7 +369,37 @@ describe("idle removal: maxIdle and idleTimeout", () => {
 		const ids: number[] = [];
 		for (const c of conns) ids.push((await query<{ id: number }[]>(c, "SELECT CONNECTION_ID() AS id"))[0].id);
 		for (const c of conns) c.release();
-		await until(async () => (await idleThreads()).filter((t) => ids.includes(t)).length === 0);
+		await waitFor("every idle connection to be closed", async () => (await idleThreads()).filter((t) => ids.includes(t)).length === 0);
 		await end(pool);
+	});
+});
+
+describe("diagnostics channel mysql2:pool:connect", () => {
+	both("each checkout, getConnection's and query's, is traced with the server in its context", async (make) => {
+		const channel = tracingChannel<unknown, { database: string; serverAddress: string; serverPort?: number }>("mysql2:pool:connect");
+		const seen: string[] = [];
+		const contexts: object[] = [];
+		const handlers = {
+			start: (ctx: { database: string; serverAddress: string; serverPort?: number }) => {
+				seen.push("start");
+				contexts.push({ database: ctx.database, serverAddress: ctx.serverAddress, serverPort: ctx.serverPort });
+			},
+			end: () => seen.push("end"),
+			asyncStart: () => seen.push("asyncStart"),
+			asyncEnd: () => seen.push("asyncEnd"),
+			error: () => seen.push("error"),
+		};
+		channel.subscribe(handlers);
+		try {
+			const pool = make(options({ connectionLimit: 1 }));
+			(await getConnection(pool)).release();
+			await new Promise<void>((resolve, reject) => pool.query("SELECT 1", (err: Error | null) => (err ? reject(err) : resolve())));
+			const context = { database, serverAddress: host, serverPort: port };
+			assert.deepEqual(contexts, [context, context]);
+			assert.deepEqual(seen, ["start", "end", "asyncStart", "asyncEnd", "start", "end", "asyncStart", "asyncEnd"]);
+			await end(pool);
+		} finally {
+			channel.unsubscribe(handlers);
+		}
 	});
 });

@@ -6,16 +6,15 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { after, before, describe, it } from "node:test";
-import { eq, sql } from "drizzle-orm";
+import { describe, it } from "node:test";
+import { eq, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { integer, pgTable, text } from "drizzle-orm/pg-core";
 import express from "express";
-import { type Generated, Kysely, PostgresDialect } from "kysely";
-import type pg from "pg";
+import { Kysely, PostgresDialect } from "kysely";
 import { Pool } from "../../src/compat/pg.ts";
 import { admin, appName, server } from "../postgres/helpers.ts";
-import { requireService } from "../support/services.ts";
+import { drizzleUsersFlow, kyselyPeopleFlow, type PeopleDb, scratchTables } from "../support/consumer-flows.ts";
 
 const require = createRequire(import.meta.url);
 const Cursor = require("pg-cursor");
@@ -33,49 +32,21 @@ function config(label: string) {
 	return { host: server.host, port: server.port, user: server.user, database: server.database, application_name: appName(label), max: 4 };
 }
 
-let adminClient: pg.Client;
-
-before(async () => {
-	await requireService("postgres");
-	adminClient = await admin();
-	await adminClient.query("DROP TABLE IF EXISTS compat_kysely_people, compat_drizzle_users, compat_pg_sessions");
-	await adminClient.query("CREATE TABLE compat_kysely_people (id serial PRIMARY KEY, name text NOT NULL, age int)");
-	await adminClient.query("CREATE TABLE compat_drizzle_users (id integer PRIMARY KEY, name text NOT NULL)");
-});
-
-after(async () => {
-	await adminClient.query("DROP TABLE IF EXISTS compat_kysely_people, compat_drizzle_users, compat_pg_sessions");
-	await adminClient.end();
-});
-
-interface KyselyDb {
-	compat_kysely_people: { id: Generated<number>; name: string; age: number | null };
-}
+const adminClient = scratchTables(
+	"postgres",
+	admin,
+	["compat_kysely_people", "compat_drizzle_users", "compat_pg_sessions"],
+	[
+		"CREATE TABLE compat_kysely_people (id serial PRIMARY KEY, name text NOT NULL, age int)",
+		"CREATE TABLE compat_drizzle_users (id integer PRIMARY KEY, name text NOT NULL)",
+	],
+);
 
 describe("Kysely's PostgresDialect on the drop-in", () => {
 	it("inserts, selects, runs a transaction (commit and rollback), streams with pg-cursor, and destroys the pool", async () => {
 		const pool = new Pool(config("compat-kysely"));
-		const db = new Kysely<KyselyDb>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
-		const inserted = await db.insertInto("compat_kysely_people").values({ name: "Ada", age: 36 }).returning("id").executeTakeFirstOrThrow();
-		assert.ok(inserted.id > 0);
-		await db.transaction().execute(async (trx) => {
-			await trx.insertInto("compat_kysely_people").values({ name: "Grace", age: 45 }).execute();
-		});
-		await assert.rejects(
-			db.transaction().execute(async (trx) => {
-				await trx.insertInto("compat_kysely_people").values({ name: "Rolled back", age: 1 }).execute();
-				throw new Error("compat kysely rollback");
-			}),
-			{ message: "compat kysely rollback" },
-		);
-		const people = await db.selectFrom("compat_kysely_people").select(["name", "age"]).orderBy("id").execute();
-		assert.deepEqual(people, [
-			{ name: "Ada", age: 36 },
-			{ name: "Grace", age: 45 },
-		]);
-		const streamed: string[] = [];
-		for await (const row of db.selectFrom("compat_kysely_people").select("name").orderBy("id").stream(1)) streamed.push(row.name);
-		assert.deepEqual(streamed, ["Ada", "Grace"]);
+		const db = new Kysely<PeopleDb>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
+		await kyselyPeopleFlow(db);
 		assert.equal(pool.core.stats().acquires.ok, 5);
 		await db.destroy();
 		assert.equal(pool.ended, true);
@@ -89,22 +60,7 @@ describe("Drizzle's node-postgres driver on the drop-in", () => {
 	it("inserts, selects, updates, runs raw SQL and a transaction that rolls back", async () => {
 		const pool = new Pool(config("compat-drizzle"));
 		const db = drizzle({ client: pool });
-		await db.insert(users).values([
-			{ id: 1, name: "Ada" },
-			{ id: 2, name: "Linus" },
-		]);
-		await db.update(users).set({ name: "Grace" }).where(eq(users.id, 2));
-		assert.deepEqual(await db.select().from(users).orderBy(users.id), [
-			{ id: 1, name: "Ada" },
-			{ id: 2, name: "Grace" },
-		]);
-		await assert.rejects(
-			db.transaction(async (tx) => {
-				await tx.insert(users).values({ id: 3, name: "Rolled back" });
-				throw new Error("compat drizzle rollback");
-			}),
-			{ message: "compat drizzle rollback" },
-		);
+		await drizzleUsersFlow<typeof users, SQL | undefined>(db, users, (id) => eq(users.id, id));
 		const counted = await db.execute(sql`SELECT count(*)::int AS n FROM compat_drizzle_users`);
 		assert.equal(counted.rows[0].n, 2);
 		assert.equal(pool.totalCount, pool.idleCount, "every client came back");
@@ -137,7 +93,7 @@ describe("connect-pg-simple with express-session on the drop-in", () => {
 			assert.deepEqual(await second.json(), { visits: 2 });
 			const read = await fetch(`${base}/visits`, { headers: { cookie } });
 			assert.deepEqual(await read.json(), { visits: 2 });
-			const stored = await adminClient.query("SELECT sess FROM compat_pg_sessions");
+			const stored = await adminClient().query("SELECT sess FROM compat_pg_sessions");
 			assert.equal(stored.rows.length, 1);
 			assert.equal(stored.rows[0].sess.visits, 2);
 			const anonymous = await fetch(`${base}/visits`);

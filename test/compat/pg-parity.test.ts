@@ -16,6 +16,7 @@ import * as compat from "../../src/compat/pg.ts";
 import { admin, appName, server } from "../postgres/helpers.ts";
 import { requireService } from "../support/services.ts";
 import { TcpProxy } from "../support/tcp-proxy.ts";
+import { waitFor } from "../support/wait.ts";
 
 /** pg-cursor ships no typings: what the tests use of it. */
 interface CursorLike extends pg.Submittable {
@@ -46,14 +47,6 @@ async function pidOf(client: pg.PoolClient): Promise<number> {
 
 function counters(pool: AnyPool) {
 	return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
-}
-
-async function until(check: () => boolean, ms = 2_000): Promise<void> {
-	const deadline = performance.now() + ms;
-	while (!check()) {
-		if (performance.now() > deadline) throw new Error("condition not met in time");
-		await sleep(5);
-	}
 }
 
 let adminClient: pg.Client;
@@ -156,7 +149,7 @@ describe("connect and release", () => {
 		assert.notEqual(await pidOf(second), firstPid);
 		second.release(new Error("broken"));
 		assert.equal(pool.totalCount, 0);
-		await until(() => removed.length === 2);
+		await waitFor("removed.length === 2", () => removed.length === 2);
 		assert.deepEqual(removed, [first, second]);
 		await pool.end();
 	});
@@ -172,7 +165,7 @@ describe("connect and release", () => {
 		client.release();
 		const again = await pool.connect();
 		again.release(true);
-		await until(() => seen.includes("remove"));
+		await waitFor("seen.includes('remove')", () => seen.includes("remove"));
 		assert.deepEqual(seen, ["connect", "acquire", "release:-", "acquire", "release:true", "remove"]);
 		await pool.end();
 	});
@@ -311,7 +304,7 @@ describe("timeouts and failures", () => {
 		client.release();
 		assert.equal(pool.idleCount, 1);
 		await adminClient.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [cfg.application_name]);
-		await until(() => errors.length === 1);
+		await waitFor("errors.length === 1", () => errors.length === 1);
 		assert.equal(errors[0][1], client);
 		assert.equal(errors[0][0].client, client);
 		assert.equal(pool.totalCount, 0);
@@ -370,7 +363,7 @@ describe("query", () => {
 		await done;
 		assert.equal(rows.length, 250);
 		assert.equal(rows[249], 250);
-		await until(() => pool.idleCount === 1);
+		await waitFor("pool.idleCount === 1", () => pool.idleCount === 1);
 		await pool.end();
 	});
 
@@ -408,7 +401,7 @@ describe("client life: idle timeout, min, maxUses, maxLifetimeSeconds", () => {
 		const pool = make(config({ idleTimeoutMillis: 50 }));
 		(await pool.connect()).release();
 		assert.equal(pool.totalCount, 1);
-		await until(() => pool.totalCount === 0, 1_000);
+		await waitFor("pool.totalCount === 0", () => pool.totalCount === 0, 1_000);
 		await pool.end();
 	});
 
@@ -418,7 +411,7 @@ describe("client life: idle timeout, min, maxUses, maxLifetimeSeconds", () => {
 		const b = await pool.connect();
 		a.release();
 		b.release();
-		await until(() => pool.totalCount === 1, 1_000);
+		await waitFor("pool.totalCount === 1", () => pool.totalCount === 1, 1_000);
 		await sleep(150);
 		assert.equal(pool.totalCount, 1);
 		await pool.end();
@@ -547,7 +540,7 @@ describe("end", () => {
 		await ending;
 		assert.equal(pool.ended, true);
 		assert.equal(pool.totalCount, 0);
-		await until(() => removed.length === 1);
+		await waitFor("removed.length === 1", () => removed.length === 1);
 		await assert.rejects(pool.connect(), { message: "Cannot use a pool after calling end on the pool" });
 		await assert.rejects(pool.query("SELECT 1"), { message: "Cannot use a pool after calling end on the pool" });
 		await assert.rejects(pool.end(), { message: "Called end on pool more than once" });

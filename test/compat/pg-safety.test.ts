@@ -11,17 +11,10 @@ import { PoolManager } from "../../src/manager/manager.ts";
 import { admin, appName, server } from "../postgres/helpers.ts";
 import { requireService } from "../support/services.ts";
 import { TcpProxy } from "../support/tcp-proxy.ts";
+import { waitFor } from "../support/wait.ts";
 
 function config(extra: compat.PoolConfig = {}): compat.PoolConfig {
 	return { host: server.host, port: server.port, user: server.user, database: server.database, application_name: appName("compat-pg-safe"), ...extra };
-}
-
-async function until(check: () => boolean, ms = 2_000): Promise<void> {
-	const deadline = performance.now() + ms;
-	while (!check()) {
-		if (performance.now() > deadline) throw new Error("condition not met in time");
-		await sleep(5);
-	}
 }
 
 let adminClient: pg.Client;
@@ -45,8 +38,10 @@ describe("an idle client's error never crashes the process", () => {
 		try {
 			(await pool.connect()).release();
 			await adminClient.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [cfg.application_name]);
-			await until(() => pool.totalCount === 0);
-			await until(() => warnings.some((w) => (w as Error & { code?: string }).code === "LIFEGUARD_IDLE_CLIENT_ERROR"));
+			await waitFor("pool.totalCount === 0", () => pool.totalCount === 0);
+			await waitFor("the LIFEGUARD_IDLE_CLIENT_ERROR warning", () =>
+				warnings.some((w) => (w as Error & { code?: string }).code === "LIFEGUARD_IDLE_CLIENT_ERROR"),
+			);
 			assert.equal((await pool.query("SELECT 1 AS one")).rows[0].one, 1);
 			assert.equal(pool.core.stats().destroyedByReason.error, 1);
 		} finally {
@@ -162,7 +157,7 @@ describe("connection failures", () => {
 			await sleep(50);
 			proxy.cutAll();
 			await assert.rejects(running);
-			await until(() => pool.totalCount === 0);
+			await waitFor("pool.totalCount === 0", () => pool.totalCount === 0);
 			assert.equal((await pool.query("SELECT 2 AS two")).rows[0].two, 2);
 		} finally {
 			await pool.end();

@@ -1,0 +1,128 @@
+/**
+ * Alternating rounds for the throughput comparisons (postgres, compat, mysql): `callers`
+ * concurrent loops issue queries through each contender in turn, round after round, and the
+ * comparison is made round by round. Under the load other processes put on the machine a
+ * round's throughput moves by a third or more; two contenders measured back to back move
+ * together, so the ratio within a round is much steadier than either figure, and its median
+ * over rounds ignores the rounds a load spike hit only one of them. Totals (all queries over
+ * all time) would weight the slowest rounds most, which is why none is reported.
+ *
+ * No collection is forced between rounds. Tried (a full GC before each measurement, three runs
+ * of bench/compat.bench.ts), it moved the drop-ins' ratio against their originals from about
+ * 1.0 to 0.77-0.94 and their CPU ratio from 1.06 to 1.2: it bills the heavier allocator for
+ * something a running service never sees (most likely regrowing the young generation after
+ * every full collection). Rounds alternate instead, so each contender follows itself as often
+ * as it follows the other, and each pays for the garbage it leaves as much as it inherits.
+ */
+export interface Contender {
+	name: string;
+	query(): Promise<unknown>;
+	close(): Promise<void>;
+	/** Runs a round itself (a contender in another process); otherwise `measure` drives `query`. */
+	round?(ops: number, callers: number): Promise<Sample>;
+}
+
+export interface Sample {
+	opsPerSec: number;
+	/** This process's CPU time (user + system) per query: what the client side costs, whatever else the machine does. */
+	cpuMicrosPerOp: number;
+}
+
+export interface RoundsOptions {
+	callers: number;
+	rounds: number;
+	opsPerRound: number;
+	/** Rounds run first and discarded: JIT tiers and the servers' caches settle. */
+	warmupRounds: number;
+}
+
+/** `callers` loops issue `ops` queries in all; returns queries per second and this process's CPU time per query. */
+export async function measure(c: Contender, ops: number, callers: number): Promise<Sample> {
+	let started = 0;
+	const cpu0 = process.cpuUsage();
+	const t0 = performance.now();
+	const loop = async () => {
+		while (started < ops) {
+			started++;
+			await c.query();
+		}
+	};
+	await Promise.all(Array.from({ length: callers }, loop));
+	const elapsedMs = performance.now() - t0;
+	const cpu = process.cpuUsage(cpu0);
+	return { opsPerSec: ops / (elapsedMs / 1000), cpuMicrosPerOp: (cpu.user + cpu.system) / ops };
+}
+
+export function median(xs: number[]): number {
+	return quantile(xs, 0.5);
+}
+
+/** Linear interpolation between the closest ranks. */
+export function quantile(xs: number[], q: number): number {
+	const s = [...xs].sort((a, b) => a - b);
+	const at = (s.length - 1) * q;
+	const lo = Math.floor(at);
+	const hi = Math.ceil(at);
+	return s[lo] + (s[hi] - s[lo]) * (at - lo);
+}
+
+/**
+ * Runs the contenders in rounds, rotating who goes first (with two: A B, B A, A B, …), and
+ * returns each one's samples by name, round `i` of each at index `i`.
+ */
+export async function alternate(contenders: Contender[], o: RoundsOptions): Promise<Record<string, Sample[]>> {
+	const samples: Record<string, Sample[]> = Object.fromEntries(contenders.map((c) => [c.name, []]));
+	for (let round = -o.warmupRounds; round < o.rounds; round++) {
+		const first = ((round % contenders.length) + contenders.length) % contenders.length;
+		for (let i = 0; i < contenders.length; i++) {
+			const c = contenders[(first + i) % contenders.length];
+			const sample = c.round === undefined ? await measure(c, o.opsPerRound, o.callers) : await c.round(o.opsPerRound, o.callers);
+			if (round >= 0) samples[c.name].push(sample);
+		}
+	}
+	return samples;
+}
+
+/** `ours` against `theirs`, round by round: throughput ratio (higher is better) and CPU ratio (lower is better). */
+export function compare(ours: Sample[], theirs: Sample[]): Record<string, unknown> {
+	const ratios = ours.map((s, i) => s.opsPerSec / theirs[i].opsPerSec);
+	const cpuRatios = ours.map((s, i) => s.cpuMicrosPerOp / theirs[i].cpuMicrosPerOp);
+	const round3 = (x: number) => Number(x.toFixed(3));
+	return {
+		/** Median over rounds of ours ÷ theirs in queries/s. */
+		ratio: round3(median(ratios)),
+		/** The middle half of the per-round ratios: how much the rounds agree. */
+		ratioQuartiles: [round3(quantile(ratios, 0.25)), round3(quantile(ratios, 0.75))],
+		/** Median over rounds of ours ÷ theirs in client CPU per query (lower is better). */
+		cpuRatio: round3(median(cpuRatios)),
+	};
+}
+
+/** The median queries/s and client CPU per query of each contender. */
+export function summarize(samples: Record<string, Sample[]>): { medianOpsPerSec: Record<string, number>; medianCpuMicrosPerOp: Record<string, number> } {
+	const entries = Object.entries(samples);
+	return {
+		medianOpsPerSec: Object.fromEntries(entries.map(([name, xs]) => [name, Math.round(median(xs.map((s) => s.opsPerSec)))])),
+		medianCpuMicrosPerOp: Object.fromEntries(entries.map(([name, xs]) => [name, Number(median(xs.map((s) => s.cpuMicrosPerOp)).toFixed(2))])),
+	};
+}
+
+/** The JSON a two-contender suite reports: `fields` (query, pool size…), the rounds, each one's medians, ours against theirs and the target. */
+export function report(
+	samples: Record<string, Sample[]>,
+	ours: string,
+	theirs: string,
+	o: RoundsOptions,
+	fields: Record<string, unknown>,
+): Record<string, unknown> {
+	return {
+		...fields,
+		callers: o.callers,
+		rounds: o.rounds,
+		opsPerRound: o.opsPerRound,
+		...summarize(samples),
+		...compare(samples[ours], samples[theirs]),
+		/** For `ratio`: ours must keep at least this share of theirs' throughput. */
+		target: 0.98,
+	};
+}
