@@ -38,7 +38,14 @@ export async function runOnLease<T, R>(lease: Lease<T>, fn: (resource: T, lease:
 	try {
 		result = await fn(resource, lease);
 	} catch (error) {
-		const running = options?.stillRunning?.(error);
+		let running: Promise<unknown> | undefined;
+		try {
+			running = options?.stillRunning?.(error);
+		} catch {
+			// Whether the work still runs is unknown: the connection cannot be trusted to the next borrower.
+			lease.destroy(error);
+			throw error;
+		}
 		if (running !== undefined) {
 			void running.then((late) => (late === undefined ? lease.release() : giveBackAfter(lease, late, resource, options))).catch(() => lease.destroy());
 		} else await giveBackAfter(lease, error, resource, options);
@@ -48,9 +55,18 @@ export async function runOnLease<T, R>(lease: Lease<T>, fn: (resource: T, lease:
 	return result;
 }
 
-/** After a failure: destroys the connection when the error broke it, else releases it. */
+/**
+ * After a failure: destroys the connection when the error broke it, else releases it. A classifier
+ * that throws or rejects destroys (the connection's state is unknown) and never replaces the
+ * caller's error, which the caller rethrows: the lease always ends here.
+ */
 async function giveBackAfter<T>(lease: Lease<T>, error: unknown, resource: T, options: RunOnLeaseOptions<T> | undefined): Promise<void> {
-	const fault = options?.isConnectionFault === undefined ? lease.reportError(error) === "connection" : await options.isConnectionFault(error, resource);
+	let fault: boolean;
+	try {
+		fault = options?.isConnectionFault === undefined ? lease.reportError(error) === "connection" : await options.isConnectionFault(error, resource);
+	} catch {
+		fault = true;
+	}
 	if (fault) lease.destroy(error);
 	else lease.release();
 }

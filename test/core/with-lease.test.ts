@@ -146,4 +146,39 @@ describe("runOnLease", () => {
 		assert.deepEqual(closed, ["error"]);
 		await p.close();
 	});
+
+	it("a classifier that throws or rejects destroys the connection and the caller still gets its own error", async () => {
+		for (const isConnectionFault of [
+			() => {
+				throw new Error("classifier bug");
+			},
+			() => Promise.reject(new Error("classifier bug")),
+		]) {
+			const { p, closed } = pool();
+			await assert.rejects(
+				withLease(p, () => Promise.reject(new Error("the caller's error")), { isConnectionFault }),
+				/the caller's error/,
+			);
+			assert.equal(p.activeCount, 0, "the lease ended");
+			assert.deepEqual(closed, ["error"]);
+			// max is 1: a lease left active would make this acquire time out.
+			assert.equal(await withLease(p, (r) => r.id, { timeoutMs: 1_000 }), 1);
+			await p.close();
+		}
+	});
+
+	it("a stillRunning hook that throws destroys the connection and the caller still gets its own error", async () => {
+		const { p, closed } = pool();
+		await assert.rejects(
+			runOnLease(await p.acquire(), () => Promise.reject(new Error("the caller's error")), {
+				stillRunning: () => {
+					throw new Error("hook bug");
+				},
+			}),
+			/the caller's error/,
+		);
+		assert.equal(p.activeCount, 0);
+		assert.deepEqual(closed, ["error"]);
+		await p.close();
+	});
 });
