@@ -174,7 +174,16 @@ class SqlClientImpl<C, Config> extends EventEmitter<SqlClientEvents> implements 
 		try {
 			result = await runOnLease(
 				lease,
-				(conn) => runner.run(conn, sql, params ?? NO_PARAMS, mode, limit, timeoutMs, options?.signal).catch(this.#typed),
+				(conn) => {
+					// A driver that throws synchronously is wrapped (and classified) like one that rejects.
+					let work: Promise<DriverResult>;
+					try {
+						work = runner.run(conn, sql, params ?? NO_PARAMS, mode, limit, timeoutMs, options?.signal);
+					} catch (error) {
+						work = Promise.reject(error);
+					}
+					return work.catch(this.#typed);
+				},
 				this.#perCall,
 			);
 		} catch (error) {
