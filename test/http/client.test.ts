@@ -224,6 +224,10 @@ describe("HTTP client options", () => {
 			const ok = await client.request({ origin: server.origin, path: "/", method: "GET", headersTimeoutMs: 60_000, bodyTimeoutMs: 0 } as never);
 			assert.equal(ok.statusCode, 200);
 			await ok.body.dump();
+			// null is undici's "the default" (its types allow number | null): accepted, as undici accepts it.
+			const byDefault = await client.request({ origin: server.origin, path: "/", method: "GET", headersTimeout: null, bodyTimeout: null } as never);
+			assert.equal(byDefault.statusCode, 200);
+			await byDefault.body.dump();
 		} finally {
 			await client.close();
 		}

@@ -139,9 +139,12 @@ const DURATIONS: readonly (readonly [string, DurationRules])[] = [
 	["defaultCooldownMs", { allowZero: true }],
 ];
 
-/** What is wrong with a per-call headers/body timeout (undici's own names included), or undefined. */
+/**
+ * What is wrong with a per-call headers/body timeout (undici's own names included), or undefined.
+ * null is undici's "use the default" (its types allow it, and SDKs pass it), so it is no problem.
+ */
 export function phaseTimeoutProblem(value: unknown): string | undefined {
-	return value === undefined ? undefined : durationProblem(value, { allowZero: true });
+	return value === undefined || value === null ? undefined : durationProblem(value, { allowZero: true });
 }
 
 const KNOWN = new Set<string>([
