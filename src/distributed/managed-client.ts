@@ -1,4 +1,4 @@
-import type { CloseOptions } from "../core/pool.ts";
+import { type CloseOptions, closeTimeout } from "../core/pool.ts";
 import { PoolCounters, type PoolStats, statsSnapshot } from "../core/stats.ts";
 import type { ClientPool, ManagedClient, PoolView } from "../manager/client.ts";
 import type { ShardMap } from "./shard-map.ts";
@@ -73,7 +73,8 @@ export function distributedClient(options: DistributedClientOptions): ManagedCli
 	const rateLimits = options.rateLimits ?? [];
 	const shards = options.shards ?? [];
 	const views: ClientPool[] = budgets.map((b) => ({ label: `budget:${b.resource}`, pool: budgetPoolView(b) }));
-	const close = async (_options?: CloseOptions) => {
+	const close = async (options?: CloseOptions) => {
+		closeTimeout("distributed: close", options);
 		await Promise.all([...budgets, ...rateLimits, ...shards].map((part) => part.close()));
 	};
 	return {
@@ -96,6 +97,8 @@ export function distributedClient(options: DistributedClientOptions): ManagedCli
 			await Promise.all([...budgets.map((b) => b.start()), ...shards.map((m) => m.start())]);
 		},
 		close,
+		// A manager closes the pools first: the budget's slots stay taken while their connections drain.
+		closesLast: true,
 		[Symbol.asyncDispose]: () => close(),
 	};
 }

@@ -67,5 +67,11 @@ export interface ManagedClient {
 	start(): Promise<void>;
 	/** Stops taking work, lets work in flight finish until `timeoutMs`, then closes everything. */
 	close(options?: CloseOptions): Promise<void>;
+	/**
+	 * The manager closes this client only after every other client's close has settled: it guards
+	 * what they hold (a shared budget's slots must stay taken while their connections drain, or
+	 * another process could open connections beyond the budget meanwhile).
+	 */
+	readonly closesLast?: boolean;
 	[Symbol.asyncDispose](): Promise<void>;
 }

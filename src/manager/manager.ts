@@ -320,7 +320,12 @@ export class PoolManager extends EventEmitter<ManagerEvents> {
 			this.#closing = new Promise<void>((resolve) => (done = resolve));
 			this.beginShutdown();
 			this.#stopHandlingSignals();
-			void Promise.allSettled(this.clients().map((client) => client.close(options))).finally(done);
+			// Clients that guard the others' resources (closesLast: a shared budget) close once those have drained.
+			const clients = this.clients();
+			const last = clients.filter((client) => isClosingLast(client));
+			void Promise.allSettled(clients.filter((client) => !isClosingLast(client)).map((client) => client.close(options)))
+				.then(() => Promise.allSettled(last.map((client) => client.close(options))))
+				.finally(done);
 		}
 		return this.#closing;
 	}
@@ -424,4 +429,8 @@ let processManager: PoolManager | undefined;
 export function defaultManager(): PoolManager {
 	processManager ??= new PoolManager();
 	return processManager;
+}
+
+function isClosingLast(client: Manageable): boolean {
+	return (client as { closesLast?: unknown }).closesLast === true;
 }

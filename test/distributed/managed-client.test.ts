@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { distributedClient, SharedBudget } from "../../src/distributed/index.ts";
-import { createPool } from "../../src/index.ts";
+import { createPool, ErrorCode } from "../../src/index.ts";
+import { PoolManager } from "../../src/manager/index.ts";
+import { Redis } from "ioredis";
 import { isManagedClient } from "../../src/manager/views.ts";
 import { requireService, services } from "../support/services.ts";
 import { eventually } from "../support/wait.ts";
@@ -39,5 +41,37 @@ describe("distributed client", () => {
 			await pool.close();
 			await client.close();
 		}
+	});
+
+	it("a manager closes the budget only after its pools drained: the slots stay taken while a lease is out", async () => {
+		const keyPrefix = testPrefix("close-order");
+		const budget = new SharedBudget({ redis: `redis://${services.redis.host}:${services.redis.port}`, keyPrefix, resource: "db", limit: 5 });
+		const client = distributedClient({ budgets: [budget] });
+		const pool = createPool({ name: "db", max: 3, budget, create: () => ({}) });
+		const manager = new PoolManager();
+		manager.add(pool);
+		manager.add(client);
+		const redis = new Redis({ host: services.redis.host, port: services.redis.port, lazyConnect: true });
+		const held = async () => Number((await redis.hget(`${keyPrefix}:budget:{db}:held`, budget.processId)) ?? 0);
+		try {
+			await client.start();
+			const lease = await pool.acquire();
+			assert.ok(await eventually(async () => (await held()) >= 1, 2_000), "the budget holds the lease's slot in Redis");
+			const closing = manager.close({ timeoutMs: 10_000 });
+			await new Promise((resolve) => setTimeout(resolve, 300));
+			assert.ok((await held()) >= 1, "the connection is still open, so its slot must still be taken");
+			lease.release();
+			await closing;
+			assert.equal(await held(), 0, "after the drain the process left the budget");
+		} finally {
+			redis.disconnect();
+			await manager.close().catch(() => {});
+		}
+	});
+
+	it("its close() refuses an option it does not know, like every client's", async () => {
+		const client = distributedClient({});
+		await assert.rejects(client.close({ timoutMs: 1 } as never), { code: ErrorCode.CONFIG_INVALID });
+		await client.close();
 	});
 });
