@@ -32,7 +32,7 @@ describe("Kysely's MysqlDialect on the drop-in", () => {
 	it("inserts, selects, runs a transaction (commit and rollback), streams, and destroys the pool", async () => {
 		const pool = createPool(options);
 		const db = new Kysely<PeopleDb>({ dialect: new MysqlDialect({ pool }) });
-		await kyselyPeopleFlow(db);
+		await kyselyPeopleFlow(db, "mysql");
 		assert.equal(pool.core.stats().acquires.ok, 5);
 		await db.destroy();
 		assert.equal(pool.core.closed, true);

@@ -46,7 +46,7 @@ describe("Kysely's PostgresDialect on the drop-in", () => {
 	it("inserts, selects, runs a transaction (commit and rollback), streams with pg-cursor, and destroys the pool", async () => {
 		const pool = new Pool(config("compat-kysely"));
 		const db = new Kysely<PeopleDb>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
-		await kyselyPeopleFlow(db);
+		await kyselyPeopleFlow(db, "postgres");
 		assert.equal(pool.core.stats().acquires.ok, 5);
 		await db.destroy();
 		assert.equal(pool.ended, true);

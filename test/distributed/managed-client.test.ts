@@ -1,10 +1,10 @@
 /** The distributed parts as a ManagedClient: a budget reads as a pool to the manager, metrics and admin API. */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import { Redis } from "ioredis";
 import { distributedClient, SharedBudget } from "../../src/distributed/index.ts";
 import { createPool, ErrorCode } from "../../src/index.ts";
 import { PoolManager } from "../../src/manager/index.ts";
-import { Redis } from "ioredis";
 import { isManagedClient } from "../../src/manager/views.ts";
 import { requireService, services } from "../support/services.ts";
 import { eventually } from "../support/wait.ts";

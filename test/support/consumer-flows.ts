@@ -49,9 +49,16 @@ export interface PeopleDb {
  * transaction, a rolled-back one, an ordered select and a stream (a cursor on PostgreSQL).
  * Five checkouts in all; Ada and Grace are left.
  */
-export async function kyselyPeopleFlow(db: Kysely<PeopleDb>): Promise<void> {
-	const inserted = await db.insertInto("compat_kysely_people").values({ name: "Ada", age: 36 }).executeTakeFirstOrThrow();
-	assert.equal(inserted.numInsertedOrUpdatedRows, 1n);
+export async function kyselyPeopleFlow(db: Kysely<PeopleDb>, dialect: "postgres" | "mysql"): Promise<void> {
+	// What the insert hands back goes through the drop-in too: RETURNING's rows on PostgreSQL, the insert id on MySQL.
+	if (dialect === "postgres") {
+		const inserted = await db.insertInto("compat_kysely_people").values({ name: "Ada", age: 36 }).returning("id").executeTakeFirstOrThrow();
+		assert.equal(inserted.id, 1);
+	} else {
+		const inserted = await db.insertInto("compat_kysely_people").values({ name: "Ada", age: 36 }).executeTakeFirstOrThrow();
+		assert.equal(inserted.numInsertedOrUpdatedRows, 1n);
+		assert.equal(Number(inserted.insertId), 1);
+	}
 	await db.transaction().execute(async (trx) => {
 		await trx.insertInto("compat_kysely_people").values({ name: "Grace", age: 45 }).execute();
 	});
