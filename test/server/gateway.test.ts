@@ -253,29 +253,66 @@ gateway:
 			});
 		});
 
-		it("sends the caller's bytes on unchanged, unless the upstream could read another model in them than the allow-list checked", async () => {
-			const send = async (text: string) => {
-				const response = await fetch(`${service.url}/v1/chat/completions`, {
-					method: "POST",
-					headers: { authorization: `Bearer ${TEAM_KEY}`, "content-type": "application/json" },
-					body: text,
-				});
-				assert.equal(response.status, 200, await response.text());
-				return upstream.requests.at(-1) as { headers: Record<string, unknown>; body: Json };
-			};
-			// Spaces JSON.stringify would not write: their length tells the caller's bytes from a re-serialisation.
-			const spaced = '{ "model": "gpt-test", "messages": [ { "role": "user", "content": "hi" } ] }';
-			assert.equal(Number((await send(spaced)).headers["content-length"]), Buffer.byteLength(spaced), "passed on as sent");
-			// A first-wins parser upstream would read claude-test, which the model allow-list never checked: the parsed body (one model) goes instead.
+		/** Posts `body` as it is to the chat route; `seen` is the request the upstream got for it. */
+		const send = async (body: string | Buffer) => {
+			const response = await fetch(`${service.url}/v1/chat/completions`, {
+				method: "POST",
+				headers: { authorization: `Bearer ${TEAM_KEY}`, "content-type": "application/json" },
+				body,
+			});
+			const text = await response.text();
+			const seen = upstream.requests.at(-1) as { body: Json; bytes: Buffer };
+			return { status: response.status, type: String(response.headers.get("content-type")), text, seen };
+		};
+
+		it("sends the caller's bytes on unchanged, unless the upstream could read another body in them than the gateway checked", async () => {
+			// Spaces JSON.stringify would not write tell the caller's bytes from a re-serialisation; the
+			// word "model" in a message is no duplicate key.
+			const spaced = '{ "model": "gpt-test", "messages": [ { "role": "user", "content": "which \\"model\\": are you?" } ], "stream": false }';
+			const plain = await send(spaced);
+			assert.equal(plain.status, 200, plain.text);
+			assert.equal(plain.seen.bytes.toString("utf8"), spaced, "passed on as sent");
+			// Each of these reads otherwise to a parser that keeps the first of duplicate keys, or to one
+			// that does not decode escapes in keys: the parsed body goes instead, with each key once.
 			for (const twice of [
 				'{ "model": "claude-test", "model": "gpt-test", "messages": [ { "role": "user", "content": "hi" } ] }',
 				'{ "mod\\u0065l": "claude-test", "model": "gpt-test", "messages": [ { "role": "user", "content": "hi" } ] }',
+				'{ "model": "gpt-test", "messages": [ { "role": "user", "content": "hi" } ], "max_tokens": 1, "max_tokens": 5 }',
+				'{ "mod\\u0065l": "gpt-test", "messages": [ { "role": "user", "content": "hi" } ] }',
 			]) {
-				const seen = await send(twice);
-				const once = JSON.stringify(JSON.parse(twice));
-				assert.equal(Number(seen.headers["content-length"]), Buffer.byteLength(once), `re-serialised: ${twice}`);
+				const { status, text, seen } = await send(twice);
+				assert.equal(status, 200, text);
+				assert.equal(seen.bytes.toString("utf8"), JSON.stringify(JSON.parse(twice)), `re-serialised: ${twice}`);
 				assert.equal(seen.body.model, "gpt-test");
 			}
+		});
+
+		it("a duplicate stream key cannot make the upstream stream while the gateway reads a JSON answer (or the reverse)", async () => {
+			for (const [twice, streams] of [
+				['{"model":"gpt-test","stream":true,"stream":false,"messages":[{"role":"user","content":"hi"}]}', false],
+				['{"model":"gpt-test","stream":false,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}', true],
+			] as const) {
+				const { status, type, text, seen } = await send(twice);
+				assert.equal(status, 200, text);
+				// The upstream gets the gateway's reading, whatever it does with duplicates: stream once, the last value.
+				assert.equal(seen.bytes.toString("utf8"), JSON.stringify(JSON.parse(twice)), `re-serialised: ${twice}`);
+				assert.equal(type.includes("text/event-stream"), streams, `${twice}: ${type}`);
+				if (!streams) assert.ok(((JSON.parse(text) as Json).usage?.total_tokens ?? 0) > 0, "a JSON answer, with the usage a token budget is charged with");
+			}
+		});
+
+		it("bytes that are not UTF-8 go upstream as the text the gateway checked, not as they came", async () => {
+			// 0xff and a lone continuation byte: the gateway decodes each to U+FFFD before it parses.
+			const bytes = Buffer.concat([
+				Buffer.from('{"model":"gpt-test","messages":[{"role":"user","content":"hi '),
+				Buffer.from([0xff, 0x80]),
+				Buffer.from('"}]}'),
+			]);
+			const { status, text, seen } = await send(bytes);
+			assert.equal(status, 200, text);
+			assert.ok(!seen.bytes.equals(bytes), "not the caller's bytes");
+			assert.deepEqual(seen.bytes, Buffer.from(JSON.stringify(JSON.parse(bytes.toString("utf8")))));
+			assert.equal(seen.body.messages[0].content, "hi \ufffd\ufffd");
 		});
 
 		it("a bad body is a 400 in the caller's format naming the field", async () => {

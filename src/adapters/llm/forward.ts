@@ -17,7 +17,10 @@ export interface ForwardRequest {
 	/**
 	 * The bytes `body` was parsed from, exactly as the caller sent them: sent upstream unchanged
 	 * when nothing in the body needs rewriting (the deployment's model name is the one asked for,
-	 * and no translation), so the body is not serialised again. Must be `body`'s own JSON.
+	 * and no translation), so the body is not serialised again. Must be `body`'s own JSON, and
+	 * read the same by any parser: valid UTF-8, no top-level key twice (parsers differ on which
+	 * one wins), no escape in a top-level key. The gateway passes it only then; otherwise leave
+	 * it out and `body` is serialised.
 	 */
 	raw?: Uint8Array;
 	/** The caller went away: the upstream request is aborted. */

@@ -83,15 +83,16 @@ export class WebSocketOpenTimeoutError extends LifeguardError {
 
 /** `receive()` got no message within its `timeoutMs`. */
 /**
- * receive() could not keep every message since its last call: its buffer was full while
- * messages() iterators read on, and it dropped the rest rather than stop the socket under them.
+ * receive() could not keep some messages: its buffer was full while messages() iterators read
+ * on, and it dropped them rather than stop the socket under them. Thrown by the receive() that
+ * reaches the gap, after the messages kept before it and before those kept after it.
  */
 export class WebSocketReceiveOverflowError extends LifeguardError {
 	readonly dropped: number;
 	constructor(label: string, dropped: number, highWaterMark: number) {
 		super(
 			ErrorCode.POOL_QUEUE_FULL,
-			`websocket "${label}": receive() missed ${dropped} message${dropped === 1 ? "" : "s"}: its buffer held receiveHighWaterMark (${highWaterMark}) unread while messages() iterators were reading, so later ones were not kept for it; the next receive() returns the next message to arrive`,
+			`websocket "${label}": receive() missed ${dropped} message${dropped === 1 ? "" : "s"}: its buffer held receiveHighWaterMark (${highWaterMark}) unread while messages() iterators were reading, so these were not kept for it; the next receive() returns the message kept after them`,
 		);
 		this.dropped = dropped;
 	}

@@ -28,21 +28,29 @@ export interface TakeOptions {
 	signal?: AbortSignal;
 }
 
+/**
+ * Where receive()'s buffer dropped messages: it sits between the ones kept before and after, so
+ * the reader learns of the gap in order. Drops in a row add to the same one.
+ */
+class Gap {
+	dropped = 1;
+}
+
 export class MessageStream<T> implements AsyncIterableIterator<T> {
 	readonly #label: string;
 	readonly #highWaterMark: number;
 	readonly #onPressure: () => void;
 	readonly #onDone: (stream: MessageStream<T>) => void;
-	#buffer: T[] = [];
+	#buffer: (T | Gap)[] = [];
 	#head = 0;
+	/** Gaps in the buffer from #head on: they hold no message, so they take no room under the high-water mark. */
+	#gaps = 0;
 	#takers: Taker<T>[] = [];
 	#done = false;
 	#error: unknown;
 	#full = false;
 	/** For receive()'s buffer: true while other readers are open, whom a full buffer must not stall. */
 	readonly #yields: (() => boolean) | undefined;
-	/** Messages not kept since the buffer was last read empty (only a yielding stream drops any). */
-	#dropped = 0;
 
 	constructor(label: string, highWaterMark: number, onPressure: () => void, onDone: (stream: MessageStream<T>) => void, yields?: () => boolean) {
 		this.#label = label;
@@ -61,7 +69,7 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 	}
 
 	get buffered(): number {
-		return this.#buffer.length - this.#head;
+		return this.#buffer.length - this.#head - this.#gaps;
 	}
 
 	/** @internal A message arrived. */
@@ -70,7 +78,13 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 		const taker = this.#takers.shift();
 		if (taker !== undefined) return taker.resolve({ value, done: false });
 		if (this.buffered >= this.#highWaterMark && this.#yields?.() === true) {
-			this.#dropped++;
+			// Only a yielding stream (receive()'s) drops, and says so where the reader meets the gap.
+			const last = this.#buffer.length > this.#head ? this.#buffer[this.#buffer.length - 1] : undefined;
+			if (last instanceof Gap) last.dropped++;
+			else {
+				this.#buffer.push(new Gap());
+				this.#gaps++;
+			}
 			return;
 		}
 		this.#buffer.push(value);
@@ -101,12 +115,11 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 		const { timeoutMs, signal } = options;
 		const badTimeout = timeoutProblem(`websocket "${this.#label}": receive()`, timeoutMs);
 		if (badTimeout !== undefined) return Promise.reject(badTimeout);
-		if (this.buffered > 0) return Promise.resolve({ value: this.#shift(), done: false });
-		if (this.#dropped > 0) {
-			// Reported where the gap is: after the messages that were kept, before the ones after it.
-			const dropped = this.#dropped;
-			this.#dropped = 0;
-			return Promise.reject(new WebSocketReceiveOverflowError(this.#label, dropped, this.#highWaterMark));
+		if (this.#buffer.length > this.#head) {
+			const value = this.#shift();
+			// A gap rejects this one take() only: the next goes on with the messages kept after it.
+			if (value instanceof Gap) return Promise.reject(new WebSocketReceiveOverflowError(this.#label, value.dropped, this.#highWaterMark));
+			return Promise.resolve({ value, done: false });
 		}
 		if (this.#done) return this.#error === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.#error);
 		if (signal?.aborted) return Promise.reject(signal.reason);
@@ -139,6 +152,7 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 	return(): Promise<IteratorResult<T>> {
 		this.#buffer = [];
 		this.#head = 0;
+		this.#gaps = 0;
 		if (this.#full) {
 			this.#full = false;
 			this.#onPressure();
@@ -151,10 +165,11 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 		return this;
 	}
 
-	#shift(): T {
-		const value = this.#buffer[this.#head] as T;
+	#shift(): T | Gap {
+		const value = this.#buffer[this.#head] as T | Gap;
 		this.#buffer[this.#head] = undefined as T;
 		this.#head++;
+		if (value instanceof Gap) this.#gaps--;
 		if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
 			this.#buffer = this.#buffer.slice(this.#head);
 			this.#head = 0;

@@ -5,6 +5,7 @@
  * byte); bytes go back as they arrive and only as fast as the caller reads; a caller that goes
  * away aborts the upstream request. Errors are in the caller's own format, with real statuses.
  */
+import { isUtf8 } from "node:buffer";
 import { once } from "node:events";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { LlmApi, WireFormat } from "../../adapters/llm/api.ts";
@@ -93,9 +94,12 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
 			// body needs rewriting, instead of serialising the parsed body again.
 			const parseJson = gateway.getDefaultJsonParser("error", "error");
 			gateway.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, raw, done) => {
-				const text = (raw as Buffer).toString("utf8");
-				if (singleModelKey(text)) request.gatewayRaw = raw as Buffer;
-				parseJson(request, text, done);
+				const bytes = raw as Buffer;
+				const text = bytes.toString("utf8");
+				parseJson(request, text, (error, body) => {
+					if (error == null && readsTheSame(bytes, text, body)) request.gatewayRaw = bytes;
+					done(error, body);
+				});
 			});
 
 			// Before the body is read or validated: a caller without a key learns nothing about the API.
@@ -138,20 +142,77 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
 }
 
 /**
- * The raw bytes may go upstream only if the upstream cannot read another `model` in them than
- * the parsed body holds: JSON.parse keeps the last of duplicate keys, some parsers keep the
- * first, and the model is what the key's allow-list checked. So: `"model"` spelled out once, and
- * no \u escape that could spell it another way (`"mod\u0065l"`). Anything else is serialised
- * again from the parsed body, which has exactly one. False alarms (the word in a message) only
- * cost that serialisation.
+ * The raw bytes may go upstream only if no parser there can read another body in them than the
+ * one the gateway checked (the model against the key's allow-list) and acts on (`stream` picks
+ * the path that finds the usage the key's token budget is charged with; `max_tokens` and
+ * `messages` make the deployment's TPM estimate):
+ * - valid UTF-8: the gateway parsed a decoded copy in which each bad byte became U+FFFD, and
+ *   an upstream may decode them otherwise or reject them;
+ * - no top-level key twice: JSON.parse keeps the last, some parsers keep the first
+ *   (`"stream":true,"stream":false` is a stream upstream and a JSON answer here). Escapes are
+ *   counted too (`"mod\u0065l"` after `"model"` is a duplicate once decoded), since the count
+ *   is compared with the parsed body's keys;
+ * - no escape in a top-level key at all, for an upstream that compares keys undecoded.
+ * Anything else is serialised again from the parsed body, which has none of these. Duplicates
+ * in nested objects pass: nothing the gateway acts on is nested (stream_options is read only
+ * for a translated request, which is always serialised again).
+ * The check costs less than the serialisation it saves: isUtf8 is a vectorised scan, and the key
+ * count jumps from quote to quote with indexOf (see the guard's measure in the commit message).
  */
-function singleModelKey(text: string): boolean {
-	const at = text.indexOf('"model"');
-	return at !== -1 && text.indexOf('"model"', at + 7) === -1 && !MODEL_ESCAPE.test(text);
+function readsTheSame(bytes: Buffer, text: string, body: unknown): boolean {
+	if (typeof body !== "object" || body === null || Array.isArray(body)) return false;
+	const keys = topLevelKeys(text);
+	return keys !== -1 && keys === Object.keys(body).length && isUtf8(bytes);
 }
 
-/** A \u escape of one of the letters of "model" (d e l m o are U+0064–U+006F). */
-const MODEL_ESCAPE = /\\u006[4-9a-f]/i;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * How many keys the top-level object of `text` spells out, duplicates included; -1 when one of
+ * them holds an escape or `text` does not start with an object. Reads `text` as valid JSON, which
+ * it is: its result is used only once JSON.parse has accepted the same text.
+ */
+function topLevelKeys(text: string): number {
+	const n = text.length;
+	let i = 0;
+	// JSON's whitespace only: anything else before the object (a BOM) is not passed on as it is.
+	for (let c = text.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = text.charCodeAt(++i));
+	if (text.charCodeAt(i) !== 0x7b) return -1;
+	let depth = 0;
+	let keys = 0;
+	let keyNext = false;
+	for (; i < n; i++) {
+		const c = text.charCodeAt(i);
+		if (c === QUOTE) {
+			// The closing quote is the next one not escaped, i.e. not after an odd run of backslashes.
+			let end = text.indexOf('"', i + 1);
+			while (end !== -1 && escaped(text, end)) end = text.indexOf('"', end + 1);
+			if (end === -1) return -1;
+			if (keyNext && depth === 1) {
+				for (let j = i + 1; j < end; j++) if (text.charCodeAt(j) === BACKSLASH) return -1;
+				keys++;
+				keyNext = false;
+			}
+			i = end;
+		} else if (c === 0x7b || c === 0x5b) {
+			// `{` or `[`; at depth 1 only the top-level object's `{` opens: a key comes first.
+			if (++depth === 1) keyNext = true;
+		} else if (c === 0x7d || c === 0x5d) {
+			depth--;
+		} else if (c === 0x2c && depth === 1) {
+			keyNext = true;
+		}
+	}
+	return keys;
+}
+
+/** True when the quote at `at` is escaped: an odd number of backslashes right before it. */
+function escaped(text: string, at: number): boolean {
+	let run = 0;
+	while (text.charCodeAt(at - 1 - run) === BACKSLASH) run++;
+	return run % 2 === 1;
+}
 
 /** Which LLM client serves each model, built once per client list (models are fixed when a client is made). */
 const routing = new WeakMap<LlmClient[], Map<string, LlmClient>>();

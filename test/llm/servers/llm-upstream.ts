@@ -48,6 +48,8 @@ export interface RecordedRequest {
 	path: string;
 	headers: http.IncomingHttpHeaders;
 	body: Record<string, unknown> | undefined;
+	/** The request body's bytes as they came (`body` is their JSON.parse: the last of duplicate keys, bad UTF-8 as U+FFFD). */
+	bytes: Buffer;
 	/** Every byte of the response body written so far. */
 	response: string;
 }
@@ -141,10 +143,11 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
 		try {
 			const chunks: Buffer[] = [];
 			for await (const c of req) chunks.push(c as Buffer);
-			const raw = Buffer.concat(chunks).toString("utf8");
+			const bytes = Buffer.concat(chunks);
+			const raw = bytes.toString("utf8");
 			const body = raw.length > 0 ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
 			const url = new URL(req.url ?? "/", "http://localhost");
-			const recorded: RecordedRequest = { method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, body, response: "" };
+			const recorded: RecordedRequest = { method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, body, bytes, response: "" };
 			if (record) {
 				requests.push(recorded);
 				const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
