@@ -16,6 +16,7 @@ import { type Json, type ServiceProcess, startServiceProcess } from "./service-p
 const TEAM_KEY = "lg-team-a-0123456789abcdef";
 const LIMITED_KEY = "lg-limited-0123456789abcdef";
 const FRUGAL_KEY = "lg-frugal-0123456789abcdef";
+const STREAMER_KEY = "lg-streamer-0123456789abcdef";
 
 describe("the LLM gateway", () => {
 	let upstream: LlmUpstream;
@@ -38,6 +39,7 @@ gateway:
     - { name: team-a, key: ${TEAM_KEY} }
     - { name: limited, key: ${LIMITED_KEY}, models: [gpt-test], rpm: 2 }
     - { name: frugal, key: ${FRUGAL_KEY}, tpm: 10 }
+    - { name: streamer, key: ${STREAMER_KEY}, tpm: 10 }
   llm:
     svc_llm:
       providers:
@@ -251,6 +253,34 @@ gateway:
 				assert.match(e.message, /tokens per minute/);
 				return true;
 			});
+		});
+
+		it("a stream without include_usage is charged too, and its caller sees no usage chunk it did not ask for", async () => {
+			const post = () =>
+				fetch(`${service.url}/v1/chat/completions`, {
+					method: "POST",
+					headers: { authorization: `Bearer ${STREAMER_KEY}`, "content-type": "application/json" },
+					body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "hi" }], stream: true }),
+				});
+			const first = await post();
+			assert.equal(first.status, 200);
+			const text = await first.text();
+			const seen = upstream.requests.at(-1);
+			assert.deepEqual(seen?.body?.stream_options, { include_usage: true }, "the gateway asked the upstream for the usage");
+			const chunks = text
+				.split("\n\n")
+				.filter((f) => f.startsWith("data: ") && f !== "data: [DONE]")
+				.map((f) => JSON.parse(f.slice(6)) as Json);
+			assert.ok(chunks.length > 0, text);
+			assert.ok(text.trimEnd().endsWith("data: [DONE]"), text);
+			for (const chunk of chunks) {
+				assert.equal(chunk.usage, undefined, `no usage reaches the caller: ${JSON.stringify(chunk)}`);
+				assert.ok(chunk.choices.length > 0, `no chunk without choices: ${JSON.stringify(chunk)}`);
+			}
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			const second = await post();
+			assert.equal(second.status, 429, "the streamed tokens spent the budget of 10");
+			assert.match(await second.text(), /tokens per minute/);
 		});
 
 		/** Posts `body` as it is to the chat route; `seen` is the request the upstream got for it. */

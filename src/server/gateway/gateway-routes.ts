@@ -10,6 +10,7 @@ import { once } from "node:events";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { LlmApi, WireFormat } from "../../adapters/llm/api.ts";
 import type { LlmClient } from "../../adapters/llm/client.ts";
+import { parseFrames } from "../../adapters/llm/sse.ts";
 import type { ClientKey, ClientKeys } from "./client-keys.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
@@ -154,8 +155,8 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
  *   is compared with the parsed body's keys;
  * - no escape in a top-level key at all, for an upstream that compares keys undecoded.
  * Anything else is serialised again from the parsed body, which has none of these. Duplicates
- * in nested objects pass: nothing the gateway acts on is nested (stream_options is read only
- * for a translated request, which is always serialised again).
+ * in nested objects pass: the one nested thing the gateway acts on, stream_options, makes
+ * forward() send the parsed body instead whenever it is there.
  * The check costs less than the serialisation it saves: isUtf8 is a vectorised scan, and the key
  * count jumps from quote to quote with indexOf (see the guard's measure in the commit message).
  */
@@ -285,16 +286,25 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 	res.once("close", onClose);
 	// The caller's beta flags reach Anthropic; its version header does not: the provider client speaks its own.
 	const beta = request.headers["anthropic-beta"];
-	const raw = request.gatewayRaw;
+	// An OpenAI stream carries usage only when the caller asks for it; without it the key's token
+	// budget would never be charged, so streaming would escape the TPM limit. The gateway asks
+	// the upstream itself and keeps the extra usage chunk from the caller, who did not ask for it.
+	const hideUsage = wantsHiddenUsage(api, body);
+	// stream_options is now read here, and a duplicate nested key in it could read otherwise
+	// upstream (include_usage false there, true here): a body that has it is serialised again.
+	const raw = hideUsage || body.stream_options !== undefined ? null : request.gatewayRaw;
 	const result = await llm.forward({
 		api,
-		body,
+		// The body changes, so it is serialised again: the caller's raw bytes would lack the option.
+		body: hideUsage ? { ...body, stream_options: { ...(body.stream_options as object | undefined), include_usage: true } } : body,
 		...(raw === null ? {} : { raw }),
 		signal: controller.signal,
 		...(typeof beta === "string" ? { headers: { "anthropic-beta": beta } } : {}),
 	});
 	void result.usage.then(
 		(usage) => {
+			// An upstream that ignores include_usage reports nothing: nothing is charged (there is no
+			// estimate at this level to fall back on), and the request still goes through.
 			if (usage !== undefined) key.charge(usage.totalTokens);
 			deps.usage.record(key.name, model, {
 				failed: result.status >= 400,
@@ -319,8 +329,10 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 	}
 	res.writeHead(result.status, result.headers);
 	try {
-		for await (const chunk of result.body) {
+		for await (const upstream of result.body) {
 			if (res.destroyed) break;
+			const chunk = hideUsage ? withoutUsageChunk(upstream) : upstream;
+			if (chunk.byteLength === 0) continue;
 			if (!res.write(chunk)) await Promise.race([once(res, "drain"), once(res, "close")]);
 		}
 	} catch {
@@ -330,4 +342,61 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 		res.end();
 	}
 	return reply;
+}
+
+/**
+ * Whether the gateway must ask the upstream for a stream's usage on the caller's behalf: an
+ * OpenAI-format stream whose caller left `stream_options.include_usage` off. A `stream_options`
+ * that is not an object is left as it is, for the upstream to reject.
+ */
+function wantsHiddenUsage(api: LlmApi, body: Record<string, unknown>): boolean {
+	if ((api !== "openai.chat" && api !== "openai.completions") || body.stream !== true) return false;
+	const options = body.stream_options;
+	if (options === undefined || options === null) return true;
+	return typeof options === "object" && !Array.isArray(options) && (options as { include_usage?: unknown }).include_usage !== true;
+}
+
+const USAGE_MARK = Buffer.from('"usage"');
+
+/**
+ * A run of complete SSE frames without the usage chunk (empty `choices`, a `usage` object) the
+ * gateway asked for, so the caller sees the stream it would have seen. Runs without `"usage"`
+ * (all but the last, as a rule) pass as they are; only a run holding it is cut into frames.
+ */
+function withoutUsageChunk(chunk: Uint8Array): Uint8Array {
+	const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+	if (!bytes.includes(USAGE_MARK)) return chunk;
+	const text = bytes.toString("utf8");
+	const n = text.length;
+	let kept = "";
+	let dropped = false;
+	let frameStart = 0;
+	let lineStart = 0;
+	while (lineStart < n) {
+		let end = lineStart;
+		while (end < n && text.charCodeAt(end) !== 0x0a && text.charCodeAt(end) !== 0x0d) end++;
+		const next = text.charCodeAt(end) === 0x0d && text.charCodeAt(end + 1) === 0x0a ? end + 2 : end + 1;
+		if (end === lineStart) {
+			// A blank line ends the frame [frameStart, next).
+			const frame = text.slice(frameStart, Math.min(next, n));
+			if (isUsageChunk(frame)) dropped = true;
+			else kept += frame;
+			frameStart = next;
+		}
+		lineStart = next;
+	}
+	if (frameStart < n) kept += text.slice(frameStart);
+	return dropped ? Buffer.from(kept) : chunk;
+}
+
+function isUsageChunk(frame: string): boolean {
+	if (!frame.includes('"usage"')) return false;
+	const frames = parseFrames(frame);
+	if (frames.length !== 1) return false;
+	try {
+		const o = JSON.parse(frames[0].data) as { choices?: unknown; usage?: unknown };
+		return Array.isArray(o.choices) && o.choices.length === 0 && typeof o.usage === "object" && o.usage !== null;
+	} catch {
+		return false;
+	}
 }
