@@ -283,6 +283,22 @@ gateway:
 			assert.match(await second.text(), /tokens per minute/);
 		});
 
+		it("an OpenAI stream from an Anthropic deployment without include_usage shows no usage chunk either", async () => {
+			const response = await fetch(`${service.url}/v1/chat/completions`, {
+				method: "POST",
+				headers: { authorization: `Bearer ${TEAM_KEY}`, "content-type": "application/json" },
+				body: JSON.stringify({ model: "claude-test", max_tokens: 20, messages: [{ role: "user", content: "hi" }], stream: true }),
+			});
+			assert.equal(response.status, 200);
+			const text = await response.text();
+			const chunks = text
+				.split("\n\n")
+				.filter((f) => f.startsWith("data: ") && f !== "data: [DONE]")
+				.map((f) => JSON.parse(f.slice(6)) as Json);
+			assert.ok(chunks.length > 0 && text.trimEnd().endsWith("data: [DONE]"), text);
+			for (const chunk of chunks) assert.ok(chunk.usage == null && chunk.choices.length > 0, JSON.stringify(chunk));
+		});
+
 		/** Posts `body` as it is to the chat route; `seen` is the request the upstream got for it. */
 		const send = async (body: string | Buffer) => {
 			const response = await fetch(`${service.url}/v1/chat/completions`, {
