@@ -9,6 +9,7 @@ import genericPool from "generic-pool";
 import tarn from "tarn";
 import { createPool } from "../src/index.ts";
 import { NaivePool } from "./naive-pool.ts";
+import { median } from "./rounds.ts";
 
 export interface Contender {
 	name: string;
@@ -102,11 +103,6 @@ export function makeSpike(): Spike {
 
 function quantile(sorted: number[], q: number): number {
 	return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.floor(s.length / 2)];
 }
 
 function round(x: number, digits = 3): number {

@@ -15,6 +15,7 @@ import { MongoClient } from "mongodb";
 import { createFirestoreClient } from "../src/adapters/firestore/index.ts";
 import { createMongoClient } from "../src/adapters/mongodb/index.ts";
 import { startChild } from "./child-process.ts";
+import { median } from "./rounds.ts";
 
 const CALLERS = 16;
 const ROUNDS = 5;
@@ -42,11 +43,6 @@ async function throughput(c: Contender, ops: number): Promise<number> {
 	};
 	await Promise.all(Array.from({ length: CALLERS }, loop));
 	return ops / ((performance.now() - t0) / 1000);
-}
-
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.floor(s.length / 2)];
 }
 
 async function compare(contenders: Contender[], ops: number): Promise<Record<string, unknown>> {

@@ -11,6 +11,7 @@ import { createInterface } from "node:readline";
 import { Pool } from "undici";
 import { createHttpClient } from "../src/adapters/http/index.ts";
 import { selfSignedCert } from "../test/http/support/cert.ts";
+import { median } from "./rounds.ts";
 
 export const name = "http";
 
@@ -131,11 +132,6 @@ async function drive(c: Contender): Promise<Run> {
 
 function round(n: number): number {
 	return Math.round(n * 1000) / 1000;
-}
-
-function median(values: number[]): number {
-	const s = [...values].sort((a, b) => a - b);
-	return s[Math.floor(s.length / 2)];
 }
 
 async function throughput(port: number): Promise<Record<string, unknown>> {

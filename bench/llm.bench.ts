@@ -17,6 +17,7 @@ import { Agent } from "undici";
 import { createLlmClient } from "../src/adapters/llm/index.ts";
 import { SseReader } from "../src/adapters/llm/sse.ts";
 import { startLlmUpstream } from "../test/llm/servers/llm-upstream.ts";
+import { median } from "./rounds.ts";
 
 const ROUNDS = 5;
 const TTFB_REQUESTS = 300;
@@ -35,11 +36,6 @@ interface Contender {
 }
 
 const body = (model: string) => JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], stream: true });
-
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.floor(s.length / 2)];
-}
 
 function percentile(xs: number[], p: number): number {
 	const s = [...xs].sort((a, b) => a - b);

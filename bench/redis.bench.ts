@@ -8,6 +8,7 @@
 import genericPool from "generic-pool";
 import { Redis } from "ioredis";
 import { createRedisClient } from "../src/adapters/redis/index.ts";
+import { median } from "./rounds.ts";
 
 const CALLERS = 16;
 const ROUNDS = 7;
@@ -113,11 +114,6 @@ async function throughput(c: Contender, ops: number): Promise<number> {
 	};
 	await Promise.all(Array.from({ length: CALLERS }, loop));
 	return ops / ((performance.now() - t0) / 1000);
-}
-
-function median(xs: number[]): number {
-	const s = [...xs].sort((a, b) => a - b);
-	return s[Math.floor(s.length / 2)];
 }
 
 export const name = "redis";
