@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
+import { after, before } from "node:test";
 import { eventually } from "../support/wait.ts";
 
 export function testPrefix(area: string): string {
@@ -51,4 +52,21 @@ export class OwnRedis {
 		child.kill("SIGKILL");
 		await exited;
 	}
+}
+
+/**
+ * A private redis-server for the enclosing describe block: started before its tests on a spare
+ * port, stopped after them. Returns a getter, as the server exists only once before() has run.
+ */
+export function ownRedisForSuite(): () => OwnRedis {
+	let redis: OwnRedis | undefined;
+	before(async () => {
+		redis = new OwnRedis(await sparePort());
+		await redis.start();
+	});
+	after(() => redis?.stop());
+	return () => {
+		if (redis === undefined) throw new Error("ownRedisForSuite: the server starts in before()");
+		return redis;
+	};
 }

@@ -1,12 +1,12 @@
 /** A connection budget shared through Redis: fair shares, borrowing, dead processes, Redis down and back. */
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { afterEach, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { SharedBudget } from "../../src/distributed/index.ts";
 import { type ConfigError, createPool, ErrorCode, type Pool } from "../../src/index.ts";
 import { requireService, services } from "../support/services.ts";
 import { eventually, sleep } from "../support/wait.ts";
-import { OwnRedis, sparePort, testPrefix } from "./own-redis.ts";
+import { ownRedisForSuite, testPrefix } from "./own-redis.ts";
 
 const REDIS_URL = `redis://${services.redis.host}:${services.redis.port}`;
 
@@ -153,14 +153,10 @@ describe("shared budget", () => {
 	});
 
 	describe("when Redis goes down", () => {
-		let redis: OwnRedis;
-		before(async () => {
-			redis = new OwnRedis(await sparePort());
-			await redis.start();
-		});
-		after(() => redis.stop());
+		const ownRedis = ownRedisForSuite();
 
 		it("every process keeps to a static share (never above the budget) and rejoins when Redis is back", async () => {
+			const redis = ownRedis();
 			const keyPrefix = testPrefix("distributed");
 			const ttlMs = 600;
 			const budgets = ["p1", "p2", "p3"].map((processId) => new SharedBudget({ redis: redis.url, resource: "db", limit: 12, keyPrefix, ttlMs, processId }));

@@ -4,12 +4,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { SharedRateLimit, type SharedRateLimitStats } from "../../src/distributed/index.ts";
 import { type ConfigError, ErrorCode } from "../../src/index.ts";
 import { requireService, services } from "../support/services.ts";
 import { eventually, sleep } from "../support/wait.ts";
-import { OwnRedis, sparePort, testPrefix } from "./own-redis.ts";
+import { ownRedisForSuite, testPrefix } from "./own-redis.ts";
 
 const REDIS_URL = `redis://${services.redis.host}:${services.redis.port}`;
 const WORKER = new URL("./fixtures/rate-worker.ts", import.meta.url).pathname;
@@ -172,14 +172,10 @@ describe("shared rate limit", () => {
 	});
 
 	describe("when Redis goes down", () => {
-		let redis: OwnRedis;
-		before(async () => {
-			redis = new OwnRedis(await sparePort());
-			await redis.start();
-		});
-		after(() => redis.stop());
+		const ownRedis = ownRedisForSuite();
 
 		it("each process keeps to its static share, so the total stays under the limit, and rejoins when Redis is back", async () => {
+			const redis = ownRedis();
 			const keyPrefix = testPrefix("distributed");
 			const LIMIT = 10;
 			const WINDOW = 800;
