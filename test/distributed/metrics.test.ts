@@ -64,7 +64,13 @@ describe("distributed metrics", () => {
 		await rate.take("key-1");
 		await rate.take("key-1");
 		await assert.rejects(rate.take("key-1", { timeoutMs: 10 }), { code: "RATE_LIMITED" });
-		assert.ok(await eventually(() => a.stats().processes === 2 && a.stats().waiting === 2 && shards.owners.length === 4, 5_000));
+		// Each process learns of the other on its own heartbeat: wait until both see two, so both shares are 3.
+		assert.ok(
+			await eventually(
+				() => a.stats().processes === 2 && b.stats().processes === 2 && b.stats().share === 3 && a.stats().waiting === 2 && shards.owners.length === 4,
+				5_000,
+			),
+		);
 
 		const metrics = await createPrometheusMetrics(manager);
 		cleanups.push(() => metrics.close());
