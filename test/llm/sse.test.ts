@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { lastFrameEnd, parseFrames, SseReader } from "../../src/adapters/llm/sse.ts";
-import { cut, StreamWatch } from "../../src/adapters/llm/stream-body.ts";
+import { lastFrameEnd, parseFrames, SseReader, splitFrames } from "../../src/adapters/llm/sse.ts";
+import { cut, StreamWatch, withoutUsageChunk } from "../../src/adapters/llm/stream-body.ts";
 
 const enc = (s: string) => Buffer.from(s, "utf8");
 
@@ -105,5 +105,57 @@ describe("the stream watch", () => {
 		cut(Buffer.from(frame("message_stop", {})), { rest: undefined }, watch);
 		assert.deepEqual(watch.usage, { promptTokens: 14, completionTokens: 9, totalTokens: 23, cachedTokens: 4 });
 		assert.equal(watch.terminal, "done");
+	});
+});
+
+describe("the usage chunk a gateway asked for on its caller's behalf", () => {
+	const chunk = (o: object) => `data: ${JSON.stringify(o)}\n\n`;
+	const delta = (text: string, usage?: null) => chunk({ id: "c", choices: [{ index: 0, delta: { content: text } }], ...(usage === null ? { usage } : {}) });
+	const usage = chunk({ id: "c", choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
+	const done = "data: [DONE]\n\n";
+	const text = (b: Uint8Array) => Buffer.from(b).toString("utf8");
+
+	it("is cut out of the run that holds it, wherever it stands, and nothing else is", () => {
+		assert.equal(text(withoutUsageChunk(Buffer.from(delta("a") + usage + done))), delta("a") + done);
+		assert.equal(text(withoutUsageChunk(Buffer.from(usage + done))), done);
+		assert.equal(text(withoutUsageChunk(Buffer.from(delta("a") + usage))), delta("a"));
+		assert.equal(withoutUsageChunk(Buffer.from(usage)).byteLength, 0);
+	});
+
+	it("leaves a run without it as the same bytes: `usage: null` chunks, content that mentions usage, a chunk with choices and usage", () => {
+		const runs = [
+			delta("a", null) + delta("b", null) + done,
+			delta('the "usage" word') + done,
+			chunk({ id: "c", choices: [{ index: 0, delta: {} }], usage: { total_tokens: 1 } }),
+			chunk({ usage: { total_tokens: 1 } }),
+		];
+		for (const run of runs) {
+			const b = Buffer.from(run);
+			assert.equal(withoutUsageChunk(b), b, run);
+		}
+	});
+
+	it("finds it with CR or CRLF line ends too", () => {
+		for (const eol of ["\r\n", "\r"]) {
+			const run = (delta("a") + usage + done).replaceAll("\n", eol);
+			assert.equal(text(withoutUsageChunk(Buffer.from(run))), (delta("a") + done).replaceAll("\n", eol), JSON.stringify(eol));
+		}
+	});
+
+	it("splitFrames cuts text into frames that join back into it (property)", () => {
+		const line = fc.constantFrom("data: x", "event: e", ": ping", 'data: {"usage":1}', "");
+		const eol = fc.constantFrom("\n", "\r\n", "\r");
+		fc.assert(
+			fc.property(fc.array(fc.tuple(line, eol), { maxLength: 12 }), (lines) => {
+				const t = lines.map(([l, e]) => l + e).join("");
+				const frames = splitFrames(t);
+				assert.equal(frames.join(""), t);
+				// Every frame but the last ends with a blank line, so parsing each alone finds what parsing the whole finds.
+				assert.deepEqual(
+					frames.flatMap((f) => parseFrames(f)),
+					parseFrames(t),
+				);
+			}),
+		);
 	});
 });

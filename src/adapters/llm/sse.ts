@@ -61,6 +61,30 @@ export function parseFrames(text: string): SseFrame[] {
 	return frames;
 }
 
+/**
+ * The text of each frame in a run of complete frames, blank line included, by the same line
+ * rules as {@link parseFrames} (LF, CRLF or CR); text after the last blank line comes last.
+ * Joined, they give the text back.
+ */
+export function splitFrames(text: string): string[] {
+	const frames: string[] = [];
+	const n = text.length;
+	let frameStart = 0;
+	let lineStart = 0;
+	while (lineStart < n) {
+		let end = lineStart;
+		while (end < n && text.charCodeAt(end) !== LF && text.charCodeAt(end) !== CR) end++;
+		const next = text.charCodeAt(end) === CR && text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
+		if (end === lineStart) {
+			frames.push(text.slice(frameStart, Math.min(next, n)));
+			frameStart = next;
+		}
+		lineStart = next;
+	}
+	if (frameStart < n) frames.push(text.slice(frameStart));
+	return frames;
+}
+
 /** Reads frames from chunks of bytes that may split frames anywhere (even inside a UTF-8 character). */
 export class SseReader {
 	#pending: Uint8Array | undefined;

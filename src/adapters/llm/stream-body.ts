@@ -8,7 +8,7 @@
  * passing tokens through must not pay a JSON.parse per chunk.
  */
 import type { WireFormat } from "./api.ts";
-import { concat, lastFrameEnd, parseFrames, type SseFrame } from "./sse.ts";
+import { concat, lastFrameEnd, parseFrames, type SseFrame, splitFrames } from "./sse.ts";
 import { anthropicUsage, type LlmUsage, openAiUsage } from "./usage.ts";
 
 /** Complete frames: their bytes exactly as the upstream sent them; `frames` parses them on demand. */
@@ -79,15 +79,8 @@ export class StreamWatch {
 
 	/** Parses each frame that contains `marker` (once per frame). */
 	#scan(b: Buffer, marker: Buffer): void {
-		let at = b.indexOf(marker);
-		while (at !== -1) {
-			let end = b.indexOf("\n\n", at);
-			end = end === -1 ? b.length : end + 2;
-			// OpenAI sends `"usage":null` in every chunk once include_usage is on: nothing to parse there.
-			if (marker !== USAGE || !nullFollows(b, at + USAGE.length)) {
-				for (const f of parseFrames(textOf(b, frameStart(b, at), end))) this.#frame(f);
-			}
-			at = end >= b.length ? -1 : b.indexOf(marker, end);
+		for (let at = framesHolding(b, marker, 0); at !== undefined; at = framesHolding(b, marker, at.end)) {
+			for (const f of parseFrames(textOf(b, at.start, at.end))) this.#frame(f);
 		}
 	}
 
@@ -132,6 +125,67 @@ export class StreamWatch {
 			this.errorData = f.data;
 		} else if (type === "message_start") this.usage = anthropicUsage(o.message?.usage, this.usage);
 		else if (type === "message_delta") this.usage = anthropicUsage(o.usage, this.usage);
+	}
+}
+
+/**
+ * The next frame at or after `from` that holds `marker` (`"usage"` only with a value other than
+ * null: OpenAI sends `"usage":null` in every chunk once include_usage is on), as byte offsets of
+ * `b`, a run of complete frames with LF line ends. Found with native byte searches: a gateway
+ * passing tokens through must not walk every chunk in JavaScript.
+ */
+function framesHolding(b: Buffer, marker: Buffer, from: number): { start: number; end: number } | undefined {
+	let at = b.indexOf(marker, from);
+	while (at !== -1) {
+		let end = b.indexOf("\n\n", at);
+		end = end === -1 ? b.length : end + 2;
+		if (marker !== USAGE || !nullFollows(b, at + USAGE.length)) return { start: frameStart(b, at), end };
+		at = end >= b.length ? -1 : b.indexOf(marker, end);
+	}
+	return undefined;
+}
+
+/**
+ * A run of complete OpenAI frames without the usage chunk (empty `choices`, a `usage` object):
+ * for a gateway that asked the upstream for usage on its caller's behalf, so that the caller sees
+ * the stream it would have seen. A run without one (all but the last, as a rule) is returned as
+ * it is.
+ */
+export function withoutUsageChunk(chunk: Uint8Array): Uint8Array {
+	const b = asBuffer(chunk);
+	// CR line ends (legal, rare): the frames are cut by the SSE parser's own line rules.
+	if (b.includes(CR)) return withoutUsageChunkSlow(b);
+	const kept: Uint8Array[] = [];
+	let from = 0;
+	for (let at = framesHolding(b, USAGE, 0); at !== undefined; at = framesHolding(b, USAGE, at.end)) {
+		if (!isUsageChunk(textOf(b, at.start, at.end))) continue;
+		kept.push(b.subarray(from, at.start));
+		from = at.end;
+	}
+	if (from === 0) return chunk;
+	kept.push(b.subarray(from));
+	return Buffer.concat(kept);
+}
+
+function withoutUsageChunkSlow(b: Buffer): Uint8Array {
+	let dropped = false;
+	let kept = "";
+	for (const frame of splitFrames(b.toString("utf8"))) {
+		if (isUsageChunk(frame)) dropped = true;
+		else kept += frame;
+	}
+	return dropped ? Buffer.from(kept) : b;
+}
+
+/** Whether a frame's text is exactly one OpenAI usage chunk: empty `choices` and a `usage` object. */
+function isUsageChunk(frame: string): boolean {
+	const frames = parseFrames(frame);
+	if (frames.length !== 1) return false;
+	try {
+		const o = JSON.parse(frames[0].data) as { choices?: unknown; usage?: unknown };
+		return Array.isArray(o.choices) && o.choices.length === 0 && typeof o.usage === "object" && o.usage !== null;
+	} catch {
+		return false;
 	}
 }
 

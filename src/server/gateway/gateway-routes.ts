@@ -10,7 +10,7 @@ import { once } from "node:events";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { LlmApi, WireFormat } from "../../adapters/llm/api.ts";
 import type { LlmClient } from "../../adapters/llm/client.ts";
-import { parseFrames } from "../../adapters/llm/sse.ts";
+import { withoutUsageChunk } from "../../adapters/llm/stream-body.ts";
 import type { ClientKey, ClientKeys } from "./client-keys.ts";
 import type { UsageMeter } from "./usage-meter.ts";
 
@@ -328,11 +328,30 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 		return reply;
 	}
 	res.writeHead(result.status, result.headers);
+	// Writes are corked until this turn of the event loop has run its I/O callbacks: what the
+	// upstream sent in one read and the stream's end, when it came in that read too, leave in one
+	// syscall instead of two (a local or fast upstream sends most streams whole). A chunk waits
+	// at most for the callbacks already due in this turn, never for a timer.
+	// The socket is corked, not the response: a response corked with chunked encoding keeps its
+	// chunks back in a buffer of its own that end() writes after the terminating chunk (Node 24),
+	// so the caller would see the stream end without them. end() uncorks the socket fully; after
+	// it the socket may carry the next response, which this uncork must not touch.
+	const socket = res.socket;
+	let corked = false;
+	const uncork = () => {
+		corked = false;
+		if (!res.writableEnded) socket?.uncork();
+	};
 	try {
 		for await (const upstream of result.body) {
 			if (res.destroyed) break;
 			const chunk = hideUsage ? withoutUsageChunk(upstream) : upstream;
 			if (chunk.byteLength === 0) continue;
+			if (!corked) {
+				corked = true;
+				socket?.cork();
+				setImmediate(uncork);
+			}
 			if (!res.write(chunk)) await Promise.race([once(res, "drain"), once(res, "close")]);
 		}
 	} catch {
@@ -354,49 +373,4 @@ function wantsHiddenUsage(api: LlmApi, body: Record<string, unknown>): boolean {
 	const options = body.stream_options;
 	if (options === undefined || options === null) return true;
 	return typeof options === "object" && !Array.isArray(options) && (options as { include_usage?: unknown }).include_usage !== true;
-}
-
-const USAGE_MARK = Buffer.from('"usage"');
-
-/**
- * A run of complete SSE frames without the usage chunk (empty `choices`, a `usage` object) the
- * gateway asked for, so the caller sees the stream it would have seen. Runs without `"usage"`
- * (all but the last, as a rule) pass as they are; only a run holding it is cut into frames.
- */
-function withoutUsageChunk(chunk: Uint8Array): Uint8Array {
-	const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-	if (!bytes.includes(USAGE_MARK)) return chunk;
-	const text = bytes.toString("utf8");
-	const n = text.length;
-	let kept = "";
-	let dropped = false;
-	let frameStart = 0;
-	let lineStart = 0;
-	while (lineStart < n) {
-		let end = lineStart;
-		while (end < n && text.charCodeAt(end) !== 0x0a && text.charCodeAt(end) !== 0x0d) end++;
-		const next = text.charCodeAt(end) === 0x0d && text.charCodeAt(end + 1) === 0x0a ? end + 2 : end + 1;
-		if (end === lineStart) {
-			// A blank line ends the frame [frameStart, next).
-			const frame = text.slice(frameStart, Math.min(next, n));
-			if (isUsageChunk(frame)) dropped = true;
-			else kept += frame;
-			frameStart = next;
-		}
-		lineStart = next;
-	}
-	if (frameStart < n) kept += text.slice(frameStart);
-	return dropped ? Buffer.from(kept) : chunk;
-}
-
-function isUsageChunk(frame: string): boolean {
-	if (!frame.includes('"usage"')) return false;
-	const frames = parseFrames(frame);
-	if (frames.length !== 1) return false;
-	try {
-		const o = JSON.parse(frames[0].data) as { choices?: unknown; usage?: unknown };
-		return Array.isArray(o.choices) && o.choices.length === 0 && typeof o.usage === "object" && o.usage !== null;
-	} catch {
-		return false;
-	}
 }
