@@ -109,6 +109,7 @@ export function statsSnapshot(gauges: PoolGauges, c: PoolCounters): PoolStats {
 		useMs: c.use.summary(),
 		createMs: c.create.summary(),
 		reuseRatio: acquires === 0 ? 0 : (acquires - c.lentFresh) / acquires,
-		utilization: gauges.active / gauges.max,
+		// A max of 0 is a driver's "no limit" (MongoDB's maxPoolSize), never a core pool's.
+		utilization: gauges.max === 0 ? 0 : gauges.active / gauges.max,
 	};
 }
