@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { FIRESTORE_DEFAULTS } from "../adapters/firestore/options.ts";
 import { HTTP_DEFAULTS } from "../adapters/http/options.ts";
 import { MONGO_DEFAULTS } from "../adapters/mongodb/options.ts";
@@ -231,21 +232,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
 		if (v !== undefined) monitoringMerged.set(key, v);
 	}
 	for (const [key, v] of kindVariables.monitoring) monitoringMerged.set(key, v);
-	const monitoringParsed = monitoringSchema.safeParse(Object.fromEntries([...monitoringMerged].map(([k, v]) => [k, v.value])));
-	let monitoring: MonitoringConfig = {};
-	if (monitoringParsed.success) {
-		monitoring = monitoringParsed.data;
-		for (const [key, v] of monitoringMerged) sources[`monitoring.${key}`] = v.source;
-	} else {
-		for (const issue of monitoringParsed.error.issues) {
-			const keys = issue.code === "unrecognized_keys" ? issue.keys : [String(issue.path[0] ?? "")];
-			for (const key of keys) {
-				const message =
-					issue.code === "unrecognized_keys" ? `unknown option${suggestion(key, Object.keys(monitoringSchema.shape))}` : redactSecrets(issue.message);
-				problems.push({ path: `monitoring.${key}`, message, source: monitoringMerged.get(key)?.source ?? where("monitoring") });
-			}
-		}
-	}
+	const monitoring: MonitoringConfig = parseBlock("monitoring", monitoringSchema, monitoringMerged, sources, problems, where) ?? {};
 
 	// distributed_pool: the base block, then the environment section's keys over it.
 	const distributedMerged = new Map<string, Layered>();
@@ -256,27 +243,13 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
 		const object = asObject(block, prefix, where, problems);
 		for (const [key, value] of Object.entries(object ?? {})) distributedMerged.set(key, { value, source: where(`${prefix}.${key}`) });
 	}
-	let distributedPool: DistributedPoolSettings | undefined;
-	if (distributedMerged.size > 0) {
-		const parsed = distributedPoolSchema.safeParse(Object.fromEntries([...distributedMerged].map(([k, v]) => [k, v.value])));
-		if (parsed.success) {
-			distributedPool = parsed.data;
-			for (const [key, v] of distributedMerged) sources[`distributed_pool.${key}`] = v.source;
-		} else {
-			for (const issue of parsed.error.issues) {
-				const keys = issue.code === "unrecognized_keys" ? issue.keys : [String(issue.path[0] ?? "")];
-				for (const key of keys) {
-					const message =
-						issue.code === "unrecognized_keys"
-							? `unknown option${suggestion(key, Object.keys(distributedPoolSchema.shape))}`
-							: key === "redis_url"
-								? "required: a redis:// or rediss:// URL" // never the value: a URL may hold a password
-								: redactSecrets(issue.message);
-					problems.push({ path: `distributed_pool.${key}`, message, source: distributedMerged.get(key)?.source ?? where("distributed_pool") });
-				}
-			}
-		}
-	}
+	const distributedPool: DistributedPoolSettings | undefined =
+		distributedMerged.size === 0
+			? undefined
+			: parseBlock("distributed_pool", distributedPoolSchema, distributedMerged, sources, problems, where, {
+					// Never the value: a URL may hold a password.
+					redis_url: "required: a redis:// or rediss:// URL",
+				});
 	// A shared budget lives in distributed_pool's Redis: a pool that asks for one without it is a problem at the pool's key.
 	for (const [name, pool] of Object.entries(pools)) {
 		if ((pool as { sharedBudget?: number }).sharedBudget !== undefined && distributedMerged.size === 0) {
@@ -297,6 +270,37 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
 		sources,
 		summary: { files, environmentSection: sectionValue !== undefined ? section : undefined, variables },
 	};
+}
+
+/**
+ * A top-level block (`monitoring`, `distributed_pool`) parsed from its merged keys: on success
+ * each key's source is recorded under `block.key`; otherwise each key at fault becomes a problem
+ * at its own source, and undefined is returned. `wording` replaces the schema's message for the
+ * keys it names (a message that must not quote the value).
+ */
+function parseBlock<T>(
+	block: string,
+	schema: { shape: Record<string, unknown>; safeParse(value: unknown): z.ZodSafeParseResult<T> },
+	merged: Map<string, Layered>,
+	sources: Record<string, string>,
+	problems: ConfigProblem[],
+	where: (path: string) => string,
+	wording: Record<string, string> = {},
+): T | undefined {
+	const parsed = schema.safeParse(Object.fromEntries([...merged].map(([k, v]) => [k, v.value])));
+	if (parsed.success) {
+		for (const [key, v] of merged) sources[`${block}.${key}`] = v.source;
+		return parsed.data;
+	}
+	for (const issue of parsed.error.issues) {
+		const keys = issue.code === "unrecognized_keys" ? issue.keys : [String(issue.path[0] ?? "")];
+		for (const key of keys) {
+			const message =
+				issue.code === "unrecognized_keys" ? `unknown option${suggestion(key, Object.keys(schema.shape))}` : (wording[key] ?? redactSecrets(issue.message));
+			problems.push({ path: `${block}.${key}`, message, source: merged.get(key)?.source ?? where(block) });
+		}
+	}
+	return undefined;
 }
 
 function asObject(value: unknown, path: string, where: (path: string) => string, problems: ConfigProblem[]): Record<string, unknown> | undefined {

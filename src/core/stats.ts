@@ -1,4 +1,4 @@
-import type { CloseReason } from "./events.ts";
+import { CloseReason } from "./events.ts";
 import { Histogram, type HistogramSummary } from "./histogram.ts";
 
 /** One pool's statistics at a moment. Counters are cumulative; histograms and peaks cover the window since `resetStats()`. */
@@ -40,21 +40,19 @@ export interface PoolStats {
 	lastCreateError: string | undefined;
 }
 
+/** Connections closed by reason, every reason listed (in {@link CloseReason}'s order): 0 but for those given. */
+export function closeCounts(given: Partial<Record<CloseReason, number>> = {}): Record<CloseReason, number> {
+	const counts = {} as Record<CloseReason, number>;
+	for (const reason of Object.values(CloseReason)) counts[reason] = given[reason] ?? 0;
+	return counts;
+}
+
 /** The mutable counters behind PoolStats; the pool bumps these on its hot path. */
 export class PoolCounters {
 	created = 0;
 	createFailures = 0;
 	destroyed = 0;
-	destroyedByReason: Record<CloseReason, number> = {
-		idle: 0,
-		stale: 0,
-		error: 0,
-		lifetime: 0,
-		unhealthy: 0,
-		leaked: 0,
-		destroyed: 0,
-		poolClosed: 0,
-	};
+	destroyedByReason = closeCounts();
 	validationFailures = 0;
 	acquiredOk = 0;
 	/** Acquires served by a connection created for them (the rest reused an existing one). */
@@ -109,6 +107,7 @@ export function statsSnapshot(gauges: PoolGauges, c: PoolCounters): PoolStats {
 		useMs: c.use.summary(),
 		createMs: c.create.summary(),
 		reuseRatio: acquires === 0 ? 0 : (acquires - c.lentFresh) / acquires,
-		utilization: gauges.active / gauges.max,
+		// A max of 0 is a driver's "no limit" (MongoDB's maxPoolSize), never a core pool's.
+		utilization: gauges.max === 0 ? 0 : gauges.active / gauges.max,
 	};
 }

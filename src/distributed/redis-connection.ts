@@ -84,3 +84,47 @@ export async function closeRedis(handle: Promise<RedisHandle> | undefined, timeo
 	}
 	if (owned) redis.disconnect();
 }
+
+/**
+ * A distributed part's presence in Redis (the shard map's heartbeat, the budget's renewal, the
+ * rate limit's join): `start()` opens the part's connection and runs `beat` at once, then every
+ * `everyMs` on a timer that does not keep the process alive; `stop()` ends it and closes the
+ * connection (see {@link closeRedis}). `handle` stays undefined until `start()`.
+ */
+export class RedisMembership {
+	readonly #target: string | RedisLike;
+	readonly #connectionName: string;
+	readonly #everyMs: number;
+	readonly #beat: () => Promise<void>;
+	#handle: Promise<RedisHandle> | undefined;
+	#timer: NodeJS.Timeout | undefined;
+	#first: Promise<void> | undefined;
+
+	constructor(target: string | RedisLike, connectionName: string, everyMs: number, beat: () => Promise<void>) {
+		this.#target = target;
+		this.#connectionName = connectionName;
+		this.#everyMs = everyMs;
+		this.#beat = beat;
+	}
+
+	get handle(): Promise<RedisHandle> | undefined {
+		return this.#handle;
+	}
+
+	/** Opens the connection and starts beating, the first call only; resolves with the first beat. */
+	start(): Promise<void> {
+		if (this.#first === undefined) {
+			this.#handle = openRedis(this.#target, this.#connectionName);
+			this.#first = this.#beat();
+			this.#timer = setInterval(() => void this.#beat(), this.#everyMs);
+			this.#timer.unref();
+		}
+		return this.#first;
+	}
+
+	/** Stops beating, sends `leave` if given (bounded by `timeoutMs`) and closes a connection it opened. */
+	stop(timeoutMs: number, leave?: (redis: RedisLike) => Promise<unknown>): Promise<void> {
+		clearInterval(this.#timer);
+		return closeRedis(this.#handle, timeoutMs, leave);
+	}
+}

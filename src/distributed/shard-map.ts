@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import type { ConfigProblem } from "../core/errors.ts";
 import { quoteValue } from "../core/quote-value.ts";
 import { checkPositiveInteger, distributedConfigError, redisPartProblems } from "./errors.ts";
-import { bounded, closeRedis, defaultProcessId, openRedis, type RedisHandle, type RedisLike } from "./redis-connection.ts";
+import { bounded, defaultProcessId, type RedisLike, RedisMembership } from "./redis-connection.ts";
 import { SHARD_LUA } from "./shard-script.ts";
 
 export const AFFINITIES = ["sticky", "round_robin", "least_loaded"] as const;
@@ -54,14 +54,11 @@ export class ShardMap extends EventEmitter<ShardMapEvents> {
 	readonly failoverTimeoutMs: number;
 	readonly #options: ShardMapOptions;
 	readonly #keys: [string, string, string];
-	readonly #intervalMs: number;
 	readonly #commandTimeoutMs: number;
-	#handle: Promise<RedisHandle> | undefined;
-	#timer: NodeJS.Timeout | undefined;
+	readonly #membership: RedisMembership;
 	#owners: string[] = [];
 	#reachable = false;
 	#closed = false;
-	#started: Promise<void> | undefined;
 
 	constructor(options: ShardMapOptions) {
 		super();
@@ -83,22 +80,16 @@ export class ShardMap extends EventEmitter<ShardMapEvents> {
 		this.failoverEnabled = options.failoverEnabled ?? true;
 		// Without failover a silent process keeps its shards for as long as Redis keeps its keys.
 		this.failoverTimeoutMs = this.failoverEnabled ? failover : 24 * 3_600_000;
-		this.#intervalMs = interval;
 		this.#commandTimeoutMs = options.commandTimeoutMs ?? Math.max(50, Math.min(1_000, Math.floor(interval / 2)));
 		this.processId = options.processId ?? defaultProcessId();
 		const base = `${options.keyPrefix ?? "lifeguard"}:shards:{${options.name}}`;
 		this.#keys = [`${base}:members`, `${base}:owners`, `${base}:loads`];
+		this.#membership = new RedisMembership(options.redis, `lifeguard-shards:${options.name}`, interval, () => this.#beat());
 	}
 
 	/** Joins and resolves with the first owner table (or after the first failure: `reachable` is then false). */
 	start(): Promise<void> {
-		if (this.#started === undefined) {
-			this.#handle = openRedis(this.#options.redis, `lifeguard-shards:${this.name}`);
-			this.#started = this.#beat();
-			this.#timer = setInterval(() => void this.#beat(), this.#intervalMs);
-			this.#timer.unref();
-		}
-		return this.#started;
+		return this.#membership.start();
 	}
 
 	/** The shard of a key: a stable hash, the same in every process. */
@@ -129,9 +120,8 @@ export class ShardMap extends EventEmitter<ShardMapEvents> {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		clearInterval(this.#timer);
 		// When Redis does not answer, the failover timeout moves the shards instead.
-		await closeRedis(this.#handle, this.#commandTimeoutMs, (redis) => this.#eval(redis, true));
+		await this.#membership.stop(this.#commandTimeoutMs, (redis) => this.#eval(redis, true));
 	}
 
 	async [Symbol.asyncDispose](): Promise<void> {
@@ -154,8 +144,9 @@ export class ShardMap extends EventEmitter<ShardMapEvents> {
 	}
 
 	async #beat(): Promise<void> {
-		if (this.#closed || this.#handle === undefined) return;
-		const handle = await this.#handle;
+		const started = this.#membership.handle;
+		if (this.#closed || started === undefined) return;
+		const handle = await started;
 		let reply: unknown;
 		try {
 			reply = await bounded(this.#eval(handle.redis, false), this.#commandTimeoutMs);

@@ -1,7 +1,7 @@
 import type { BudgetedPool, ConnectionBudget } from "../core/connection-budget.ts";
 import { BUDGET_SYNC_LUA } from "./budget-script.ts";
 import { checkPositiveInteger, distributedConfigError, redisPartProblems } from "./errors.ts";
-import { bounded, closeRedis, defaultProcessId, openRedis, type RedisHandle, type RedisLike } from "./redis-connection.ts";
+import { bounded, defaultProcessId, type RedisHandle, type RedisLike, RedisMembership } from "./redis-connection.ts";
 
 export interface SharedBudgetOptions {
 	/** A Redis URL (the budget opens its own connection) or an ioredis client (left open on close). */
@@ -64,13 +64,11 @@ export class SharedBudget implements ConnectionBudget {
 	readonly limit: number;
 	readonly processId: string;
 	readonly ttlMs: number;
-	readonly #options: SharedBudgetOptions;
 	readonly #keys: [string, string, string];
-	readonly #renewMs: number;
 	readonly #pollMs: number;
 	readonly #commandTimeoutMs: number;
+	readonly #membership: RedisMembership;
 	readonly #pools: BudgetedPool[] = [];
-	#handle: Promise<RedisHandle> | undefined;
 	#used = 0;
 	#granted = 0;
 	#owe = 0;
@@ -87,13 +85,11 @@ export class SharedBudget implements ConnectionBudget {
 	/** What `used` was when the sync in flight was sent; no slot is taken until Redis answers (it will overwrite what this process holds). */
 	#inFlightUsed: number | undefined;
 	#syncAgain = false;
-	#renewTimer: NodeJS.Timeout | undefined;
 	#pollTimer: NodeJS.Timeout | undefined;
 	#soonTimer: NodeJS.Timeout | undefined;
 	#closed = false;
 	#syncs = 0;
 	#syncFailures = 0;
-	#firstSync: Promise<void> | undefined;
 
 	constructor(options: SharedBudgetOptions) {
 		const problems = redisPartProblems("SharedBudget", options, "resource");
@@ -107,28 +103,21 @@ export class SharedBudget implements ConnectionBudget {
 		if (options.renewMs !== undefined && options.renewMs >= ttlMs)
 			problems.push({ path: "renewMs", message: `must be below ttlMs (${ttlMs}) or slots lapse between renewals` });
 		if (problems.length > 0) throw distributedConfigError(`SharedBudget(${JSON.stringify(options.resource ?? "")})`, problems);
-		this.#options = options;
 		this.resource = options.resource;
 		this.limit = options.limit;
 		this.ttlMs = ttlMs;
-		this.#renewMs = options.renewMs ?? Math.floor(ttlMs / 3);
 		this.#pollMs = options.pollMs ?? Math.max(10, Math.min(200, Math.floor(ttlMs / 10)));
 		this.#commandTimeoutMs = options.commandTimeoutMs ?? Math.max(50, Math.min(1_000, Math.floor(ttlMs / 4)));
 		this.processId = options.processId ?? defaultProcessId();
 		const base = `${options.keyPrefix ?? "lifeguard"}:budget:{${options.resource}}`;
 		this.#keys = [`${base}:members`, `${base}:held`, `${base}:want`];
+		this.#membership = new RedisMembership(options.redis, `lifeguard-budget:${options.resource}`, options.renewMs ?? Math.floor(ttlMs / 3), () => this.#sync());
 		this.#processes = options.expectedProcesses ?? options.limit;
 	}
 
 	/** Joins the budget in Redis; resolves after the first answer (or the first failure, in fallback). Called by the first pool that attaches. */
 	start(): Promise<void> {
-		if (this.#firstSync === undefined) {
-			this.#handle = openRedis(this.#options.redis, `lifeguard-budget:${this.resource}`);
-			this.#firstSync = this.#sync();
-			this.#renewTimer = setInterval(() => void this.#sync(), this.#renewMs);
-			this.#renewTimer.unref();
-		}
-		return this.#firstSync;
+		return this.#membership.start();
 	}
 
 	// ── ConnectionBudget ───────────────────────────────────────────────────────────────────
@@ -213,11 +202,10 @@ export class SharedBudget implements ConnectionBudget {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		clearInterval(this.#renewTimer);
 		clearTimeout(this.#pollTimer);
 		clearTimeout(this.#soonTimer);
 		// When Redis does not answer, the TTL frees the slots.
-		await closeRedis(this.#handle, this.#commandTimeoutMs, (redis) => this.#eval(redis, 0, 0, true));
+		await this.#membership.stop(this.#commandTimeoutMs, (redis) => this.#eval(redis, 0, 0, true));
 	}
 
 	async [Symbol.asyncDispose](): Promise<void> {
@@ -256,7 +244,7 @@ export class SharedBudget implements ConnectionBudget {
 	}
 
 	async #sync(): Promise<void> {
-		if (this.#closed || this.#handle === undefined) return;
+		if (this.#closed || this.#membership.handle === undefined) return;
 		if (this.#syncing) {
 			this.#syncAgain = true;
 			return;
@@ -273,7 +261,7 @@ export class SharedBudget implements ConnectionBudget {
 	}
 
 	async #syncOnce(): Promise<void> {
-		const handle = await (this.#handle as Promise<RedisHandle>);
+		const handle = await (this.#membership.handle as Promise<RedisHandle>);
 		const pending = this.#pools.reduce((sum, p) => sum + p.pending(), 0);
 		const used = this.#used;
 		const want = Math.min(this.limit, used + pending);

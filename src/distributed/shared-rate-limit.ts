@@ -2,7 +2,7 @@ import { RateLimitedError, RequestAbortedError } from "../resilience/errors.ts";
 import { checkPositiveInteger, distributedConfigError, redisPartProblems } from "./errors.ts";
 import { LocalWindow } from "./local-window.ts";
 import { RATE_LUA } from "./rate-script.ts";
-import { bounded, closeRedis, defaultProcessId, openRedis, type RedisHandle, type RedisLike } from "./redis-connection.ts";
+import { bounded, defaultProcessId, type RedisHandle, type RedisLike, RedisMembership } from "./redis-connection.ts";
 
 export interface SharedRateLimitOptions {
 	/** A Redis URL (its own connection) or an ioredis client (left open on close). */
@@ -71,8 +71,7 @@ export class SharedRateLimit {
 	readonly #ttlMs: number;
 	readonly #commandTimeoutMs: number;
 	readonly #local = new Map<string, LocalWindow>();
-	readonly #handle: Promise<RedisHandle>;
-	readonly #renew: NodeJS.Timeout;
+	readonly #membership: RedisMembership;
 	#processes: number;
 	#fallback = false;
 	#everJoined = false;
@@ -103,10 +102,8 @@ export class SharedRateLimit {
 		this.processId = options.processId ?? defaultProcessId();
 		this.#prefix = `${options.keyPrefix ?? "lifeguard"}:rate:${options.name}`;
 		this.#processes = options.expectedProcesses ?? Math.max(1, this.requestsPerWindow || this.tokensPerWindow);
-		this.#handle = openRedis(options.redis, `lifeguard-rate:${options.name}`);
-		void this.#call("", "join", 0).catch(() => {});
-		this.#renew = setInterval(() => void this.#call("", "join", 0).catch(() => {}), Math.floor(this.#ttlMs / 3));
-		this.#renew.unref();
+		this.#membership = new RedisMembership(options.redis, `lifeguard-rate:${options.name}`, Math.floor(this.#ttlMs / 3), () => this.#join());
+		void this.#membership.start();
 	}
 
 	/** Waits until `key` may make one call spending `tokens`; RATE_LIMITED at once when the wait would pass the deadline. */
@@ -167,8 +164,7 @@ export class SharedRateLimit {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		clearInterval(this.#renew);
-		await closeRedis(this.#handle, this.#commandTimeoutMs);
+		await this.#membership.stop(this.#commandTimeoutMs);
 	}
 
 	async [Symbol.asyncDispose](): Promise<void> {
@@ -212,8 +208,18 @@ export class SharedRateLimit {
 		return { wait: retry < 0 ? -1 : Math.max(1, retry) };
 	}
 
+	/** Joins, or renews this process's membership (every third of the TTL). */
+	async #join(): Promise<void> {
+		try {
+			await this.#call("", "join", 0);
+		} catch {
+			// #call has entered fallback; the next take sees it.
+		}
+	}
+
 	async #call(key: string, mode: "take" | "record" | "join", tokens: number): Promise<number[]> {
-		const handle = await this.#handle;
+		// Started in the constructor.
+		const handle = await (this.#membership.handle as Promise<RedisHandle>);
 		const keys = [`${this.#prefix}:{${key}}:requests`, `${this.#prefix}:{${key}}:tokens`, `${this.#prefix}:members`];
 		try {
 			const reply = (await bounded(

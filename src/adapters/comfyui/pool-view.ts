@@ -5,7 +5,7 @@
  * failed health checks are failed validations, job durations are use times and queue waits
  * are wait times.
  */
-import type { PoolStats } from "../../core/stats.ts";
+import { closeCounts, type PoolStats } from "../../core/stats.ts";
 import type { BreakerView, PoolView } from "../../manager/client.ts";
 import { type ComfyInstance, InstanceState } from "./instance.ts";
 
@@ -51,16 +51,7 @@ export function instancePoolStats(pool: string, instance: ComfyInstance): PoolSt
 		created: s.socketOpens,
 		createFailures: s.healthFailures,
 		destroyed: Math.max(0, s.socketOpens - (up ? 1 : 0)),
-		destroyedByReason: {
-			idle: 0,
-			stale: 0,
-			error: Math.max(0, s.socketOpens - (up ? 1 : 0)),
-			lifetime: 0,
-			unhealthy: 0,
-			leaked: 0,
-			destroyed: 0,
-			poolClosed: 0,
-		},
+		destroyedByReason: closeCounts({ error: Math.max(0, s.socketOpens - (up ? 1 : 0)) }),
 		validationFailures: s.healthFailures,
 		acquires: { ok: s.dispatched, failed: 0, timeouts: 0, aborted: 0, queueFull: 0, closed: 0 },
 		leaks: 0,

@@ -4,9 +4,4 @@ import { optionalDriver } from "../kit/optional-driver.ts";
 
 export type FirestoreDriver = typeof FirestoreModule;
 
-export const loadFirestore: () => Promise<FirestoreDriver> = optionalDriver(
-	() => import("@google-cloud/firestore"),
-	"@google-cloud/firestore",
-	"firestore",
-	(module) => module,
-);
+export const loadFirestore: () => Promise<FirestoreDriver> = optionalDriver(() => import("@google-cloud/firestore"), "@google-cloud/firestore", "firestore");

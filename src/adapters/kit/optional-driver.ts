@@ -37,15 +37,17 @@ export async function importDriver<M>(load: () => Promise<M>, driver: string, ad
 }
 
 /**
- * A loader for one optional driver: the first call imports it (and `shape`s what the adapter uses),
- * later calls share that promise; a failed import is retried by the next call (an `npm install`
- * while the process runs). `missing` builds the adapter's own DriverMissingError subclass, if any.
+ * A loader for one optional driver: the first call imports it (and `shape`s what the adapter uses;
+ * without `shape`, the module as it is), later calls share that promise; a failed import is retried
+ * by the next call (an `npm install` while the process runs). `missing` builds the adapter's own
+ * DriverMissingError subclass, if any.
  */
-export function optionalDriver<M, R>(
+export function optionalDriver<M, R = M>(
 	load: () => Promise<M>,
 	driver: string,
 	adapter: string,
-	shape: (module: M) => R | Promise<R>,
+	// R is M when no shape is given (R's default); a caller naming another R passes its shape.
+	shape: (module: M) => R | Promise<R> = (module) => module as unknown as R,
 	missing: (cause: unknown) => DriverMissingError = (cause) => new DriverMissingError(driver, adapter, cause),
 ): () => Promise<R> {
 	let loading: Promise<R> | undefined;

@@ -240,86 +240,41 @@ export function retryAfterOf(headers: Record<string, string | string[] | undefin
 	return retryAfterMs(headers, now);
 }
 
+/**
+ * How a gateway answers each code: the HTTP status when the upstream gave none (lifeguard's own
+ * errors), and the names the caller's SDK parses: Anthropic's `error.type`, OpenAI's `error.type`
+ * and `error.code` (null: none; the provider's own code, when it sent one, is passed on instead).
+ */
+const ANSWER: Record<LlmErrorCode, { status: number; anthropicType: string; openAiType: string; openAiCode: string | null }> = {
+	// Anthropic answers a key without the permission (403) with permission_error: see errorBody.
+	LLM_AUTH: { status: 502, anthropicType: "authentication_error", openAiType: "invalid_request_error", openAiCode: null },
+	LLM_RATE_LIMITED: { status: 502, anthropicType: "rate_limit_error", openAiType: "rate_limit_error", openAiCode: "rate_limit_exceeded" },
+	LLM_OVERLOADED: { status: 502, anthropicType: "overloaded_error", openAiType: "server_error", openAiCode: null },
+	LLM_CONTEXT_LENGTH: { status: 502, anthropicType: "invalid_request_error", openAiType: "invalid_request_error", openAiCode: "context_length_exceeded" },
+	LLM_BAD_REQUEST: { status: 502, anthropicType: "invalid_request_error", openAiType: "invalid_request_error", openAiCode: null },
+	LLM_NOT_FOUND: { status: 502, anthropicType: "not_found_error", openAiType: "invalid_request_error", openAiCode: null },
+	LLM_SERVER: { status: 502, anthropicType: "api_error", openAiType: "server_error", openAiCode: null },
+	LLM_STREAM_CUT: { status: 502, anthropicType: "api_error", openAiType: "server_error", openAiCode: "upstream_stream_cut" },
+	LLM_TIMEOUT: { status: 504, anthropicType: "timeout_error", openAiType: "server_error", openAiCode: null },
+	LLM_CONNECTION: { status: 502, anthropicType: "api_error", openAiType: "server_error", openAiCode: null },
+	LLM_ABORTED: { status: 499, anthropicType: "api_error", openAiType: "server_error", openAiCode: null },
+	LLM_UNKNOWN_MODEL: { status: 404, anthropicType: "not_found_error", openAiType: "invalid_request_error", openAiCode: "model_not_found" },
+	LLM_UNAVAILABLE: { status: 503, anthropicType: "overloaded_error", openAiType: "server_error", openAiCode: null },
+	LLM_INVALID_REQUEST: { status: 400, anthropicType: "invalid_request_error", openAiType: "invalid_request_error", openAiCode: null },
+	LLM_CLOSED: { status: 503, anthropicType: "api_error", openAiType: "server_error", openAiCode: null },
+};
+
 /** The status a gateway should answer with for one of lifeguard's errors. */
 export function statusOf(error: LlmError): number {
-	if (error.status !== undefined) return error.status;
-	switch (error.code) {
-		case LlmErrorCode.UNKNOWN_MODEL:
-			return 404;
-		case LlmErrorCode.INVALID_REQUEST:
-			return 400;
-		case LlmErrorCode.TIMEOUT:
-			return 504;
-		case LlmErrorCode.ABORTED:
-			return 499;
-		case LlmErrorCode.UNAVAILABLE:
-		case LlmErrorCode.CLOSED:
-			return 503;
-		default:
-			return 502;
-	}
+	return error.status ?? ANSWER[error.code].status;
 }
 
 /** The caller's wire format's error body for an error: what the official SDKs parse. */
 export function errorBody(format: WireFormat, error: LlmError): string {
-	const status = statusOf(error);
+	const answer = ANSWER[error.code];
 	if (format === "anthropic") {
-		return JSON.stringify({ type: "error", error: { type: anthropicType(error.code, status), message: error.message } });
+		const type = error.code === LlmErrorCode.AUTH && statusOf(error) === 403 ? "permission_error" : answer.anthropicType;
+		return JSON.stringify({ type: "error", error: { type, message: error.message } });
 	}
-	return JSON.stringify({ error: { message: error.message, type: openAiType(error.code), param: null, code: openAiCode(error) } });
-}
-
-function anthropicType(code: LlmErrorCode, status: number): string {
-	switch (code) {
-		case LlmErrorCode.AUTH:
-			return status === 403 ? "permission_error" : "authentication_error";
-		case LlmErrorCode.RATE_LIMITED:
-			return "rate_limit_error";
-		case LlmErrorCode.OVERLOADED:
-		case LlmErrorCode.UNAVAILABLE:
-			return "overloaded_error";
-		case LlmErrorCode.CONTEXT_LENGTH:
-		case LlmErrorCode.BAD_REQUEST:
-		case LlmErrorCode.INVALID_REQUEST:
-			return "invalid_request_error";
-		case LlmErrorCode.NOT_FOUND:
-		case LlmErrorCode.UNKNOWN_MODEL:
-			return "not_found_error";
-		case LlmErrorCode.TIMEOUT:
-			return "timeout_error";
-		default:
-			return "api_error";
-	}
-}
-
-function openAiType(code: LlmErrorCode): string {
-	switch (code) {
-		case LlmErrorCode.AUTH:
-		case LlmErrorCode.CONTEXT_LENGTH:
-		case LlmErrorCode.BAD_REQUEST:
-		case LlmErrorCode.INVALID_REQUEST:
-		case LlmErrorCode.NOT_FOUND:
-		case LlmErrorCode.UNKNOWN_MODEL:
-			return "invalid_request_error";
-		case LlmErrorCode.RATE_LIMITED:
-			return "rate_limit_error";
-		default:
-			return "server_error";
-	}
-}
-
-function openAiCode(error: LlmError): string | null {
-	if (error.providerCode !== undefined) return error.providerCode;
-	switch (error.code) {
-		case LlmErrorCode.CONTEXT_LENGTH:
-			return "context_length_exceeded";
-		case LlmErrorCode.RATE_LIMITED:
-			return "rate_limit_exceeded";
-		case LlmErrorCode.UNKNOWN_MODEL:
-			return "model_not_found";
-		case LlmErrorCode.STREAM_CUT:
-			return "upstream_stream_cut";
-		default:
-			return null;
-	}
+	return JSON.stringify({ error: { message: error.message, type: answer.openAiType, param: null, code: error.providerCode ?? answer.openAiCode } });
 }

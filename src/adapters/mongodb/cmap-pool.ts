@@ -7,7 +7,7 @@
 import { EventEmitter } from "node:events";
 import { messageOf } from "../../core/errors.ts";
 import { AcquireFailReason, CloseReason, PoolEvent, type PoolEvents } from "../../core/events.ts";
-import { PoolCounters, type PoolStats } from "../../core/stats.ts";
+import { PoolCounters, type PoolStats, statsSnapshot } from "../../core/stats.ts";
 import type { PoolView } from "../../manager/client.ts";
 import { redactUrlCredentials } from "../kit/connection-url.ts";
 import { OutcomeScore } from "../kit/outcome-score.ts";
@@ -180,44 +180,24 @@ export class CmapPool extends EventEmitter<PoolEvents> implements PoolView {
 	}
 
 	stats(): PoolStats {
-		const c = this.#counters;
 		const { creating, idle, active } = this.#count;
-		const total = creating + idle + active;
-		const lentReused = c.acquiredOk - c.lentFresh;
-		return {
-			name: this.name,
-			state: this.#state,
-			generation: this.#generation,
-			min: this.#min,
-			max: this.#max,
-			total,
-			active,
-			idle,
-			creating,
-			pending: this.#pending,
-			peak: { total: c.peakTotal, active: c.peakActive, pending: c.peakPending },
-			created: c.created,
-			createFailures: c.createFailures,
-			destroyed: c.destroyed,
-			destroyedByReason: { ...c.destroyedByReason },
-			validationFailures: 0,
-			acquires: {
-				ok: c.acquiredOk,
-				failed: c.acquireFailed,
-				timeouts: c.timeouts,
-				aborted: c.aborted,
-				queueFull: 0,
-				closed: c.closedRejects,
+		return statsSnapshot(
+			{
+				name: this.name,
+				state: this.#state,
+				generation: this.#generation,
+				min: this.#min,
+				max: this.#max,
+				total: creating + idle + active,
+				active,
+				idle,
+				creating,
+				pending: this.#pending,
+				healthScore: this.#state === "closed" ? 0 : this.#score.value,
+				lastCreateError: this.#lastCreateError,
 			},
-			leaks: 0,
-			waitMs: c.wait.summary(),
-			useMs: c.use.summary(),
-			createMs: c.create.summary(),
-			reuseRatio: c.acquiredOk === 0 ? 0 : lentReused / c.acquiredOk,
-			utilization: this.#max === 0 ? 0 : active / this.#max,
-			healthScore: this.#state === "closed" ? 0 : this.#score.value,
-			lastCreateError: this.#lastCreateError,
-		};
+			this.#counters,
+		);
 	}
 
 	resetStats(): void {

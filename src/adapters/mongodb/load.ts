@@ -4,9 +4,4 @@ import { optionalDriver } from "../kit/optional-driver.ts";
 
 export type MongoModule = typeof Mongo;
 
-export const loadMongo: () => Promise<MongoModule> = optionalDriver(
-	() => import("mongodb"),
-	"mongodb",
-	"mongodb",
-	(module) => module,
-);
+export const loadMongo: () => Promise<MongoModule> = optionalDriver(() => import("mongodb"), "mongodb", "mongodb");

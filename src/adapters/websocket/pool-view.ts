@@ -5,7 +5,7 @@
  * timeout a failed validation, and queued sends are the waiters.
  */
 import { Histogram } from "../../core/histogram.ts";
-import type { PoolStats } from "../../core/stats.ts";
+import { closeCounts, type PoolStats } from "../../core/stats.ts";
 import type { PoolView } from "../../manager/client.ts";
 import { ConnectionState, type WebSocketConnection } from "./connection.ts";
 
@@ -46,7 +46,7 @@ export function connectionPoolStats(manager: string, connection: WebSocketConnec
 		created: s.opens,
 		createFailures: s.failedAttempts,
 		destroyed: closedSockets,
-		destroyedByReason: { idle: 0, stale: 0, error: closedSockets, lifetime: 0, unhealthy: 0, leaked: 0, destroyed: 0, poolClosed: 0 },
+		destroyedByReason: closeCounts({ error: closedSockets }),
 		validationFailures: s.heartbeatTimeouts,
 		acquires: { ok: 0, failed: 0, timeouts: 0, aborted: 0, queueFull: 0, closed: 0 },
 		leaks: 0,
