@@ -16,8 +16,16 @@ import type { AcquireOptions, Pool as CorePool } from "../core/pool.ts";
 
 /** What a drop-in tells its queue: how to lend, how to fail a caller, and its driver's words for the core's errors. */
 export interface CheckoutHooks<T, C> {
-	/** Gives the lease's connection to the caller; `queued` when it waited behind a full pool. */
+	/**
+	 * Gives the lease's connection to the caller; `queued` when it waited behind a full pool.
+	 * Never runs inside the `connect()` / `getConnection()` call that asked: always later.
+	 */
 	handOut(lease: Lease<T>, callback: C, queued: boolean): void;
+	/**
+	 * Whether a connection released to a waiting caller is handed out inside that `release()`,
+	 * as pg-pool does; otherwise on the next tick, as mysql2 does.
+	 */
+	handOffInRelease: boolean;
 	/** Fails the caller with `error`, in the driver's callback form. */
 	fail(callback: C, error: Error): void;
 	/** The core's error (timeout, pool closed) in the driver's words. */
@@ -59,6 +67,8 @@ export class CheckoutQueue<T, C> {
 	#stale = 0;
 	/** A connection attempt failed and none has succeeded since: every new checkout takes a signal. */
 	#failing = false;
+	/** Inside `wait()`'s call into the core: an answer now would reach the caller inside its own call. */
+	#asking = false;
 
 	constructor(core: CorePool<T>, hooks: CheckoutHooks<T, C>) {
 		this.#core = core;
@@ -70,12 +80,9 @@ export class CheckoutQueue<T, C> {
 		return Math.max(0, this.#core.pendingCount - this.#core.creatingCount - this.#stale);
 	}
 
-	/** An idle connection and nobody ahead: lent at once, nothing to fail, nothing to track. */
+	/** An idle connection and nobody ahead: lent at once, nothing to fail, nothing to track; handed out on the next tick. */
 	lendIdle(callback: C): void {
-		this.#core.acquire().then(
-			(lease) => this.#hooks.handOut(lease, callback, false),
-			(error: unknown) => this.#hooks.fail(callback, this.#hooks.translate(error)),
-		);
+		this.#core.acquireWith(this.#idleLent, this.#idleFailed, callback);
 	}
 
 	/**
@@ -91,20 +98,57 @@ export class CheckoutQueue<T, C> {
 		let options: AcquireOptions | undefined;
 		if (signal !== undefined) options = timeoutMs === undefined ? { signal } : { signal, timeoutMs };
 		else if (timeoutMs !== undefined) options = { timeoutMs };
-		this.#core.acquire(options).then(
-			(lease) => {
-				this.#settle(checkout);
-				if (!checkout.stale) return this.#hooks.handOut(lease, callback, queued);
-				this.#stale--;
-				lease.release();
-			},
-			(error: unknown) => {
-				this.#settle(checkout);
-				if (checkout.stale) this.#stale--;
-				else this.#hooks.fail(callback, checkout.failure ?? this.#hooks.translate(error));
-			},
-		);
+		// The core may answer inside this call (a connection already free, options it refuses): such answers wait a tick.
+		this.#asking = true;
+		try {
+			this.#core.acquireWith(this.#lent, this.#failed, checkout, options);
+		} finally {
+			this.#asking = false;
+		}
 	}
+
+	readonly #idleLent = (lease: Lease<T>, callback: C): void => {
+		process.nextTick(this.#handOutIdle, lease, callback);
+	};
+
+	readonly #handOutIdle = (lease: Lease<T>, callback: C): void => {
+		this.#hooks.handOut(lease, callback, false);
+	};
+
+	readonly #idleFailed = (error: Error, callback: C): void => {
+		process.nextTick(this.#hooks.fail, callback, this.#hooks.translate(error));
+	};
+
+	readonly #lent = (lease: Lease<T>, checkout: Checkout<C>): void => {
+		this.#settle(checkout);
+		if (checkout.stale) {
+			this.#stale--;
+			lease.release();
+		} else if (this.#asking || !this.#hooks.handOffInRelease) process.nextTick(this.#handOutQueued, lease, checkout);
+		else this.#guarded(lease, checkout);
+	};
+
+	readonly #handOutQueued = (lease: Lease<T>, checkout: Checkout<C>): void => {
+		this.#hooks.handOut(lease, checkout.callback, checkout.queued);
+	};
+
+	/**
+	 * Hands out inside the core's release: what the caller's callback throws leaves as an uncaught
+	 * exception, as from pg-pool's, without unwinding the core half-way through its release.
+	 */
+	#guarded(lease: Lease<T>, checkout: Checkout<C>): void {
+		try {
+			this.#hooks.handOut(lease, checkout.callback, checkout.queued);
+		} catch (error) {
+			process.nextTick(rethrow, error);
+		}
+	}
+
+	readonly #failed = (error: Error, checkout: Checkout<C>): void => {
+		this.#settle(checkout);
+		if (checkout.stale) this.#stale--;
+		else process.nextTick(this.#hooks.fail, checkout.callback, checkout.failure ?? this.#hooks.translate(error));
+	};
 
 	/** A connection attempt succeeded: checkouts go without signals again. */
 	connected(): void {
@@ -136,4 +180,8 @@ export class CheckoutQueue<T, C> {
 		const queue = this.#queue;
 		while (queue.peekFirst()?.done === true) queue.shift();
 	}
+}
+
+function rethrow(error: unknown): never {
+	throw error;
 }

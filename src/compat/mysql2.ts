@@ -197,6 +197,8 @@ export class Pool extends ManagedCompatPool<Connection> {
 		});
 		this.#checkouts = new CheckoutQueue<Connection, GetConnectionCallback>(this.core, {
 			handOut: (lease, callback, queued) => this.#handOut(lease, callback, queued),
+			// mysql2 hands a released connection to the next caller on the next tick.
+			handOffInRelease: false,
 			fail: (callback, error) => callback(error),
 			translate,
 		});

@@ -180,6 +180,8 @@ export class Pool extends ManagedCompatPool<PgClient> {
 		});
 		this.#checkouts = new CheckoutQueue<PgClient, ConnectCallback>(this.core, {
 			handOut: (lease, callback) => this.#handOut(lease, callback),
+			// pg-pool hands a released client to the next caller inside release().
+			handOffInRelease: true,
 			fail: (callback, error) => callback(error, undefined, NOOP),
 			translate,
 		});

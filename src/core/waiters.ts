@@ -3,8 +3,10 @@ import { MAX_DURATION_MS } from "./duration.ts";
 
 /** One caller waiting for a connection. */
 export class Waiter<T> {
-	readonly resolve: (value: T) => void;
-	readonly reject: (error: Error) => void;
+	readonly resolve: (value: T, context: unknown) => void;
+	readonly reject: (error: Error, context: unknown) => void;
+	/** Handed back to `resolve` or `reject` (see Pool.acquireWith); undefined for a promise's. */
+	readonly context: unknown;
 	readonly startedAt: number;
 	readonly deadline: number;
 	signal: AbortSignal | undefined = undefined;
@@ -14,9 +16,10 @@ export class Waiter<T> {
 	/** The caller's stack, when leak detection wants it. */
 	stack: string | undefined = undefined;
 
-	constructor(resolve: (value: T) => void, reject: (error: Error) => void, startedAt: number, deadline: number) {
+	constructor(resolve: (value: T, context: unknown) => void, reject: (error: Error, context: unknown) => void, context: unknown, startedAt: number, deadline: number) {
 		this.resolve = resolve;
 		this.reject = reject;
+		this.context = context;
 		this.startedAt = startedAt;
 		this.deadline = deadline;
 	}

@@ -155,6 +155,37 @@ describe("getConnection and release", () => {
 		await end(pool);
 	});
 
+	both(
+		"getConnection answers after it returns, for an idle connection too; a queued caller gets the released one on the next tick, not inside release()",
+		async (make) => {
+			const pool = make(options({ connectionLimit: 1 }));
+			(await getConnection(pool)).release();
+			let returned = false;
+			const holder = await new Promise<mysql.PoolConnection>((resolve, reject) => {
+				pool.getConnection((error, connection) => {
+					if (error || connection === undefined) return reject(error);
+					assert.equal(returned, true, "called back before getConnection() returned");
+					resolve(connection);
+				});
+				returned = true;
+			});
+			let handed = false;
+			const waiting = new Promise<void>((resolve) =>
+				pool.getConnection((error, connection) => {
+					assert.ifError(error);
+					handed = true;
+					connection?.release();
+					resolve();
+				}),
+			);
+			await sleep(10);
+			holder.release();
+			assert.equal(handed, false, "mysql2 hands over on the next tick");
+			await waiting;
+			await end(pool);
+		},
+	);
+
 	both("waitForConnections: false fails at once with 'No connections available.'", async (make) => {
 		const pool = make(options({ connectionLimit: 1, waitForConnections: false }));
 		const holder = await getConnection(pool);

@@ -184,6 +184,31 @@ describe("connect and release", () => {
 		await pool.end();
 	});
 
+	both("connect(callback) answers after connect() returns, for an idle client too; a queued caller gets the client inside release()", async (make) => {
+		const pool = make(config({ max: 1 }));
+		(await pool.connect()).release();
+		let returned = false;
+		const holder = await new Promise<pg.PoolClient>((resolve, reject) => {
+			pool.connect((error, client) => {
+				if (error || client === undefined) return reject(error);
+				assert.equal(returned, true, "called back before connect() returned");
+				resolve(client);
+			});
+			returned = true;
+		});
+		let handed = false;
+		pool.connect((error, client) => {
+			assert.ifError(error);
+			handed = true;
+			client?.release();
+		});
+		await sleep(10);
+		assert.equal(handed, false);
+		holder.release();
+		assert.equal(handed, true, "handed over inside release(), as pg-pool does");
+		await pool.end();
+	});
+
 	both("callers queued behind a full pool are served first come, first served", async (make) => {
 		const pool = make(config({ max: 1 }));
 		const holder = await pool.connect();

@@ -401,6 +401,7 @@ describe("small helpers", () => {
 		const w = new Waiter<number>(
 			() => {},
 			() => {},
+			undefined,
 			0,
 			1,
 		);
@@ -412,6 +413,7 @@ describe("small helpers", () => {
 		const w2 = new Waiter<number>(
 			() => {},
 			() => {},
+			undefined,
 			0,
 			1,
 		);
