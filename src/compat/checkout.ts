@@ -69,6 +69,8 @@ export class CheckoutQueue<T, C> {
 	#failing = false;
 	/** Inside `wait()`'s call into the core: an answer now would reach the caller inside its own call. */
 	#asking = false;
+	/** Hand-offs running inside releases, nested: a caller that releases in its callback hands on to the next one inside it. */
+	#handing = 0;
 
 	constructor(core: CorePool<T>, hooks: CheckoutHooks<T, C>) {
 		this.#core = core;
@@ -99,11 +101,12 @@ export class CheckoutQueue<T, C> {
 		if (signal !== undefined) options = timeoutMs === undefined ? { signal } : { signal, timeoutMs };
 		else if (timeoutMs !== undefined) options = { timeoutMs };
 		// The core may answer inside this call (a connection already free, options it refuses): such answers wait a tick.
+		const outer = this.#asking;
 		this.#asking = true;
 		try {
 			this.#core.acquireWith(this.#lent, this.#failed, checkout, options);
 		} finally {
-			this.#asking = false;
+			this.#asking = outer;
 		}
 	}
 
@@ -124,7 +127,7 @@ export class CheckoutQueue<T, C> {
 		if (checkout.stale) {
 			this.#stale--;
 			lease.release();
-		} else if (this.#asking || !this.#hooks.handOffInRelease) process.nextTick(this.#handOutQueued, lease, checkout);
+		} else if (this.#asking || !this.#hooks.handOffInRelease || this.#handing >= MAX_HANDOFF_DEPTH) process.nextTick(this.#handOutQueued, lease, checkout);
 		else this.#guarded(lease, checkout);
 	};
 
@@ -134,13 +137,17 @@ export class CheckoutQueue<T, C> {
 
 	/**
 	 * Hands out inside the core's release: what the caller's callback throws leaves as an uncaught
-	 * exception, as from pg-pool's, without unwinding the core half-way through its release.
+	 * exception on the next tick (pg-pool lets it escape from release(), into the releasing
+	 * caller's code), so the core is never unwound half-way through its release.
 	 */
 	#guarded(lease: Lease<T>, checkout: Checkout<C>): void {
+		this.#handing++;
 		try {
 			this.#hooks.handOut(lease, checkout.callback, checkout.queued);
 		} catch (error) {
 			process.nextTick(rethrow, error);
+		} finally {
+			this.#handing--;
 		}
 	}
 
@@ -181,6 +188,9 @@ export class CheckoutQueue<T, C> {
 		while (queue.peekFirst()?.done === true) queue.shift();
 	}
 }
+
+/** Beyond this many nested hand-offs (callers releasing inside their callbacks) the next waits a tick, so the stack cannot overflow mid-release. */
+const MAX_HANDOFF_DEPTH = 64;
 
 function rethrow(error: unknown): never {
 	throw error;

@@ -467,7 +467,13 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		waiter.settle();
 		const acquiredAt = this.#clock.sample(this.#counters.acquiredOk, now);
 		const known = acquiredAt ?? now;
-		waiter.resolve(this.#lend(conn, acquiredAt, known === undefined ? undefined : known - waiter.startedAt, waiter.stack), waiter.context);
+		const lease = this.#lend(conn, acquiredAt, known === undefined ? undefined : known - waiter.startedAt, waiter.stack);
+		// An acquireWith handler runs inside the core's own work (a release, the pump, close): what it throws must not unwind it.
+		try {
+			waiter.resolve(lease, waiter.context);
+		} catch (error) {
+			process.nextTick(rethrow, error);
+		}
 	}
 
 	#failNow(reason: AcquireFailReason, error: Error, now: number): Error {
@@ -477,7 +483,11 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 
 	#fail(waiter: Waiter<Lease<T>>, reason: AcquireFailReason, error: Error, now: number): void {
 		this.#countFailure(reason, error, waiter.startedAt, now);
-		waiter.reject(error, waiter.context);
+		try {
+			waiter.reject(error, waiter.context);
+		} catch (thrown) {
+			process.nextTick(rethrow, thrown);
+		}
 		this.#reportIfEmpty();
 	}
 
@@ -822,6 +832,10 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	poke(): void {
 		this.#pump();
 	}
+}
+
+function rethrow(error: unknown): never {
+	throw error;
 }
 
 /** Creates a pool. See {@link PoolOptions} for every option and its default. */

@@ -16,7 +16,13 @@ export class Waiter<T> {
 	/** The caller's stack, when leak detection wants it. */
 	stack: string | undefined = undefined;
 
-	constructor(resolve: (value: T, context: unknown) => void, reject: (error: Error, context: unknown) => void, context: unknown, startedAt: number, deadline: number) {
+	constructor(
+		resolve: (value: T, context: unknown) => void,
+		reject: (error: Error, context: unknown) => void,
+		context: unknown,
+		startedAt: number,
+		deadline: number,
+	) {
 		this.resolve = resolve;
 		this.reject = reject;
 		this.context = context;

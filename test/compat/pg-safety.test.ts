@@ -243,3 +243,71 @@ describe("the lifeguard core underneath (pool.core)", () => {
 		await pool.end();
 	});
 });
+
+describe("hand-offs inside release()", () => {
+	it("callers that release inside their callback hand on down a long queue without overflowing the stack", async () => {
+		const pool = new compat.Pool(config({ max: 1 }));
+		const holder = await pool.connect();
+		const n = 5000;
+		let served = 0;
+		const all = Array.from(
+			{ length: n },
+			() =>
+				new Promise<void>((resolve, reject) =>
+					pool.connect((error, client) => {
+						if (error || client === undefined) return reject(error);
+						served++;
+						client.release();
+						resolve();
+					}),
+				),
+		);
+		const uncaught: unknown[] = [];
+		const onUncaught = (error: unknown) => uncaught.push(error);
+		process.on("uncaughtException", onUncaught);
+		holder.release();
+		await Promise.race([Promise.all(all), sleep(2000)]);
+		process.off("uncaughtException", onUncaught);
+		assert.deepEqual(uncaught, []);
+		assert.equal(served, n);
+		assert.deepEqual({ idle: pool.idleCount, total: pool.totalCount, waiting: pool.waitingCount }, { idle: 1, total: 1, waiting: 0 });
+		await pool.end();
+	});
+
+	it("connect(callback) never answers inside its own call, even when a core listener re-enters connect()", async () => {
+		const pool = new compat.Pool(config({ max: 3, maxLifetimeSeconds: 60 }));
+		const a = await pool.connect();
+		const b = await pool.connect();
+		a.release();
+		b.release();
+		let inner: Promise<void> | undefined;
+		let entered = false;
+		const listener = () => {
+			if (entered) return;
+			entered = true;
+			inner = new Promise<void>((resolve) =>
+				pool.connect((error, client) => {
+					assert.ifError(error);
+					client?.release();
+					resolve();
+				}),
+			);
+		};
+		pool.core.on("acquireStarted", listener);
+		let returned = false;
+		let answeredEarly = false;
+		const outer = new Promise<void>((resolve) =>
+			pool.connect((error, client) => {
+				if (!returned) answeredEarly = true;
+				assert.ifError(error);
+				client?.release();
+				resolve();
+			}),
+		);
+		returned = true;
+		pool.core.off("acquireStarted", listener);
+		await Promise.all([outer, inner]);
+		await pool.end();
+		assert.equal(answeredEarly, false, "called back inside connect()");
+	});
+});

@@ -1,7 +1,10 @@
 /** Pool.acquireWith: acquire() answered through callbacks (the drop-ins' checkout), with acquire()'s rules. */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { ErrorCode } from "../../src/core/errors.ts";
 import type { Lease } from "../../src/core/lease.ts";
 import { createPool } from "../../src/core/pool.ts";
@@ -112,5 +115,62 @@ describe("Pool.acquireWith", () => {
 		held.release();
 		await closing;
 		assert.equal(got.answers, 1);
+	});
+});
+
+const POOL = fileURLToPath(new URL("../../src/core/pool.ts", import.meta.url));
+
+/** Runs `body` in a child process (a handler's throw must escape as uncaught there, which would fail this test); returns what it printed as JSON. */
+async function inChild(body: string): Promise<Record<string, unknown>> {
+	const script = `
+		import { setTimeout as sleep } from "node:timers/promises";
+		import { createPool } from ${JSON.stringify(POOL)};
+		const escaped = [];
+		process.on("uncaughtException", (e) => escaped.push(e.message));
+		process.on("unhandledRejection", (e) => escaped.push(e.message));
+		const out = { escaped };
+		${body}
+		await sleep(20);
+		console.log(JSON.stringify(out));
+		process.exit(0);`;
+	const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 10_000 });
+	return JSON.parse(stdout);
+}
+
+describe("acquireWith: a handler that throws costs no other waiter its answer", () => {
+	it("close() fails every queued waiter and reaches closed, even when the first one's onError throws", async () => {
+		const out = await inChild(`
+			const pool = createPool({ name: "c", create: () => ({}), max: 1, min: 0 });
+			const held = await pool.acquire();
+			out.second = 0;
+			pool.acquireWith(() => {}, () => { throw new Error("first caller's bug"); }, undefined);
+			pool.acquireWith(() => {}, () => { out.second++; }, undefined);
+			const closing = pool.close({ timeoutMs: 50 });
+			await sleep(5);
+			held.release();
+			await closing;
+			out.state = pool.stats().state;`);
+		assert.deepEqual(out, { escaped: ["first caller's bug"], second: 1, state: "closed" });
+	});
+
+	it("every expired waiter times out, even when the first one's onError throws", async () => {
+		const out = await inChild(`
+			const pool = createPool({ name: "d", create: () => ({}), max: 1, min: 0 });
+			await pool.acquire();
+			out.second = 0;
+			pool.acquireWith(() => {}, () => { throw new Error("first caller's bug"); }, undefined, { timeoutMs: 20 });
+			pool.acquireWith(() => {}, () => { out.second++; }, undefined, { timeoutMs: 20 });
+			await sleep(60);`);
+		assert.deepEqual(out, { escaped: ["first caller's bug"], second: 1 });
+	});
+
+	it("a waiter's throwing onLease does not surface from another caller's release()", async () => {
+		const out = await inChild(`
+			const pool = createPool({ name: "r", create: () => ({}), max: 1, min: 0 });
+			const held = await pool.acquire();
+			pool.acquireWith((lease) => { lease.release(); throw new Error("waiter's bug"); }, () => {}, undefined);
+			try { held.release(); out.releaseThrew = false; } catch { out.releaseThrew = true; }
+			out.idle = pool.idleCount;`);
+		assert.deepEqual(out, { escaped: ["waiter's bug"], releaseThrew: false, idle: 1 });
 	});
 });

@@ -135,6 +135,14 @@ describe("the usage chunk a gateway asked for on its caller's behalf", () => {
 		}
 	});
 
+	it("finds it when a nested `usage: null` comes first in its frame, and the watch charges it", () => {
+		const run = chunk({ choices: [], meta: { usage: null }, usage: { total_tokens: 5 } }) + done;
+		assert.equal(text(withoutUsageChunk(Buffer.from(run))), done);
+		const watch = new StreamWatch("openai");
+		cut(Buffer.from(run), { rest: undefined }, watch);
+		assert.equal(watch.usage?.totalTokens, 5);
+	});
+
 	it("finds it with CR or CRLF line ends too", () => {
 		for (const eol of ["\r\n", "\r"]) {
 			const run = (delta("a") + usage + done).replaceAll("\n", eol);

@@ -140,7 +140,8 @@ function framesHolding(b: Buffer, marker: Buffer, from: number): { start: number
 		let end = b.indexOf("\n\n", at);
 		end = end === -1 ? b.length : end + 2;
 		if (marker !== USAGE || !nullFollows(b, at + USAGE.length)) return { start: frameStart(b, at), end };
-		at = end >= b.length ? -1 : b.indexOf(marker, end);
+		// Only this occurrence is null: the same frame may hold the real one further on.
+		at = b.indexOf(marker, at + marker.length);
 	}
 	return undefined;
 }
