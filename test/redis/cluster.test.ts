@@ -279,32 +279,52 @@ describe("Redis Cluster", () => {
 			try {
 				await new Promise((r) => setTimeout(r, 300));
 				// The replica of the primary that owns `key` takes over (a coordinated, manual failover).
+				let replica: (typeof group.instances)[number] | undefined;
 				for (const node of group.instances) {
 					const admin = node.admin();
 					await admin.connect();
 					const role = (await admin.call("role")) as unknown[];
-					if (role[0] === "slave" && `${role[1]}:${role[2]}` === oldOwner) {
-						replicaPort = node.port;
-						assert.equal(await admin.call("cluster", "failover"), "OK");
-					}
 					admin.disconnect();
-					if (replicaPort !== 0) break;
+					if (role[0] === "slave" && `${role[1]}:${role[2]}` === oldOwner) {
+						replica = node;
+						replicaPort = node.port;
+						break;
+					}
 				}
-				assert.notEqual(replicaPort, 0, `found the replica of ${oldOwner}`);
+				assert.ok(replica !== undefined, `found the replica of ${oldOwner}`);
+				const askFailover = async () => {
+					const admin = replica.admin();
+					await admin.connect();
+					try {
+						assert.equal(await admin.call("cluster", "failover"), "OK");
+					} finally {
+						admin.disconnect();
+					}
+				};
+				await askFailover();
 				const failoverAt = Date.now();
-				while (newOwner === oldOwner && Date.now() - failoverAt < 15_000) {
+				let askedAt = failoverAt;
+				while (newOwner === oldOwner && Date.now() - failoverAt < 30_000) {
 					await new Promise((r) => setTimeout(r, 100));
 					newOwner = await ownerOf(key);
+					// Redis aborts a manual failover the replica could not finish within 5 s (a busy machine: the
+					// primary's offset to catch up keeps moving); asked again, it goes through. Not FORCE: that one
+					// may drop writes the primary acknowledged, which is what this test checks does not happen.
+					if (newOwner === oldOwner && Date.now() - askedAt > 6_000) {
+						await askFailover();
+						askedAt = Date.now();
+					}
 				}
 				const countAtSwitch = acknowledged.size;
-				while (acknowledged.size < countAtSwitch + 200 && Date.now() - failoverAt < 15_000) await new Promise((r) => setTimeout(r, 50));
-				resumedAfterMs = Date.now() - failoverAt;
+				// Timed from the failover request that went through.
+				while (acknowledged.size < countAtSwitch + 200 && Date.now() - askedAt < 15_000) await new Promise((r) => setTimeout(r, 50));
+				resumedAfterMs = Date.now() - askedAt;
 			} finally {
 				stop = true;
 				await Promise.all(writers);
 			}
 			assert.equal(newOwner, `127.0.0.1:${replicaPort}`, "the replica owns the slot now");
-			assert.ok(resumedAfterMs < 10_000, `writes resumed ${resumedAfterMs} ms after the failover (${failures} failed attempts)`);
+			assert.ok(resumedAfterMs < 10_000, `writes resumed ${resumedAfterMs} ms after the failover that went through (${failures} failed attempts)`);
 			console.log(`cluster failover: ${acknowledged.size} acknowledged writes, resumed after ${resumedAfterMs} ms, ${failures} failed attempts`);
 
 			const keys = [...acknowledged.keys()];
