@@ -148,9 +148,12 @@ describe("shared budget", () => {
 		await doomed.close();
 		await ld.pool.close({ timeoutMs: 0 });
 		const died = performance.now();
-		assert.ok(await eventually(() => ls.open === 6, ttlMs + 1_000), `survivor takes the dead share (has ${ls.open})`);
+		assert.ok(await eventually(() => ls.open === 6, ttlMs + 2_000), `survivor takes the dead share (has ${ls.open})`);
 		const reusedAfter = performance.now() - died;
-		assert.ok(reusedAfter < ttlMs + 500, `reused after ${Math.round(reusedAfter)} ms, TTL ${ttlMs}`);
+		// Due within one TTL plus the survivor's next sync (renewMs, ttl/3 = 266 ms): ~1 070 ms at worst
+		// on an idle machine, which the old ttl + 500 left 230 ms of. Under two TTLs still fails slots
+		// kept past their lease's expiry.
+		assert.ok(reusedAfter < 2 * ttlMs - 100, `reused after ${Math.round(reusedAfter)} ms, TTL ${ttlMs}`);
 		ls.stop();
 		await Promise.all(work);
 		await closeAll([ls.pool], [survivor]);

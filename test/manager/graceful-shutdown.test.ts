@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { requireService, services } from "../support/services.ts";
+import { waitFor } from "../support/wait.ts";
 
 const pgUrl = `postgres://${services.postgres.user}@${services.postgres.host}:${services.postgres.port}/${services.postgres.database}`;
 const fixture = new URL("./fixtures/graceful-child.ts", import.meta.url).pathname;
@@ -115,8 +116,14 @@ describe("installShutdown under load", () => {
 		const inFlightAtSignal = inFlight;
 		const signalledAt = performance.now();
 		child.proc.kill("SIGTERM");
-		await sleep(100);
-		const readyDuringDrain = await request(child.port, "/health/ready");
+		// Asked until the child has handled the signal (on a loaded machine that can take longer than
+		// the 300 ms drain delay's first third): a 200 before then is the child not yet knowing. The
+		// first answer that is not a 200 must be the drain's 503, not a refused connection.
+		let readyDuringDrain = await request(child.port, "/health/ready");
+		while ("status" in readyDuringDrain && readyDuringDrain.status === 200 && performance.now() - signalledAt < 5_000) {
+			await sleep(10);
+			readyDuringDrain = await request(child.port, "/health/ready");
+		}
 		const exit = await child.exited;
 		sending = false;
 		await Promise.all(clients);
@@ -159,8 +166,11 @@ describe("installShutdown under load", () => {
 		upstreamDelayMs = 5_000;
 		const child = await startChild(20_000, 0);
 		const slow = request(child.port, "/work?id=900001", 900001);
-		await sleep(300);
+		// The slow request must be in the server before the first signal, or the drain has nothing to
+		// wait for and exits 0 before the second; and the first must be handled before the second.
+		await waitFor("the slow request to be accepted", () => child.lines.includes("accepted 900001"), 10_000);
 		child.proc.kill("SIGTERM");
+		await waitFor("the first SIGTERM to start the shutdown", () => child.lines.some((l) => l.startsWith("step notReady")), 10_000);
 		await sleep(200);
 		const secondAt = performance.now();
 		child.proc.kill("SIGTERM");

@@ -73,9 +73,14 @@ describe("postgres: connections killed under load", () => {
 		try {
 			const conn = await db.acquire();
 			const { pid } = (await conn.query<{ pid: number }>("SELECT pg_backend_pid() AS pid", [], { fetch: "one" })) as { pid: number };
+			// The next statement must go after pg saw the socket close (a fixed 300 ms was not always
+			// enough under load). The client's own 'end' listener was added first, so it ran by then.
+			let ended = false;
+			(conn.raw as pg.Client).once("end", () => {
+				ended = true;
+			});
 			await a.query("SELECT pg_terminate_backend($1)", [pid]);
-			// pg sees the socket close before the next statement is issued.
-			await sleep(300);
+			assert.ok(await eventually(() => ended, 10_000), "pg saw the server close the connection");
 			await assert.rejects(conn.query("INSERT INTO nowhere VALUES (1)"), (error: Error & { code?: string; sent?: boolean }) => {
 				assert.equal(error.code, ErrorCode.CONNECTION_LOST);
 				assert.equal(error.sent, false);

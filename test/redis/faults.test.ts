@@ -56,6 +56,8 @@ describe("connections killed by the server (CLIENT KILL)", () => {
 			await sleep(200);
 			const killedFirst = await killClientsNamed(admin, connectionName);
 			await sleep(300);
+			// The second kill must find the pool's new connections: wait for them (a loaded machine may reconnect later than 300 ms).
+			await waitFor("the pool to reconnect to min", async () => (await clientsNamed(admin, connectionName)).length >= 3);
 			const killedSecond = await killClientsNamed(admin, connectionName);
 			await sleep(300);
 			const successesBeforeStop = successes;

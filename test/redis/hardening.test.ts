@@ -60,7 +60,8 @@ describe("redis: calls are checked before anything is sent", () => {
 			const started = performance.now();
 			controller.abort(new Error("no longer needed"));
 			await assert.rejects(blocked, /no longer needed/);
-			assert.ok(performance.now() - started < 200);
+			// BLPOP 0 never answers: rejecting "at once" is telling apart from never; 1 s leaves a loaded machine room (200 ms did not always).
+			assert.ok(performance.now() - started < 1_000, `rejected after ${Math.round(performance.now() - started)} ms`);
 			await waitFor("the blocked connection to be gone", async () => !(await clientsNamed(admin, name)).some((c) => c.cmd === "blpop"), 2_000);
 			assert.equal(await client.get(`${name}:k`), "5");
 		} finally {

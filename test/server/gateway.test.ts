@@ -11,6 +11,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { ANTHROPIC_KEY, OPENAI_KEY } from "../llm/fixtures.ts";
 import { type LlmUpstream, startLlmUpstream } from "../llm/servers/llm-upstream.ts";
+import { waitFor } from "../support/wait.ts";
 import { type Json, type ServiceProcess, startServiceProcess } from "./service-process.ts";
 
 const TEAM_KEY = "lg-team-a-0123456789abcdef";
@@ -24,6 +25,12 @@ describe("the LLM gateway", () => {
 	let dir: string;
 	let openai: OpenAI;
 	let anthropic: Anthropic;
+	/** Until the service's usage shows a charged call of `clientKey` (charged and recorded in one callback, when the call's usage settled). */
+	const charged = (clientKey: string) =>
+		waitFor(`${clientKey}'s call to be charged`, async () => {
+			const usage = (await service.request("GET", "/health/providers")).body.usage as Json[];
+			return usage.some((r) => r.clientKey === clientKey && r.promptTokens + r.completionTokens > 0);
+		});
 
 	before(async () => {
 		upstream = await startLlmUpstream();
@@ -247,7 +254,8 @@ gateway:
 			const frugal = new OpenAI({ baseURL: `${service.url}/v1`, apiKey: FRUGAL_KEY, maxRetries: 0 });
 			const first = await frugal.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "hi" }] });
 			assert.ok((first.usage?.total_tokens ?? 0) > 10, "the first call spends more than the budget of 10");
-			await new Promise((resolve) => setTimeout(resolve, 100));
+			// The key is charged when the forward's usage promise settles, after the answer went out: wait for that charge.
+			await charged("frugal");
 			await assert.rejects(frugal.chat.completions.create({ model: "gpt-test", messages: [{ role: "user", content: "hi" }] }), (e: Json) => {
 				assert.equal(e.status, 429);
 				assert.match(e.message, /tokens per minute/);
@@ -277,7 +285,7 @@ gateway:
 				assert.equal(chunk.usage, undefined, `no usage reaches the caller: ${JSON.stringify(chunk)}`);
 				assert.ok(chunk.choices.length > 0, `no chunk without choices: ${JSON.stringify(chunk)}`);
 			}
-			await new Promise((resolve) => setTimeout(resolve, 100));
+			await charged("streamer");
 			const second = await post();
 			assert.equal(second.status, 429, "the streamed tokens spent the budget of 10");
 			assert.match(await second.text(), /tokens per minute/);

@@ -10,6 +10,7 @@ import {
 	WebSocketReceiveTimeoutError,
 } from "../../src/adapters/websocket/index.ts";
 import { ConfigError, ErrorCode } from "../../src/core/errors.ts";
+import { eventually } from "../support/wait.ts";
 import { FaultServer } from "./fault-server.ts";
 
 describe("connect, send, receive (seed 001's shape)", () => {
@@ -80,7 +81,8 @@ describe("connect, send, receive (seed 001's shape)", () => {
 		const c = await ws.connect({ url: server.url, name: "counted" });
 		await c.send("12345");
 		await c.receive({ timeoutMs: 2_000 });
-		await new Promise((r) => setTimeout(r, 100));
+		// Pings go every 20 ms, but a loaded machine may not have had two round trips in a fixed 100 ms.
+		assert.ok(await eventually(() => ws.stats().byKey.counted.rttMs.summary.count >= 2, 5_000), "two heartbeat round trips measured");
 		const s = ws.stats();
 		assert.equal(s.open, 1);
 		assert.equal(s.messagesOut, 1);
