@@ -133,7 +133,9 @@ describe("shared budget across processes (PostgreSQL)", () => {
 			`# peak ${peak}/${LIMIT} connections over ${samples} samples; killed share reused after ${Math.round(reusedMs)} ms (TTL ${TTL_MS}); ${ok} queries, ${timeouts} acquire timeouts, worst ${Math.round(worst)} ms past a deadline (timers up to ${Math.round(worstLag)} ms late)`,
 		);
 		assert.ok(peak <= LIMIT, `pg_stat_activity showed ${peak} connections, the budget is ${LIMIT}`);
-		assert.ok(reusedMs < TTL_MS + 1_500, `reused after ${Math.round(reusedMs)} ms`);
+		// Within one TTL plus a survivor's sync at best; under two TTLs on a loaded machine (8 processes and PostgreSQL on 2 cores):
+		// slots kept past a second lease would be the bug.
+		assert.ok(reusedMs < 2 * TTL_MS - 100, `reused after ${Math.round(reusedMs)} ms`);
 		assert.equal(late, 0, `${late} acquires waited past their deadline by more than the event loop's own lateness (worst ${Math.round(worst)} ms over)`);
 		assert.ok(ok > 1_000, "the load did run");
 	});

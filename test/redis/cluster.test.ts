@@ -327,7 +327,9 @@ describe("Redis Cluster", () => {
 			}
 			assert.equal(newOwner, `127.0.0.1:${replicaPort}`, "the replica owns the slot now");
 			assert.ok(resumedAfterMs < 10_000, `writes resumed ${resumedAfterMs} ms after the failover that went through (${failures} failed attempts)`);
-			console.log(`cluster failover: asked ${asks} time(s), ${acknowledged.size} acknowledged writes, resumed after ${resumedAfterMs} ms, ${failures} failed attempts`);
+			console.log(
+				`cluster failover: asked ${asks} time(s), ${acknowledged.size} acknowledged writes, resumed after ${resumedAfterMs} ms, ${failures} failed attempts`,
+			);
 
 			const keys = [...acknowledged.keys()];
 			// Read back in batches: a failover that took a while leaves a few hundred thousand keys, and that many GETs at
