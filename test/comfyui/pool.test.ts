@@ -222,7 +222,8 @@ describe("cancellation and deadlines", () => {
 	it("cancelled while waiting in the pool: rejected at once, nothing is sent", async () => {
 		await using server = await ComfyServer.start();
 		await using pool = createComfyUIPool({ instances: [server.url] });
-		const first = pool.run(sleepy(300));
+		// The first job runs 1 s: a sleep that runs late on a loaded machine still aborts the second before it could start.
+		const first = pool.run(sleepy(1_000));
 		const controller = new AbortController();
 		const second = pool.run(txt2img(1), { signal: controller.signal });
 		await sleep(50);

@@ -73,12 +73,13 @@ describe("heartbeat", () => {
 				for (let i = 0; i < Number(text); i++) socket.send(String(i));
 			},
 		});
-		await using ws = createWebSocketManager({ pingIntervalMs: 30, pongTimeoutMs: 40, receiveHighWaterMark: 10 });
+		// A heartbeat short enough to pass several times while paused, long enough that a loaded machine's late timers miss no pong.
+		await using ws = createWebSocketManager({ pingIntervalMs: 100, pongTimeoutMs: 250, receiveHighWaterMark: 10 });
 		const c = await ws.connect({ url: server.url, name: "slow" });
 		const reader = c.messages();
 		await c.send("200");
 		await until(() => c.stats().paused, 2_000, "the socket to pause");
-		await sleep(150);
+		await sleep(600);
 		assert.equal(c.state, "open", "paused for longer than the pong deadline, still open");
 		const got: string[] = [];
 		for await (const m of reader) {
