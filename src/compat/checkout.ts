@@ -136,16 +136,15 @@ export class CheckoutQueue<T, C> {
 	};
 
 	/**
-	 * Hands out inside the core's release: what the caller's callback throws leaves as an uncaught
-	 * exception on the next tick (pg-pool lets it escape from release(), into the releasing
-	 * caller's code), so the core is never unwound half-way through its release.
+	 * Hands out inside the core's release, counting how deep such hand-offs nest. What the caller's
+	 * callback throws is caught by the core, which rethrows it on the next tick (pg-pool lets it
+	 * escape from release(), into the releasing caller's code), so the core is never unwound
+	 * half-way through its release.
 	 */
 	#guarded(lease: Lease<T>, checkout: Checkout<C>): void {
 		this.#handing++;
 		try {
 			this.#hooks.handOut(lease, checkout.callback, checkout.queued);
-		} catch (error) {
-			process.nextTick(rethrow, error);
 		} finally {
 			this.#handing--;
 		}
@@ -191,7 +190,3 @@ export class CheckoutQueue<T, C> {
 
 /** Beyond this many nested hand-offs (callers releasing inside their callbacks) the next waits a tick, so the stack cannot overflow mid-release. */
 const MAX_HANDOFF_DEPTH = 64;
-
-function rethrow(error: unknown): never {
-	throw error;
-}
