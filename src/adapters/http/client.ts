@@ -10,6 +10,7 @@ import type { Dispatcher } from "undici";
 import { ConfigError, type ConfigProblem, PoolClosedError } from "../../core/errors.ts";
 import { createKeyedPool, type KeyedPool } from "../../core/keyed-pool.ts";
 import type { Lease } from "../../core/lease.ts";
+import { LinkedSet } from "../../core/linked-set.ts";
 import { type CloseOptions, closeTimeout } from "../../core/pool.ts";
 import type { BreakerView, ClientPool, ManagedClient } from "../../manager/client.ts";
 import { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
@@ -64,7 +65,8 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	readonly #h2 = new Map<string, H2Origin>();
 	/** Per origin, the acquires waiting for a connect: a failed connect fails them at once rather than at their deadline. */
 	readonly #connectWaiters = new Map<string, Set<AbortController>>();
-	readonly #inflight = new Set<Exchange>();
+	/** The calls in flight, for destroy(): a linked list, not a Set (see LinkedSet: a Set churned per request costs 40 % more CPU). */
+	readonly #inflight = new LinkedSet<Exchange>();
 	readonly #host: ExchangeHost;
 	#closed = false;
 
@@ -107,7 +109,9 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			cooldowns,
 			limiter,
 			acquire: (origin, timeoutMs, waiter) => this.#acquire(origin, timeoutMs, waiter),
-			finished: (exchange) => this.#inflight.delete(exchange),
+			finished: (exchange) => {
+				if (exchange.inflight !== undefined) this.#inflight.delete(exchange.inflight);
+			},
 		};
 	}
 
@@ -132,7 +136,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			return true;
 		}
 		const exchange = new Exchange(this.#host, target.origin, target.counters, opts as Dispatcher.DispatchOptions & HttpCallOptions, user);
-		this.#inflight.add(exchange);
+		exchange.inflight = this.#inflight.add(exchange);
 		exchange.start();
 		return true;
 	}
@@ -169,7 +173,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	/** Aborts every request in flight and closes every connection now. */
 	override destroy(error?: Error | null | (() => void), callback?: () => void): Promise<void> {
 		const reason = error instanceof Error ? error : new RequestAbortedError("client destroyed");
-		for (const exchange of [...this.#inflight]) exchange.abort(reason);
+		for (const exchange of this.#inflight.values()) exchange.abort(reason);
 		const done = this.#shutdown(0);
 		const cb = typeof error === "function" ? error : callback;
 		if (cb !== undefined) done.then(cb, cb);

@@ -9,6 +9,7 @@
 import type { Dispatcher } from "undici";
 import { ErrorCode, messageOf } from "../../core/errors.ts";
 import { Lease } from "../../core/lease.ts";
+import type { LinkedEntry } from "../../core/linked-set.ts";
 import type { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
 import type { Cooldowns } from "../../resilience/cooldowns.ts";
 import { Deadline, sleep } from "../../resilience/deadline.ts";
@@ -96,6 +97,8 @@ export class Exchange {
 	#resends = 0;
 	/** Attempts sent so far, re-sends included. */
 	attempts = 0;
+	/** Its place in the client's list of calls in flight. */
+	inflight: LinkedEntry<Exchange> | undefined = undefined;
 
 	constructor(host: ExchangeHost, origin: string, counters: OriginCounters, opts: Dispatcher.DispatchOptions & HttpCallOptions, user: LegacyHandler) {
 		this.#host = host;
