@@ -8,6 +8,7 @@
 import { EventEmitter } from "node:events";
 import { ConfigError, type ConfigProblem, ErrorCode, LifeguardError, type PoolStateSnapshot, PoolTimeoutError } from "../core/errors.ts";
 import type { Lease } from "../core/lease.ts";
+import { LinkedSet } from "../core/linked-set.ts";
 import { POOL_DEFAULTS, type PoolOptions } from "../core/options.ts";
 import { type Pool as CorePool, createPool as createCorePool } from "../core/pool.ts";
 
@@ -168,7 +169,8 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 	readonly core: CorePool<T>;
 	readonly #factory: Factory<T>;
 	readonly #config: ResolvedOptions;
-	readonly #acquiring = new Set<Promise<unknown>>();
+	/** Acquires in flight, for drain(): a linked list, not a Set churned once per acquire (see LinkedSet). */
+	readonly #acquiring = new LinkedSet<Promise<unknown>>();
 	readonly #creating = new Set<Promise<unknown>>();
 	readonly #destroying = new Set<Promise<unknown>>();
 	#started = false;
@@ -277,7 +279,7 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 	 */
 	drain(): Promise<void> {
 		this.#drain ??= (async () => {
-			while (this.#acquiring.size > 0) await Promise.allSettled([...this.#acquiring]);
+			while (this.#acquiring.size > 0) await Promise.allSettled(this.#acquiring.values());
 			await this.#allReturned();
 			// generic-pool stops its evictor once drained.
 			clearTimeout(this.#evictionTimer);
@@ -359,10 +361,10 @@ export class Pool<T> extends EventEmitter<GenericPoolEvents> {
 				throw translateAcquireError(error);
 			},
 		);
-		this.#acquiring.add(request);
+		const entry = this.#acquiring.add(request);
 		this.#keepAlive ??= setInterval(() => {}, KEEP_ALIVE_MS);
 		const settled = () => {
-			this.#acquiring.delete(request);
+			this.#acquiring.delete(entry);
 			if (this.#acquiring.size > 0) return;
 			clearInterval(this.#keepAlive);
 			this.#keepAlive = undefined;

@@ -55,6 +55,22 @@ export class LinkedSet<T> {
 		this.#size--;
 	}
 
+	/** Removes every entry, clearing each one's links. */
+	clear(): void {
+		let e = this.#head;
+		while (e !== undefined) {
+			const next = e.next;
+			e.linked = false;
+			e.prev = undefined;
+			e.next = undefined;
+			e.value = undefined;
+			e = next;
+		}
+		this.#head = undefined;
+		this.#tail = undefined;
+		this.#size = 0;
+	}
+
 	/** The values now, oldest first: a copy, so the caller may delete while it walks them. */
 	values(): T[] {
 		const out: T[] = [];

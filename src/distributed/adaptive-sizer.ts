@@ -61,6 +61,7 @@ export class AdaptiveSizer {
 	#maxWait = 0;
 	#quiet = 0;
 	#last: SizingSample | undefined;
+	/** Per connection, when its lease began (NaN between leases): written over, not deleted per lease, so the map does not churn. */
 	readonly #leasedAt = new Map<number, number>();
 	readonly #onAcquired = (e: { connectionId: number; durationMs: number }) => {
 		this.#arrivals++;
@@ -69,10 +70,13 @@ export class AdaptiveSizer {
 	};
 	readonly #onReleased = (e: { connectionId: number }) => {
 		const at = this.#leasedAt.get(e.connectionId);
-		if (at === undefined) return;
-		this.#leasedAt.delete(e.connectionId);
+		if (at === undefined || Number.isNaN(at)) return;
+		this.#leasedAt.set(e.connectionId, Number.NaN);
 		this.#holdTotal += performance.now() - at;
 		this.#holds++;
+	};
+	readonly #onClosed = (e: { connectionId: number }) => {
+		this.#leasedAt.delete(e.connectionId);
 	};
 
 	constructor(pool: Pool<unknown>, options: AdaptiveSizingOptions = {}) {
@@ -100,6 +104,7 @@ export class AdaptiveSizer {
 		this.#shrinkAfter = options.shrinkAfter ?? 5;
 		pool.on("acquired", this.#onAcquired);
 		pool.on("released", this.#onReleased);
+		pool.on("connectionClosed", this.#onClosed);
 		if (pool.options.max > ceiling) pool.resize({ max: ceiling, reason: `adaptive: ceiling ${ceiling}` });
 		this.#timer = setInterval(() => this.#adapt(), this.#intervalMs);
 		this.#timer.unref();
@@ -114,6 +119,7 @@ export class AdaptiveSizer {
 		clearInterval(this.#timer);
 		this.pool.off("acquired", this.#onAcquired);
 		this.pool.off("released", this.#onReleased);
+		this.pool.off("connectionClosed", this.#onClosed);
 	}
 
 	#adapt(): void {

@@ -7,6 +7,7 @@
 import type { Socket } from "node:net";
 import type { Connection, FieldPacket, QueryError, ResultSetHeader } from "mysql2";
 import type { LifeguardError } from "../../core/errors.ts";
+import { LinkedSet } from "../../core/linked-set.ts";
 import { ConnectionLostError } from "../sql/errors.ts";
 import type { DriverResult, Row } from "../sql/types.ts";
 import type { ResolvedMysqlConfig } from "./config.ts";
@@ -55,7 +56,8 @@ export class MysqlConnection {
 	#closing = false;
 	#deathListeners: ((error: unknown) => void)[] = [];
 	/** Fail the statements in flight when the connection dies under them (mysql2 does not tell event-mode queries). */
-	readonly #inflight = new Set<(error: unknown) => void>();
+	/** Who hears of a death mid-statement: a linked list, not a Set churned once per statement (see LinkedSet). */
+	readonly #inflight = new LinkedSet<(error: unknown) => void>();
 	/** mysql2's formatter for this connection: what fills `?` and `??` when a statement is sent. */
 	readonly formatter = (sql: string, values: unknown[]): string => this.raw.format(sql, values);
 
@@ -167,8 +169,8 @@ export class MysqlConnection {
 
 	/** Registers who must hear if the connection dies during a statement in flight; returns the unregister function. */
 	watchInflight(onDeath: (error: unknown) => void): () => void {
-		this.#inflight.add(onDeath);
-		return () => this.#inflight.delete(onDeath);
+		const entry = this.#inflight.add(onDeath);
+		return () => this.#inflight.delete(entry);
 	}
 
 	/** Marks the connection dead (the pool closes it) and cuts the socket at once. */
@@ -202,7 +204,7 @@ export class MysqlConnection {
 	#die(error: unknown): void {
 		if (this.deathCause !== undefined) return;
 		this.deathCause = error;
-		const inflight = [...this.#inflight];
+		const inflight = this.#inflight.values();
 		this.#inflight.clear();
 		for (const onDeath of inflight) onDeath(error);
 		const listeners = this.#deathListeners;

@@ -53,6 +53,7 @@ type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 type RequestBody = WithoutId<HostRequest>;
 
 interface Pending {
+	id: number;
 	resolve(result: DriverResult): void;
 	reject(error: unknown): void;
 	timer: ReturnType<typeof setTimeout> | undefined;
@@ -68,7 +69,12 @@ export interface RequestOptions {
 
 export class SqliteConnection {
 	readonly #host: Host;
-	readonly #pending = new Map<number, Pending>();
+	/**
+	 * Requests in the host, oldest first: usually one (a connection has one borrower). An array, not a
+	 * Map keyed by id: a long-lived Map that takes a set and a delete per statement churns, and the
+	 * tables it leaves behind keep finished requests alive until a full collection (see LinkedSet).
+	 */
+	readonly #pending: Pending[] = [];
 	readonly #deadListeners: ((error: unknown) => void)[] = [];
 	#nextId = 1;
 	#death: LifeguardError | undefined;
@@ -115,7 +121,7 @@ export class SqliteConnection {
 
 	/** A request is in the host: a statement runs there. */
 	get busy(): boolean {
-		return this.#pending.size > 0;
+		return this.#pending.length > 0;
 	}
 
 	/** Stops the host now (the only way to stop a running statement); every pending request fails with CONNECTION_LOST naming `why`. */
@@ -142,9 +148,9 @@ export class SqliteConnection {
 		const { timeoutMs, signal } = options;
 		const id = this.#nextId++;
 		return new Promise<DriverResult>((resolve, reject) => {
-			const pending: Pending = { resolve, reject, timer: undefined, cleanup: undefined };
-			this.#pending.set(id, pending);
-			if (this.#pending.size === 1) this.#host.ref();
+			const pending: Pending = { id, resolve, reject, timer: undefined, cleanup: undefined };
+			this.#pending.push(pending);
+			if (this.#pending.length === 1) this.#host.ref();
 			if (timeoutMs !== undefined) {
 				pending.timer = setTimeout(() => this.#timeOut(id, timeoutMs), timeoutMs);
 				pending.timer.unref();
@@ -169,7 +175,7 @@ export class SqliteConnection {
 	async close(): Promise<void> {
 		this.#closing = true;
 		// A busy host cannot close its database before its statement returns: it is stopped at once, so that close() keeps its deadline.
-		if (this.#pending.size > 0) this.#die(new ConnectionLostError(new Error("the SQLite connection was closed while a statement ran: its host was stopped")));
+		if (this.#pending.length > 0) this.#die(new ConnectionLostError(new Error("the SQLite connection was closed while a statement ran: its host was stopped")));
 		if (this.#death === undefined) {
 			try {
 				await this.request({ kind: "close" }, { timeoutMs: CLOSE_TIMEOUT_MS });
@@ -189,12 +195,16 @@ export class SqliteConnection {
 	}
 
 	#take(id: number): Pending | undefined {
-		const pending = this.#pending.get(id);
-		if (pending === undefined) return undefined;
-		this.#pending.delete(id);
+		const list = this.#pending;
+		let at = 0;
+		while (at < list.length && list[at].id !== id) at++;
+		if (at === list.length) return undefined;
+		const pending = list[at];
+		if (at === 0) list.shift();
+		else list.splice(at, 1);
 		if (pending.timer !== undefined) clearTimeout(pending.timer);
 		pending.cleanup?.();
-		if (this.#pending.size === 0) this.#host.unref();
+		if (this.#pending.length === 0) this.#host.unref();
 		return pending;
 	}
 
@@ -222,7 +232,7 @@ export class SqliteConnection {
 	#die(reason: LifeguardError, culprit?: number): void {
 		if (this.#death !== undefined) return;
 		this.#death = reason;
-		for (const id of [...this.#pending.keys()]) {
+		for (const id of this.#pending.map((p) => p.id)) {
 			const pending = this.#take(id);
 			pending?.reject(id === culprit ? reason : this.#lostWith(reason));
 		}

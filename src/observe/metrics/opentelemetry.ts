@@ -65,6 +65,9 @@ export async function createOpenTelemetryMetrics(manager: PoolManager, options: 
 	const useTime = meter.createHistogram(OtelName.useTime, { unit: "s", description: "Time between borrowing a connection and returning it", advice });
 	const httpDuration = meter.createHistogram(OtelName.httpConnectionDuration, { unit: "s", description: "How long HTTP connections stayed open", advice });
 
+	// Per pool, per connection: when its lease began (NaN between leases). An entry lives as long as its
+	// connection: written over at each lease rather than deleted and re-added, which would churn the map
+	// once per lease (see src/core/linked-set.ts for what that costs the collector).
 	const leasedAt = new Map<object, Map<number, number>>();
 	const openedAt = new Map<object, Map<number, number>>();
 	const mapOf = (maps: Map<object, Map<number, number>>, key: object) => {
@@ -96,8 +99,8 @@ export async function createOpenTelemetryMetrics(manager: PoolManager, options: 
 		released: (pool, e) => {
 			const leases = leasedAt.get(pool.pool);
 			const at = leases?.get(e.connectionId);
-			if (leases === undefined || at === undefined) return;
-			leases.delete(e.connectionId);
+			if (leases === undefined || at === undefined || Number.isNaN(at)) return;
+			leases.set(e.connectionId, Number.NaN);
 			record(useTime, pool, (performance.now() - at) / 1000);
 		},
 	});
