@@ -52,14 +52,7 @@ interface ConnectionInternals {
 	destroy(): void;
 	query(command: unknown): EventEmitter;
 	execute(sql: unknown, values: unknown, callback: (error: QueryError | null, rows: unknown, fields: unknown) => void): EventEmitter;
-	/** Its current lease, set at each handout: the release path needs no lookup. */
-	[LEASE]?: Lease<Connection>;
-	/** Opened and not yet handed out: its first handout emits `connection`. */
-	[FRESH]?: boolean;
 }
-
-const LEASE = Symbol("lifeguard.mysql2Lease");
-const FRESH = Symbol("lifeguard.mysql2Fresh");
 
 type Connection = PoolConnection & ConnectionInternals;
 type GetConnectionCallback = (error: NodeJS.ErrnoException | null, connection?: PoolConnection) => void;
@@ -161,6 +154,12 @@ export class Pool extends ManagedCompatPool<Connection> {
 	readonly #checkouts: CheckoutQueue<Connection, GetConnectionCallback>;
 	/** Idle connections, oldest first: the order of the core's idle list (released last in, lent last in first out). */
 	readonly #idle = new Set<Connection>();
+	/**
+	 * Opened and not yet handed out: the first handout emits `connection`. Kept here, not on the
+	 * connection: a property of ours would give our connections another hidden class than
+	 * mysql2's own, and mysql2's code would turn polymorphic in a process that has both.
+	 */
+	readonly #fresh = new Set<Connection>();
 	readonly #acquireTimeout: number | undefined;
 	readonly #max: number;
 	/** Idle connections are tracked only for mysql2's idle removal, which runs when `maxIdle < connectionLimit`. */
@@ -243,7 +242,7 @@ export class Pool extends ManagedCompatPool<Connection> {
 	/** Called by `connection.release()`: the connection goes back to the pool (reset first with `resetOnRelease`). */
 	releaseConnection(connection: PoolConnection): void {
 		const conn = connection as Connection;
-		const lease = conn[LEASE];
+		const lease = this.core.leaseOf(conn);
 		if (lease === undefined || !lease.active) return;
 		if (!conn._pool) return lease.destroy(conn._fatalError ?? undefined);
 		const idleBefore = this.core.idleCount;
@@ -390,13 +389,9 @@ export class Pool extends ManagedCompatPool<Connection> {
 
 	#handOut(lease: Lease<Connection>, callback: GetConnectionCallback, queued: boolean): void {
 		const conn = lease.resource;
-		conn[LEASE] = lease;
 		if (this.#trackIdle) this.#idle.delete(conn);
-		const isNew = conn[FRESH] === true;
-		if (isNew) {
-			conn[FRESH] = false;
-			this.emit("connection", conn);
-		}
+		const isNew = this.#fresh.size > 0 && this.#fresh.delete(conn);
+		if (isNew) this.emit("connection", conn);
 		// mysql2 emits `acquire` for an idle or a new connection, not for one a release hands straight to a waiting caller.
 		if (isNew || !queued) this.emit("acquire", conn);
 		conn._released = false;
@@ -419,7 +414,7 @@ export class Pool extends ManagedCompatPool<Connection> {
 				}
 				if (this._closed) return reject(new Error(Mysql2PoolMessage.closed));
 				this.#checkouts.connected();
-				conn[FRESH] = true;
+				this.#fresh.add(conn);
 				resolve(conn);
 			});
 		});
@@ -427,6 +422,7 @@ export class Pool extends ManagedCompatPool<Connection> {
 
 	#close(conn: Connection): Promise<void> {
 		this.#idle.delete(conn);
+		this.#fresh.delete(conn);
 		// Detached first, so that its 'end' does not come back to the pool.
 		conn._pool = null;
 		if (!this._closed) {
