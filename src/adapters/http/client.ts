@@ -108,7 +108,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			breakers,
 			cooldowns,
 			limiter,
-			acquire: (origin, timeoutMs, waiter) => this.#acquire(origin, timeoutMs, waiter),
+			acquire: (origin, timeoutMs, waiter, onSlot, onError) => this.#acquire(origin, timeoutMs, waiter, onSlot, onError),
 			finished: (exchange) => {
 				if (exchange.inflight !== undefined) this.#inflight.delete(exchange.inflight);
 			},
@@ -122,15 +122,14 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			if (this.#closed) throw new PoolClosedError(this.name);
 			target = this.#originOf(opts.origin);
 			const call = opts as HttpCallOptions & { headersTimeout?: unknown; bodyTimeout?: unknown };
-			const problems: ConfigProblem[] = [];
-			const timeoutProblem = callTimeoutProblem(call.timeoutMs);
-			if (timeoutProblem !== undefined) problems.push({ path: "timeoutMs", message: timeoutProblem });
-			// The per-call phase timeouts (and undici's own spellings) reach undici's timers as given.
-			for (const key of ["headersTimeoutMs", "bodyTimeoutMs", "headersTimeout", "bodyTimeout"] as const) {
-				const problem = phaseTimeoutProblem(call[key]);
-				if (problem !== undefined) problems.push({ path: key, message: problem });
-			}
-			if (problems.length > 0) throw new ConfigError(`http client "${this.name}": request`, problems);
+			// Most calls set no timeout of their own: nothing to check, no list to make.
+			const ownTimeouts =
+				call.timeoutMs !== undefined ||
+				call.headersTimeoutMs !== undefined ||
+				call.bodyTimeoutMs !== undefined ||
+				call.headersTimeout !== undefined ||
+				call.bodyTimeout !== undefined;
+			if (ownTimeouts) this.#checkCallTimeouts(call);
 		} catch (error) {
 			user.onError?.(error as Error);
 			return true;
@@ -139,6 +138,19 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		exchange.inflight = this.#inflight.add(exchange);
 		exchange.start();
 		return true;
+	}
+
+	/** A call's own timeouts: CONFIG_INVALID listing each bad one. */
+	#checkCallTimeouts(call: HttpCallOptions & { headersTimeout?: unknown; bodyTimeout?: unknown }): void {
+		const problems: ConfigProblem[] = [];
+		const timeoutProblem = callTimeoutProblem(call.timeoutMs);
+		if (timeoutProblem !== undefined) problems.push({ path: "timeoutMs", message: timeoutProblem });
+		// The per-call phase timeouts (and undici's own spellings) reach undici's timers as given.
+		for (const key of ["headersTimeoutMs", "bodyTimeoutMs", "headersTimeout", "bodyTimeout"] as const) {
+			const problem = phaseTimeoutProblem(call[key]);
+			if (problem !== undefined) problems.push({ path: key, message: problem });
+		}
+		if (problems.length > 0) throw new ConfigError(`http client "${this.name}": request`, problems);
 	}
 
 	/** Opens the `prewarm` origins' connections; resolves when they are open, rejects with the first connect error. */
@@ -271,16 +283,24 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		if (this.#pool.has(conn.origin)) this.#pool.pool(conn.origin).invalidate(conn, error);
 	}
 
-	#acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Slot> {
-		if (this.options.allowH2 && origin.startsWith("https:")) return this.#acquireH2(origin, timeoutMs, waiter.signal);
-		return this.#lease(origin, timeoutMs, waiter);
+	#acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }, onSlot: (slot: Slot) => void, onError: (error: unknown) => void): void {
+		if (this.options.allowH2 && origin.startsWith("https:")) {
+			this.#acquireH2(origin, timeoutMs, waiter.signal).then(onSlot, onError);
+			return;
+		}
+		const pool = this.#pool.pool(origin);
+		// An idle connection is lent at once, through callbacks: no wait to abort, no connect to fail, no queue to be full.
+		// The pool's own default deadline is acquireTimeoutMs: no options object for the common call.
+		if (pool.idleCount > 0) {
+			if (timeoutMs === this.options.acquireTimeoutMs) this.#pool.acquireWith(origin, onSlot, onError, undefined);
+			else this.#pool.acquireWith(origin, onSlot, onError, undefined, { timeoutMs });
+			return;
+		}
+		this.#lease(origin, timeoutMs, waiter).then(onSlot, onError);
 	}
 
+	/** A connection for a caller that may have to wait: a failed connect fails it at once (see #connectWaiters). */
 	#lease(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Lease<HttpConnection>> {
-		const pool = this.#pool.pool(origin);
-		// An idle connection is lent at once: no wait to abort, no connect to fail, no queue to be full.
-		// The pool's own default deadline is acquireTimeoutMs: no options object for the common call.
-		if (pool.idleCount > 0) return timeoutMs === this.options.acquireTimeoutMs ? this.#pool.acquire(origin) : this.#pool.acquire(origin, { timeoutMs });
 		const signal = waiter.signal;
 		const controller = new AbortController();
 		const onAbort = () => controller.abort(signal.reason);

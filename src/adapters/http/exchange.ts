@@ -63,8 +63,12 @@ export interface ExchangeHost {
 	readonly breakers: CircuitBreakers | undefined;
 	readonly cooldowns: Cooldowns | undefined;
 	readonly limiter: RateLimiter | undefined;
-	/** A connection for `origin`; `waiter.signal` is read only when the call may have to wait. */
-	acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }): Promise<Slot>;
+	/**
+	 * A connection for `origin`, to `onSlot` or `onError` (once; before this call returns when a
+	 * connection is idle). `waiter.signal` is read only when the call may have to wait. Throws
+	 * when the client closed.
+	 */
+	acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }, onSlot: (slot: Slot) => void, onError: (error: unknown) => void): void;
 	finished(exchange: Exchange): void;
 }
 
@@ -236,29 +240,27 @@ export class Exchange {
 			this.#timeoutMs === undefined
 				? this.#host.options.acquireTimeoutMs
 				: Math.max(1, Math.min(this.#host.options.acquireTimeoutMs, this.deadline.remainingMs));
-		let acquiring: Promise<Slot>;
+		const onSlot = (slot: Slot) => {
+			if (this.#abortReason !== undefined) {
+				releaseSlot(slot, false);
+				return reject(this.#abortReason);
+			}
+			const attempt = new Attempt(this, slot, resolve, reject);
+			this.#attempt = attempt;
+			attempt.send(this.#send);
+		};
+		const onError = (error: unknown) => {
+			// An acquire aborted by the pool for a failed connect carries the connect error: that is what the caller should see.
+			const cause = (error as { code?: string; cause?: unknown }).code === ErrorCode.ACQUIRE_ABORTED ? (error as { cause?: unknown }).cause : undefined;
+			this.#decideError(cause instanceof Error && this.#abortReason === undefined ? cause : error, false, resolve, reject);
+		};
 		try {
-			acquiring = this.#host.acquire(this.origin, acquireMs, this);
+			// An idle connection comes back inside this call: the request is written now, as undici.Pool writes it, with no promise between.
+			this.#host.acquire(this.origin, acquireMs, this, onSlot, onError);
 		} catch (error) {
 			// The client closed while this call waited for its retry: the pool of its origin is gone.
 			return reject(error);
 		}
-		acquiring.then(
-			(slot) => {
-				if (this.#abortReason !== undefined) {
-					releaseSlot(slot, false);
-					return reject(this.#abortReason);
-				}
-				const attempt = new Attempt(this, slot, resolve, reject);
-				this.#attempt = attempt;
-				attempt.send(this.#send);
-			},
-			(error) => {
-				// An acquire aborted by the pool for a failed connect carries the connect error: that is what the caller should see.
-				const cause = (error as { code?: string; cause?: unknown }).code === ErrorCode.ACQUIRE_ABORTED ? (error as { cause?: unknown }).cause : undefined;
-				this.#decideError(cause instanceof Error && this.#abortReason === undefined ? cause : error, false, resolve, reject);
-			},
-		);
 	}
 
 	// --- called by the attempt ---
