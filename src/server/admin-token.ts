@@ -35,7 +35,8 @@ export function loadStoredSecret(dataDir: string, file: string): AdminToken {
 	const path = join(dataDir, file);
 	try {
 		// "wx": two services starting at once on one directory cannot both create (and show) one.
-		const value = randomBytes(24).toString("base64url");
+		// Prefixed: a base64url secret starts with "-" one time in 64, and `--token -…` is then an ambiguous flag to the CLI (exit 2).
+		const value = `lg_${randomBytes(24).toString("base64url")}`;
 		writeFileSync(path, `${value}\n`, { mode: 0o600, flag: "wx" });
 		return { value, created: true, path };
 	} catch (error) {

@@ -27,6 +27,8 @@ describe("lifeguard serve on the embedded default", () => {
 		const path = `${service.dataDir}/admin-token`;
 		assert.equal(statSync(path).mode & 0o777, 0o600);
 		assert.equal(readFileSync(path, "utf8").trim(), service.token);
+		// Never "-" first: `lifeguard stats --token <token>` would read it as a flag (one token in 64 did).
+		assert.match(service.token as string, /^lg_[A-Za-z0-9_-]{32}$/);
 	});
 
 	it("keeps /health/live and /health/ready open", async () => {
