@@ -106,30 +106,6 @@ export class KeyedPool<K, T> extends WatchedEmitter<KeyedEvents> {
 		return pool.acquire(options);
 	}
 
-	/**
-	 * `acquire()` answered through callbacks, like `Pool.acquireWith`: `onLease(lease, context)` or
-	 * `onError(error, context)` runs exactly once, possibly before this call returns (an idle
-	 * connection). Saves a promise and a microtask per borrow.
-	 */
-	acquireWith<C>(
-		key: K,
-		onLease: (lease: Lease<T>, context: C) => void,
-		onError: (error: Error, context: C) => void,
-		context: C,
-		options?: AcquireOptions,
-	): void {
-		if (this.#closed) return onError(new PoolClosedError(this.name), context);
-		let pool: Pool<T>;
-		try {
-			pool = this.pool(key);
-		} catch (error) {
-			return onError(error as Error, context);
-		}
-		const full = this.#queueFull(pool);
-		if (full !== undefined) return onError(full, context);
-		pool.acquireWith(onLease, onError, context, options);
-	}
-
 	/** The shared wait queue's bound: only callers that must wait for a release count (nothing idle for the key, no room to create, per key or in the budget). */
 	#queueFull(pool: Pool<T>): QueueFullError | undefined {
 		if (this.maxWaiters === Number.POSITIVE_INFINITY) return undefined;

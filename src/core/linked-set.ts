@@ -17,8 +17,8 @@ export interface LinkedEntry<T> {
 	value: T | undefined;
 	prev: LinkedEntry<T> | undefined;
 	next: LinkedEntry<T> | undefined;
-	/** Still in its set: `delete()` of an entry twice is a no-op. */
-	linked: boolean;
+	/** The set that holds it, until it is deleted: `delete()` takes only its own entries, and an entry once. */
+	owner: LinkedSet<T> | undefined;
 }
 
 export class LinkedSet<T> {
@@ -32,7 +32,7 @@ export class LinkedSet<T> {
 
 	/** Adds `value` at the end; keep the entry to delete it. */
 	add(value: T): LinkedEntry<T> {
-		const entry: LinkedEntry<T> = { value, prev: this.#tail, next: undefined, linked: true };
+		const entry: LinkedEntry<T> = { value, prev: this.#tail, next: undefined, owner: this };
 		if (this.#tail === undefined) this.#head = entry;
 		else this.#tail.next = entry;
 		this.#tail = entry;
@@ -40,10 +40,10 @@ export class LinkedSet<T> {
 		return entry;
 	}
 
-	/** Removes the entry (once; later calls do nothing). */
+	/** Removes the entry (once; later calls, and an entry of another set, do nothing). */
 	delete(entry: LinkedEntry<T>): void {
-		if (!entry.linked) return;
-		entry.linked = false;
+		if (entry.owner !== this) return;
+		entry.owner = undefined;
 		const { prev, next } = entry;
 		if (prev === undefined) this.#head = next;
 		else prev.next = next;
@@ -60,7 +60,7 @@ export class LinkedSet<T> {
 		let e = this.#head;
 		while (e !== undefined) {
 			const next = e.next;
-			e.linked = false;
+			e.owner = undefined;
 			e.prev = undefined;
 			e.next = undefined;
 			e.value = undefined;

@@ -183,6 +183,24 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		this.#wait(options, now ?? performance.now(), stack, resolve, onError as (error: Error, context: unknown) => void, context);
 	}
 
+	/**
+	 * A lease of an idle connection that is ready now, or undefined: never waits, never creates,
+	 * never queues. Undefined when the pool is not open, when callers are already waiting (they
+	 * come first), or when no idle connection passes the checks (perished ones are retired and
+	 * long-idle ones sent to validation on the way, as `acquire()` does). For adapters whose
+	 * waiting path differs from their idle path (the HTTP client ties a wait to its call's signal
+	 * and to failed connects): try this, and `acquire()` when it gives nothing.
+	 */
+	tryAcquire(): Lease<T> | undefined {
+		if (this.#state !== "open" || this.#waiters.length > 0 || this.#idle.length === 0) return undefined;
+		const now = this.#clock.sample(this.#counters.acquiredOk);
+		const conn = this.#takeIdle(now);
+		if (conn === undefined) return undefined;
+		if (this.watching.acquireStarted) this.#emit(PoolEvent.acquireStarted, { pool: this.name });
+		const stack = this.options.leakDetectionMs > 0 ? new Error("lease acquired here").stack : undefined;
+		return this.#lend(conn, now, now === undefined ? undefined : 0, stack);
+	}
+
 	/** Runs `fn` with a connection and releases it after; a connection fault (see `classifyError`) destroys it instead. See {@link withLease}. */
 	use<R>(fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
 		return withLease(this, fn, options);

@@ -174,3 +174,58 @@ describe("acquireWith: a handler that throws costs no other waiter its answer", 
 		assert.deepEqual(out, { escaped: ["waiter's bug"], releaseThrew: false, idle: 1 });
 	});
 });
+
+describe("Pool.tryAcquire: an idle connection now, or nothing", () => {
+	it("lends an idle connection, and gives nothing (no wait, no create, no queue) when none is idle", async () => {
+		let created = 0;
+		const pool = createPool({ name: "try", create: () => ({ id: ++created }), max: 2, min: 0 });
+		assert.equal(pool.tryAcquire(), undefined);
+		assert.equal(created, 0);
+		assert.equal(pool.pendingCount, 0);
+		(await pool.acquire()).release();
+		const lease = pool.tryAcquire();
+		assert.equal(lease?.resource.id, 1);
+		assert.equal(pool.activeCount, 1);
+		assert.equal(pool.tryAcquire(), undefined, "the only idle connection is lent");
+		assert.equal(created, 1);
+		lease?.release();
+		await pool.close();
+		assert.equal(pool.tryAcquire(), undefined, "a closed pool lends nothing");
+	});
+
+	it("does not jump the queue: with callers waiting it gives nothing", async () => {
+		const pool = makePool(1);
+		const held = await pool.acquire();
+		const waiting = pool.acquire();
+		// The release hands the connection to the waiter; in the same turn nothing is idle for tryAcquire.
+		held.release();
+		assert.equal(pool.tryAcquire(), undefined);
+		(await waiting).release();
+		await pool.close();
+	});
+
+	it("an idle connection due for validation is validated, not lent: tryAcquire gives nothing, acquire() gets it after", async () => {
+		let created = 0;
+		let validations = 0;
+		const pool = createPool({
+			name: "validate",
+			create: () => ({ id: ++created }),
+			max: 1,
+			min: 0,
+			validateAfterIdleMs: 20,
+			validate: async () => {
+				validations++;
+				await sleep(30);
+				return true;
+			},
+		});
+		(await pool.acquire()).release();
+		await sleep(40);
+		assert.equal(pool.tryAcquire(), undefined);
+		assert.equal(validations, 1, "the take sent it to validation");
+		const lease = await pool.acquire();
+		assert.equal(lease.resource.id, 1, "the validated connection, not a new one");
+		lease.release();
+		await pool.close();
+	});
+});

@@ -34,6 +34,30 @@ describe("LinkedSet", () => {
 		assert.equal(middle.next, undefined);
 	});
 
+	it("an entry of another set is not deleted, and leaves both sets as they were", () => {
+		const one = new LinkedSet<string>();
+		const other = new LinkedSet<string>();
+		one.add("a");
+		const b = other.add("b");
+		other.add("c");
+		one.delete(b);
+		assert.deepEqual(one.values(), ["a"]);
+		assert.deepEqual(other.values(), ["b", "c"]);
+		assert.equal(one.size, 1);
+		other.delete(b);
+		assert.deepEqual(other.values(), ["c"]);
+	});
+
+	it("after clear() the old entries are dead: deleting one does not touch what was added since", () => {
+		const set = new LinkedSet<string>();
+		const a = set.add("a");
+		set.clear();
+		set.add("b");
+		set.delete(a);
+		assert.deepEqual(set.values(), ["b"]);
+		assert.equal(set.size, 1);
+	});
+
 	it("values() is a copy: deleting while walking it visits every value once", () => {
 		const set = new LinkedSet<number>();
 		const entries = [1, 2, 3, 4].map((n) => set.add(n));

@@ -2,8 +2,10 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { describe, it } from "node:test";
+import tls from "node:tls";
 import { createHttpClient } from "../../src/adapters/http/index.ts";
 import { eventually } from "../support/wait.ts";
+import { selfSignedCert } from "./support/cert.ts";
 import { startHttp } from "./support/servers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -149,6 +151,42 @@ describe("connecting", () => {
 		assert.equal(client.stats().origins[origin].timeouts.connect, 1);
 		for (const s of sockets) s.destroy();
 		await new Promise((r) => silent.close(r));
+	});
+
+	it("a call whose connection expired while idle waits on a hanging connect, and leaves the queue at its own signal", async () => {
+		// The first connection speaks TLS and answers with keep-alive; later ones accept TCP and never
+		// answer the handshake, so a new connection hangs until connectTimeoutMs.
+		const { key, cert } = selfSignedCert();
+		const sockets = new Set<net.Socket>();
+		let accepted = 0;
+		const server = net.createServer((raw) => {
+			sockets.add(raw);
+			raw.on("error", () => {});
+			if (++accepted > 1) return;
+			const socket = new tls.TLSSocket(raw, { isServer: true, key, cert });
+			socket.on("error", () => {});
+			socket.on("data", () => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+		});
+		await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+		const origin = `https://localhost:${(server.address() as net.AddressInfo).port}`;
+		await using client = createHttpClient({
+			name: "perished-abort",
+			allowH2: false,
+			tls: { ca: cert },
+			maxLifetimeMs: 100,
+			connectTimeoutMs: 20_000,
+			acquireTimeoutMs: 30_000,
+		});
+		assert.equal(await text(client, origin), "200 ok");
+		await sleep(150);
+		const started = Date.now();
+		await assert.rejects(client.request({ origin, path: "/", method: "GET", signal: AbortSignal.timeout(100) }));
+		assert.ok(Date.now() - started < 2_000, `gave up after ${Date.now() - started} ms, not at its signal`);
+		assert.equal(accepted, 2, "the retired connection was replaced by a connect that hung");
+		// The call left the pool's queue with its signal, not when the connect gives up 20 s later.
+		assert.equal(client.stats().pending, 0);
+		for (const s of sockets) s.destroy();
+		await new Promise((r) => server.close(r));
 	});
 
 	it("a refused connection fails the request at once, not at acquireTimeoutMs", async () => {

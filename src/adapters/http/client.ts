@@ -11,7 +11,7 @@ import { ConfigError, type ConfigProblem, PoolClosedError } from "../../core/err
 import { createKeyedPool, type KeyedPool } from "../../core/keyed-pool.ts";
 import type { Lease } from "../../core/lease.ts";
 import { LinkedSet } from "../../core/linked-set.ts";
-import { type CloseOptions, closeTimeout } from "../../core/pool.ts";
+import { type CloseOptions, closeTimeout, type Pool } from "../../core/pool.ts";
 import type { BreakerView, ClientPool, ManagedClient } from "../../manager/client.ts";
 import { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
 import { Cooldowns } from "../../resilience/cooldowns.ts";
@@ -283,20 +283,31 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		if (this.#pool.has(conn.origin)) this.#pool.pool(conn.origin).invalidate(conn, error);
 	}
 
-	#acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }, onSlot: (slot: Slot) => void, onError: (error: unknown) => void): void {
+	/** See ExchangeHost.acquire: the client's closed state comes back as an error, never thrown through the callbacks. */
+	#acquire(
+		origin: string,
+		timeoutMs: number,
+		waiter: { readonly signal: AbortSignal },
+		onSlot: (slot: Slot) => void,
+		onError: (error: unknown) => void,
+	): Error | undefined {
 		if (this.options.allowH2 && origin.startsWith("https:")) {
 			this.#acquireH2(origin, timeoutMs, waiter.signal).then(onSlot, onError);
-			return;
+			return undefined;
 		}
-		const pool = this.#pool.pool(origin);
-		// An idle connection is lent at once, through callbacks: no wait to abort, no connect to fail, no queue to be full.
-		// The pool's own default deadline is acquireTimeoutMs: no options object for the common call.
-		if (pool.idleCount > 0) {
-			if (timeoutMs === this.options.acquireTimeoutMs) this.#pool.acquireWith(origin, onSlot, onError, undefined);
-			else this.#pool.acquireWith(origin, onSlot, onError, undefined, { timeoutMs });
-			return;
+		let pool: Pool<HttpConnection>;
+		try {
+			pool = this.#pool.pool(origin);
+		} catch (error) {
+			return error as Error;
 		}
-		this.#lease(origin, timeoutMs, waiter).then(onSlot, onError);
+		// An idle connection that is ready is lent at once, with no promise: no wait to abort, no connect to fail,
+		// no queue to be full. Anything else (nothing idle, or the idle ones retired or sent to validation on the
+		// way) waits through #lease, tied to the call's signal and to failed connects.
+		const lease = pool.tryAcquire();
+		if (lease !== undefined) onSlot(lease);
+		else this.#lease(origin, timeoutMs, waiter).then(onSlot, onError);
+		return undefined;
 	}
 
 	/** A connection for a caller that may have to wait: a failed connect fails it at once (see #connectWaiters). */

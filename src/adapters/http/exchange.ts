@@ -65,10 +65,16 @@ export interface ExchangeHost {
 	readonly limiter: RateLimiter | undefined;
 	/**
 	 * A connection for `origin`, to `onSlot` or `onError` (once; before this call returns when a
-	 * connection is idle). `waiter.signal` is read only when the call may have to wait. Throws
-	 * when the client closed.
+	 * connection is idle). `waiter.signal` is read only when the call may have to wait. Returns
+	 * the error, calling neither, when the client closed (the pool of the origin is gone).
 	 */
-	acquire(origin: string, timeoutMs: number, waiter: { readonly signal: AbortSignal }, onSlot: (slot: Slot) => void, onError: (error: unknown) => void): void;
+	acquire(
+		origin: string,
+		timeoutMs: number,
+		waiter: { readonly signal: AbortSignal },
+		onSlot: (slot: Slot) => void,
+		onError: (error: unknown) => void,
+	): Error | undefined;
 	finished(exchange: Exchange): void;
 }
 
@@ -254,13 +260,11 @@ export class Exchange {
 			const cause = (error as { code?: string; cause?: unknown }).code === ErrorCode.ACQUIRE_ABORTED ? (error as { cause?: unknown }).cause : undefined;
 			this.#decideError(cause instanceof Error && this.#abortReason === undefined ? cause : error, false, resolve, reject);
 		};
-		try {
-			// An idle connection comes back inside this call: the request is written now, as undici.Pool writes it, with no promise between.
-			this.#host.acquire(this.origin, acquireMs, this, onSlot, onError);
-		} catch (error) {
-			// The client closed while this call waited for its retry: the pool of its origin is gone.
-			return reject(error);
-		}
+		// An idle connection comes back inside this call: the request is written now, as undici.Pool writes it, with no
+		// promise between. What onSlot and onError run (the user's handler among it) is not caught here.
+		const refused = this.#host.acquire(this.origin, acquireMs, this, onSlot, onError);
+		// The client closed while this call waited for its retry: the pool of its origin is gone.
+		if (refused !== undefined) reject(refused);
 	}
 
 	// --- called by the attempt ---
