@@ -8,7 +8,7 @@ import pg from "pg";
 import * as compatMysql from "../src/compat/mysql2.ts";
 import * as compatPg from "../src/compat/pg.ts";
 import { services } from "../test/support/services.ts";
-import { measure } from "./rounds.ts";
+import { serveRounds } from "./rounds.ts";
 
 const MAX = 10;
 const SQL = "SELECT 1";
@@ -32,13 +32,8 @@ function open(which: string): Opened {
 
 const pool = open(process.argv[2]);
 await Promise.all(Array.from({ length: MAX }, () => pool.query(SQL)));
-const send = (message: unknown) => process.send?.(message);
-process.on("message", async (message: { ops?: number; callers?: number; end?: true }) => {
-	if (message.end) {
-		await pool.end();
-		process.disconnect();
-		return;
-	}
-	send(await measure({ name: process.argv[2], query: () => pool.query(SQL), close: () => pool.end() }, message.ops ?? 0, message.callers ?? 1));
-});
-send("ready");
+serveRounds(
+	process.argv[2],
+	() => pool.query(SQL),
+	() => pool.end(),
+);

@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { Pool } from "undici";
 import { createHttpClient } from "../src/adapters/http/index.ts";
 import { selfSignedCert } from "../test/http/support/cert.ts";
-import { median } from "./rounds.ts";
+import { alternate, compare, isolated, median, type RoundsOptions, summarize } from "./rounds.ts";
 
 export const name = "http";
 
@@ -19,6 +19,9 @@ const CALLERS = 32;
 const ROUNDS = 7;
 const REQUESTS = 10_000;
 const REQUESTS_NO_KEEPALIVE = 2_000;
+// Isolated: many short rounds, ratios taken round by round (bench/rounds.ts); the A/A beside it says how far two equal clients land apart.
+const ISOLATED: RoundsOptions = { callers: CALLERS, rounds: 40, opsPerRound: 4_000, warmupRounds: 2 };
+const TARGET = 0.95;
 
 interface Contender {
 	name: string;
@@ -205,10 +208,44 @@ async function tls(port: number): Promise<Record<string, unknown>> {
 	};
 }
 
+/**
+ * Lifeguard against undici.Pool with each client in a process of its own, so that neither one's
+ * garbage or timers land in the other's rounds, and undici.Pool against itself the same way.
+ */
+async function isolatedComparison(port: number): Promise<Record<string, unknown>> {
+	const origin = `http://127.0.0.1:${port}`;
+	const script = new URL("./http-contender.ts", import.meta.url);
+	const pair = async (a: [string, string], b: [string, string]) => {
+		const ours = await isolated(script, [a[0], origin, String(CALLERS)], a[1]);
+		const theirs = await isolated(script, [b[0], origin, String(CALLERS)], b[1]);
+		try {
+			const samples = await alternate([ours, theirs], ISOLATED);
+			return { ...summarize(samples), ...compare(samples[a[1]], samples[b[1]]) };
+		} finally {
+			await ours.close();
+			await theirs.close();
+		}
+	};
+	return {
+		rounds: ISOLATED.rounds,
+		requestsPerRound: ISOLATED.opsPerRound,
+		lifeguardVsUndiciPool: await pair(["lifeguard", "lifeguard"], ["undici.Pool", "undici.Pool"]),
+		/** A/A: undici.Pool against itself, measured the same way. */
+		control: await pair(["undici.Pool", "undici.Pool A"], ["undici.Pool", "undici.Pool B"]),
+		/** For lifeguardVsUndiciPool.ratio. */
+		target: TARGET,
+	};
+}
+
 export async function run(): Promise<Record<string, unknown>> {
 	const server = await startServer();
 	try {
-		return { callers: CALLERS, keepAliveGet: await throughput(server.ports.http), tls: await tls(server.ports.https) };
+		return {
+			callers: CALLERS,
+			keepAliveGet: await throughput(server.ports.http),
+			isolated: await isolatedComparison(server.ports.http),
+			tls: await tls(server.ports.https),
+		};
 	} finally {
 		server.stop();
 	}

@@ -14,6 +14,8 @@
  * every full collection). Rounds alternate instead, so each contender follows itself as often
  * as it follows the other, and each pays for the garbage it leaves as much as it inherits.
  */
+import { fork } from "node:child_process";
+
 export interface Contender {
 	name: string;
 	query(): Promise<unknown>;
@@ -125,4 +127,54 @@ export function report(
 		/** For `ratio`: ours must keep at least this share of theirs' throughput. */
 		target: 0.98,
 	};
+}
+
+/**
+ * A contender in a process of its own, so that neither contender's garbage, timers or shared
+ * driver code touch the other's (one pool per process, as in a service). `script` opens its
+ * pool from `args`, sends "ready", then answers each `{ ops, callers }` message with the Sample
+ * of a round it ran itself (`measure` in its own process) and exits on `{ end: true }`. `name`
+ * labels the samples: two processes of the same pool under two names make an A/A control.
+ */
+export async function isolated(script: URL, args: string[], name: string = args[0]): Promise<Contender> {
+	const child = fork(script, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+	let pending: { resolve(message: unknown): void; reject(error: Error): void } | undefined;
+	child.on("message", (message) => pending?.resolve(message));
+	child.on("exit", (code) => pending?.reject(new Error(`bench: the ${name} process exited (${code})`)));
+	const next = () => new Promise<unknown>((resolve, reject) => (pending = { resolve, reject }));
+	const first = await next();
+	if (first !== "ready") throw new Error(`bench: the ${name} process did not start: ${JSON.stringify(first)}`);
+	return {
+		name,
+		query: () => Promise.reject(new Error("isolated contender: rounds run in its process")),
+		round: (ops, callers) => {
+			const reply = next();
+			child.send({ ops, callers });
+			return reply as Promise<Sample>;
+		},
+		close: async () => {
+			pending = undefined;
+			if (child.exitCode !== null) return;
+			const exited = new Promise((resolve) => child.once("exit", resolve));
+			child.send({ end: true });
+			await exited;
+		},
+	};
+}
+
+/**
+ * The child side of `isolated`: after `open` has made the pool and warmed it, answers the
+ * parent's rounds with `measure` over `query` until told to end.
+ */
+export function serveRounds(name: string, query: () => Promise<unknown>, end: () => Promise<void>): void {
+	const send = (message: unknown) => process.send?.(message);
+	process.on("message", async (message: { ops?: number; callers?: number; end?: true }) => {
+		if (message.end) {
+			await end();
+			process.disconnect();
+			return;
+		}
+		send(await measure({ name, query, close: end }, message.ops ?? 0, message.callers ?? 1));
+	});
+	send("ready");
 }
