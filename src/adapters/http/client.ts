@@ -108,7 +108,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			breakers,
 			cooldowns,
 			limiter,
-			acquire: (origin, timeoutMs, waiter, onSlot, onError) => this.#acquire(origin, timeoutMs, waiter, onSlot, onError),
+			acquire: (exchange, timeoutMs) => this.#acquire(exchange, timeoutMs),
 			finished: (exchange) => {
 				if (exchange.inflight !== undefined) this.#inflight.delete(exchange.inflight);
 			},
@@ -284,15 +284,13 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	}
 
 	/** See ExchangeHost.acquire: the client's closed state comes back as an error, never thrown through the callbacks. */
-	#acquire(
-		origin: string,
-		timeoutMs: number,
-		waiter: { readonly signal: AbortSignal },
-		onSlot: (slot: Slot) => void,
-		onError: (error: unknown) => void,
-	): Error | undefined {
+	#acquire(exchange: Exchange, timeoutMs: number): Error | undefined {
+		const origin = exchange.origin;
 		if (this.options.allowH2 && origin.startsWith("https:")) {
-			this.#acquireH2(origin, timeoutMs, waiter.signal).then(onSlot, onError);
+			this.#acquireH2(origin, timeoutMs, exchange.signal).then(
+				(slot) => exchange.slotReady(slot),
+				(error) => exchange.slotFailed(error),
+			);
 			return undefined;
 		}
 		let pool: Pool<HttpConnection>;
@@ -305,8 +303,12 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		// no queue to be full. Anything else (nothing idle, or the idle ones retired or sent to validation on the
 		// way) waits through #lease, tied to the call's signal and to failed connects.
 		const lease = pool.tryAcquire();
-		if (lease !== undefined) onSlot(lease);
-		else this.#lease(origin, timeoutMs, waiter).then(onSlot, onError);
+		if (lease !== undefined) exchange.slotReady(lease);
+		else
+			this.#lease(origin, timeoutMs, exchange).then(
+				(slot) => exchange.slotReady(slot),
+				(error) => exchange.slotFailed(error),
+			);
 		return undefined;
 	}
 

@@ -64,17 +64,12 @@ export interface ExchangeHost {
 	readonly cooldowns: Cooldowns | undefined;
 	readonly limiter: RateLimiter | undefined;
 	/**
-	 * A connection for `origin`, to `onSlot` or `onError` (once; before this call returns when a
-	 * connection is idle). `waiter.signal` is read only when the call may have to wait. Returns
-	 * the error, calling neither, when the client closed (the pool of the origin is gone).
+	 * A connection for `exchange`'s origin, to `exchange.slotReady` or `exchange.slotFailed`
+	 * (once; before this call returns when a connection is idle). `exchange.signal` is read only
+	 * when the call may have to wait. Returns the error, calling neither, when the client closed
+	 * (the pool of the origin is gone).
 	 */
-	acquire(
-		origin: string,
-		timeoutMs: number,
-		waiter: { readonly signal: AbortSignal },
-		onSlot: (slot: Slot) => void,
-		onError: (error: unknown) => void,
-	): Error | undefined;
+	acquire(exchange: Exchange, timeoutMs: number): Error | undefined;
 	finished(exchange: Exchange): void;
 }
 
@@ -82,6 +77,13 @@ export interface ExchangeHost {
 const MAX_RESENDS = 3;
 
 type Outcome = { retry: boolean; delayMs: number; failure: string | undefined };
+/**
+ * Where an attempt's outcome goes: the resolvers of the promise a policy awaits, or undefined on
+ * the fast path (no policy), where the exchange acts on it itself. Undefined saves the fast path
+ * a closure per handler per attempt.
+ */
+type OnOutcome = ((o: Outcome) => void) | undefined;
+type OnFinal = ((e: unknown) => void) | undefined;
 
 export class Exchange {
 	readonly origin: string;
@@ -105,6 +107,9 @@ export class Exchange {
 	#done = false;
 	#staleRetried = false;
 	#resends = 0;
+	/** The handlers of the launch whose connection is being acquired (one at a time per call). */
+	#launchResolve: OnOutcome = undefined;
+	#launchReject: OnFinal = undefined;
 	/** Attempts sent so far, re-sends included. */
 	attempts = 0;
 	/** Its place in the client's list of calls in flight. */
@@ -192,10 +197,19 @@ export class Exchange {
 
 	/** The fast path: no policy before the attempt, so no promise around it either. */
 	#attemptOnce(): void {
-		this.#launch(
-			(outcome) => this.#afterAttempt(outcome),
-			(error) => this.#fail(error),
-		);
+		this.#launch(undefined, undefined);
+	}
+
+	/** An attempt's outcome, to its policy's promise or (fast path) to the exchange. */
+	settleOutcome(resolve: OnOutcome, outcome: Outcome): void {
+		if (resolve === undefined) this.#afterAttempt(outcome);
+		else resolve(outcome);
+	}
+
+	/** An attempt's final error, to its policy's promise or (fast path) to the caller. */
+	settleError(reject: OnFinal, error: unknown): void {
+		if (reject === undefined) this.#fail(error);
+		else reject(error);
 	}
 
 	#afterAttempt(outcome: Outcome): void {
@@ -239,32 +253,43 @@ export class Exchange {
 		this.#afterAttempt(outcome);
 	}
 
-	/** One attempt: `resolve` when its outcome is known (headers delivered, or a retry decided); `reject` with a final error. */
-	#launch(resolve: (o: Outcome) => void, reject: (e: unknown) => void): void {
-		if (this.#abortReason !== undefined) return reject(this.#abortReason);
+	/**
+	 * One attempt: `resolve` when its outcome is known (headers delivered, or a retry decided);
+	 * `reject` with a final error. Both undefined on the fast path (see OnOutcome).
+	 */
+	#launch(resolve: OnOutcome, reject: OnFinal): void {
+		if (this.#abortReason !== undefined) return this.settleError(reject, this.#abortReason);
+		this.#launchResolve = resolve;
+		this.#launchReject = reject;
 		const acquireMs =
 			this.#timeoutMs === undefined
 				? this.#host.options.acquireTimeoutMs
 				: Math.max(1, Math.min(this.#host.options.acquireTimeoutMs, this.deadline.remainingMs));
-		const onSlot = (slot: Slot) => {
-			if (this.#abortReason !== undefined) {
-				releaseSlot(slot, false);
-				return reject(this.#abortReason);
-			}
-			const attempt = new Attempt(this, slot, resolve, reject);
-			this.#attempt = attempt;
-			attempt.send(this.#send);
-		};
-		const onError = (error: unknown) => {
-			// An acquire aborted by the pool for a failed connect carries the connect error: that is what the caller should see.
-			const cause = (error as { code?: string; cause?: unknown }).code === ErrorCode.ACQUIRE_ABORTED ? (error as { cause?: unknown }).cause : undefined;
-			this.#decideError(cause instanceof Error && this.#abortReason === undefined ? cause : error, false, resolve, reject);
-		};
 		// An idle connection comes back inside this call: the request is written now, as undici.Pool writes it, with no
-		// promise between. What onSlot and onError run (the user's handler among it) is not caught here.
-		const refused = this.#host.acquire(this.origin, acquireMs, this, onSlot, onError);
+		// promise between. What slotReady and slotFailed run (the user's handler among it) is not caught here.
+		const refused = this.#host.acquire(this, acquireMs);
 		// The client closed while this call waited for its retry: the pool of its origin is gone.
-		if (refused !== undefined) reject(refused);
+		if (refused !== undefined) this.settleError(reject, refused);
+	}
+
+	/** From the host: the connection for the launch under way. */
+	slotReady(slot: Slot): void {
+		const resolve = this.#launchResolve;
+		const reject = this.#launchReject;
+		if (this.#abortReason !== undefined) {
+			releaseSlot(slot, false);
+			return this.settleError(reject, this.#abortReason);
+		}
+		const attempt = new Attempt(this, slot, resolve, reject);
+		this.#attempt = attempt;
+		attempt.send(this.#send);
+	}
+
+	/** From the host: no connection for the launch under way. */
+	slotFailed(error: unknown): void {
+		// An acquire aborted by the pool for a failed connect carries the connect error: that is what the caller should see.
+		const cause = (error as { code?: string; cause?: unknown }).code === ErrorCode.ACQUIRE_ABORTED ? (error as { cause?: unknown }).cause : undefined;
+		this.#decideError(cause instanceof Error && this.#abortReason === undefined ? cause : error, false, this.#launchResolve, this.#launchReject);
 	}
 
 	// --- called by the attempt ---
@@ -298,34 +323,34 @@ export class Exchange {
 	}
 
 	/** An attempt failed before its headers reached the caller. */
-	onAttemptError(error: unknown, reused: boolean, resolve: (o: Outcome) => void, reject: (e: unknown) => void): void {
+	onAttemptError(error: unknown, reused: boolean, resolve: OnOutcome, reject: OnFinal): void {
 		this.#decideError(error, reused, resolve, reject);
 	}
 
-	#decideError(error: unknown, reused: boolean, resolve: (o: Outcome) => void, reject: (e: unknown) => void): void {
-		if (this.#abortReason !== undefined) return reject(this.#abortReason);
+	#decideError(error: unknown, reused: boolean, resolve: OnOutcome, reject: OnFinal): void {
+		if (this.#abortReason !== undefined) return this.settleError(reject, this.#abortReason);
 		const c = this.#counters;
 		// Never written: safe to send again whatever the method, when the body can be replayed.
 		if (error instanceof ConnectionRetiredError && this.#resends < MAX_RESENDS && this.#replayable) {
 			this.#resends++;
 			c.resends++;
-			return resolve({ retry: true, delayMs: 0, failure: undefined });
+			return this.settleOutcome(resolve, { retry: true, delayMs: 0, failure: undefined });
 		}
 		// A keep-alive connection the server had already closed, or an HTTP/2 connection that went away under
 		// its streams: the request most likely never arrived, and it is safe to repeat.
 		if (reused && !this.#staleRetried && isRetryableError(error) && this.#isRepeatable) {
 			this.#staleRetried = true;
 			c.staleRetries++;
-			return resolve({ retry: true, delayMs: 0, failure: undefined });
+			return this.settleOutcome(resolve, { retry: true, delayMs: 0, failure: undefined });
 		}
 		if (this.#retry !== undefined) {
 			const decision = this.#retry.decide({ error });
 			if (decision.retry) {
 				c.retries++;
-				return resolve({ retry: true, delayMs: decision.delayMs, failure: messageOf(error) });
+				return this.settleOutcome(resolve, { retry: true, delayMs: decision.delayMs, failure: messageOf(error) });
 			}
 		}
-		reject(error);
+		this.settleError(reject, error);
 	}
 
 	get user(): LegacyHandler {
@@ -418,8 +443,8 @@ class Attempt implements LegacyHandler {
 	readonly #slot: Slot;
 	readonly #conn: HttpConnection;
 	readonly #reused: boolean;
-	readonly #resolve: (o: Outcome) => void;
-	readonly #reject: (e: unknown) => void;
+	readonly #resolve: OnOutcome;
+	readonly #reject: OnFinal;
 	#abort: ((reason?: unknown) => void) | undefined;
 	#pendingAbort: Error | undefined;
 	/** A retryable response being drained: nothing of it reaches the caller. */
@@ -427,7 +452,7 @@ class Attempt implements LegacyHandler {
 	#released = false;
 	#outcomeSettled = false;
 
-	constructor(exchange: Exchange, slot: Slot, resolve: (o: Outcome) => void, reject: (e: unknown) => void) {
+	constructor(exchange: Exchange, slot: Slot, resolve: OnOutcome, reject: OnFinal) {
 		this.#exchange = exchange;
 		this.#slot = slot;
 		this.#resolve = resolve;
@@ -462,7 +487,7 @@ class Attempt implements LegacyHandler {
 	resolveOutcome(outcome: Outcome): void {
 		if (this.#outcomeSettled) return;
 		this.#outcomeSettled = true;
-		this.#resolve(outcome);
+		this.#exchange.settleOutcome(this.#resolve, outcome);
 	}
 
 	onConnect(abort: (reason?: unknown) => void): void {
