@@ -11,7 +11,7 @@ import pg from "pg";
 import * as compatMysql from "../src/compat/mysql2.ts";
 import * as compatPg from "../src/compat/pg.ts";
 import { services } from "../test/support/services.ts";
-import { alternate, type Contender, isolated, type RoundsOptions, report } from "./rounds.ts";
+import { alternate, alternateInBlocks, type Contender, isolated, type RoundsOptions, report } from "./rounds.ts";
 
 export const name = "compat";
 
@@ -70,9 +70,21 @@ async function compareMysql(): Promise<Record<string, unknown>> {
 
 const contender = (pool: string, name?: string) => isolated(new URL("./compat-contender.ts", import.meta.url), [pool], name);
 
+/** Pairs of fresh processes, each pair running a block of the rounds (see alternateInBlocks). */
+const ISOLATED_BLOCKS = 6;
+
+async function runIsolated(ours: [string, string], theirs: [string, string]): Promise<Record<string, unknown>> {
+	const samples = await alternateInBlocks(
+		async () => [await contender(ours[0], ours[1]), await contender(theirs[0], theirs[1])],
+		ISOLATED_ROUNDS,
+		ISOLATED_BLOCKS,
+	);
+	return { ...report(samples, ours[1], theirs[1], ISOLATED_ROUNDS, { query: SQL, max: MAX }), processPairs: ISOLATED_BLOCKS };
+}
+
 /** Each pool in a process of its own (bench/compat-contender.ts), over more rounds: the comparison the target is judged on. */
 async function compareIsolated(ours: string, theirs: string): Promise<Record<string, unknown>> {
-	return run2(await contender(ours), await contender(theirs), ISOLATED_ROUNDS);
+	return runIsolated([ours, ours], [theirs, theirs]);
 }
 
 /**
@@ -80,7 +92,7 @@ async function compareIsolated(ours: string, theirs: string): Promise<Record<str
  * measure on this machine over as many rounds. A drop-in's ratio means something only beside it.
  */
 async function controlIsolated(pool: string): Promise<Record<string, unknown>> {
-	return run2(await contender(pool, `${pool} A`), await contender(pool, `${pool} B`), ISOLATED_ROUNDS);
+	return runIsolated([pool, `${pool} A`], [pool, `${pool} B`]);
 }
 
 export async function run(): Promise<Record<string, unknown>> {

@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { Pool } from "undici";
 import { createHttpClient } from "../src/adapters/http/index.ts";
 import { selfSignedCert } from "../test/http/support/cert.ts";
-import { alternate, compare, isolated, median, type RoundsOptions, summarize } from "./rounds.ts";
+import { alternateInBlocks, compare, isolated, median, type RoundsOptions, summarize } from "./rounds.ts";
 
 export const name = "http";
 
@@ -22,6 +22,8 @@ const REQUESTS_NO_KEEPALIVE = 2_000;
 // Isolated: many short rounds, ratios taken round by round (bench/rounds.ts); the A/A beside it says how far two equal clients land apart.
 const ISOLATED: RoundsOptions = { callers: CALLERS, rounds: 40, opsPerRound: 4_000, warmupRounds: 2 };
 const TARGET = 0.95;
+/** Fresh pairs of processes, each running a block of the rounds (see alternateInBlocks). */
+const ISOLATED_BLOCKS = 4;
 
 interface Contender {
 	name: string;
@@ -216,18 +218,13 @@ async function isolatedComparison(port: number): Promise<Record<string, unknown>
 	const origin = `http://127.0.0.1:${port}`;
 	const script = new URL("./http-contender.ts", import.meta.url);
 	const pair = async (a: [string, string], b: [string, string]) => {
-		const ours = await isolated(script, [a[0], origin, String(CALLERS)], a[1]);
-		const theirs = await isolated(script, [b[0], origin, String(CALLERS)], b[1]);
-		try {
-			const samples = await alternate([ours, theirs], ISOLATED);
-			return { ...summarize(samples), ...compare(samples[a[1]], samples[b[1]]) };
-		} finally {
-			await ours.close();
-			await theirs.close();
-		}
+		const open = async () => [await isolated(script, [a[0], origin, String(CALLERS)], a[1]), await isolated(script, [b[0], origin, String(CALLERS)], b[1])];
+		const samples = await alternateInBlocks(open, ISOLATED, ISOLATED_BLOCKS);
+		return { ...summarize(samples), ...compare(samples[a[1]], samples[b[1]]) };
 	};
 	return {
 		rounds: ISOLATED.rounds,
+		processPairs: ISOLATED_BLOCKS,
 		requestsPerRound: ISOLATED.opsPerRound,
 		lifeguardVsUndiciPool: await pair(["lifeguard", "lifeguard"], ["undici.Pool", "undici.Pool"]),
 		/** A/A: undici.Pool against itself, measured the same way. */

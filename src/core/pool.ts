@@ -190,6 +190,10 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	 * long-idle ones sent to validation on the way, as `acquire()` does). For adapters whose
 	 * waiting path differs from their idle path (the HTTP client ties a wait to its call's signal
 	 * and to failed connects): try this, and `acquire()` when it gives nothing.
+	 * Unlike `acquire()` it counts and emits only a lend (`acquireStarted` then `acquired`): an
+	 * undefined answer is no failure, and the `acquire()` that follows emits its own start, after
+	 * any retirements this call made. When it finds nothing after all, the lease-timing sample it
+	 * drew is spent (the next borrow is timed a turn later).
 	 */
 	tryAcquire(): Lease<T> | undefined {
 		if (this.#state !== "open" || this.#waiters.length > 0 || this.#idle.length === 0) return undefined;

@@ -285,6 +285,8 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	/** See ExchangeHost.acquire: the client's closed state comes back as an error, never thrown through the callbacks. */
 	#acquire(exchange: Exchange, timeoutMs: number): Error | undefined {
+		// Closed, whether or not the origin's pool is gone yet: the same error, which no retry policy sees.
+		if (this.#closed) return new PoolClosedError(this.name);
 		const origin = exchange.origin;
 		if (this.options.allowH2 && origin.startsWith("https:")) {
 			this.#acquireH2(origin, timeoutMs, exchange.signal).then(

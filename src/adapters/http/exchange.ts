@@ -65,9 +65,9 @@ export interface ExchangeHost {
 	readonly limiter: RateLimiter | undefined;
 	/**
 	 * A connection for `exchange`'s origin, to `exchange.slotReady` or `exchange.slotFailed`
-	 * (once; before this call returns when a connection is idle). `exchange.signal` is read only
-	 * when the call may have to wait. Returns the error, calling neither, when the client closed
-	 * (the pool of the origin is gone).
+	 * (once; before this call returns when a connection is idle). On HTTP/1.1 `exchange.signal`
+	 * is read only when the call may have to wait (HTTP/2 reads it on every call). Returns the
+	 * error, calling neither, when the client is closed.
 	 */
 	acquire(exchange: Exchange, timeoutMs: number): Error | undefined;
 	finished(exchange: Exchange): void;
@@ -475,6 +475,9 @@ class Attempt implements LegacyHandler {
 		try {
 			this.#conn.client.dispatch(opts, this as Dispatcher.DispatchHandler);
 		} catch (error) {
+			// undici answers a refused dispatch through onError, inside this call: a throw after that came from a
+			// handler it called (the caller's among them), and is the caller's to see, not a second error of this attempt.
+			if (this.#released) throw error;
 			this.onError(error as Error);
 		}
 	}
