@@ -11,7 +11,7 @@ import pg from "pg";
 import * as compatMysql from "../src/compat/mysql2.ts";
 import * as compatPg from "../src/compat/pg.ts";
 import { services } from "../test/support/services.ts";
-import { alternate, alternateInBlocks, type Contender, isolated, type RoundsOptions, report } from "./rounds.ts";
+import { alternate, type Contender, isolatedPair, type RoundsOptions, report } from "./rounds.ts";
 
 export const name = "compat";
 
@@ -23,10 +23,10 @@ const ROUNDS: RoundsOptions = { callers: 16, rounds: 40, opsPerRound: 3_000, war
 const ISOLATED_ROUNDS: RoundsOptions = { callers: 16, rounds: 120, opsPerRound: 3_000, warmupRounds: 3 };
 
 /** Runs the pair in alternating rounds; `ours` is the drop-in, `theirs` the original. */
-async function run2(ours: Contender, theirs: Contender, rounds: RoundsOptions = ROUNDS): Promise<Record<string, unknown>> {
+async function run2(ours: Contender, theirs: Contender): Promise<Record<string, unknown>> {
 	try {
-		const samples = await alternate([ours, theirs], rounds);
-		return report(samples, ours.name, theirs.name, rounds, { query: SQL, max: MAX });
+		const samples = await alternate([ours, theirs], ROUNDS);
+		return report(samples, ours.name, theirs.name, ROUNDS, { query: SQL, max: MAX });
 	} finally {
 		await ours.close();
 		await theirs.close();
@@ -68,17 +68,13 @@ async function compareMysql(): Promise<Record<string, unknown>> {
 	);
 }
 
-const contender = (pool: string, name?: string) => isolated(new URL("./compat-contender.ts", import.meta.url), [pool], name);
-
 /** Pairs of fresh processes, each pair running a block of the rounds (see alternateInBlocks). */
 const ISOLATED_BLOCKS = 6;
 
+/** `[pool, name]` each in a process of its own (bench/compat-contender.ts). */
 async function runIsolated(ours: [string, string], theirs: [string, string]): Promise<Record<string, unknown>> {
-	const samples = await alternateInBlocks(
-		async () => [await contender(ours[0], ours[1]), await contender(theirs[0], theirs[1])],
-		ISOLATED_ROUNDS,
-		ISOLATED_BLOCKS,
-	);
+	const script = new URL("./compat-contender.ts", import.meta.url);
+	const samples = await isolatedPair(script, [[ours[0]], ours[1]], [[theirs[0]], theirs[1]], ISOLATED_ROUNDS, ISOLATED_BLOCKS);
 	return { ...report(samples, ours[1], theirs[1], ISOLATED_ROUNDS, { query: SQL, max: MAX }), processPairs: ISOLATED_BLOCKS };
 }
 

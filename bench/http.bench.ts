@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { Pool } from "undici";
 import { createHttpClient } from "../src/adapters/http/index.ts";
 import { selfSignedCert } from "../test/http/support/cert.ts";
-import { alternateInBlocks, compare, isolated, median, type RoundsOptions, summarize } from "./rounds.ts";
+import { compare, isolatedPair, median, type RoundsOptions, summarize } from "./rounds.ts";
 
 export const name = "http";
 
@@ -218,8 +218,8 @@ async function isolatedComparison(port: number): Promise<Record<string, unknown>
 	const origin = `http://127.0.0.1:${port}`;
 	const script = new URL("./http-contender.ts", import.meta.url);
 	const pair = async (a: [string, string], b: [string, string]) => {
-		const open = async () => [await isolated(script, [a[0], origin, String(CALLERS)], a[1]), await isolated(script, [b[0], origin, String(CALLERS)], b[1])];
-		const samples = await alternateInBlocks(open, ISOLATED, ISOLATED_BLOCKS);
+		const args = (client: string) => [client, origin, String(CALLERS)];
+		const samples = await isolatedPair(script, [args(a[0]), a[1]], [args(b[0]), b[1]], ISOLATED, ISOLATED_BLOCKS);
 		return { ...summarize(samples), ...compare(samples[a[1]], samples[b[1]]) };
 	};
 	return {

@@ -186,6 +186,15 @@ export async function isolated(script: URL, args: string[], name: string = args[
 }
 
 /**
+ * Two contenders of `script`, each in a process of its own, over `blocks` fresh pairs of
+ * processes (see alternateInBlocks): `[args, name]` for each; two of the same args under two
+ * names make an A/A control.
+ */
+export function isolatedPair(script: URL, a: [string[], string], b: [string[], string], o: RoundsOptions, blocks: number): Promise<Record<string, Sample[]>> {
+	return alternateInBlocks(async () => [await isolated(script, a[0], a[1]), await isolated(script, b[0], b[1])], o, blocks);
+}
+
+/**
  * The child side of `isolated`: after `open` has made the pool and warmed it, answers the
  * parent's rounds with `measure` over `query` until told to end.
  */

@@ -11,7 +11,7 @@ import { ConfigError, type ConfigProblem, PoolClosedError } from "../../core/err
 import { createKeyedPool, type KeyedPool } from "../../core/keyed-pool.ts";
 import type { Lease } from "../../core/lease.ts";
 import { LinkedSet } from "../../core/linked-set.ts";
-import { type CloseOptions, closeTimeout, type Pool } from "../../core/pool.ts";
+import { type CloseOptions, closeTimeout } from "../../core/pool.ts";
 import type { BreakerView, ClientPool, ManagedClient } from "../../manager/client.ts";
 import { CircuitBreakers } from "../../resilience/circuit-breakers.ts";
 import { Cooldowns } from "../../resilience/cooldowns.ts";
@@ -285,32 +285,19 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	/** See ExchangeHost.acquire: the client's closed state comes back as an error, never thrown through the callbacks. */
 	#acquire(exchange: Exchange, timeoutMs: number): Error | undefined {
-		// Closed, whether or not the origin's pool is gone yet: the same error, which no retry policy sees.
+		// Closed (the keyed pool closes only after this flag is set): the same error on every path, which no retry policy sees.
 		if (this.#closed) return new PoolClosedError(this.name);
 		const origin = exchange.origin;
 		if (this.options.allowH2 && origin.startsWith("https:")) {
-			this.#acquireH2(origin, timeoutMs, exchange.signal).then(
-				(slot) => exchange.slotReady(slot),
-				(error) => exchange.slotFailed(error),
-			);
+			deliverTo(exchange, this.#acquireH2(origin, timeoutMs, exchange.signal));
 			return undefined;
-		}
-		let pool: Pool<HttpConnection>;
-		try {
-			pool = this.#pool.pool(origin);
-		} catch (error) {
-			return error as Error;
 		}
 		// An idle connection that is ready is lent at once, with no promise: no wait to abort, no connect to fail,
 		// no queue to be full. Anything else (nothing idle, or the idle ones retired or sent to validation on the
 		// way) waits through #lease, tied to the call's signal and to failed connects.
-		const lease = pool.tryAcquire();
+		const lease = this.#pool.pool(origin).tryAcquire();
 		if (lease !== undefined) exchange.slotReady(lease);
-		else
-			this.#lease(origin, timeoutMs, exchange).then(
-				(slot) => exchange.slotReady(slot),
-				(error) => exchange.slotFailed(error),
-			);
+		else deliverTo(exchange, this.#lease(origin, timeoutMs, exchange));
 		return undefined;
 	}
 
@@ -441,6 +428,14 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 		this.#closed = true;
 		await this.#pool.close({ timeoutMs });
 	}
+}
+
+/** A connection that comes later, to the exchange that waits for it. */
+function deliverTo(exchange: Exchange, slot: Promise<Slot>): void {
+	slot.then(
+		(s) => exchange.slotReady(s),
+		(error) => exchange.slotFailed(error),
+	);
 }
 
 /** Waits for `promise` until `deadline` or the signal; a timeout rejects like a pool timeout would. */
