@@ -3,12 +3,15 @@ const TIMED_LEASES_PER_SECOND = 100_000;
 const SAMPLING_WINDOW_MS = 100;
 
 /**
- * Decides which leases are timed (wait, use). performance.now() costs about as much as the rest
- * of an acquire and release, so above TIMED_LEASES_PER_SECOND only 1 lease in N is timed (N a
- * power of two, adapted every SAMPLING_WINDOW_MS): percentiles stay representative and the
- * histograms' `count` says how many leases were timed. Counters are always exact. A lease the
- * clock skips has no times at all (`undefined`), so an untimed borrow records no wait either and
- * zero waits are sampled like the others.
+ * Decides which acquires are timed (wait, use). performance.now() costs about as much as the rest
+ * of an acquire and release, so above TIMED_LEASES_PER_SECOND only 1 acquire in N on average is
+ * timed (N a power of two, adapted every SAMPLING_WINDOW_MS): percentiles stay representative
+ * and the histograms' `count` says how many leases were timed. Counters are always exact. The
+ * pool asks once per acquire, when it starts; an acquire the clock skips has no times at all
+ * (`undefined`), neither for its wait nor for its lease, so zero waits are sampled like the
+ * others. The gap to the next timed acquire is drawn at random (1 to 2N−1): a fixed 1 in N
+ * would keep timing the same step of a periodic workload (measured: with four acquires a round,
+ * one served at once and three queued, a fixed gap timed only the one served at once).
  */
 export class LeaseClock {
 	/** Time every lease: a feature needs the time on each borrow (validate, leak detection) or someone listens to `acquired`. */
@@ -23,19 +26,16 @@ export class LeaseClock {
 	}
 
 	/**
-	 * The time for the next lease, or undefined when it goes untimed. `now`, when the caller has
-	 * already read the clock, is reused for an always-timed lease; a sampled one is still the
-	 * sampler's decision, or timing would pass from each released lease to the next through the
-	 * handoff. `acquires`: the pool's successful acquires so far, to measure the rate.
+	 * The time the acquire starting now is timed from, or undefined when it goes untimed (its wait
+	 * and its lease). `acquires`: the pool's successful acquires so far, to measure the rate.
 	 */
-	sample(acquires: number, now?: number): number | undefined {
-		if (this.always) return now ?? performance.now();
+	sample(acquires: number): number | undefined {
+		if (this.always) return performance.now();
 		if (--this.#untilTimed !== 0) return undefined;
-		return this.#read(acquires);
+		return this.#read(acquires, performance.now());
 	}
 
-	#read(acquires: number): number {
-		const now = performance.now();
+	#read(acquires: number, now: number): number {
 		const elapsed = now - this.#windowStart;
 		if (elapsed >= SAMPLING_WINDOW_MS) {
 			const rate = ((acquires - this.#windowAcquires) * 1000) / elapsed;
@@ -45,7 +45,13 @@ export class LeaseClock {
 			this.#windowStart = now;
 			this.#windowAcquires = acquires;
 		}
-		this.#untilTimed = this.#every;
+		const every = this.#every;
+		this.#untilTimed = every === 1 ? 1 : 1 + Math.floor(Math.random() * (2 * every - 1));
 		return now;
+	}
+
+	/** N: on average 1 acquire in N is timed (1 below TIMED_LEASES_PER_SECOND). */
+	get every(): number {
+		return this.always ? 1 : this.#every;
 	}
 }

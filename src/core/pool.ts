@@ -148,13 +148,13 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		if (this.watching.acquireStarted) this.#emit(PoolEvent.acquireStarted, { pool: this.name });
 		if (this.#state !== "open") return Promise.reject(this.#failNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), performance.now()));
 		const stack = this.options.leakDetectionMs > 0 ? new Error("lease acquired here").stack : undefined;
+		// The sampler decides here, once per acquire, whether this one is timed: its wait, if it waits, and its lease.
+		const now = this.#clock.sample(this.#counters.acquiredOk);
 		if (this.#waiters.length === 0 && (options === undefined || fastPathAllowed(options))) {
-			const now = this.#clock.sample(this.#counters.acquiredOk);
 			const conn = this.#takeIdle(now);
 			if (conn !== undefined) return Promise.resolve(this.#lend(conn, now, now === undefined ? undefined : 0, stack));
-			return this.#enqueue(options, now ?? performance.now(), stack);
 		}
-		return this.#enqueue(options, performance.now(), stack);
+		return this.#enqueue(options, now, stack);
 	}
 
 	/**
@@ -173,14 +173,13 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		if (this.watching.acquireStarted) this.#emit(PoolEvent.acquireStarted, { pool: this.name });
 		if (this.#state !== "open") return onError(this.#failNow(AcquireFailReason.poolClosed, new PoolClosedError(this.name), performance.now()), context);
 		const stack = this.options.leakDetectionMs > 0 ? new Error("lease acquired here").stack : undefined;
-		let now: number | undefined;
+		const now = this.#clock.sample(this.#counters.acquiredOk);
 		if (this.#waiters.length === 0 && (options === undefined || fastPathAllowed(options))) {
-			now = this.#clock.sample(this.#counters.acquiredOk);
 			const conn = this.#takeIdle(now);
 			if (conn !== undefined) return onLease(this.#lend(conn, now, now === undefined ? undefined : 0, stack), context);
 		}
 		const resolve = onLease as (lease: Lease<T>, context: unknown) => void;
-		this.#wait(options, now ?? performance.now(), stack, resolve, onError as (error: Error, context: unknown) => void, context);
+		this.#wait(options, now, stack, resolve, onError as (error: Error, context: unknown) => void, context);
 	}
 
 	/**
@@ -409,14 +408,18 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	}
 
 	/** The waiting acquire() as a promise. A method of its own: a closure in acquire() would cost every acquire a context, the fast path's too. */
-	#enqueue(options: AcquireOptions | undefined, now: number, stack: string | undefined): Promise<Lease<T>> {
+	#enqueue(options: AcquireOptions | undefined, now: number | undefined, stack: string | undefined): Promise<Lease<T>> {
 		return new Promise<Lease<T>>((resolve, reject) => this.#wait(options, now, stack, resolve, reject, undefined));
 	}
 
-	/** Queues the caller (or fails it at once: bad options, aborted signal, full queue); `resolve` or `reject` runs exactly once. */
+	/**
+	 * Queues the caller (or fails it at once: bad options, aborted signal, full queue); `resolve` or
+	 * `reject` runs exactly once. `sampled`: the time when the sampler chose to time this acquire,
+	 * else undefined; an untimed wait with no deadline reads no clock at all, here or when it is served.
+	 */
 	#wait(
 		options: AcquireOptions | undefined,
-		now: number,
+		sampled: number | undefined,
 		stack: string | undefined,
 		resolve: (lease: Lease<T>, context: unknown) => void,
 		reject: (error: Error, context: unknown) => void,
@@ -430,12 +433,20 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 			if (invalid !== undefined) return reject(invalid, context);
 		}
 		const signal = options?.signal;
-		if (signal?.aborted) return reject(this.#failNow(AcquireFailReason.aborted, new AcquireAbortedError(this.name, signal.reason), now), context);
+		if (signal?.aborted) {
+			return reject(this.#failNow(AcquireFailReason.aborted, new AcquireAbortedError(this.name, signal.reason), sampled ?? performance.now()), context);
+		}
 		// generic-pool's rule: only callers with nothing idle and no room to create count against maxWaiters.
 		if (this.#waiters.length >= this.options.maxWaiters && this.#idle.length === 0 && this.size >= this.options.max) {
-			return reject(this.#failNow(AcquireFailReason.queueFull, new QueueFullError(this.name, this.options.maxWaiters, this.#snapshot()), now), context);
+			return reject(
+				this.#failNow(AcquireFailReason.queueFull, new QueueFullError(this.name, this.options.maxWaiters, this.#snapshot()), sampled ?? performance.now()),
+				context,
+			);
 		}
-		const waiter = new Waiter<Lease<T>>(resolve, reject, context, now, now + timeoutMs);
+		// A deadline needs the start; so does a failure event's duration. Otherwise an untimed wait starts at an unknown time (NaN).
+		const bounded = timeoutMs !== Number.POSITIVE_INFINITY;
+		const now = sampled ?? (bounded || this.watching.acquireFailed ? performance.now() : Number.NaN);
+		const waiter = new Waiter<Lease<T>>(resolve, reject, context, now, bounded ? now + timeoutMs : Number.POSITIVE_INFINITY, sampled !== undefined);
 		waiter.priority = options?.priority ?? 0;
 		waiter.stack = stack;
 		if (signal !== undefined) {
@@ -448,7 +459,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		if (this.#waiters.length > this.#counters.peakPending) this.#counters.peakPending = this.#waiters.length;
 		// With nothing idle only creation can help: skip the full pump (and its clock read).
 		if (this.#idle.length > 0 || this.#pumping) this.#pump();
-		else this.#fill(now);
+		else this.#fill(Number.isNaN(now) ? undefined : now);
 	}
 
 	/**
@@ -484,12 +495,20 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		return lease;
 	}
 
-	/** `now`: the time if the caller has read it (the pump has; an untimed release has not). */
+	/**
+	 * `now`: the time if the caller has read it (the pump has; an untimed release has not). The
+	 * lease is timed when the wait was (the sampler chose at the acquire), or when every lease must
+	 * be and the wait began before that was so (its wait then goes unmeasured).
+	 */
 	#lendTo(waiter: Waiter<Lease<T>>, conn: PooledConnection<T>, now: number | undefined): void {
 		waiter.settle();
-		const acquiredAt = this.#clock.sample(this.#counters.acquiredOk, now);
-		const known = acquiredAt ?? now;
-		const lease = this.#lend(conn, acquiredAt, known === undefined ? undefined : known - waiter.startedAt, waiter.stack);
+		let acquiredAt: number | undefined;
+		let waitMs: number | undefined;
+		if (waiter.timed) {
+			acquiredAt = now ?? performance.now();
+			waitMs = acquiredAt - waiter.startedAt;
+		} else if (this.#clock.always) acquiredAt = now ?? performance.now();
+		const lease = this.#lend(conn, acquiredAt, waitMs, waiter.stack);
 		// An acquireWith handler runs inside the core's own work (a release, the pump, close): what it throws must not unwind it.
 		try {
 			waiter.resolve(lease, waiter.context);
@@ -635,14 +654,16 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 	}
 
 	/** Starts the creates still needed: for waiters no create or check in flight will serve, and up to `min` once started. */
-	#fill(now: number): void {
+	#fill(now: number | undefined): void {
 		const o = this.options;
+		// A full pool creates nothing: the common case under load, decided before the counting below.
+		if (this.size >= o.max) return;
 		const connector = this.#connector;
 		const forWaiters = this.#waiters.length - connector.creating - this.#checks.inFlight;
 		const forMin = this.#started ? o.min - this.size : 0;
 		let wanted = Math.max(forWaiters, forMin);
 		while (wanted > 0 && this.size < o.max && connector.creating < o.maxConnecting) {
-			if (connector.backingOff(now)) return;
+			if (connector.backingOff((now ??= performance.now()))) return;
 			if (this.#budget !== undefined && !this.#budget.tryReserve()) {
 				if (forWaiters > 0) this.#budget.blocked(this as Pool<unknown>);
 				return;

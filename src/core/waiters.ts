@@ -7,8 +7,11 @@ export class Waiter<T> {
 	readonly reject: (error: Error, context: unknown) => void;
 	/** Handed back to `resolve` or `reject` (see Pool.acquireWith); undefined for a promise's. */
 	readonly context: unknown;
+	/** performance.now() when the wait began; NaN for an untimed wait without a deadline (nothing needed the time). */
 	readonly startedAt: number;
 	readonly deadline: number;
+	/** The sampler chose to time this acquire: its wait is recorded and its lease timed. */
+	readonly timed: boolean;
 	signal: AbortSignal | undefined = undefined;
 	onAbort: (() => void) | undefined = undefined;
 	settled = false;
@@ -22,12 +25,14 @@ export class Waiter<T> {
 		context: unknown,
 		startedAt: number,
 		deadline: number,
+		timed = true,
 	) {
 		this.resolve = resolve;
 		this.reject = reject;
 		this.context = context;
 		this.startedAt = startedAt;
 		this.deadline = deadline;
+		this.timed = timed;
 	}
 
 	/** Abandons the wait when `signal` aborts: `onAbort` runs once, unless the waiter was settled first. */
