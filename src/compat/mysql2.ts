@@ -232,11 +232,10 @@ export class Pool extends ManagedCompatPool<Connection> {
 			}
 			if (this.config.queueLimit && this.#checkouts.waiting >= this.config.queueLimit) return callback(new Error(Mysql2PoolMessage.queueLimit));
 			this.emit("enqueue");
-			// Queued behind a full pool of healthy connections: it starts no connection (see CheckoutQueue).
-			return this.#checkouts.wait(callback, true, false);
+			return this.#checkouts.wait(callback, true);
 		}
 		if (idle) return this.#checkouts.lendIdle(callback);
-		this.#checkouts.wait(callback, false, true);
+		this.#checkouts.wait(callback, false);
 	}
 
 	/** Called by `connection.release()`: the connection goes back to the pool (reset first with `resetOnRelease`). */
@@ -413,7 +412,6 @@ export class Pool extends ManagedCompatPool<Connection> {
 					return reject(error);
 				}
 				if (this._closed) return reject(new Error(Mysql2PoolMessage.closed));
-				this.#checkouts.connected();
 				this.#fresh.add(conn);
 				resolve(conn);
 			});

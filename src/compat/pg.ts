@@ -350,8 +350,8 @@ export class Pool extends ManagedCompatPool<PgClient> {
 		// An idle client and nobody ahead: lent at once, nothing to fail. With a lifetime the idle client may be retired on
 		// the way out, and the caller then waits like any other.
 		if (core.idleCount > 0 && core.pendingCount === 0 && o.maxLifetimeSeconds === 0) return this.#checkouts.lendIdle(callback);
-		// Behind a full pool of healthy connections the caller waits for a release, without an abort signal; if a
-		// reconnect for it fails after all, it is failed by its callback instead (see CheckoutQueue).
+		// Behind a full pool the caller waits for a release; a connection attempt that fails fails the caller that has
+		// waited longest (see CheckoutQueue).
 		const full = core.size >= o.max;
 		// A caller that starts a connection gets the connection's own timeout error (pg's message); one that queues gets
 		// the queue's. Without connectionTimeoutMillis the core's own acquire timeout (none) applies.
@@ -360,7 +360,7 @@ export class Pool extends ManagedCompatPool<PgClient> {
 				? o.connectionTimeoutMillis
 				: o.connectionTimeoutMillis + BACKSTOP_MS
 			: undefined;
-		this.#checkouts.wait(callback, full, !full, timeoutMs);
+		this.#checkouts.wait(callback, full, timeoutMs);
 	}
 
 	#handOut(lease: Lease<PgClient>, callback: ConnectCallback): void {
@@ -441,7 +441,6 @@ export class Pool extends ManagedCompatPool<PgClient> {
 				// Listening from here on, as pg-pool does: an error while onConnect runs must not crash the process either.
 				this.#watchIdle(client);
 				const ready = () => {
-					this.#checkouts.connected();
 					client[FRESH] = true;
 					this.#watchLifetime(client);
 					resolve(client);

@@ -204,6 +204,20 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		return this.#lend(conn, now, now === undefined ? undefined : 0, stack);
 	}
 
+	/**
+	 * Fails the acquire that has waited longest with `error`, counted and emitted as a create
+	 * error; false when nobody waits. For adapters whose drivers fail the caller whose connection
+	 * attempt failed (pg-pool, mysql2, MongoDB's CMAP) instead of letting it wait for the next
+	 * attempt: `create` calls it as its attempt fails. The other waiters keep waiting.
+	 */
+	failOldestWaiter(error: Error): boolean {
+		const waiter = this.#waiters.shift();
+		if (waiter === undefined) return false;
+		waiter.settle();
+		this.#fail(waiter, AcquireFailReason.createError, error, performance.now());
+		return true;
+	}
+
 	/** Runs `fn` with a connection and releases it after; a connection fault (see `classifyError`) destroys it instead. See {@link withLease}. */
 	use<R>(fn: (resource: T) => R | Promise<R>, options?: AcquireOptions): Promise<R> {
 		return withLease(this, fn, options);

@@ -70,6 +70,26 @@ describe("connection failures", () => {
 			await proxy.close();
 		}
 	});
+
+	it("callers queued behind a one-connection pool are failed in turn as each attempt fails, and leave nothing in the core's queue", async () => {
+		const proxy = await TcpProxy.start(port, host);
+		proxy.setMode("refuse");
+		const pool = createPool({ host: "127.0.0.1", port: proxy.port, user, database, connectionLimit: 1 });
+		try {
+			const results = await Promise.allSettled([getConnection(pool), getConnection(pool), getConnection(pool)]);
+			for (const r of results) assert.equal(r.status, "rejected");
+			await sleep(100);
+			const stats = pool.core.stats();
+			assert.equal(stats.pending, 0, "no caller's place is kept in the core's queue");
+			assert.equal(stats.createFailures, 3, "one attempt per caller, as mysql2 makes");
+			proxy.setMode("pass");
+			const conn = await getConnection(pool);
+			conn.release();
+		} finally {
+			await end(pool);
+			await proxy.close();
+		}
+	});
 });
 
 describe("the lifeguard core underneath (pool.core)", () => {

@@ -120,6 +120,7 @@ describe("connection failures", () => {
 				["rejected", "rejected", "rejected"],
 			);
 			assert.equal(pool.waitingCount, 0);
+			assert.equal(pool.core.stats().pending, 0, "nor in the core's queue");
 			proxy.setMode("pass");
 			const client = await pool.connect();
 			assert.equal((await client.query("SELECT 1 AS one")).rows[0].one, 1);

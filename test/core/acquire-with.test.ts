@@ -229,3 +229,31 @@ describe("Pool.tryAcquire: an idle connection now, or nothing", () => {
 		await pool.close();
 	});
 });
+
+describe("Pool.failOldestWaiter", () => {
+	it("fails the caller that has waited longest with the given error, counted as a create error; the others keep waiting", async () => {
+		const pool = makePool();
+		const held = await pool.acquire();
+		const failures: string[] = [];
+		pool.on("acquireFailed", (e) => failures.push(e.reason));
+		const first = ask(pool, "first");
+		const second = pool.acquire();
+		const third = ask(pool, "third");
+		const cause = new Error("connect ECONNREFUSED");
+		assert.equal(pool.failOldestWaiter(cause), true);
+		assert.equal(first.error, cause, "the oldest gets the driver's own error, at once");
+		assert.equal(first.context, "first");
+		assert.equal(pool.pendingCount, 2);
+		assert.deepEqual(failures, ["createError"]);
+		// The next oldest is the promise caller, then the callback one.
+		assert.equal(pool.failOldestWaiter(cause), true);
+		await assert.rejects(second, (e) => e === cause);
+		held.release();
+		assert.equal(third.answers, 1);
+		assert.equal(third.lease?.resource.id, 1, "the last one is served by the release");
+		assert.equal(pool.failOldestWaiter(cause), false, "nobody waits");
+		assert.equal(first.answers, 1, "answered exactly once");
+		third.lease?.release();
+		await pool.close();
+	});
+});
