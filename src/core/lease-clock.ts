@@ -1,5 +1,10 @@
-/** Above this many acquires per second, only a sample of leases is timed. */
-const TIMED_LEASES_PER_SECOND = 100_000;
+/**
+ * Above this many acquires per second, only a sample of them is timed: 10 000 timed leases a
+ * second still give a p99 from 100 of them every second. Each timed acquire reads the clock twice
+ * (about 0.15-0.3 µs a read on the 2-core test machine, measured in the drop-ins' profile: 1-2 %
+ * of a `SELECT 1` through mysql2), so a pool serving 25 000 queries a second times 1 in 4.
+ */
+const TIMED_LEASES_PER_SECOND = 10_000;
 const SAMPLING_WINDOW_MS = 100;
 
 /**

@@ -23,9 +23,9 @@ export interface PoolStats {
 	acquires: { ok: number; failed: number; timeouts: number; aborted: number; queueFull: number; closed: number };
 	leaks: number;
 	/**
-	 * Durations in milliseconds. Every lease is timed while the pool serves fewer than 100 000
-	 * acquires per second (always with `validate` or leak detection); above that, 1 lease in N
-	 * (N a power of two), because reading the clock would cost more than the acquire itself.
+	 * Durations in milliseconds. Every lease is timed while the pool serves fewer than 10 000
+	 * acquires per second (always with `validate` or leak detection); above that, 1 acquire in N
+	 * on average (N a power of two), because reading the clock costs as much as the acquire itself.
 	 * `count` is the number of timed samples.
 	 */
 	waitMs: HistogramSummary;
