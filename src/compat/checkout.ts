@@ -53,7 +53,7 @@ export class CheckoutQueue<T, C> {
 
 	/** An idle connection and nobody ahead: lent at once; handed out on the next tick. */
 	lendIdle(callback: C): void {
-		this.#core.acquireWith(this.#idleLent, this.#failed, callback);
+		this.#ask(this.#idleLent, callback, undefined);
 	}
 
 	/**
@@ -63,11 +63,20 @@ export class CheckoutQueue<T, C> {
 	wait(callback: C, queued: boolean, timeoutMs?: number): void {
 		// No options object unless needed: the core checks a caller's options on every wait.
 		const options: AcquireOptions | undefined = timeoutMs === undefined ? undefined : { timeoutMs };
-		// The core may answer inside this call (a connection already free, options it refuses): such answers wait a tick.
+		this.#ask(queued ? this.#lentQueued : this.#lentFresh, callback, options);
+	}
+
+	/**
+	 * Asks the core for a connection for `callback`. The core may answer inside this call (a
+	 * connection already free, a closed pool, options it refuses): such answers wait a tick, so a
+	 * caller is never answered inside its own `connect()` / `getConnection()`, even one made inside
+	 * a connection's failure callback.
+	 */
+	#ask(onLease: (lease: Lease<T>, callback: C) => void, callback: C, options: AcquireOptions | undefined): void {
 		const outer = this.#asking;
 		this.#asking = true;
 		try {
-			this.#core.acquireWith(queued ? this.#lentQueued : this.#lentFresh, this.#failed, callback, options);
+			this.#core.acquireWith(onLease, this.#failed, callback, options);
 		} finally {
 			this.#asking = outer;
 		}
