@@ -50,8 +50,9 @@ describe("Redis Sentinel", () => {
 	});
 
 	it("follows SENTINEL FAILOVER mid-load: writes resume within seconds on the new primary and no acknowledged write is lost", async () => {
-		// A write counts as acknowledged once WAIT says a replica has it: a write the old primary
-		// took after the promotion never reaches the new one, and WAIT does not confirm it.
+		// A write counts as acknowledged once WAIT, on the connection that wrote it, says a replica has
+		// it: a write the old primary took after the promotion never reaches the new one, and WAIT does
+		// not confirm it.
 		const acknowledged = new Map<string, string>();
 		let stop = false;
 		let failoverAt = 0;
@@ -60,9 +61,14 @@ describe("Redis Sentinel", () => {
 			for (let i = 0; !stop; ) {
 				const key = `${PREFIX}w${id}:${i}`;
 				try {
-					await redis.set(key, String(i));
-					const replicas = (await redis.command("wait", 1, 500)) as number;
-					if (replicas >= 1) {
+					// SET and WAIT in one pipeline, so on one connection: WAIT counts the replicas that have
+					// the connection's own last write, and a WAIT on another connection would confirm nothing.
+					const [[setError], [waitError, replicas]] = await redis.pipeline([
+						["set", key, String(i)],
+						["wait", 1, 500],
+					]);
+					if (setError !== null || waitError !== null) throw setError ?? waitError;
+					if ((replicas as number) >= 1) {
 						acknowledged.set(key, String(i));
 						i++;
 					}
