@@ -52,43 +52,39 @@ describe("acquireTimeout (a lifeguard option)", () => {
 	});
 });
 
+/**
+ * Three concurrent callers against a server that refuses every connection: each must be rejected;
+ * `check` then reads the pool, and once the server accepts again the pool must serve a caller.
+ */
+async function againstRefusingServer(options: { connectionLimit?: number }, check: (pool: ReturnType<typeof createPool>) => void): Promise<void> {
+	const proxy = await TcpProxy.start(port, host);
+	proxy.setMode("refuse");
+	const pool = createPool({ host: "127.0.0.1", port: proxy.port, user, database, ...options });
+	try {
+		const results = await Promise.allSettled([getConnection(pool), getConnection(pool), getConnection(pool)]);
+		for (const r of results) assert.equal(r.status, "rejected");
+		await sleep(100);
+		check(pool);
+		proxy.setMode("pass");
+		const conn = await getConnection(pool);
+		conn.release();
+	} finally {
+		await end(pool);
+		await proxy.close();
+	}
+}
+
 describe("connection failures", () => {
 	it("each of several concurrent callers against a refusing server gets its own error, one attempt each", async () => {
-		const proxy = await TcpProxy.start(port, host);
-		proxy.setMode("refuse");
-		const pool = createPool({ host: "127.0.0.1", port: proxy.port, user, database });
-		try {
-			const results = await Promise.allSettled([getConnection(pool), getConnection(pool), getConnection(pool)]);
-			for (const r of results) assert.equal(r.status, "rejected");
-			await sleep(100);
-			assert.equal(pool.core.stats().createFailures, 3);
-			proxy.setMode("pass");
-			const conn = await getConnection(pool);
-			conn.release();
-		} finally {
-			await end(pool);
-			await proxy.close();
-		}
+		await againstRefusingServer({}, (pool) => assert.equal(pool.core.stats().createFailures, 3));
 	});
 
 	it("callers queued behind a one-connection pool are failed in turn as each attempt fails, and leave nothing in the core's queue", async () => {
-		const proxy = await TcpProxy.start(port, host);
-		proxy.setMode("refuse");
-		const pool = createPool({ host: "127.0.0.1", port: proxy.port, user, database, connectionLimit: 1 });
-		try {
-			const results = await Promise.allSettled([getConnection(pool), getConnection(pool), getConnection(pool)]);
-			for (const r of results) assert.equal(r.status, "rejected");
-			await sleep(100);
+		await againstRefusingServer({ connectionLimit: 1 }, (pool) => {
 			const stats = pool.core.stats();
 			assert.equal(stats.pending, 0, "no caller's place is kept in the core's queue");
 			assert.equal(stats.createFailures, 3, "one attempt per caller, as mysql2 makes");
-			proxy.setMode("pass");
-			const conn = await getConnection(pool);
-			conn.release();
-		} finally {
-			await end(pool);
-			await proxy.close();
-		}
+		});
 	});
 });
 
