@@ -25,6 +25,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
+/** lifeguard's own sources, as V8's perf map names them (file:// URLs of src/). */
+const SRC = new URL("../src/", import.meta.url).pathname;
 const WARMUP = 20_000;
 const COUNTS = [10_000, 40_000] as const;
 const CONTENDERS = [
@@ -102,7 +104,7 @@ async function count(dir: string, pool: string, pollute: boolean, measured: numb
 		}
 		counted.groups[groupOf(fn)] += n;
 		const jit = /^\?\?\?:0x([0-9a-f]+) /.exec(fn);
-		if (jit !== null && nameAt(map, Number.parseInt(jit[1], 16))?.includes("/src/")) counted.lifeguard += n;
+		if (jit !== null && nameAt(map, Number.parseInt(jit[1], 16))?.includes(SRC)) counted.lifeguard += n;
 	}
 	return counted;
 }
