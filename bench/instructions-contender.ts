@@ -1,13 +1,16 @@
 /**
  * One run of bench/instructions.ts, under callgrind: `node bench/instructions-contender.ts <pool>
- * <warmup> <measured>` opens the pool, runs `warmup` then `measured` queries of `SELECT 1` through
- * `pool.promise().query()` from 16 callers, and exits. With `POLLUTE=1` it first runs compat/pg
- * and a plain core pool in the same process, as a service with several kinds of pools does, so
- * that the core's and Node's shared code has seen more than one kind of caller.
+ * <warmup> <measured>` opens the pool, runs `warmup` queries of `SELECT 1` through
+ * `pool.promise().query()` from 16 callers, prints "warm" and waits for a line on stdin (the
+ * parent has callgrind dump and restart its counters meanwhile), runs `measured` more, and exits.
+ * With `POLLUTE=1` it first runs compat/pg and a plain core pool in the same process, as a service
+ * with several kinds of pools does, so that the core's and Node's shared code has seen more than
+ * one kind of caller.
  */
 import mysql from "mysql2";
 import * as compatMysql from "../src/compat/mysql2.ts";
 import { services } from "../test/support/services.ts";
+import { measure } from "./rounds.ts";
 
 const CALLERS = 16;
 const MAX = 10;
@@ -18,12 +21,9 @@ interface QueryPool {
 	end(): Promise<void>;
 }
 
+/** `n` queries from CALLERS concurrent loops: the suites' own loop (bench/rounds.ts), its timing unused. */
 async function load(pool: QueryPool, n: number): Promise<void> {
-	let left = n;
-	const caller = async () => {
-		while (left-- > 0) await pool.query("SELECT 1");
-	};
-	await Promise.all(Array.from({ length: CALLERS }, caller));
+	await measure({ name: which, query: () => pool.query("SELECT 1"), close: () => pool.end() }, n, CALLERS);
 }
 
 if (process.env.POLLUTE === "1") {
