@@ -9,6 +9,8 @@
  * opens connections for its callers in their order. The caller's callback is the core's context
  * for its wait: nothing is allocated per checkout beyond the core's own waiter.
  */
+// Bound by import: `process` is a global accessor, read on every checkout otherwise.
+import { nextTick } from "node:process";
 import type { Lease } from "../core/lease.ts";
 import type { AcquireOptions, Pool as CorePool } from "../core/pool.ts";
 
@@ -94,7 +96,7 @@ export class CheckoutQueue<T, C> {
 	}
 
 	readonly #idleLent = (lease: Lease<T>, callback: C): void => {
-		process.nextTick(this.#handOutFresh, lease, callback);
+		nextTick(this.#handOutFresh, lease, callback);
 	};
 
 	readonly #lentFresh = (lease: Lease<T>, callback: C): void => this.#lent(lease, callback, false);
@@ -103,7 +105,7 @@ export class CheckoutQueue<T, C> {
 
 	#lent(lease: Lease<T>, callback: C, queued: boolean): void {
 		if (this.#asking || !this.#hooks.handOffInRelease || this.#handing >= MAX_HANDOFF_DEPTH) {
-			process.nextTick(queued ? this.#handOutQueued : this.#handOutFresh, lease, callback);
+			nextTick(queued ? this.#handOutQueued : this.#handOutFresh, lease, callback);
 		} else this.#guarded(lease, callback, queued);
 	}
 
@@ -133,7 +135,7 @@ export class CheckoutQueue<T, C> {
 	readonly #failed = (error: Error, callback: C): void => {
 		// A connection error reaches its caller inside the connection's callback, as the drivers do; any other answer waits a tick.
 		if (this.#connectFailing && !this.#asking) this.#hooks.fail(callback, error);
-		else process.nextTick(this.#hooks.fail, callback, this.#hooks.translate(error));
+		else nextTick(this.#hooks.fail, callback, this.#hooks.translate(error));
 	};
 }
 

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { FAULTLESS_MIN_SCORE, type PooledConnection } from "./connection.ts";
 import { CloseReason } from "./events.ts";
 

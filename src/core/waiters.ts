@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { Deque } from "./deque.ts";
 import { MAX_DURATION_MS } from "./duration.ts";
 
@@ -83,7 +84,10 @@ export class Waiters<T> {
 	/** Takes the first live waiter, or undefined. The caller must settle it. */
 	shift(): Waiter<T> | undefined {
 		if (this.#live === 0) return undefined;
-		for (const level of this.#levels) {
+		// An indexed loop: for-of builds an iterator on every release that hands over, unless the optimizer removes it.
+		const levels = this.#levels;
+		for (let i = 0; i < levels.length; i++) {
+			const level = levels[i];
 			let waiter = level.shift();
 			while (waiter !== undefined) {
 				if (!waiter.settled) {
