@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { ConnState, type PooledConnection } from "./connection.ts";
 import { isThenable, withDeadline } from "./deadline.ts";
 import { ValidationFailedError } from "./errors.ts";

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { Backoff } from "./backoff.ts";
 import { settleBySignal } from "./deadline.ts";
 import { CreateTimeoutError } from "./errors.ts";

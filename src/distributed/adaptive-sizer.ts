@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { ConfigProblem } from "../core/errors.ts";
 import type { Pool } from "../core/pool.ts";
 import { checkPositiveInteger, distributedConfigError } from "./errors.ts";

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { BudgetedPool, ConnectionBudget } from "../core/connection-budget.ts";
 import { BUDGET_SYNC_LUA } from "./budget-script.ts";
 import { checkPositiveInteger, distributedConfigError, redisPartProblems } from "./errors.ts";

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { RateLimitedError, RequestAbortedError } from "../resilience/errors.ts";
 import { checkPositiveInteger, distributedConfigError, redisPartProblems } from "./errors.ts";
 import { LocalWindow } from "./local-window.ts";

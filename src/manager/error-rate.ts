@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { PoolStats } from "../core/stats.ts";
 import { errorCounts } from "./health.ts";
 

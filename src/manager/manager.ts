@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
 import { PoolEvent, type PoolEventName, type PoolEvents } from "../core/events.ts";
 import { KeyedPool } from "../core/keyed-pool.ts";
 import type { PoolOptions } from "../core/options.ts";

@@ -1,4 +1,5 @@
 import { constants } from "node:os";
+import { performance } from "node:perf_hooks";
 import type { PoolManager } from "./manager.ts";
 
 /** What shutdown needs of a server: node:http, node:https and node:http2 servers have it. */

@@ -6,6 +6,7 @@
  * as long as the service remembers it.
  */
 
+import { performance } from "node:perf_hooks";
 import { transactionControlIn } from "../adapters/sql/transaction-control.ts";
 import type { FetchMode, IsolationLevel, Route, SqlClient, SqlDialect } from "../adapters/sql/types.ts";
 import { ErrorCode, LifeguardError } from "../core/errors.ts";

@@ -4,6 +4,7 @@
  * to its outputs; one that stalls before starting, or whose instance dies before it started,
  * moves to another instance (at most `maxAttempts`). Workflow errors are final.
  */
+import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";
 import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, messageOf } from "../../core/errors.ts";

@@ -8,6 +8,7 @@
  * idle like any other connection. A channel that failed with a channel fault takes no new work
  * and is destroyed once its last operation returns.
  */
+import { performance } from "node:perf_hooks";
 import type { Firestore } from "@google-cloud/firestore";
 import { PoolClosedError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";

@@ -3,6 +3,7 @@
  * between `min` and `max`, operations spread over them by least work in flight, and the seed's
  * operations with a deadline and a typed error naming the collection and operation.
  */
+import { performance } from "node:perf_hooks";
 import type {
 	DocumentData,
 	DocumentSnapshot,

@@ -4,6 +4,7 @@
  * then over its fallbacks, while nothing has reached the caller; responses passed on as the
  * upstream sent them (`forward`, for gateways) or as typed values and event streams.
  */
+import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";
 import type { Lease } from "../../core/lease.ts";
 import { type CloseOptions, closeTimeout } from "../../core/pool.ts";

@@ -4,6 +4,7 @@
  * every failure up to there as a typed error, so the router can still go elsewhere. After that
  * point a failure is a typed error thrown by the stream's iterator.
  */
+import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";
 import { formatOf, LlmApi, type WireFormat } from "./api.ts";
 import { BlockStream, type Blocks, TranslatedBlocks } from "./block-stream.ts";

@@ -6,6 +6,7 @@
  * whole transport path. Failures reach the caller as undici's own errors (codes included), so
  * they are told apart exactly as the `request()` path tells them apart.
  */
+import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";
 import { parseRawHeaders } from "../http/legacy-handler.ts";
 import type { ResponseHeaders } from "./upstream.ts";

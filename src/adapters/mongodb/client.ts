@@ -3,6 +3,7 @@
  * manager, health report and metrics see like every other client. Its CMAP events feed one
  * {@link CmapPool} per server; `health()` pings with a deadline.
  */
+import { performance } from "node:perf_hooks";
 import type { Collection, Db, Document, MongoClient } from "mongodb";
 import { type CloseOptions, closeTimeout } from "../../core/pool.ts";
 import type { PoolStats } from "../../core/stats.ts";

@@ -11,6 +11,7 @@
  * larger LIMIT of its own) the driver stops reading, ends the statement with `KILL QUERY` and
  * keeps the connection, its session and its transaction.
  */
+import { performance } from "node:perf_hooks";
 import { ErrorCode, LifeguardError, messageOf } from "../../core/errors.ts";
 import { isolationSql } from "../kit/isolation.ts";
 import { PermanentConnectError } from "../kit/permanent-error.ts";

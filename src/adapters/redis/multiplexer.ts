@@ -7,6 +7,7 @@
  * it is validated, aged and replaced like any other). Only commands that leave no session state
  * come here.
  */
+import { performance } from "node:perf_hooks";
 import type { Redis } from "ioredis";
 import { AcquireAbortedError, PoolClosedError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";

@@ -4,6 +4,7 @@
  * `validateAfterIdleMs` idle); this check costs nothing and spares the caller a CONNECTION_LOST
  * for a command that would never even have been sent.
  */
+import { performance } from "node:perf_hooks";
 import type { Redis } from "ioredis";
 import type { Lease } from "../../core/lease.ts";
 import type { AcquireOptions, Pool } from "../../core/pool.ts";

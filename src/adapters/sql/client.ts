@@ -3,8 +3,10 @@
  * server (primary and replicas), read/write routing, pinned connections, transactions,
  * connection ids, statement timeouts and typed errors. See docs/adapters/sql.md.
  */
+
 import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
 import { durationProblem } from "../../core/duration.ts";
 import { ConfigError, type ConfigProblem, LeaseError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";

@@ -4,7 +4,9 @@
  * released. A lease not released within `leaseTimeoutMs` is reclaimed: its connection is closed
  * (never lent again, since the holder may still be using it) and the leak reported.
  */
+
 import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import type { Lease } from "../../core/lease.ts";
 import type { Pool } from "../../core/pool.ts";
 import { ConnectionIdUnknownError } from "./errors.ts";

@@ -4,6 +4,7 @@
  * that just wrote reads from the primary for `readYourWritesMs`, so it sees its own writes
  * despite replication lag.
  */
+import { performance } from "node:perf_hooks";
 import { ConfigError } from "../../core/errors.ts";
 import type { Lease } from "../../core/lease.ts";
 import type { Pool } from "../../core/pool.ts";

@@ -2,6 +2,7 @@
  * Ping every interval; no pong within the deadline means the peer is gone (a half-open TCP
  * connection never closes by itself), and the socket is terminated so the reconnect can start.
  */
+import { performance } from "node:perf_hooks";
 import type { WebSocket } from "ws";
 
 export class Heartbeat {

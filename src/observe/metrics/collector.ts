@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { PoolStats } from "../../core/stats.ts";
 import type { DistributedDetails } from "../../distributed/managed-client.ts";
 import { ClientKind, type ManagedClient, type PoolView } from "../../manager/client.ts";

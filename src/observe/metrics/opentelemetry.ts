@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { Attributes, BatchObservableResult, Histogram, Meter, MeterProvider, Observable } from "@opentelemetry/api";
 import { ClientKind } from "../../manager/client.ts";
 import type { ManagedPool, PoolManager } from "../../manager/manager.ts";

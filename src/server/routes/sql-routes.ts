@@ -4,6 +4,7 @@
  * batches on a pooled connection per call. Parameters are always bound by the driver, never
  * spliced into the SQL text.
  */
+import { performance } from "node:perf_hooks";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { IsolationLevel, Route } from "../../adapters/sql/types.ts";
 import { toJson } from "../json-body.ts";
