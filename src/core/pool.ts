@@ -449,7 +449,8 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 			if (invalid !== undefined) return reject(invalid, context);
 			// Checked above: a null timeout was reported there, so undefined is the only "use the default".
 			if (options.timeoutMs !== undefined) timeoutMs = options.timeoutMs;
-			if (options.priority !== undefined) priority = options.priority;
+			// `??`: a null priority passes the check above as the default level.
+			priority = options.priority ?? 0;
 			signal = options.signal;
 			if (signal?.aborted) {
 				return reject(this.#failNow(AcquireFailReason.aborted, new AcquireAbortedError(this.name, signal.reason), sampled ?? performance.now()), context);

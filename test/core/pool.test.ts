@@ -208,6 +208,21 @@ describe("invariant 3: first in, first out; bounded queue", () => {
 		await assert.rejects(pool.acquire({ priority: 3 }), { code: ErrorCode.CONFIG_INVALID });
 		await pool.close();
 	});
+
+	it("takes a null priority or timeout from JavaScript callers as the default, waiting in the first level", async () => {
+		const { pool } = makePool({ max: 1, priorityLevels: 2 });
+		const held = await pool.acquire();
+		const options = { priority: null, timeoutMs: undefined } as unknown as { priority: number };
+		const waiting = pool.acquire(options);
+		const later = pool.acquire({ priority: 1 });
+		assert.equal(pool.pendingCount, 2);
+		held.release();
+		const first = await waiting;
+		assert.equal(pool.pendingCount, 1, "the null-priority caller was served first, the level-1 caller still waits");
+		first.release();
+		(await later).release();
+		await pool.close();
+	});
 });
 
 describe("invariant 4: a failing backend never makes the pool spin", () => {
