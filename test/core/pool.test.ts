@@ -209,18 +209,25 @@ describe("invariant 3: first in, first out; bounded queue", () => {
 		await pool.close();
 	});
 
-	it("takes a null priority or timeout from JavaScript callers as the default, waiting in the first level", async () => {
+	it("takes a null priority from JavaScript callers as the default level, and refuses a null timeout", async () => {
 		const { pool } = makePool({ max: 1, priorityLevels: 2 });
 		const held = await pool.acquire();
-		const options = { priority: null, timeoutMs: undefined } as unknown as { priority: number };
-		const waiting = pool.acquire(options);
-		const later = pool.acquire({ priority: 1 });
+		const order: string[] = [];
+		// The level-1 caller queues first: the null-priority caller is served before it only from level 0.
+		const later = pool.acquire({ priority: 1 }).then((lease) => {
+			order.push("level 1");
+			return lease;
+		});
+		const first = pool.acquire({ priority: null } as unknown as { priority: number }).then((lease) => {
+			order.push("null");
+			return lease;
+		});
 		assert.equal(pool.pendingCount, 2);
 		held.release();
-		const first = await waiting;
-		assert.equal(pool.pendingCount, 1, "the null-priority caller was served first, the level-1 caller still waits");
-		first.release();
+		(await first).release();
 		(await later).release();
+		assert.deepEqual(order, ["null", "level 1"]);
+		await assert.rejects(pool.acquire({ timeoutMs: null } as unknown as { timeoutMs: number }), { code: ErrorCode.CONFIG_INVALID });
 		await pool.close();
 	});
 });
