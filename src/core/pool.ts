@@ -440,21 +440,16 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		reject: (error: Error, context: unknown) => void,
 		context: unknown,
 	): void {
-		let timeoutMs = this.options.acquireTimeoutMs;
-		let signal: AbortSignal | undefined;
-		let priority = 0;
+		// `=== undefined`, not `??`: a null timeout is a mistake to report, not a request for the default.
+		const timeoutMs = options?.timeoutMs === undefined ? this.options.acquireTimeoutMs : options.timeoutMs;
 		// The defaults were checked at construction: only a caller's own values need checking on each wait.
 		if (options !== undefined) {
 			const invalid = acquireOptionsError(this.name, options, this.options.priorityLevels);
 			if (invalid !== undefined) return reject(invalid, context);
-			// Checked above: a null timeout was reported there, so undefined is the only "use the default".
-			if (options.timeoutMs !== undefined) timeoutMs = options.timeoutMs;
-			// `??`: a null priority passes the check above as the default level.
-			priority = options.priority ?? 0;
-			signal = options.signal;
-			if (signal?.aborted) {
-				return reject(this.#failNow(AcquireFailReason.aborted, new AcquireAbortedError(this.name, signal.reason), sampled ?? performance.now()), context);
-			}
+		}
+		const signal = options?.signal;
+		if (signal?.aborted) {
+			return reject(this.#failNow(AcquireFailReason.aborted, new AcquireAbortedError(this.name, signal.reason), sampled ?? performance.now()), context);
 		}
 		// generic-pool's rule: only callers with nothing idle and no room to create count against maxWaiters.
 		if (this.#waiters.length >= this.options.maxWaiters && this.#idle.length === 0 && this.size >= this.options.max) {
@@ -467,7 +462,7 @@ export class Pool<T> extends WatchedEmitter<PoolEvents> {
 		const bounded = timeoutMs !== Number.POSITIVE_INFINITY;
 		const now = sampled ?? (bounded || this.watching.acquireFailed ? performance.now() : Number.NaN);
 		const waiter = new Waiter<Lease<T>>(resolve, reject, context, now, bounded ? now + timeoutMs : Number.POSITIVE_INFINITY, sampled !== undefined);
-		waiter.priority = priority;
+		waiter.priority = options?.priority ?? 0;
 		waiter.stack = stack;
 		if (signal !== undefined) {
 			waiter.watch(signal, () => {

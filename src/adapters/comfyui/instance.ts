@@ -4,7 +4,6 @@
  * server forget it), a heartbeat (the server sends none), health from /system_stats, and when
  * anything fails, out of rotation and probed back in with backoff.
  */
-
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";

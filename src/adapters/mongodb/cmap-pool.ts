@@ -4,7 +4,6 @@
  * into the core's `PoolStats` and re-emits them as the core's pool events, so the manager,
  * health report and metrics read a MongoDB pool like any other.
  */
-
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import { messageOf } from "../../core/errors.ts";

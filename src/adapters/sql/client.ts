@@ -3,7 +3,6 @@
  * server (primary and replicas), read/write routing, pinned connections, transactions,
  * connection ids, statement timeouts and typed errors. See docs/adapters/sql.md.
  */
-
 import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";

@@ -4,7 +4,6 @@
  * released. A lease not released within `leaseTimeoutMs` is reclaimed: its connection is closed
  * (never lent again, since the holder may still be using it) and the leak reported.
  */
-
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { Lease } from "../../core/lease.ts";

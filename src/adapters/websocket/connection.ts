@@ -4,7 +4,6 @@
  * remembered subscriptions are re-sent on every open; sends made while it is down wait in a
  * bounded queue. Every socket of its life feeds the same events and iterators.
  */
-
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import type { RawData, WebSocket } from "ws";

@@ -3,7 +3,6 @@
  * which models each key may use, and each key's own requests and tokens per minute. Keys are
  * looked up by their SHA-256, so the table never holds one in the clear after start.
  */
-
 import { hash as digest } from "node:crypto";
 import { performance } from "node:perf_hooks";
 
