@@ -93,11 +93,11 @@ export async function alternate(contenders: Contender[], o: RoundsOptions): Prom
  * process's CPU per query is a third higher, from start to end), so one pair of processes
  * samples that state once; several pairs sample it as often as a service restarting would.
  */
-export async function alternateInBlocks(open: () => Promise<Contender[]>, o: RoundsOptions, blocks: number): Promise<Record<string, Sample[]>> {
+export async function alternateInBlocks(open: (block: number) => Promise<Contender[]>, o: RoundsOptions, blocks: number): Promise<Record<string, Sample[]>> {
 	const all: Record<string, Sample[]> = {};
 	const perBlock = Math.ceil(o.rounds / blocks);
 	for (let b = 0; b < blocks; b++) {
-		const contenders = await open();
+		const contenders = await open(b);
 		try {
 			const samples = await alternate(contenders, { ...o, rounds: Math.min(perBlock, o.rounds - b * perBlock) });
 			for (const [name, xs] of Object.entries(samples)) all[name] = [...(all[name] ?? []), ...xs];
@@ -188,10 +188,20 @@ export async function isolated(script: URL, args: string[], name: string = args[
 /**
  * Two contenders of `script`, each in a process of its own, over `blocks` fresh pairs of
  * processes (see alternateInBlocks): `[args, name]` for each; two of the same args under two
- * names make an A/A control.
+ * names make an A/A control. Which of the two is started first alternates from block to block,
+ * as the order of rounds does: the first process of a pair gets its heap and its place on the
+ * cores before the other, and its servers' backends are opened first.
  */
 export function isolatedPair(script: URL, a: [string[], string], b: [string[], string], o: RoundsOptions, blocks: number): Promise<Record<string, Sample[]>> {
-	return alternateInBlocks(async () => [await isolated(script, a[0], a[1]), await isolated(script, b[0], b[1])], o, blocks);
+	return alternateInBlocks(
+		async (block) => {
+			if (block % 2 === 0) return [await isolated(script, a[0], a[1]), await isolated(script, b[0], b[1])];
+			const second = await isolated(script, b[0], b[1]);
+			return [await isolated(script, a[0], a[1]), second];
+		},
+		o,
+		blocks,
+	);
 }
 
 /**
