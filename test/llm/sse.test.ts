@@ -122,6 +122,16 @@ describe("the usage chunk a gateway asked for on its caller's behalf", () => {
 		assert.equal(withoutUsageChunk(Buffer.from(usage)).byteLength, 0);
 	});
 
+	it("cuts at byte offsets when the text before it is not ASCII, and the watch still reads the usage", () => {
+		// Multi-byte characters (2, 3 and 4 bytes in UTF-8) before the usage chunk: an index into decoded text would land short of its frame.
+		const run = delta("héllo ✓ 🙂") + delta("ß", null) + usage + done;
+		assert.equal(text(withoutUsageChunk(Buffer.from(run))), delta("héllo ✓ 🙂") + delta("ß", null) + done);
+		const watch = new StreamWatch("openai");
+		cut(Buffer.from(run), { rest: undefined }, watch);
+		assert.deepEqual(watch.usage, { promptTokens: 3, completionTokens: 2, totalTokens: 5 });
+		assert.equal(watch.terminal, "done");
+	});
+
 	it("leaves a run without it as the same bytes: `usage: null` chunks, content that mentions usage, a chunk with choices and usage", () => {
 		const runs = [
 			delta("a", null) + delta("b", null) + done,

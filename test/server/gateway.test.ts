@@ -341,6 +341,21 @@ gateway:
 			}
 		});
 
+		it("a stream without stream_options goes on as the caller's bytes with include_usage appended, not serialised again", async () => {
+			const spaced = '{ "model": "gpt-test", "messages": [ { "role": "user", "content": "hi" } ], "stream": true, "max_tokens": 1.0 }\n';
+			const { status, text, seen } = await send(spaced);
+			assert.equal(status, 200, text);
+			assert.equal(
+				seen.bytes.toString("utf8"),
+				`${spaced.trimEnd().slice(0, -1)},"stream_options":{"include_usage":true}}`,
+				"the caller's bytes, one key added",
+			);
+			assert.deepEqual(seen.body.stream_options, { include_usage: true });
+			// The caller still sees no usage chunk it did not ask for.
+			assert.ok(!text.includes('"choices":[]'), text);
+			assert.ok(text.trimEnd().endsWith("data: [DONE]"), text);
+		});
+
 		it("a duplicate stream key cannot make the upstream stream while the gateway reads a JSON answer (or the reverse)", async () => {
 			for (const [twice, streams] of [
 				['{"model":"gpt-test","stream":true,"stream":false,"messages":[{"role":"user","content":"hi"}]}', false],

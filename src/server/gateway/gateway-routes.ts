@@ -292,10 +292,12 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 	const hideUsage = wantsHiddenUsage(api, body);
 	// stream_options is now read here, and a duplicate nested key in it could read otherwise
 	// upstream (include_usage false there, true here): a body that has it is serialised again.
-	const raw = hideUsage || body.stream_options !== undefined ? null : request.gatewayRaw;
+	// Without one, the option is appended to the caller's bytes: the key is not among the top-level
+	// ones (readsTheSame counted them, unescaped), so the upstream reads it once and as added.
+	const callerRaw = body.stream_options === undefined ? request.gatewayRaw : null;
+	const raw = callerRaw === null ? null : hideUsage ? withIncludeUsage(callerRaw) : callerRaw;
 	const result = await llm.forward({
 		api,
-		// The body changes, so it is serialised again: the caller's raw bytes would lack the option.
 		body: hideUsage ? { ...body, stream_options: { ...(body.stream_options as object | undefined), include_usage: true } } : body,
 		...(raw === null ? {} : { raw }),
 		signal: controller.signal,
@@ -361,6 +363,20 @@ async function forward(deps: GatewayDeps, api: LlmApi, request: FastifyRequest, 
 		res.end();
 	}
 	return reply;
+}
+
+const INCLUDE_USAGE = Buffer.from(',"stream_options":{"include_usage":true}}');
+
+/**
+ * The caller's JSON object with `stream_options: { include_usage: true }` added as its last key,
+ * for a body without stream_options: its last `}` (after JSON whitespace) becomes the option and
+ * a new `}`. The object is not empty (it has a model), so the comma is always right.
+ */
+export function withIncludeUsage(raw: Buffer): Buffer | null {
+	let end = raw.length - 1;
+	for (let c = raw[end]; c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = raw[--end]);
+	if (raw[end] !== 0x7d) return null;
+	return Buffer.concat([raw.subarray(0, end), INCLUDE_USAGE]);
 }
 
 /**
