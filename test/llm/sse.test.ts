@@ -77,6 +77,15 @@ describe("frame-aligned pass-through (property)", () => {
 });
 
 describe("the stream watch", () => {
+	it("reads the frames of a block in the stream's order: an error event before [DONE] ends the stream as an error", () => {
+		// Some OpenAI-compatible servers send [DONE] after their error event; the error is what happened.
+		const watch = new StreamWatch("openai");
+		const error = '{"error":{"message":"overloaded","type":"server_error"}}';
+		cut(Buffer.from(`data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: ${error}\n\ndata: [DONE]\n\n`), { rest: undefined }, watch);
+		assert.equal(watch.terminal, "error");
+		assert.equal(watch.errorData, error);
+	});
+
 	it("takes OpenAI's usage from the final chunk, not the usage: null of the others, and sees [DONE]", () => {
 		const watch = new StreamWatch("openai");
 		const text =
