@@ -195,9 +195,17 @@ export async function isolated(script: URL, args: string[], name: string = args[
 export function isolatedPair(script: URL, a: [string[], string], b: [string[], string], o: RoundsOptions, blocks: number): Promise<Record<string, Sample[]>> {
 	return alternateInBlocks(
 		async (block) => {
-			if (block % 2 === 0) return [await isolated(script, a[0], a[1]), await isolated(script, b[0], b[1])];
-			const second = await isolated(script, b[0], b[1]);
-			return [await isolated(script, a[0], a[1]), second];
+			const [x, y] = block % 2 === 0 ? [a, b] : [b, a];
+			const first = await isolated(script, x[0], x[1]);
+			let second: Contender;
+			try {
+				second = await isolated(script, y[0], y[1]);
+			} catch (error) {
+				// The first child would keep the bench alive over its IPC channel.
+				await first.close();
+				throw error;
+			}
+			return block % 2 === 0 ? [first, second] : [second, first];
 		},
 		o,
 		blocks,

@@ -77,6 +77,21 @@ describe("frame-aligned pass-through (property)", () => {
 });
 
 describe("the stream watch", () => {
+	it("takes frames whose data is JSON but not an object without throwing, and an OpenAI `event: error` is the error whatever its data", () => {
+		const anthropic = new StreamWatch("anthropic");
+		cut(Buffer.from("event: message_delta\ndata: null\n\nevent: message_stop\ndata: 5\n\n"), { rest: undefined }, anthropic);
+		assert.equal(anthropic.terminal, "done");
+		assert.equal(anthropic.usage, undefined);
+		for (const line of ["\n", "\r\n"]) {
+			for (const data of ["null", '{"message":"overloaded"}']) {
+				const openai = new StreamWatch("openai");
+				cut(Buffer.from(`data: {"choices":[]}${line}${line}event: error${line}data: ${data}${line}${line}`), { rest: undefined }, openai);
+				assert.equal(openai.terminal, "error", `${JSON.stringify(line)} ${data}`);
+				assert.equal(openai.errorData, data);
+			}
+		}
+	});
+
 	it("reads the frames of a block in the stream's order: an error event before [DONE] ends the stream as an error", () => {
 		// Some OpenAI-compatible servers send [DONE] after their error event; the error is what happened.
 		const watch = new StreamWatch("openai");

@@ -78,7 +78,13 @@ export class BlockStream implements Blocks {
 				throw this.#fail(this.#source.mapError(error));
 			}
 			if (next.done) break;
-			const block = cut(next.value, this.#carry, this.#watch);
+			let block: StreamBlock | undefined;
+			try {
+				block = cut(next.value, this.#carry, this.#watch);
+			} catch (error) {
+				// Never expected (the watch reads any bytes); if it happens, the stream still ends and its slot is freed.
+				throw this.#fail(this.#source.mapError(error));
+			}
 			if (block !== undefined) return { done: false, value: block };
 		}
 		if (this.#watch.terminal === undefined) {

@@ -15,10 +15,10 @@ export interface ForwardRequest {
 	/** The request body as the caller sent it (parsed JSON); `model` picks the deployments, `stream: true` streams. */
 	body: Record<string, unknown>;
 	/**
-	 * The bytes `body` was parsed from, exactly as the caller sent them: sent upstream unchanged
-	 * when nothing in the body needs rewriting (the deployment's model name is the one asked for,
-	 * and no translation), so the body is not serialised again. Must be `body`'s own JSON, and
-	 * read the same by any parser: valid UTF-8, no top-level key twice (parsers differ on which
+	 * `body`'s own JSON bytes (as the caller sent them, or with a key added that `body` has too):
+	 * sent upstream unchanged when nothing in the body needs rewriting (the deployment's model
+	 * name is the one asked for, and no translation), so the body is not serialised again. Must
+	 * be read the same by any parser: valid UTF-8, no top-level key twice (parsers differ on which
 	 * one wins), no escape in a top-level key. The gateway passes it only then; otherwise leave
 	 * it out and `body` is serialised.
 	 */

@@ -92,7 +92,8 @@ export function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps): void {
 
 			// Fastify's own JSON parser (the same errors, the same prototype-poisoning checks), fed from
 			// a buffer that is kept: forward() sends those bytes upstream unchanged when nothing in the
-			// body needs rewriting, instead of serialising the parsed body again.
+			// body needs rewriting (or with include_usage appended, see forward below), instead of
+			// serialising the parsed body again.
 			const parseJson = gateway.getDefaultJsonParser("error", "error");
 			gateway.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, raw, done) => {
 				const bytes = raw as Buffer;
