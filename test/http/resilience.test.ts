@@ -111,13 +111,17 @@ describe("retries", () => {
 		const client = createHttpClient({ name: "retry-close", retry: { initialDelayMs: 200, maxDelayMs: 200 } });
 		// Handled from the start: on a loaded machine the first attempt may still be in flight at the close, and the call
 		// then rejects while close() is awaited, which node reported as an unhandled rejection (the test's failure).
-		const call = get(client, `/flaky?id=${id()}&fail=5`).then(
+		// Retry-After fixes the wait at 2 s: a backoff with full jitter drew both waits below 50 ms now and then, and
+		// the call had its final 503 before the close.
+		const started = Date.now();
+		const call = get(client, `/flaky?id=${id()}&fail=5&retryAfter=2`).then(
 			() => assert.fail("expected POOL_CLOSED"),
 			(error: unknown) => error,
 		);
 		await new Promise((r) => setTimeout(r, 50));
 		await client.close();
 		assert.equal(((await call) as { code?: string }).code, "POOL_CLOSED");
+		assert.ok(Date.now() - started < 1_500, "the close ends the wait for the retry, not its end");
 	});
 
 	it("retries a refused connection, then reports it", async () => {
@@ -187,6 +191,20 @@ describe("429 cooldown", () => {
 		assert.equal((await get(client, "/")).status, 200);
 		assert.ok(Date.now() - started >= 700, `waited ${Date.now() - started} ms`);
 		assert.equal(client.stats().origins[server.origin].tooManyRequests, 1);
+	});
+
+	it("a call waiting out the cooldown when the client closes ends with POOL_CLOSED at once", async () => {
+		const client = createHttpClient({ name: "cooldown-close", cooldownOn429: true });
+		assert.equal((await get(client, `/flaky?id=${id()}&status=429&retryAfter=2`)).status, 429);
+		const started = Date.now();
+		const waiting = get(client, "/").then(
+			() => assert.fail("expected POOL_CLOSED"),
+			(error: unknown) => error,
+		);
+		await new Promise((r) => setTimeout(r, 50));
+		await client.close();
+		assert.equal(((await waiting) as { code?: string }).code, "POOL_CLOSED");
+		assert.ok(Date.now() - started < 1_500, "the close ends the wait, not its end");
 	});
 });
 

@@ -426,6 +426,8 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 
 	async #shutdown(timeoutMs: number): Promise<void> {
 		this.#closed = true;
+		// Calls waiting to be sent (a retry's backoff, a cooldown, a rate limit) end now: their origin's pool is closing.
+		for (const exchange of this.#inflight.values()) exchange.endWait(() => new PoolClosedError(this.name));
 		await this.#pool.close({ timeoutMs });
 	}
 }

@@ -110,6 +110,10 @@ export class Exchange {
 	/** The handlers of the launch whose connection is being acquired (one at a time per call). */
 	#launchResolve: OnOutcome = undefined;
 	#launchReject: OnFinal = undefined;
+	/** Waiting out a retry's backoff, a 429 cooldown or a rate limit: nothing of the call is on the wire. */
+	#waiting = false;
+	/** Why the client ended such a wait (it is closing): the error the call fails with. */
+	#waitEnded: Error | undefined;
 	/** Attempts sent so far, re-sends included. */
 	attempts = 0;
 	/** Its place in the client's list of calls in flight. */
@@ -183,6 +187,17 @@ export class Exchange {
 		this.#attempt?.abort(reason);
 	}
 
+	/**
+	 * The client is closing: a call that waits to be sent (a retry's backoff, a cooldown, a rate
+	 * limit) would only find its origin's pool closed when the wait ends, so it fails now with
+	 * `error` instead of holding up the close. A call on the wire is left to finish.
+	 */
+	endWait(error: () => Error): void {
+		if (!this.#waiting || this.#done || this.#abortReason !== undefined) return;
+		this.#waitEnded = error();
+		this.abort(this.#waitEnded);
+	}
+
 	/** Aborted when the call is: for waits (a connection, a backoff, a rate limit). */
 	get signal(): AbortSignal {
 		this.#controller ??= new AbortController();
@@ -215,9 +230,16 @@ export class Exchange {
 	#afterAttempt(outcome: Outcome): void {
 		if (!outcome.retry) return;
 		if (outcome.delayMs <= 0) return this.#next();
+		this.#waiting = true;
 		sleep(outcome.delayMs, { signal: this.signal, deadline: this.deadline }).then(
-			() => this.#next(),
-			(error) => this.#fail(error),
+			() => {
+				this.#waiting = false;
+				this.#next();
+			},
+			(error) => {
+				this.#waiting = false;
+				this.#fail(this.#waitEnded ?? error);
+			},
 		);
 	}
 
@@ -233,10 +255,15 @@ export class Exchange {
 		try {
 			const signal = this.signal;
 			const deadline = this.deadline;
-			if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline, signal });
-			if (limiter !== undefined) {
-				reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline, signal });
-				this.#call.onReservation?.(reservation);
+			this.#waiting = true;
+			try {
+				if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline, signal });
+				if (limiter !== undefined) {
+					reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline, signal });
+					this.#call.onReservation?.(reservation);
+				}
+			} finally {
+				this.#waiting = false;
 			}
 			outcome =
 				breakers === undefined
@@ -248,7 +275,7 @@ export class Exchange {
 		} catch (error) {
 			// Refused by an open breaker: the request never left, so it used none of the budget.
 			if (error instanceof CircuitOpenError) reservation?.cancel();
-			return this.#fail(error);
+			return this.#fail(this.#waitEnded ?? error);
 		}
 		this.#afterAttempt(outcome);
 	}
