@@ -8,7 +8,7 @@
 import { BrokenCircuitError, type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import { suggestion } from "../core/did-you-mean.ts";
 import { durationProblem } from "../core/duration.ts";
-import { ConfigError, type ConfigProblem, messageOf } from "../core/errors.ts";
+import { ConfigError, type ConfigProblem, messageOf, PoolClosedError } from "../core/errors.ts";
 import { quoteValue } from "../core/quote-value.ts";
 import { CircuitOpenError, RateLimitedError, RequestAbortedError } from "./errors.ts";
 
@@ -71,8 +71,14 @@ class FailedResult {
 	}
 }
 
+/** Not the key's fault: the caller gave up, a rate limit said wait, or the client itself is closed. */
 function isCallerError(error: unknown): boolean {
-	return error instanceof RequestAbortedError || error instanceof RateLimitedError || (error instanceof Error && error.name === "AbortError");
+	return (
+		error instanceof RequestAbortedError ||
+		error instanceof RateLimitedError ||
+		error instanceof PoolClosedError ||
+		(error instanceof Error && error.name === "AbortError")
+	);
 }
 
 /** The breaker of one key. */

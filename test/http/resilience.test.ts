@@ -21,14 +21,18 @@ before(async () => {
 		req.resume();
 		switch (url.pathname) {
 			case "/flaky": {
-				// The first `fail` requests answer `status` (with an optional Retry-After), then 200.
+				// The first `fail` requests answer `status` (with an optional Retry-After), then 200; each after `delay` ms.
 				const fail = Number(url.searchParams.get("fail") ?? 1);
-				if (n <= fail) {
-					const retryAfter = url.searchParams.get("retryAfter");
-					res.writeHead(Number(url.searchParams.get("status") ?? 503), retryAfter ? { "retry-after": retryAfter } : {});
-					return res.end(`fail ${n}`);
-				}
-				return res.end(`ok ${n}`);
+				const answer = () => {
+					if (n <= fail) {
+						const retryAfter = url.searchParams.get("retryAfter");
+						res.writeHead(Number(url.searchParams.get("status") ?? 503), retryAfter ? { "retry-after": retryAfter } : {});
+						return res.end(`fail ${n}`);
+					}
+					return res.end(`ok ${n}`);
+				};
+				const delay = Number(url.searchParams.get("delay") ?? 0);
+				return delay > 0 ? void setTimeout(answer, delay) : answer();
 			}
 			case "/cut":
 				res.writeHead(200, { "content-length": "100" });
@@ -122,6 +126,21 @@ describe("retries", () => {
 		await client.close();
 		assert.equal(((await call) as { code?: string }).code, "POOL_CLOSED");
 		assert.ok(Date.now() - started < 1_500, "the close ends the wait for the retry, not its end");
+	});
+
+	it("a call on the wire when the client closes gets its answer; a retry decided after the close fails at once with POOL_CLOSED", async () => {
+		const client = createHttpClient({ name: "retry-close-late", retry: { initialDelayMs: 200, maxDelayMs: 200 } });
+		const t = id();
+		const started = Date.now();
+		const call = get(client, `/flaky?id=${t}&fail=5&retryAfter=2&delay=200`).then(
+			() => assert.fail("expected POOL_CLOSED"),
+			(error: unknown) => error,
+		);
+		await new Promise((r) => setTimeout(r, 50));
+		await client.close();
+		assert.equal(((await call) as { code?: string }).code, "POOL_CLOSED");
+		assert.equal(hits.get(t), 1, "the attempt on the wire reached the server and was answered");
+		assert.ok(Date.now() - started < 1_500, "no wait for the retry that can no longer be sent");
 	});
 
 	it("retries a refused connection, then reports it", async () => {

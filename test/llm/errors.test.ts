@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { createLlmClient, errorBody, type LlmClient, LlmError, LlmErrorCode, redact, retryAfterOf } from "../../src/adapters/llm/index.ts";
-import { LifeguardError } from "../../src/core/errors.ts";
+import { transportError } from "../../src/adapters/llm/upstream.ts";
+import { LifeguardError, PoolClosedError } from "../../src/core/errors.ts";
 import { ANTHROPIC_KEY, chat, clientFor, message, OPENAI_KEY } from "./fixtures.ts";
 import { type LlmUpstream, startLlmUpstream } from "./servers/llm-upstream.ts";
 
@@ -108,6 +109,18 @@ describe("typed errors below HTTP", () => {
 		await assert.rejects(
 			llm.messagesStream(message("claude-stall")),
 			(e: unknown) => e instanceof LlmError && e.code === LlmErrorCode.TIMEOUT && /bodyTimeoutMs/.test(e.message),
+		);
+	});
+
+	it("the HTTP client refusing a call because it is closing is UNAVAILABLE, not the deployment's CONNECTION fault", () => {
+		const deployment = { label: "local/gpt", tuning: { headersTimeoutMs: 1, bodyTimeoutMs: 1 } } as unknown as Parameters<typeof transportError>[3];
+		const request = { model: "gpt" } as unknown as Parameters<typeof transportError>[4];
+		const closed = transportError(new PoolClosedError("llm/local"), "headers", "llm", deployment, request);
+		assert.equal(closed.code, LlmErrorCode.UNAVAILABLE);
+		assert.equal(closed.status, 503);
+		assert.equal(
+			transportError(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }), "headers", "llm", deployment, request).code,
+			LlmErrorCode.CONNECTION,
 		);
 	});
 

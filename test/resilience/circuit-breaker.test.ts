@@ -1,6 +1,7 @@
 /** Circuit breakers per key: closed → open → half-open with one probe → closed or open again. */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it, mock } from "node:test";
+import { PoolClosedError } from "../../src/core/errors.ts";
 import { CircuitBreakers, CircuitOpenError, Cooldowns, Deadline, RateLimitedError } from "../../src/resilience/index.ts";
 
 const fail = () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
@@ -83,10 +84,11 @@ describe("circuit breaker", () => {
 		assert.equal(b.view().lastError, "HTTP 503");
 	});
 
-	it("the caller's own errors (rate limits, aborts) are not failures", async () => {
+	it("the caller's own errors (rate limits, aborts, its client closed) are not failures", async () => {
 		const b = new CircuitBreakers({ failureThreshold: 1 }).get("k");
 		await assert.rejects(b.execute(() => Promise.reject(new RateLimitedError("k", "cooldown", 10, 0))));
 		await assert.rejects(b.execute(() => Promise.reject(new DOMException("aborted", "AbortError"))));
+		await assert.rejects(b.execute(() => Promise.reject(new PoolClosedError("http"))));
 		assert.equal(b.state, "closed");
 	});
 

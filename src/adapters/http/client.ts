@@ -109,6 +109,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 			cooldowns,
 			limiter,
 			acquire: (exchange, timeoutMs) => this.#acquire(exchange, timeoutMs),
+			closedError: () => (this.#closed ? new PoolClosedError(this.name) : undefined),
 			finished: (exchange) => {
 				if (exchange.inflight !== undefined) this.#inflight.delete(exchange.inflight);
 			},
@@ -427,6 +428,7 @@ export class HttpClient extends dispatcherBase() implements ManagedClient {
 	async #shutdown(timeoutMs: number): Promise<void> {
 		this.#closed = true;
 		// Calls waiting to be sent (a retry's backoff, a cooldown, a rate limit) end now: their origin's pool is closing.
+		// Those that start such a wait later (a retry decided after this) fail as they start it (Exchange.closedError).
 		for (const exchange of this.#inflight.values()) exchange.endWait(() => new PoolClosedError(this.name));
 		await this.#pool.close({ timeoutMs });
 	}

@@ -70,6 +70,8 @@ export interface ExchangeHost {
 	 * error, calling neither, when the client is closed.
 	 */
 	acquire(exchange: Exchange, timeoutMs: number): Error | undefined;
+	/** POOL_CLOSED once the client is closing: a call about to wait to be sent (a backoff, a cooldown, a rate limit) fails instead. */
+	closedError(): Error | undefined;
 	finished(exchange: Exchange): void;
 }
 
@@ -112,8 +114,6 @@ export class Exchange {
 	#launchReject: OnFinal = undefined;
 	/** Waiting out a retry's backoff, a 429 cooldown or a rate limit: nothing of the call is on the wire. */
 	#waiting = false;
-	/** Why the client ended such a wait (it is closing): the error the call fails with. */
-	#waitEnded: Error | undefined;
 	/** Attempts sent so far, re-sends included. */
 	attempts = 0;
 	/** Its place in the client's list of calls in flight. */
@@ -193,9 +193,8 @@ export class Exchange {
 	 * `error` instead of holding up the close. A call on the wire is left to finish.
 	 */
 	endWait(error: () => Error): void {
-		if (!this.#waiting || this.#done || this.#abortReason !== undefined) return;
-		this.#waitEnded = error();
-		this.abort(this.#waitEnded);
+		// Aborted with it: #fail reports the abort's reason, not the wrapped error the wait rejects with.
+		if (this.#waiting && !this.#done && this.#abortReason === undefined) this.abort(error());
 	}
 
 	/** Aborted when the call is: for waits (a connection, a backoff, a rate limit). */
@@ -230,6 +229,8 @@ export class Exchange {
 	#afterAttempt(outcome: Outcome): void {
 		if (!outcome.retry) return;
 		if (outcome.delayMs <= 0) return this.#next();
+		const closed = this.#host.closedError();
+		if (closed !== undefined) return this.#fail(closed);
 		this.#waiting = true;
 		sleep(outcome.delayMs, { signal: this.signal, deadline: this.deadline }).then(
 			() => {
@@ -238,7 +239,7 @@ export class Exchange {
 			},
 			(error) => {
 				this.#waiting = false;
-				this.#fail(this.#waitEnded ?? error);
+				this.#fail(error);
 			},
 		);
 	}
@@ -252,9 +253,14 @@ export class Exchange {
 		const { cooldowns, limiter, breakers } = this.#host;
 		let outcome: Outcome;
 		let reservation: Reservation | undefined;
+		const attemptsBefore = this.attempts;
 		try {
 			const signal = this.signal;
 			const deadline = this.deadline;
+			if (cooldowns !== undefined || limiter !== undefined) {
+				const closed = this.#host.closedError();
+				if (closed !== undefined) throw closed;
+			}
 			this.#waiting = true;
 			try {
 				if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline, signal });
@@ -273,9 +279,9 @@ export class Exchange {
 							(o) => o.failure,
 						);
 		} catch (error) {
-			// Refused by an open breaker: the request never left, so it used none of the budget.
-			if (error instanceof CircuitOpenError) reservation?.cancel();
-			return this.#fail(this.#waitEnded ?? error);
+			// Refused by an open breaker, by the closed client, or aborted before it was sent: the request never left, so it used none of the budget.
+			if (error instanceof CircuitOpenError || this.attempts === attemptsBefore) reservation?.cancel();
+			return this.#fail(error);
 		}
 		this.#afterAttempt(outcome);
 	}

@@ -217,8 +217,8 @@ async function streamResponse(
 	return { status, headers, headersMs, bytes: undefined, blocks, outcome, usage: () => watch.usage };
 }
 
-/** Codes of lifeguard's HTTP client refusing a call before sending it. */
-const DISPATCHER_BUSY = new Set(["POOL_QUEUE_FULL", "POOL_TIMEOUT", "CIRCUIT_OPEN", "RATE_LIMITED", "DEADLINE_EXCEEDED"]);
+/** Codes of lifeguard's HTTP client refusing a call before sending it (POOL_CLOSED: the client is closing, no deployment's fault). */
+const DISPATCHER_BUSY = new Set(["POOL_QUEUE_FULL", "POOL_TIMEOUT", "CIRCUIT_OPEN", "RATE_LIMITED", "DEADLINE_EXCEEDED", "POOL_CLOSED"]);
 
 /** A failure below HTTP (connect, timeout, a broken body, an abort) as a typed error. */
 export function transportError(error: unknown, phase: "headers" | "body", subject: string, deployment: Deployment, req: AttemptRequest): LlmError {
