@@ -50,6 +50,23 @@ async function get(client: ReturnType<typeof createHttpClient>, path: string, ex
 	return { status: res.statusCode, body: await res.body.text() };
 }
 
+/**
+ * Starts `path`, closes the client 50 ms later, and returns the call's error code and how long
+ * the whole took. The call is handled from the start: on a loaded machine it may reject while
+ * close() is awaited, which node would report as an unhandled rejection.
+ */
+async function closeDuring(client: ReturnType<typeof createHttpClient>, path: string): Promise<{ code: string | undefined; elapsedMs: number }> {
+	const started = Date.now();
+	const call = get(client, path).then(
+		() => assert.fail("expected the call to fail"),
+		(error: unknown) => error as { code?: string },
+	);
+	await new Promise((r) => setTimeout(r, 50));
+	await client.close();
+	const { code } = await call;
+	return { code, elapsedMs: Date.now() - started };
+}
+
 describe("retries", () => {
 	it("retries a GET on 503 and hands the caller only the final response", async () => {
 		await using client = createHttpClient({ name: "retry", retry: { initialDelayMs: 10, maxDelayMs: 20 } });
@@ -113,34 +130,20 @@ describe("retries", () => {
 
 	it("a call waiting for its retry when the client closes ends with POOL_CLOSED, not a hang", async () => {
 		const client = createHttpClient({ name: "retry-close", retry: { initialDelayMs: 200, maxDelayMs: 200 } });
-		// Handled from the start: on a loaded machine the first attempt may still be in flight at the close, and the call
-		// then rejects while close() is awaited, which node reported as an unhandled rejection (the test's failure).
 		// Retry-After fixes the wait at 2 s: a backoff with full jitter drew both waits below 50 ms now and then, and
 		// the call had its final 503 before the close.
-		const started = Date.now();
-		const call = get(client, `/flaky?id=${id()}&fail=5&retryAfter=2`).then(
-			() => assert.fail("expected POOL_CLOSED"),
-			(error: unknown) => error,
-		);
-		await new Promise((r) => setTimeout(r, 50));
-		await client.close();
-		assert.equal(((await call) as { code?: string }).code, "POOL_CLOSED");
-		assert.ok(Date.now() - started < 1_500, "the close ends the wait for the retry, not its end");
+		const { code, elapsedMs } = await closeDuring(client, `/flaky?id=${id()}&fail=5&retryAfter=2`);
+		assert.equal(code, "POOL_CLOSED");
+		assert.ok(elapsedMs < 1_500, "the close ends the wait for the retry, not its end");
 	});
 
 	it("a call on the wire when the client closes gets its answer; a retry decided after the close fails at once with POOL_CLOSED", async () => {
 		const client = createHttpClient({ name: "retry-close-late", retry: { initialDelayMs: 200, maxDelayMs: 200 } });
 		const t = id();
-		const started = Date.now();
-		const call = get(client, `/flaky?id=${t}&fail=5&retryAfter=2&delay=200`).then(
-			() => assert.fail("expected POOL_CLOSED"),
-			(error: unknown) => error,
-		);
-		await new Promise((r) => setTimeout(r, 50));
-		await client.close();
-		assert.equal(((await call) as { code?: string }).code, "POOL_CLOSED");
+		const { code, elapsedMs } = await closeDuring(client, `/flaky?id=${t}&fail=5&retryAfter=2&delay=200`);
+		assert.equal(code, "POOL_CLOSED");
 		assert.equal(hits.get(t), 1, "the attempt on the wire reached the server and was answered");
-		assert.ok(Date.now() - started < 1_500, "no wait for the retry that can no longer be sent");
+		assert.ok(elapsedMs < 1_500, "no wait for the retry that can no longer be sent");
 	});
 
 	it("retries a refused connection, then reports it", async () => {
@@ -215,15 +218,9 @@ describe("429 cooldown", () => {
 	it("a call waiting out the cooldown when the client closes ends with POOL_CLOSED at once", async () => {
 		const client = createHttpClient({ name: "cooldown-close", cooldownOn429: true });
 		assert.equal((await get(client, `/flaky?id=${id()}&status=429&retryAfter=2`)).status, 429);
-		const started = Date.now();
-		const waiting = get(client, "/").then(
-			() => assert.fail("expected POOL_CLOSED"),
-			(error: unknown) => error,
-		);
-		await new Promise((r) => setTimeout(r, 50));
-		await client.close();
-		assert.equal(((await waiting) as { code?: string }).code, "POOL_CLOSED");
-		assert.ok(Date.now() - started < 1_500, "the close ends the wait, not its end");
+		const { code, elapsedMs } = await closeDuring(client, "/");
+		assert.equal(code, "POOL_CLOSED");
+		assert.ok(elapsedMs < 1_500, "the close ends the wait, not its end");
 	});
 });
 

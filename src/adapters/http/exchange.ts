@@ -260,16 +260,16 @@ export class Exchange {
 			if (cooldowns !== undefined || limiter !== undefined) {
 				const closed = this.#host.closedError();
 				if (closed !== undefined) throw closed;
-			}
-			this.#waiting = true;
-			try {
-				if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline, signal });
-				if (limiter !== undefined) {
-					reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline, signal });
-					this.#call.onReservation?.(reservation);
+				this.#waiting = true;
+				try {
+					if (cooldowns !== undefined) await cooldowns.wait(this.#key, { deadline, signal });
+					if (limiter !== undefined) {
+						reservation = await limiter.reserve(this.#key, { tokens: this.#call.tokens, deadline, signal });
+						this.#call.onReservation?.(reservation);
+					}
+				} finally {
+					this.#waiting = false;
 				}
-			} finally {
-				this.#waiting = false;
 			}
 			outcome =
 				breakers === undefined

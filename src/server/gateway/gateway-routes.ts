@@ -373,7 +373,7 @@ const INCLUDE_USAGE = Buffer.from(',"stream_options":{"include_usage":true}}');
  * for a body without stream_options: its last `}` (after JSON whitespace) becomes the option and
  * a new `}`. The object is not empty (it has a model), so the comma is always right.
  */
-export function withIncludeUsage(raw: Buffer): Buffer | null {
+function withIncludeUsage(raw: Buffer): Buffer | null {
 	let end = raw.length - 1;
 	for (let c = raw[end]; c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = raw[--end]);
 	if (raw[end] !== 0x7d) return null;
